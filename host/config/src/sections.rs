@@ -1,0 +1,437 @@
+//! One struct per `[section]` of the configuration file.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+type Check = Result<(), (String, String)>;
+
+fn ensure(ok: bool, key: &str, reason: impl Into<String>) -> Check {
+    if ok {
+        Ok(())
+    } else {
+        Err((key.to_string(), reason.into()))
+    }
+}
+
+/// `[service]`: what every process shares.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceConfig {
+    /// This process's host name; a compute worker consumes `compute.<host>`.
+    pub host: Option<String>,
+    /// Data directory (database file, instances, image cache, clouds.yaml).
+    pub data_dir: Option<PathBuf>,
+    /// Seconds between heartbeats.
+    pub report_interval_secs: u64,
+    /// A service whose last heartbeat is older than this is `down`.
+    pub service_down_time_secs: u64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            host: None,
+            data_dir: None,
+            report_interval_secs: 10,
+            service_down_time_secs: 60,
+        }
+    }
+}
+
+impl ServiceConfig {
+    pub(crate) fn validate(&self) -> Check {
+        ensure(
+            self.report_interval_secs >= 1,
+            "service.report_interval_secs",
+            "must be at least 1",
+        )?;
+        ensure(
+            self.service_down_time_secs > self.report_interval_secs,
+            "service.service_down_time_secs",
+            format!(
+                "must be greater than service.report_interval_secs ({})",
+                self.report_interval_secs
+            ),
+        )?;
+        if let Some(host) = &self.host {
+            ensure(
+                !host.is_empty()
+                    && host
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+                "service.host",
+                "must be letters, digits, '-', '_' or '.'",
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// `[database]`: SQLite (default) or PostgreSQL.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://user@host:port/db`; default: SQLite in the data directory.
+    pub url: Option<String>,
+    pub max_connections: u32,
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: None,
+            max_connections: 10,
+            connect_timeout_secs: 5,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    pub(crate) fn validate(&self) -> Check {
+        if let Some(url) = &self.url {
+            ensure(
+                url.starts_with("sqlite:")
+                    || url.starts_with("postgres://")
+                    || url.starts_with("postgresql://"),
+                "database.url",
+                "must start with sqlite:, postgres:// or postgresql://",
+            )?;
+        }
+        ensure(
+            self.max_connections >= 1,
+            "database.max_connections",
+            "must be at least 1",
+        )?;
+        ensure(
+            self.connect_timeout_secs >= 1,
+            "database.connect_timeout_secs",
+            "must be at least 1",
+        )
+    }
+}
+
+/// Which queue backend carries messages between services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueBackend {
+    /// In-process bus: all services in one process.
+    #[default]
+    Embedded,
+    /// RabbitMQ (AMQP 0-9-1) through lapin.
+    Amqp,
+}
+
+/// `[queue]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    pub backend: QueueBackend,
+    /// AMQP URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`.
+    pub url: String,
+    /// Prefix of every exchange and queue name, so several clouds can share one broker.
+    pub namespace: String,
+    /// Deadline of a request/reply call.
+    pub call_timeout_secs: u64,
+    /// Messages a consumer may hold unacknowledged (and work on concurrently).
+    pub prefetch: u16,
+    /// Upper bound of the reconnect backoff.
+    pub reconnect_max_backoff_secs: u64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            backend: QueueBackend::Embedded,
+            url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            namespace: "metacloud".into(),
+            call_timeout_secs: 60,
+            prefetch: 64,
+            reconnect_max_backoff_secs: 30,
+        }
+    }
+}
+
+impl QueueConfig {
+    pub(crate) fn validate(&self) -> Check {
+        if self.backend == QueueBackend::Amqp {
+            ensure(
+                self.url.starts_with("amqp://") || self.url.starts_with("amqps://"),
+                "queue.url",
+                "must start with amqp:// or amqps://",
+            )?;
+        }
+        ensure(
+            !self.namespace.is_empty()
+                && self
+                    .namespace
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+            "queue.namespace",
+            "must be non-empty letters, digits, '-', '_' or '.'",
+        )?;
+        ensure(
+            self.call_timeout_secs >= 1,
+            "queue.call_timeout_secs",
+            "must be at least 1",
+        )?;
+        ensure(self.prefetch >= 1, "queue.prefetch", "must be at least 1")
+    }
+}
+
+/// `[api]`: the host API listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Address of the native host API (JSON over HTTP).
+    pub listen: SocketAddr,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: "127.0.0.1:8780".parse().expect("static address"),
+        }
+    }
+}
+
+/// `[conductor]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConductorConfig {
+    /// Tries per instance (first placement plus reschedules) before `ERROR`.
+    pub max_attempts: u32,
+    /// An instance still building on a host that is down this long is rescheduled or failed.
+    pub build_timeout_secs: u64,
+    /// Seconds between the conductor's checks for stuck builds.
+    pub periodic_interval_secs: u64,
+}
+
+impl Default for ConductorConfig {
+    fn default() -> Self {
+        ConductorConfig {
+            max_attempts: 3,
+            build_timeout_secs: 600,
+            periodic_interval_secs: 10,
+        }
+    }
+}
+
+impl ConductorConfig {
+    pub(crate) fn validate(&self) -> Check {
+        ensure(
+            (1..=100).contains(&self.max_attempts),
+            "conductor.max_attempts",
+            "must be between 1 and 100",
+        )?;
+        ensure(
+            self.periodic_interval_secs >= 1,
+            "conductor.periodic_interval_secs",
+            "must be at least 1",
+        )
+    }
+}
+
+/// Filters the native scheduler knows (Nova's names).
+pub const NATIVE_FILTERS: &[&str] = &[
+    "ComputeFilter",
+    "AvailabilityZoneFilter",
+    "VCPUFilter",
+    "RamFilter",
+    "DiskFilter",
+    "ComputeCapabilitiesFilter",
+    "ImagePropertiesFilter",
+    "SameHostFilter",
+    "DifferentHostFilter",
+    "NumInstancesFilter",
+];
+
+/// Weighers the native scheduler knows (Nova's names).
+pub const NATIVE_WEIGHERS: &[&str] = &[
+    "RAMWeigher",
+    "CPUWeigher",
+    "DiskWeigher",
+    "NumInstancesWeigher",
+    "BuildFailureWeigher",
+];
+
+/// One weigher and its multiplier.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WeigherConfig {
+    pub name: String,
+    pub multiplier: f64,
+}
+
+/// `[scheduler]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// Filters in the order they run.
+    pub filters: Vec<String>,
+    pub weighers: Vec<WeigherConfig>,
+    /// Pick randomly among the best N hosts (Nova's `host_subset_size`).
+    pub host_subset_size: usize,
+    /// Hosts with more instances are filtered out by `NumInstancesFilter`.
+    pub max_instances_per_host: u32,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        let w = |name: &str, multiplier: f64| WeigherConfig {
+            name: name.into(),
+            multiplier,
+        };
+        SchedulerConfig {
+            filters: [
+                "ComputeFilter",
+                "AvailabilityZoneFilter",
+                "VCPUFilter",
+                "RamFilter",
+                "DiskFilter",
+                "ComputeCapabilitiesFilter",
+                "ImagePropertiesFilter",
+            ]
+            .map(String::from)
+            .to_vec(),
+            weighers: vec![
+                w("RAMWeigher", 1.0),
+                w("CPUWeigher", 1.0),
+                w("DiskWeigher", 1.0),
+                w("NumInstancesWeigher", 0.0),
+                w("BuildFailureWeigher", 1_000_000.0),
+            ],
+            host_subset_size: 1,
+            max_instances_per_host: 50,
+        }
+    }
+}
+
+impl SchedulerConfig {
+    pub(crate) fn validate(&self) -> Check {
+        for (i, f) in self.filters.iter().enumerate() {
+            ensure(
+                NATIVE_FILTERS.contains(&f.as_str()),
+                &format!("scheduler.filters[{i}]"),
+                format!("unknown filter {f:?}; known: {}", NATIVE_FILTERS.join(", ")),
+            )?;
+        }
+        for (i, w) in self.weighers.iter().enumerate() {
+            ensure(
+                NATIVE_WEIGHERS.contains(&w.name.as_str()),
+                &format!("scheduler.weighers[{i}]"),
+                format!(
+                    "unknown weigher {:?}; known: {}",
+                    w.name,
+                    NATIVE_WEIGHERS.join(", ")
+                ),
+            )?;
+            ensure(
+                w.multiplier.is_finite(),
+                &format!("scheduler.weighers[{i}]"),
+                "multiplier must be a finite number",
+            )?;
+        }
+        ensure(
+            self.host_subset_size >= 1,
+            "scheduler.host_subset_size",
+            "must be at least 1",
+        )
+    }
+}
+
+/// Which libvirt domain type real guests use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VirtType {
+    /// KVM only where a probe guest really runs under it, else TCG.
+    #[default]
+    Auto,
+    Kvm,
+    Qemu,
+}
+
+/// `[compute]`: the compute worker and its hypervisor.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComputeConfig {
+    /// libvirt connection URI: `test:///default` (simulated) or `qemu:///system`.
+    pub libvirt_uri: String,
+    pub virt_type: VirtType,
+    /// Availability zone of this host.
+    pub availability_zone: String,
+    /// Per-instance directories (overlay disk, console log).
+    pub instances_path: Option<PathBuf>,
+    /// Downloaded base images.
+    pub image_cache_path: Option<PathBuf>,
+    pub cpu_allocation_ratio: f64,
+    pub ram_allocation_ratio: f64,
+    pub disk_allocation_ratio: f64,
+    pub reserved_host_memory_mb: u64,
+    pub reserved_host_disk_gb: u64,
+    /// Seconds between power-state syncs with the hypervisor.
+    pub power_sync_interval_secs: u64,
+    /// Seconds a graceful (ACPI) stop may take before the domain is destroyed.
+    pub shutdown_timeout_secs: u64,
+    /// Override the resources libvirt reports (for simulated fleets).
+    pub override_vcpus: Option<u64>,
+    pub override_memory_mb: Option<u64>,
+    pub override_disk_gb: Option<u64>,
+    /// Fault injection for tests and benchmarks: wait this long before spawning each guest.
+    pub debug_spawn_delay_ms: u64,
+}
+
+impl Default for ComputeConfig {
+    fn default() -> Self {
+        ComputeConfig {
+            libvirt_uri: "test:///default".into(),
+            virt_type: VirtType::Auto,
+            availability_zone: "nova".into(),
+            instances_path: None,
+            image_cache_path: None,
+            cpu_allocation_ratio: 4.0,
+            ram_allocation_ratio: 1.0,
+            disk_allocation_ratio: 1.0,
+            reserved_host_memory_mb: 512,
+            reserved_host_disk_gb: 0,
+            power_sync_interval_secs: 10,
+            shutdown_timeout_secs: 60,
+            override_vcpus: None,
+            override_memory_mb: None,
+            override_disk_gb: None,
+            debug_spawn_delay_ms: 0,
+        }
+    }
+}
+
+impl ComputeConfig {
+    pub(crate) fn validate(&self) -> Check {
+        ensure(
+            self.libvirt_uri.contains(":///") || self.libvirt_uri.contains("://"),
+            "compute.libvirt_uri",
+            "must be a libvirt URI such as test:///default or qemu:///system",
+        )?;
+        for (key, ratio) in [
+            ("compute.cpu_allocation_ratio", self.cpu_allocation_ratio),
+            ("compute.ram_allocation_ratio", self.ram_allocation_ratio),
+            ("compute.disk_allocation_ratio", self.disk_allocation_ratio),
+        ] {
+            ensure(
+                ratio.is_finite() && ratio > 0.0,
+                key,
+                "must be a number greater than 0",
+            )?;
+        }
+        ensure(
+            self.power_sync_interval_secs >= 1,
+            "compute.power_sync_interval_secs",
+            "must be at least 1",
+        )?;
+        ensure(
+            !self.availability_zone.is_empty(),
+            "compute.availability_zone",
+            "must not be empty",
+        )
+    }
+}

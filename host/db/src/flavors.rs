@@ -1,0 +1,92 @@
+//! Flavors (instance types) and their extra specs.
+
+use crate::{get, now_ms, Db, DbError};
+use metacloud_rpc::objects::Flavor;
+use sqlx::any::AnyRow;
+
+fn flavor_from_row(r: &AnyRow) -> Result<Flavor, DbError> {
+    Ok(Flavor {
+        id: get(r, "id")?,
+        name: get(r, "name")?,
+        vcpus: get::<i64>(r, "vcpus")? as u32,
+        memory_mb: get::<i64>(r, "memory_mb")? as u64,
+        root_gb: get::<i64>(r, "root_gb")? as u64,
+        ephemeral_gb: get::<i64>(r, "ephemeral_gb")? as u64,
+        swap_mb: get::<i64>(r, "swap_mb")? as u64,
+        extra_specs: Default::default(),
+    })
+}
+
+const COLUMNS: &str = "id, name, vcpus, memory_mb, root_gb, ephemeral_gb, swap_mb";
+
+impl Db {
+    /// A flavor by id, or else by name, with its extra specs.
+    pub async fn get_flavor(&self, id_or_name: &str) -> Result<Flavor, DbError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM flavors WHERE id = $1 OR name = $1 \
+             ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1"
+        ))
+        .bind(id_or_name)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| DbError::NotFound(format!("flavor {id_or_name}")))?;
+        let mut flavor = flavor_from_row(&row)?;
+        let specs = sqlx::query("SELECT key, value FROM flavor_extra_specs WHERE flavor_id = $1")
+            .bind(&flavor.id)
+            .fetch_all(&self.pool)
+            .await?;
+        for s in &specs {
+            flavor.extra_specs.insert(get(s, "key")?, get(s, "value")?);
+        }
+        Ok(flavor)
+    }
+
+    /// Every enabled flavor, without extra specs.
+    pub async fn list_flavors(&self) -> Result<Vec<Flavor>, DbError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM flavors WHERE disabled = 0 ORDER BY memory_mb, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(flavor_from_row).collect()
+    }
+
+    /// Creates a flavor with its extra specs in one transaction.
+    pub async fn create_flavor(&self, f: &Flavor) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query(
+            "INSERT INTO flavors (id, name, vcpus, memory_mb, root_gb, ephemeral_gb, swap_mb, \
+             is_public, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 0, $8)",
+        )
+        .bind(&f.id)
+        .bind(&f.name)
+        .bind(f.vcpus as i64)
+        .bind(f.memory_mb as i64)
+        .bind(f.root_gb as i64)
+        .bind(f.ephemeral_gb as i64)
+        .bind(f.swap_mb as i64)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = result {
+            return Err(match e.as_database_error() {
+                Some(d) if d.is_unique_violation() => {
+                    DbError::Conflict(format!("flavor {} or {} already exists", f.id, f.name))
+                }
+                _ => e.into(),
+            });
+        }
+        for (k, v) in &f.extra_specs {
+            sqlx::query(
+                "INSERT INTO flavor_extra_specs (flavor_id, key, value) VALUES ($1, $2, $3)",
+            )
+            .bind(&f.id)
+            .bind(k)
+            .bind(v)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,514 @@
+//! Instances, their actions and faults.
+
+use crate::quotas::{self, DefaultLimits, CORES, INSTANCES, RAM};
+use crate::{get, now_ms, Db, DbError};
+use metacloud_rpc::objects::{Flavor, InstanceStatus, TaskState, VmState};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use std::collections::BTreeMap;
+
+/// An instance row.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Instance {
+    pub uuid: String,
+    pub name: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub flavor_id: String,
+    pub image_id: Option<String>,
+    pub host: Option<String>,
+    pub availability_zone: Option<String>,
+    pub vm_state: VmState,
+    pub task_state: Option<TaskState>,
+    pub power_state: i32,
+    pub vcpus: i64,
+    pub memory_mb: i64,
+    pub disk_gb: i64,
+    /// Placements tried so far.
+    pub attempts: i64,
+    /// Hosts that failed to build it.
+    pub tried_hosts: Vec<String>,
+    pub reservation_id: String,
+    pub key_name: Option<String>,
+    pub user_data: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub launched_at: Option<i64>,
+    pub terminated_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted: bool,
+}
+
+/// The latest fault of an instance.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Fault {
+    pub code: i64,
+    pub message: String,
+    pub host: Option<String>,
+    pub created_at: i64,
+}
+
+/// A batch of instances to create in one request.
+#[derive(Debug, Clone)]
+pub struct NewInstances {
+    pub name: String,
+    pub count: u32,
+    pub project_id: String,
+    pub user_id: String,
+    pub flavor: Flavor,
+    pub image_id: Option<String>,
+    pub availability_zone: Option<String>,
+    pub key_name: Option<String>,
+    pub user_data: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub request_id: String,
+}
+
+/// A state change, applied only if the task state is as expected.
+#[derive(Debug, Clone, Default)]
+pub struct StateChange {
+    pub vm_state: Option<VmState>,
+    /// `Some(None)` clears the task state.
+    pub task_state: Option<Option<TaskState>>,
+    pub power_state: Option<i32>,
+    /// Apply only when the current task state is one of these.
+    pub expected_task_state: Option<Vec<Option<TaskState>>>,
+    /// Apply only when the current vm state is one of these.
+    pub expected_vm_state: Option<Vec<VmState>>,
+    /// Only when the instance is on this host (reports from a compute worker).
+    pub expected_host: Option<String>,
+    pub host: Option<Option<String>>,
+    pub launched: bool,
+}
+
+const COLUMNS: &str = "uuid, name, project_id, user_id, flavor_id, image_id, host, \
+    availability_zone, vm_state, task_state, power_state, vcpus, memory_mb, disk_gb, attempts, \
+    tried_hosts, reservation_id, key_name, user_data, metadata, launched_at, terminated_at, \
+    created_at, updated_at, deleted";
+
+fn instance_from_row(r: &AnyRow) -> Result<Instance, DbError> {
+    let vm_state: String = get(r, "vm_state")?;
+    let task_state: Option<String> = get(r, "task_state")?;
+    let tried: String = get(r, "tried_hosts")?;
+    let metadata: String = get(r, "metadata")?;
+    Ok(Instance {
+        uuid: get(r, "uuid")?,
+        name: get(r, "name")?,
+        project_id: get(r, "project_id")?,
+        user_id: get(r, "user_id")?,
+        flavor_id: get(r, "flavor_id")?,
+        image_id: get(r, "image_id")?,
+        host: get(r, "host")?,
+        availability_zone: get(r, "availability_zone")?,
+        vm_state: VmState::parse(&vm_state)
+            .ok_or_else(|| DbError::Corrupt(format!("vm_state {vm_state:?}")))?,
+        task_state: match task_state {
+            Some(t) => Some(
+                TaskState::parse(&t).ok_or_else(|| DbError::Corrupt(format!("task_state {t:?}")))?,
+            ),
+            None => None,
+        },
+        power_state: get::<i64>(r, "power_state")? as i32,
+        vcpus: get(r, "vcpus")?,
+        memory_mb: get(r, "memory_mb")?,
+        disk_gb: get(r, "disk_gb")?,
+        attempts: get(r, "attempts")?,
+        tried_hosts: tried
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        reservation_id: get(r, "reservation_id")?,
+        key_name: get(r, "key_name")?,
+        user_data: get(r, "user_data")?,
+        metadata: serde_json::from_str(&metadata)
+            .map_err(|e| DbError::Corrupt(format!("metadata: {e}")))?,
+        launched_at: get(r, "launched_at")?,
+        terminated_at: get(r, "terminated_at")?,
+        created_at: get(r, "created_at")?,
+        updated_at: get(r, "updated_at")?,
+        deleted: get::<i64>(r, "deleted")? != 0,
+    })
+}
+
+fn usage_of(count: i64, vcpus: i64, memory_mb: i64) -> [(&'static str, i64); 3] {
+    [
+        (INSTANCES, count),
+        (CORES, count * vcpus),
+        (RAM, count * memory_mb),
+    ]
+}
+
+impl Db {
+    /// Creates a batch of instances in `building`/`scheduling`, reserving quota for all of
+    /// them in the same transaction: either every row and the usage land, or nothing does.
+    pub async fn create_instances(
+        &self,
+        new: &NewInstances,
+        limits: &DefaultLimits,
+    ) -> Result<Vec<Instance>, DbError> {
+        let now = now_ms();
+        let count = new.count.max(1) as i64;
+        let f = &new.flavor;
+        let (vcpus, memory_mb, disk_gb) = (
+            f.vcpus as i64,
+            f.memory_mb as i64,
+            (f.root_gb + f.ephemeral_gb) as i64,
+        );
+        let reservation_id = format!("r-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let metadata = serde_json::to_string(&new.metadata)
+            .map_err(|e| DbError::Corrupt(format!("metadata: {e}")))?;
+        let mut tx = self.pool.begin().await?;
+        quotas::reserve(
+            &mut tx,
+            &new.project_id,
+            &usage_of(count, vcpus, memory_mb),
+            limits,
+        )
+        .await?;
+        let mut uuids = Vec::with_capacity(count as usize);
+        for i in 1..=count {
+            let uuid = uuid::Uuid::new_v4().to_string();
+            let name = if count > 1 {
+                format!("{}-{i}", new.name)
+            } else {
+                new.name.clone()
+            };
+            sqlx::query(
+                "INSERT INTO instances (uuid, name, project_id, user_id, flavor_id, image_id, \
+                 availability_zone, vm_state, task_state, power_state, vcpus, memory_mb, disk_gb, \
+                 reservation_id, key_name, user_data, metadata, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'building', 'scheduling', 0, $8, $9, $10, \
+                 $11, $12, $13, $14, $15, $16)",
+            )
+            .bind(&uuid)
+            .bind(&name)
+            .bind(&new.project_id)
+            .bind(&new.user_id)
+            .bind(&f.id)
+            .bind(&new.image_id)
+            .bind(&new.availability_zone)
+            .bind(vcpus)
+            .bind(memory_mb)
+            .bind(disk_gb)
+            .bind(&reservation_id)
+            .bind(&new.key_name)
+            .bind(&new.user_data)
+            .bind(&metadata)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            insert_action(&mut tx, &uuid, "create", new, now).await?;
+            uuids.push(uuid);
+        }
+        tx.commit().await?;
+        let mut out = Vec::with_capacity(uuids.len());
+        for uuid in &uuids {
+            out.push(self.get_instance(uuid).await?);
+        }
+        Ok(out)
+    }
+
+    /// One instance (deleted ones too, so late reports can be recognised).
+    pub async fn get_instance(&self, uuid: &str) -> Result<Instance, DbError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM instances WHERE uuid = $1"))
+            .bind(uuid)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| DbError::NotFound(format!("instance {uuid}")))?;
+        instance_from_row(&row)
+    }
+
+    /// Live instances, optionally of one project or on one host, oldest first.
+    pub async fn list_instances(
+        &self,
+        project: Option<&str>,
+        host: Option<&str>,
+    ) -> Result<Vec<Instance>, DbError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM instances WHERE deleted = 0 \
+             AND ($1 = '' OR project_id = $1) AND ($2 = '' OR host = $2) \
+             ORDER BY created_at, uuid"
+        ))
+        .bind(project.unwrap_or(""))
+        .bind(host.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(instance_from_row).collect()
+    }
+
+    /// Applies `change` if its expectations hold; `Conflict` names what did not match.
+    /// A concurrent writer in between makes it re-read and re-check, a few times.
+    pub async fn update_instance(
+        &self,
+        uuid: &str,
+        change: &StateChange,
+    ) -> Result<Instance, DbError> {
+        for _ in 0..5 {
+            if let Some(inst) = self.try_update_instance(uuid, change).await? {
+                return Ok(inst);
+            }
+        }
+        Err(DbError::Conflict(format!(
+            "instance {uuid} keeps changing concurrently"
+        )))
+    }
+
+    async fn try_update_instance(
+        &self,
+        uuid: &str,
+        change: &StateChange,
+    ) -> Result<Option<Instance>, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM instances WHERE uuid = $1 AND deleted = 0"
+        ))
+        .bind(uuid)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| DbError::NotFound(format!("instance {uuid}")))?;
+        let mut inst = instance_from_row(&row)?;
+        if let Some(expected) = &change.expected_task_state {
+            if !expected.contains(&inst.task_state) {
+                return Err(DbError::Conflict(format!(
+                    "instance {uuid} is in task_state {}",
+                    inst.task_state.map(|t| t.as_str()).unwrap_or("None")
+                )));
+            }
+        }
+        if let Some(expected) = &change.expected_vm_state {
+            if !expected.contains(&inst.vm_state) {
+                return Err(DbError::Conflict(format!(
+                    "instance {uuid} is in vm_state {}",
+                    inst.vm_state.as_str()
+                )));
+            }
+        }
+        if let Some(host) = &change.expected_host {
+            if inst.host.as_deref() != Some(host) {
+                return Err(DbError::Conflict(format!(
+                    "instance {uuid} is not on host {host}"
+                )));
+            }
+        }
+        let now = now_ms();
+        if let Some(v) = change.vm_state {
+            inst.vm_state = v;
+        }
+        if let Some(t) = change.task_state {
+            inst.task_state = t;
+        }
+        if let Some(p) = change.power_state {
+            inst.power_state = p;
+        }
+        if let Some(h) = &change.host {
+            inst.host = h.clone();
+        }
+        if change.launched && inst.launched_at.is_none() {
+            inst.launched_at = Some(now);
+        }
+        inst.updated_at = now;
+        // Guarded by the previous updated_at, which every write strictly increases: a
+        // concurrent change in between makes this attempt fail instead of overwriting it.
+        let done = sqlx::query(
+            "UPDATE instances SET vm_state = $1, task_state = $2, power_state = $3, host = $4, \
+             launched_at = $5, \
+             updated_at = CASE WHEN $6 > updated_at THEN $6 ELSE updated_at + 1 END \
+             WHERE uuid = $7 AND updated_at = $8 AND deleted = 0",
+        )
+        .bind(inst.vm_state.as_str())
+        .bind(inst.task_state.map(|t| t.as_str()))
+        .bind(inst.power_state as i64)
+        .bind(&inst.host)
+        .bind(inst.launched_at)
+        .bind(now)
+        .bind(uuid)
+        .bind(get::<i64>(&row, "updated_at")?)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(None);
+        }
+        tx.commit().await?;
+        Ok(Some(inst))
+    }
+
+    /// Records a placement attempt on `host` (the host joins the tried list).
+    pub async fn record_attempt(&self, uuid: &str, host: &str) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE instances SET attempts = attempts + 1, host = $1, \
+             tried_hosts = CASE WHEN tried_hosts = '' THEN $1 ELSE tried_hosts || ',' || $1 END, \
+             updated_at = CASE WHEN $2 > updated_at THEN $2 ELSE updated_at + 1 END WHERE uuid = $3 AND deleted = 0",
+        )
+        .bind(host)
+        .bind(now_ms())
+        .bind(uuid)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks an instance deleted and gives its quota back, in one transaction. Returns the
+    /// instance as it was, or `None` if it was already deleted (idempotent).
+    pub async fn mark_deleted(&self, uuid: &str) -> Result<Option<Instance>, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM instances WHERE uuid = $1 AND deleted = 0"
+        ))
+        .bind(uuid)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let inst = instance_from_row(&row)?;
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE instances SET deleted = 1, vm_state = 'deleted', task_state = NULL, \
+             power_state = 0, terminated_at = $1, \
+             updated_at = CASE WHEN $1 > updated_at THEN $1 ELSE updated_at + 1 END WHERE uuid = $2 AND deleted = 0",
+        )
+        .bind(now)
+        .bind(uuid)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(None);
+        }
+        quotas::unreserve(
+            &mut tx,
+            &inst.project_id,
+            &usage_of(1, inst.vcpus, inst.memory_mb),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(inst))
+    }
+
+    /// Records a fault (shown with the instance while it is in `error`).
+    pub async fn add_fault(
+        &self,
+        uuid: &str,
+        code: i64,
+        message: &str,
+        host: Option<&str>,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO instance_faults (instance_uuid, code, message, host, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(uuid)
+        .bind(code)
+        .bind(message)
+        .bind(host)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The latest fault of an instance.
+    pub async fn latest_fault(&self, uuid: &str) -> Result<Option<Fault>, DbError> {
+        let row = sqlx::query(
+            "SELECT code, message, host, created_at FROM instance_faults \
+             WHERE instance_uuid = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(uuid)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Fault {
+                code: get(&r, "code")?,
+                message: get(&r, "message")?,
+                host: get(&r, "host")?,
+                created_at: get(&r, "created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Starts an instance action record (`create`, `delete`, `stop`, …).
+    pub async fn record_action(
+        &self,
+        uuid: &str,
+        action: &str,
+        request_id: &str,
+        project_id: &str,
+        user_id: &str,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO instance_actions (instance_uuid, request_id, action, project_id, \
+             user_id, start_time) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(uuid)
+        .bind(request_id)
+        .bind(action)
+        .bind(project_id)
+        .bind(user_id)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Names of the actions recorded for an instance, oldest first.
+    pub async fn list_actions(&self, uuid: &str) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT action FROM instance_actions WHERE instance_uuid = $1 ORDER BY id",
+        )
+        .bind(uuid)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| get(r, "action")).collect()
+    }
+
+    /// Live instances placed on `host`, for the compute worker's power sync.
+    pub async fn instances_on_host(&self, host: &str) -> Result<Vec<InstanceStatus>, DbError> {
+        Ok(self
+            .list_instances(None, Some(host))
+            .await?
+            .into_iter()
+            .map(|i| InstanceStatus {
+                uuid: i.uuid,
+                vm_state: i.vm_state,
+                task_state: i.task_state,
+                power_state: i.power_state,
+            })
+            .collect())
+    }
+
+    /// Instances still `building` whose last change is older than `before_ms`.
+    pub async fn builds_older_than(&self, before_ms: i64) -> Result<Vec<Instance>, DbError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM instances WHERE deleted = 0 AND vm_state = 'building' \
+             AND updated_at < $1"
+        ))
+        .bind(before_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(instance_from_row).collect()
+    }
+}
+
+async fn insert_action(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    uuid: &str,
+    action: &str,
+    new: &NewInstances,
+    now: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO instance_actions (instance_uuid, request_id, action, project_id, user_id, \
+         start_time) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(uuid)
+    .bind(&new.request_id)
+    .bind(action)
+    .bind(&new.project_id)
+    .bind(&new.user_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

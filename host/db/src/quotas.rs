@@ -1,0 +1,151 @@
+//! Quotas per project: limits, usage, and atomic reservation.
+
+use crate::{get, Db, DbError};
+use sqlx::{Any, Transaction};
+use std::collections::BTreeMap;
+
+/// Resources counted against a project's quota.
+pub const INSTANCES: &str = "instances";
+pub const CORES: &str = "cores";
+pub const RAM: &str = "ram";
+
+/// Limits that apply where a project has no limit of its own (`-1` is unlimited).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefaultLimits(pub BTreeMap<String, i64>);
+
+impl Default for DefaultLimits {
+    /// Nova's defaults.
+    fn default() -> Self {
+        DefaultLimits(
+            [(INSTANCES, 10), (CORES, 20), (RAM, 51200)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
+    }
+}
+
+impl Db {
+    /// Sets a project's own limit for `resource` (`-1` unlimited).
+    pub async fn set_quota(&self, project: &str, resource: &str, limit: i64) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO quotas (project_id, resource, hard_limit) VALUES ($1, $2, $3) \
+             ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit",
+        )
+        .bind(project)
+        .bind(resource)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A project's limit for `resource`.
+    pub async fn quota_limit(
+        &self,
+        project: &str,
+        resource: &str,
+        defaults: &DefaultLimits,
+    ) -> Result<i64, DbError> {
+        let row = sqlx::query(
+            "SELECT hard_limit FROM quotas WHERE project_id = $1 AND resource = $2",
+        )
+        .bind(project)
+        .bind(resource)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => get(&r, "hard_limit")?,
+            None => defaults.0.get(resource).copied().unwrap_or(-1),
+        })
+    }
+
+    /// Usage per resource of a project.
+    pub async fn quota_usage(&self, project: &str) -> Result<BTreeMap<String, i64>, DbError> {
+        let rows = sqlx::query("SELECT resource, in_use FROM quota_usages WHERE project_id = $1")
+            .bind(project)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((get(r, "resource")?, get(r, "in_use")?)))
+            .collect()
+    }
+}
+
+/// Adds `deltas` to a project's usage inside `tx`, failing with `QuotaExceeded` (and leaving
+/// the caller to roll back) if any resource would pass its limit.
+pub(crate) async fn reserve(
+    tx: &mut Transaction<'_, Any>,
+    project: &str,
+    deltas: &[(&str, i64)],
+    defaults: &DefaultLimits,
+) -> Result<(), DbError> {
+    for (resource, delta) in deltas {
+        let limit: i64 = match sqlx::query(
+            "SELECT hard_limit FROM quotas WHERE project_id = $1 AND resource = $2",
+        )
+        .bind(project)
+        .bind(*resource)
+        .fetch_optional(&mut **tx)
+        .await?
+        {
+            Some(r) => get(&r, "hard_limit")?,
+            None => defaults.0.get(*resource).copied().unwrap_or(-1),
+        };
+        sqlx::query(
+            "INSERT INTO quota_usages (project_id, resource, in_use) VALUES ($1, $2, 0) \
+             ON CONFLICT (project_id, resource) DO NOTHING",
+        )
+        .bind(project)
+        .bind(*resource)
+        .execute(&mut **tx)
+        .await?;
+        let done = sqlx::query(
+            "UPDATE quota_usages SET in_use = in_use + $1 \
+             WHERE project_id = $2 AND resource = $3 AND ($4 < 0 OR in_use + $1 <= $4)",
+        )
+        .bind(*delta)
+        .bind(project)
+        .bind(*resource)
+        .bind(limit)
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            let used: i64 = sqlx::query(
+                "SELECT in_use FROM quota_usages WHERE project_id = $1 AND resource = $2",
+            )
+            .bind(project)
+            .bind(*resource)
+            .fetch_one(&mut **tx)
+            .await
+            .and_then(|r| sqlx::Row::try_get(&r, "in_use"))?;
+            return Err(DbError::QuotaExceeded {
+                resource: resource.to_string(),
+                requested: *delta,
+                used,
+                limit,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Gives usage back (never below zero).
+pub(crate) async fn unreserve(
+    tx: &mut Transaction<'_, Any>,
+    project: &str,
+    deltas: &[(&str, i64)],
+) -> Result<(), DbError> {
+    for (resource, delta) in deltas {
+        sqlx::query(
+            "UPDATE quota_usages SET in_use = CASE WHEN in_use > $1 THEN in_use - $1 ELSE 0 END \
+             WHERE project_id = $2 AND resource = $3",
+        )
+        .bind(*delta)
+        .bind(project)
+        .bind(*resource)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

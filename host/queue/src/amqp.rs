@@ -1,0 +1,1 @@
+use crate::QueueError; // placeholder replaced by the AMQP backend

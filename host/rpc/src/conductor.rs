@@ -1,0 +1,51 @@
+//! Requests to the conductor: the only path from compute workers to the database.
+
+use crate::objects::{InstanceSpec, InstanceStatus, NodeReport, RequestSpec, TaskState, VmState};
+use serde::{Deserialize, Serialize};
+
+/// Requests on the `conductor` topic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "method", content = "args", rename_all = "snake_case")]
+pub enum Request {
+    /// From the API (cast): schedule and build a batch of instances already in the database.
+    BuildInstances {
+        spec: RequestSpec,
+        instances: Vec<InstanceSpec>,
+    },
+    /// From every service (cast): heartbeat; compute workers add their node's resources.
+    ServiceReport {
+        binary: String,
+        host: String,
+        node: Option<NodeReport>,
+    },
+    /// From a compute worker (call): the instance changed state.
+    InstanceUpdate(InstanceUpdate),
+    /// From a compute worker (cast): spawning failed on `host`; reschedule or fail.
+    BuildFailed {
+        uuid: String,
+        host: String,
+        reason: String,
+    },
+    /// From a compute worker (call): the guest is gone; release its resources and quota.
+    InstanceDestroyed { uuid: String, host: String },
+    /// From a compute worker (call): instances the database places on `host`.
+    InstancesOnHost { host: String },
+}
+
+/// A state change reported by a compute worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstanceUpdate {
+    pub uuid: String,
+    pub host: String,
+    pub vm_state: Option<VmState>,
+    /// `Some(None)` clears the task state.
+    pub task_state: Option<Option<TaskState>>,
+    pub power_state: Option<i32>,
+    /// Only apply when the task state is currently this (Nova's expected_task_state).
+    pub expected_task_state: Option<Option<TaskState>>,
+    /// A fault to record with the change.
+    pub fault: Option<String>,
+}
+
+/// Reply to [`Request::InstancesOnHost`].
+pub type InstancesOnHost = Vec<InstanceStatus>;

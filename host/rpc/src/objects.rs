@@ -1,0 +1,246 @@
+//! The things services pass around: flavors, images, instances, host states.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Nova's `vm_state`: the stable state of an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VmState {
+    Building,
+    Active,
+    Stopped,
+    Paused,
+    Suspended,
+    Error,
+    Deleted,
+}
+
+impl VmState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VmState::Building => "building",
+            VmState::Active => "active",
+            VmState::Stopped => "stopped",
+            VmState::Paused => "paused",
+            VmState::Suspended => "suspended",
+            VmState::Error => "error",
+            VmState::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<VmState> {
+        [
+            VmState::Building,
+            VmState::Active,
+            VmState::Stopped,
+            VmState::Paused,
+            VmState::Suspended,
+            VmState::Error,
+            VmState::Deleted,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+}
+
+/// Nova's `task_state`: what is being done to an instance right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TaskState {
+    #[serde(rename = "scheduling")]
+    Scheduling,
+    #[serde(rename = "spawning")]
+    Spawning,
+    #[serde(rename = "deleting")]
+    Deleting,
+    #[serde(rename = "powering-off")]
+    PoweringOff,
+    #[serde(rename = "powering-on")]
+    PoweringOn,
+    #[serde(rename = "rebooting")]
+    Rebooting,
+    #[serde(rename = "rebooting_hard")]
+    RebootingHard,
+}
+
+impl TaskState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Scheduling => "scheduling",
+            TaskState::Spawning => "spawning",
+            TaskState::Deleting => "deleting",
+            TaskState::PoweringOff => "powering-off",
+            TaskState::PoweringOn => "powering-on",
+            TaskState::Rebooting => "rebooting",
+            TaskState::RebootingHard => "rebooting_hard",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TaskState> {
+        [
+            TaskState::Scheduling,
+            TaskState::Spawning,
+            TaskState::Deleting,
+            TaskState::PoweringOff,
+            TaskState::PoweringOn,
+            TaskState::Rebooting,
+            TaskState::RebootingHard,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+}
+
+/// Nova's numeric power states.
+pub mod power {
+    pub const NOSTATE: i32 = 0;
+    pub const RUNNING: i32 = 1;
+    pub const PAUSED: i32 = 3;
+    pub const SHUTDOWN: i32 = 4;
+    pub const CRASHED: i32 = 6;
+    pub const SUSPENDED: i32 = 7;
+}
+
+/// An instance type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flavor {
+    pub id: String,
+    pub name: String,
+    pub vcpus: u32,
+    pub memory_mb: u64,
+    pub root_gb: u64,
+    pub ephemeral_gb: u64,
+    pub swap_mb: u64,
+    #[serde(default)]
+    pub extra_specs: BTreeMap<String, String>,
+}
+
+/// The image an instance boots from, as the compute host needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageRef {
+    pub id: String,
+    pub name: String,
+    /// Local path or `file://` URL of the image data.
+    pub location: Option<String>,
+    pub disk_format: String,
+    pub sha256: Option<String>,
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+/// One instance as the compute worker builds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceSpec {
+    pub uuid: String,
+    pub name: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub flavor: Flavor,
+    pub image: Option<ImageRef>,
+}
+
+/// Scheduler hints Nova understands.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SchedulerHints {
+    /// Place on a host that runs one of these instances.
+    #[serde(default)]
+    pub same_host: Vec<String>,
+    /// Place on hosts that run none of these instances.
+    #[serde(default)]
+    pub different_host: Vec<String>,
+}
+
+/// What is asked of the scheduler for a batch of instances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestSpec {
+    pub instance_uuids: Vec<String>,
+    pub project_id: String,
+    pub flavor: Flavor,
+    pub image: Option<ImageRef>,
+    pub availability_zone: Option<String>,
+    #[serde(default)]
+    pub hints: SchedulerHints,
+    /// Hosts that already failed these instances (reschedules).
+    #[serde(default)]
+    pub ignore_hosts: Vec<String>,
+}
+
+/// One compute host as the scheduler sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostState {
+    pub host: String,
+    pub availability_zone: String,
+    /// Heartbeat recent enough.
+    pub up: bool,
+    /// Disabled by an operator.
+    pub disabled: bool,
+    pub vcpus: u64,
+    pub vcpus_used: u64,
+    pub memory_mb: u64,
+    pub memory_mb_used: u64,
+    pub reserved_memory_mb: u64,
+    pub local_gb: u64,
+    pub local_gb_used: u64,
+    pub cpu_allocation_ratio: f64,
+    pub ram_allocation_ratio: f64,
+    pub disk_allocation_ratio: f64,
+    pub running_vms: u64,
+    pub failed_builds: u64,
+    pub hypervisor_type: String,
+    pub cpu_arch: String,
+    /// Instances placed here (for same-host / different-host hints).
+    #[serde(default)]
+    pub instances: Vec<String>,
+}
+
+impl HostState {
+    /// vCPUs still claimable under the allocation ratio.
+    pub fn free_vcpus(&self) -> f64 {
+        self.vcpus as f64 * self.cpu_allocation_ratio - self.vcpus_used as f64
+    }
+
+    /// RAM still claimable under the allocation ratio, in MB.
+    pub fn free_ram_mb(&self) -> f64 {
+        (self.memory_mb.saturating_sub(self.reserved_memory_mb)) as f64 * self.ram_allocation_ratio
+            - self.memory_mb_used as f64
+    }
+
+    /// Disk still claimable under the allocation ratio, in GB.
+    pub fn free_disk_gb(&self) -> f64 {
+        self.local_gb as f64 * self.disk_allocation_ratio - self.local_gb_used as f64
+    }
+
+    /// Takes one instance of `flavor` into account (Nova consumes per pick within a batch).
+    pub fn consume(&mut self, flavor: &Flavor, uuid: &str) {
+        self.vcpus_used += flavor.vcpus as u64;
+        self.memory_mb_used += flavor.memory_mb;
+        self.local_gb_used += flavor.root_gb + flavor.ephemeral_gb;
+        self.running_vms += 1;
+        self.instances.push(uuid.to_string());
+    }
+}
+
+/// What a compute worker reports about its node with each heartbeat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeReport {
+    pub vcpus: u64,
+    pub memory_mb: u64,
+    pub local_gb: u64,
+    pub reserved_memory_mb: u64,
+    pub cpu_allocation_ratio: f64,
+    pub ram_allocation_ratio: f64,
+    pub disk_allocation_ratio: f64,
+    pub hypervisor_type: String,
+    pub hypervisor_version: u64,
+    pub cpu_arch: String,
+    pub availability_zone: String,
+}
+
+/// An instance's states as the conductor knows them (for the compute's power sync).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub uuid: String,
+    pub vm_state: VmState,
+    pub task_state: Option<TaskState>,
+    pub power_state: i32,
+}

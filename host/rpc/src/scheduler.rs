@@ -1,0 +1,24 @@
+//! Requests to the scheduler.
+
+use crate::objects::{HostState, RequestSpec};
+use serde::{Deserialize, Serialize};
+
+/// Requests on the `scheduler` topic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "method", content = "args", rename_all = "snake_case")]
+pub enum Request {
+    /// (call) One host per instance of the spec, in order, chosen among `hosts`.
+    /// Replies [`Selection`] or `NoValidHost`.
+    SelectDestinations {
+        spec: RequestSpec,
+        hosts: Vec<HostState>,
+    },
+}
+
+/// The scheduler's answer: `hosts[i]` for `spec.instance_uuids[i]`, plus alternates per
+/// instance for reschedules without another scheduler round trip.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Selection {
+    pub hosts: Vec<String>,
+    pub alternates: Vec<Vec<String>>,
+}

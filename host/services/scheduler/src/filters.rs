@@ -1,0 +1,227 @@
+//! Nova's host filters, natively.
+
+use metacloud_config::SchedulerConfig;
+use metacloud_rpc::objects::{HostState, RequestSpec};
+
+/// Keeps or drops one host for a request.
+pub trait Filter: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn passes(&self, host: &HostState, spec: &RequestSpec) -> bool;
+}
+
+/// The filter called `name` in config.
+pub fn by_name(name: &str, config: &SchedulerConfig) -> Option<Box<dyn Filter>> {
+    Some(match name {
+        "ComputeFilter" => Box::new(ComputeFilter),
+        "AvailabilityZoneFilter" => Box::new(AvailabilityZoneFilter),
+        "VCPUFilter" => Box::new(VcpuFilter),
+        "RamFilter" => Box::new(RamFilter),
+        "DiskFilter" => Box::new(DiskFilter),
+        "ComputeCapabilitiesFilter" => Box::new(ComputeCapabilitiesFilter),
+        "ImagePropertiesFilter" => Box::new(ImagePropertiesFilter),
+        "SameHostFilter" => Box::new(SameHostFilter),
+        "DifferentHostFilter" => Box::new(DifferentHostFilter),
+        "NumInstancesFilter" => Box::new(NumInstancesFilter {
+            max: config.max_instances_per_host as u64,
+        }),
+        _ => return None,
+    })
+}
+
+/// The compute service is up and not disabled.
+pub struct ComputeFilter;
+impl Filter for ComputeFilter {
+    fn name(&self) -> &'static str {
+        "ComputeFilter"
+    }
+    fn passes(&self, host: &HostState, _: &RequestSpec) -> bool {
+        host.up && !host.disabled
+    }
+}
+
+/// The host is in the requested availability zone.
+pub struct AvailabilityZoneFilter;
+impl Filter for AvailabilityZoneFilter {
+    fn name(&self) -> &'static str {
+        "AvailabilityZoneFilter"
+    }
+    fn passes(&self, host: &HostState, spec: &RequestSpec) -> bool {
+        match spec.availability_zone.as_deref() {
+            None | Some("") => true,
+            // Nova's "zone:host" form forces a host.
+            Some(az) => match az.split_once(':') {
+                Some((zone, h)) => {
+                    (zone.is_empty() || zone == host.availability_zone)
+                        && (h.is_empty() || h == host.host)
+                }
+                None => az == host.availability_zone,
+            },
+        }
+    }
+}
+
+/// Enough vCPUs under the allocation ratio.
+pub struct VcpuFilter;
+impl Filter for VcpuFilter {
+    fn name(&self) -> &'static str {
+        "VCPUFilter"
+    }
+    fn passes(&self, host: &HostState, spec: &RequestSpec) -> bool {
+        host.free_vcpus() >= spec.flavor.vcpus as f64
+    }
+}
+
+/// Enough RAM under the allocation ratio.
+pub struct RamFilter;
+impl Filter for RamFilter {
+    fn name(&self) -> &'static str {
+        "RamFilter"
+    }
+    fn passes(&self, host: &HostState, spec: &RequestSpec) -> bool {
+        host.free_ram_mb() >= spec.flavor.memory_mb as f64
+    }
+}
+
+/// Enough disk under the allocation ratio.
+pub struct DiskFilter;
+impl Filter for DiskFilter {
+    fn name(&self) -> &'static str {
+        "DiskFilter"
+    }
+    fn passes(&self, host: &HostState, spec: &RequestSpec) -> bool {
+        host.free_disk_gb() >= (spec.flavor.root_gb + spec.flavor.ephemeral_gb) as f64
+    }
+}
+
+fn host_capability(host: &HostState, key: &str) -> Option<String> {
+    Some(match key {
+        "hypervisor_type" => host.hypervisor_type.clone(),
+        "cpu_arch" | "cpu_info:arch" => host.cpu_arch.clone(),
+        "vcpus" => host.vcpus.to_string(),
+        "memory_mb" => host.memory_mb.to_string(),
+        "free_ram_mb" => (host.free_ram_mb() as i64).to_string(),
+        "free_disk_mb" => ((host.free_disk_gb() * 1024.0) as i64).to_string(),
+        "availability_zone" => host.availability_zone.clone(),
+        _ => return None,
+    })
+}
+
+/// Nova's extra-spec operators: `= N` (at least N), `s== s`, `s!= s`, `<in> s`, `<or> a <or> b`,
+/// `== N`, `!= N`, `>= N`, `<= N`; a bare value must match exactly.
+pub fn spec_matches(value: &str, requirement: &str) -> bool {
+    let req = requirement.trim();
+    let num = |s: &str| s.trim().parse::<f64>().ok();
+    let (op, operand) = match req.split_once(' ') {
+        Some((op, rest))
+            if ["=", "==", "!=", ">=", "<=", "s==", "s!=", "s<", "s>", "<in>", "<or>"]
+                .contains(&op) =>
+        {
+            (op, rest.trim())
+        }
+        _ => return value == req,
+    };
+    match op {
+        "=" | ">=" => matches!((num(value), num(operand)), (Some(v), Some(o)) if v >= o),
+        "<=" => matches!((num(value), num(operand)), (Some(v), Some(o)) if v <= o),
+        "==" => matches!((num(value), num(operand)), (Some(v), Some(o)) if v == o),
+        "!=" => matches!((num(value), num(operand)), (Some(v), Some(o)) if v != o),
+        "s==" => value == operand,
+        "s!=" => value != operand,
+        "s<" => value < operand,
+        "s>" => value > operand,
+        "<in>" => value.contains(operand),
+        "<or>" => req
+            .split("<or>")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .any(|alt| alt == value),
+        _ => false,
+    }
+}
+
+/// Flavor extra specs scoped `capabilities:` (or unscoped) match the host's capabilities.
+pub struct ComputeCapabilitiesFilter;
+impl Filter for ComputeCapabilitiesFilter {
+    fn name(&self) -> &'static str {
+        "ComputeCapabilitiesFilter"
+    }
+    fn passes(&self, host: &HostState, spec: &RequestSpec) -> bool {
+        spec.flavor.extra_specs.iter().all(|(key, req)| {
+            let key = match key.split_once(':') {
+                Some(("capabilities", rest)) => rest,
+                Some(_) => return true, // another scope: not ours
+                None => key.as_str(),
+            };
+            match host_capability(host, key) {
+                Some(value) => spec_matches(&value, req),
+                None => true, // Nova ignores capabilities the host does not report
+            }
+        })
+    }
+}
+
+/// Image properties (`hw_architecture`, `img_hv_type`) match the host.
+pub struct ImagePropertiesFilter;
+impl Filter for ImagePropertiesFilter {
+    fn name(&self) -> &'static str {
+        "ImagePropertiesFilter"
+    }
+    fn passes(&self, host: &HostState, spec: &RequestSpec) -> bool {
+        let Some(image) = &spec.image else {
+            return true;
+        };
+        let prop = |a: &str, b: &str| image.properties.get(a).or_else(|| image.properties.get(b));
+        let arch_ok = prop("hw_architecture", "architecture")
+            .map(|a| a.eq_ignore_ascii_case(&host.cpu_arch))
+            .unwrap_or(true);
+        let hv_ok = prop("img_hv_type", "hypervisor_type")
+            .map(|h| h.eq_ignore_ascii_case(&host.hypervisor_type))
+            .unwrap_or(true);
+        arch_ok && hv_ok
+    }
+}
+
+/// The host runs one of the `same_host` instances.
+pub struct SameHostFilter;
+impl Filter for SameHostFilter {
+    fn name(&self) -> &'static str {
+        "SameHostFilter"
+    }
+    fn passes(&self, host: &HostState, spec: &RequestSpec) -> bool {
+        spec.hints.same_host.is_empty()
+            || spec.hints.same_host.iter().any(|u| host.instances.contains(u))
+    }
+}
+
+/// The host runs none of the `different_host` instances.
+pub struct DifferentHostFilter;
+impl Filter for DifferentHostFilter {
+    fn name(&self) -> &'static str {
+        "DifferentHostFilter"
+    }
+    fn passes(&self, host: &HostState, spec: &RequestSpec) -> bool {
+        !spec
+            .hints
+            .different_host
+            .iter()
+            .any(|u| host.instances.contains(u))
+    }
+}
+
+/// Fewer than `max` instances on the host.
+pub struct NumInstancesFilter {
+    pub max: u64,
+}
+impl Filter for NumInstancesFilter {
+    fn name(&self) -> &'static str {
+        "NumInstancesFilter"
+    }
+    fn passes(&self, host: &HostState, _: &RequestSpec) -> bool {
+        host.running_vms < self.max
+    }
+}
+
+/// Hosts that already failed this request are not tried again (always applied).
+pub fn not_ignored(host: &HostState, spec: &RequestSpec) -> bool {
+    !spec.ignore_hosts.contains(&host.host)
+}

@@ -1,0 +1,170 @@
+//! The scheduler: for each instance of a request, filters the hosts, weighs the survivors,
+//! picks the best and consumes its resources before the next instance of the batch, as
+//! Nova's FilterScheduler does.
+//!
+//! This is the native Rust chain of Nova's filters and weighers; it stays as the benchmark
+//! baseline when policy moves into WASM plugins.
+
+pub mod filters;
+pub mod weighers;
+
+use metacloud_config::SchedulerConfig;
+use metacloud_queue::Consumer;
+use metacloud_rpc::objects::{HostState, RequestSpec};
+use metacloud_rpc::scheduler::{Request, Selection};
+use metacloud_rpc::{serve, topics, Rpc, RpcError};
+use std::sync::Arc;
+
+pub use filters::Filter;
+pub use weighers::Weigher;
+
+/// A configured chain of filters and weighers.
+pub struct Chain {
+    filters: Vec<Box<dyn Filter>>,
+    weighers: Vec<(Box<dyn Weigher>, f64)>,
+    host_subset_size: usize,
+    alternates: usize,
+}
+
+impl Chain {
+    /// Builds the chain named in config (names were validated at load).
+    pub fn from_config(config: &SchedulerConfig, alternates: usize) -> Chain {
+        Chain {
+            filters: config
+                .filters
+                .iter()
+                .filter_map(|name| filters::by_name(name, config))
+                .collect(),
+            weighers: config
+                .weighers
+                .iter()
+                .filter_map(|w| weighers::by_name(&w.name).map(|x| (x, w.multiplier)))
+                .collect(),
+            host_subset_size: config.host_subset_size.max(1),
+            alternates,
+        }
+    }
+
+    /// One host per instance of `spec`, consuming resources within the batch.
+    pub fn select(
+        &self,
+        spec: &RequestSpec,
+        mut hosts: Vec<HostState>,
+    ) -> Result<Selection, RpcError> {
+        let mut selection = Selection {
+            hosts: Vec::with_capacity(spec.instance_uuids.len()),
+            alternates: Vec::with_capacity(spec.instance_uuids.len()),
+        };
+        let mut weights = Vec::with_capacity(hosts.len());
+        for (n, uuid) in spec.instance_uuids.iter().enumerate() {
+            let candidates: Vec<usize> = (0..hosts.len())
+                .filter(|&i| filters::not_ignored(&hosts[i], spec))
+                .filter(|&i| self.filters.iter().all(|f| f.passes(&hosts[i], spec)))
+                .collect();
+            if candidates.is_empty() {
+                return Err(RpcError::NoValidHost(format!(
+                    "There are not enough hosts available: {} of {} instances placed \
+                     ({} hosts considered)",
+                    n,
+                    spec.instance_uuids.len(),
+                    hosts.len()
+                )));
+            }
+            self.weigh(&hosts, &candidates, &mut weights);
+            let mut ranked: Vec<(usize, f64)> = candidates
+                .iter()
+                .copied()
+                .zip(weights.iter().copied())
+                .collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let pick = if self.host_subset_size > 1 {
+                let top = self.host_subset_size.min(ranked.len());
+                (uuid::Uuid::new_v4().as_u128() % top as u128) as usize
+            } else {
+                0
+            };
+            let chosen = ranked[pick].0;
+            selection.hosts.push(hosts[chosen].host.clone());
+            selection.alternates.push(
+                ranked
+                    .iter()
+                    .filter(|(i, _)| *i != chosen)
+                    .take(self.alternates)
+                    .map(|(i, _)| hosts[*i].host.clone())
+                    .collect(),
+            );
+            hosts[chosen].consume(&spec.flavor, uuid);
+        }
+        Ok(selection)
+    }
+
+    /// Nova's weighing: each weigher's raw weights normalised to [0, 1] over the
+    /// candidates, times its multiplier, summed.
+    fn weigh(&self, hosts: &[HostState], candidates: &[usize], out: &mut Vec<f64>) {
+        out.clear();
+        out.resize(candidates.len(), 0.0);
+        let mut raw = Vec::with_capacity(candidates.len());
+        for (weigher, multiplier) in &self.weighers {
+            if *multiplier == 0.0 {
+                continue;
+            }
+            raw.clear();
+            raw.extend(candidates.iter().map(|&i| weigher.weigh(&hosts[i])));
+            let (min, max) = raw
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), w| {
+                    (lo.min(*w), hi.max(*w))
+                });
+            let range = max - min;
+            for (acc, w) in out.iter_mut().zip(&raw) {
+                let normalised = if range > 0.0 { (w - min) / range } else { 0.0 };
+                *acc += multiplier * normalised;
+            }
+        }
+    }
+}
+
+/// The scheduler service: serves `select_destinations` on the `scheduler` topic.
+pub struct Scheduler {
+    chain: Arc<Chain>,
+}
+
+impl Scheduler {
+    pub fn new(config: &SchedulerConfig, max_attempts: u32) -> Scheduler {
+        Scheduler {
+            chain: Arc::new(Chain::from_config(
+                config,
+                max_attempts.saturating_sub(1) as usize,
+            )),
+        }
+    }
+
+    /// Starts consuming the `scheduler` topic.
+    pub async fn start(&self, rpc: &Rpc) -> anyhow::Result<Consumer> {
+        let chain = self.chain.clone();
+        let handler = serve("scheduler", move |req: Request, _| {
+            let chain = chain.clone();
+            async move {
+                match req {
+                    Request::SelectDestinations { spec, hosts } => {
+                        let n = hosts.len();
+                        let started = std::time::Instant::now();
+                        let result = chain.select(&spec, hosts);
+                        tracing::info!(
+                            instances = spec.instance_uuids.len(),
+                            hosts = n,
+                            micros = started.elapsed().as_micros() as u64,
+                            ok = result.is_ok(),
+                            "select_destinations"
+                        );
+                        result
+                    }
+                }
+            }
+        });
+        Ok(rpc.bus().serve(topics::SCHEDULER, handler).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,119 @@
+//! The hypervisor seam of the compute worker.
+//!
+//! [`Driver`] is what the compute worker needs from a hypervisor; [`libvirt::LibvirtDriver`]
+//! implements it for any libvirt URI: `test:///default` (libvirt's own simulated driver) and
+//! `qemu:///system` (real KVM/QEMU guests, with an image cache, qcow2 overlays through
+//! `qemu-img` and the serial console logged to a file).
+//!
+//! Every method blocks (libvirt's C API is synchronous); async callers use `spawn_blocking`.
+
+pub mod libvirt;
+
+use displaydoc::Display;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+use thiserror::Error;
+
+/// Power state, with Nova's numeric codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PowerState {
+    NoState = 0,
+    Running = 1,
+    Paused = 3,
+    Shutdown = 4,
+    Crashed = 6,
+    Suspended = 7,
+}
+
+/// What the host offers, as the hypervisor reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub vcpus: u64,
+    pub memory_mb: u64,
+    pub disk_gb: u64,
+    pub cpu_arch: String,
+    /// `test`, `QEMU`, …
+    pub hypervisor_type: String,
+    pub hypervisor_version: u64,
+}
+
+/// Where a guest's root disk comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageSource {
+    /// Image id, the cache key.
+    pub id: String,
+    /// A local path or `file://` URL (the image service's store).
+    pub location: String,
+    /// Expected hex SHA-256 of the image file, verified when it enters the cache.
+    pub sha256: Option<String>,
+    /// `qcow2` or `raw`.
+    pub disk_format: String,
+}
+
+/// Everything needed to define and start one guest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuestSpec {
+    /// Instance UUID; also the libvirt domain UUID. The domain is named `instance-<uuid>`.
+    pub uuid: String,
+    pub vcpus: u32,
+    pub memory_mb: u64,
+    pub root_gb: u64,
+    /// Root disk; `None` boots nothing (simulated hosts only).
+    pub image: Option<ImageSource>,
+}
+
+/// One domain as the hypervisor sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DomainInfo {
+    pub name: String,
+    /// The domain UUID (the instance UUID for domains this product made).
+    pub uuid: String,
+    pub state: PowerState,
+}
+
+/// A hypervisor operation that failed.
+#[derive(Debug, Display, Error)]
+pub enum VirtError {
+    /// cannot connect to libvirt at {uri}: {reason}
+    Connect { uri: String, reason: String },
+    /// domain for instance {0} not found
+    NotFound(String),
+    /// image {id} failed: {reason}
+    Image { id: String, reason: String },
+    /// libvirt error on instance {uuid}: {reason}
+    Libvirt { uuid: String, reason: String },
+    /// I/O error on {path}: {reason}
+    Io { path: PathBuf, reason: String },
+}
+
+/// What the compute worker needs from a hypervisor.
+pub trait Driver: Send + Sync {
+    /// Resources of this host.
+    fn node_info(&self) -> Result<NodeInfo, VirtError>;
+    /// Defines and starts the guest. Idempotent: a guest already running is left as is.
+    fn spawn(&self, spec: &GuestSpec) -> Result<(), VirtError>;
+    /// Stops and undefines the guest and removes its files. A missing guest is not an error.
+    fn destroy(&self, uuid: &str) -> Result<(), VirtError>;
+    /// Starts a defined, stopped guest.
+    fn power_on(&self, uuid: &str) -> Result<(), VirtError>;
+    /// Stops the guest: ACPI shutdown waiting up to `graceful`, then a hard stop;
+    /// `None` stops it hard at once.
+    fn power_off(&self, uuid: &str, graceful: Option<Duration>) -> Result<(), VirtError>;
+    /// Reboots: `hard` resets the guest, otherwise an ACPI reboot.
+    fn reboot(&self, uuid: &str, hard: bool) -> Result<(), VirtError>;
+    /// Current power state, `None` when no such domain exists.
+    fn power_state(&self, uuid: &str) -> Result<Option<PowerState>, VirtError>;
+    /// Every domain on this hypervisor, including ones this product did not make.
+    fn list(&self) -> Result<Vec<DomainInfo>, VirtError>;
+    /// The serial console log of a guest (empty where the hypervisor keeps none).
+    fn console_log(&self, uuid: &str) -> Result<String, VirtError>;
+    /// e.g. `libvirt test:///default`.
+    fn describe(&self) -> String;
+}
+
+/// The libvirt domain name of an instance.
+pub fn domain_name(uuid: &str) -> String {
+    format!("instance-{uuid}")
+}
