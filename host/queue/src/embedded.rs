@@ -137,11 +137,7 @@ impl Bus for EmbeddedBus {
         Ok(())
     }
 
-    async fn serve(
-        &self,
-        topic: &str,
-        handler: Arc<dyn Handler>,
-    ) -> Result<Consumer, QueueError> {
+    async fn serve(&self, topic: &str, handler: Arc<dyn Handler>) -> Result<Consumer, QueueError> {
         let (_, rx) = self.topic(topic);
         Ok(self.consume(rx, handler))
     }

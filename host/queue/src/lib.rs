@@ -96,13 +96,16 @@ pub trait Bus: Send + Sync + 'static {
     /// Sends `msg` to one consumer of `topic`.
     async fn cast(&self, topic: &str, msg: Message) -> Result<(), QueueError>;
     /// Sends `msg` to one consumer of `topic` and waits at most `timeout` for its reply.
-    async fn call(&self, topic: &str, msg: Message, timeout: Duration)
-        -> Result<Message, QueueError>;
+    async fn call(
+        &self,
+        topic: &str,
+        msg: Message,
+        timeout: Duration,
+    ) -> Result<Message, QueueError>;
     /// Sends `msg` to every subscriber of `exchange`.
     async fn fanout(&self, exchange: &str, msg: Message) -> Result<(), QueueError>;
     /// Consumes `topic` (competing consumers: each message goes to one of them).
-    async fn serve(&self, topic: &str, handler: Arc<dyn Handler>)
-        -> Result<Consumer, QueueError>;
+    async fn serve(&self, topic: &str, handler: Arc<dyn Handler>) -> Result<Consumer, QueueError>;
     /// Subscribes to `exchange`: this subscriber gets a copy of every fanout message.
     async fn subscribe(
         &self,

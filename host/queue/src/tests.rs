@@ -22,7 +22,11 @@ async fn call_gets_reply_with_request_id() {
     let n = Arc::new(AtomicUsize::new(0));
     let _c = bus.serve("t", Arc::new(Echo(n.clone()))).await.unwrap();
     let reply = bus
-        .call("t", Message::new("req-1", b"hi".to_vec()), Duration::from_secs(2))
+        .call(
+            "t",
+            Message::new("req-1", b"hi".to_vec()),
+            Duration::from_secs(2),
+        )
         .await
         .unwrap();
     assert_eq!(reply.body, b"echo:hi");
@@ -48,7 +52,11 @@ async fn cast_before_consumer_is_kept_until_served() {
 async fn call_without_consumer_times_out() {
     let bus = embedded::EmbeddedBus::new(8);
     let err = bus
-        .call("nobody", Message::new("r", vec![]), Duration::from_millis(50))
+        .call(
+            "nobody",
+            Message::new("r", vec![]),
+            Duration::from_millis(50),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, QueueError::Timeout { .. }), "{err}");
@@ -59,8 +67,14 @@ async fn fanout_reaches_every_subscriber() {
     let bus = embedded::EmbeddedBus::new(8);
     let a = Arc::new(AtomicUsize::new(0));
     let b = Arc::new(AtomicUsize::new(0));
-    let _ca = bus.subscribe("ex", Arc::new(Echo(a.clone()))).await.unwrap();
-    let _cb = bus.subscribe("ex", Arc::new(Echo(b.clone()))).await.unwrap();
+    let _ca = bus
+        .subscribe("ex", Arc::new(Echo(a.clone())))
+        .await
+        .unwrap();
+    let _cb = bus
+        .subscribe("ex", Arc::new(Echo(b.clone())))
+        .await
+        .unwrap();
     bus.fanout("ex", Message::new("r", vec![])).await.unwrap();
     for _ in 0..100 {
         if a.load(Ordering::SeqCst) == 1 && b.load(Ordering::SeqCst) == 1 {
