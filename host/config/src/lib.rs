@@ -2,7 +2,8 @@
 //!
 //! Every error names the file, the line and the key, so an operator can fix it in one look.
 //! Secrets and per-process values may come from the environment instead of the file:
-//! `METACLOUD_DATA`, `METACLOUD_DATABASE_URL`, `METACLOUD_QUEUE_URL`, `METACLOUD_HOST`.
+//! `METACLOUD_DATA`, `METACLOUD_DATABASE_URL`, `METACLOUD_QUEUE_URL`, `METACLOUD_HOST`,
+//! `METACLOUD_API_TOKEN`.
 
 mod error;
 mod locate;
@@ -51,12 +52,14 @@ impl Config {
             .unwrap_or_else(|| "<defaults>".into());
         config.apply_env(|key| std::env::var(key).ok());
         config.resolve_paths();
-        config.validate().map_err(|(key, reason)| ConfigError::Invalid {
-            line: locate::line_of_key(&text, &key),
-            file: config.source.clone(),
-            key,
-            reason,
-        })?;
+        config
+            .validate()
+            .map_err(|(key, reason)| ConfigError::Invalid {
+                line: locate::line_of_key(&text, &key),
+                file: config.source.clone(),
+                key,
+                reason,
+            })?;
         Ok(config)
     }
 
@@ -79,6 +82,9 @@ impl Config {
         }
         if let Some(url) = get("METACLOUD_QUEUE_URL").filter(|s| !s.is_empty()) {
             self.queue.url = url;
+        }
+        if let Some(token) = get("METACLOUD_API_TOKEN").filter(|s| !s.is_empty()) {
+            self.api.token = Some(token);
         }
         if let Some(host) = get("METACLOUD_HOST").filter(|s| !s.is_empty()) {
             self.service.host = Some(host);

@@ -186,12 +186,16 @@ impl QueueConfig {
 pub struct ApiConfig {
     /// Address of the native host API (JSON over HTTP).
     pub listen: SocketAddr,
+    /// Service token of the native API; better set through `METACLOUD_API_TOKEN`.
+    /// Without one, a random token is made once and kept in `<data_dir>/api-token`.
+    pub token: Option<String>,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             listen: "127.0.0.1:8780".parse().expect("static address"),
+            token: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Instances, their actions and faults.
 
+use crate::nodes::{self, Claim};
 use crate::quotas::{self, DefaultLimits, CORES, INSTANCES, RAM};
 use crate::{get, now_ms, Db, DbError};
 use metacloud_rpc::objects::{Flavor, InstanceStatus, TaskState, VmState};
@@ -46,6 +47,25 @@ pub struct Fault {
     pub message: String,
     pub host: Option<String>,
     pub created_at: i64,
+}
+
+/// What [`Db::place_instance`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Claimed and moved to `spawning` on the host.
+    Placed,
+    /// The host has no room left (another request took it first).
+    NoRoom,
+    /// The instance is no longer waiting for a host (deleted, or placed by an earlier try).
+    NotSchedulable,
+}
+
+fn claim_of(inst: &Instance) -> Claim {
+    Claim {
+        vcpus: inst.vcpus,
+        memory_mb: inst.memory_mb,
+        disk_gb: inst.disk_gb,
+    }
 }
 
 /// A batch of instances to create in one request.
@@ -104,7 +124,8 @@ fn instance_from_row(r: &AnyRow) -> Result<Instance, DbError> {
             .ok_or_else(|| DbError::Corrupt(format!("vm_state {vm_state:?}")))?,
         task_state: match task_state {
             Some(t) => Some(
-                TaskState::parse(&t).ok_or_else(|| DbError::Corrupt(format!("task_state {t:?}")))?,
+                TaskState::parse(&t)
+                    .ok_or_else(|| DbError::Corrupt(format!("task_state {t:?}")))?,
             ),
             None => None,
         },
@@ -334,24 +355,96 @@ impl Db {
         Ok(Some(inst))
     }
 
-    /// Records a placement attempt on `host` (the host joins the tried list).
-    pub async fn record_attempt(&self, uuid: &str, host: &str) -> Result<(), DbError> {
-        sqlx::query(
-            "UPDATE instances SET attempts = attempts + 1, host = $1, \
+    /// Places a `scheduling` instance on `host`: claims its resources there and moves it to
+    /// `spawning`, in one transaction. The invariant kept here, in [`Db::unplace_instance`]
+    /// and in [`Db::delete_instance`]: an instance has a host exactly when it holds a claim
+    /// there.
+    pub async fn place_instance(&self, uuid: &str, host: &str) -> Result<Placement, DbError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "SELECT vcpus, memory_mb, disk_gb FROM instances \
+             WHERE uuid = $1 AND deleted = 0 AND task_state = 'scheduling' AND host IS NULL",
+        )
+        .bind(uuid)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Placement::NotSchedulable);
+        };
+        let claim = Claim {
+            vcpus: get(&row, "vcpus")?,
+            memory_mb: get(&row, "memory_mb")?,
+            disk_gb: get(&row, "disk_gb")?,
+        };
+        if !nodes::claim_in(&mut tx, host, claim).await? {
+            return Ok(Placement::NoRoom);
+        }
+        let done = sqlx::query(
+            "UPDATE instances SET host = $1, task_state = 'spawning', attempts = attempts + 1, \
              tried_hosts = CASE WHEN tried_hosts = '' THEN $1 ELSE tried_hosts || ',' || $1 END, \
-             updated_at = CASE WHEN $2 > updated_at THEN $2 ELSE updated_at + 1 END WHERE uuid = $3 AND deleted = 0",
+             updated_at = CASE WHEN $2 > updated_at THEN $2 ELSE updated_at + 1 END \
+             WHERE uuid = $3 AND deleted = 0 AND task_state = 'scheduling' AND host IS NULL",
         )
         .bind(host)
-        .bind(now_ms())
+        .bind(now)
         .bind(uuid)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        if done.rows_affected() != 1 {
+            return Ok(Placement::NotSchedulable);
+        }
+        tx.commit().await?;
+        Ok(Placement::Placed)
     }
 
-    /// Marks an instance deleted and gives its quota back, in one transaction. Returns the
-    /// instance as it was, or `None` if it was already deleted (idempotent).
-    pub async fn mark_deleted(&self, uuid: &str) -> Result<Option<Instance>, DbError> {
+    /// Takes a building instance back off `host` (failed spawn, dead host): releases the
+    /// claim and returns it to `scheduling`, in one transaction. Returns the instance if it
+    /// was there (idempotent: a repeated report finds nothing to do).
+    pub async fn unplace_instance(
+        &self,
+        uuid: &str,
+        host: &str,
+    ) -> Result<Option<Instance>, DbError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM instances WHERE uuid = $1 AND deleted = 0 AND host = $2 \
+             AND vm_state = 'building'"
+        ))
+        .bind(uuid)
+        .bind(host)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let mut inst = instance_from_row(&row)?;
+        sqlx::query(
+            "UPDATE instances SET host = NULL, task_state = 'scheduling', \
+             updated_at = CASE WHEN $1 > updated_at THEN $1 ELSE updated_at + 1 END \
+             WHERE uuid = $2",
+        )
+        .bind(now)
+        .bind(uuid)
+        .execute(&mut *tx)
+        .await?;
+        nodes::release_in(&mut tx, host, claim_of(&inst)).await?;
+        tx.commit().await?;
+        inst.host = None;
+        inst.task_state = Some(TaskState::Scheduling);
+        Ok(Some(inst))
+    }
+
+    /// Marks an instance deleted, gives its quota back and releases its claim on its host,
+    /// in one transaction. With `only_if_host`, only when the instance is on that host
+    /// (`Some(None)`: only when it is on no host). Returns the instance as it was, or `None`
+    /// when there was nothing to delete (idempotent).
+    pub async fn delete_instance(
+        &self,
+        uuid: &str,
+        only_if_host: Option<Option<&str>>,
+    ) -> Result<Option<Instance>, DbError> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM instances WHERE uuid = $1 AND deleted = 0"
@@ -363,18 +456,27 @@ impl Db {
             return Ok(None);
         };
         let inst = instance_from_row(&row)?;
+        if let Some(expected) = only_if_host {
+            if inst.host.as_deref() != expected {
+                return Ok(None);
+            }
+        }
         let now = now_ms();
         let done = sqlx::query(
             "UPDATE instances SET deleted = 1, vm_state = 'deleted', task_state = NULL, \
              power_state = 0, terminated_at = $1, \
-             updated_at = CASE WHEN $1 > updated_at THEN $1 ELSE updated_at + 1 END WHERE uuid = $2 AND deleted = 0",
+             updated_at = CASE WHEN $1 > updated_at THEN $1 ELSE updated_at + 1 END \
+             WHERE uuid = $2 AND deleted = 0 AND updated_at = $3",
         )
         .bind(now)
         .bind(uuid)
+        .bind(inst.updated_at)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
-            return Ok(None);
+            return Err(DbError::Conflict(format!(
+                "instance {uuid} changed while being deleted"
+            )));
         }
         quotas::unreserve(
             &mut tx,
@@ -382,6 +484,9 @@ impl Db {
             &usage_of(1, inst.vcpus, inst.memory_mb),
         )
         .await?;
+        if let Some(host) = &inst.host {
+            nodes::release_in(&mut tx, host, claim_of(&inst)).await?;
+        }
         tx.commit().await?;
         Ok(Some(inst))
     }
@@ -454,12 +559,11 @@ impl Db {
 
     /// Names of the actions recorded for an instance, oldest first.
     pub async fn list_actions(&self, uuid: &str) -> Result<Vec<String>, DbError> {
-        let rows = sqlx::query(
-            "SELECT action FROM instance_actions WHERE instance_uuid = $1 ORDER BY id",
-        )
-        .bind(uuid)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT action FROM instance_actions WHERE instance_uuid = $1 ORDER BY id")
+                .bind(uuid)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(|r| get(r, "action")).collect()
     }
 

@@ -102,13 +102,10 @@ impl Db {
             }),
             Backend::Postgres => options.max_connections(max_connections),
         };
-        let pool = options
-            .connect(&url)
-            .await
-            .map_err(|e| DbError::Connect {
-                url: redact_url(&url),
-                reason: one_line(&e.to_string()),
-            })?;
+        let pool = options.connect(&url).await.map_err(|e| DbError::Connect {
+            url: redact_url(&url),
+            reason: one_line(&e.to_string()),
+        })?;
         Ok(Db { pool, backend })
     }
 

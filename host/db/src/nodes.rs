@@ -2,6 +2,7 @@
 
 use crate::{get, now_ms, Db, DbError};
 use metacloud_rpc::objects::{HostState, NodeReport};
+use sqlx::{Any, Transaction};
 use std::collections::HashMap;
 
 /// Resources one instance claims on a node.
@@ -114,40 +115,17 @@ impl Db {
     /// Claims `c` on `host` if it still fits under the allocation ratios, atomically.
     /// Returns whether the claim was taken.
     pub async fn claim(&self, host: &str, c: Claim) -> Result<bool, DbError> {
-        let done = sqlx::query(
-            "UPDATE compute_nodes SET vcpus_used = vcpus_used + $1, \
-             memory_mb_used = memory_mb_used + $2, local_gb_used = local_gb_used + $3, \
-             running_vms = running_vms + 1 \
-             WHERE host = $4 \
-             AND vcpus_used + $1 <= vcpus * cpu_allocation_ratio \
-             AND memory_mb_used + $2 <= (memory_mb - reserved_memory_mb) * ram_allocation_ratio \
-             AND local_gb_used + $3 <= local_gb * disk_allocation_ratio",
-        )
-        .bind(c.vcpus)
-        .bind(c.memory_mb)
-        .bind(c.disk_gb)
-        .bind(host)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let mut tx = self.pool.begin().await?;
+        let taken = claim_in(&mut tx, host, c).await?;
+        tx.commit().await?;
+        Ok(taken)
     }
 
     /// Gives back a claim (never below zero).
     pub async fn release(&self, host: &str, c: Claim) -> Result<(), DbError> {
-        sqlx::query(
-            "UPDATE compute_nodes SET \
-             vcpus_used = CASE WHEN vcpus_used > $1 THEN vcpus_used - $1 ELSE 0 END, \
-             memory_mb_used = CASE WHEN memory_mb_used > $2 THEN memory_mb_used - $2 ELSE 0 END, \
-             local_gb_used = CASE WHEN local_gb_used > $3 THEN local_gb_used - $3 ELSE 0 END, \
-             running_vms = CASE WHEN running_vms > 0 THEN running_vms - 1 ELSE 0 END \
-             WHERE host = $4",
-        )
-        .bind(c.vcpus)
-        .bind(c.memory_mb)
-        .bind(c.disk_gb)
-        .bind(host)
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.pool.begin().await?;
+        release_in(&mut tx, host, c).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -161,4 +139,51 @@ impl Db {
         sqlx::query(sql).bind(host).execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// Claims `c` on `host` inside `tx` if it fits; one conditional UPDATE, so atomic.
+pub(crate) async fn claim_in(
+    tx: &mut Transaction<'_, Any>,
+    host: &str,
+    c: Claim,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE compute_nodes SET vcpus_used = vcpus_used + $1, \
+         memory_mb_used = memory_mb_used + $2, local_gb_used = local_gb_used + $3, \
+         running_vms = running_vms + 1 \
+         WHERE host = $4 \
+         AND vcpus_used + $1 <= vcpus * cpu_allocation_ratio \
+         AND memory_mb_used + $2 <= (memory_mb - reserved_memory_mb) * ram_allocation_ratio \
+         AND local_gb_used + $3 <= local_gb * disk_allocation_ratio",
+    )
+    .bind(c.vcpus)
+    .bind(c.memory_mb)
+    .bind(c.disk_gb)
+    .bind(host)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives back `c` on `host` inside `tx` (never below zero).
+pub(crate) async fn release_in(
+    tx: &mut Transaction<'_, Any>,
+    host: &str,
+    c: Claim,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE compute_nodes SET \
+         vcpus_used = CASE WHEN vcpus_used > $1 THEN vcpus_used - $1 ELSE 0 END, \
+         memory_mb_used = CASE WHEN memory_mb_used > $2 THEN memory_mb_used - $2 ELSE 0 END, \
+         local_gb_used = CASE WHEN local_gb_used > $3 THEN local_gb_used - $3 ELSE 0 END, \
+         running_vms = CASE WHEN running_vms > 0 THEN running_vms - 1 ELSE 0 END \
+         WHERE host = $4",
+    )
+    .bind(c.vcpus)
+    .bind(c.memory_mb)
+    .bind(c.disk_gb)
+    .bind(host)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -27,7 +27,12 @@ impl Default for DefaultLimits {
 
 impl Db {
     /// Sets a project's own limit for `resource` (`-1` unlimited).
-    pub async fn set_quota(&self, project: &str, resource: &str, limit: i64) -> Result<(), DbError> {
+    pub async fn set_quota(
+        &self,
+        project: &str,
+        resource: &str,
+        limit: i64,
+    ) -> Result<(), DbError> {
         sqlx::query(
             "INSERT INTO quotas (project_id, resource, hard_limit) VALUES ($1, $2, $3) \
              ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit",
@@ -47,13 +52,12 @@ impl Db {
         resource: &str,
         defaults: &DefaultLimits,
     ) -> Result<i64, DbError> {
-        let row = sqlx::query(
-            "SELECT hard_limit FROM quotas WHERE project_id = $1 AND resource = $2",
-        )
-        .bind(project)
-        .bind(resource)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row =
+            sqlx::query("SELECT hard_limit FROM quotas WHERE project_id = $1 AND resource = $2")
+                .bind(project)
+                .bind(resource)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(match row {
             Some(r) => get(&r, "hard_limit")?,
             None => defaults.0.get(resource).copied().unwrap_or(-1),

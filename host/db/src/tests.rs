@@ -68,8 +68,8 @@ async fn quota_is_atomic_under_concurrency() {
             assert_eq!((ok, exceeded), (10, 20));
             assert_eq!(db.list_instances(Some("p1"), None).await.unwrap().len(), 10);
             for i in db.list_instances(Some("p1"), None).await.unwrap() {
-                assert!(db.mark_deleted(&i.uuid).await.unwrap().is_some());
-                assert!(db.mark_deleted(&i.uuid).await.unwrap().is_none());
+                assert!(db.delete_instance(&i.uuid, None).await.unwrap().is_some());
+                assert!(db.delete_instance(&i.uuid, None).await.unwrap().is_none());
             }
             let usage = db.quota_usage("p1").await.unwrap();
             assert_eq!(usage["instances"], 0);
@@ -88,8 +88,15 @@ async fn a_batch_over_quota_leaves_nothing_behind() {
                 .create_instances(&batch(nano, 11, "p2"), &DefaultLimits::default())
                 .await
                 .unwrap_err();
-            assert!(matches!(err, DbError::QuotaExceeded { requested: 11, .. }), "{err}");
-            assert!(db.list_instances(Some("p2"), None).await.unwrap().is_empty());
+            assert!(
+                matches!(err, DbError::QuotaExceeded { requested: 11, .. }),
+                "{err}"
+            );
+            assert!(db
+                .list_instances(Some("p2"), None)
+                .await
+                .unwrap()
+                .is_empty());
             assert_eq!(db.quota_usage("p2").await.unwrap().get("instances"), None);
         })
     })
@@ -125,7 +132,9 @@ async fn claims_respect_allocation_ratio_atomically() {
             let mut tasks = Vec::new();
             for _ in 0..20 {
                 let db = db.clone();
-                tasks.push(tokio::spawn(async move { db.claim("h1", c).await.unwrap() }));
+                tasks.push(tokio::spawn(
+                    async move { db.claim("h1", c).await.unwrap() },
+                ));
             }
             let mut taken = 0;
             for t in tasks {
@@ -199,7 +208,10 @@ async fn unreachable_postgres_is_one_clear_error() {
     .err()
     .expect("must fail");
     let msg = err.to_string();
-    assert!(msg.starts_with("cannot connect to the database at postgres://"), "{msg}");
+    assert!(
+        msg.starts_with("cannot connect to the database at postgres://"),
+        "{msg}"
+    );
     assert!(!msg.contains('\n'));
 }
 

@@ -1,0 +1,338 @@
+//! Starting services: the roles of the `metacloud` binary, also used in-process by tests
+//! and benchmarks.
+//!
+//! Each role connects only what it needs: the API and the conductor a database pool, the
+//! compute worker its hypervisor, everyone the queue. The same code runs all-in-one on
+//! embedded defaults (SQLite, in-process bus, `test:///default`) and split over machines
+//! (PostgreSQL, RabbitMQ, `qemu:///system`); only the configuration differs.
+
+use metacloud_api::http::{self, AppState};
+use metacloud_api::ComputeApi;
+use metacloud_compute::ComputeWorker;
+use metacloud_conductor::Conductor;
+use metacloud_config::{Config, QueueBackend, VirtType};
+use metacloud_db::quotas::DefaultLimits;
+use metacloud_db::Db;
+use metacloud_queue::amqp::AmqpBus;
+use metacloud_queue::embedded::EmbeddedBus;
+use metacloud_queue::{Bus, Consumer};
+use metacloud_rpc::{conductor, topics, Rpc};
+use metacloud_scheduler::Scheduler;
+use metacloud_virt::libvirt::{LibvirtDriver, LibvirtOptions};
+use metacloud_virt::Driver;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+
+/// A role of the binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Api,
+    Scheduler,
+    Conductor,
+    Compute,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Api, Role::Conductor, Role::Scheduler, Role::Compute];
+
+    pub fn binary(self) -> &'static str {
+        match self {
+            Role::Api => "metacloud-api",
+            Role::Scheduler => "metacloud-scheduler",
+            Role::Conductor => "metacloud-conductor",
+            Role::Compute => "metacloud-compute",
+        }
+    }
+}
+
+/// Why a service could not start; the message is one line naming the cause.
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Database(metacloud_db::DbError),
+    #[error("{0}")]
+    Queue(metacloud_queue::QueueError),
+    #[error("{0}")]
+    Hypervisor(metacloud_virt::VirtError),
+    #[error("cannot listen on {addr} (api.listen): {reason}")]
+    Listen { addr: SocketAddr, reason: String },
+    #[error("cannot keep the API token in {path}: {reason}")]
+    Token { path: String, reason: String },
+    #[error("{role} failed to start: {reason}")]
+    Service { role: &'static str, reason: String },
+}
+
+/// Running services of this process.
+pub struct Running {
+    pub consumers: Vec<Consumer>,
+    pub api: Option<ComputeApi>,
+    pub api_addr: Option<SocketAddr>,
+    pub api_token: Option<String>,
+    pub computes: Vec<Arc<ComputeWorker>>,
+    pub bus: Arc<dyn Bus>,
+    pub db: Option<Db>,
+    /// One line per service: where it listens.
+    pub listening: Vec<(String, String)>,
+}
+
+impl Running {
+    /// Stops taking messages; in-flight work finishes.
+    pub fn stop(self) {
+        for c in self.consumers {
+            c.stop();
+        }
+    }
+}
+
+/// Connects the queue named in config.
+pub async fn connect_queue(config: &Config) -> Result<Arc<dyn Bus>, StartError> {
+    let q = &config.queue;
+    Ok(match q.backend {
+        QueueBackend::Embedded => Arc::new(EmbeddedBus::new(q.prefetch as usize)),
+        QueueBackend::Amqp => Arc::new(
+            AmqpBus::connect(
+                &q.url,
+                &q.namespace,
+                q.prefetch,
+                Duration::from_secs(q.reconnect_max_backoff_secs),
+            )
+            .await
+            .map_err(StartError::Queue)?,
+        ),
+    })
+}
+
+/// Connects the database and brings its schema up to date.
+pub async fn connect_db(config: &Config) -> Result<Db, StartError> {
+    let db = Db::connect(
+        config.database_url(),
+        config.database.max_connections,
+        Duration::from_secs(config.database.connect_timeout_secs),
+    )
+    .await
+    .map_err(StartError::Database)?;
+    db.migrate().await.map_err(StartError::Database)?;
+    Ok(db)
+}
+
+/// Opens the hypervisor named in config.
+pub fn open_driver(config: &Config) -> Result<Arc<dyn Driver>, StartError> {
+    let c = &config.compute;
+    let domain_type = if c.libvirt_uri.starts_with("test:") {
+        "test"
+    } else {
+        match c.virt_type {
+            VirtType::Kvm => "kvm",
+            // KVM is not trusted without a probe that really runs a guest (issue: real
+            // guests); TCG always works.
+            VirtType::Auto | VirtType::Qemu => "qemu",
+        }
+    };
+    let driver = LibvirtDriver::open(
+        &c.libvirt_uri,
+        LibvirtOptions {
+            instances_path: c.instances_path.clone().unwrap_or_default(),
+            image_cache_path: c.image_cache_path.clone().unwrap_or_default(),
+            domain_type: domain_type.to_string(),
+            override_vcpus: c.override_vcpus,
+            override_memory_mb: c.override_memory_mb,
+            override_disk_gb: c.override_disk_gb,
+        },
+    )
+    .map_err(StartError::Hypervisor)?;
+    Ok(Arc::new(driver))
+}
+
+fn api_token(config: &Config) -> Result<String, StartError> {
+    if let Some(token) = &config.api.token {
+        return Ok(token.clone());
+    }
+    let path = config.data_dir().join("api-token");
+    let err = |e: std::io::Error| StartError::Token {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e)),
+    }
+    std::fs::create_dir_all(config.data_dir()).map_err(err)?;
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(err)?;
+        f.write_all(token.as_bytes()).map_err(err)?;
+    }
+    std::fs::rename(&tmp, &path).map_err(err)?;
+    Ok(token)
+}
+
+/// Sends this service's heartbeat to the conductor every `report_interval`.
+pub fn spawn_heartbeat(rpc: Rpc, binary: &'static str, host: String, interval: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let req = conductor::Request::ServiceReport {
+                binary: binary.into(),
+                host: host.clone(),
+                node: None,
+            };
+            if let Err(e) = rpc.cast(topics::CONDUCTOR, &req).await {
+                tracing::warn!(error = %e, "heartbeat failed");
+            }
+        }
+    });
+}
+
+/// Starts `roles` in this process with one queue connection and one database pool.
+pub async fn start(config: &Config, roles: &[Role]) -> Result<Running, StartError> {
+    let bus = connect_queue(config).await?;
+    start_on(config, roles, bus).await
+}
+
+/// Starts `roles` on an existing bus (several simulated hosts in one process share one).
+pub async fn start_on(
+    config: &Config,
+    roles: &[Role],
+    bus: Arc<dyn Bus>,
+) -> Result<Running, StartError> {
+    let rpc = Rpc::new(
+        bus.clone(),
+        Duration::from_secs(config.queue.call_timeout_secs),
+    );
+    let host = config.host();
+    let needs_db = roles.contains(&Role::Api) || roles.contains(&Role::Conductor);
+    let db = if needs_db {
+        Some(connect_db(config).await?)
+    } else {
+        None
+    };
+    let driver = if roles.contains(&Role::Compute) {
+        Some(open_driver(config)?)
+    } else {
+        None
+    };
+    let mut running = Running {
+        consumers: vec![],
+        api: None,
+        api_addr: None,
+        api_token: None,
+        computes: vec![],
+        bus: bus.clone(),
+        db: db.clone(),
+        listening: vec![],
+    };
+    let service_err = |role: &'static str| {
+        move |e: anyhow::Error| StartError::Service {
+            role,
+            reason: e.to_string(),
+        }
+    };
+    let interval = Duration::from_secs(config.service.report_interval_secs);
+    // The conductor first: everyone else reports to it.
+    if let (true, Some(db)) = (roles.contains(&Role::Conductor), &db) {
+        let conductor = Conductor::new(config, db.clone(), rpc.clone());
+        running
+            .consumers
+            .push(conductor.start().await.map_err(service_err("conductor"))?);
+        spawn_heartbeat(
+            rpc.clone(),
+            Role::Conductor.binary(),
+            host.clone(),
+            interval,
+        );
+        running.listening.push((
+            "conductor".into(),
+            format!("queue topic `{}`", topics::CONDUCTOR),
+        ));
+    }
+    if roles.contains(&Role::Scheduler) {
+        let scheduler = Scheduler::new(&config.scheduler, config.conductor.max_attempts);
+        running.consumers.push(
+            scheduler
+                .start(&rpc)
+                .await
+                .map_err(service_err("scheduler"))?,
+        );
+        spawn_heartbeat(
+            rpc.clone(),
+            Role::Scheduler.binary(),
+            host.clone(),
+            interval,
+        );
+        running.listening.push((
+            "scheduler".into(),
+            format!(
+                "queue topic `{}` (native filters: {})",
+                topics::SCHEDULER,
+                config.scheduler.filters.join(", ")
+            ),
+        ));
+    }
+    if let (true, Some(db)) = (roles.contains(&Role::Api), &db) {
+        let token = api_token(config)?;
+        let limits = DefaultLimits::default();
+        let api = ComputeApi::new(
+            db.clone(),
+            rpc.clone(),
+            limits,
+            config.service.service_down_time_secs as i64 * 1000,
+        );
+        let listener = tokio::net::TcpListener::bind(config.api.listen)
+            .await
+            .map_err(|e| StartError::Listen {
+                addr: config.api.listen,
+                reason: e.to_string(),
+            })?;
+        let addr = listener.local_addr().map_err(|e| StartError::Listen {
+            addr: config.api.listen,
+            reason: e.to_string(),
+        })?;
+        let app = http::router(AppState {
+            api: api.clone(),
+            token: Arc::new(token.clone()),
+        });
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "API server stopped");
+            }
+        });
+        spawn_heartbeat(rpc.clone(), Role::Api.binary(), host.clone(), interval);
+        running
+            .listening
+            .push(("api".into(), format!("http://{addr}")));
+        running.api = Some(api);
+        running.api_addr = Some(addr);
+        running.api_token = Some(token);
+    }
+    if let Some(driver) = driver {
+        let description = driver.describe();
+        let worker = ComputeWorker::new(config, host.clone(), rpc.clone(), driver);
+        running
+            .consumers
+            .push(worker.start().await.map_err(service_err("compute"))?);
+        running.listening.push((
+            "compute".into(),
+            format!(
+                "host `{host}` on {description}, queue topic `{}`",
+                topics::compute(&host)
+            ),
+        ));
+        running.computes.push(worker);
+    }
+    Ok(running)
+}

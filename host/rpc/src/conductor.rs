@@ -1,6 +1,8 @@
 //! Requests to the conductor: the only path from compute workers to the database.
 
-use crate::objects::{InstanceSpec, InstanceStatus, NodeReport, RequestSpec, TaskState, VmState};
+use crate::objects::{
+    double_option, InstanceSpec, InstanceStatus, NodeReport, RequestSpec, TaskState, VmState,
+};
 use serde::{Deserialize, Serialize};
 
 /// Requests on the `conductor` topic.
@@ -20,9 +22,17 @@ pub enum Request {
     },
     /// From a compute worker (call): the instance changed state.
     InstanceUpdate(InstanceUpdate),
+    /// From a compute worker (call): the guest runs on `host`. Replies `true` to keep it,
+    /// `false` when the instance no longer belongs there (deleted, failed, moved) and the
+    /// guest must be destroyed.
+    BuildSucceeded {
+        uuid: String,
+        host: String,
+        power_state: i32,
+    },
     /// From a compute worker (cast): spawning failed on `host`; reschedule or fail.
     BuildFailed {
-        uuid: String,
+        instance: InstanceSpec,
         host: String,
         reason: String,
     },
@@ -39,9 +49,19 @@ pub struct InstanceUpdate {
     pub host: String,
     pub vm_state: Option<VmState>,
     /// `Some(None)` clears the task state.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub task_state: Option<Option<TaskState>>,
     pub power_state: Option<i32>,
     /// Only apply when the task state is currently this (Nova's expected_task_state).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub expected_task_state: Option<Option<TaskState>>,
     /// A fault to record with the change.
     pub fault: Option<String>,

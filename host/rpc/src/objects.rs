@@ -244,3 +244,26 @@ pub struct InstanceStatus {
     pub task_state: Option<TaskState>,
     pub power_state: i32,
 }
+
+/// Serde for `Option<Option<T>>` fields: absent = `None` (leave as is), `null` =
+/// `Some(None)` (clear), a value = `Some(Some(v))`. Use with
+/// `#[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]`.
+pub mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, T: Serialize>(
+        value: &Option<Option<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(inner) => inner.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}

@@ -66,9 +66,8 @@ where
             Ok(v) => Reply::Ok(v),
             Err(e) => Reply::Err(e),
         };
-        let body = serde_json::to_vec(&reply).unwrap_or_else(|e| {
-            format!("{{\"err\":{{\"Codec\":\"{e}\"}}}}").into_bytes()
-        });
+        let body = serde_json::to_vec(&reply)
+            .unwrap_or_else(|e| format!("{{\"err\":{{\"Codec\":\"{e}\"}}}}").into_bytes());
         Some(Message::new(request_id, body))
     }
 }

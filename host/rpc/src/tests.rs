@@ -7,12 +7,17 @@ use std::time::Duration;
 async fn typed_call_round_trips_and_errors_come_back_typed() {
     let bus = Arc::new(EmbeddedBus::new(4));
     let rpc = Rpc::new(bus.clone(), Duration::from_secs(2));
-    let handler = serve("conductor", |req: conductor::Request, _redelivered| async move {
-        match req {
-            conductor::Request::InstancesOnHost { host } if host == "h1" => Ok(vec![]),
-            _ => Err(RpcError::NotFound("no such host".into())),
-        }
-    });
+    let handler = serve(
+        "conductor",
+        |req: conductor::Request, _redelivered| async move {
+            match req {
+                conductor::Request::InstancesOnHost { host } if host == "h1" => {
+                    Ok(Vec::<objects::InstanceStatus>::new())
+                }
+                _ => Err(RpcError::NotFound("no such host".into())),
+            }
+        },
+    );
     use metacloud_queue::Bus;
     let _c = bus.serve(topics::CONDUCTOR, handler).await.unwrap();
     let ok: conductor::InstancesOnHost = rpc
@@ -60,4 +65,21 @@ fn wire_format_is_method_and_args() {
     .unwrap();
     assert_eq!(v["method"], "reboot_instance");
     assert_eq!(v["args"]["hard"], true);
+}
+
+#[test]
+fn clearing_a_task_state_survives_the_wire() {
+    let u = conductor::InstanceUpdate {
+        uuid: "u".into(),
+        host: "h".into(),
+        vm_state: None,
+        task_state: Some(None),
+        power_state: None,
+        expected_task_state: None,
+        fault: None,
+    };
+    let back: conductor::InstanceUpdate =
+        serde_json::from_str(&serde_json::to_string(&u).unwrap()).unwrap();
+    assert_eq!(back.task_state, Some(None));
+    assert_eq!(back.expected_task_state, None);
 }

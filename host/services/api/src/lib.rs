@@ -1,0 +1,43 @@
+//! The API service.
+//!
+//! [`ComputeApi`] is the host-side compute API every dialect calls (create, list, show,
+//! delete, start, stop, reboot, …): request context → policy → quota (atomic, in the
+//! database) → instance rows → cast to the conductor. [`http`] serves it as JSON for
+//! operators, tests and the CLI; the OpenStack and EC2 dialects will call the same API.
+
+mod compute;
+mod error;
+pub mod http;
+
+pub use compute::{ComputeApi, CreateRequest, InstanceView};
+pub use error::ApiError;
+
+/// Who is asking: the request context every operation runs in.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub request_id: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub roles: Vec<String>,
+}
+
+impl Context {
+    pub fn is_admin(&self) -> bool {
+        self.roles.iter().any(|r| r == "admin")
+    }
+
+    /// A reader may look but not change anything.
+    pub fn can_write(&self) -> bool {
+        self.roles.iter().any(|r| r == "admin" || r == "member")
+    }
+
+    /// An admin context for operators and tests.
+    pub fn admin(project_id: &str) -> Context {
+        Context {
+            request_id: metacloud_rpc::new_request_id(),
+            project_id: project_id.into(),
+            user_id: "admin".into(),
+            roles: vec!["admin".into(), "member".into(), "reader".into()],
+        }
+    }
+}

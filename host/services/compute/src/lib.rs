@@ -1,0 +1,364 @@
+//! The compute worker: one per hypervisor host. It takes actions from `compute.<host>`,
+//! drives its hypervisor through a [`Driver`], and reports every state change, its
+//! heartbeat and its node's resources through the conductor — it has no database handle.
+
+mod power_sync;
+
+use metacloud_config::Config;
+use metacloud_queue::Consumer;
+use metacloud_rpc::compute::{Domain, Request};
+use metacloud_rpc::conductor::{self, InstanceUpdate};
+use metacloud_rpc::objects::{power, InstanceSpec, NodeReport, TaskState, VmState};
+use metacloud_rpc::{serve, topics, Rpc, RpcError};
+use metacloud_virt::{Driver, GuestSpec, ImageSource, PowerState, VirtError};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The compute worker of one host.
+pub struct ComputeWorker {
+    host: String,
+    rpc: Rpc,
+    driver: Arc<dyn Driver>,
+    report_interval: Duration,
+    power_sync_interval: Duration,
+    shutdown_timeout: Duration,
+    spawn_delay: Duration,
+    node_defaults: NodeReport,
+}
+
+/// Nova's numeric power state of a hypervisor state.
+pub fn power_code(state: PowerState) -> i32 {
+    state as i32
+}
+
+fn virt_error(e: VirtError) -> RpcError {
+    match e {
+        VirtError::NotFound(m) => RpcError::NotFound(m),
+        e => RpcError::Remote(e.to_string()),
+    }
+}
+
+fn json<T: serde::Serialize>(v: T) -> Result<Value, RpcError> {
+    serde_json::to_value(v).map_err(|e| RpcError::Codec(e.to_string()))
+}
+
+impl ComputeWorker {
+    pub fn new(config: &Config, host: String, rpc: Rpc, driver: Arc<dyn Driver>) -> Arc<Self> {
+        let c = &config.compute;
+        Arc::new(ComputeWorker {
+            host,
+            rpc,
+            driver,
+            report_interval: Duration::from_secs(config.service.report_interval_secs),
+            power_sync_interval: Duration::from_secs(c.power_sync_interval_secs),
+            shutdown_timeout: Duration::from_secs(c.shutdown_timeout_secs),
+            spawn_delay: Duration::from_millis(c.debug_spawn_delay_ms),
+            node_defaults: NodeReport {
+                vcpus: 0,
+                memory_mb: 0,
+                local_gb: 0,
+                reserved_memory_mb: c.reserved_host_memory_mb,
+                cpu_allocation_ratio: c.cpu_allocation_ratio,
+                ram_allocation_ratio: c.ram_allocation_ratio,
+                disk_allocation_ratio: c.disk_allocation_ratio,
+                hypervisor_type: String::new(),
+                hypervisor_version: 0,
+                cpu_arch: String::new(),
+                availability_zone: c.availability_zone.clone(),
+            },
+        })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Reports the node, starts heartbeats and the power sync, and consumes
+    /// `compute.<host>`. The first report is a call, so a conductor that cannot be reached
+    /// fails the start instead of leaving a worker nobody knows about.
+    pub async fn start(self: &Arc<Self>) -> anyhow::Result<Consumer> {
+        let node = self.node_report().await?;
+        self.rpc
+            .call::<_, Value>(topics::CONDUCTOR, &self.service_report(Some(node)))
+            .await?;
+        let me = self.clone();
+        tokio::spawn(async move { me.heartbeat_loop().await });
+        let me = self.clone();
+        tokio::spawn(async move { me.power_sync_loop().await });
+        let me = self.clone();
+        let handler = serve("compute", move |req: Request, redelivered| {
+            let me = me.clone();
+            async move {
+                if redelivered {
+                    tracing::warn!(request = ?req, "message redelivered after a consumer died");
+                }
+                me.handle(req).await
+            }
+        });
+        Ok(self
+            .rpc
+            .bus()
+            .serve(&topics::compute(&self.host), handler)
+            .await?)
+    }
+
+    fn service_report(&self, node: Option<NodeReport>) -> conductor::Request {
+        conductor::Request::ServiceReport {
+            binary: "metacloud-compute".into(),
+            host: self.host.clone(),
+            node,
+        }
+    }
+
+    async fn node_report(&self) -> anyhow::Result<NodeReport> {
+        let driver = self.driver.clone();
+        let info = tokio::task::spawn_blocking(move || driver.node_info()).await??;
+        Ok(NodeReport {
+            vcpus: info.vcpus,
+            memory_mb: info.memory_mb,
+            local_gb: info.disk_gb,
+            hypervisor_type: info.hypervisor_type,
+            hypervisor_version: info.hypervisor_version,
+            cpu_arch: info.cpu_arch,
+            ..self.node_defaults.clone()
+        })
+    }
+
+    async fn heartbeat_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(self.report_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let node = match self.node_report().await {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read node resources");
+                    None
+                }
+            };
+            if let Err(e) = self
+                .rpc
+                .cast(topics::CONDUCTOR, &self.service_report(node))
+                .await
+            {
+                tracing::error!(error = %e, "heartbeat failed");
+            }
+        }
+    }
+
+    /// Runs a blocking driver operation off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Driver) -> Result<T, VirtError> + Send + 'static,
+    ) -> Result<T, VirtError> {
+        let driver = self.driver.clone();
+        tokio::task::spawn_blocking(move || f(driver.as_ref()))
+            .await
+            .unwrap_or_else(|e| {
+                Err(VirtError::Libvirt {
+                    uuid: String::new(),
+                    reason: format!("driver task failed: {e}"),
+                })
+            })
+    }
+
+    async fn handle(&self, req: Request) -> Result<Value, RpcError> {
+        match req {
+            Request::BuildAndRunInstance { instance } => {
+                self.build_and_run(instance).await;
+                json(())
+            }
+            Request::TerminateInstance { uuid } => json(self.terminate(&uuid).await?),
+            Request::StartInstance { uuid } => {
+                let u = uuid.clone();
+                let result = self.blocking(move |d| d.power_on(&u)).await;
+                self.finish_action(&uuid, TaskState::PoweringOn, VmState::Active, result)
+                    .await
+            }
+            Request::StopInstance { uuid } => {
+                let u = uuid.clone();
+                let timeout = self.shutdown_timeout;
+                let result = self.blocking(move |d| d.power_off(&u, Some(timeout))).await;
+                self.finish_action(&uuid, TaskState::PoweringOff, VmState::Stopped, result)
+                    .await
+            }
+            Request::RebootInstance { uuid, hard } => {
+                let u = uuid.clone();
+                let result = self.blocking(move |d| d.reboot(&u, hard)).await;
+                let task = if hard {
+                    TaskState::RebootingHard
+                } else {
+                    TaskState::Rebooting
+                };
+                self.finish_action(&uuid, task, VmState::Active, result)
+                    .await
+            }
+            Request::ListDomains => {
+                let domains = self.blocking(|d| d.list()).await.map_err(virt_error)?;
+                json(
+                    domains
+                        .into_iter()
+                        .map(|d| Domain {
+                            name: d.name,
+                            uuid: d.uuid,
+                            power_state: power_code(d.state),
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            }
+            Request::ConsoleOutput { uuid } => json(
+                self.blocking(move |d| d.console_log(&uuid))
+                    .await
+                    .map_err(virt_error)?,
+            ),
+        }
+    }
+
+    fn guest_spec(instance: &InstanceSpec) -> GuestSpec {
+        GuestSpec {
+            uuid: instance.uuid.clone(),
+            vcpus: instance.flavor.vcpus,
+            memory_mb: instance.flavor.memory_mb,
+            root_gb: instance.flavor.root_gb,
+            image: instance.image.as_ref().and_then(|i| {
+                i.location.as_ref().map(|location| ImageSource {
+                    id: i.id.clone(),
+                    location: location.clone(),
+                    sha256: i.sha256.clone(),
+                    disk_format: i.disk_format.clone(),
+                })
+            }),
+        }
+    }
+
+    /// Spawns the guest and reports it; a failed spawn goes back to the conductor for a
+    /// reschedule. Safe to run twice for the same instance (redelivery).
+    async fn build_and_run(&self, instance: InstanceSpec) {
+        let uuid = instance.uuid.clone();
+        tracing::info!(instance = %uuid, host = %self.host, "building instance");
+        if !self.spawn_delay.is_zero() {
+            tokio::time::sleep(self.spawn_delay).await;
+        }
+        let spec = Self::guest_spec(&instance);
+        let spawned = self.blocking(move |d| d.spawn(&spec)).await;
+        if let Err(e) = spawned {
+            tracing::warn!(instance = %uuid, error = %e, "spawn failed");
+            let req = conductor::Request::BuildFailed {
+                instance,
+                host: self.host.clone(),
+                reason: e.to_string(),
+            };
+            if let Err(e) = self.rpc.cast(topics::CONDUCTOR, &req).await {
+                tracing::error!(instance = %uuid, error = %e, "cannot report failed build");
+            }
+            return;
+        }
+        let req = conductor::Request::BuildSucceeded {
+            uuid: uuid.clone(),
+            host: self.host.clone(),
+            power_state: power::RUNNING,
+        };
+        match self.rpc.call::<_, bool>(topics::CONDUCTOR, &req).await {
+            Ok(true) => tracing::info!(instance = %uuid, "instance running"),
+            Ok(false) => {
+                tracing::warn!(instance = %uuid, "instance no longer belongs here; destroying guest");
+                let u = uuid.clone();
+                if let Err(e) = self.blocking(move |d| d.destroy(&u)).await {
+                    tracing::error!(instance = %uuid, error = %e, "cannot destroy unwanted guest");
+                }
+            }
+            Err(e) => tracing::error!(instance = %uuid, error = %e, "cannot report build"),
+        }
+    }
+
+    /// Destroys the guest, then lets the conductor delete the instance and free its claim.
+    async fn terminate(&self, uuid: &str) -> Result<bool, RpcError> {
+        let u = uuid.to_string();
+        if let Err(e) = self.blocking(move |d| d.destroy(&u)).await {
+            self.report(uuid, Some(VmState::Error), None, Some(e.to_string()))
+                .await;
+            return Err(virt_error(e));
+        }
+        let req = conductor::Request::InstanceDestroyed {
+            uuid: uuid.to_string(),
+            host: self.host.clone(),
+        };
+        let deleted: bool = self.rpc.call(topics::CONDUCTOR, &req).await?;
+        tracing::info!(instance = %uuid, "guest destroyed");
+        Ok(deleted)
+    }
+
+    /// Reports the end of a power action: the new state on success, `error` on failure.
+    async fn finish_action(
+        &self,
+        uuid: &str,
+        task: TaskState,
+        vm_state: VmState,
+        result: Result<(), VirtError>,
+    ) -> Result<Value, RpcError> {
+        let u = uuid.to_string();
+        let power = self
+            .blocking(move |d| d.power_state(&u))
+            .await
+            .ok()
+            .flatten()
+            .map(power_code)
+            .unwrap_or(power::NOSTATE);
+        let update = match &result {
+            Ok(()) => InstanceUpdate {
+                uuid: uuid.to_string(),
+                host: self.host.clone(),
+                vm_state: Some(vm_state),
+                task_state: Some(None),
+                power_state: Some(power),
+                expected_task_state: Some(Some(task)),
+                fault: None,
+            },
+            Err(e) => InstanceUpdate {
+                uuid: uuid.to_string(),
+                host: self.host.clone(),
+                vm_state: Some(VmState::Error),
+                task_state: Some(None),
+                power_state: Some(power),
+                expected_task_state: None,
+                fault: Some(e.to_string()),
+            },
+        };
+        self.rpc
+            .call::<_, Value>(
+                topics::CONDUCTOR,
+                &conductor::Request::InstanceUpdate(update),
+            )
+            .await?;
+        result.map_err(virt_error)?;
+        json(())
+    }
+
+    async fn report(
+        &self,
+        uuid: &str,
+        vm_state: Option<VmState>,
+        power_state: Option<i32>,
+        fault: Option<String>,
+    ) {
+        let update = InstanceUpdate {
+            uuid: uuid.to_string(),
+            host: self.host.clone(),
+            vm_state,
+            task_state: if vm_state == Some(VmState::Error) {
+                Some(None)
+            } else {
+                None
+            },
+            power_state,
+            expected_task_state: None,
+            fault,
+        };
+        let req = conductor::Request::InstanceUpdate(update);
+        if let Err(e) = self.rpc.call::<_, Value>(topics::CONDUCTOR, &req).await {
+            tracing::warn!(instance = %uuid, error = %e, "state report failed");
+        }
+    }
+}

@@ -113,8 +113,10 @@ pub fn spec_matches(value: &str, requirement: &str) -> bool {
     let num = |s: &str| s.trim().parse::<f64>().ok();
     let (op, operand) = match req.split_once(' ') {
         Some((op, rest))
-            if ["=", "==", "!=", ">=", "<=", "s==", "s!=", "s<", "s>", "<in>", "<or>"]
-                .contains(&op) =>
+            if [
+                "=", "==", "!=", ">=", "<=", "s==", "s!=", "s<", "s>", "<in>", "<or>",
+            ]
+            .contains(&op) =>
         {
             (op, rest.trim())
         }
@@ -189,7 +191,11 @@ impl Filter for SameHostFilter {
     }
     fn passes(&self, host: &HostState, spec: &RequestSpec) -> bool {
         spec.hints.same_host.is_empty()
-            || spec.hints.same_host.iter().any(|u| host.instances.contains(u))
+            || spec
+                .hints
+                .same_host
+                .iter()
+                .any(|u| host.instances.contains(u))
     }
 }
 

@@ -116,7 +116,9 @@ fn ignored_hosts_and_availability_zones() {
 fn build_failures_sink_a_host() {
     let mut bad = host("bad", 8192);
     bad.failed_builds = 3;
-    let sel = chain().select(&spec(1, 512), vec![bad, host("good", 2048)]).unwrap();
+    let sel = chain()
+        .select(&spec(1, 512), vec![bad, host("good", 2048)])
+        .unwrap();
     assert_eq!(sel.hosts, vec!["good"]);
 }
 

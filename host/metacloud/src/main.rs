@@ -1,0 +1,166 @@
+//! `metacloud [--config FILE] all | api | scheduler | conductor | compute | db sync | config check`
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use metacloud::{Role, Running};
+use metacloud_config::Config;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "metacloud", version, about = "Metacloud Compute")]
+struct Cli {
+    /// Configuration file (TOML). Without it: embedded defaults, data in ./metacloud-data
+    /// (or $METACLOUD_DATA).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every service in one process.
+    All,
+    /// The API service.
+    Api,
+    /// The scheduler.
+    Scheduler,
+    /// The conductor.
+    Conductor,
+    /// A compute worker for this host.
+    Compute,
+    /// Database management.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Configuration checks.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Create or upgrade the schema.
+    Sync,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Load and validate the configuration, then print what it resolves to.
+    Check,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("METACLOUD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,lapin=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("metacloud: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("metacloud: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("metacloud: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    let roles: &[Role] = match command {
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            println!("config ok: {}", config.source);
+            println!("  data dir  {}", config.data_dir().display());
+            println!(
+                "  database  {}",
+                metacloud_db::redact_url(config.database_url())
+            );
+            println!("  queue     {:?}", config.queue.backend);
+            println!("  host      {}", config.host());
+            return Ok(());
+        }
+        Command::Db {
+            command: DbCommand::Sync,
+        } => {
+            metacloud::connect_db(&config).await?;
+            println!(
+                "database schema is up to date: {}",
+                metacloud_db::redact_url(config.database_url())
+            );
+            return Ok(());
+        }
+        Command::All => &Role::ALL,
+        Command::Api => &[Role::Api],
+        Command::Scheduler => &[Role::Scheduler],
+        Command::Conductor => &[Role::Conductor],
+        Command::Compute => &[Role::Compute],
+    };
+    init_logging();
+    let running = metacloud::start(&config, roles).await?;
+    print_banner(&config, roles, &running);
+    wait_for_signal().await.context("waiting for signals")?;
+    tracing::info!("stopping");
+    running.stop();
+    Ok(())
+}
+
+fn print_banner(config: &Config, roles: &[Role], running: &Running) {
+    let what = if roles.len() > 1 {
+        "all services in one process".to_string()
+    } else {
+        roles[0].binary().to_string()
+    };
+    println!("Metacloud Compute {} — {what}", env!("CARGO_PKG_VERSION"));
+    println!("  config     {}", config.source);
+    println!("  data       {}", config.data_dir().display());
+    if running.db.is_some() {
+        println!(
+            "  database   {}",
+            metacloud_db::redact_url(config.database_url())
+        );
+    }
+    println!("  queue      {}", running.bus.describe());
+    for (service, place) in &running.listening {
+        println!("  {service:<10} {place}");
+    }
+    if running.api_addr.is_some() && config.api.token.is_none() {
+        println!(
+            "  api token  {}",
+            config.data_dir().join("api-token").display()
+        );
+    }
+    println!("ready");
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
+    }
+}

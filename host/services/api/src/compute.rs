@@ -1,0 +1,483 @@
+//! The host compute API.
+
+use crate::{ApiError, Context};
+use metacloud_db::instances::{Fault, Instance, NewInstances, StateChange};
+use metacloud_db::quotas::DefaultLimits;
+use metacloud_db::services::Service;
+use metacloud_db::{Db, DbError};
+use metacloud_rpc::objects::{
+    HostState, ImageRef, InstanceSpec, RequestSpec, SchedulerHints, TaskState, VmState,
+};
+use metacloud_rpc::{compute, conductor, topics, Rpc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A request to boot one or more instances.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    pub name: String,
+    /// Flavor id or name.
+    pub flavor: String,
+    #[serde(default)]
+    pub image: Option<ImageRef>,
+    #[serde(default)]
+    pub min_count: Option<u32>,
+    #[serde(default)]
+    pub max_count: Option<u32>,
+    #[serde(default)]
+    pub availability_zone: Option<String>,
+    #[serde(default)]
+    pub key_name: Option<String>,
+    #[serde(default)]
+    pub user_data: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    pub hints: SchedulerHints,
+}
+
+/// An instance with its latest fault, as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceView {
+    #[serde(flatten)]
+    pub instance: Instance,
+    pub fault: Option<Fault>,
+}
+
+/// The compute API: every dialect's way into the cloud.
+#[derive(Clone)]
+pub struct ComputeApi {
+    db: Db,
+    rpc: Rpc,
+    limits: DefaultLimits,
+    down_time_ms: i64,
+}
+
+const MAX_BATCH: u32 = 1000;
+
+impl ComputeApi {
+    pub fn new(db: Db, rpc: Rpc, limits: DefaultLimits, down_time_ms: i64) -> ComputeApi {
+        ComputeApi {
+            db,
+            rpc,
+            limits,
+            down_time_ms,
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    fn require_write(ctx: &Context, action: &str) -> Result<(), ApiError> {
+        if ctx.can_write() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(action.to_string()))
+        }
+    }
+
+    fn require_admin(ctx: &Context, action: &str) -> Result<(), ApiError> {
+        if ctx.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(action.to_string()))
+        }
+    }
+
+    /// Boots `max_count` instances (or fails as a whole): quota is reserved atomically
+    /// with the instance rows, then the conductor is asked to build them.
+    pub async fn create(
+        &self,
+        ctx: &Context,
+        req: CreateRequest,
+    ) -> Result<Vec<Instance>, ApiError> {
+        Self::require_write(ctx, "os_compute_api:servers:create")?;
+        if req.name.trim().is_empty() || req.name.len() > 255 {
+            return Err(ApiError::BadRequest(
+                "name must be 1 to 255 characters".into(),
+            ));
+        }
+        let min = req.min_count.unwrap_or(1);
+        let max = req.max_count.unwrap_or(min);
+        if min < 1 || max < min || max > MAX_BATCH {
+            return Err(ApiError::BadRequest(format!(
+                "min_count ({min}) and max_count ({max}) must satisfy 1 <= min <= max <= {MAX_BATCH}"
+            )));
+        }
+        let flavor = match self.db.get_flavor(&req.flavor).await {
+            Ok(f) => f,
+            Err(DbError::NotFound(_)) => {
+                return Err(ApiError::BadRequest(format!(
+                    "Flavor {} could not be found.",
+                    req.flavor
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let new = NewInstances {
+            name: req.name.clone(),
+            count: max,
+            project_id: ctx.project_id.clone(),
+            user_id: ctx.user_id.clone(),
+            flavor: flavor.clone(),
+            image_id: req.image.as_ref().map(|i| i.id.clone()),
+            availability_zone: req.availability_zone.clone(),
+            key_name: req.key_name.clone(),
+            user_data: req.user_data.clone(),
+            metadata: req.metadata.clone(),
+            request_id: ctx.request_id.clone(),
+        };
+        let instances = self.db.create_instances(&new, &self.limits).await?;
+        let spec = RequestSpec {
+            instance_uuids: instances.iter().map(|i| i.uuid.clone()).collect(),
+            project_id: ctx.project_id.clone(),
+            flavor: flavor.clone(),
+            image: req.image.clone(),
+            availability_zone: req.availability_zone.clone(),
+            hints: req.hints.clone(),
+            ignore_hosts: vec![],
+        };
+        let specs = instances
+            .iter()
+            .map(|i| InstanceSpec {
+                uuid: i.uuid.clone(),
+                name: i.name.clone(),
+                project_id: i.project_id.clone(),
+                user_id: i.user_id.clone(),
+                flavor: flavor.clone(),
+                image: req.image.clone(),
+            })
+            .collect();
+        let cast = conductor::Request::BuildInstances {
+            spec,
+            instances: specs,
+        };
+        if let Err(e) = self.rpc.cast(topics::CONDUCTOR, &cast).await {
+            // Nothing will build them: put them in error rather than leave them building.
+            for i in &instances {
+                let _ = self
+                    .db
+                    .update_instance(
+                        &i.uuid,
+                        &StateChange {
+                            vm_state: Some(VmState::Error),
+                            task_state: Some(None),
+                            ..Default::default()
+                        },
+                    )
+                    .await;
+                let _ = self
+                    .db
+                    .add_fault(
+                        &i.uuid,
+                        500,
+                        &format!("cannot reach the conductor: {e}"),
+                        None,
+                    )
+                    .await;
+            }
+            return Err(ApiError::Unavailable(format!(
+                "cannot reach the conductor: {e}"
+            )));
+        }
+        tracing::info!(count = instances.len(), flavor = %flavor.name, "servers requested");
+        Ok(instances)
+    }
+
+    /// One instance the caller may see (another project's is "not found", as in Nova).
+    pub async fn show(&self, ctx: &Context, uuid: &str) -> Result<InstanceView, ApiError> {
+        let inst = self.visible(ctx, uuid).await?;
+        let fault = if inst.vm_state == VmState::Error {
+            self.db.latest_fault(uuid).await?
+        } else {
+            None
+        };
+        Ok(InstanceView {
+            instance: inst,
+            fault,
+        })
+    }
+
+    async fn visible(&self, ctx: &Context, uuid: &str) -> Result<Instance, ApiError> {
+        let not_found = || ApiError::NotFound(format!("Instance {uuid}"));
+        let inst = self.db.get_instance(uuid).await.map_err(|e| match e {
+            DbError::NotFound(_) => not_found(),
+            e => e.into(),
+        })?;
+        if inst.deleted || (!ctx.is_admin() && inst.project_id != ctx.project_id) {
+            return Err(not_found());
+        }
+        Ok(inst)
+    }
+
+    /// The caller's instances (every project's with `all_projects` for admins).
+    pub async fn list(&self, ctx: &Context, all_projects: bool) -> Result<Vec<Instance>, ApiError> {
+        let project = if all_projects && ctx.is_admin() {
+            None
+        } else {
+            Some(ctx.project_id.as_str())
+        };
+        Ok(self.db.list_instances(project, None).await?)
+    }
+
+    /// Deletes an instance: directly when it has no host (or its host is down, Nova's
+    /// "local delete"), otherwise through its compute worker.
+    pub async fn delete(&self, ctx: &Context, uuid: &str) -> Result<(), ApiError> {
+        Self::require_write(ctx, "os_compute_api:servers:delete")?;
+        for _ in 0..5 {
+            let inst = self.visible(ctx, uuid).await?;
+            self.db
+                .record_action(
+                    uuid,
+                    "delete",
+                    &ctx.request_id,
+                    &ctx.project_id,
+                    &ctx.user_id,
+                )
+                .await?;
+            let Some(host) = inst.host.clone() else {
+                if self.db.delete_instance(uuid, Some(None)).await?.is_some() {
+                    return Ok(());
+                }
+                continue; // placed meanwhile: delete it on its host
+            };
+            if !self.host_is_up(&host).await? {
+                tracing::warn!(instance = %uuid, %host, "compute host down: deleting locally");
+                if self
+                    .db
+                    .delete_instance(uuid, Some(Some(&host)))
+                    .await?
+                    .is_some()
+                {
+                    return Ok(());
+                }
+                continue;
+            }
+            let change = StateChange {
+                task_state: Some(Some(TaskState::Deleting)),
+                expected_host: Some(host.clone()),
+                ..Default::default()
+            };
+            match self.db.update_instance(uuid, &change).await {
+                Ok(_) => {}
+                Err(DbError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            self.rpc
+                .cast(
+                    &topics::compute(&host),
+                    &compute::Request::TerminateInstance {
+                        uuid: uuid.to_string(),
+                    },
+                )
+                .await?;
+            return Ok(());
+        }
+        Err(ApiError::Conflict(format!(
+            "Instance {uuid} keeps changing; try the delete again"
+        )))
+    }
+
+    async fn host_is_up(&self, host: &str) -> Result<bool, ApiError> {
+        Ok(self
+            .db
+            .list_services(self.down_time_ms)
+            .await?
+            .iter()
+            .any(|s| s.binary == "metacloud-compute" && s.host == host && s.up))
+    }
+
+    /// Starts a stopped instance.
+    pub async fn start(&self, ctx: &Context, uuid: &str) -> Result<(), ApiError> {
+        self.power_action(
+            ctx,
+            uuid,
+            "start",
+            &[VmState::Stopped],
+            &[None],
+            TaskState::PoweringOn,
+            compute::Request::StartInstance { uuid: uuid.into() },
+        )
+        .await
+    }
+
+    /// Stops an active instance (ACPI, then hard after the compute's timeout).
+    pub async fn stop(&self, ctx: &Context, uuid: &str) -> Result<(), ApiError> {
+        self.power_action(
+            ctx,
+            uuid,
+            "stop",
+            &[VmState::Active, VmState::Error],
+            &[None],
+            TaskState::PoweringOff,
+            compute::Request::StopInstance { uuid: uuid.into() },
+        )
+        .await
+    }
+
+    /// Reboots an instance; a hard reboot may interrupt a soft one.
+    pub async fn reboot(&self, ctx: &Context, uuid: &str, hard: bool) -> Result<(), ApiError> {
+        let (task, allowed): (TaskState, &[Option<TaskState>]) = if hard {
+            (
+                TaskState::RebootingHard,
+                &[None, Some(TaskState::Rebooting)],
+            )
+        } else {
+            (TaskState::Rebooting, &[None])
+        };
+        let states: &[VmState] = if hard {
+            &[
+                VmState::Active,
+                VmState::Stopped,
+                VmState::Paused,
+                VmState::Suspended,
+                VmState::Error,
+            ]
+        } else {
+            &[VmState::Active]
+        };
+        self.power_action(
+            ctx,
+            uuid,
+            if hard { "reboot (HARD)" } else { "reboot" },
+            states,
+            allowed,
+            task,
+            compute::Request::RebootInstance {
+                uuid: uuid.into(),
+                hard,
+            },
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn power_action(
+        &self,
+        ctx: &Context,
+        uuid: &str,
+        action: &str,
+        vm_states: &[VmState],
+        task_states: &[Option<TaskState>],
+        task: TaskState,
+        req: compute::Request,
+    ) -> Result<(), ApiError> {
+        Self::require_write(ctx, &format!("os_compute_api:servers:{action}"))?;
+        let inst = self.visible(ctx, uuid).await?;
+        let Some(host) = inst.host.clone() else {
+            return Err(ApiError::Conflict(format!(
+                "Cannot '{action}' instance {uuid} while it is in vm_state {}",
+                inst.vm_state.as_str()
+            )));
+        };
+        let change = StateChange {
+            task_state: Some(Some(task)),
+            expected_task_state: Some(task_states.to_vec()),
+            expected_vm_state: Some(vm_states.to_vec()),
+            expected_host: Some(host.clone()),
+            ..Default::default()
+        };
+        self.db
+            .update_instance(uuid, &change)
+            .await
+            .map_err(|e| match e {
+                DbError::Conflict(_) => {
+                    let task = inst.task_state.map(|t| t.as_str()).unwrap_or("None");
+                    ApiError::Conflict(format!(
+                        "Cannot '{action}' instance {uuid} while it is in vm_state {} \
+                     (task_state {task})",
+                        inst.vm_state.as_str()
+                    ))
+                }
+                e => e.into(),
+            })?;
+        self.db
+            .record_action(uuid, action, &ctx.request_id, &ctx.project_id, &ctx.user_id)
+            .await?;
+        self.rpc.cast(&topics::compute(&host), &req).await?;
+        Ok(())
+    }
+
+    /// Instance actions recorded for an instance.
+    pub async fn actions(&self, ctx: &Context, uuid: &str) -> Result<Vec<String>, ApiError> {
+        self.visible(ctx, uuid).await?;
+        Ok(self.db.list_actions(uuid).await?)
+    }
+
+    /// The guest's serial console log.
+    pub async fn console_output(&self, ctx: &Context, uuid: &str) -> Result<String, ApiError> {
+        let inst = self.visible(ctx, uuid).await?;
+        let host = inst
+            .host
+            .ok_or_else(|| ApiError::Conflict(format!("Instance {uuid} has no host yet")))?;
+        Ok(self
+            .rpc
+            .call(
+                &topics::compute(&host),
+                &compute::Request::ConsoleOutput { uuid: uuid.into() },
+            )
+            .await?)
+    }
+
+    /// Every service with its up/down state (admin).
+    pub async fn services(&self, ctx: &Context) -> Result<Vec<Service>, ApiError> {
+        Self::require_admin(ctx, "os_compute_api:os-services:list")?;
+        Ok(self.db.list_services(self.down_time_ms).await?)
+    }
+
+    /// Compute nodes with their resources and usage (admin).
+    pub async fn hypervisors(&self, ctx: &Context) -> Result<Vec<HostState>, ApiError> {
+        Self::require_admin(ctx, "os_compute_api:os-hypervisors:list")?;
+        Ok(self.db.host_states(self.down_time_ms, true).await?)
+    }
+
+    /// The domains a compute host's hypervisor itself lists (admin).
+    pub async fn host_domains(
+        &self,
+        ctx: &Context,
+        host: &str,
+    ) -> Result<Vec<compute::Domain>, ApiError> {
+        Self::require_admin(ctx, "os_compute_api:os-hypervisors:servers")?;
+        Ok(self
+            .rpc
+            .call(&topics::compute(host), &compute::Request::ListDomains)
+            .await?)
+    }
+
+    /// Sets a project's quota limit (admin).
+    pub async fn set_quota(
+        &self,
+        ctx: &Context,
+        project: &str,
+        resource: &str,
+        limit: i64,
+    ) -> Result<(), ApiError> {
+        Self::require_admin(ctx, "os_compute_api:os-quota-sets:update")?;
+        if ![
+            metacloud_db::quotas::INSTANCES,
+            metacloud_db::quotas::CORES,
+            metacloud_db::quotas::RAM,
+        ]
+        .contains(&resource)
+        {
+            return Err(ApiError::BadRequest(format!(
+                "unknown quota resource {resource}"
+            )));
+        }
+        Ok(self.db.set_quota(project, resource, limit).await?)
+    }
+
+    /// A project's usage per resource.
+    pub async fn quota_usage(
+        &self,
+        ctx: &Context,
+        project: &str,
+    ) -> Result<BTreeMap<String, i64>, ApiError> {
+        if project != ctx.project_id {
+            Self::require_admin(ctx, "os_compute_api:os-quota-sets:show")?;
+        }
+        Ok(self.db.quota_usage(project).await?)
+    }
+}

@@ -1,0 +1,789 @@
+//! [`Driver`] on libvirt: `test:///default` (simulated) and `qemu:///system` (real guests).
+//!
+//! Files of a real host:
+//! - `{image_cache_path}/{image id}`: base images, copied once from the image store, verified
+//!   against their SHA-256 and renamed into place atomically (a crash leaves at most a
+//!   `.{id}.part-*` temp file, never a half image under the real name);
+//! - `{instances_path}/{uuid}/disk`: the guest's qcow2 overlay over its base image;
+//! - `{instances_path}/{uuid}/console.log`: the serial console, written by virtlogd.
+
+use crate::{
+    domain_name, DomainInfo, Driver, GuestSpec, ImageSource, NodeInfo, PowerState, VirtError,
+};
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use virt::connect::Connect;
+use virt::domain::{Domain, DomainState, DomainStateEnum};
+use virt::error::ErrorNumber;
+use virt::sys;
+
+/// Where a libvirt driver keeps files and what it reports.
+#[derive(Debug, Clone, Default)]
+pub struct LibvirtOptions {
+    /// Per-instance directories: overlay disk and console log.
+    pub instances_path: PathBuf,
+    /// Base images, one file per image id.
+    pub image_cache_path: PathBuf,
+    /// Domain type: `test` for `test:///`, `qemu` (TCG) or `kvm`. Empty means `test` on
+    /// `test:` URIs and `qemu` elsewhere.
+    pub domain_type: String,
+    /// Replaces the CPU count libvirt reports.
+    pub override_vcpus: Option<u64>,
+    /// Replaces the memory libvirt reports.
+    pub override_memory_mb: Option<u64>,
+    /// Replaces the size of the file system holding `instances_path`.
+    pub override_disk_gb: Option<u64>,
+}
+
+/// A hypervisor reached through libvirt.
+///
+/// One connection shared by all threads (libvirt connections are thread-safe); it is
+/// reopened when libvirt reports it dead (e.g. libvirtd restarted). Operations on one
+/// instance are serialized, so two concurrent `spawn`s of the same guest cannot undo
+/// each other.
+pub struct LibvirtDriver {
+    uri: String,
+    conn: RwLock<Connect>,
+    opts: LibvirtOptions,
+    busy: Mutex<HashSet<String>>,
+    released: Condvar,
+}
+
+/// Holds the per-instance lock until dropped.
+struct InstanceLock<'a> {
+    driver: &'a LibvirtDriver,
+    uuid: String,
+}
+
+impl Drop for InstanceLock<'_> {
+    fn drop(&mut self) {
+        let mut busy = self.driver.busy.lock().unwrap_or_else(|p| p.into_inner());
+        busy.remove(&self.uuid);
+        self.driver.released.notify_all();
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn lv(uuid: &str) -> impl Fn(virt::error::Error) -> VirtError + '_ {
+    move |e| VirtError::Libvirt {
+        uuid: uuid.to_string(),
+        reason: one_line(e.message()),
+    }
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> VirtError + '_ {
+    move |e| VirtError::Io {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+fn is_code(e: &virt::error::Error, code: ErrorNumber) -> bool {
+    e.code().is(code)
+}
+
+/// The canonical (lowercase, hyphenated) form of a UUID, or `None` when `s` is not one.
+/// Everything that turns a UUID into a path goes through this, so no `..` or `/` can
+/// escape `instances_path`.
+pub fn canonical_uuid(s: &str) -> Option<String> {
+    let s = s.trim();
+    let ok = s.len() == 36
+        && s.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        });
+    ok.then(|| s.to_ascii_lowercase())
+}
+
+fn power_of(state: &DomainStateEnum) -> PowerState {
+    match state.known() {
+        Some(DomainState::Running | DomainState::Blocked) => PowerState::Running,
+        Some(DomainState::Paused) => PowerState::Paused,
+        Some(DomainState::Shutdown | DomainState::Shutoff) => PowerState::Shutdown,
+        Some(DomainState::Crashed) => PowerState::Crashed,
+        Some(DomainState::PMSuspended) => PowerState::Suspended,
+        _ => PowerState::NoState,
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\'', "&apos;")
+        .replace('"', "&quot;")
+}
+
+/// The domain XML of a guest.
+///
+/// `domain_type` `test` gives the minimal domain libvirt's test driver accepts; any other
+/// type gives a full QEMU guest: ACPI, serial console logged to `console_log`, VNC and
+/// SPICE on 127.0.0.1, a user-mode virtio NIC and, when `disk` is given, a virtio qcow2
+/// root disk. No `<cpu>` element: the hypervisor's default model, never host-passthrough.
+pub fn domain_xml(
+    domain_type: &str,
+    spec: &GuestSpec,
+    disk: Option<&Path>,
+    console_log: &Path,
+) -> String {
+    let name = xml_escape(&domain_name(&spec.uuid));
+    let uuid = xml_escape(&spec.uuid);
+    let memory_kib = spec.memory_mb.saturating_mul(1024);
+    let vcpus = spec.vcpus.max(1);
+    if domain_type == "test" {
+        return format!(
+            "<domain type='test'><name>{name}</name><uuid>{uuid}</uuid>\
+             <memory unit='KiB'>{memory_kib}</memory><vcpu>{vcpus}</vcpu>\
+             <os><type>hvm</type></os></domain>"
+        );
+    }
+    let disk = disk
+        .map(|d| {
+            format!(
+                "\n    <disk type='file' device='disk'>\
+                 \n      <driver name='qemu' type='qcow2'/>\
+                 \n      <source file='{}'/>\
+                 \n      <target dev='vda' bus='virtio'/>\
+                 \n    </disk>",
+                xml_escape(&d.display().to_string())
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<domain type='{dtype}'>
+  <name>{name}</name>
+  <uuid>{uuid}</uuid>
+  <memory unit='KiB'>{memory_kib}</memory>
+  <vcpu>{vcpus}</vcpu>
+  <os>
+    <type arch='{arch}'>hvm</type>
+    <boot dev='hd'/>
+  </os>
+  <features>
+    <acpi/>
+  </features>
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>{disk}
+    <interface type='user'>
+      <model type='virtio'/>
+    </interface>
+    <serial type='pty'>
+      <log file='{console}' append='on'/>
+      <target port='0'/>
+    </serial>
+    <console type='pty'>
+      <target type='serial' port='0'/>
+    </console>
+    <graphics type='vnc' autoport='yes' listen='127.0.0.1'/>
+    <graphics type='spice' autoport='yes' listen='127.0.0.1'/>
+    <video>
+      <model type='virtio'/>
+    </video>
+  </devices>
+</domain>
+",
+        dtype = xml_escape(domain_type),
+        arch = std::env::consts::ARCH,
+        console = xml_escape(&console_log.display().to_string()),
+    )
+}
+
+impl LibvirtDriver {
+    /// Connects to `uri`; an unreachable or unknown URI is one clear error.
+    pub fn open(uri: &str, mut opts: LibvirtOptions) -> Result<LibvirtDriver, VirtError> {
+        // libvirt's default handler prints every error itself; ours are returned as values.
+        virt::error::clear_error_callback();
+        let conn = Connect::open(Some(uri)).map_err(|e| VirtError::Connect {
+            uri: uri.to_string(),
+            reason: one_line(e.message()),
+        })?;
+        if opts.domain_type.is_empty() {
+            opts.domain_type = if uri.starts_with("test:") {
+                "test"
+            } else {
+                "qemu"
+            }
+            .into();
+        }
+        // qemu-img resolves relative backing files against the overlay's directory and
+        // libvirt wants absolute paths: make both roots absolute once.
+        for p in [&mut opts.instances_path, &mut opts.image_cache_path] {
+            if !p.as_os_str().is_empty() {
+                *p = std::path::absolute(&*p).map_err(io(p))?;
+            }
+        }
+        Ok(LibvirtDriver {
+            uri: uri.to_string(),
+            conn: RwLock::new(conn),
+            opts,
+            busy: Mutex::new(HashSet::new()),
+            released: Condvar::new(),
+        })
+    }
+
+    /// The options in force (paths made absolute, domain type filled in).
+    pub fn options(&self) -> &LibvirtOptions {
+        &self.opts
+    }
+
+    fn simulated(&self) -> bool {
+        self.uri.starts_with("test:")
+    }
+
+    fn connect_err(&self) -> impl Fn(virt::error::Error) -> VirtError + '_ {
+        move |e| VirtError::Connect {
+            uri: self.uri.clone(),
+            reason: one_line(e.message()),
+        }
+    }
+
+    /// The live connection, reopened if libvirt closed it.
+    fn conn(&self) -> Result<Connect, VirtError> {
+        {
+            let c = self.conn.read().unwrap_or_else(|p| p.into_inner());
+            if c.is_alive().unwrap_or(false) {
+                return Ok(c.clone());
+            }
+        }
+        let mut c = self.conn.write().unwrap_or_else(|p| p.into_inner());
+        if c.is_alive().unwrap_or(false) {
+            return Ok(c.clone());
+        }
+        let fresh = Connect::open(Some(&self.uri)).map_err(self.connect_err())?;
+        tracing::warn!(uri = %self.uri, "libvirt connection was lost; reconnected");
+        *c = fresh.clone();
+        Ok(fresh)
+    }
+
+    /// Serializes operations on one instance (within this process).
+    fn lock(&self, uuid: &str) -> InstanceLock<'_> {
+        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        while busy.contains(uuid) {
+            busy = self.released.wait(busy).unwrap_or_else(|p| p.into_inner());
+        }
+        busy.insert(uuid.to_string());
+        InstanceLock {
+            driver: self,
+            uuid: uuid.to_string(),
+        }
+    }
+
+    /// The domain of `uuid` (canonical), `None` if libvirt has none.
+    fn lookup(&self, uuid: &str) -> Result<Option<Domain>, VirtError> {
+        match self.conn()?.lookup_domain_by_uuid_string(uuid) {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if is_code(&e, ErrorNumber::NoDomain) => Ok(None),
+            Err(e) => Err(lv(uuid)(e)),
+        }
+    }
+
+    /// The domain of `uuid` (as given by the caller), or `NotFound`.
+    fn require(&self, uuid: &str) -> Result<(String, Domain), VirtError> {
+        let canonical =
+            canonical_uuid(uuid).ok_or_else(|| VirtError::NotFound(uuid.to_string()))?;
+        let dom = self
+            .lookup(&canonical)?
+            .ok_or_else(|| VirtError::NotFound(uuid.to_string()))?;
+        Ok((canonical, dom))
+    }
+
+    fn instance_dir(&self, canonical_uuid: &str) -> PathBuf {
+        self.opts.instances_path.join(canonical_uuid)
+    }
+
+    /// The cached base image of `image`, fetched once; verified, written atomically.
+    fn cached_image(&self, image: &ImageSource) -> Result<PathBuf, VirtError> {
+        let err = |reason: String| VirtError::Image {
+            id: image.id.clone(),
+            reason,
+        };
+        if image.id.is_empty()
+            || image.id.len() > 200
+            || image.id.starts_with('.')
+            || image.id.contains(['/', '\\', '\0'])
+        {
+            return Err(err("invalid image id".into()));
+        }
+        let cache = &self.opts.image_cache_path;
+        std::fs::create_dir_all(cache).map_err(io(cache))?;
+        let path = cache.join(&image.id);
+        if path.is_file() {
+            return Ok(path);
+        }
+        let source = local_path(&image.location);
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let tmp = cache.join(format!(
+            ".{}.part-{}-{}",
+            image.id,
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let result = (|| {
+            let actual = copy_hashing(&source, &tmp)
+                .map_err(|e| err(format!("cannot copy {}: {e}", source.display())))?;
+            if let Some(expected) = &image.sha256 {
+                if !actual.eq_ignore_ascii_case(expected.trim()) {
+                    return Err(err(format!(
+                        "checksum mismatch: expected sha256 {expected}, got {actual}"
+                    )));
+                }
+            }
+            std::fs::rename(&tmp, &path).map_err(io(&path))?;
+            // Make the rename itself durable.
+            if let Ok(dir) = std::fs::File::open(cache) {
+                let _ = dir.sync_all();
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        tracing::info!(image = %image.id, path = %path.display(), "image cached");
+        Ok(path)
+    }
+
+    /// A qcow2 overlay over the cached base for one instance, grown to `root_gb`.
+    fn make_overlay(&self, spec: &GuestSpec, image: &ImageSource) -> Result<PathBuf, VirtError> {
+        let format = match image.disk_format.as_str() {
+            "raw" => "raw",
+            "qcow2" => "qcow2",
+            other => {
+                return Err(VirtError::Image {
+                    id: image.id.clone(),
+                    reason: format!("unsupported disk format {other:?} (raw or qcow2)"),
+                })
+            }
+        };
+        let base = self.cached_image(image)?;
+        let img_err = |reason: String| VirtError::Image {
+            id: image.id.clone(),
+            reason,
+        };
+        let base_size = virtual_size(&base, format).map_err(img_err)?;
+        let disk = self.instance_dir(&spec.uuid).join("disk");
+        let mut cmd = Command::new("qemu-img");
+        cmd.args(["create", "-q", "-f", "qcow2", "-F", format, "-b"])
+            .arg(&base)
+            .arg(&disk);
+        // Only ever grow: without a size the overlay has the base's virtual size.
+        if spec.root_gb > 0 && spec.root_gb.saturating_mul(1 << 30) > base_size {
+            cmd.arg(format!("{}G", spec.root_gb));
+        }
+        run(&mut cmd).map_err(img_err)?;
+        Ok(disk)
+    }
+
+    fn spawn_new(&self, spec: &GuestSpec) -> Result<(), VirtError> {
+        let mut disk = None;
+        let dir = self.instance_dir(&spec.uuid);
+        if !self.simulated() {
+            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+            if let Some(image) = &spec.image {
+                disk = Some(self.make_overlay(spec, image)?);
+            }
+        }
+        let xml = domain_xml(
+            &self.opts.domain_type,
+            spec,
+            disk.as_deref(),
+            &dir.join("console.log"),
+        );
+        tracing::debug!(instance = %spec.uuid, %xml, "defining domain");
+        let dom = self
+            .conn()?
+            .define_domain_xml(&xml)
+            .map_err(lv(&spec.uuid))?;
+        dom.create().map_err(lv(&spec.uuid))?;
+        tracing::info!(instance = %spec.uuid, uri = %self.uri, "guest started");
+        Ok(())
+    }
+
+    fn destroy_locked(&self, uuid: &str) -> Result<(), VirtError> {
+        if let Some(dom) = self.lookup(uuid)? {
+            if dom.is_active().map_err(lv(uuid))? {
+                if let Err(e) = dom.destroy() {
+                    // It may have stopped by itself meanwhile.
+                    if dom.is_active().unwrap_or(true) {
+                        return Err(lv(uuid)(e));
+                    }
+                }
+            }
+            let all = sys::VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                | sys::VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                | sys::VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA
+                | sys::VIR_DOMAIN_UNDEFINE_NVRAM;
+            let basic =
+                sys::VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | sys::VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
+            // Drivers reject flags they do not know (the test driver knows fewer).
+            let undefined = dom
+                .undefine_flags(all)
+                .or_else(|_| dom.undefine_flags(basic))
+                .or_else(|_| dom.undefine());
+            if let Err(e) = undefined {
+                if !is_code(&e, ErrorNumber::NoDomain) {
+                    return Err(lv(uuid)(e));
+                }
+            }
+            tracing::info!(instance = %uuid, uri = %self.uri, "guest destroyed");
+        }
+        let dir = self.instance_dir(uuid);
+        if !self.opts.instances_path.as_os_str().is_empty() {
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(&dir)(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `location` as a local path: a plain path or a `file://` URL (percent-escapes decoded).
+fn local_path(location: &str) -> PathBuf {
+    let Some(rest) = location.strip_prefix("file://") else {
+        return PathBuf::from(location);
+    };
+    // file://host/path is not ours to reach; file:///path and file://localhost/path are.
+    let rest = rest.strip_prefix("localhost").unwrap_or(rest);
+    let bytes = rest.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(out))
+}
+
+/// Copies `from` to `to` (created new, synced), returning the hex SHA-256 of the bytes.
+fn copy_hashing(from: &Path, to: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut src = std::fs::File::open(from)?;
+    let mut dst = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(to)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        dst.write_all(&buf[..n])?;
+    }
+    dst.sync_all()?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Runs a command; its stderr (one line) on failure.
+fn run(cmd: &mut Command) -> Result<Vec<u8>, String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "{:?} failed ({}): {}",
+            cmd.get_program(),
+            out.status,
+            one_line(&stderr)
+        ));
+    }
+    Ok(out.stdout)
+}
+
+/// The virtual size in bytes of an image, from `qemu-img info`.
+fn virtual_size(path: &Path, format: &str) -> Result<u64, String> {
+    let stdout = run(Command::new("qemu-img")
+        .args(["info", "-U", "--output=json", "-f", format])
+        .arg(path))?;
+    let info: serde_json::Value =
+        serde_json::from_slice(&stdout).map_err(|e| format!("qemu-img info output: {e}"))?;
+    info.get("virtual-size")
+        .and_then(|v| v.as_u64())
+        .ok_or_else(|| "qemu-img info reports no virtual-size".to_string())
+}
+
+/// Size in GiB of the file system holding `path` (or its nearest existing ancestor).
+fn disk_total_gb(path: &Path) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    let probe = path
+        .ancestors()
+        .find(|p| !p.as_os_str().is_empty() && p.exists())
+        .unwrap_or(Path::new("/"));
+    let Ok(c_path) = std::ffi::CString::new(probe.as_os_str().as_bytes()) else {
+        return 0;
+    };
+    // SAFETY: statvfs only writes into the struct we own; the path is NUL-terminated.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut st) } != 0 {
+        return 0;
+    }
+    (st.f_blocks as u64).saturating_mul(st.f_frsize as u64) >> 30
+}
+
+impl Driver for LibvirtDriver {
+    fn node_info(&self) -> Result<NodeInfo, VirtError> {
+        let conn = self.conn()?;
+        let info = conn.node_info().map_err(self.connect_err())?;
+        Ok(NodeInfo {
+            vcpus: self.opts.override_vcpus.unwrap_or(u64::from(info.cpus)),
+            memory_mb: self.opts.override_memory_mb.unwrap_or(info.memory / 1024),
+            disk_gb: self
+                .opts
+                .override_disk_gb
+                .unwrap_or_else(|| disk_total_gb(&self.opts.instances_path)),
+            cpu_arch: std::env::consts::ARCH.to_string(),
+            hypervisor_type: conn.driver_type().map_err(self.connect_err())?,
+            hypervisor_version: u64::from(conn.hyp_version().map_err(self.connect_err())?),
+        })
+    }
+
+    fn spawn(&self, spec: &GuestSpec) -> Result<(), VirtError> {
+        let uuid = canonical_uuid(&spec.uuid).ok_or_else(|| VirtError::Libvirt {
+            uuid: spec.uuid.clone(),
+            reason: "not a valid UUID".into(),
+        })?;
+        let spec = GuestSpec {
+            uuid: uuid.clone(),
+            ..spec.clone()
+        };
+        let _lock = self.lock(&uuid);
+        if let Some(dom) = self.lookup(&uuid)? {
+            if dom.is_active().map_err(lv(&uuid))? {
+                return Ok(());
+            }
+            return dom.create().map_err(lv(&uuid));
+        }
+        let result = self.spawn_new(&spec);
+        if let Err(e) = &result {
+            tracing::warn!(instance = %uuid, error = %e, "spawn failed; cleaning up");
+            if let Err(e2) = self.destroy_locked(&uuid) {
+                tracing::warn!(instance = %uuid, error = %e2, "cleanup after failed spawn");
+            }
+        }
+        result
+    }
+
+    fn destroy(&self, uuid: &str) -> Result<(), VirtError> {
+        // No such UUID can name a domain (nor a directory of ours).
+        let Some(uuid) = canonical_uuid(uuid) else {
+            return Ok(());
+        };
+        let _lock = self.lock(&uuid);
+        self.destroy_locked(&uuid)
+    }
+
+    fn power_on(&self, uuid: &str) -> Result<(), VirtError> {
+        let (uuid, dom) = self.require(uuid)?;
+        let _lock = self.lock(&uuid);
+        if dom.is_active().map_err(lv(&uuid))? {
+            return Ok(());
+        }
+        dom.create().map_err(lv(&uuid))
+    }
+
+    fn power_off(&self, uuid: &str, graceful: Option<Duration>) -> Result<(), VirtError> {
+        let (uuid, dom) = self.require(uuid)?;
+        let _lock = self.lock(&uuid);
+        if !dom.is_active().map_err(lv(&uuid))? {
+            return Ok(());
+        }
+        if let Some(timeout) = graceful {
+            match dom.shutdown() {
+                Ok(()) => {
+                    let start = Instant::now();
+                    loop {
+                        if !dom.is_active().map_err(lv(&uuid))? {
+                            return Ok(());
+                        }
+                        if start.elapsed() >= timeout {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    tracing::info!(instance = %uuid, "guest ignored ACPI shutdown; stopping it hard");
+                }
+                Err(e) => {
+                    tracing::info!(instance = %uuid, error = %one_line(e.message()),
+                        "ACPI shutdown refused; stopping it hard");
+                }
+            }
+        }
+        match dom.destroy() {
+            Ok(()) => Ok(()),
+            Err(_) if !dom.is_active().unwrap_or(true) => Ok(()),
+            Err(e) => Err(lv(&uuid)(e)),
+        }
+    }
+
+    fn reboot(&self, uuid: &str, hard: bool) -> Result<(), VirtError> {
+        let (uuid, dom) = self.require(uuid)?;
+        let _lock = self.lock(&uuid);
+        if !dom.is_active().map_err(lv(&uuid))? {
+            // Nothing to reboot: bring it up.
+            return dom.create().map_err(lv(&uuid));
+        }
+        let result = if hard { dom.reset() } else { dom.reboot(0) };
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if hard && is_code(&e, ErrorNumber::NoSupport) => {
+                // Drivers without reset (the test driver): stop and start again.
+                dom.destroy().map_err(lv(&uuid))?;
+                dom.create().map_err(lv(&uuid))
+            }
+            Err(e) => Err(lv(&uuid)(e)),
+        }
+    }
+
+    fn power_state(&self, uuid: &str) -> Result<Option<PowerState>, VirtError> {
+        let Some(uuid) = canonical_uuid(uuid) else {
+            return Ok(None);
+        };
+        match self.lookup(&uuid)? {
+            Some(dom) => match dom.state() {
+                Ok((state, _)) => Ok(Some(power_of(&state))),
+                Err(e) if is_code(&e, ErrorNumber::NoDomain) => Ok(None),
+                Err(e) => Err(lv(&uuid)(e)),
+            },
+            None => Ok(None),
+        }
+    }
+
+    fn list(&self) -> Result<Vec<DomainInfo>, VirtError> {
+        let domains = self
+            .conn()?
+            .list_all_domains(0)
+            .map_err(self.connect_err())?;
+        let mut out = Vec::with_capacity(domains.len());
+        for d in domains {
+            let (Ok(name), Ok(uuid), Ok((state, _))) = (d.name(), d.uuid_string(), d.state())
+            else {
+                continue; // vanished while listing
+            };
+            out.push(DomainInfo {
+                name,
+                uuid,
+                state: power_of(&state),
+            });
+        }
+        Ok(out)
+    }
+
+    fn console_log(&self, uuid: &str) -> Result<String, VirtError> {
+        let uuid = canonical_uuid(uuid).ok_or_else(|| VirtError::NotFound(uuid.to_string()))?;
+        let path = self.instance_dir(&uuid).join("console.log");
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("libvirt {}", self.uri)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> GuestSpec {
+        GuestSpec {
+            uuid: "0a2b4c6d-8e0f-4a1b-9c2d-3e4f5a6b7c8d".into(),
+            vcpus: 2,
+            memory_mb: 512,
+            root_gb: 1,
+            image: None,
+        }
+    }
+
+    #[test]
+    fn uuids_are_canonicalized_and_paths_cannot_escape() {
+        assert_eq!(
+            canonical_uuid("0A2B4C6D-8E0F-4A1B-9C2D-3E4F5A6B7C8D").as_deref(),
+            Some("0a2b4c6d-8e0f-4a1b-9c2d-3e4f5a6b7c8d")
+        );
+        for bad in ["", "..", "/", "../../etc/passwd-000000000000000000000", "x"] {
+            assert_eq!(canonical_uuid(bad), None, "{bad}");
+        }
+        assert_eq!(canonical_uuid("0a2b4c6d/8e0f-4a1b-9c2d-3e4f5a6b7c8d"), None);
+    }
+
+    #[test]
+    fn test_driver_xml_is_minimal() {
+        let xml = domain_xml("test", &spec(), None, Path::new("/x/console.log"));
+        assert!(xml.starts_with("<domain type='test'>"));
+        assert!(xml.contains("<name>instance-0a2b4c6d-8e0f-4a1b-9c2d-3e4f5a6b7c8d</name>"));
+        assert!(xml.contains("<memory unit='KiB'>524288</memory>"));
+        assert!(xml.contains("<vcpu>2</vcpu>"));
+        assert!(!xml.contains("<devices>"));
+    }
+
+    #[test]
+    fn qemu_xml_has_console_graphics_nic_and_disk() {
+        let xml = domain_xml(
+            "qemu",
+            &spec(),
+            Some(Path::new("/i/u/disk")),
+            Path::new("/i/u/console.log"),
+        );
+        for part in [
+            "<domain type='qemu'>",
+            "<features>\n    <acpi/>\n  </features>",
+            "<on_poweroff>destroy</on_poweroff>",
+            "<log file='/i/u/console.log' append='on'/>",
+            "<console type='pty'>",
+            "<graphics type='vnc' autoport='yes' listen='127.0.0.1'/>",
+            "<graphics type='spice' autoport='yes' listen='127.0.0.1'/>",
+            "<interface type='user'>\n      <model type='virtio'/>",
+            "<driver name='qemu' type='qcow2'/>",
+            "<source file='/i/u/disk'/>",
+            "<target dev='vda' bus='virtio'/>",
+        ] {
+            assert!(xml.contains(part), "missing {part:?} in\n{xml}");
+        }
+        assert!(!xml.contains("host-passthrough"));
+        let diskless = domain_xml("kvm", &spec(), None, Path::new("/c.log"));
+        assert!(diskless.starts_with("<domain type='kvm'>"));
+        assert!(!diskless.contains("<disk"));
+    }
+
+    #[test]
+    fn file_urls_become_paths() {
+        assert_eq!(local_path("/a/b"), PathBuf::from("/a/b"));
+        assert_eq!(local_path("file:///a/b"), PathBuf::from("/a/b"));
+        assert_eq!(local_path("file://localhost/a/b"), PathBuf::from("/a/b"));
+        assert_eq!(local_path("file:///a%20b/c%"), PathBuf::from("/a b/c%"));
+    }
+}

@@ -1,0 +1,5 @@
+//! One integration-test binary for the whole workspace (as wasmtime's `tests/all`).
+
+mod config_errors;
+mod embedded;
+mod multinode;

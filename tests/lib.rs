@@ -1,0 +1,229 @@
+//! Harness for the workspace tests: the `metacloud` binary as OS processes, scratch
+//! databases and queue namespaces, a client for the native API, and waiting.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The `metacloud` binary next to the test executable (built by the test command).
+pub fn bin() -> PathBuf {
+    if let Ok(p) = std::env::var("METACLOUD_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join("metacloud");
+    assert!(
+        path.exists(),
+        "{} is missing: build it first (cargo build -p metacloud), or set METACLOUD_BIN",
+        path.display()
+    );
+    path
+}
+
+/// A fresh scratch directory.
+pub fn scratch_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mc-{label}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout` saying `what`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One `metacloud` OS process; killed when dropped. Its stderr is kept.
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    /// Starts `metacloud --config CONFIG ARGS…` with extra environment.
+    pub fn start(name: &str, config: &Path, args: &[&str], env: &[(&str, String)]) -> Proc {
+        let mut cmd = Command::new(bin());
+        cmd.arg("--config").arg(config).args(args);
+        cmd.env("METACLOUD_LOG", "info,sqlx=warn,lapin=warn");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn metacloud");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = log.clone();
+            let name = name.to_string();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if std::env::var("METACLOUD_TEST_ECHO").is_ok() {
+                        eprintln!("[{name}] {line}");
+                    }
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        Proc {
+            name: name.into(),
+            child,
+            log,
+        }
+    }
+
+    /// Whether any output line contains `needle`.
+    pub fn logged(&self, needle: &str) -> bool {
+        self.log.lock().unwrap().iter().any(|l| l.contains(needle))
+    }
+
+    /// Waits until the process printed `ready`, or fails with its output.
+    pub async fn wait_ready(&mut self, timeout: Duration) {
+        let start = Instant::now();
+        while !self.logged("ready") {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "{} exited with {status} before it was ready:\n{}",
+                    self.name,
+                    self.log.lock().unwrap().join("\n")
+                );
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "{} not ready after {timeout:?}:\n{}",
+                    self.name,
+                    self.log.lock().unwrap().join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs `metacloud ARGS…` to completion: (exit code, stdout, stderr).
+pub fn run(args: &[&str], env: &[(&str, String)]) -> (i32, String, String) {
+    let mut cmd = Command::new(bin());
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run metacloud");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A client of the native API.
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub token: String,
+    pub project: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(base: impl Into<String>, token: impl Into<String>, project: &str) -> Client {
+        Client {
+            base: base.into(),
+            token: token.into(),
+            project: project.into(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
+        let resp = req
+            .header("x-auth-token", &self.token)
+            .header("x-project-id", &self.project)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(&body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(self.http.put(format!("{}{path}", self.base)).json(&body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.send(self.http.delete(format!("{}{path}", self.base)))
+            .await
+    }
+
+    /// The caller's live servers.
+    pub async fn servers(&self) -> Vec<Value> {
+        let (status, body) = self.get("/v1/servers").await;
+        assert_eq!(status, 200, "{body}");
+        body["servers"].as_array().cloned().unwrap_or_default()
+    }
+}
