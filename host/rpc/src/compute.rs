@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "method", content = "args", rename_all = "snake_case")]
 pub enum Request {
     /// (cast) Spawn the instance; resources are already claimed on this host.
-    BuildAndRunInstance { instance: InstanceSpec },
+    BuildAndRunInstance { instance: Box<InstanceSpec> },
     /// (cast) Destroy the guest and report it gone.
     TerminateInstance { uuid: String },
     /// (cast)

@@ -76,6 +76,7 @@ fn node_info_and_overrides() {
     let d = LibvirtDriver::open("test:///default", o).unwrap();
     let node = d.node_info().unwrap();
     assert_eq!((node.vcpus, node.memory_mb, node.disk_gb), (3, 65536, 7));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -177,6 +178,7 @@ fn simulated_guests_full_lifecycle() {
         d.spawn(&guest("not-a-uuid".into())),
         Err(VirtError::Libvirt { .. })
     ));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -198,6 +200,7 @@ fn concurrent_spawns_of_one_guest_make_one_domain() {
     assert_eq!(d.power_state(&u).unwrap(), Some(PowerState::Running));
     d.destroy(&u).unwrap();
     assert_eq!(d.power_state(&u).unwrap(), None);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -323,6 +326,7 @@ fn real_qemu_guest_without_disk() {
     assert!(!instance_dir.exists());
     d.destroy(&u).unwrap();
     assert!(not_found(d.power_on(&u)));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -438,4 +442,5 @@ fn images_are_cached_verified_and_overlaid() {
     assert!(cached.is_file(), "the cache outlives its guests");
     let all = virsh(&["list", "--all", "--name"]);
     assert!(!all.contains(&u) && !all.contains(&u_big), "{all}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -167,7 +167,7 @@ impl ComputeWorker {
     async fn handle(&self, req: Request) -> Result<Value, RpcError> {
         match req {
             Request::BuildAndRunInstance { instance } => {
-                self.build_and_run(instance).await;
+                self.build_and_run(*instance).await;
                 json(())
             }
             Request::TerminateInstance { uuid } => json(self.terminate(&uuid).await?),

@@ -127,7 +127,9 @@ impl Conductor {
 
     async fn cast_build(&self, host: &str, instance: InstanceSpec) {
         let uuid = instance.uuid.clone();
-        let req = compute::Request::BuildAndRunInstance { instance };
+        let req = compute::Request::BuildAndRunInstance {
+            instance: Box::new(instance),
+        };
         if let Err(e) = self.rpc.cast(&topics::compute(host), &req).await {
             tracing::error!(instance = %uuid, %host, error = %e, "cannot cast build");
             if let Ok(Some(_)) = self.db.unplace_instance(&uuid, host).await {

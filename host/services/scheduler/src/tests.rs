@@ -84,11 +84,13 @@ fn not_enough_room_is_no_valid_host() {
 
 #[test]
 fn negative_ram_multiplier_packs() {
-    let mut config = SchedulerConfig::default();
-    config.weighers = vec![metacloud_config::WeigherConfig {
-        name: "RAMWeigher".into(),
-        multiplier: -1.0,
-    }];
+    let config = SchedulerConfig {
+        weighers: vec![metacloud_config::WeigherConfig {
+            name: "RAMWeigher".into(),
+            multiplier: -1.0,
+        }],
+        ..Default::default()
+    };
     let chain = Chain::from_config(&config, 0);
     let sel = chain
         .select(&spec(3, 512), vec![host("a", 4096), host("b", 8192)])
