@@ -107,11 +107,11 @@ impl Conductor {
     }
 
     async fn select(&self, spec: &RequestSpec) -> Result<Selection, RpcError> {
-        let with_instances =
-            !spec.hints.same_host.is_empty() || !spec.hints.different_host.is_empty();
+        // Instances per host serve the same/different-host hints and tell the scheduler
+        // which of its recent selections are claimed already.
         let hosts = self
             .db
-            .host_states(self.down_time_ms, with_instances)
+            .host_states(self.down_time_ms, true)
             .await
             .map_err(rpc_error)?;
         self.rpc

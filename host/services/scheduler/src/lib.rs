@@ -124,9 +124,53 @@ impl Chain {
     }
 }
 
+/// Selections this scheduler made that the database snapshot may not show yet: between a
+/// selection and its claim, a concurrent request would otherwise see the same free host
+/// and pile onto it (Nova's scheduler consumes from its in-memory host state likewise).
+#[derive(Default)]
+pub struct Pending {
+    placed: std::collections::HashMap<
+        String,
+        (String, metacloud_rpc::objects::Flavor, std::time::Instant),
+    >,
+}
+
+/// How long a selection is remembered when its claim never shows up (a failed claim).
+const PENDING_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Pending {
+    /// Applies selections not yet reflected in `hosts` (whose `instances` list what the
+    /// database has claimed) and forgets those that are, or that are too old.
+    pub fn apply(&mut self, hosts: &mut [HostState]) {
+        let claimed: std::collections::HashSet<&str> = hosts
+            .iter()
+            .flat_map(|h| h.instances.iter().map(String::as_str))
+            .collect();
+        let now = std::time::Instant::now();
+        self.placed.retain(|uuid, (_, _, at)| {
+            !claimed.contains(uuid.as_str()) && now.duration_since(*at) < PENDING_TTL
+        });
+        for (uuid, (host, flavor, _)) in &self.placed {
+            if let Some(h) = hosts.iter_mut().find(|h| &h.host == host) {
+                h.consume(flavor, uuid);
+            }
+        }
+    }
+
+    /// Remembers the selections of `spec`.
+    pub fn record(&mut self, spec: &RequestSpec, selection: &Selection) {
+        let now = std::time::Instant::now();
+        for (uuid, host) in spec.instance_uuids.iter().zip(&selection.hosts) {
+            self.placed
+                .insert(uuid.clone(), (host.clone(), spec.flavor.clone(), now));
+        }
+    }
+}
+
 /// The scheduler service: serves `select_destinations` on the `scheduler` topic.
 pub struct Scheduler {
     chain: Arc<Chain>,
+    pending: Arc<std::sync::Mutex<Pending>>,
 }
 
 impl Scheduler {
@@ -136,20 +180,32 @@ impl Scheduler {
                 config,
                 max_attempts.saturating_sub(1) as usize,
             )),
+            pending: Arc::default(),
         }
     }
 
     /// Starts consuming the `scheduler` topic.
     pub async fn start(&self, rpc: &Rpc) -> anyhow::Result<Consumer> {
         let chain = self.chain.clone();
+        let pending = self.pending.clone();
         let handler = serve("scheduler", move |req: Request, _| {
             let chain = chain.clone();
+            let pending = pending.clone();
             async move {
                 match req {
-                    Request::SelectDestinations { spec, hosts } => {
+                    Request::SelectDestinations { spec, mut hosts } => {
                         let n = hosts.len();
                         let started = std::time::Instant::now();
-                        let result = chain.select(&spec, hosts);
+                        // One selection at a time per scheduler, each seeing the previous.
+                        let result = {
+                            let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
+                            pending.apply(&mut hosts);
+                            let result = chain.select(&spec, hosts);
+                            if let Ok(selection) = &result {
+                                pending.record(&spec, selection);
+                            }
+                            result
+                        };
                         tracing::info!(
                             instances = spec.instance_uuids.len(),
                             hosts = n,

@@ -145,3 +145,34 @@ fn capabilities_filter_matches_hypervisor_type() {
     let sel = chain().select(&s, vec![host("t", 8192), qemu]).unwrap();
     assert_eq!(sel.hosts, vec!["q"]);
 }
+
+#[test]
+fn pending_selections_spread_concurrent_requests_until_claimed() {
+    let chain = chain();
+    let mut pending = Pending::default();
+    let snapshot = vec![host("a", 4096), host("b", 4096)];
+    // Two requests on the same stale snapshot: the second sees the first's selection.
+    let mut hosts = snapshot.clone();
+    pending.apply(&mut hosts);
+    let first = chain.select(&spec(1, 1024), hosts).unwrap();
+    pending.record(&spec(1, 1024), &first);
+    let mut hosts = snapshot.clone();
+    pending.apply(&mut hosts);
+    let mut second_spec = spec(1, 1024);
+    second_spec.instance_uuids = vec!["v0".into()];
+    let second = chain.select(&second_spec, hosts).unwrap();
+    assert_ne!(
+        first.hosts, second.hosts,
+        "second request piled onto the same host"
+    );
+    // Once the database shows the claim, the selection is not counted twice.
+    let mut claimed = snapshot.clone();
+    let i = claimed
+        .iter()
+        .position(|h| h.host == first.hosts[0])
+        .unwrap();
+    claimed[i].consume(&spec(1, 1024).flavor, "u0");
+    let mut hosts = claimed.clone();
+    pending.apply(&mut hosts);
+    assert_eq!(hosts[i].memory_mb_used, 1024);
+}

@@ -1,0 +1,1 @@
+//! The load harness lives in `boot.rs` (`cargo bench -p metacloud-benches`).
