@@ -266,3 +266,185 @@ async fn no_room_is_error_with_fault_and_quota_counts_it() {
     assert_eq!(api.quota_usage(&ctx, "big").await.unwrap()["instances"], 0);
     running.stop();
 }
+
+/// A second compute host in this process, on the same bus.
+async fn add_compute(
+    base: &Config,
+    bus: std::sync::Arc<dyn metacloud_queue::Bus>,
+    host: &str,
+    uri: &str,
+    memory_mb: u64,
+) -> metacloud::Running {
+    let mut c = base.clone();
+    c.service.host = Some(host.into());
+    c.compute.libvirt_uri = uri.into();
+    c.compute.virt_type = metacloud_config::VirtType::Qemu;
+    c.compute.override_memory_mb = Some(memory_mb);
+    c.compute.instances_path = Some(base.data_dir().join(host));
+    metacloud::start_on(&c, &[Role::Compute], bus)
+        .await
+        .expect("start compute")
+}
+
+fn missing_image() -> metacloud_rpc::objects::ImageRef {
+    metacloud_rpc::objects::ImageRef {
+        id: format!("missing-{}", uuid::Uuid::new_v4().simple()),
+        name: "missing".into(),
+        location: Some("/nonexistent/metacloud/image.qcow2".into()),
+        disk_format: "qcow2".into(),
+        sha256: None,
+        properties: Default::default(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failed_spawn_is_rescheduled_to_another_host() {
+    if std::env::var("METACLOUD_SKIP_QEMU").as_deref() == Ok("1") {
+        eprintln!("SKIPPED: needs qemu:///system (METACLOUD_SKIP_QEMU=1)");
+        return;
+    }
+    let mut config = embedded_config();
+    config.compute.override_memory_mb = Some(4096);
+    let running = metacloud::start(&config, &Role::ALL)
+        .await
+        .expect("start all");
+    let api = running.api.clone().unwrap();
+    // A real-QEMU host with the most free RAM is chosen first; the image it is asked for
+    // does not exist, so its spawn fails and the build must move on.
+    let bad = format!("bad-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let _bad = add_compute(&config, running.bus.clone(), &bad, "qemu:///system", 65536).await;
+    let ctx = Context::admin("resched");
+    let uuid = api
+        .create(
+            &ctx,
+            CreateRequest {
+                name: "r".into(),
+                flavor: "m1.nano".into(),
+                image: Some(missing_image()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .remove(0)
+        .uuid;
+    let view = wait_for(
+        "active after reschedule",
+        Duration::from_secs(30),
+        || async {
+            let v = api.show(&ctx, &uuid).await.ok()?;
+            (v.instance.vm_state != VmState::Building).then_some(v)
+        },
+    )
+    .await;
+    assert_eq!(view.instance.vm_state, VmState::Active, "{:?}", view.fault);
+    assert_eq!(view.instance.attempts, 2);
+    assert_eq!(view.instance.tried_hosts, vec![bad.clone(), config.host()]);
+    assert_eq!(view.instance.host.as_deref(), Some(config.host().as_str()));
+    // The failed host's claim was given back.
+    let nodes = api.hypervisors(&ctx).await.unwrap();
+    let bad_node = nodes.iter().find(|n| n.host == bad).unwrap();
+    assert_eq!((bad_node.running_vms, bad_node.failed_builds), (0, 1));
+    running.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn builds_failing_everywhere_end_in_error_after_max_attempts() {
+    if std::env::var("METACLOUD_SKIP_QEMU").as_deref() == Ok("1") {
+        eprintln!("SKIPPED: needs qemu:///system (METACLOUD_SKIP_QEMU=1)");
+        return;
+    }
+    let mut config = embedded_config();
+    config.conductor.max_attempts = 2;
+    // Only real-QEMU hosts, each asked for an image that does not exist.
+    let control = metacloud::start(&config, &[Role::Api, Role::Conductor, Role::Scheduler])
+        .await
+        .expect("control plane");
+    let api = control.api.clone().unwrap();
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let mut hosts = Vec::new();
+    for n in 0..3 {
+        let host = format!("q{n}-{tag}");
+        hosts.push(add_compute(&config, control.bus.clone(), &host, "qemu:///system", 8192).await);
+    }
+    let ctx = Context::admin("doomed");
+    let uuid = api
+        .create(
+            &ctx,
+            CreateRequest {
+                name: "d".into(),
+                flavor: "m1.nano".into(),
+                image: Some(missing_image()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .remove(0)
+        .uuid;
+    let view = wait_for("error", Duration::from_secs(30), || async {
+        let v = api.show(&ctx, &uuid).await.ok()?;
+        (v.instance.vm_state == VmState::Error).then_some(v)
+    })
+    .await;
+    let fault = view.fault.expect("fault");
+    assert!(
+        fault
+            .message
+            .starts_with("Exceeded maximum number of retries"),
+        "{}",
+        fault.message
+    );
+    assert!(fault.message.contains("image"), "{}", fault.message);
+    assert_eq!(view.instance.attempts, 2);
+    assert_eq!(view.instance.host, None, "no claim held in error");
+    for n in api.hypervisors(&ctx).await.unwrap() {
+        assert_eq!(n.running_vms, 0, "{}", n.host);
+    }
+    drop(hosts);
+    control.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn power_sync_reports_a_guest_stopped_behind_our_back() {
+    let mut config = embedded_config();
+    config.compute.power_sync_interval_secs = 1;
+    let running = metacloud::start(&config, &Role::ALL)
+        .await
+        .expect("start all");
+    let api = running.api.clone().unwrap();
+    let ctx = Context::admin("sync");
+    let uuid = api
+        .create(
+            &ctx,
+            CreateRequest {
+                name: "s".into(),
+                flavor: "m1.nano".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .remove(0)
+        .uuid;
+    wait_for("active", Duration::from_secs(20), || async {
+        let i = api.show(&ctx, &uuid).await.ok()?.instance;
+        (i.vm_state == VmState::Active).then_some(())
+    })
+    .await;
+    // test:///default is shared inside this process: a second connection stops the guest
+    // as an operator with virsh would on a real host.
+    use metacloud_virt::Driver;
+    let other = metacloud_virt::libvirt::LibvirtDriver::open(
+        "test:///default",
+        metacloud_virt::libvirt::LibvirtOptions::default(),
+    )
+    .unwrap();
+    other.power_off(&uuid, None).unwrap();
+    wait_for("stopped by sync", Duration::from_secs(20), || async {
+        let i = api.show(&ctx, &uuid).await.ok()?.instance;
+        (i.vm_state == VmState::Stopped && i.power_state == 4).then_some(())
+    })
+    .await;
+    running.stop();
+}
