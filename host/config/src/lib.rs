@@ -28,6 +28,7 @@ pub struct Config {
     pub conductor: ConductorConfig,
     pub scheduler: SchedulerConfig,
     pub compute: ComputeConfig,
+    pub plugins: PluginsConfig,
     /// Where the configuration came from (`<defaults>` without a file).
     #[serde(skip)]
     pub source: String,
@@ -99,6 +100,9 @@ impl Config {
         if self.compute.instances_path.is_none() {
             self.compute.instances_path = Some(data.join("instances"));
         }
+        if self.plugins.cache_dir.is_none() {
+            self.plugins.cache_dir = Some(data.join("plugin-cache"));
+        }
         if self.compute.image_cache_path.is_none() {
             self.compute.image_cache_path = Some(data.join("image-cache"));
         }
@@ -131,6 +135,7 @@ impl Config {
         self.conductor.validate()?;
         self.scheduler.validate()?;
         self.compute.validate()?;
+        self.plugins.validate()?;
         Ok(())
     }
 }

@@ -268,10 +268,27 @@ pub struct WeigherConfig {
     pub multiplier: f64,
 }
 
+/// Where the scheduler's filters and weighers come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SchedulerDriver {
+    /// Nova's filters and weighers compiled into the host (the benchmark baseline).
+    #[default]
+    Native,
+    /// WebAssembly plugins from `plugin_dir`, named by the names they give themselves.
+    Wasm,
+}
+
 /// `[scheduler]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SchedulerConfig {
+    pub driver: SchedulerDriver,
+    /// Directory of plugin components (`*.wasm`) for the `wasm` driver.
+    pub plugin_dir: Option<PathBuf>,
+    /// Per-plugin settings, by plugin name: `[scheduler.plugin_config.NumInstancesFilter]`.
+    pub plugin_config:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, toml::Value>>,
     /// Filters in the order they run.
     pub filters: Vec<String>,
     pub weighers: Vec<WeigherConfig>,
@@ -308,22 +325,33 @@ impl Default for SchedulerConfig {
             ],
             host_subset_size: 1,
             max_instances_per_host: 50,
+            driver: SchedulerDriver::Native,
+            plugin_dir: None,
+            plugin_config: Default::default(),
         }
     }
 }
 
 impl SchedulerConfig {
     pub(crate) fn validate(&self) -> Check {
+        if self.driver == SchedulerDriver::Wasm {
+            ensure(
+                self.plugin_dir.is_some(),
+                "scheduler.plugin_dir",
+                "must be set when scheduler.driver = \"wasm\"",
+            )?;
+        }
+        let native = self.driver == SchedulerDriver::Native;
         for (i, f) in self.filters.iter().enumerate() {
             ensure(
-                NATIVE_FILTERS.contains(&f.as_str()),
+                !native || NATIVE_FILTERS.contains(&f.as_str()),
                 &format!("scheduler.filters[{i}]"),
                 format!("unknown filter {f:?}; known: {}", NATIVE_FILTERS.join(", ")),
             )?;
         }
         for (i, w) in self.weighers.iter().enumerate() {
             ensure(
-                NATIVE_WEIGHERS.contains(&w.name.as_str()),
+                !native || NATIVE_WEIGHERS.contains(&w.name.as_str()),
                 &format!("scheduler.weighers[{i}]"),
                 format!(
                     "unknown weigher {:?}; known: {}",
@@ -436,6 +464,43 @@ impl ComputeConfig {
             !self.availability_zone.is_empty(),
             "compute.availability_zone",
             "must not be empty",
+        )
+    }
+}
+
+/// `[plugins]`: limits every plugin call runs under, and the compilation cache.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// Linear memory one plugin instance may use.
+    pub memory_limit_mb: u64,
+    /// Deadline of one plugin call.
+    pub call_timeout_ms: u64,
+    /// Compiled components are kept here (default: `<data_dir>/plugin-cache`).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        PluginsConfig {
+            memory_limit_mb: 64,
+            call_timeout_ms: 500,
+            cache_dir: None,
+        }
+    }
+}
+
+impl PluginsConfig {
+    pub(crate) fn validate(&self) -> Check {
+        ensure(
+            (1..=4096).contains(&self.memory_limit_mb),
+            "plugins.memory_limit_mb",
+            "must be between 1 and 4096",
+        )?;
+        ensure(
+            (1..=60_000).contains(&self.call_timeout_ms),
+            "plugins.call_timeout_ms",
+            "must be between 1 and 60000",
         )
     }
 }

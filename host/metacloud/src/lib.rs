@@ -261,7 +261,10 @@ pub async fn start_on(
         ));
     }
     if roles.contains(&Role::Scheduler) {
-        let scheduler = Scheduler::new(&config.scheduler, config.conductor.max_attempts);
+        let scheduler = Scheduler::new(config).map_err(|e| StartError::Service {
+            role: "scheduler",
+            reason: e.to_string(),
+        })?;
         running.consumers.push(
             scheduler
                 .start(&rpc)
@@ -277,9 +280,9 @@ pub async fn start_on(
         running.listening.push((
             "scheduler".into(),
             format!(
-                "queue topic `{}` (native filters: {})",
+                "queue topic `{}` ({})",
                 topics::SCHEDULER,
-                config.scheduler.filters.join(", ")
+                scheduler.describe()
             ),
         ));
     }

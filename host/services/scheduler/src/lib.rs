@@ -6,9 +6,10 @@
 //! baseline when policy moves into WASM plugins.
 
 pub mod filters;
+pub mod wasm;
 pub mod weighers;
 
-use metacloud_config::SchedulerConfig;
+use metacloud_config::{Config, SchedulerConfig, SchedulerDriver};
 use metacloud_queue::Consumer;
 use metacloud_rpc::objects::{HostState, RequestSpec};
 use metacloud_rpc::scheduler::{Request, Selection};
@@ -62,37 +63,19 @@ impl Chain {
                 .filter(|&i| self.filters.iter().all(|f| f.passes(&hosts[i], spec)))
                 .collect();
             if candidates.is_empty() {
-                return Err(RpcError::NoValidHost(format!(
-                    "There are not enough hosts available: {} of {} instances placed \
-                     ({} hosts considered)",
-                    n,
-                    spec.instance_uuids.len(),
-                    hosts.len()
-                )));
+                return Err(no_valid_host(n, spec, hosts.len()));
             }
             self.weigh(&hosts, &candidates, &mut weights);
-            let mut ranked: Vec<(usize, f64)> = candidates
-                .iter()
-                .copied()
-                .zip(weights.iter().copied())
-                .collect();
-            ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            let pick = if self.host_subset_size > 1 {
-                let top = self.host_subset_size.min(ranked.len());
-                (uuid::Uuid::new_v4().as_u128() % top as u128) as usize
-            } else {
-                0
-            };
-            let chosen = ranked[pick].0;
-            selection.hosts.push(hosts[chosen].host.clone());
-            selection.alternates.push(
-                ranked
-                    .iter()
-                    .filter(|(i, _)| *i != chosen)
-                    .take(self.alternates)
-                    .map(|(i, _)| hosts[*i].host.clone())
-                    .collect(),
+            let (chosen, alternates) = pick(
+                &candidates,
+                &weights,
+                self.host_subset_size,
+                self.alternates,
             );
+            selection.hosts.push(hosts[chosen].host.clone());
+            selection
+                .alternates
+                .push(alternates.iter().map(|&i| hosts[i].host.clone()).collect());
             hosts[chosen].consume(&spec.flavor, uuid);
         }
         Ok(selection)
@@ -110,18 +93,95 @@ impl Chain {
             }
             raw.clear();
             raw.extend(candidates.iter().map(|&i| weigher.weigh(&hosts[i])));
-            let (min, max) = raw
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), w| {
-                    (lo.min(*w), hi.max(*w))
-                });
-            let range = max - min;
-            for (acc, w) in out.iter_mut().zip(&raw) {
-                let normalised = if range > 0.0 { (w - min) / range } else { 0.0 };
-                *acc += multiplier * normalised;
-            }
+            add_normalised(&raw, *multiplier, out);
         }
     }
+}
+
+/// Nova's "no valid host" for the instance at position `placed` of the batch.
+pub fn no_valid_host(placed: usize, spec: &RequestSpec, hosts: usize) -> RpcError {
+    RpcError::NoValidHost(format!(
+        "There are not enough hosts available: {placed} of {} instances placed \
+         ({hosts} hosts considered)",
+        spec.instance_uuids.len()
+    ))
+}
+
+/// A placement policy: the native chain or the WASM plugin chain.
+pub trait Policy: Send + Sync {
+    fn select(&self, spec: &RequestSpec, hosts: Vec<HostState>) -> Result<Selection, RpcError>;
+    /// What runs, for logs: filter and weigher names.
+    fn describe(&self) -> String;
+}
+
+impl Policy for Chain {
+    fn select(&self, spec: &RequestSpec, hosts: Vec<HostState>) -> Result<Selection, RpcError> {
+        Chain::select(self, spec, hosts)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "native filters [{}], weighers [{}]",
+            self.filters
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.weighers
+                .iter()
+                .map(|(w, m)| format!("{}x{m}", w.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+/// Nova's normalisation: raw weights scaled to [0, 1] over the candidates (all 0 when they
+/// are equal), times the multiplier, added to `acc`.
+pub fn add_normalised(raw: &[f64], multiplier: f64, acc: &mut [f64]) {
+    let (min, max) = raw
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), w| {
+            (lo.min(*w), hi.max(*w))
+        });
+    let range = max - min;
+    for (a, w) in acc.iter_mut().zip(raw) {
+        let normalised = if range > 0.0 && range.is_finite() {
+            (w - min) / range
+        } else {
+            0.0
+        };
+        *a += multiplier * normalised;
+    }
+}
+
+/// The best candidate (randomly among the best `subset` when above 1; ties go to the lower
+/// index) and up to `alternates` runners-up.
+pub fn pick(
+    candidates: &[usize],
+    weights: &[f64],
+    subset: usize,
+    alternates: usize,
+) -> (usize, Vec<usize>) {
+    let mut ranked: Vec<(usize, f64)> = candidates
+        .iter()
+        .copied()
+        .zip(weights.iter().copied())
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let n = if subset > 1 {
+        (uuid::Uuid::new_v4().as_u128() % subset.min(ranked.len()) as u128) as usize
+    } else {
+        0
+    };
+    let chosen = ranked[n].0;
+    let rest = ranked
+        .iter()
+        .filter(|(i, _)| *i != chosen)
+        .take(alternates)
+        .map(|(i, _)| *i)
+        .collect();
+    (chosen, rest)
 }
 
 /// Selections this scheduler made that the database snapshot may not show yet: between a
@@ -169,24 +229,33 @@ impl Pending {
 
 /// The scheduler service: serves `select_destinations` on the `scheduler` topic.
 pub struct Scheduler {
-    chain: Arc<Chain>,
+    policy: Arc<dyn Policy>,
     pending: Arc<std::sync::Mutex<Pending>>,
 }
 
 impl Scheduler {
-    pub fn new(config: &SchedulerConfig, max_attempts: u32) -> Scheduler {
-        Scheduler {
-            chain: Arc::new(Chain::from_config(
-                config,
-                max_attempts.saturating_sub(1) as usize,
-            )),
+    /// The scheduler with the configured policy: the native chain, or the WASM plugins of
+    /// `scheduler.plugin_dir` (every named plugin must load, or the start fails).
+    pub fn new(config: &Config) -> Result<Scheduler, wasm::LoadError> {
+        let alternates = config.conductor.max_attempts.saturating_sub(1) as usize;
+        let policy: Arc<dyn Policy> = match config.scheduler.driver {
+            SchedulerDriver::Native => Arc::new(Chain::from_config(&config.scheduler, alternates)),
+            SchedulerDriver::Wasm => Arc::new(wasm::WasmChain::load(config, alternates)?),
+        };
+        Ok(Scheduler {
+            policy,
             pending: Arc::default(),
-        }
+        })
+    }
+
+    /// What the scheduler runs.
+    pub fn describe(&self) -> String {
+        self.policy.describe()
     }
 
     /// Starts consuming the `scheduler` topic.
     pub async fn start(&self, rpc: &Rpc) -> anyhow::Result<Consumer> {
-        let chain = self.chain.clone();
+        let chain = self.policy.clone();
         let pending = self.pending.clone();
         let handler = serve("scheduler", move |req: Request, _| {
             let chain = chain.clone();

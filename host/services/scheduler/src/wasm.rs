@@ -1,0 +1,368 @@
+//! The WASM policy: filters and weighers are plugin components.
+//!
+//! Per request each plugin gets one fresh instance (pooling allocator, µs), one `sync` with
+//! the column snapshot, then per instance of the batch one `filter`/`weigh` call with the
+//! surviving candidate indices, and an `update` with the one row the pick changed. The host
+//! chains the filters and normalises and multiplies weights exactly as the native chain.
+
+use crate::{add_normalised, no_valid_host, pick, Policy};
+use metacloud_config::Config;
+use metacloud_plugins::scheduler::{
+    Flavor, HostColumns, HostSnapshot, HostUpdate, Kind, RequestSpec as WitSpec, SchedulerPlugin,
+    Session,
+};
+use metacloud_plugins::{PluginError, PluginLimits, Runtime};
+use metacloud_rpc::objects::{HostState, RequestSpec};
+use metacloud_rpc::scheduler::Selection;
+use metacloud_rpc::RpcError;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+
+/// Why the WASM policy could not be set up.
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error("{0}")]
+    Plugin(#[from] PluginError),
+    #[error("cannot read plugin directory {dir} (scheduler.plugin_dir): {reason}")]
+    Dir { dir: String, reason: String },
+    #[error("{kind} {name:?} named in scheduler.{key} is not in {dir}; found: {found}")]
+    Missing {
+        kind: &'static str,
+        name: String,
+        key: &'static str,
+        dir: String,
+        found: String,
+    },
+}
+
+/// Filters and weighers as loaded plugins.
+pub struct WasmChain {
+    runtime: Runtime,
+    filters: Vec<Arc<SchedulerPlugin>>,
+    weighers: Vec<(Arc<SchedulerPlugin>, f64)>,
+    host_subset_size: usize,
+    alternates: usize,
+    generation: AtomicU64,
+}
+
+fn plugin_config(config: &Config, name: &str) -> BTreeMap<String, String> {
+    config
+        .scheduler
+        .plugin_config
+        .get(name)
+        .map(|table| {
+            table
+                .iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        toml::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.clone(), v)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every `*.wasm` in `dir`, sorted.
+fn components(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| LoadError::Dir {
+        dir: dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm") && p.is_file())
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
+impl WasmChain {
+    /// Loads every component of `scheduler.plugin_dir` and keeps those named in config.
+    pub fn load(config: &Config, alternates: usize) -> Result<WasmChain, LoadError> {
+        let runtime = Runtime::new(
+            PluginLimits {
+                memory_bytes: (config.plugins.memory_limit_mb << 20) as usize,
+                deadline: Duration::from_millis(config.plugins.call_timeout_ms),
+            },
+            config.plugins.cache_dir.clone(),
+        )?;
+        let dir = config.scheduler.plugin_dir.clone().unwrap_or_default();
+        let mut by_name: HashMap<String, Arc<SchedulerPlugin>> = HashMap::new();
+        for path in components(&dir)? {
+            // Load with the settings of whatever name it turns out to have.
+            let probe = SchedulerPlugin::load(&runtime, &path, BTreeMap::new());
+            let plugin = match probe {
+                Ok(p) => {
+                    let settings = plugin_config(config, &p.name);
+                    if settings.is_empty() {
+                        p
+                    } else {
+                        SchedulerPlugin::load(&runtime, &path, settings)?
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "plugin not loaded");
+                    continue;
+                }
+            };
+            tracing::info!(name = %plugin.name, kind = ?plugin.kind, path = %path.display(), "plugin loaded");
+            by_name.insert(plugin.name.clone(), Arc::new(plugin));
+        }
+        let found = || {
+            let mut names: Vec<&String> = by_name.keys().collect();
+            names.sort();
+            names
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut filters = Vec::new();
+        for name in &config.scheduler.filters {
+            match by_name.get(name).filter(|p| p.kind == Kind::Filter) {
+                Some(p) => filters.push(p.clone()),
+                None => {
+                    return Err(LoadError::Missing {
+                        kind: "filter",
+                        name: name.clone(),
+                        key: "filters",
+                        dir: dir.display().to_string(),
+                        found: found(),
+                    })
+                }
+            }
+        }
+        let mut weighers = Vec::new();
+        for w in &config.scheduler.weighers {
+            match by_name.get(&w.name).filter(|p| p.kind == Kind::Weigher) {
+                Some(p) => weighers.push((p.clone(), w.multiplier)),
+                None => {
+                    return Err(LoadError::Missing {
+                        kind: "weigher",
+                        name: w.name.clone(),
+                        key: "weighers",
+                        dir: dir.display().to_string(),
+                        found: found(),
+                    })
+                }
+            }
+        }
+        Ok(WasmChain {
+            runtime,
+            filters,
+            weighers,
+            host_subset_size: config.scheduler.host_subset_size.max(1),
+            alternates,
+            generation: AtomicU64::new(1),
+        })
+    }
+
+    /// Health of every plugin in the chain.
+    pub fn health(&self) -> Vec<(String, metacloud_plugins::HealthReport)> {
+        self.filters
+            .iter()
+            .chain(self.weighers.iter().map(|(w, _)| w))
+            .map(|p| (p.name.clone(), p.health()))
+            .collect()
+    }
+}
+
+fn intern(names: &mut Vec<String>, value: &str) -> u16 {
+    match names.iter().position(|n| n == value) {
+        Some(i) => i as u16,
+        None => {
+            names.push(value.to_string());
+            (names.len() - 1) as u16
+        }
+    }
+}
+
+/// The column snapshot of `hosts`.
+pub fn snapshot(generation: u64, hosts: &[HostState]) -> HostSnapshot {
+    let mut az_names = Vec::new();
+    let mut hypervisor_types = Vec::new();
+    let mut cpu_archs = Vec::new();
+    let mut c = HostColumns {
+        free_ram_mb: Vec::with_capacity(hosts.len()),
+        free_disk_gb: Vec::with_capacity(hosts.len()),
+        free_vcpus: Vec::with_capacity(hosts.len()),
+        total_vcpus: Vec::with_capacity(hosts.len()),
+        total_ram_mb: Vec::with_capacity(hosts.len()),
+        running_vms: Vec::with_capacity(hosts.len()),
+        failed_builds: Vec::with_capacity(hosts.len()),
+        az_index: Vec::with_capacity(hosts.len()),
+        hypervisor_index: Vec::with_capacity(hosts.len()),
+        arch_index: Vec::with_capacity(hosts.len()),
+        service_up: Vec::with_capacity(hosts.len()),
+        disabled: Vec::with_capacity(hosts.len()),
+    };
+    for h in hosts {
+        c.free_ram_mb.push(h.free_ram_mb());
+        c.free_disk_gb.push(h.free_disk_gb());
+        c.free_vcpus.push(h.free_vcpus());
+        c.total_vcpus.push(h.vcpus as u32);
+        c.total_ram_mb.push(h.memory_mb);
+        c.running_vms.push(h.running_vms as u32);
+        c.failed_builds.push(h.failed_builds as u32);
+        c.az_index.push(intern(&mut az_names, &h.availability_zone));
+        c.hypervisor_index
+            .push(intern(&mut hypervisor_types, &h.hypervisor_type));
+        c.arch_index.push(intern(&mut cpu_archs, &h.cpu_arch));
+        c.service_up.push(h.up);
+        c.disabled.push(h.disabled);
+    }
+    HostSnapshot {
+        generation,
+        hostnames: hosts.iter().map(|h| h.host.clone()).collect(),
+        az_names,
+        hypervisor_types,
+        cpu_archs,
+        columns: c,
+    }
+}
+
+fn pairs(map: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn wit_spec(spec: &RequestSpec, uuid: &str) -> WitSpec {
+    WitSpec {
+        instance_uuid: uuid.to_string(),
+        project_id: spec.project_id.clone(),
+        flavor: Flavor {
+            name: spec.flavor.name.clone(),
+            vcpus: spec.flavor.vcpus,
+            memory_mb: spec.flavor.memory_mb,
+            root_gb: spec.flavor.root_gb,
+            ephemeral_gb: spec.flavor.ephemeral_gb,
+            extra_specs: pairs(&spec.flavor.extra_specs),
+        },
+        image_properties: spec
+            .image
+            .as_ref()
+            .map(|i| pairs(&i.properties))
+            .unwrap_or_default(),
+        availability_zone: spec.availability_zone.clone(),
+        same_host: spec.hints.same_host.clone(),
+        different_host: spec.hints.different_host.clone(),
+        num_instances: spec.instance_uuids.len() as u32,
+    }
+}
+
+fn plugin_failed(e: PluginError) -> RpcError {
+    RpcError::Remote(format!("scheduler plugin failed: {e}"))
+}
+
+impl Policy for WasmChain {
+    fn select(&self, spec: &RequestSpec, mut hosts: Vec<HostState>) -> Result<Selection, RpcError> {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        let snap = snapshot(generation, &hosts);
+        let placed: Arc<Vec<Vec<String>>> =
+            Arc::new(hosts.iter().map(|h| h.instances.clone()).collect());
+        let open = |p: &Arc<SchedulerPlugin>| -> Result<Session, RpcError> {
+            let mut s = p
+                .session(&self.runtime, placed.clone())
+                .map_err(plugin_failed)?;
+            s.sync(&snap).map_err(plugin_failed)?;
+            Ok(s)
+        };
+        let mut filters = self
+            .filters
+            .iter()
+            .map(open)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut weighers = self
+            .weighers
+            .iter()
+            .filter(|(_, m)| *m != 0.0)
+            .map(|(p, m)| open(p).map(|s| (s, *m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut selection = Selection {
+            hosts: Vec::with_capacity(spec.instance_uuids.len()),
+            alternates: Vec::with_capacity(spec.instance_uuids.len()),
+        };
+        for (n, uuid) in spec.instance_uuids.iter().enumerate() {
+            let req = wit_spec(spec, uuid);
+            let mut candidates: Vec<u32> = (0..hosts.len() as u32)
+                .filter(|&i| crate::filters::not_ignored(&hosts[i as usize], spec))
+                .collect();
+            for f in &mut filters {
+                if candidates.is_empty() {
+                    break;
+                }
+                let passed = f
+                    .filter(&req, generation, &candidates)
+                    .map_err(plugin_failed)?;
+                // A plugin may only narrow the candidates it was given.
+                if passed.iter().any(|i| candidates.binary_search(i).is_err()) {
+                    return Err(plugin_failed(PluginError::Returned {
+                        plugin: "filter".into(),
+                        call: "filter".into(),
+                        code: 0,
+                        message: "returned a host that was not a candidate".into(),
+                    }));
+                }
+                candidates = passed;
+                candidates.sort_unstable();
+                candidates.dedup();
+            }
+            if candidates.is_empty() {
+                return Err(no_valid_host(n, spec, hosts.len()));
+            }
+            let mut weights = vec![0.0; candidates.len()];
+            for (w, multiplier) in &mut weighers {
+                let raw = w
+                    .weigh(&req, generation, &candidates)
+                    .map_err(plugin_failed)?;
+                add_normalised(&raw, *multiplier, &mut weights);
+            }
+            let idx: Vec<usize> = candidates.iter().map(|&i| i as usize).collect();
+            let (chosen, alternates) = pick(&idx, &weights, self.host_subset_size, self.alternates);
+            selection.hosts.push(hosts[chosen].host.clone());
+            selection
+                .alternates
+                .push(alternates.iter().map(|&i| hosts[i].host.clone()).collect());
+            hosts[chosen].consume(&spec.flavor, uuid);
+            if n + 1 < spec.instance_uuids.len() {
+                let h = &hosts[chosen];
+                let change = [HostUpdate {
+                    host: chosen as u32,
+                    free_ram_mb: h.free_ram_mb(),
+                    free_disk_gb: h.free_disk_gb(),
+                    free_vcpus: h.free_vcpus(),
+                    running_vms: h.running_vms as u32,
+                }];
+                for s in filters
+                    .iter_mut()
+                    .chain(weighers.iter_mut().map(|(s, _)| s))
+                {
+                    s.update(generation, &change).map_err(plugin_failed)?;
+                }
+            }
+        }
+        Ok(selection)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "WASM filters [{}], weighers [{}]",
+            self.filters
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.weighers
+                .iter()
+                .map(|(p, m)| format!("{}x{m}", p.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
