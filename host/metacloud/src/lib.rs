@@ -71,6 +71,7 @@ pub struct Running {
     pub api_addr: Option<SocketAddr>,
     pub api_token: Option<String>,
     pub computes: Vec<Arc<ComputeWorker>>,
+    pub scheduler: Option<Arc<Scheduler>>,
     pub bus: Arc<dyn Bus>,
     pub db: Option<Db>,
     /// One line per service: where it listens.
@@ -232,6 +233,7 @@ pub async fn start_on(
         api_addr: None,
         api_token: None,
         computes: vec![],
+        scheduler: None,
         bus: bus.clone(),
         db: db.clone(),
         listening: vec![],
@@ -265,12 +267,15 @@ pub async fn start_on(
             role: "scheduler",
             reason: e.to_string(),
         })?;
-        running.consumers.push(
+        running.consumers.extend(
             scheduler
                 .start(&rpc)
                 .await
                 .map_err(service_err("scheduler"))?,
         );
+        if config.scheduler.driver == metacloud_config::SchedulerDriver::Wasm {
+            scheduler.spawn_watch(Duration::from_secs(1));
+        }
         spawn_heartbeat(
             rpc.clone(),
             Role::Scheduler.binary(),
@@ -285,6 +290,7 @@ pub async fn start_on(
                 scheduler.describe()
             ),
         ));
+        running.scheduler = Some(scheduler);
     }
     if let (true, Some(db)) = (roles.contains(&Role::Api), &db) {
         let token = api_token(config)?;

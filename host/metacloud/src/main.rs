@@ -40,6 +40,29 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Plugin tools.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Run a scheduler plugin on canned input, without a cloud, and print what it decided.
+    Test {
+        /// The plugin component (.wasm).
+        plugin: PathBuf,
+        /// JSON array of hosts (fields of the scheduler's host state; missing ones are 0).
+        #[arg(long)]
+        hosts: PathBuf,
+        /// JSON request spec (flavor, image properties, availability zone, hints).
+        #[arg(long)]
+        spec: PathBuf,
+        /// Plugin settings as KEY=VALUE (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -113,6 +136,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        Command::Plugin {
+            command:
+                PluginCommand::Test {
+                    plugin,
+                    hosts,
+                    spec,
+                    settings,
+                },
+        } => return plugin_test(&plugin, &hosts, &spec, &settings),
         Command::All => &Role::ALL,
         Command::Api => &[Role::Api],
         Command::Scheduler => &[Role::Scheduler],
@@ -122,9 +154,36 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     init_logging();
     let running = metacloud::start(&config, roles).await?;
     print_banner(&config, roles, &running);
-    wait_for_signal().await.context("waiting for signals")?;
+    wait_for_signal(&running)
+        .await
+        .context("waiting for signals")?;
     tracing::info!("stopping");
     running.stop();
+    Ok(())
+}
+
+fn plugin_test(
+    plugin: &std::path::Path,
+    hosts: &std::path::Path,
+    spec: &std::path::Path,
+    settings: &[String],
+) -> anyhow::Result<()> {
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
+    };
+    let hosts: Vec<metacloud_rpc::objects::HostState> = serde_json::from_str(&read(hosts)?)
+        .with_context(|| format!("{}: not a JSON array of hosts", hosts.display()))?;
+    let spec: metacloud_rpc::objects::RequestSpec = serde_json::from_str(&read(spec)?)
+        .with_context(|| format!("{}: not a JSON request spec", spec.display()))?;
+    let settings = settings
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => Ok((k.to_string(), v.to_string())),
+            None => anyhow::bail!("--set {kv}: expected KEY=VALUE"),
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let report = metacloud_scheduler::wasm::trial(plugin, settings, &hosts, &spec)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
 
@@ -156,11 +215,21 @@ fn print_banner(config: &Config, roles: &[Role], running: &Running) {
     println!("ready");
 }
 
-async fn wait_for_signal() -> std::io::Result<()> {
+/// Waits for SIGINT or SIGTERM; SIGHUP reloads the scheduler's policy meanwhile.
+async fn wait_for_signal(running: &Running) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r,
-        _ = term.recv() => Ok(()),
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => return r,
+            _ = term.recv() => return Ok(()),
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading");
+                if let Some(s) = running.scheduler.clone() {
+                    let _ = tokio::task::spawn_blocking(move || s.reload()).await;
+                }
+            }
+        }
     }
 }

@@ -102,7 +102,8 @@ pub mod power {
 }
 
 /// An instance type.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Flavor {
     pub id: String,
     pub name: String,
@@ -151,7 +152,8 @@ pub struct SchedulerHints {
 }
 
 /// What is asked of the scheduler for a batch of instances.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RequestSpec {
     pub instance_uuids: Vec<String>,
     pub project_id: String,
@@ -165,8 +167,10 @@ pub struct RequestSpec {
     pub ignore_hosts: Vec<String>,
 }
 
-/// One compute host as the scheduler sees it.
+/// One compute host as the scheduler sees it. Missing fields read as zero / empty (handy
+/// for hand-written test inputs); ratios default to 1.0.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HostState {
     pub host: String,
     pub availability_zone: String,
@@ -191,6 +195,32 @@ pub struct HostState {
     /// Instances placed here (for same-host / different-host hints).
     #[serde(default)]
     pub instances: Vec<String>,
+}
+
+impl Default for HostState {
+    fn default() -> Self {
+        HostState {
+            host: String::new(),
+            availability_zone: "nova".into(),
+            up: true,
+            disabled: false,
+            vcpus: 0,
+            vcpus_used: 0,
+            memory_mb: 0,
+            memory_mb_used: 0,
+            reserved_memory_mb: 0,
+            local_gb: 0,
+            local_gb_used: 0,
+            cpu_allocation_ratio: 1.0,
+            ram_allocation_ratio: 1.0,
+            disk_allocation_ratio: 1.0,
+            running_vms: 0,
+            failed_builds: 0,
+            hypervisor_type: "QEMU".into(),
+            cpu_arch: "x86_64".into(),
+            instances: vec![],
+        }
+    }
 }
 
 impl HostState {

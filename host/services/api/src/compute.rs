@@ -446,6 +446,24 @@ impl ComputeApi {
             .await?)
     }
 
+    /// Asks every scheduler to reload its policy (plugins and config) (admin).
+    pub async fn reload_schedulers(&self, ctx: &Context) -> Result<(), ApiError> {
+        Self::require_admin(ctx, "metacloud:scheduler:reload")?;
+        #[derive(Serialize)]
+        struct Reload<'a> {
+            reason: &'a str,
+        }
+        self.rpc
+            .fanout(
+                "scheduler_reload",
+                &Reload {
+                    reason: "admin API",
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Sets a project's quota limit (admin).
     pub async fn set_quota(
         &self,

@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/services", get(services))
         .route("/v1/hypervisors", get(hypervisors))
         .route("/v1/hypervisors/{host}/domains", get(domains))
+        .route("/v1/scheduler/reload", post(reload_schedulers))
         .route("/v1/quotas/{project}", get(quota_usage))
         .route("/v1/quotas/{project}/{resource}", put(set_quota))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
@@ -235,4 +236,9 @@ async fn set_quota(
         .set_quota(&ctx, &project, &resource, body.limit)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn reload_schedulers(State(s): State<AppState>, ctx: Ctx) -> Result<impl IntoResponse> {
+    s.api.reload_schedulers(&ctx).await?;
+    Ok(StatusCode::ACCEPTED)
 }

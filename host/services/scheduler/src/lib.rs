@@ -227,54 +227,118 @@ impl Pending {
     }
 }
 
+/// The fanout exchange on which schedulers hear "reload your policy".
+pub const RELOAD_EXCHANGE: &str = "scheduler_reload";
+
 /// The scheduler service: serves `select_destinations` on the `scheduler` topic.
+///
+/// Its policy can be swapped while it runs (plugin directory or config file changed,
+/// SIGHUP, or an admin call): the new one is loaded beside the old, new requests go to it,
+/// in-flight ones finish on the old, and a policy that fails to load leaves the old in place.
 pub struct Scheduler {
-    policy: Arc<dyn Policy>,
-    pending: Arc<std::sync::Mutex<Pending>>,
+    policy: std::sync::RwLock<Arc<dyn Policy>>,
+    pending: std::sync::Mutex<Pending>,
+    config: Config,
+    alternates: usize,
+}
+
+fn build_policy(config: &Config, alternates: usize) -> Result<Arc<dyn Policy>, wasm::LoadError> {
+    Ok(match config.scheduler.driver {
+        SchedulerDriver::Native => Arc::new(Chain::from_config(&config.scheduler, alternates)),
+        SchedulerDriver::Wasm => Arc::new(wasm::WasmChain::load(config, alternates)?),
+    })
 }
 
 impl Scheduler {
     /// The scheduler with the configured policy: the native chain, or the WASM plugins of
     /// `scheduler.plugin_dir` (every named plugin must load, or the start fails).
-    pub fn new(config: &Config) -> Result<Scheduler, wasm::LoadError> {
+    pub fn new(config: &Config) -> Result<Arc<Scheduler>, wasm::LoadError> {
         let alternates = config.conductor.max_attempts.saturating_sub(1) as usize;
-        let policy: Arc<dyn Policy> = match config.scheduler.driver {
-            SchedulerDriver::Native => Arc::new(Chain::from_config(&config.scheduler, alternates)),
-            SchedulerDriver::Wasm => Arc::new(wasm::WasmChain::load(config, alternates)?),
-        };
-        Ok(Scheduler {
-            policy,
-            pending: Arc::default(),
-        })
+        Ok(Arc::new(Scheduler {
+            policy: std::sync::RwLock::new(build_policy(config, alternates)?),
+            pending: Default::default(),
+            config: config.clone(),
+            alternates,
+        }))
+    }
+
+    /// The policy new requests go to.
+    pub fn current(&self) -> Arc<dyn Policy> {
+        self.policy
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// What the scheduler runs.
     pub fn describe(&self) -> String {
-        self.policy.describe()
+        self.current().describe()
     }
 
-    /// Starts consuming the `scheduler` topic.
-    pub async fn start(&self, rpc: &Rpc) -> anyhow::Result<Consumer> {
-        let chain = self.policy.clone();
-        let pending = self.pending.clone();
+    /// Loads the policy again (re-reading the config file, if there is one) and switches
+    /// to it; on failure keeps the current one and says why. Blocking: compiles plugins.
+    pub fn reload(&self) -> Result<String, String> {
+        let config = match self.config.source.as_str() {
+            "<defaults>" => self.config.clone(),
+            path => match Config::load(Some(std::path::Path::new(path))) {
+                Ok(mut c) => {
+                    // Per-process values given at start stay as they were.
+                    c.service = self.config.service.clone();
+                    c
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "scheduler reload failed; keeping the current policy");
+                    return Err(e.to_string());
+                }
+            },
+        };
+        match build_policy(&config, self.alternates) {
+            Ok(policy) => {
+                let described = policy.describe();
+                *self.policy.write().unwrap_or_else(|e| e.into_inner()) = policy;
+                tracing::info!(policy = %described, "scheduler policy reloaded");
+                Ok(described)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "scheduler reload failed; keeping the current policy");
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// One selection under the pending-selection overlay (blocking: plugins may run).
+    pub fn select(
+        &self,
+        spec: &RequestSpec,
+        mut hosts: Vec<HostState>,
+    ) -> Result<Selection, RpcError> {
+        let policy = self.current();
+        // One selection at a time per scheduler, each seeing the previous ones.
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.apply(&mut hosts);
+        let result = policy.select(spec, hosts);
+        if let Ok(selection) = &result {
+            pending.record(spec, selection);
+        }
+        result
+    }
+
+    /// Starts consuming the `scheduler` topic and the reload fanout.
+    pub async fn start(self: &Arc<Self>, rpc: &Rpc) -> anyhow::Result<Vec<Consumer>> {
+        let me = self.clone();
         let handler = serve("scheduler", move |req: Request, _| {
-            let chain = chain.clone();
-            let pending = pending.clone();
+            let me = me.clone();
             async move {
                 match req {
-                    Request::SelectDestinations { spec, mut hosts } => {
+                    Request::SelectDestinations { spec, hosts } => {
                         let n = hosts.len();
                         let started = std::time::Instant::now();
-                        // One selection at a time per scheduler, each seeing the previous.
-                        let result = {
-                            let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
-                            pending.apply(&mut hosts);
-                            let result = chain.select(&spec, hosts);
-                            if let Ok(selection) = &result {
-                                pending.record(&spec, selection);
-                            }
-                            result
-                        };
+                        let (spec, result) = tokio::task::spawn_blocking(move || {
+                            let r = me.select(&spec, hosts);
+                            (spec, r)
+                        })
+                        .await
+                        .map_err(|e| RpcError::Remote(format!("scheduler task failed: {e}")))?;
                         tracing::info!(
                             instances = spec.instance_uuids.len(),
                             hosts = n,
@@ -287,8 +351,63 @@ impl Scheduler {
                 }
             }
         });
-        Ok(rpc.bus().serve(topics::SCHEDULER, handler).await?)
+        let serving = rpc.bus().serve(topics::SCHEDULER, handler).await?;
+        let me = self.clone();
+        let reload = serve("scheduler", move |_: ReloadRequest, _| {
+            let me = me.clone();
+            async move {
+                let _ = tokio::task::spawn_blocking(move || me.reload()).await;
+                Ok(())
+            }
+        });
+        let reloading = rpc.bus().subscribe(RELOAD_EXCHANGE, reload).await?;
+        Ok(vec![serving, reloading])
     }
+
+    /// Watches the plugin directory and the config file; a change triggers a reload.
+    pub fn spawn_watch(self: &Arc<Self>, every: std::time::Duration) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut seen = me.fingerprint();
+            loop {
+                tokio::time::sleep(every).await;
+                let now = me.fingerprint();
+                if now != seen {
+                    seen = now;
+                    tracing::info!("plugin directory or config changed; reloading");
+                    let me = me.clone();
+                    let _ = tokio::task::spawn_blocking(move || me.reload()).await;
+                }
+            }
+        });
+    }
+
+    /// Names, sizes and modification times of what a reload would read.
+    fn fingerprint(&self) -> Vec<(std::path::PathBuf, u64, std::time::SystemTime)> {
+        let mut files: Vec<std::path::PathBuf> = Vec::new();
+        if self.config.source != "<defaults>" {
+            files.push(self.config.source.clone().into());
+        }
+        if let Some(dir) = &self.config.scheduler.plugin_dir {
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                files.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));
+            }
+        }
+        files.sort();
+        files
+            .into_iter()
+            .filter_map(|p| {
+                let m = std::fs::metadata(&p).ok()?;
+                Some((p, m.len(), m.modified().ok()?))
+            })
+            .collect()
+    }
+}
+
+/// The message on [`RELOAD_EXCHANGE`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ReloadRequest {
+    pub reason: String,
 }
 
 #[cfg(test)]

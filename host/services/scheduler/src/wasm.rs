@@ -366,3 +366,74 @@ impl Policy for WasmChain {
         )
     }
 }
+
+/// What one plugin decided on canned input (`metacloud plugin test`).
+#[derive(Debug, serde::Serialize)]
+pub struct TrialReport {
+    pub plugin: String,
+    pub kind: &'static str,
+    /// Filters: the hosts that passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passed: Option<Vec<String>>,
+    /// Weighers: raw and normalised weight per host, best first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Vec<(String, f64, f64)>>,
+    pub micros: u64,
+}
+
+/// Runs one plugin on `hosts` for `spec`, without a cloud: the SDK's test harness.
+pub fn trial(
+    path: &Path,
+    settings: BTreeMap<String, String>,
+    hosts: &[HostState],
+    spec: &RequestSpec,
+) -> Result<TrialReport, PluginError> {
+    let runtime = Runtime::new(PluginLimits::default(), None)?;
+    let plugin = SchedulerPlugin::load(&runtime, path, settings)?;
+    let placed = Arc::new(hosts.iter().map(|h| h.instances.clone()).collect());
+    let started = std::time::Instant::now();
+    let mut session = plugin.session(&runtime, placed)?;
+    session.sync(&snapshot(1, hosts))?;
+    let uuid = spec
+        .instance_uuids
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000".into());
+    let req = wit_spec(spec, &uuid);
+    let candidates: Vec<u32> = (0..hosts.len() as u32).collect();
+    let mut report = TrialReport {
+        plugin: plugin.name.clone(),
+        kind: match plugin.kind {
+            Kind::Filter => "filter",
+            Kind::Weigher => "weigher",
+        },
+        passed: None,
+        weights: None,
+        micros: 0,
+    };
+    match plugin.kind {
+        Kind::Filter => {
+            let passed = session.filter(&req, 1, &candidates)?;
+            report.passed = Some(
+                passed
+                    .iter()
+                    .filter_map(|&i| hosts.get(i as usize).map(|h| h.host.clone()))
+                    .collect(),
+            );
+        }
+        Kind::Weigher => {
+            let raw = session.weigh(&req, 1, &candidates)?;
+            let mut normalised = vec![0.0; raw.len()];
+            add_normalised(&raw, 1.0, &mut normalised);
+            let mut rows: Vec<(String, f64, f64)> = hosts
+                .iter()
+                .zip(raw.iter().zip(&normalised))
+                .map(|(h, (r, n))| (h.host.clone(), *r, *n))
+                .collect();
+            rows.sort_by(|a, b| b.2.total_cmp(&a.2));
+            report.weights = Some(rows);
+        }
+    }
+    report.micros = started.elapsed().as_micros() as u64;
+    Ok(report)
+}
