@@ -52,6 +52,9 @@ impl Config {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "<defaults>".into());
         config.apply_env(|key| std::env::var(key).ok());
+        if let Some(base) = path.and_then(Path::parent) {
+            config.relative_to(base);
+        }
         config.resolve_paths();
         config
             .validate()
@@ -90,6 +93,19 @@ impl Config {
         if let Some(host) = get("METACLOUD_HOST").filter(|s| !s.is_empty()) {
             self.service.host = Some(host);
         }
+    }
+
+    /// Relative paths in a config file are relative to the file's directory.
+    fn relative_to(&mut self, base: &Path) {
+        let fix = |p: &mut Option<PathBuf>| {
+            if let Some(path) = p {
+                if path.is_relative() {
+                    *path = base.join(&*path);
+                }
+            }
+        };
+        fix(&mut self.scheduler.plugin_dir);
+        fix(&mut self.plugins.cache_dir);
     }
 
     fn resolve_paths(&mut self) {

@@ -47,6 +47,44 @@ pub struct WasmChain {
     host_subset_size: usize,
     alternates: usize,
     generation: AtomicU64,
+    /// Plugin instances kept between requests with the snapshot they hold, so a request
+    /// sends only the rows that changed since the previous one.
+    live: std::sync::Mutex<Option<Live>>,
+}
+
+/// Instances that hold `hosts` as of `generation`.
+struct Live {
+    generation: u64,
+    hosts: Vec<HostState>,
+    filters: Vec<Session>,
+    weighers: Vec<(Session, f64)>,
+}
+
+/// Whether two host lists differ only in the fields `update` carries.
+fn same_shape(a: &[HostState], b: &[HostState]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.host == y.host
+                && x.availability_zone == y.availability_zone
+                && x.up == y.up
+                && x.disabled == y.disabled
+                && x.vcpus == y.vcpus
+                && x.memory_mb == y.memory_mb
+                && x.failed_builds == y.failed_builds
+                && x.hypervisor_type == y.hypervisor_type
+                && x.cpu_arch == y.cpu_arch
+                && x.instances == y.instances
+        })
+}
+
+fn row(i: usize, h: &HostState) -> HostUpdate {
+    HostUpdate {
+        host: i as u32,
+        free_ram_mb: h.free_ram_mb(),
+        free_disk_gb: h.free_disk_gb(),
+        free_vcpus: h.free_vcpus(),
+        running_vms: h.running_vms as u32,
+    }
 }
 
 fn plugin_config(config: &Config, name: &str) -> BTreeMap<String, String> {
@@ -161,7 +199,141 @@ impl WasmChain {
             host_subset_size: config.scheduler.host_subset_size.max(1),
             alternates,
             generation: AtomicU64::new(1),
+            live: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Instances holding `hosts`: the kept ones brought up to date with only the changed
+    /// rows when the hosts are the same set with the same static fields, else fresh ones
+    /// with a full `sync` of a new generation.
+    fn prepare(&self, live: Option<Live>, hosts: &[HostState]) -> Result<Live, RpcError> {
+        if let Some(mut live) = live {
+            if same_shape(&live.hosts, hosts) {
+                let changes: Vec<HostUpdate> = hosts
+                    .iter()
+                    .zip(&live.hosts)
+                    .enumerate()
+                    .filter(|(_, (new, old))| new != old)
+                    .map(|(i, (new, _))| row(i, new))
+                    .collect();
+                if !changes.is_empty() {
+                    let generation = live.generation;
+                    for s in live
+                        .filters
+                        .iter_mut()
+                        .chain(live.weighers.iter_mut().map(|(s, _)| s))
+                    {
+                        s.update(generation, &changes).map_err(plugin_failed)?;
+                    }
+                    live.hosts = hosts.to_vec();
+                }
+                return Ok(live);
+            }
+        }
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        let snap = snapshot(generation, hosts);
+        let placed: Arc<Vec<Vec<String>>> =
+            Arc::new(hosts.iter().map(|h| h.instances.clone()).collect());
+        let open = |p: &Arc<SchedulerPlugin>| -> Result<Session, RpcError> {
+            let mut s = p
+                .session(&self.runtime, placed.clone())
+                .map_err(plugin_failed)?;
+            s.sync(&snap).map_err(plugin_failed)?;
+            Ok(s)
+        };
+        Ok(Live {
+            generation,
+            hosts: hosts.to_vec(),
+            filters: self.filters.iter().map(open).collect::<Result<_, _>>()?,
+            weighers: self
+                .weighers
+                .iter()
+                .filter(|(_, m)| *m != 0.0)
+                .map(|(p, m)| open(p).map(|s| (s, *m)))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// Places every instance of `spec`, keeping the instances' view in step with each pick.
+    /// Returns the instances holding the original snapshot again (picks rolled back).
+    fn place(&self, mut live: Live, spec: &RequestSpec) -> Result<(Live, Selection), RpcError> {
+        let generation = live.generation;
+        let mut hosts = live.hosts.clone();
+        let mut selection = Selection {
+            hosts: Vec::with_capacity(spec.instance_uuids.len()),
+            alternates: Vec::with_capacity(spec.instance_uuids.len()),
+        };
+        let mut touched = Vec::new();
+        for (n, uuid) in spec.instance_uuids.iter().enumerate() {
+            let req = wit_spec(spec, uuid);
+            let mut candidates: Vec<u32> = (0..hosts.len() as u32)
+                .filter(|&i| crate::filters::not_ignored(&hosts[i as usize], spec))
+                .collect();
+            for f in &mut live.filters {
+                if candidates.is_empty() {
+                    break;
+                }
+                let passed = f
+                    .filter(&req, generation, &candidates)
+                    .map_err(plugin_failed)?;
+                // A plugin may only narrow the candidates it was given.
+                if passed.iter().any(|i| candidates.binary_search(i).is_err()) {
+                    return Err(plugin_failed(PluginError::Returned {
+                        plugin: "filter".into(),
+                        call: "filter".into(),
+                        code: 0,
+                        message: "returned a host that was not a candidate".into(),
+                    }));
+                }
+                candidates = passed;
+                candidates.sort_unstable();
+                candidates.dedup();
+            }
+            if candidates.is_empty() {
+                return Err(no_valid_host(n, spec, hosts.len()));
+            }
+            let mut weights = vec![0.0; candidates.len()];
+            for (w, multiplier) in &mut live.weighers {
+                let raw = w
+                    .weigh(&req, generation, &candidates)
+                    .map_err(plugin_failed)?;
+                add_normalised(&raw, *multiplier, &mut weights);
+            }
+            let idx: Vec<usize> = candidates.iter().map(|&i| i as usize).collect();
+            let (chosen, alternates) = pick(&idx, &weights, self.host_subset_size, self.alternates);
+            selection.hosts.push(hosts[chosen].host.clone());
+            selection
+                .alternates
+                .push(alternates.iter().map(|&i| hosts[i].host.clone()).collect());
+            hosts[chosen].consume(&spec.flavor, uuid);
+            if n + 1 < spec.instance_uuids.len() {
+                touched.push(chosen);
+                let change = [row(chosen, &hosts[chosen])];
+                for s in live
+                    .filters
+                    .iter_mut()
+                    .chain(live.weighers.iter_mut().map(|(s, _)| s))
+                {
+                    s.update(generation, &change).map_err(plugin_failed)?;
+                }
+            }
+        }
+        // The picks are not claims yet: give the instances back the rows as they were, so
+        // the next request's diff starts from the snapshot it is compared with.
+        touched.sort_unstable();
+        touched.dedup();
+        if !touched.is_empty() {
+            let restore: Vec<HostUpdate> =
+                touched.iter().map(|&i| row(i, &live.hosts[i])).collect();
+            for s in live
+                .filters
+                .iter_mut()
+                .chain(live.weighers.iter_mut().map(|(s, _)| s))
+            {
+                s.update(generation, &restore).map_err(plugin_failed)?;
+            }
+        }
+        Ok((live, selection))
     }
 
     /// Health of every plugin in the chain.
@@ -261,92 +433,12 @@ fn plugin_failed(e: PluginError) -> RpcError {
 }
 
 impl Policy for WasmChain {
-    fn select(&self, spec: &RequestSpec, mut hosts: Vec<HostState>) -> Result<Selection, RpcError> {
-        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
-        let snap = snapshot(generation, &hosts);
-        let placed: Arc<Vec<Vec<String>>> =
-            Arc::new(hosts.iter().map(|h| h.instances.clone()).collect());
-        let open = |p: &Arc<SchedulerPlugin>| -> Result<Session, RpcError> {
-            let mut s = p
-                .session(&self.runtime, placed.clone())
-                .map_err(plugin_failed)?;
-            s.sync(&snap).map_err(plugin_failed)?;
-            Ok(s)
-        };
-        let mut filters = self
-            .filters
-            .iter()
-            .map(open)
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut weighers = self
-            .weighers
-            .iter()
-            .filter(|(_, m)| *m != 0.0)
-            .map(|(p, m)| open(p).map(|s| (s, *m)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut selection = Selection {
-            hosts: Vec::with_capacity(spec.instance_uuids.len()),
-            alternates: Vec::with_capacity(spec.instance_uuids.len()),
-        };
-        for (n, uuid) in spec.instance_uuids.iter().enumerate() {
-            let req = wit_spec(spec, uuid);
-            let mut candidates: Vec<u32> = (0..hosts.len() as u32)
-                .filter(|&i| crate::filters::not_ignored(&hosts[i as usize], spec))
-                .collect();
-            for f in &mut filters {
-                if candidates.is_empty() {
-                    break;
-                }
-                let passed = f
-                    .filter(&req, generation, &candidates)
-                    .map_err(plugin_failed)?;
-                // A plugin may only narrow the candidates it was given.
-                if passed.iter().any(|i| candidates.binary_search(i).is_err()) {
-                    return Err(plugin_failed(PluginError::Returned {
-                        plugin: "filter".into(),
-                        call: "filter".into(),
-                        code: 0,
-                        message: "returned a host that was not a candidate".into(),
-                    }));
-                }
-                candidates = passed;
-                candidates.sort_unstable();
-                candidates.dedup();
-            }
-            if candidates.is_empty() {
-                return Err(no_valid_host(n, spec, hosts.len()));
-            }
-            let mut weights = vec![0.0; candidates.len()];
-            for (w, multiplier) in &mut weighers {
-                let raw = w
-                    .weigh(&req, generation, &candidates)
-                    .map_err(plugin_failed)?;
-                add_normalised(&raw, *multiplier, &mut weights);
-            }
-            let idx: Vec<usize> = candidates.iter().map(|&i| i as usize).collect();
-            let (chosen, alternates) = pick(&idx, &weights, self.host_subset_size, self.alternates);
-            selection.hosts.push(hosts[chosen].host.clone());
-            selection
-                .alternates
-                .push(alternates.iter().map(|&i| hosts[i].host.clone()).collect());
-            hosts[chosen].consume(&spec.flavor, uuid);
-            if n + 1 < spec.instance_uuids.len() {
-                let h = &hosts[chosen];
-                let change = [HostUpdate {
-                    host: chosen as u32,
-                    free_ram_mb: h.free_ram_mb(),
-                    free_disk_gb: h.free_disk_gb(),
-                    free_vcpus: h.free_vcpus(),
-                    running_vms: h.running_vms as u32,
-                }];
-                for s in filters
-                    .iter_mut()
-                    .chain(weighers.iter_mut().map(|(s, _)| s))
-                {
-                    s.update(generation, &change).map_err(plugin_failed)?;
-                }
-            }
-        }
+    fn select(&self, spec: &RequestSpec, hosts: Vec<HostState>) -> Result<Selection, RpcError> {
+        let mut slot = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let live = self.prepare(slot.take(), &hosts)?;
+        // A failed call leaves `slot` empty: the next request starts from fresh instances.
+        let (live, selection) = self.place(live, spec)?;
+        *slot = Some(live);
         Ok(selection)
     }
 
