@@ -3,3 +3,4 @@
 mod config_errors;
 mod embedded;
 mod multinode;
+mod plugins;

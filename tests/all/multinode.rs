@@ -38,6 +38,10 @@ impl Deployment {
                 )
                 .replace("127.0.0.1:8780", &format!("127.0.0.1:{port}"))
                 .replace(
+                    "plugin_dir = \"../../plugins/dist\"",
+                    &format!("plugin_dir = \"{}\"", crate::plugins::dist().display()),
+                )
+                .replace(
                     "/var/lib/metacloud",
                     &dir.join(name.trim_end_matches(".toml"))
                         .display()
