@@ -18,4 +18,21 @@ for crate in $(sed -n 's/^    "\(.*\)",$/\1/p' plugins/Cargo.toml); do
   esac
   cmp -s "$file" "$dest" 2>/dev/null || cp "$file" "$dest"
 done
-echo "[build-plugins] $(ls plugins/dist/*.wasm | wc -l) plugins in plugins/dist, $(ls plugins/dist/hostile/*.wasm | wc -l) hostile"
+# Third-party examples: a Rust weigher and a Python filter (componentize-py from PyPI).
+mkdir -p plugins/dist/examples
+CARGO_TARGET_DIR=plugins/target cargo build -q --manifest-path examples/plugins/pack-weigher/Cargo.toml \
+  --target wasm32-wasip2 --release
+cmp -s "$out/pack_weigher.wasm" plugins/dist/examples/pack-weigher.wasm 2>/dev/null \
+  || cp "$out/pack_weigher.wasm" plugins/dist/examples/pack-weigher.wasm
+venv="${METACLOUD_PLUGIN_VENV:-$HOME/.cache/metacloud-plugins/venv}"
+if [ ! -x "$venv/bin/componentize-py" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q componentize-py==0.25.1
+fi
+py=plugins/dist/examples/headroom-filter.wasm
+if [ ! -f "$py" ] || [ examples/plugins/python-filter/app.py -nt "$py" ] || [ wit/scheduler/scheduler.wit -nt "$py" ]; then
+  "$venv/bin/componentize-py" -d wit/scheduler -w filter-plugin componentize app \
+    -p examples/plugins/python-filter -o "$py.tmp" >/dev/null
+  mv "$py.tmp" "$py"
+fi
+echo "[build-plugins] $(ls plugins/dist/*.wasm | wc -l) plugins in plugins/dist, $(ls plugins/dist/hostile/*.wasm | wc -l) hostile, $(ls plugins/dist/examples/*.wasm | wc -l) examples"

@@ -247,3 +247,193 @@ async fn a_cloud_schedules_through_wasm_plugins() {
     .await;
     running.stop();
 }
+
+fn example(name: &str) -> PathBuf {
+    dist().join("examples").join(format!("{name}.wasm"))
+}
+
+#[test]
+fn the_python_filter_loads_and_filters() {
+    let cache = scratch_dir("pycache");
+    let rt = Runtime::new(PluginLimits::default(), Some(cache.clone())).unwrap();
+    let t0 = Instant::now();
+    let settings = [("min_free_ram_mb".to_string(), "8192".to_string())].into();
+    let p = SchedulerPlugin::load(&rt, &example("headroom-filter"), settings).expect("load");
+    let cold = t0.elapsed();
+    assert_eq!(p.name, "HeadroomFilter");
+    let hosts = vec![
+        HostState {
+            host: "roomy".into(),
+            memory_mb: 65_536,
+            ..Default::default()
+        },
+        HostState {
+            host: "tight".into(),
+            memory_mb: 8_192,
+            ..Default::default()
+        },
+    ];
+    let report = metacloud_scheduler::wasm::trial(
+        &example("headroom-filter"),
+        [("min_free_ram_mb".to_string(), "8192".to_string())].into(),
+        &hosts,
+        &spec(1, None),
+    )
+    .expect("trial");
+    assert_eq!(report.passed, Some(vec!["roomy".to_string()]));
+    let rt = Runtime::new(PluginLimits::default(), Some(cache)).unwrap();
+    let t1 = Instant::now();
+    SchedulerPlugin::load(&rt, &example("headroom-filter"), Default::default()).unwrap();
+    eprintln!(
+        "python filter load: compile {cold:?}, from cache {:?}",
+        t1.elapsed()
+    );
+}
+
+/// 200 builds in flight while the weigher is swapped from spread (RAMWeigher) to pack
+/// (the example PackWeigher) by dropping its file and editing the TOML: not one request
+/// fails, and placements after the swap pack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn swapping_spread_for_pack_under_load_loses_nothing() {
+    use metacloud_api::{Context, CreateRequest};
+    use metacloud_rpc::objects::VmState;
+    let dir = scratch_dir("swap");
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    for f in [
+        "filter-compute",
+        "filter-ram",
+        "filter-vcpu",
+        "filter-disk",
+        "weigher-ram",
+    ] {
+        std::fs::copy(
+            dist().join(format!("{f}.wasm")),
+            plugins.join(format!("{f}.wasm")),
+        )
+        .unwrap();
+    }
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let toml = |weigher: &str| {
+        format!(
+            "[service]\nhost = \"swap-0-{tag}\"\ndata_dir = \"{data}\"\n\
+             [api]\nlisten = \"127.0.0.1:0\"\n\
+             [compute]\noverride_memory_mb = 65536\noverride_vcpus = 512\ndebug_spawn_delay_ms = 500\n\
+             [scheduler]\ndriver = \"wasm\"\nplugin_dir = \"{plugins}\"\n\
+             filters = [\"ComputeFilter\", \"RamFilter\", \"VCPUFilter\", \"DiskFilter\"]\n\
+             weighers = [{{ name = \"{weigher}\", multiplier = 1.0 }}]\n",
+            data = dir.display(),
+            plugins = plugins.display(),
+        )
+    };
+    let config_path = dir.join("metacloud.toml");
+    std::fs::write(&config_path, toml("RAMWeigher")).unwrap();
+    let config = Config::load(Some(&config_path)).expect("config");
+    let running = metacloud::start(&config, &metacloud::Role::ALL)
+        .await
+        .expect("start");
+    let mut extra = Vec::new();
+    for n in 1..4 {
+        let mut c = config.clone();
+        c.service.host = Some(format!("swap-{n}-{tag}"));
+        extra.push(
+            metacloud::start_on(&c, &[metacloud::Role::Compute], running.bus.clone())
+                .await
+                .unwrap(),
+        );
+    }
+    let api = running.api.clone().unwrap();
+    let scheduler = running.scheduler.clone().unwrap();
+    let ctx = Context::admin("swap");
+    for r in ["instances", "cores", "ram"] {
+        api.set_quota(&ctx, "swap", r, -1).await.unwrap();
+    }
+    let boot = |name: String, count: u32| {
+        let api = api.clone();
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            api.create(
+                &ctx,
+                CreateRequest {
+                    name,
+                    flavor: "m1.nano".into(),
+                    min_count: Some(count),
+                    max_count: Some(count),
+                    ..Default::default()
+                },
+            )
+            .await
+        })
+    };
+    // 200 builds: 40 requests of 5 arriving over about 2 s, each build taking 500 ms on its
+    // compute; a quarter of the way in, the weigher is swapped (file dropped in, TOML
+    // edited), and the watcher reloads the policy while requests keep arriving.
+    let mut inflight = Vec::new();
+    let mut swapped_at = None;
+    for i in 0..40 {
+        if i == 10 {
+            std::fs::copy(example("pack-weigher"), plugins.join("pack-weigher.wasm")).unwrap();
+            std::fs::write(&config_path, toml("PackWeigher")).unwrap();
+            swapped_at = Some(Instant::now());
+        }
+        inflight.push(boot(format!("load-{i}"), 5));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        scheduler.describe().contains("PackWeigher"),
+        "the swap should have landed while requests were still arriving ({:?} ago)",
+        swapped_at.map(|t| t.elapsed())
+    );
+    let mut uuids = Vec::new();
+    for t in inflight {
+        let created = t.await.unwrap().expect("no request may fail");
+        uuids.extend(created.into_iter().map(|i| i.uuid));
+    }
+    assert_eq!(uuids.len(), 200);
+    metacloud_tests::wait_for("pack policy loaded", Duration::from_secs(30), || async {
+        scheduler.describe().contains("PackWeigher").then_some(())
+    })
+    .await;
+    metacloud_tests::wait_for("200 ACTIVE", Duration::from_secs(60), || async {
+        let list = api.list(&ctx, false).await.ok()?;
+        let errors: Vec<_> = list
+            .iter()
+            .filter(|i| i.vm_state == VmState::Error)
+            .collect();
+        assert!(errors.is_empty(), "builds failed: {errors:?}");
+        (list
+            .iter()
+            .filter(|i| i.vm_state == VmState::Active)
+            .count()
+            == 200)
+            .then_some(())
+    })
+    .await;
+    // After the swap: new instances pile onto the fullest host instead of spreading.
+    let nodes = api.hypervisors(&ctx).await.unwrap();
+    let ours: Vec<_> = nodes.iter().filter(|n| n.host.ends_with(tag)).collect();
+    let most = ours.iter().map(|n| n.memory_mb_used).max().unwrap();
+    let fullest: Vec<String> = ours
+        .iter()
+        .filter(|n| n.memory_mb_used == most)
+        .map(|n| n.host.clone())
+        .collect();
+    let later = boot("after".into(), 8).await.unwrap().unwrap();
+    let later: Vec<String> = later.into_iter().map(|i| i.uuid).collect();
+    let hosts = metacloud_tests::wait_for("placed", Duration::from_secs(30), || async {
+        let list = api.list(&ctx, false).await.ok()?;
+        let placed: Vec<String> = list
+            .iter()
+            .filter(|i| later.contains(&i.uuid) && i.vm_state == VmState::Active)
+            .filter_map(|i| i.host.clone())
+            .collect();
+        (placed.len() == later.len()).then_some(placed)
+    })
+    .await;
+    assert!(
+        hosts.iter().all(|h| *h == hosts[0]) && fullest.contains(&hosts[0]),
+        "pack should fill one of the fullest hosts {fullest:?}: {hosts:?}"
+    );
+    drop(extra);
+    running.stop();
+}
