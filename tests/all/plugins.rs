@@ -290,7 +290,7 @@ fn the_python_filter_loads_and_filters() {
     );
 }
 
-/// 200 builds in flight while the weigher is swapped from spread (RAMWeigher) to pack
+/// 200 and more builds in flight while the weigher is swapped from spread (RAMWeigher) to pack
 /// (the example PackWeigher) by dropping its file and editing the TOML: not one request
 /// fails, and placements after the swap pack.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -365,36 +365,39 @@ async fn swapping_spread_for_pack_under_load_loses_nothing() {
             .await
         })
     };
-    // 200 builds: 40 requests of 5 arriving over about 2 s, each build taking 500 ms on its
-    // compute; a quarter of the way in, the weigher is swapped (file dropped in, TOML
-    // edited), and the watcher reloads the policy while requests keep arriving.
+    // Requests of 5 keep arriving every 50 ms, each build taking 500 ms on its compute.
+    // After the 10th the weigher is swapped (file dropped in, TOML edited); requests go on
+    // until the watcher has switched policies and a few more came after, and at least 200
+    // builds were asked for.
     let mut inflight = Vec::new();
-    let mut swapped_at = None;
-    for i in 0..40 {
+    let mut after_swap = 0;
+    for i in 0.. {
         if i == 10 {
             std::fs::copy(example("pack-weigher"), plugins.join("pack-weigher.wasm")).unwrap();
             std::fs::write(&config_path, toml("PackWeigher")).unwrap();
-            swapped_at = Some(Instant::now());
+        }
+        if scheduler.describe().contains("PackWeigher") {
+            after_swap += 1;
+        }
+        if (i >= 40 && after_swap >= 5) || i >= 400 {
+            break;
         }
         inflight.push(boot(format!("load-{i}"), 5));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(
-        scheduler.describe().contains("PackWeigher"),
-        "the swap should have landed while requests were still arriving ({:?} ago)",
-        swapped_at.map(|t| t.elapsed())
-    );
+    assert!(after_swap >= 5, "the new policy never took over");
     let mut uuids = Vec::new();
     for t in inflight {
         let created = t.await.unwrap().expect("no request may fail");
         uuids.extend(created.into_iter().map(|i| i.uuid));
     }
-    assert_eq!(uuids.len(), 200);
+    assert!(uuids.len() >= 200, "{} builds", uuids.len());
+    let total = uuids.len();
     metacloud_tests::wait_for("pack policy loaded", Duration::from_secs(30), || async {
         scheduler.describe().contains("PackWeigher").then_some(())
     })
     .await;
-    metacloud_tests::wait_for("200 ACTIVE", Duration::from_secs(60), || async {
+    metacloud_tests::wait_for("all ACTIVE", Duration::from_secs(120), || async {
         let list = api.list(&ctx, false).await.ok()?;
         let errors: Vec<_> = list
             .iter()
