@@ -365,12 +365,13 @@ async fn swapping_spread_for_pack_under_load_loses_nothing() {
             .await
         })
     };
-    // Requests of 5 keep arriving every 50 ms, each build taking 500 ms on its compute.
-    // After the 10th the weigher is swapped (file dropped in, TOML edited); requests go on
-    // until the watcher has switched policies and a few more came after, and at least 200
-    // builds were asked for.
+    // 40 requests of 5 arrive 50 ms apart, each build taking 500 ms on its compute; after the
+    // 10th the weigher is swapped (file dropped in, TOML edited). Requests go on arriving
+    // (one a second once the 40 are in) until the watcher has switched policies and five
+    // more came after it.
     let mut inflight = Vec::new();
     let mut after_swap = 0;
+    let started = Instant::now();
     for i in 0.. {
         if i == 10 {
             std::fs::copy(example("pack-weigher"), plugins.join("pack-weigher.wasm")).unwrap();
@@ -379,11 +380,12 @@ async fn swapping_spread_for_pack_under_load_loses_nothing() {
         if scheduler.describe().contains("PackWeigher") {
             after_swap += 1;
         }
-        if (i >= 40 && after_swap >= 5) || i >= 400 {
+        if (i >= 40 && after_swap >= 5) || started.elapsed() > Duration::from_secs(90) {
             break;
         }
         inflight.push(boot(format!("load-{i}"), 5));
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let pause = if i < 40 { 50 } else { 1000 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
     assert!(after_swap >= 5, "the new policy never took over");
     let mut uuids = Vec::new();

@@ -13,6 +13,25 @@ pub enum Request {
         spec: RequestSpec,
         hosts: Vec<HostState>,
     },
+    /// (call) What the scheduler runs and how each plugin fares. Replies [`PolicyReport`].
+    PolicyReport,
+}
+
+/// The scheduler's policy and the health of each of its plugins.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PolicyReport {
+    pub policy: String,
+    pub plugins: Vec<PluginHealth>,
+}
+
+/// Calls and failures of one plugin; unhealthy after repeated failures in a row.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PluginHealth {
+    pub name: String,
+    pub calls: u64,
+    pub failures: u64,
+    pub consecutive_failures: u64,
+    pub healthy: bool,
 }
 
 /// The scheduler's answer: `hosts[i]` for `spec.instance_uuids[i]`, plus alternates per

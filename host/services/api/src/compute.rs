@@ -464,6 +464,21 @@ impl ComputeApi {
         Ok(())
     }
 
+    /// The scheduler's policy and its plugins' health (admin).
+    pub async fn scheduler_report(
+        &self,
+        ctx: &Context,
+    ) -> Result<metacloud_rpc::scheduler::PolicyReport, ApiError> {
+        Self::require_admin(ctx, "metacloud:scheduler:show")?;
+        Ok(self
+            .rpc
+            .call(
+                topics::SCHEDULER,
+                &metacloud_rpc::scheduler::Request::PolicyReport,
+            )
+            .await?)
+    }
+
     /// Sets a project's quota limit (admin).
     pub async fn set_quota(
         &self,

@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/services", get(services))
         .route("/v1/hypervisors", get(hypervisors))
         .route("/v1/hypervisors/{host}/domains", get(domains))
+        .route("/v1/scheduler", get(scheduler_report))
         .route("/v1/scheduler/reload", post(reload_schedulers))
         .route("/v1/quotas/{project}", get(quota_usage))
         .route("/v1/quotas/{project}/{resource}", put(set_quota))
@@ -241,4 +242,8 @@ async fn set_quota(
 async fn reload_schedulers(State(s): State<AppState>, ctx: Ctx) -> Result<impl IntoResponse> {
     s.api.reload_schedulers(&ctx).await?;
     Ok(StatusCode::ACCEPTED)
+}
+
+async fn scheduler_report(State(s): State<AppState>, ctx: Ctx) -> Result<impl IntoResponse> {
+    Ok(Json(s.api.scheduler_report(&ctx).await?))
 }

@@ -112,6 +112,10 @@ pub trait Policy: Send + Sync {
     fn select(&self, spec: &RequestSpec, hosts: Vec<HostState>) -> Result<Selection, RpcError>;
     /// What runs, for logs: filter and weigher names.
     fn describe(&self) -> String;
+    /// Per-plugin health (empty for the native chain).
+    fn health(&self) -> Vec<metacloud_rpc::scheduler::PluginHealth> {
+        Vec::new()
+    }
 }
 
 impl Policy for Chain {
@@ -346,7 +350,17 @@ impl Scheduler {
                             ok = result.is_ok(),
                             "select_destinations"
                         );
-                        result
+                        result.and_then(|r| {
+                            serde_json::to_value(r).map_err(|e| RpcError::Codec(e.to_string()))
+                        })
+                    }
+                    Request::PolicyReport => {
+                        let policy = me.current();
+                        serde_json::to_value(metacloud_rpc::scheduler::PolicyReport {
+                            policy: policy.describe(),
+                            plugins: policy.health(),
+                        })
+                        .map_err(|e| RpcError::Codec(e.to_string()))
                     }
                 }
             }

@@ -77,6 +77,19 @@ fn same_shape(a: &[HostState], b: &[HostState]) -> bool {
         })
 }
 
+/// Whether the fields `update` carries differ (the rest was compared by `same_shape`).
+fn changed(new: &HostState, old: &HostState) -> bool {
+    new.vcpus_used != old.vcpus_used
+        || new.memory_mb_used != old.memory_mb_used
+        || new.local_gb_used != old.local_gb_used
+        || new.running_vms != old.running_vms
+        || new.reserved_memory_mb != old.reserved_memory_mb
+        || new.local_gb != old.local_gb
+        || new.cpu_allocation_ratio != old.cpu_allocation_ratio
+        || new.ram_allocation_ratio != old.ram_allocation_ratio
+        || new.disk_allocation_ratio != old.disk_allocation_ratio
+}
+
 fn row(i: usize, h: &HostState) -> HostUpdate {
     HostUpdate {
         host: i as u32,
@@ -213,7 +226,7 @@ impl WasmChain {
                     .iter()
                     .zip(&live.hosts)
                     .enumerate()
-                    .filter(|(_, (new, old))| new != old)
+                    .filter(|(_, (new, old))| changed(new, old))
                     .map(|(i, (new, _))| row(i, new))
                     .collect();
                 if !changes.is_empty() {
@@ -225,7 +238,10 @@ impl WasmChain {
                     {
                         s.update(generation, &changes).map_err(plugin_failed)?;
                     }
-                    live.hosts = hosts.to_vec();
+                    for c in &changes {
+                        let i = c.host as usize;
+                        live.hosts[i] = hosts[i].clone();
+                    }
                 }
                 return Ok(live);
             }
@@ -256,9 +272,13 @@ impl WasmChain {
 
     /// Places every instance of `spec`, keeping the instances' view in step with each pick.
     /// Returns the instances holding the original snapshot again (picks rolled back).
-    fn place(&self, mut live: Live, spec: &RequestSpec) -> Result<(Live, Selection), RpcError> {
+    fn place(
+        &self,
+        mut live: Live,
+        spec: &RequestSpec,
+        mut hosts: Vec<HostState>,
+    ) -> Result<(Live, Selection), RpcError> {
         let generation = live.generation;
-        let mut hosts = live.hosts.clone();
         let mut selection = Selection {
             hosts: Vec::with_capacity(spec.instance_uuids.len()),
             alternates: Vec::with_capacity(spec.instance_uuids.len()),
@@ -437,9 +457,22 @@ impl Policy for WasmChain {
         let mut slot = self.live.lock().unwrap_or_else(|e| e.into_inner());
         let live = self.prepare(slot.take(), &hosts)?;
         // A failed call leaves `slot` empty: the next request starts from fresh instances.
-        let (live, selection) = self.place(live, spec)?;
+        let (live, selection) = self.place(live, spec, hosts)?;
         *slot = Some(live);
         Ok(selection)
+    }
+
+    fn health(&self) -> Vec<metacloud_rpc::scheduler::PluginHealth> {
+        WasmChain::health(self)
+            .into_iter()
+            .map(|(name, h)| metacloud_rpc::scheduler::PluginHealth {
+                name,
+                calls: h.calls,
+                failures: h.failures,
+                consecutive_failures: h.consecutive_failures,
+                healthy: h.healthy,
+            })
+            .collect()
     }
 
     fn describe(&self) -> String {
