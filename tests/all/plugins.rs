@@ -401,6 +401,14 @@ async fn swapping_spread_for_pack_under_load_loses_nothing() {
     .await;
     metacloud_tests::wait_for("all ACTIVE", Duration::from_secs(120), || async {
         let list = api.list(&ctx, false).await.ok()?;
+        if std::env::var("METACLOUD_TEST_ECHO").is_ok() {
+            let mut by: std::collections::BTreeMap<String, usize> = Default::default();
+            for i in &list {
+                *by.entry(format!("{:?}/{:?}", i.vm_state, i.task_state))
+                    .or_default() += 1;
+            }
+            eprintln!("swap: {total} wanted, {by:?}");
+        }
         let errors: Vec<_> = list
             .iter()
             .filter(|i| i.vm_state == VmState::Error)

@@ -90,16 +90,20 @@ impl Db {
         };
         let mut options = AnyPoolOptions::new().acquire_timeout(timeout);
         options = match backend {
-            Backend::Sqlite => options.max_connections(1).after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; \
+            // One connection serves everyone: waiting for it is queueing, not a failure.
+            Backend::Sqlite => options
+                .max_connections(1)
+                .acquire_timeout(timeout.max(Duration::from_secs(60)))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute(
+                            "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; \
                          PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;",
-                    )
-                    .await?;
-                    Ok(())
-                })
-            }),
+                        )
+                        .await?;
+                        Ok(())
+                    })
+                }),
             Backend::Postgres => options.max_connections(max_connections),
         };
         let pool = options.connect(&url).await.map_err(|e| DbError::Connect {

@@ -164,6 +164,27 @@ impl ComputeWorker {
             })
     }
 
+    /// A call to the conductor that must not be lost to a passing failure (a broker
+    /// reconnect, a busy database): retried with backoff; answers are final.
+    async fn call_conductor<T: serde::de::DeserializeOwned>(
+        &self,
+        req: &conductor::Request,
+    ) -> Result<T, RpcError> {
+        let mut delay = Duration::from_millis(200);
+        let mut attempt = 1;
+        loop {
+            match self.rpc.call(topics::CONDUCTOR, req).await {
+                Err(e @ (RpcError::Queue(_) | RpcError::Remote(_))) if attempt < 6 => {
+                    tracing::warn!(error = %e, attempt, "conductor call failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
     async fn handle(&self, req: Request) -> Result<Value, RpcError> {
         match req {
             Request::BuildAndRunInstance { instance } => {
@@ -260,7 +281,7 @@ impl ComputeWorker {
             host: self.host.clone(),
             power_state: power::RUNNING,
         };
-        match self.rpc.call::<_, bool>(topics::CONDUCTOR, &req).await {
+        match self.call_conductor::<bool>(&req).await {
             Ok(true) => tracing::info!(instance = %uuid, "instance running"),
             Ok(false) => {
                 tracing::warn!(instance = %uuid, "instance no longer belongs here; destroying guest");
@@ -285,7 +306,7 @@ impl ComputeWorker {
             uuid: uuid.to_string(),
             host: self.host.clone(),
         };
-        let deleted: bool = self.rpc.call(topics::CONDUCTOR, &req).await?;
+        let deleted: bool = self.call_conductor(&req).await?;
         tracing::info!(instance = %uuid, "guest destroyed");
         Ok(deleted)
     }
