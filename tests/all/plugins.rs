@@ -418,7 +418,7 @@ async fn swapping_spread_for_pack_under_load_loses_nothing() {
             .iter()
             .filter(|i| i.vm_state == VmState::Active)
             .count()
-            == 200)
+            == total)
             .then_some(())
     })
     .await;
