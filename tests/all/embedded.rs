@@ -7,6 +7,29 @@ use metacloud_rpc::objects::VmState;
 use metacloud_tests::{scratch_dir, wait_for};
 use std::time::Duration;
 
+/// Boots one instance and returns its uuid.
+async fn boot_one(
+    api: &metacloud_api::ComputeApi,
+    ctx: &Context,
+    name: &str,
+    flavor: &str,
+    image: Option<metacloud_rpc::objects::ImageRef>,
+) -> String {
+    api.create(
+        ctx,
+        CreateRequest {
+            name: name.into(),
+            flavor: flavor.into(),
+            image,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("create")
+    .remove(0)
+    .uuid
+}
+
 fn embedded_config() -> Config {
     let dir = scratch_dir("embedded");
     let mut config = Config::default();
@@ -122,19 +145,7 @@ async fn stop_start_reboot_follow_libvirt() {
     let api = running.api.clone().unwrap();
     let host = config.host();
     let ctx = Context::admin("demo");
-    let uuid = api
-        .create(
-            &ctx,
-            CreateRequest {
-                name: "one".into(),
-                flavor: "m1.nano".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .remove(0)
-        .uuid;
+    let uuid = boot_one(&api, &ctx, "one", "m1.nano", None).await;
     let state_is = |want: VmState, power: i32| {
         let api = api.clone();
         let ctx = ctx.clone();
@@ -237,19 +248,7 @@ async fn no_room_is_error_with_fault_and_quota_counts_it() {
     let ctx = Context::admin("big");
     api.set_quota(&ctx, "big", "ram", -1).await.unwrap();
     api.set_quota(&ctx, "big", "cores", -1).await.unwrap();
-    let uuid = api
-        .create(
-            &ctx,
-            CreateRequest {
-                name: "huge".into(),
-                flavor: "m1.xlarge".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .remove(0)
-        .uuid;
+    let uuid = boot_one(&api, &ctx, "huge", "m1.xlarge", None).await;
     let view = wait_for("error", Duration::from_secs(20), || async {
         let v = api.show(&ctx, &uuid).await.ok()?;
         (v.instance.vm_state == VmState::Error).then_some(v)
@@ -314,20 +313,7 @@ async fn failed_spawn_is_rescheduled_to_another_host() {
     let bad = format!("bad-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let _bad = add_compute(&config, running.bus.clone(), &bad, "qemu:///system", 65536).await;
     let ctx = Context::admin("resched");
-    let uuid = api
-        .create(
-            &ctx,
-            CreateRequest {
-                name: "r".into(),
-                flavor: "m1.nano".into(),
-                image: Some(missing_image()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .remove(0)
-        .uuid;
+    let uuid = boot_one(&api, &ctx, "r", "m1.nano", Some(missing_image())).await;
     let view = wait_for(
         "active after reschedule",
         Duration::from_secs(30),
@@ -368,20 +354,7 @@ async fn builds_failing_everywhere_end_in_error_after_max_attempts() {
         hosts.push(add_compute(&config, control.bus.clone(), &host, "qemu:///system", 8192).await);
     }
     let ctx = Context::admin("doomed");
-    let uuid = api
-        .create(
-            &ctx,
-            CreateRequest {
-                name: "d".into(),
-                flavor: "m1.nano".into(),
-                image: Some(missing_image()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .remove(0)
-        .uuid;
+    let uuid = boot_one(&api, &ctx, "d", "m1.nano", Some(missing_image())).await;
     let view = wait_for("error", Duration::from_secs(30), || async {
         let v = api.show(&ctx, &uuid).await.ok()?;
         (v.instance.vm_state == VmState::Error).then_some(v)
@@ -414,19 +387,7 @@ async fn power_sync_reports_a_guest_stopped_behind_our_back() {
         .expect("start all");
     let api = running.api.clone().unwrap();
     let ctx = Context::admin("sync");
-    let uuid = api
-        .create(
-            &ctx,
-            CreateRequest {
-                name: "s".into(),
-                flavor: "m1.nano".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .remove(0)
-        .uuid;
+    let uuid = boot_one(&api, &ctx, "s", "m1.nano", None).await;
     wait_for("active", Duration::from_secs(20), || async {
         let i = api.show(&ctx, &uuid).await.ok()?.instance;
         (i.vm_state == VmState::Active).then_some(())
