@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
+# The "other WIT major" hostile plugin is the current scheduler package, renumbered.
+v2=plugins/hostile/hostile-v2/wit/scheduler.wit
+sed 's/^package metacloud:scheduler@1\.0\.0;/package metacloud:scheduler@2.0.0;/' wit/scheduler/scheduler.wit > "$v2.tmp"
+cmp -s "$v2.tmp" "$v2" && rm "$v2.tmp" || mv "$v2.tmp" "$v2"
 cargo build -q --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --release
 out=plugins/target/wasm32-wasip2/release
 mkdir -p plugins/dist/hostile

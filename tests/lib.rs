@@ -175,6 +175,8 @@ pub struct Client {
     pub base: String,
     pub token: String,
     pub project: String,
+    /// `X-Roles`; none sent means the API's default (admin).
+    pub roles: Option<String>,
     http: reqwest::Client,
 }
 
@@ -184,17 +186,27 @@ impl Client {
             base: base.into(),
             token: token.into(),
             project: project.into(),
+            roles: None,
             http: reqwest::Client::new(),
         }
     }
 
+    /// The same client acting with `roles` (comma-separated).
+    pub fn with_roles(&self, roles: &str) -> Client {
+        Client {
+            roles: Some(roles.into()),
+            ..self.clone()
+        }
+    }
+
     async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
-        let resp = req
+        let mut req = req
             .header("x-auth-token", &self.token)
-            .header("x-project-id", &self.project)
-            .send()
-            .await
-            .expect("request");
+            .header("x-project-id", &self.project);
+        if let Some(roles) = &self.roles {
+            req = req.header("x-roles", roles);
+        }
+        let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
         let body = resp.json::<Value>().await.unwrap_or(Value::Null);
         (status, body)

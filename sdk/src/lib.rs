@@ -22,12 +22,37 @@ pub struct Snapshot {
     pub total_vcpus: Vec<u32>,
     pub total_ram_mb: Vec<u64>,
     pub running_vms: Vec<u32>,
+    /// Instances doing I/O-heavy work (building, resizing, snapshotting).
+    pub io_ops: Vec<u32>,
     pub failed_builds: Vec<u32>,
     pub az_index: Vec<u16>,
     pub hypervisor_index: Vec<u16>,
     pub arch_index: Vec<u16>,
     pub service_up: Vec<bool>,
     pub disabled: Vec<bool>,
+    /// Host aggregates, each with the indices of its hosts.
+    pub aggregates: Vec<Aggregate>,
+    /// Per host, the positions in `aggregates` of the aggregates it is in (filled by
+    /// [`Snapshot::index_aggregates`], which the SDK calls on `sync`).
+    pub aggregates_of: Vec<Vec<u32>>,
+}
+
+/// A host aggregate: named hosts with metadata.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Aggregate {
+    pub name: String,
+    pub metadata: Vec<(String, String)>,
+    pub hosts: Vec<u32>,
+}
+
+impl Aggregate {
+    /// A metadata value by key.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl Snapshot {
@@ -49,6 +74,33 @@ impl Snapshot {
     pub fn cpu_arch(&self, i: usize) -> &str {
         &self.cpu_archs[self.arch_index[i] as usize]
     }
+    /// Builds `aggregates_of` from `aggregates`.
+    pub fn index_aggregates(&mut self) {
+        self.aggregates_of = vec![Vec::new(); self.len()];
+        for (a, agg) in self.aggregates.iter().enumerate() {
+            for &h in &agg.hosts {
+                if let Some(list) = self.aggregates_of.get_mut(h as usize) {
+                    list.push(a as u32);
+                }
+            }
+        }
+    }
+    /// The aggregates host `i` is in.
+    pub fn aggregates_of(&self, i: usize) -> impl Iterator<Item = &Aggregate> {
+        self.aggregates_of
+            .get(i)
+            .into_iter()
+            .flatten()
+            .map(|&a| &self.aggregates[a as usize])
+    }
+    /// Values of metadata `key` over the aggregates of host `i`, comma lists split
+    /// (Nova's `aggregate_metadata_get_by_host`).
+    pub fn aggregate_values(&self, i: usize, key: &str) -> Vec<&str> {
+        self.aggregates_of(i)
+            .filter_map(|a| a.get(key))
+            .flat_map(|v| v.split(',').map(str::trim))
+            .collect()
+    }
     /// A changed row (resources consumed by an earlier pick).
     pub fn apply(&mut self, c: &Change) {
         let i = c.host as usize;
@@ -57,6 +109,7 @@ impl Snapshot {
             self.free_disk_gb[i] = c.free_disk_gb;
             self.free_vcpus[i] = c.free_vcpus;
             self.running_vms[i] = c.running_vms;
+            self.io_ops[i] = c.io_ops;
         }
     }
 }
@@ -69,6 +122,7 @@ pub struct Change {
     pub free_disk_gb: f64,
     pub free_vcpus: f64,
     pub running_vms: u32,
+    pub io_ops: u32,
 }
 
 /// The flavor asked for.
@@ -93,9 +147,37 @@ pub struct Request {
     pub same_host: Vec<String>,
     pub different_host: Vec<String>,
     pub num_instances: u32,
+    /// The server group the instance joins, if any.
+    pub server_group: Option<ServerGroup>,
+}
+
+/// A server group and where its members are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServerGroup {
+    pub uuid: String,
+    /// `affinity`, `anti-affinity`, `soft-affinity` or `soft-anti-affinity`.
+    pub policy: String,
+    pub max_per_host: u32,
+    /// (host index, members on it).
+    pub hosts: Vec<(u32, u32)>,
+}
+
+impl ServerGroup {
+    /// Members on host `i`.
+    pub fn members_on(&self, i: usize) -> u32 {
+        self.hosts
+            .iter()
+            .find(|(h, _)| *h as usize == i)
+            .map_or(0, |(_, n)| *n)
+    }
 }
 
 impl Request {
+    /// The server group, when its policy is `policy`.
+    pub fn group_with_policy(&self, policy: &str) -> Option<&ServerGroup> {
+        self.server_group.as_ref().filter(|g| g.policy == policy)
+    }
+
     /// An image property by name.
     pub fn image_property(&self, key: &str) -> Option<&str> {
         self.image_properties
@@ -125,7 +207,8 @@ thread_local! {
 }
 
 /// Replaces the instance's snapshot (the `sync` call).
-pub fn store(snapshot: Snapshot) {
+pub fn store(mut snapshot: Snapshot) {
+    snapshot.index_aggregates();
     SNAPSHOT.with(|s| *s.borrow_mut() = snapshot);
 }
 
@@ -229,12 +312,23 @@ macro_rules! __glue {
                 total_vcpus: c.total_vcpus,
                 total_ram_mb: c.total_ram_mb,
                 running_vms: c.running_vms,
+                io_ops: c.io_ops,
                 failed_builds: c.failed_builds,
                 az_index: c.az_index,
                 hypervisor_index: c.hypervisor_index,
                 arch_index: c.arch_index,
                 service_up: c.service_up,
                 disabled: c.disabled,
+                aggregates: s
+                    .aggregates
+                    .into_iter()
+                    .map(|a| $crate::Aggregate {
+                        name: a.name,
+                        metadata: a.metadata,
+                        hosts: a.hosts,
+                    })
+                    .collect(),
+                aggregates_of: Vec::new(),
             }
         }
         fn __changes(changes: Vec<__t::HostUpdate>) -> Vec<$crate::Change> {
@@ -246,6 +340,7 @@ macro_rules! __glue {
                     free_disk_gb: c.free_disk_gb,
                     free_vcpus: c.free_vcpus,
                     running_vms: c.running_vms,
+                    io_ops: c.io_ops,
                 })
                 .collect()
         }
@@ -266,6 +361,12 @@ macro_rules! __glue {
                 same_host: r.same_host,
                 different_host: r.different_host,
                 num_instances: r.num_instances,
+                server_group: r.server_group.map(|g| $crate::ServerGroup {
+                    uuid: g.uuid,
+                    policy: g.policy,
+                    max_per_host: g.max_per_host,
+                    hosts: g.hosts,
+                }),
             }
         }
         /// Instances placed on a host (asks the host; for same/different-host hints).
@@ -369,6 +470,7 @@ mod tests {
             free_disk_gb: vec![1.0, 2.0],
             free_vcpus: vec![1.0, 2.0],
             running_vms: vec![0, 0],
+            io_ops: vec![0, 0],
             ..Default::default()
         };
         s.apply(&Change {
@@ -377,8 +479,52 @@ mod tests {
             free_disk_gb: 0.5,
             free_vcpus: 0.5,
             running_vms: 3,
+            io_ops: 1,
         });
         assert_eq!((s.free_ram_mb[1], s.running_vms[1]), (0.5, 3));
         assert_eq!(s.free_ram_mb[0], 1.0);
+        assert_eq!(s.io_ops, vec![0, 1]);
+    }
+
+    #[test]
+    fn aggregate_values_come_from_the_hosts_aggregates() {
+        let mut s = Snapshot {
+            hostnames: vec!["a".into(), "b".into(), "c".into()],
+            aggregates: vec![
+                Aggregate {
+                    name: "ssd".into(),
+                    metadata: vec![("disk".into(), "ssd, nvme".into())],
+                    hosts: vec![0, 1],
+                },
+                Aggregate {
+                    name: "gpu".into(),
+                    metadata: vec![("gpu".into(), "true".into())],
+                    hosts: vec![1],
+                },
+            ],
+            ..Default::default()
+        };
+        s.index_aggregates();
+        assert_eq!(s.aggregate_values(0, "disk"), vec!["ssd", "nvme"]);
+        assert_eq!(s.aggregate_values(1, "gpu"), vec!["true"]);
+        assert!(s.aggregate_values(2, "disk").is_empty());
+        assert_eq!(s.aggregates_of(1).count(), 2);
+    }
+
+    #[test]
+    fn group_members_by_host() {
+        let g = ServerGroup {
+            policy: "anti-affinity".into(),
+            max_per_host: 1,
+            hosts: vec![(2, 1), (5, 3)],
+            ..Default::default()
+        };
+        assert_eq!((g.members_on(5), g.members_on(0)), (3, 0));
+        let r = Request {
+            server_group: Some(g),
+            ..Default::default()
+        };
+        assert!(r.group_with_policy("anti-affinity").is_some());
+        assert!(r.group_with_policy("affinity").is_none());
     }
 }

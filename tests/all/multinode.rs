@@ -303,3 +303,139 @@ async fn a_compute_killed_mid_build_gets_its_message_again() {
     );
     d.teardown().await;
 }
+
+impl Deployment {
+    async fn boot_with(&self, name: &str, count: u32, extra: Value) -> Vec<String> {
+        let mut req =
+            json!({"name": name, "flavor": "m1.nano", "min_count": count, "max_count": count});
+        for (k, v) in extra.as_object().unwrap() {
+            req[k] = v.clone();
+        }
+        let (status, body) = self.client.post("/v1/servers", req).await;
+        assert_eq!(status, 202, "{body}");
+        body["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["uuid"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    async fn group(&self, policy: &str) -> String {
+        let (status, body) = self
+            .client
+            .post(
+                "/v1/server-groups",
+                json!({"name": policy, "policy": policy}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["server_group"]["uuid"].as_str().unwrap().to_string()
+    }
+}
+
+fn hosts_of(settled: &BTreeMap<String, (String, String)>) -> Vec<String> {
+    settled.values().map(|(_, h)| h.clone()).collect()
+}
+
+/// Server groups and aggregates reach the WASM plugins of the split deployment: the
+/// conductor fills in where a group's members are, the scheduler's plugins act on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_groups_and_aggregates_steer_placement_across_processes() {
+    let mut d = Deployment::new("").await;
+    d.start_all().await;
+    let t = Duration::from_secs(60);
+
+    // Anti-affinity: two now and one later, each on its own host; a fourth has no room.
+    let anti = d.group("anti-affinity").await;
+    let mut uuids = d
+        .boot_with("anti", 2, json!({"hints": {"group": anti}}))
+        .await;
+    d.settle(&uuids, t).await;
+    uuids.extend(
+        d.boot_with("anti", 1, json!({"hints": {"group": anti}}))
+            .await,
+    );
+    let settled = d.settle(&uuids, t).await;
+    let mut hosts = hosts_of(&settled);
+    hosts.sort();
+    assert_eq!(
+        hosts,
+        vec!["compute-1", "compute-2", "compute-3"],
+        "{settled:?}"
+    );
+    assert!(settled.values().all(|(s, _)| s == "active"), "{settled:?}");
+    let fourth = d
+        .boot_with("anti", 1, json!({"hints": {"group": anti}}))
+        .await;
+    let settled = d.settle(&fourth, t).await;
+    assert_eq!(settled[&fourth[0]].0, "error", "{settled:?}");
+    let (_, group) = d.client.get(&format!("/v1/server-groups/{anti}")).await;
+    assert_eq!(
+        group["server_group"]["members"].as_array().unwrap().len(),
+        4
+    );
+
+    // Affinity: a later boot joins the host of the first members.
+    let aff = d.group("affinity").await;
+    let mut uuids = d
+        .boot_with("aff", 2, json!({"hints": {"group": aff}}))
+        .await;
+    d.settle(&uuids, t).await;
+    uuids.extend(
+        d.boot_with("aff", 1, json!({"hints": {"group": aff}}))
+            .await,
+    );
+    let settled = d.settle(&uuids, t).await;
+    let hosts = hosts_of(&settled);
+    assert!(hosts.iter().all(|h| h == &hosts[0]), "{settled:?}");
+
+    // Another project cannot use the group, and cannot see it.
+    let other =
+        Client::new(d.client.base.clone(), d.client.token.clone(), "other").with_roles("member");
+    let (status, body) = other
+        .post(
+            "/v1/servers",
+            json!({"name": "x", "flavor": "m1.nano", "hints": {"group": aff}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = other.get(&format!("/v1/server-groups/{aff}")).await;
+    assert_eq!(status, 404);
+
+    // An aggregate that makes compute-2 availability zone "fast".
+    let (status, body) = d
+        .client
+        .post(
+            "/v1/aggregates",
+            json!({"name": "fast", "availability_zone": "fast"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let id = body["aggregate"]["id"].to_string();
+    let (status, body) = d
+        .client
+        .post(
+            &format!("/v1/aggregates/{id}/action"),
+            json!({"add_host": {"host": "compute-2"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = other.post("/v1/aggregates", json!({"name": "mine"})).await;
+    assert_eq!(status, 403, "aggregates are for admins");
+    let reader = other.with_roles("reader");
+    let (status, _) = reader.get("/v1/aggregates").await;
+    assert_eq!(status, 403);
+    // Plenty of room elsewhere, yet every instance asking for zone "fast" lands there.
+    let fast = d
+        .boot_with("fast", 3, json!({"availability_zone": "fast"}))
+        .await;
+    let settled = d.settle(&fast, t).await;
+    assert!(
+        settled
+            .values()
+            .all(|(s, h)| s == "active" && h == "compute-2"),
+        "{settled:?}"
+    );
+    d.teardown().await;
+}

@@ -1,10 +1,12 @@
 //! The scheduler as WASM plugins: the same placements as the native chain, hostile plugins
 //! that fail only their own call, and a whole cloud scheduling through plugins.
 
-use metacloud_config::{Config, SchedulerDriver, WeigherConfig};
+use metacloud_config::{Config, SchedulerDriver, WeigherConfig, NATIVE_FILTERS, NATIVE_WEIGHERS};
 use metacloud_plugins::scheduler::SchedulerPlugin;
 use metacloud_plugins::{PluginError, PluginLimits, Runtime};
-use metacloud_rpc::objects::{Flavor, HostState, RequestSpec};
+use metacloud_rpc::objects::{
+    group_policy, Flavor, GroupSpec, HostAggregate, HostState, RequestSpec,
+};
 use metacloud_rpc::RpcError;
 use metacloud_scheduler::wasm::WasmChain;
 use metacloud_scheduler::{Chain, Policy};
@@ -91,6 +93,99 @@ fn wasm_chain_places_exactly_like_the_native_chain() {
         .select(&spec(1, Some("nowhere")), hosts(10))
         .unwrap_err();
     assert!(matches!(err, RpcError::NoValidHost(_)), "{err}");
+}
+
+/// Hosts with aggregates, I/O ops and group members, for the policies that read them.
+fn rich_hosts(n: usize) -> Vec<HostState> {
+    let mut hosts = hosts(n);
+    for (i, h) in hosts.iter_mut().enumerate() {
+        h.io_ops = (i % 4) as u64 * 3;
+        if i % 3 == 0 {
+            h.aggregates.push(HostAggregate {
+                name: "fast".into(),
+                metadata: [("disk".to_string(), "ssd,nvme".to_string())].into(),
+            });
+        }
+        if i % 5 == 0 {
+            h.aggregates.push(HostAggregate {
+                name: "private".into(),
+                metadata: [("filter_tenant_id".to_string(), "p1, p2".to_string())].into(),
+            });
+        }
+    }
+    hosts
+}
+
+fn rich_specs() -> Vec<RequestSpec> {
+    let group = |policy: &str, on: &[usize]| {
+        let mut s = spec(3, None);
+        s.server_group = Some(GroupSpec {
+            uuid: "g".into(),
+            policy: policy.into(),
+            max_server_per_host: 1,
+            hosts: on.iter().map(|i| (format!("h{i:03}"), 1)).collect(),
+        });
+        s
+    };
+    let mut specs = vec![spec(4, None), spec(2, Some("az2"))];
+    for policy in group_policy::ALL {
+        specs.push(group(policy, &[]));
+        specs.push(group(policy, &[3, 8, 12]));
+    }
+    let mut extra = spec(2, None);
+    extra.flavor.extra_specs.insert(
+        "aggregate_instance_extra_specs:disk".into(),
+        "<or> nvme <or> optane".into(),
+    );
+    extra
+        .flavor
+        .extra_specs
+        .insert("capabilities:hypervisor_type".into(), "s== QEMU".into());
+    specs.push(extra);
+    let mut tenant = spec(2, None);
+    tenant.project_id = "p2".into();
+    specs.push(tenant);
+    specs
+}
+
+#[test]
+fn every_plugin_decides_like_its_native_twin() {
+    let mut config = wasm_config(&dist());
+    // Plugins get [scheduler]'s knobs as settings.
+    config.scheduler.max_io_ops_per_host = 6;
+    config.scheduler.max_instances_per_host = 8;
+    let one = |filters: Vec<String>, weighers: Vec<WeigherConfig>| {
+        let mut c = config.clone();
+        c.scheduler.filters = filters;
+        c.scheduler.weighers = weighers;
+        c
+    };
+    let ram = WeigherConfig {
+        name: "RAMWeigher".into(),
+        multiplier: 1.0,
+    };
+    let mut cases = Vec::new();
+    for f in NATIVE_FILTERS {
+        cases.push((f.to_string(), one(vec![f.to_string()], vec![ram.clone()])));
+    }
+    for w in NATIVE_WEIGHERS {
+        for multiplier in [1.0, -1.0] {
+            let weigher = WeigherConfig {
+                name: w.to_string(),
+                multiplier,
+            };
+            cases.push((format!("{w}x{multiplier}"), one(vec![], vec![weigher])));
+        }
+    }
+    for (name, config) in cases {
+        let wasm = WasmChain::load(&config, 2).expect("load plugins");
+        let native = Chain::from_config(&config.scheduler, 2);
+        for (k, spec) in rich_specs().iter().enumerate() {
+            let a = wasm.select(spec, rich_hosts(60));
+            let b = Policy::select(&native, spec, rich_hosts(60));
+            assert_eq!(a, b, "{name}, spec #{k}");
+        }
+    }
 }
 
 /// A plugin directory with the compute filter and one hostile plugin; returns the chain

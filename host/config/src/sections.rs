@@ -249,6 +249,11 @@ pub const NATIVE_FILTERS: &[&str] = &[
     "SameHostFilter",
     "DifferentHostFilter",
     "NumInstancesFilter",
+    "IoOpsFilter",
+    "ServerGroupAffinityFilter",
+    "ServerGroupAntiAffinityFilter",
+    "AggregateInstanceExtraSpecsFilter",
+    "AggregateMultiTenancyIsolation",
 ];
 
 /// Weighers the native scheduler knows (Nova's names).
@@ -258,6 +263,9 @@ pub const NATIVE_WEIGHERS: &[&str] = &[
     "DiskWeigher",
     "NumInstancesWeigher",
     "BuildFailureWeigher",
+    "IoOpsWeigher",
+    "ServerGroupSoftAffinityWeigher",
+    "ServerGroupSoftAntiAffinityWeigher",
 ];
 
 /// One weigher and its multiplier.
@@ -296,6 +304,8 @@ pub struct SchedulerConfig {
     pub host_subset_size: usize,
     /// Hosts with more instances are filtered out by `NumInstancesFilter`.
     pub max_instances_per_host: u32,
+    /// Hosts with more instances building (I/O ops) are filtered out by `IoOpsFilter`.
+    pub max_io_ops_per_host: u32,
 }
 
 impl Default for SchedulerConfig {
@@ -313,6 +323,8 @@ impl Default for SchedulerConfig {
                 "DiskFilter",
                 "ComputeCapabilitiesFilter",
                 "ImagePropertiesFilter",
+                "ServerGroupAntiAffinityFilter",
+                "ServerGroupAffinityFilter",
             ]
             .map(String::from)
             .to_vec(),
@@ -321,10 +333,14 @@ impl Default for SchedulerConfig {
                 w("CPUWeigher", 1.0),
                 w("DiskWeigher", 1.0),
                 w("NumInstancesWeigher", 0.0),
+                w("IoOpsWeigher", -1.0),
+                w("ServerGroupSoftAffinityWeigher", 1.0),
+                w("ServerGroupSoftAntiAffinityWeigher", 1.0),
                 w("BuildFailureWeigher", 1_000_000.0),
             ],
             host_subset_size: 1,
             max_instances_per_host: 50,
+            max_io_ops_per_host: 8,
             driver: SchedulerDriver::Native,
             plugin_dir: None,
             plugin_config: Default::default(),

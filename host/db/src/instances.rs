@@ -1,5 +1,6 @@
 //! Instances, their actions and faults.
 
+use crate::groups;
 use crate::nodes::{self, Claim};
 use crate::quotas::{self, DefaultLimits, CORES, INSTANCES, RAM};
 use crate::{get, now_ms, Db, DbError};
@@ -82,6 +83,8 @@ pub struct NewInstances {
     pub user_data: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub request_id: String,
+    /// Server group the instances join (must be the project's).
+    pub server_group: Option<String>,
 }
 
 /// A state change, applied only if the task state is as expected.
@@ -222,6 +225,9 @@ impl Db {
             .await?;
             insert_action(&mut tx, &uuid, "create", new, now).await?;
             uuids.push(uuid);
+        }
+        if let Some(group) = &new.server_group {
+            groups::join_in(&mut tx, group, &new.project_id, &uuids, limits).await?;
         }
         tx.commit().await?;
         let mut out = Vec::with_capacity(uuids.len());
@@ -487,6 +493,7 @@ impl Db {
         if let Some(host) = &inst.host {
             nodes::release_in(&mut tx, host, claim_of(&inst)).await?;
         }
+        groups::leave_in(&mut tx, uuid).await?;
         tx.commit().await?;
         Ok(Some(inst))
     }

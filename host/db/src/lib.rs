@@ -6,8 +6,10 @@
 //! runs in one transaction; capacity and quota checks are single conditional `UPDATE`s, so
 //! they stay atomic under concurrency on both backends.
 
+pub mod aggregates;
 mod error;
 pub mod flavors;
+pub mod groups;
 pub mod instances;
 pub mod nodes;
 pub mod quotas;

@@ -84,11 +84,32 @@ impl Db {
                     .push(get(r, "uuid")?);
             }
         }
+        // Nova counts building, resizing, snapshotting... as I/O ops; here instances are
+        // I/O-heavy while they build.
+        let mut io_ops: HashMap<String, u64> = HashMap::new();
+        for r in &sqlx::query(
+            "SELECT host, COUNT(*) AS n FROM instances \
+             WHERE deleted = 0 AND host IS NOT NULL AND vm_state = 'building' GROUP BY host",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            io_ops.insert(get(r, "host")?, get::<i64>(r, "n")? as u64);
+        }
+        let mut aggregates = self.host_aggregates().await?;
         rows.iter()
             .map(|r| {
                 let host: String = get(r, "host")?;
+                let aggregates = aggregates.remove(&host).unwrap_or_default();
+                // An aggregate's availability zone overrides the one the compute reports.
+                let availability_zone = aggregates
+                    .iter()
+                    .find_map(|a| a.metadata.get(crate::aggregates::AZ_KEY).cloned())
+                    .map_or_else(|| get(r, "availability_zone"), Ok)?;
                 Ok(HostState {
-                    availability_zone: get(r, "availability_zone")?,
+                    availability_zone,
+                    io_ops: io_ops.get(&host).copied().unwrap_or(0),
+                    aggregates,
                     up: now - get::<i64>(r, "last_seen_at")? <= down_time_ms,
                     disabled: get::<i64>(r, "disabled")? != 0,
                     vcpus: get::<i64>(r, "vcpus")? as u64,

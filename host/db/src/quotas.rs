@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 pub const INSTANCES: &str = "instances";
 pub const CORES: &str = "cores";
 pub const RAM: &str = "ram";
+pub const SERVER_GROUPS: &str = "server_groups";
+/// Members per server group (checked when instances join, not kept as usage).
+pub const SERVER_GROUP_MEMBERS: &str = "server_group_members";
 
 /// Limits that apply where a project has no limit of its own (`-1` is unlimited).
 #[derive(Debug, Clone, PartialEq)]
@@ -17,10 +20,16 @@ impl Default for DefaultLimits {
     /// Nova's defaults.
     fn default() -> Self {
         DefaultLimits(
-            [(INSTANCES, 10), (CORES, 20), (RAM, 51200)]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
+            [
+                (INSTANCES, 10),
+                (CORES, 20),
+                (RAM, 51200),
+                (SERVER_GROUPS, 10),
+                (SERVER_GROUP_MEMBERS, 10),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
         )
     }
 }

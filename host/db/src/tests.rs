@@ -35,7 +35,199 @@ fn batch(db_flavor: metacloud_rpc::objects::Flavor, count: u32, project: &str) -
         user_data: None,
         metadata: Default::default(),
         request_id: "req-test".into(),
+        server_group: None,
     }
+}
+
+async fn add_node(db: &Db, host: &str) {
+    db.report_service("metacloud-compute", host, &format!("compute.{host}"))
+        .await
+        .unwrap();
+    let report = NodeReport {
+        vcpus: 8,
+        memory_mb: 16_000,
+        local_gb: 100,
+        reserved_memory_mb: 0,
+        cpu_allocation_ratio: 1.0,
+        ram_allocation_ratio: 1.0,
+        disk_allocation_ratio: 1.0,
+        hypervisor_type: "test".into(),
+        hypervisor_version: 1,
+        cpu_arch: "x86_64".into(),
+        availability_zone: "nova".into(),
+    };
+    db.upsert_node(host, &report).await.unwrap();
+}
+
+#[tokio::test]
+async fn server_groups_track_members_hosts_and_quota() {
+    use crate::groups::NewGroup;
+    both(|db| {
+        Box::pin(async move {
+            add_node(&db, "h1").await;
+            let limits = DefaultLimits::default();
+            let new = |policy: &str| NewGroup {
+                name: "g".into(),
+                project_id: "p1".into(),
+                user_id: "u".into(),
+                policy: policy.into(),
+                max_server_per_host: None,
+            };
+            assert!(matches!(
+                db.create_server_group(&new("sideways"), &limits).await,
+                Err(DbError::Conflict(_))
+            ));
+            let g = db
+                .create_server_group(&new("anti-affinity"), &limits)
+                .await
+                .unwrap();
+            let nano = db.get_flavor("m1.nano").await.unwrap();
+            // Another project cannot put instances in it, and nothing is left behind.
+            let mut other = batch(nano.clone(), 1, "p2");
+            other.server_group = Some(g.uuid.clone());
+            assert!(matches!(
+                db.create_instances(&other, &limits).await,
+                Err(DbError::NotFound(_))
+            ));
+            assert_eq!(db.list_instances(Some("p2"), None).await.unwrap().len(), 0);
+            let mut mine = batch(nano.clone(), 2, "p1");
+            mine.server_group = Some(g.uuid.clone());
+            let made = db.create_instances(&mine, &limits).await.unwrap();
+            let g2 = db.get_server_group(&g.uuid).await.unwrap();
+            assert_eq!(g2.members.len(), 2);
+            assert_eq!(
+                db.place_instance(&made[0].uuid, "h1").await.unwrap(),
+                instances::Placement::Placed
+            );
+            let spec = db.group_spec(&g.uuid).await.unwrap();
+            assert_eq!(spec.policy, "anti-affinity");
+            assert_eq!(spec.max_server_per_host, 1);
+            assert_eq!(spec.members_on("h1"), 1);
+            // Members quota (10 by default): 9 more do not fit.
+            let mut many = batch(nano, 9, "p1");
+            many.server_group = Some(g.uuid.clone());
+            assert!(matches!(
+                db.create_instances(
+                    &many,
+                    &DefaultLimits(
+                        [
+                            ("instances".to_string(), -1),
+                            ("cores".into(), -1),
+                            ("ram".into(), -1),
+                            ("server_group_members".into(), 10)
+                        ]
+                        .into_iter()
+                        .collect()
+                    )
+                )
+                .await,
+                Err(DbError::QuotaExceeded { .. })
+            ));
+            // A deleted instance leaves its group.
+            db.delete_instance(&made[0].uuid, None).await.unwrap();
+            assert_eq!(db.get_server_group(&g.uuid).await.unwrap().members.len(), 1);
+            assert!(db.group_spec(&g.uuid).await.unwrap().hosts.is_empty());
+            assert_eq!(db.quota_usage("p1").await.unwrap()["server_groups"], 1);
+            db.delete_server_group(&g.uuid).await.unwrap();
+            assert_eq!(db.quota_usage("p1").await.unwrap()["server_groups"], 0);
+            assert!(db.list_server_groups(Some("p1")).await.unwrap().is_empty());
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn aggregates_reach_host_states() {
+    both(|db| {
+        Box::pin(async move {
+            add_node(&db, "h1").await;
+            add_node(&db, "h2").await;
+            let a = db.create_aggregate("fast", Some("az-fast")).await.unwrap();
+            assert!(matches!(
+                db.create_aggregate("fast", None).await,
+                Err(DbError::Conflict(_))
+            ));
+            assert!(matches!(
+                db.add_aggregate_host(&a.id.to_string(), "nope").await,
+                Err(DbError::NotFound(_))
+            ));
+            db.add_aggregate_host(&a.uuid, "h1").await.unwrap();
+            assert!(matches!(
+                db.add_aggregate_host(&a.uuid, "h1").await,
+                Err(DbError::Conflict(_))
+            ));
+            let b = db.create_aggregate("slow", Some("az-slow")).await.unwrap();
+            assert!(
+                matches!(
+                    db.add_aggregate_host(&b.uuid, "h1").await,
+                    Err(DbError::Conflict(_))
+                ),
+                "one host, two availability zones"
+            );
+            let set: std::collections::BTreeMap<String, Option<String>> =
+                [("ssd".to_string(), Some("true".to_string()))]
+                    .into_iter()
+                    .collect();
+            db.set_aggregate_metadata(&a.uuid, &set).await.unwrap();
+            let hs = db.host_states(60_000, false).await.unwrap();
+            let h1 = hs.iter().find(|h| h.host == "h1").unwrap();
+            let h2 = hs.iter().find(|h| h.host == "h2").unwrap();
+            assert_eq!(h1.availability_zone, "az-fast");
+            assert_eq!(h2.availability_zone, "nova");
+            assert_eq!(h1.aggregates.len(), 1);
+            assert_eq!(
+                h1.aggregates[0].metadata.get("ssd").map(String::as_str),
+                Some("true")
+            );
+            assert!(h2.aggregates.is_empty());
+            assert!(matches!(
+                db.delete_aggregate(&a.uuid).await,
+                Err(DbError::Conflict(_))
+            ));
+            let unset: std::collections::BTreeMap<String, Option<String>> =
+                [("ssd".to_string(), None)].into_iter().collect();
+            let a = db.set_aggregate_metadata(&a.uuid, &unset).await.unwrap();
+            assert!(!a.metadata.contains_key("ssd"));
+            db.remove_aggregate_host(&a.uuid, "h1").await.unwrap();
+            db.delete_aggregate(&a.uuid).await.unwrap();
+            assert_eq!(db.list_aggregates().await.unwrap().len(), 1);
+            let hs = db.host_states(60_000, false).await.unwrap();
+            assert!(hs.iter().all(|h| h.availability_zone == "nova"));
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn building_instances_count_as_io_ops() {
+    both(|db| {
+        Box::pin(async move {
+            add_node(&db, "h1").await;
+            let nano = db.get_flavor("m1.nano").await.unwrap();
+            let made = db
+                .create_instances(&batch(nano, 2, "p1"), &DefaultLimits::default())
+                .await
+                .unwrap();
+            for i in &made {
+                db.place_instance(&i.uuid, "h1").await.unwrap();
+            }
+            let hs = db.host_states(60_000, false).await.unwrap();
+            assert_eq!(hs[0].io_ops, 2);
+            db.update_instance(
+                &made[0].uuid,
+                &StateChange {
+                    vm_state: Some(VmState::Active),
+                    task_state: Some(None),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            let hs = db.host_states(60_000, false).await.unwrap();
+            assert_eq!(hs[0].io_ops, 1);
+        })
+    })
+    .await;
 }
 
 #[tokio::test]

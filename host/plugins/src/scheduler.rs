@@ -31,7 +31,8 @@ mod weigher_world {
 use filter_world::metacloud::host::types::{LogLevel, PluginError as GuestError};
 use filter_world::metacloud::host::{config, log, metrics, types as host_types};
 pub use filter_world::metacloud::scheduler::types::{
-    FilterResult, Flavor, HostColumns, HostSnapshot, HostUpdate, RequestSpec,
+    Aggregate, FilterResult, Flavor, HostColumns, HostSnapshot, HostUpdate, RequestSpec,
+    ServerGroup,
 };
 use filter_world::metacloud::scheduler::{host_details, types as sched_types};
 

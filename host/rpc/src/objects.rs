@@ -149,6 +149,46 @@ pub struct SchedulerHints {
     /// Place on hosts that run none of these instances.
     #[serde(default)]
     pub different_host: Vec<String>,
+    /// The server group the instances join (uuid).
+    #[serde(default)]
+    pub group: Option<String>,
+}
+
+/// Nova's server-group policies.
+pub mod group_policy {
+    pub const AFFINITY: &str = "affinity";
+    pub const ANTI_AFFINITY: &str = "anti-affinity";
+    pub const SOFT_AFFINITY: &str = "soft-affinity";
+    pub const SOFT_ANTI_AFFINITY: &str = "soft-anti-affinity";
+    pub const ALL: [&str; 4] = [AFFINITY, ANTI_AFFINITY, SOFT_AFFINITY, SOFT_ANTI_AFFINITY];
+}
+
+/// A server group as the scheduler needs it: its policy and where its members are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GroupSpec {
+    pub uuid: String,
+    /// One of [`group_policy::ALL`].
+    pub policy: String,
+    /// Anti-affinity: members allowed per host (Nova's `max_server_per_host` rule, 1).
+    pub max_server_per_host: u32,
+    /// Host -> members on it (claimed, and picked earlier in the batch).
+    pub hosts: BTreeMap<String, u32>,
+}
+
+impl GroupSpec {
+    /// Members of the group on `host`.
+    pub fn members_on(&self, host: &str) -> u32 {
+        self.hosts.get(host).copied().unwrap_or(0)
+    }
+}
+
+/// An aggregate a host belongs to, with its metadata.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HostAggregate {
+    pub name: String,
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// What is asked of the scheduler for a batch of instances.
@@ -165,6 +205,9 @@ pub struct RequestSpec {
     /// Hosts that already failed these instances (reschedules).
     #[serde(default)]
     pub ignore_hosts: Vec<String>,
+    /// The server group of `hints.group`, filled in by the conductor before scheduling.
+    #[serde(default)]
+    pub server_group: Option<GroupSpec>,
 }
 
 /// One compute host as the scheduler sees it. Missing fields read as zero / empty (handy
@@ -189,12 +232,17 @@ pub struct HostState {
     pub ram_allocation_ratio: f64,
     pub disk_allocation_ratio: f64,
     pub running_vms: u64,
+    /// Instances in I/O-heavy states (building, resizing, snapshotting).
+    pub io_ops: u64,
     pub failed_builds: u64,
     pub hypervisor_type: String,
     pub cpu_arch: String,
     /// Instances placed here (for same-host / different-host hints).
     #[serde(default)]
     pub instances: Vec<String>,
+    /// Aggregates the host is in.
+    #[serde(default)]
+    pub aggregates: Vec<HostAggregate>,
 }
 
 impl Default for HostState {
@@ -215,10 +263,12 @@ impl Default for HostState {
             ram_allocation_ratio: 1.0,
             disk_allocation_ratio: 1.0,
             running_vms: 0,
+            io_ops: 0,
             failed_builds: 0,
             hypervisor_type: "QEMU".into(),
             cpu_arch: "x86_64".into(),
             instances: vec![],
+            aggregates: vec![],
         }
     }
 }
@@ -246,6 +296,7 @@ impl HostState {
         self.memory_mb_used += flavor.memory_mb;
         self.local_gb_used += flavor.root_gb + flavor.ephemeral_gb;
         self.running_vms += 1;
+        self.io_ops += 1;
         self.instances.push(uuid.to_string());
     }
 }

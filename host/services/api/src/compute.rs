@@ -48,9 +48,9 @@ pub struct InstanceView {
 /// The compute API: every dialect's way into the cloud.
 #[derive(Clone)]
 pub struct ComputeApi {
-    db: Db,
+    pub(crate) db: Db,
     rpc: Rpc,
-    limits: DefaultLimits,
+    pub(crate) limits: DefaultLimits,
     down_time_ms: i64,
 }
 
@@ -70,7 +70,7 @@ impl ComputeApi {
         &self.db
     }
 
-    fn require_write(ctx: &Context, action: &str) -> Result<(), ApiError> {
+    pub(crate) fn require_write(ctx: &Context, action: &str) -> Result<(), ApiError> {
         if ctx.can_write() {
             Ok(())
         } else {
@@ -78,7 +78,7 @@ impl ComputeApi {
         }
     }
 
-    fn require_admin(ctx: &Context, action: &str) -> Result<(), ApiError> {
+    pub(crate) fn require_admin(ctx: &Context, action: &str) -> Result<(), ApiError> {
         if ctx.is_admin() {
             Ok(())
         } else {
@@ -116,6 +116,17 @@ impl ComputeApi {
             }
             Err(e) => return Err(e.into()),
         };
+        if let Some(group) = &req.hints.group {
+            match self.db.get_server_group(group).await {
+                Ok(g) if g.project_id == ctx.project_id => {}
+                Ok(_) | Err(DbError::NotFound(_)) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "Invalid server group {group}: not found in this project"
+                    )))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         let new = NewInstances {
             name: req.name.clone(),
             count: max,
@@ -128,6 +139,7 @@ impl ComputeApi {
             user_data: req.user_data.clone(),
             metadata: req.metadata.clone(),
             request_id: ctx.request_id.clone(),
+            server_group: req.hints.group.clone(),
         };
         let instances = self.db.create_instances(&new, &self.limits).await?;
         let spec = RequestSpec {
@@ -138,6 +150,7 @@ impl ComputeApi {
             availability_zone: req.availability_zone.clone(),
             hints: req.hints.clone(),
             ignore_hosts: vec![],
+            server_group: None,
         };
         let specs = instances
             .iter()

@@ -48,6 +48,20 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/hypervisors/{host}/domains", get(domains))
         .route("/v1/scheduler", get(scheduler_report))
         .route("/v1/scheduler/reload", post(reload_schedulers))
+        .route("/v1/server-groups", post(create_group).get(list_groups))
+        .route(
+            "/v1/server-groups/{id}",
+            get(show_group).delete(delete_group),
+        )
+        .route(
+            "/v1/aggregates",
+            post(create_aggregate).get(list_aggregates),
+        )
+        .route(
+            "/v1/aggregates/{id}",
+            get(show_aggregate).delete(delete_aggregate),
+        )
+        .route("/v1/aggregates/{id}/action", post(aggregate_action))
         .route("/v1/quotas/{project}", get(quota_usage))
         .route("/v1/quotas/{project}/{resource}", put(set_quota))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
@@ -246,4 +260,129 @@ async fn reload_schedulers(State(s): State<AppState>, ctx: Ctx) -> Result<impl I
 
 async fn scheduler_report(State(s): State<AppState>, ctx: Ctx) -> Result<impl IntoResponse> {
     Ok(Json(s.api.scheduler_report(&ctx).await?))
+}
+
+type JsonBody<T> = std::result::Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+fn body<T>(b: JsonBody<T>) -> Result<T> {
+    b.map(|Json(v)| v)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+async fn create_group(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    b: JsonBody<crate::CreateGroupRequest>,
+) -> Result<impl IntoResponse> {
+    let group = s.api.create_group(&ctx, body(b)?).await?;
+    Ok(Json(json!({ "server_group": group })))
+}
+
+async fn list_groups(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<ListQuery>,
+) -> Result<impl IntoResponse> {
+    let all = matches!(q.all_projects.as_deref(), Some("1" | "true" | "True"));
+    Ok(Json(
+        json!({ "server_groups": s.api.list_groups(&ctx, all).await? }),
+    ))
+}
+
+async fn show_group(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse> {
+    Ok(Json(
+        json!({ "server_group": s.api.show_group(&ctx, &id).await? }),
+    ))
+}
+
+async fn delete_group(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse> {
+    s.api.delete_group(&ctx, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AggregateBody {
+    name: String,
+    #[serde(default)]
+    availability_zone: Option<String>,
+}
+
+async fn create_aggregate(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    b: JsonBody<AggregateBody>,
+) -> Result<impl IntoResponse> {
+    let b = body(b)?;
+    let agg = s
+        .api
+        .create_aggregate(&ctx, &b.name, b.availability_zone.as_deref())
+        .await?;
+    Ok(Json(json!({ "aggregate": agg })))
+}
+
+async fn list_aggregates(State(s): State<AppState>, ctx: Ctx) -> Result<impl IntoResponse> {
+    Ok(Json(
+        json!({ "aggregates": s.api.list_aggregates(&ctx).await? }),
+    ))
+}
+
+async fn show_aggregate(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse> {
+    Ok(Json(
+        json!({ "aggregate": s.api.show_aggregate(&ctx, &id).await? }),
+    ))
+}
+
+async fn delete_aggregate(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse> {
+    s.api.delete_aggregate(&ctx, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Nova's aggregate actions: `add_host`, `remove_host`, `set_metadata`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum AggregateAction {
+    AddHost {
+        host: String,
+    },
+    RemoveHost {
+        host: String,
+    },
+    SetMetadata {
+        metadata: std::collections::BTreeMap<String, Option<String>>,
+    },
+}
+
+async fn aggregate_action(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    b: JsonBody<AggregateAction>,
+) -> Result<impl IntoResponse> {
+    let agg = match body(b)? {
+        AggregateAction::AddHost { host } => s.api.add_aggregate_host(&ctx, &id, &host).await?,
+        AggregateAction::RemoveHost { host } => {
+            s.api.remove_aggregate_host(&ctx, &id, &host).await?
+        }
+        AggregateAction::SetMetadata { metadata } => {
+            s.api.set_aggregate_metadata(&ctx, &id, &metadata).await?
+        }
+    };
+    Ok(Json(json!({ "aggregate": agg })))
 }

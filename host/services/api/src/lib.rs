@@ -5,12 +5,15 @@
 //! database) → instance rows → cast to the conductor. [`http`] serves it as JSON for
 //! operators, tests and the CLI; the OpenStack and EC2 dialects will call the same API.
 
+mod aggregates;
 mod compute;
 mod error;
+mod groups;
 pub mod http;
 
 pub use compute::{ComputeApi, CreateRequest, InstanceView};
 pub use error::ApiError;
+pub use groups::CreateGroupRequest;
 
 /// Who is asking: the request context every operation runs in.
 #[derive(Debug, Clone)]

@@ -114,13 +114,22 @@ impl Conductor {
             .host_states(self.down_time_ms, true)
             .await
             .map_err(rpc_error)?;
+        let mut spec = spec.clone();
+        if let Some(group) = spec.hints.group.clone() {
+            // Where the members are now (reschedules see the latest picture).
+            spec.server_group = match self.db.group_spec(&group).await {
+                Ok(g) => Some(g),
+                Err(metacloud_db::DbError::NotFound(_)) => {
+                    tracing::warn!(%group, "server group is gone; scheduling without it");
+                    None
+                }
+                Err(e) => return Err(rpc_error(e)),
+            };
+        }
         self.rpc
             .call(
                 topics::SCHEDULER,
-                &scheduler::Request::SelectDestinations {
-                    spec: spec.clone(),
-                    hosts,
-                },
+                &scheduler::Request::SelectDestinations { spec, hosts },
             )
             .await
     }
@@ -174,14 +183,23 @@ impl Conductor {
             return Ok(());
         }
         tracing::warn!(instance = %instance.uuid, %host, %reason, attempt = row.attempts, "build failed, rescheduling");
+        let group = self
+            .db
+            .group_of_instance(&instance.uuid)
+            .await
+            .map_err(rpc_error)?;
         let spec = RequestSpec {
             instance_uuids: vec![instance.uuid.clone()],
             project_id: instance.project_id.clone(),
             flavor: instance.flavor.clone(),
             image: instance.image.clone(),
             availability_zone: row.availability_zone.clone(),
-            hints: Default::default(),
+            hints: metacloud_rpc::objects::SchedulerHints {
+                group,
+                ..Default::default()
+            },
             ignore_hosts: row.tried_hosts.clone(),
+            server_group: None,
         };
         self.schedule_and_cast(spec, vec![instance]).await;
         Ok(())

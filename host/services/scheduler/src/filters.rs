@@ -1,7 +1,7 @@
 //! Nova's host filters, natively.
 
 use metacloud_config::SchedulerConfig;
-use metacloud_rpc::objects::{HostState, RequestSpec};
+use metacloud_rpc::objects::{group_policy, HostState, RequestSpec};
 
 /// Keeps or drops one host for a request.
 pub trait Filter: Send + Sync {
@@ -24,6 +24,13 @@ pub fn by_name(name: &str, config: &SchedulerConfig) -> Option<Box<dyn Filter>> 
         "NumInstancesFilter" => Box::new(NumInstancesFilter {
             max: config.max_instances_per_host as u64,
         }),
+        "IoOpsFilter" => Box::new(IoOpsFilter {
+            max: config.max_io_ops_per_host as u64,
+        }),
+        "ServerGroupAffinityFilter" => Box::new(ServerGroupAffinityFilter),
+        "ServerGroupAntiAffinityFilter" => Box::new(ServerGroupAntiAffinityFilter),
+        "AggregateInstanceExtraSpecsFilter" => Box::new(AggregateInstanceExtraSpecsFilter),
+        "AggregateMultiTenancyIsolation" => Box::new(AggregateMultiTenancyIsolation),
         _ => return None,
     })
 }
@@ -224,6 +231,100 @@ impl Filter for NumInstancesFilter {
     }
     fn passes(&self, host: &HostState, _: &RequestSpec) -> bool {
         host.running_vms < self.max
+    }
+}
+
+/// Fewer than `max` instances doing I/O-heavy work on the host.
+pub struct IoOpsFilter {
+    pub max: u64,
+}
+impl Filter for IoOpsFilter {
+    fn name(&self) -> &'static str {
+        "IoOpsFilter"
+    }
+    fn passes(&self, host: &HostState, _: &RequestSpec) -> bool {
+        host.io_ops < self.max
+    }
+}
+
+/// Affinity groups: once a member is placed, only its host(s).
+pub struct ServerGroupAffinityFilter;
+impl Filter for ServerGroupAffinityFilter {
+    fn name(&self) -> &'static str {
+        "ServerGroupAffinityFilter"
+    }
+    fn passes(&self, host: &HostState, spec: &RequestSpec) -> bool {
+        match &spec.server_group {
+            Some(g) if g.policy == group_policy::AFFINITY => {
+                g.hosts.is_empty() || g.members_on(&host.host) > 0
+            }
+            _ => true,
+        }
+    }
+}
+
+/// Anti-affinity groups: fewer than `max_server_per_host` members on the host.
+pub struct ServerGroupAntiAffinityFilter;
+impl Filter for ServerGroupAntiAffinityFilter {
+    fn name(&self) -> &'static str {
+        "ServerGroupAntiAffinityFilter"
+    }
+    fn passes(&self, host: &HostState, spec: &RequestSpec) -> bool {
+        match &spec.server_group {
+            Some(g) if g.policy == group_policy::ANTI_AFFINITY => {
+                g.members_on(&host.host) < g.max_server_per_host.max(1)
+            }
+            _ => true,
+        }
+    }
+}
+
+/// Values of a metadata key over every aggregate of the host, comma lists split (Nova's
+/// `aggregate_metadata_get_by_host`).
+pub fn aggregate_values<'a>(host: &'a HostState, key: &str) -> Vec<&'a str> {
+    host.aggregates
+        .iter()
+        .filter_map(|a| a.metadata.get(key))
+        .flat_map(|v| v.split(',').map(str::trim))
+        .collect()
+}
+
+/// Flavor extra specs scoped `aggregate_instance_extra_specs:` (or unscoped) must be
+/// matched by the metadata of one of the host's aggregates.
+pub struct AggregateInstanceExtraSpecsFilter;
+impl Filter for AggregateInstanceExtraSpecsFilter {
+    fn name(&self) -> &'static str {
+        "AggregateInstanceExtraSpecsFilter"
+    }
+    fn passes(&self, host: &HostState, spec: &RequestSpec) -> bool {
+        spec.flavor.extra_specs.iter().all(|(key, req)| {
+            let key = match key.split_once(':') {
+                Some(("aggregate_instance_extra_specs", rest)) => rest,
+                Some(_) => return true,
+                None => key.as_str(),
+            };
+            aggregate_values(host, key)
+                .iter()
+                .any(|v| spec_matches(v, req))
+        })
+    }
+}
+
+/// Hosts in aggregates with `filter_tenant_id*` metadata take only those projects.
+pub struct AggregateMultiTenancyIsolation;
+impl Filter for AggregateMultiTenancyIsolation {
+    fn name(&self) -> &'static str {
+        "AggregateMultiTenancyIsolation"
+    }
+    fn passes(&self, host: &HostState, spec: &RequestSpec) -> bool {
+        let mut allowed = host
+            .aggregates
+            .iter()
+            .flat_map(|a| a.metadata.iter())
+            .filter(|(k, _)| k.starts_with("filter_tenant_id"))
+            .flat_map(|(_, v)| v.split(',').map(str::trim))
+            .peekable();
+        allowed.peek().is_none() || allowed.any(|p| p == spec.project_id)
     }
 }
 

@@ -57,7 +57,10 @@ impl Chain {
             alternates: Vec::with_capacity(spec.instance_uuids.len()),
         };
         let mut weights = Vec::with_capacity(hosts.len());
+        // Later picks of the batch see the earlier ones as group members.
+        let mut grouped = spec.server_group.as_ref().map(|_| spec.clone());
         for (n, uuid) in spec.instance_uuids.iter().enumerate() {
+            let spec = grouped.as_ref().unwrap_or(spec);
             let candidates: Vec<usize> = (0..hosts.len())
                 .filter(|&i| filters::not_ignored(&hosts[i], spec))
                 .filter(|&i| self.filters.iter().all(|f| f.passes(&hosts[i], spec)))
@@ -65,7 +68,7 @@ impl Chain {
             if candidates.is_empty() {
                 return Err(no_valid_host(n, spec, hosts.len()));
             }
-            self.weigh(&hosts, &candidates, &mut weights);
+            self.weigh(&hosts, spec, &candidates, &mut weights);
             let (chosen, alternates) = pick(
                 &candidates,
                 &weights,
@@ -77,13 +80,22 @@ impl Chain {
                 .alternates
                 .push(alternates.iter().map(|&i| hosts[i].host.clone()).collect());
             hosts[chosen].consume(&spec.flavor, uuid);
+            if let Some(g) = grouped.as_mut().and_then(|s| s.server_group.as_mut()) {
+                *g.hosts.entry(hosts[chosen].host.clone()).or_default() += 1;
+            }
         }
         Ok(selection)
     }
 
     /// Nova's weighing: each weigher's raw weights normalised to [0, 1] over the
     /// candidates, times its multiplier, summed.
-    fn weigh(&self, hosts: &[HostState], candidates: &[usize], out: &mut Vec<f64>) {
+    fn weigh(
+        &self,
+        hosts: &[HostState],
+        spec: &RequestSpec,
+        candidates: &[usize],
+        out: &mut Vec<f64>,
+    ) {
         out.clear();
         out.resize(candidates.len(), 0.0);
         let mut raw = Vec::with_capacity(candidates.len());
@@ -92,7 +104,7 @@ impl Chain {
                 continue;
             }
             raw.clear();
-            raw.extend(candidates.iter().map(|&i| weigher.weigh(&hosts[i])));
+            raw.extend(candidates.iter().map(|&i| weigher.weigh(&hosts[i], spec)));
             add_normalised(&raw, *multiplier, out);
         }
     }
@@ -193,10 +205,15 @@ pub fn pick(
 /// and pile onto it (Nova's scheduler consumes from its in-memory host state likewise).
 #[derive(Default)]
 pub struct Pending {
-    placed: std::collections::HashMap<
-        String,
-        (String, metacloud_rpc::objects::Flavor, std::time::Instant),
-    >,
+    placed: std::collections::HashMap<String, Placed>,
+}
+
+/// One remembered selection.
+struct Placed {
+    host: String,
+    flavor: metacloud_rpc::objects::Flavor,
+    group: Option<String>,
+    at: std::time::Instant,
 }
 
 /// How long a selection is remembered when its claim never shows up (a failed claim).
@@ -211,12 +228,25 @@ impl Pending {
             .flat_map(|h| h.instances.iter().map(String::as_str))
             .collect();
         let now = std::time::Instant::now();
-        self.placed.retain(|uuid, (_, _, at)| {
-            !claimed.contains(uuid.as_str()) && now.duration_since(*at) < PENDING_TTL
+        self.placed.retain(|uuid, p| {
+            !claimed.contains(uuid.as_str()) && now.duration_since(p.at) < PENDING_TTL
         });
-        for (uuid, (host, flavor, _)) in &self.placed {
-            if let Some(h) = hosts.iter_mut().find(|h| &h.host == host) {
-                h.consume(flavor, uuid);
+        for (uuid, p) in &self.placed {
+            if let Some(h) = hosts.iter_mut().find(|h| h.host == p.host) {
+                h.consume(&p.flavor, uuid);
+            }
+        }
+    }
+
+    /// Counts unclaimed selections of members of `spec`'s server group on their hosts
+    /// (call after [`Pending::apply`], which forgets the claimed ones).
+    pub fn apply_group(&self, spec: &mut RequestSpec) {
+        let Some(group) = spec.server_group.as_mut() else {
+            return;
+        };
+        for p in self.placed.values() {
+            if p.group.as_deref() == Some(group.uuid.as_str()) {
+                *group.hosts.entry(p.host.clone()).or_default() += 1;
             }
         }
     }
@@ -225,8 +255,15 @@ impl Pending {
     pub fn record(&mut self, spec: &RequestSpec, selection: &Selection) {
         let now = std::time::Instant::now();
         for (uuid, host) in spec.instance_uuids.iter().zip(&selection.hosts) {
-            self.placed
-                .insert(uuid.clone(), (host.clone(), spec.flavor.clone(), now));
+            self.placed.insert(
+                uuid.clone(),
+                Placed {
+                    host: host.clone(),
+                    flavor: spec.flavor.clone(),
+                    group: spec.server_group.as_ref().map(|g| g.uuid.clone()),
+                    at: now,
+                },
+            );
         }
     }
 }
@@ -320,7 +357,12 @@ impl Scheduler {
         // One selection at a time per scheduler, each seeing the previous ones.
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         pending.apply(&mut hosts);
-        let result = policy.select(spec, hosts);
+        let grouped = spec.server_group.as_ref().map(|_| {
+            let mut s = spec.clone();
+            pending.apply_group(&mut s);
+            s
+        });
+        let result = policy.select(grouped.as_ref().unwrap_or(spec), hosts);
         if let Ok(selection) = &result {
             pending.record(spec, selection);
         }

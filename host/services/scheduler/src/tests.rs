@@ -1,5 +1,5 @@
 use super::*;
-use metacloud_rpc::objects::{Flavor, SchedulerHints};
+use metacloud_rpc::objects::{Flavor, GroupSpec, HostAggregate, SchedulerHints};
 
 fn host(name: &str, free_ram_mb: u64) -> HostState {
     HostState {
@@ -21,7 +21,7 @@ fn host(name: &str, free_ram_mb: u64) -> HostState {
         failed_builds: 0,
         hypervisor_type: "test".into(),
         cpu_arch: "x86_64".into(),
-        instances: vec![],
+        ..Default::default()
     }
 }
 
@@ -43,7 +43,213 @@ fn spec(n: usize, memory_mb: u64) -> RequestSpec {
         availability_zone: None,
         hints: SchedulerHints::default(),
         ignore_hosts: vec![],
+        server_group: None,
     }
+}
+
+fn grouped(n: usize, policy: &str, placed: &[(&str, u32)]) -> RequestSpec {
+    let mut s = spec(n, 512);
+    s.server_group = Some(GroupSpec {
+        uuid: "g".into(),
+        policy: policy.into(),
+        max_server_per_host: 1,
+        hosts: placed.iter().map(|(h, n)| (h.to_string(), *n)).collect(),
+    });
+    s
+}
+
+fn with_aggregate(mut h: HostState, name: &str, meta: &[(&str, &str)]) -> HostState {
+    h.aggregates.push(HostAggregate {
+        name: name.into(),
+        metadata: meta
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    });
+    h
+}
+
+fn chain_of(filters: &[&str], weighers: &[(&str, f64)]) -> Chain {
+    let config = SchedulerConfig {
+        filters: filters.iter().map(|f| f.to_string()).collect(),
+        weighers: weighers
+            .iter()
+            .map(|(name, multiplier)| metacloud_config::WeigherConfig {
+                name: name.to_string(),
+                multiplier: *multiplier,
+            })
+            .collect(),
+        max_io_ops_per_host: 2,
+        ..Default::default()
+    };
+    Chain::from_config(&config, 0)
+}
+
+#[test]
+fn anti_affinity_puts_each_member_on_its_own_host() {
+    let hosts = vec![host("a", 8192), host("b", 8192), host("c", 8192)];
+    // "a" already runs a member; a batch of two takes the two others.
+    let sel = chain()
+        .select(&grouped(2, "anti-affinity", &[("a", 1)]), hosts.clone())
+        .unwrap();
+    let mut got = sel.hosts.clone();
+    got.sort();
+    assert_eq!(got, vec!["b", "c"]);
+    // A third in the same batch has nowhere to go.
+    let err = chain()
+        .select(&grouped(3, "anti-affinity", &[("a", 1)]), hosts.clone())
+        .unwrap_err();
+    assert!(matches!(err, RpcError::NoValidHost(_)), "{err}");
+    // max_server_per_host = 2 allows two per host.
+    let mut s = grouped(4, "anti-affinity", &[]);
+    s.server_group.as_mut().unwrap().max_server_per_host = 2;
+    let sel = chain().select(&s, hosts[..2].to_vec()).unwrap();
+    assert_eq!(sel.hosts.iter().filter(|h| *h == "a").count(), 2);
+}
+
+#[test]
+fn affinity_follows_the_first_member() {
+    let hosts = vec![host("a", 8192), host("b", 2048), host("c", 8192)];
+    // Empty group: the first pick is free (most RAM), the rest follow it.
+    let sel = chain()
+        .select(&grouped(3, "affinity", &[]), hosts.clone())
+        .unwrap();
+    assert!(sel.hosts.iter().all(|h| h == &sel.hosts[0]), "{sel:?}");
+    // A member on "b": everything goes there although others have more room.
+    let sel = chain()
+        .select(&grouped(2, "affinity", &[("b", 1)]), hosts)
+        .unwrap();
+    assert_eq!(sel.hosts, vec!["b", "b"]);
+}
+
+#[test]
+fn soft_policies_weigh_rather_than_filter() {
+    let hosts = vec![host("a", 8192), host("b", 4096)];
+    let weighers = [
+        ("RAMWeigher", 1.0),
+        ("ServerGroupSoftAffinityWeigher", 2.0),
+        ("ServerGroupSoftAntiAffinityWeigher", 2.0),
+    ];
+    let chain = chain_of(&["ComputeFilter"], &weighers);
+    let sel = chain
+        .select(&grouped(2, "soft-affinity", &[("b", 1)]), hosts.clone())
+        .unwrap();
+    assert_eq!(sel.hosts, vec!["b", "b"]);
+    let sel = chain
+        .select(
+            &grouped(2, "soft-anti-affinity", &[("a", 1)]),
+            hosts.clone(),
+        )
+        .unwrap();
+    assert_eq!(sel.hosts, vec!["b", "a"], "spread away from members");
+    // Plain "anti-affinity" is not the soft weigher's business.
+    let plain = chain_of(&["ComputeFilter"], &weighers)
+        .select(&grouped(1, "anti-affinity", &[("a", 1)]), hosts)
+        .unwrap();
+    assert_eq!(plain.hosts, vec!["a"]);
+}
+
+#[test]
+fn aggregate_extra_specs_need_matching_metadata() {
+    let ssd = with_aggregate(host("ssd", 2048), "fast", &[("disk", "ssd,nvme")]);
+    let hdd = with_aggregate(host("hdd", 8192), "slow", &[("disk", "hdd")]);
+    let bare = host("bare", 8192);
+    let chain = chain_of(
+        &["AggregateInstanceExtraSpecsFilter"],
+        &[("RAMWeigher", 1.0)],
+    );
+    let mut s = spec(1, 512);
+    s.flavor.extra_specs.insert(
+        "aggregate_instance_extra_specs:disk".into(),
+        "<or> nvme <or> optane".into(),
+    );
+    let sel = chain
+        .select(&s, vec![hdd.clone(), bare.clone(), ssd.clone()])
+        .unwrap();
+    assert_eq!(sel.hosts, vec!["ssd"]);
+    // Other scopes are not this filter's; no specs, every host.
+    let mut s = spec(1, 512);
+    s.flavor
+        .extra_specs
+        .insert("hw:cpu_policy".into(), "dedicated".into());
+    assert_eq!(
+        chain.select(&s, vec![hdd, bare, ssd]).unwrap().hosts.len(),
+        1
+    );
+}
+
+#[test]
+fn multi_tenancy_isolation_reserves_hosts() {
+    let private = with_aggregate(
+        host("private", 8192),
+        "p",
+        &[("filter_tenant_id", "p1, p2")],
+    );
+    let public = host("public", 2048);
+    let chain = chain_of(&["AggregateMultiTenancyIsolation"], &[("RAMWeigher", 1.0)]);
+    let mut s = spec(1, 512);
+    s.project_id = "p2".into();
+    assert_eq!(
+        chain
+            .select(&s, vec![private.clone(), public.clone()])
+            .unwrap()
+            .hosts,
+        vec!["private"]
+    );
+    s.project_id = "p3".into();
+    assert_eq!(
+        chain.select(&s, vec![private, public]).unwrap().hosts,
+        vec!["public"]
+    );
+}
+
+#[test]
+fn io_ops_filter_and_weigher() {
+    let mut busy = host("busy", 8192);
+    busy.io_ops = 2;
+    let mut calm = host("calm", 8192);
+    calm.io_ops = 1;
+    let quiet = host("quiet", 8192);
+    let filter = chain_of(&["IoOpsFilter"], &[]);
+    let sel = filter
+        .select(&spec(1, 512), vec![busy.clone(), calm.clone()])
+        .unwrap();
+    assert_eq!(sel.hosts, vec!["calm"], "max_io_ops_per_host = 2");
+    // Picks count as I/O: the batch's second goes elsewhere.
+    let err = filter.select(&spec(2, 512), vec![busy.clone(), calm.clone()]);
+    assert!(err.is_err());
+    let weigh = chain_of(&[], &[("IoOpsWeigher", -1.0)]);
+    let sel = weigh
+        .select(&spec(1, 512), vec![busy, calm, quiet])
+        .unwrap();
+    assert_eq!(sel.hosts, vec!["quiet"]);
+}
+
+#[test]
+fn pending_selections_count_as_group_members() {
+    let chain = chain();
+    let mut pending = Pending::default();
+    let snapshot = vec![host("a", 8192), host("b", 8192)];
+    let s1 = grouped(1, "anti-affinity", &[]);
+    let mut hosts = snapshot.clone();
+    pending.apply(&mut hosts);
+    let first = chain.select(&s1, hosts).unwrap();
+    pending.record(&s1, &first);
+    // A second request of the same group before the first is claimed.
+    let mut s2 = grouped(1, "anti-affinity", &[]);
+    s2.instance_uuids = vec!["v0".into()];
+    let mut hosts = snapshot.clone();
+    pending.apply(&mut hosts);
+    pending.apply_group(&mut s2);
+    assert_eq!(
+        s2.server_group
+            .as_ref()
+            .unwrap()
+            .members_on(&first.hosts[0]),
+        1
+    );
+    let second = chain.select(&s2, hosts).unwrap();
+    assert_ne!(first.hosts, second.hosts);
 }
 
 fn chain() -> Chain {

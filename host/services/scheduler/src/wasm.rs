@@ -8,8 +8,8 @@
 use crate::{add_normalised, no_valid_host, pick, Policy};
 use metacloud_config::Config;
 use metacloud_plugins::scheduler::{
-    Flavor, HostColumns, HostSnapshot, HostUpdate, Kind, RequestSpec as WitSpec, SchedulerPlugin,
-    Session,
+    Aggregate, Flavor, HostColumns, HostSnapshot, HostUpdate, Kind, RequestSpec as WitSpec,
+    SchedulerPlugin, ServerGroup, Session,
 };
 use metacloud_plugins::{PluginError, PluginLimits, Runtime};
 use metacloud_rpc::objects::{HostState, RequestSpec};
@@ -56,6 +56,8 @@ pub struct WasmChain {
 struct Live {
     generation: u64,
     hosts: Vec<HostState>,
+    /// Host name -> index in this generation.
+    index: HostIndex,
     filters: Vec<Session>,
     weighers: Vec<(Session, f64)>,
 }
@@ -74,6 +76,7 @@ fn same_shape(a: &[HostState], b: &[HostState]) -> bool {
                 && x.hypervisor_type == y.hypervisor_type
                 && x.cpu_arch == y.cpu_arch
                 && x.instances == y.instances
+                && x.aggregates == y.aggregates
         })
 }
 
@@ -83,6 +86,7 @@ fn changed(new: &HostState, old: &HostState) -> bool {
         || new.memory_mb_used != old.memory_mb_used
         || new.local_gb_used != old.local_gb_used
         || new.running_vms != old.running_vms
+        || new.io_ops != old.io_ops
         || new.reserved_memory_mb != old.reserved_memory_mb
         || new.local_gb != old.local_gb
         || new.cpu_allocation_ratio != old.cpu_allocation_ratio
@@ -97,27 +101,50 @@ fn row(i: usize, h: &HostState) -> HostUpdate {
         free_disk_gb: h.free_disk_gb(),
         free_vcpus: h.free_vcpus(),
         running_vms: h.running_vms as u32,
+        io_ops: h.io_ops as u32,
     }
 }
 
-fn plugin_config(config: &Config, name: &str) -> BTreeMap<String, String> {
-    config
-        .scheduler
-        .plugin_config
-        .get(name)
-        .map(|table| {
-            table
-                .iter()
-                .map(|(k, v)| {
-                    let v = match v {
-                        toml::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    (k.clone(), v)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// Host name -> index in a generation's snapshot.
+pub type HostIndex = HashMap<String, u32>;
+
+/// The index of `hosts`.
+pub fn host_index(hosts: &[HostState]) -> HostIndex {
+    hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.host.clone(), i as u32))
+        .collect()
+}
+
+/// Settings every plugin gets from `[scheduler]` (the knobs Nova's filters read).
+fn base_settings(config: &Config) -> BTreeMap<String, String> {
+    [
+        (
+            "max_instances_per_host",
+            config.scheduler.max_instances_per_host,
+        ),
+        ("max_io_ops_per_host", config.scheduler.max_io_ops_per_host),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// The plugin's own `[scheduler.plugin_config.NAME]` table, if any.
+fn plugin_config(config: &Config, name: &str) -> Option<BTreeMap<String, String>> {
+    config.scheduler.plugin_config.get(name).map(|table| {
+        table
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), v)
+            })
+            .collect()
+    })
 }
 
 /// Every `*.wasm` in `dir`, sorted.
@@ -147,17 +174,18 @@ impl WasmChain {
         let dir = config.scheduler.plugin_dir.clone().unwrap_or_default();
         let mut by_name: HashMap<String, Arc<SchedulerPlugin>> = HashMap::new();
         for path in components(&dir)? {
-            // Load with the settings of whatever name it turns out to have.
-            let probe = SchedulerPlugin::load(&runtime, &path, BTreeMap::new());
+            // Load with the settings of whatever name it turns out to have: [scheduler]'s
+            // knobs, overridden by the plugin's own table.
+            let probe = SchedulerPlugin::load(&runtime, &path, base_settings(config));
             let plugin = match probe {
-                Ok(p) => {
-                    let settings = plugin_config(config, &p.name);
-                    if settings.is_empty() {
-                        p
-                    } else {
+                Ok(p) => match plugin_config(config, &p.name) {
+                    None => p,
+                    Some(own) => {
+                        let mut settings = base_settings(config);
+                        settings.extend(own);
                         SchedulerPlugin::load(&runtime, &path, settings)?
                     }
-                }
+                },
                 Err(e) => {
                     tracing::warn!(path = %path.display(), error = %e, "plugin not loaded");
                     continue;
@@ -260,6 +288,7 @@ impl WasmChain {
         Ok(Live {
             generation,
             hosts: hosts.to_vec(),
+            index: host_index(hosts),
             filters: self.filters.iter().map(open).collect::<Result<_, _>>()?,
             weighers: self
                 .weighers
@@ -284,8 +313,10 @@ impl WasmChain {
             alternates: Vec::with_capacity(spec.instance_uuids.len()),
         };
         let mut touched = Vec::new();
+        // Later picks of the batch see the earlier ones as group members.
+        let mut group = spec.server_group.clone();
         for (n, uuid) in spec.instance_uuids.iter().enumerate() {
-            let req = wit_spec(spec, uuid);
+            let req = wit_spec(spec, group.as_ref(), uuid, &live.index);
             let mut candidates: Vec<u32> = (0..hosts.len() as u32)
                 .filter(|&i| crate::filters::not_ignored(&hosts[i as usize], spec))
                 .collect();
@@ -326,6 +357,9 @@ impl WasmChain {
                 .alternates
                 .push(alternates.iter().map(|&i| hosts[i].host.clone()).collect());
             hosts[chosen].consume(&spec.flavor, uuid);
+            if let Some(g) = group.as_mut() {
+                *g.hosts.entry(hosts[chosen].host.clone()).or_default() += 1;
+            }
             if n + 1 < spec.instance_uuids.len() {
                 touched.push(chosen);
                 let change = [row(chosen, &hosts[chosen])];
@@ -388,6 +422,7 @@ pub fn snapshot(generation: u64, hosts: &[HostState]) -> HostSnapshot {
         total_vcpus: Vec::with_capacity(hosts.len()),
         total_ram_mb: Vec::with_capacity(hosts.len()),
         running_vms: Vec::with_capacity(hosts.len()),
+        io_ops: Vec::with_capacity(hosts.len()),
         failed_builds: Vec::with_capacity(hosts.len()),
         az_index: Vec::with_capacity(hosts.len()),
         hypervisor_index: Vec::with_capacity(hosts.len()),
@@ -402,6 +437,7 @@ pub fn snapshot(generation: u64, hosts: &[HostState]) -> HostSnapshot {
         c.total_vcpus.push(h.vcpus as u32);
         c.total_ram_mb.push(h.memory_mb);
         c.running_vms.push(h.running_vms as u32);
+        c.io_ops.push(h.io_ops as u32);
         c.failed_builds.push(h.failed_builds as u32);
         c.az_index.push(intern(&mut az_names, &h.availability_zone));
         c.hypervisor_index
@@ -416,15 +452,39 @@ pub fn snapshot(generation: u64, hosts: &[HostState]) -> HostSnapshot {
         az_names,
         hypervisor_types,
         cpu_archs,
+        aggregates: aggregates(hosts),
         columns: c,
     }
+}
+
+/// Every aggregate of `hosts` once, with the indices of its hosts.
+fn aggregates(hosts: &[HostState]) -> Vec<Aggregate> {
+    let mut out: Vec<Aggregate> = Vec::new();
+    for (i, h) in hosts.iter().enumerate() {
+        for a in &h.aggregates {
+            match out.iter_mut().find(|x| x.name == a.name) {
+                Some(x) => x.hosts.push(i as u32),
+                None => out.push(Aggregate {
+                    name: a.name.clone(),
+                    metadata: pairs(&a.metadata),
+                    hosts: vec![i as u32],
+                }),
+            }
+        }
+    }
+    out
 }
 
 fn pairs(map: &BTreeMap<String, String>) -> Vec<(String, String)> {
     map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-fn wit_spec(spec: &RequestSpec, uuid: &str) -> WitSpec {
+fn wit_spec(
+    spec: &RequestSpec,
+    group: Option<&metacloud_rpc::objects::GroupSpec>,
+    uuid: &str,
+    index: &HostIndex,
+) -> WitSpec {
     WitSpec {
         instance_uuid: uuid.to_string(),
         project_id: spec.project_id.clone(),
@@ -445,6 +505,17 @@ fn wit_spec(spec: &RequestSpec, uuid: &str) -> WitSpec {
         same_host: spec.hints.same_host.clone(),
         different_host: spec.hints.different_host.clone(),
         num_instances: spec.instance_uuids.len() as u32,
+        server_group: group.map(|g| ServerGroup {
+            uuid: g.uuid.clone(),
+            policy: g.policy.clone(),
+            max_per_host: g.max_server_per_host.max(1),
+            // Members on hosts outside the snapshot cannot matter to a filter.
+            hosts: g
+                .hosts
+                .iter()
+                .filter_map(|(h, n)| index.get(h).map(|&i| (i, *n)))
+                .collect(),
+        }),
     }
 }
 
@@ -524,7 +595,7 @@ pub fn trial(
         .first()
         .cloned()
         .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000".into());
-    let req = wit_spec(spec, &uuid);
+    let req = wit_spec(spec, spec.server_group.as_ref(), &uuid, &host_index(hosts));
     let candidates: Vec<u32> = (0..hosts.len() as u32).collect();
     let mut report = TrialReport {
         plugin: plugin.name.clone(),

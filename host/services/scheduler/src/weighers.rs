@@ -1,11 +1,11 @@
 //! Nova's host weighers, natively. Each returns a raw weight; the chain normalises.
 
-use metacloud_rpc::objects::HostState;
+use metacloud_rpc::objects::{group_policy, HostState, RequestSpec};
 
 /// A raw weight for one host; higher is preferred (before the multiplier).
 pub trait Weigher: Send + Sync {
     fn name(&self) -> &'static str;
-    fn weigh(&self, host: &HostState) -> f64;
+    fn weigh(&self, host: &HostState, spec: &RequestSpec) -> f64;
 }
 
 /// The weigher called `name` in config.
@@ -16,6 +16,9 @@ pub fn by_name(name: &str) -> Option<Box<dyn Weigher>> {
         "DiskWeigher" => Box::new(DiskWeigher),
         "NumInstancesWeigher" => Box::new(NumInstancesWeigher),
         "BuildFailureWeigher" => Box::new(BuildFailureWeigher),
+        "IoOpsWeigher" => Box::new(IoOpsWeigher),
+        "ServerGroupSoftAffinityWeigher" => Box::new(ServerGroupSoftAffinityWeigher),
+        "ServerGroupSoftAntiAffinityWeigher" => Box::new(ServerGroupSoftAntiAffinityWeigher),
         _ => return None,
     })
 }
@@ -26,7 +29,7 @@ impl Weigher for RamWeigher {
     fn name(&self) -> &'static str {
         "RAMWeigher"
     }
-    fn weigh(&self, host: &HostState) -> f64 {
+    fn weigh(&self, host: &HostState, _: &RequestSpec) -> f64 {
         host.free_ram_mb()
     }
 }
@@ -37,7 +40,7 @@ impl Weigher for CpuWeigher {
     fn name(&self) -> &'static str {
         "CPUWeigher"
     }
-    fn weigh(&self, host: &HostState) -> f64 {
+    fn weigh(&self, host: &HostState, _: &RequestSpec) -> f64 {
         host.free_vcpus()
     }
 }
@@ -48,7 +51,7 @@ impl Weigher for DiskWeigher {
     fn name(&self) -> &'static str {
         "DiskWeigher"
     }
-    fn weigh(&self, host: &HostState) -> f64 {
+    fn weigh(&self, host: &HostState, _: &RequestSpec) -> f64 {
         host.free_disk_gb()
     }
 }
@@ -59,7 +62,7 @@ impl Weigher for NumInstancesWeigher {
     fn name(&self) -> &'static str {
         "NumInstancesWeigher"
     }
-    fn weigh(&self, host: &HostState) -> f64 {
+    fn weigh(&self, host: &HostState, _: &RequestSpec) -> f64 {
         host.running_vms as f64
     }
 }
@@ -70,7 +73,47 @@ impl Weigher for BuildFailureWeigher {
     fn name(&self) -> &'static str {
         "BuildFailureWeigher"
     }
-    fn weigh(&self, host: &HostState) -> f64 {
+    fn weigh(&self, host: &HostState, _: &RequestSpec) -> f64 {
         -(host.failed_builds as f64)
+    }
+}
+
+/// Instances doing I/O-heavy work (Nova's default multiplier -1.0 prefers quiet hosts).
+pub struct IoOpsWeigher;
+impl Weigher for IoOpsWeigher {
+    fn name(&self) -> &'static str {
+        "IoOpsWeigher"
+    }
+    fn weigh(&self, host: &HostState, _: &RequestSpec) -> f64 {
+        host.io_ops as f64
+    }
+}
+
+fn group_members_on(host: &HostState, spec: &RequestSpec, policy: &str) -> f64 {
+    match &spec.server_group {
+        Some(g) if g.policy == policy => g.members_on(&host.host) as f64,
+        _ => 0.0,
+    }
+}
+
+/// Soft-affinity groups: more members on the host is better.
+pub struct ServerGroupSoftAffinityWeigher;
+impl Weigher for ServerGroupSoftAffinityWeigher {
+    fn name(&self) -> &'static str {
+        "ServerGroupSoftAffinityWeigher"
+    }
+    fn weigh(&self, host: &HostState, spec: &RequestSpec) -> f64 {
+        group_members_on(host, spec, group_policy::SOFT_AFFINITY)
+    }
+}
+
+/// Soft-anti-affinity groups: fewer members on the host is better.
+pub struct ServerGroupSoftAntiAffinityWeigher;
+impl Weigher for ServerGroupSoftAntiAffinityWeigher {
+    fn name(&self) -> &'static str {
+        "ServerGroupSoftAntiAffinityWeigher"
+    }
+    fn weigh(&self, host: &HostState, spec: &RequestSpec) -> f64 {
+        -group_members_on(host, spec, group_policy::SOFT_ANTI_AFFINITY)
     }
 }

@@ -1,0 +1,22 @@
+//! Nova's `AggregateMultiTenancyIsolation` as a plugin: hosts in aggregates with
+//! `filter_tenant_id*` metadata take only those projects.
+
+use metacloud_sdk::{Filter, Request, Snapshot};
+
+pub struct AggregateMultiTenancyIsolation;
+
+impl Filter for AggregateMultiTenancyIsolation {
+    const NAME: &'static str = "AggregateMultiTenancyIsolation";
+
+    fn passes(snap: &Snapshot, host: usize, req: &Request) -> bool {
+        let mut allowed = snap
+            .aggregates_of(host)
+            .flat_map(|a| a.metadata.iter())
+            .filter(|(k, _)| k.starts_with("filter_tenant_id"))
+            .flat_map(|(_, v)| v.split(',').map(str::trim))
+            .peekable();
+        allowed.peek().is_none() || allowed.any(|p| p == req.project_id)
+    }
+}
+
+metacloud_sdk::filter_plugin!(AggregateMultiTenancyIsolation, "../../wit/scheduler");
