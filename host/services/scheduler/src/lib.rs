@@ -172,26 +172,34 @@ pub fn add_normalised(raw: &[f64], multiplier: f64, acc: &mut [f64]) {
 }
 
 /// The best candidate (randomly among the best `subset` when above 1; ties go to the lower
-/// index) and up to `alternates` runners-up.
+/// index) and up to `alternates` runners-up. Only the top `subset + alternates` are ranked
+/// (one pass over the candidates, no full sort).
 pub fn pick(
     candidates: &[usize],
     weights: &[f64],
     subset: usize,
     alternates: usize,
 ) -> (usize, Vec<usize>) {
-    let mut ranked: Vec<(usize, f64)> = candidates
-        .iter()
-        .copied()
-        .zip(weights.iter().copied())
-        .collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let subset = subset.max(1);
+    let keep = subset + alternates;
+    // Best first; a later candidate displaces only a strictly better-weighed one, so ties
+    // keep the lower index ahead.
+    let mut top: Vec<(usize, f64)> = Vec::with_capacity(keep + 1);
+    for (&c, &w) in candidates.iter().zip(weights) {
+        if top.len() == keep && top.last().is_some_and(|&(_, lw)| w.total_cmp(&lw).is_le()) {
+            continue;
+        }
+        let at = top.partition_point(|&(_, tw)| tw.total_cmp(&w).is_ge());
+        top.insert(at, (c, w));
+        top.truncate(keep);
+    }
     let n = if subset > 1 {
-        (uuid::Uuid::new_v4().as_u128() % subset.min(ranked.len()) as u128) as usize
+        (uuid::Uuid::new_v4().as_u128() % subset.min(top.len()) as u128) as usize
     } else {
         0
     };
-    let chosen = ranked[n].0;
-    let rest = ranked
+    let chosen = top[n].0;
+    let rest = top
         .iter()
         .filter(|(i, _)| *i != chosen)
         .take(alternates)

@@ -382,3 +382,36 @@ fn pending_selections_spread_concurrent_requests_until_claimed() {
     pending.apply(&mut hosts);
     assert_eq!(hosts[i].memory_mb_used, 1024);
 }
+
+#[test]
+fn pick_ranks_like_a_full_sort() {
+    // Reference: sort by weight (best first), ties to the lower index.
+    let mut seed = 7u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..200 {
+        let n = 1 + (next() % 40) as usize;
+        let candidates: Vec<usize> = (0..n).map(|i| i * 3).collect();
+        // Few distinct values, so ties are common.
+        let weights: Vec<f64> = (0..n).map(|_| (next() % 5) as f64 - 2.0).collect();
+        let mut reference: Vec<(usize, f64)> = candidates
+            .iter()
+            .copied()
+            .zip(weights.iter().copied())
+            .collect();
+        reference.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let alternates = (round % 4) as usize;
+        let (chosen, rest) = pick(&candidates, &weights, 1, alternates);
+        assert_eq!(chosen, reference[0].0, "round {round}");
+        let expected: Vec<usize> = reference[1..]
+            .iter()
+            .take(alternates)
+            .map(|(i, _)| *i)
+            .collect();
+        assert_eq!(rest, expected, "round {round}");
+    }
+}

@@ -105,6 +105,13 @@ fn row(i: usize, h: &HostState) -> HostUpdate {
     }
 }
 
+/// Whether `passed` is `candidates` with some entries left out (one linear walk; the
+/// candidates are ascending, so this also rules out repeats).
+fn is_subsequence(passed: &[u32], candidates: &[u32]) -> bool {
+    let mut rest = candidates.iter();
+    passed.iter().all(|p| rest.any(|c| c == p))
+}
+
 /// Host name -> index in a generation's snapshot.
 pub type HostIndex = HashMap<String, u32>;
 
@@ -327,18 +334,16 @@ impl WasmChain {
                 let passed = f
                     .filter(&req, generation, &candidates)
                     .map_err(plugin_failed)?;
-                // A plugin may only narrow the candidates it was given.
-                if passed.iter().any(|i| candidates.binary_search(i).is_err()) {
+                // A plugin may only narrow the candidates it was given, in their order.
+                if !is_subsequence(&passed, &candidates) {
                     return Err(plugin_failed(PluginError::Returned {
                         plugin: "filter".into(),
                         call: "filter".into(),
                         code: 0,
-                        message: "returned a host that was not a candidate".into(),
+                        message: "returned hosts that were not candidates, or out of order".into(),
                     }));
                 }
                 candidates = passed;
-                candidates.sort_unstable();
-                candidates.dedup();
             }
             if candidates.is_empty() {
                 return Err(no_valid_host(n, spec, hosts.len()));
