@@ -104,3 +104,23 @@ fn unreachable_libvirt_is_one_line() {
         "{line}"
     );
 }
+
+#[test]
+fn without_a_config_the_scheduler_runs_the_built_plugins() {
+    // The test command builds plugins/dist before the tests.
+    let dir = scratch_dir("cfg");
+    let (code, out, err) = run(
+        &["config", "check"],
+        &[("METACLOUD_DATA", dir.display().to_string())],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("scheduler wasm plugins from") && out.contains("plugins/dist"),
+        "{out}"
+    );
+    // A config file decides for itself (driver native by default).
+    let file = write(&dir, "native.toml", "[scheduler]\ndriver = \"native\"\n");
+    let (code, out, err) = run(&["--config", &file, "config", "check"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("scheduler native chain"), "{out}");
+}

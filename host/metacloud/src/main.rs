@@ -86,15 +86,31 @@ fn init_logging() {
         .init();
 }
 
+/// The first-party plugins of the source tree this binary was built from.
+const BUILT_PLUGINS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../plugins/dist");
+
+/// Without a config file, the scheduler runs the first-party WASM plugins when they were
+/// built (`scripts/build-plugins.sh`), as `examples/all-in-one.toml` does.
+fn use_built_plugins(config: &mut Config) {
+    let dir = std::path::Path::new(BUILT_PLUGINS);
+    if dir.join("filter-compute.wasm").is_file() {
+        config.scheduler.driver = metacloud_config::SchedulerDriver::Wasm;
+        config.scheduler.plugin_dir = Some(dir.to_path_buf());
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load(cli.config.as_deref()) {
+    let mut config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("metacloud: {e}");
             return ExitCode::from(2);
         }
     };
+    if config.source == "<defaults>" {
+        use_built_plugins(&mut config);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -124,6 +140,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             );
             println!("  queue     {:?}", config.queue.backend);
             println!("  host      {}", config.host());
+            match (&config.scheduler.driver, &config.scheduler.plugin_dir) {
+                (metacloud_config::SchedulerDriver::Wasm, Some(dir)) => {
+                    println!("  scheduler wasm plugins from {}", dir.display())
+                }
+                _ => println!("  scheduler native chain"),
+            }
             return Ok(());
         }
         Command::Db {
