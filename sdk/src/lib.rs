@@ -192,6 +192,27 @@ pub trait Filter {
     /// The name operators use in `[scheduler] filters = [...]`.
     const NAME: &'static str;
     fn passes(snapshot: &Snapshot, host: usize, req: &Request) -> bool;
+
+    /// The survivors among `candidates` (ascending, all in range), in their order. The
+    /// default asks [`Filter::passes`] per host; override it to decide once per request
+    /// what can be (a request without the hint a filter reads keeps every candidate), or
+    /// to work on the snapshot's columns.
+    fn filter(snapshot: &Snapshot, candidates: Vec<u32>, req: &Request) -> Vec<u32> {
+        each_host::<Self>(snapshot, candidates, req)
+    }
+}
+
+/// [`Filter::passes`] for every candidate: the default of [`Filter::filter`], for
+/// overrides to fall back on.
+pub fn each_host<F: Filter + ?Sized>(
+    snapshot: &Snapshot,
+    candidates: Vec<u32>,
+    req: &Request,
+) -> Vec<u32> {
+    candidates
+        .into_iter()
+        .filter(|&i| F::passes(snapshot, i as usize, req))
+        .collect()
 }
 
 /// Scores hosts; higher is better before the operator's multiplier. The host normalises.
@@ -200,6 +221,15 @@ pub trait Weigher {
     const NAME: &'static str;
     const DEFAULT_MULTIPLIER: f64 = 1.0;
     fn weigh(snapshot: &Snapshot, host: usize, req: &Request) -> f64;
+
+    /// One raw weight per candidate, same order. The default asks [`Weigher::weigh`] per
+    /// host; override it to answer once per request what can be.
+    fn weigh_all(snapshot: &Snapshot, candidates: &[u32], req: &Request) -> Vec<f64> {
+        candidates
+            .iter()
+            .map(|&i| Self::weigh(snapshot, i as usize, req))
+            .collect()
+    }
 }
 
 thread_local! {
@@ -403,11 +433,14 @@ macro_rules! __glue {
             ) -> Result<__t::FilterResult, __metacloud_bindings::metacloud::host::types::PluginError> {
                 let req = __request(req);
                 let passed = $crate::with_snapshot(|snap| {
-                    candidates
-                        .into_iter()
-                        .filter(|&i| (i as usize) < snap.len() && <$ty as $crate::Filter>::passes(snap, i as usize, &req))
-                        .collect()
-                });
+                    if candidates.iter().any(|&i| i as usize >= snap.len()) {
+                        return Err(__metacloud_bindings::metacloud::host::types::PluginError {
+                            code: 1,
+                            message: "candidate outside the snapshot".to_string(),
+                        });
+                    }
+                    Ok(<$ty as $crate::Filter>::filter(snap, candidates, &req))
+                })?;
                 Ok(__t::FilterResult { passed, rejections: Vec::new() })
             }
         }
@@ -435,12 +468,15 @@ macro_rules! __glue {
                 candidates: Vec<u32>,
             ) -> Result<Vec<f64>, __metacloud_bindings::metacloud::host::types::PluginError> {
                 let req = __request(req);
-                Ok($crate::with_snapshot(|snap| {
-                    candidates
-                        .into_iter()
-                        .map(|i| if (i as usize) < snap.len() { <$ty as $crate::Weigher>::weigh(snap, i as usize, &req) } else { 0.0 })
-                        .collect()
-                }))
+                $crate::with_snapshot(|snap| {
+                    if candidates.iter().any(|&i| i as usize >= snap.len()) {
+                        return Err(__metacloud_bindings::metacloud::host::types::PluginError {
+                            code: 1,
+                            message: "candidate outside the snapshot".to_string(),
+                        });
+                    }
+                    Ok(<$ty as $crate::Weigher>::weigh_all(snap, &candidates, &req))
+                })
             }
         }
         __metacloud_bindings::export!(__Export with_types_in __metacloud_bindings);

@@ -5,7 +5,7 @@ use metacloud_config::{Config, SchedulerDriver, WeigherConfig, NATIVE_FILTERS, N
 use metacloud_plugins::scheduler::SchedulerPlugin;
 use metacloud_plugins::{PluginError, PluginLimits, Runtime};
 use metacloud_rpc::objects::{
-    group_policy, Flavor, GroupSpec, HostAggregate, HostState, RequestSpec,
+    group_policy, Flavor, GroupSpec, HostAggregate, HostState, ImageRef, RequestSpec,
 };
 use metacloud_rpc::RpcError;
 use metacloud_scheduler::wasm::WasmChain;
@@ -100,6 +100,9 @@ fn rich_hosts(n: usize) -> Vec<HostState> {
     let mut hosts = hosts(n);
     for (i, h) in hosts.iter_mut().enumerate() {
         h.io_ops = (i % 4) as u64 * 3;
+        if i % 7 == 0 {
+            h.cpu_arch = "aarch64".into();
+        }
         if i % 3 == 0 {
             h.aggregates.push(HostAggregate {
                 name: "fast".into(),
@@ -142,6 +145,25 @@ fn rich_specs() -> Vec<RequestSpec> {
         .extra_specs
         .insert("capabilities:hypervisor_type".into(), "s== QEMU".into());
     specs.push(extra);
+    for props in [
+        &[("hw_architecture", "aarch64")][..],
+        &[("architecture", "X86_64"), ("img_hv_type", "qemu")][..],
+        &[("img_hv_type", "xen")][..],
+    ] {
+        let mut s = spec(2, None);
+        s.image = Some(ImageRef {
+            id: "i".into(),
+            name: "i".into(),
+            location: None,
+            disk_format: "qcow2".into(),
+            sha256: None,
+            properties: props
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        });
+        specs.push(s);
+    }
     let mut tenant = spec(2, None);
     tenant.project_id = "p2".into();
     specs.push(tenant);

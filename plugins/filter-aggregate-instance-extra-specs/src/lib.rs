@@ -21,6 +21,20 @@ impl Filter for AggregateInstanceExtraSpecsFilter {
                 .any(|have| spec_matches(have, want))
         })
     }
+
+    fn filter(snap: &Snapshot, candidates: Vec<u32>, req: &Request) -> Vec<u32> {
+        let ours = req.flavor.extra_specs.iter().any(|(key, _)| {
+            matches!(
+                key.split_once(':'),
+                Some(("aggregate_instance_extra_specs", _)) | None
+            )
+        });
+        if ours {
+            metacloud_sdk::each_host::<Self>(snap, candidates, req)
+        } else {
+            candidates
+        }
+    }
 }
 
 metacloud_sdk::filter_plugin!(AggregateInstanceExtraSpecsFilter, "../../wit/scheduler");

@@ -17,6 +17,18 @@ impl Filter for AggregateMultiTenancyIsolation {
             .peekable();
         allowed.peek().is_none() || allowed.any(|p| p == req.project_id)
     }
+
+    fn filter(snap: &Snapshot, candidates: Vec<u32>, req: &Request) -> Vec<u32> {
+        let isolating = snap
+            .aggregates
+            .iter()
+            .any(|a| a.metadata.iter().any(|(k, _)| k.starts_with("filter_tenant_id")));
+        if isolating {
+            metacloud_sdk::each_host::<Self>(snap, candidates, req)
+        } else {
+            candidates
+        }
+    }
 }
 
 metacloud_sdk::filter_plugin!(AggregateMultiTenancyIsolation, "../../wit/scheduler");

@@ -20,6 +20,23 @@ impl Filter for AvailabilityZoneFilter {
             },
         }
     }
+
+    fn filter(snap: &Snapshot, candidates: Vec<u32>, req: &Request) -> Vec<u32> {
+        match req.availability_zone.as_deref() {
+            None | Some("") => candidates,
+            Some(az) if !az.contains(':') => {
+                // One string comparison per zone name, then an index comparison per host.
+                match snap.az_names.iter().position(|n| n == az) {
+                    Some(want) => candidates
+                        .into_iter()
+                        .filter(|&i| snap.az_index[i as usize] as usize == want)
+                        .collect(),
+                    None => Vec::new(),
+                }
+            }
+            Some(_) => metacloud_sdk::each_host::<Self>(snap, candidates, req),
+        }
+    }
 }
 
 metacloud_sdk::filter_plugin!(AvailabilityZoneFilter, "../../wit/scheduler");

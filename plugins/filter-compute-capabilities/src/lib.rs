@@ -27,6 +27,19 @@ impl Filter for ComputeCapabilitiesFilter {
             metacloud_sdk::spec_matches(&have, want)
         })
     }
+
+    fn filter(snap: &Snapshot, candidates: Vec<u32>, req: &Request) -> Vec<u32> {
+        // Most extra specs belong to other scopes (hw:, quota:...): without one of ours,
+        // every host passes.
+        let ours = req.flavor.extra_specs.iter().any(|(key, _)| {
+            matches!(key.split_once(':'), Some(("capabilities", _)) | None)
+        });
+        if ours {
+            metacloud_sdk::each_host::<Self>(snap, candidates, req)
+        } else {
+            candidates
+        }
+    }
 }
 
 metacloud_sdk::filter_plugin!(ComputeCapabilitiesFilter, "../../wit/scheduler");

@@ -14,6 +14,13 @@ impl Filter for ServerGroupAntiAffinityFilter {
             None => true,
         }
     }
+
+    fn filter(snap: &Snapshot, candidates: Vec<u32>, req: &Request) -> Vec<u32> {
+        match req.group_with_policy("anti-affinity") {
+            Some(_) => metacloud_sdk::each_host::<Self>(snap, candidates, req),
+            None => candidates,
+        }
+    }
 }
 
 metacloud_sdk::filter_plugin!(ServerGroupAntiAffinityFilter, "../../wit/scheduler");

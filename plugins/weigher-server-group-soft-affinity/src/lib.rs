@@ -13,6 +13,16 @@ impl Weigher for ServerGroupSoftAffinityWeigher {
         req.group_with_policy("soft-affinity")
             .map_or(0.0, |g| g.members_on(host) as f64)
     }
+
+    fn weigh_all(snap: &Snapshot, candidates: &[u32], req: &Request) -> Vec<f64> {
+        match req.group_with_policy("soft-affinity") {
+            Some(_) => candidates
+                .iter()
+                .map(|&i| Self::weigh(snap, i as usize, req))
+                .collect(),
+            None => vec![0.0; candidates.len()],
+        }
+    }
 }
 
 metacloud_sdk::weigher_plugin!(ServerGroupSoftAffinityWeigher, "../../wit/scheduler");

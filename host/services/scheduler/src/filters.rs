@@ -7,6 +7,19 @@ use metacloud_rpc::objects::{group_policy, HostState, RequestSpec};
 pub trait Filter: Send + Sync {
     fn name(&self) -> &'static str;
     fn passes(&self, host: &HostState, spec: &RequestSpec) -> bool;
+    /// Whether the filter can drop any host for this request; when not, the chain skips
+    /// it (decided once per request, as the plugins do).
+    fn applies(&self, _spec: &RequestSpec) -> bool {
+        true
+    }
+}
+
+/// Whether a flavor has extra specs in `scope` (or unscoped ones).
+fn has_scoped_specs(spec: &RequestSpec, scope: &str) -> bool {
+    spec.flavor
+        .extra_specs
+        .keys()
+        .any(|k| k.split_once(':').is_none_or(|(s, _)| s == scope))
 }
 
 /// The filter called `name` in config.
@@ -49,6 +62,11 @@ impl Filter for ComputeFilter {
 /// The host is in the requested availability zone.
 pub struct AvailabilityZoneFilter;
 impl Filter for AvailabilityZoneFilter {
+    fn applies(&self, spec: &RequestSpec) -> bool {
+        spec.availability_zone
+            .as_deref()
+            .is_some_and(|az| !az.is_empty())
+    }
     fn name(&self) -> &'static str {
         "AvailabilityZoneFilter"
     }
@@ -151,6 +169,9 @@ pub fn spec_matches(value: &str, requirement: &str) -> bool {
 /// Flavor extra specs scoped `capabilities:` (or unscoped) match the host's capabilities.
 pub struct ComputeCapabilitiesFilter;
 impl Filter for ComputeCapabilitiesFilter {
+    fn applies(&self, spec: &RequestSpec) -> bool {
+        has_scoped_specs(spec, "capabilities")
+    }
     fn name(&self) -> &'static str {
         "ComputeCapabilitiesFilter"
     }
@@ -172,6 +193,11 @@ impl Filter for ComputeCapabilitiesFilter {
 /// Image properties (`hw_architecture`, `img_hv_type`) match the host.
 pub struct ImagePropertiesFilter;
 impl Filter for ImagePropertiesFilter {
+    fn applies(&self, spec: &RequestSpec) -> bool {
+        spec.image
+            .as_ref()
+            .is_some_and(|i| !i.properties.is_empty())
+    }
     fn name(&self) -> &'static str {
         "ImagePropertiesFilter"
     }
@@ -193,6 +219,9 @@ impl Filter for ImagePropertiesFilter {
 /// The host runs one of the `same_host` instances.
 pub struct SameHostFilter;
 impl Filter for SameHostFilter {
+    fn applies(&self, spec: &RequestSpec) -> bool {
+        !spec.hints.same_host.is_empty()
+    }
     fn name(&self) -> &'static str {
         "SameHostFilter"
     }
@@ -209,6 +238,9 @@ impl Filter for SameHostFilter {
 /// The host runs none of the `different_host` instances.
 pub struct DifferentHostFilter;
 impl Filter for DifferentHostFilter {
+    fn applies(&self, spec: &RequestSpec) -> bool {
+        !spec.hints.different_host.is_empty()
+    }
     fn name(&self) -> &'static str {
         "DifferentHostFilter"
     }
@@ -250,6 +282,11 @@ impl Filter for IoOpsFilter {
 /// Affinity groups: once a member is placed, only its host(s).
 pub struct ServerGroupAffinityFilter;
 impl Filter for ServerGroupAffinityFilter {
+    fn applies(&self, spec: &RequestSpec) -> bool {
+        spec.server_group
+            .as_ref()
+            .is_some_and(|g| g.policy == group_policy::AFFINITY)
+    }
     fn name(&self) -> &'static str {
         "ServerGroupAffinityFilter"
     }
@@ -266,6 +303,11 @@ impl Filter for ServerGroupAffinityFilter {
 /// Anti-affinity groups: fewer than `max_server_per_host` members on the host.
 pub struct ServerGroupAntiAffinityFilter;
 impl Filter for ServerGroupAntiAffinityFilter {
+    fn applies(&self, spec: &RequestSpec) -> bool {
+        spec.server_group
+            .as_ref()
+            .is_some_and(|g| g.policy == group_policy::ANTI_AFFINITY)
+    }
     fn name(&self) -> &'static str {
         "ServerGroupAntiAffinityFilter"
     }
@@ -293,6 +335,9 @@ pub fn aggregate_values<'a>(host: &'a HostState, key: &str) -> Vec<&'a str> {
 /// matched by the metadata of one of the host's aggregates.
 pub struct AggregateInstanceExtraSpecsFilter;
 impl Filter for AggregateInstanceExtraSpecsFilter {
+    fn applies(&self, spec: &RequestSpec) -> bool {
+        has_scoped_specs(spec, "aggregate_instance_extra_specs")
+    }
     fn name(&self) -> &'static str {
         "AggregateInstanceExtraSpecsFilter"
     }

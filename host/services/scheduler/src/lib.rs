@@ -59,11 +59,17 @@ impl Chain {
         let mut weights = Vec::with_capacity(hosts.len());
         // Later picks of the batch see the earlier ones as group members.
         let mut grouped = spec.server_group.as_ref().map(|_| spec.clone());
+        let active: Vec<&dyn Filter> = self
+            .filters
+            .iter()
+            .filter(|f| f.applies(spec))
+            .map(|f| f.as_ref())
+            .collect();
         for (n, uuid) in spec.instance_uuids.iter().enumerate() {
             let spec = grouped.as_ref().unwrap_or(spec);
             let candidates: Vec<usize> = (0..hosts.len())
                 .filter(|&i| filters::not_ignored(&hosts[i], spec))
-                .filter(|&i| self.filters.iter().all(|f| f.passes(&hosts[i], spec)))
+                .filter(|&i| active.iter().all(|f| f.passes(&hosts[i], spec)))
                 .collect();
             if candidates.is_empty() {
                 return Err(no_valid_host(n, spec, hosts.len()));
@@ -100,7 +106,7 @@ impl Chain {
         out.resize(candidates.len(), 0.0);
         let mut raw = Vec::with_capacity(candidates.len());
         for (weigher, multiplier) in &self.weighers {
-            if *multiplier == 0.0 {
+            if *multiplier == 0.0 || !weigher.applies(spec) {
                 continue;
             }
             raw.clear();

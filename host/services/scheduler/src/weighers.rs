@@ -6,6 +6,11 @@ use metacloud_rpc::objects::{group_policy, HostState, RequestSpec};
 pub trait Weigher: Send + Sync {
     fn name(&self) -> &'static str;
     fn weigh(&self, host: &HostState, spec: &RequestSpec) -> f64;
+    /// Whether the weights can differ for this request; when not, they would normalise
+    /// to zero and the chain skips the weigher.
+    fn applies(&self, _spec: &RequestSpec) -> bool {
+        true
+    }
 }
 
 /// The weigher called `name` in config.
@@ -99,6 +104,11 @@ fn group_members_on(host: &HostState, spec: &RequestSpec, policy: &str) -> f64 {
 /// Soft-affinity groups: more members on the host is better.
 pub struct ServerGroupSoftAffinityWeigher;
 impl Weigher for ServerGroupSoftAffinityWeigher {
+    fn applies(&self, spec: &RequestSpec) -> bool {
+        spec.server_group
+            .as_ref()
+            .is_some_and(|g| g.policy == group_policy::SOFT_AFFINITY)
+    }
     fn name(&self) -> &'static str {
         "ServerGroupSoftAffinityWeigher"
     }
@@ -110,6 +120,11 @@ impl Weigher for ServerGroupSoftAffinityWeigher {
 /// Soft-anti-affinity groups: fewer members on the host is better.
 pub struct ServerGroupSoftAntiAffinityWeigher;
 impl Weigher for ServerGroupSoftAntiAffinityWeigher {
+    fn applies(&self, spec: &RequestSpec) -> bool {
+        spec.server_group
+            .as_ref()
+            .is_some_and(|g| g.policy == group_policy::SOFT_ANTI_AFFINITY)
+    }
     fn name(&self) -> &'static str {
         "ServerGroupSoftAntiAffinityWeigher"
     }
