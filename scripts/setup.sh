@@ -39,7 +39,22 @@ fi
 [ "$want" = build ] && exit 0
 
 # 2. hypervisor: libvirtd and virtlogd for qemu:///system, without systemd -----------------
-apt_install libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
+# The machine's qemu-utils may come from bookworm-backports (QEMU 10), which conflicts with
+# bookworm's QEMU 7.2 system emulator: take the emulator from backports too, then.
+if dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null | grep -q '~bpo12'; then
+  if [ -n "$(need_pkgs libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86)" ]; then
+    say "installing libvirt and QEMU (system emulator from bookworm-backports, as qemu-utils)"
+    bp=/etc/apt/sources.list.d/metacloud-backports.sources
+    [ -f "$bp" ] || printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > "$bp"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends libvirt-daemon libvirt-daemon-driver-qemu \
+      libvirt-clients qemu-system-x86/bookworm-backports qemu-system-common/bookworm-backports \
+      qemu-system-data/bookworm-backports seabios/bookworm-backports >/dev/null
+  fi
+else
+  apt_install libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
+fi
 getent group kvm >/dev/null || groupadd -r kvm
 getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
 id libvirt-qemu >/dev/null 2>&1 || useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
