@@ -42,7 +42,7 @@ fi
 # The machine's qemu-utils may come from bookworm-backports (QEMU 10), which conflicts with
 # bookworm's QEMU 7.2 system emulator: take the emulator from backports too, then.
 if dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null | grep -q '~bpo12'; then
-  if [ -n "$(need_pkgs libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86)" ]; then
+  if [ -n "$(need_pkgs libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-system-modules-spice)" ]; then
     say "installing libvirt and QEMU (system emulator from bookworm-backports, as qemu-utils)"
     bp=/etc/apt/sources.list.d/metacloud-backports.sources
     [ -f "$bp" ] || printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > "$bp"
@@ -50,7 +50,8 @@ if dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null | grep -q '~bpo12'; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends libvirt-daemon libvirt-daemon-driver-qemu \
       libvirt-clients qemu-system-x86/bookworm-backports qemu-system-common/bookworm-backports \
-      qemu-system-data/bookworm-backports seabios/bookworm-backports >/dev/null
+      qemu-system-data/bookworm-backports seabios/bookworm-backports \
+      qemu-system-modules-spice/bookworm-backports qemu-system-modules-opengl/bookworm-backports >/dev/null
   fi
 else
   apt_install libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils

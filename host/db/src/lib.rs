@@ -10,6 +10,7 @@ pub mod aggregates;
 mod error;
 pub mod flavors;
 pub mod groups;
+pub mod identity;
 pub mod instances;
 pub mod nodes;
 pub mod quotas;
