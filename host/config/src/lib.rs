@@ -3,7 +3,7 @@
 //! Every error names the file, the line and the key, so an operator can fix it in one look.
 //! Secrets and per-process values may come from the environment instead of the file:
 //! `METACLOUD_DATA`, `METACLOUD_DATABASE_URL`, `METACLOUD_QUEUE_URL`, `METACLOUD_HOST`,
-//! `METACLOUD_API_TOKEN`.
+//! `METACLOUD_API_TOKEN`, `METACLOUD_ADMIN_PASSWORD`, `METACLOUD_DEMO_PASSWORD`.
 
 mod error;
 mod locate;
@@ -25,6 +25,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub queue: QueueConfig,
     pub api: ApiConfig,
+    pub identity: IdentityConfig,
     pub conductor: ConductorConfig,
     pub scheduler: SchedulerConfig,
     pub compute: ComputeConfig,
@@ -93,6 +94,12 @@ impl Config {
         if let Some(host) = get("METACLOUD_HOST").filter(|s| !s.is_empty()) {
             self.service.host = Some(host);
         }
+        if let Some(pw) = get("METACLOUD_ADMIN_PASSWORD").filter(|s| !s.is_empty()) {
+            self.identity.admin_password = Some(pw);
+        }
+        if let Some(pw) = get("METACLOUD_DEMO_PASSWORD").filter(|s| !s.is_empty()) {
+            self.identity.demo_password = Some(pw);
+        }
     }
 
     /// Relative paths in a config file are relative to the file's directory.
@@ -148,6 +155,7 @@ impl Config {
         self.service.validate()?;
         self.database.validate()?;
         self.queue.validate()?;
+        self.identity.validate()?;
         self.conductor.validate()?;
         self.scheduler.validate()?;
         self.compute.validate()?;

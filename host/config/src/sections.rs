@@ -186,6 +186,10 @@ impl QueueConfig {
 pub struct ApiConfig {
     /// Address of the native host API (JSON over HTTP).
     pub listen: SocketAddr,
+    /// Address of the OpenStack Compute API (Nova's port).
+    pub compute_listen: SocketAddr,
+    /// Address of the image API (Glance's port).
+    pub image_listen: SocketAddr,
     /// Service token of the native API; better set through `METACLOUD_API_TOKEN`.
     /// Without one, a random token is made once and kept in `<data_dir>/api-token`.
     pub token: Option<String>,
@@ -195,8 +199,88 @@ impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             listen: "127.0.0.1:8780".parse().expect("static address"),
+            compute_listen: "127.0.0.1:8774".parse().expect("static address"),
+            image_listen: "127.0.0.1:9292".parse().expect("static address"),
             token: None,
         }
+    }
+}
+
+/// `[identity]`: the built-in identity service (a subset of Keystone v3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// Address of the identity API (Keystone's port).
+    pub listen: SocketAddr,
+    /// How long a token lives.
+    pub token_ttl_secs: u64,
+    /// The region every catalog endpoint belongs to.
+    pub region: String,
+    /// Base URL clients reach each service at; default `http://<listen>`. The identity one
+    /// gets `/v3` appended, compute `/v2.1`.
+    pub public_identity_url: Option<String>,
+    pub public_compute_url: Option<String>,
+    pub public_image_url: Option<String>,
+    /// Bootstrapped at start when missing: the admin user and project, and a demo member.
+    pub admin_user: String,
+    pub admin_project: String,
+    pub demo_user: String,
+    pub demo_project: String,
+    /// Better set through `METACLOUD_ADMIN_PASSWORD` / `METACLOUD_DEMO_PASSWORD`. Without
+    /// them, random passwords are made once and kept in `<data_dir>/bootstrap-passwords`.
+    pub admin_password: Option<String>,
+    pub demo_password: Option<String>,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            listen: "127.0.0.1:5000".parse().expect("static address"),
+            token_ttl_secs: 3600,
+            region: "RegionOne".into(),
+            public_identity_url: None,
+            public_compute_url: None,
+            public_image_url: None,
+            admin_user: "admin".into(),
+            admin_project: "admin".into(),
+            demo_user: "demo".into(),
+            demo_project: "demo".into(),
+            admin_password: None,
+            demo_password: None,
+        }
+    }
+}
+
+impl IdentityConfig {
+    pub(crate) fn validate(&self) -> Check {
+        ensure(
+            (60..=7 * 86_400).contains(&self.token_ttl_secs),
+            "identity.token_ttl_secs",
+            "must be between 60 and 604800 (7 days)",
+        )?;
+        for (key, v) in [
+            ("identity.admin_user", &self.admin_user),
+            ("identity.admin_project", &self.admin_project),
+            ("identity.demo_user", &self.demo_user),
+            ("identity.demo_project", &self.demo_project),
+            ("identity.region", &self.region),
+        ] {
+            ensure(!v.trim().is_empty(), key, "must not be empty")?;
+        }
+        for (key, v) in [
+            ("identity.public_identity_url", &self.public_identity_url),
+            ("identity.public_compute_url", &self.public_compute_url),
+            ("identity.public_image_url", &self.public_image_url),
+        ] {
+            if let Some(url) = v {
+                ensure(
+                    url.starts_with("http://") || url.starts_with("https://"),
+                    key,
+                    "must be an http:// or https:// URL",
+                )?;
+            }
+        }
+        Ok(())
     }
 }
 

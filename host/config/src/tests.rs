@@ -43,7 +43,10 @@ fn unknown_filter_is_refused() {
     let mut c = Config::default();
     c.scheduler.filters.push("NoSuchFilter".into());
     let (key, reason) = c.validate().unwrap_err();
-    assert_eq!(key, format!("scheduler.filters[{}]", c.scheduler.filters.len() - 1));
+    assert_eq!(
+        key,
+        format!("scheduler.filters[{}]", c.scheduler.filters.len() - 1)
+    );
     assert!(reason.contains("NoSuchFilter"));
 }
 

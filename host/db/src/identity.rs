@@ -99,8 +99,7 @@ fn user_from_row(r: &AnyRow) -> Result<User, DbError> {
 }
 
 const PROJECT_COLUMNS: &str = "id, name, domain_id, description, enabled";
-const USER_COLUMNS: &str =
-    "id, name, domain_id, default_project_id, email, description, enabled";
+const USER_COLUMNS: &str = "id, name, domain_id, default_project_id, email, description, enabled";
 
 fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
@@ -135,7 +134,9 @@ impl Db {
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
-                DbError::Conflict(format!("Duplicate entry found with name {name} at domain ID default."))
+                DbError::Conflict(format!(
+                    "Duplicate entry found with name {name} at domain ID default."
+                ))
             } else {
                 e.into()
             }
@@ -144,11 +145,13 @@ impl Db {
     }
 
     pub async fn get_project(&self, id: &str) -> Result<Project, DbError> {
-        let row = sqlx::query(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| DbError::NotFound(format!("Could not find project: {id}.")))?;
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| DbError::NotFound(format!("Could not find project: {id}.")))?;
         project_from_row(&row)
     }
 
@@ -362,10 +365,11 @@ impl Db {
     }
 
     pub async fn list_roles(&self, name: Option<&str>) -> Result<Vec<Role>, DbError> {
-        let rows = sqlx::query("SELECT id, name FROM roles WHERE ($1 = '' OR name = $1) ORDER BY name")
-            .bind(name.unwrap_or(""))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, name FROM roles WHERE ($1 = '' OR name = $1) ORDER BY name")
+                .bind(name.unwrap_or(""))
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|r| {
                 Ok(Role {
@@ -393,7 +397,12 @@ impl Db {
         Ok(())
     }
 
-    pub async fn unassign_role(&self, project: &str, user: &str, role: &str) -> Result<(), DbError> {
+    pub async fn unassign_role(
+        &self,
+        project: &str,
+        user: &str,
+        role: &str,
+    ) -> Result<(), DbError> {
         let done = sqlx::query(
             "DELETE FROM role_assignments WHERE project_id = $1 AND user_id = $2 AND role_id = $3",
         )
@@ -528,7 +537,9 @@ impl Db {
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(DbError::NotFound(format!("Could not find credential: {access}.")));
+            return Err(DbError::NotFound(format!(
+                "Could not find credential: {access}."
+            )));
         }
         Ok(())
     }
@@ -553,11 +564,13 @@ impl Db {
     }
 
     pub async fn is_token_revoked(&self, audit_id: &str) -> Result<bool, DbError> {
-        Ok(sqlx::query("SELECT audit_id FROM revoked_tokens WHERE audit_id = $1")
-            .bind(audit_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some())
+        Ok(
+            sqlx::query("SELECT audit_id FROM revoked_tokens WHERE audit_id = $1")
+                .bind(audit_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
     }
 
     /// The token signing secret, made on first use; every process of a deployment that
