@@ -44,6 +44,7 @@ fn embedded_config() -> Config {
     config.compute.instances_path = Some(dir.join("instances"));
     config.compute.image_cache_path = Some(dir.join("image-cache"));
     config.api.listen = "127.0.0.1:0".parse().unwrap();
+    config.identity.listen = "127.0.0.1:0".parse().unwrap();
     config.validate().unwrap();
     config
 }

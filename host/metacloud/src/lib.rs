@@ -56,8 +56,12 @@ pub enum StartError {
     Queue(metacloud_queue::QueueError),
     #[error("{0}")]
     Hypervisor(metacloud_virt::VirtError),
-    #[error("cannot listen on {addr} (api.listen): {reason}")]
-    Listen { addr: SocketAddr, reason: String },
+    #[error("cannot listen on {addr} ({key}): {reason}")]
+    Listen {
+        addr: SocketAddr,
+        key: &'static str,
+        reason: String,
+    },
     #[error("cannot keep the API token in {path}: {reason}")]
     Token { path: String, reason: String },
     #[error("{role} failed to start: {reason}")]
@@ -70,6 +74,8 @@ pub struct Running {
     pub api: Option<ComputeApi>,
     pub api_addr: Option<SocketAddr>,
     pub api_token: Option<String>,
+    pub identity: Option<metacloud_identity::Identity>,
+    pub identity_addr: Option<SocketAddr>,
     pub computes: Vec<Arc<ComputeWorker>>,
     pub scheduler: Option<Arc<Scheduler>>,
     pub bus: Arc<dyn Bus>,
@@ -199,6 +205,55 @@ pub fn spawn_heartbeat(rpc: Rpc, binary: &'static str, host: String, interval: D
     });
 }
 
+/// Binds a listener; the error names the config key.
+async fn bind(
+    addr: SocketAddr,
+    key: &'static str,
+) -> Result<(tokio::net::TcpListener, SocketAddr), StartError> {
+    let fail = |e: std::io::Error| StartError::Listen {
+        addr,
+        key,
+        reason: e.to_string(),
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(fail)?;
+    let bound = listener.local_addr().map_err(fail)?;
+    Ok((listener, bound))
+}
+
+/// The identity service beside the API: bootstrap (accounts, `clouds.yaml`) and the
+/// Keystone listener. The catalog names the addresses actually bound.
+async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Result<(), StartError> {
+    let fail = |e: metacloud_identity::IdentityError| StartError::Service {
+        role: "identity",
+        reason: e.to_string(),
+    };
+    let (listener, addr) = bind(config.identity.listen, "identity.listen").await?;
+    let mut config = config.clone();
+    config.identity.listen = addr;
+    let identity = metacloud_identity::Identity::new(db.clone(), &config)
+        .await
+        .map_err(fail)?;
+    let boot = metacloud_identity::bootstrap::bootstrap(&identity, &config)
+        .await
+        .map_err(fail)?;
+    let app = metacloud_identity::http::router(identity.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "identity server stopped");
+        }
+    });
+    running.listening.push((
+        "identity".into(),
+        format!(
+            "http://{addr}/v3 (clients: export OS_CLIENT_CONFIG_FILE={}; openstack --os-cloud metacloud …)",
+            boot.clouds_yaml.display()
+        ),
+    ));
+    running.identity = Some(identity);
+    running.identity_addr = Some(addr);
+    Ok(())
+}
+
 /// Starts `roles` in this process with one queue connection and one database pool.
 pub async fn start(config: &Config, roles: &[Role]) -> Result<Running, StartError> {
     let bus = connect_queue(config).await?;
@@ -232,6 +287,8 @@ pub async fn start_on(
         api: None,
         api_addr: None,
         api_token: None,
+        identity: None,
+        identity_addr: None,
         computes: vec![],
         scheduler: None,
         bus: bus.clone(),
@@ -301,16 +358,7 @@ pub async fn start_on(
             limits,
             config.service.service_down_time_secs as i64 * 1000,
         );
-        let listener = tokio::net::TcpListener::bind(config.api.listen)
-            .await
-            .map_err(|e| StartError::Listen {
-                addr: config.api.listen,
-                reason: e.to_string(),
-            })?;
-        let addr = listener.local_addr().map_err(|e| StartError::Listen {
-            addr: config.api.listen,
-            reason: e.to_string(),
-        })?;
+        let (listener, addr) = bind(config.api.listen, "api.listen").await?;
         let app = http::router(AppState {
             api: api.clone(),
             token: Arc::new(token.clone()),
@@ -327,6 +375,7 @@ pub async fn start_on(
         running.api = Some(api);
         running.api_addr = Some(addr);
         running.api_token = Some(token);
+        start_identity(config, db, &mut running).await?;
     }
     if let Some(driver) = driver {
         let description = driver.describe();

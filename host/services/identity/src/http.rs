@@ -830,18 +830,30 @@ async fn list_assignments(
         ));
     }
     let b = base(&id);
-    let items: Vec<Value> = id
+    let names = q
+        .get("include_names")
+        .is_some_and(|v| !matches!(v.as_str(), "0" | "false" | "False"));
+    let domain = json!({"id": DEFAULT_DOMAIN, "name": "Default"});
+    let mut items: Vec<Value> = Vec::new();
+    for x in id
         .db()
         .list_assignments(user, q.get("scope.project.id").map(String::as_str))
         .await?
         .into_iter()
         .filter(|x| q.get("role.id").is_none_or(|r| &x.role_id == r))
-        .map(|x| {
-            json!({"role": {"id": x.role_id}, "user": {"id": x.user_id},
-                   "scope": {"project": {"id": x.project_id}},
-                   "links": {"assignment": format!("{b}/projects/{}/users/{}/roles/{}", x.project_id, x.user_id, x.role_id)}})
-        })
-        .collect();
+    {
+        let mut v = json!({"role": {"id": x.role_id}, "user": {"id": x.user_id},
+               "scope": {"project": {"id": x.project_id}},
+               "links": {"assignment": format!("{b}/projects/{}/users/{}/roles/{}", x.project_id, x.user_id, x.role_id)}});
+        if names {
+            v["role"]["name"] = json!(id.db().get_role(&x.role_id).await?.name);
+            v["user"]["name"] = json!(id.db().get_user(&x.user_id).await?.name);
+            v["user"]["domain"] = domain.clone();
+            v["scope"]["project"]["name"] = json!(id.db().get_project(&x.project_id).await?.name);
+            v["scope"]["project"]["domain"] = domain.clone();
+        }
+        items.push(v);
+    }
     Ok(Json(collection(
         &b,
         "role_assignments",
