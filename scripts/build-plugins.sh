@@ -12,12 +12,13 @@ sed 's/^package metacloud:scheduler@1\.0\.0;/package metacloud:scheduler@2.0.0;/
 cmp -s "$v2.tmp" "$v2" && rm "$v2.tmp" || mv "$v2.tmp" "$v2"
 cargo build -q --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --release
 out=plugins/target/wasm32-wasip2/release
-mkdir -p plugins/dist/hostile
+mkdir -p plugins/dist/hostile plugins/dist/api
 for crate in $(sed -n 's/^    "\(.*\)",$/\1/p' plugins/Cargo.toml); do
   name=$(basename "$crate")
   file="$out/${name//-/_}.wasm"
   case "$crate" in
     hostile/*) dest="plugins/dist/hostile/$name.wasm" ;;
+    *-api) dest="plugins/dist/api/$name.wasm" ;;
     *) dest="plugins/dist/$name.wasm" ;;
   esac
   cmp -s "$file" "$dest" 2>/dev/null || cp "$file" "$dest"

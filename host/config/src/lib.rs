@@ -112,6 +112,7 @@ impl Config {
             }
         };
         fix(&mut self.scheduler.plugin_dir);
+        fix(&mut self.api.plugin_dir);
         fix(&mut self.plugins.cache_dir);
     }
 

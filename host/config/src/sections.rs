@@ -190,6 +190,9 @@ pub struct ApiConfig {
     pub compute_listen: SocketAddr,
     /// Address of the image API (Glance's port).
     pub image_listen: SocketAddr,
+    /// Directory of API-dialect plugins (`*.wasm`); the one named `openstack-compute`
+    /// serves `compute_listen`. Without it, only the native API runs.
+    pub plugin_dir: Option<std::path::PathBuf>,
     /// Service token of the native API; better set through `METACLOUD_API_TOKEN`.
     /// Without one, a random token is made once and kept in `<data_dir>/api-token`.
     pub token: Option<String>,
@@ -201,6 +204,7 @@ impl Default for ApiConfig {
             listen: "127.0.0.1:8780".parse().expect("static address"),
             compute_listen: "127.0.0.1:8774".parse().expect("static address"),
             image_listen: "127.0.0.1:9292".parse().expect("static address"),
+            plugin_dir: None,
             token: None,
         }
     }

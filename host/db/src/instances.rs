@@ -237,6 +237,24 @@ impl Db {
         Ok(out)
     }
 
+    /// Renames a live instance.
+    pub async fn rename_instance(&self, uuid: &str, name: &str) -> Result<Instance, DbError> {
+        let done = sqlx::query(
+            "UPDATE instances SET name = $1, \
+             updated_at = CASE WHEN $2 > updated_at THEN $2 ELSE updated_at + 1 END \
+             WHERE uuid = $3 AND deleted = 0",
+        )
+        .bind(name)
+        .bind(now_ms())
+        .bind(uuid)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound(format!("instance {uuid}")));
+        }
+        self.get_instance(uuid).await
+    }
+
     /// One instance (deleted ones too, so late reports can be recognised).
     pub async fn get_instance(&self, uuid: &str) -> Result<Instance, DbError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM instances WHERE uuid = $1"))

@@ -76,6 +76,8 @@ pub struct Running {
     pub api_token: Option<String>,
     pub identity: Option<metacloud_identity::Identity>,
     pub identity_addr: Option<SocketAddr>,
+    /// The OpenStack Compute API, when a dialect plugin serves it.
+    pub compute_addr: Option<SocketAddr>,
     pub computes: Vec<Arc<ComputeWorker>>,
     pub scheduler: Option<Arc<Scheduler>>,
     pub bus: Arc<dyn Bus>,
@@ -228,8 +230,18 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
         reason: e.to_string(),
     };
     let (listener, addr) = bind(config.identity.listen, "identity.listen").await?;
+    let compute = match &config.api.plugin_dir {
+        Some(dir) => Some((
+            dir.clone(),
+            bind(config.api.compute_listen, "api.compute_listen").await?,
+        )),
+        None => None,
+    };
     let mut config = config.clone();
     config.identity.listen = addr;
+    if let Some((_, (_, compute_addr))) = &compute {
+        config.api.compute_listen = *compute_addr;
+    }
     let identity = metacloud_identity::Identity::new(db.clone(), &config)
         .await
         .map_err(fail)?;
@@ -249,9 +261,73 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
             boot.clouds_yaml.display()
         ),
     ));
+    if let (Some((dir, (listener, compute_addr))), Some(api)) = (compute, running.api.clone()) {
+        let service = load_dialect(&config, &dir, identity.clone(), api)?;
+        let app = metacloud_api::dialect::router(service);
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "compute API server stopped");
+            }
+        });
+        running.listening.push((
+            "compute".into(),
+            format!("http://{compute_addr}/v2.1 (OpenStack Compute API, WASM dialect)"),
+        ));
+        running.compute_addr = Some(compute_addr);
+    }
     running.identity = Some(identity);
     running.identity_addr = Some(addr);
     Ok(())
+}
+
+/// The `openstack-compute` dialect from `dir` (`api.plugin_dir`).
+fn load_dialect(
+    config: &Config,
+    dir: &std::path::Path,
+    identity: metacloud_identity::Identity,
+    api: ComputeApi,
+) -> Result<Arc<metacloud_api::dialect::DialectService>, StartError> {
+    let fail = |reason: String| StartError::Service {
+        role: "api",
+        reason,
+    };
+    let runtime = metacloud_plugins::Runtime::new(
+        metacloud_plugins::PluginLimits {
+            memory_bytes: (config.plugins.memory_limit_mb << 20) as usize,
+            deadline: Duration::from_millis(config.plugins.call_timeout_ms),
+        },
+        config.plugins.cache_dir.clone(),
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        fail(format!(
+            "cannot read {} (api.plugin_dir): {e}",
+            dir.display()
+        ))
+    })?;
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .collect();
+    paths.sort();
+    let mut found = Vec::new();
+    for path in paths {
+        match metacloud_plugins::api::DialectPlugin::load(&runtime, &path, Default::default()) {
+            Ok(p) if p.name == "openstack-compute" => {
+                tracing::info!(name = %p.name, path = %path.display(), routes = p.routes.len(), "API dialect loaded");
+                return Ok(metacloud_api::dialect::DialectService::new(
+                    runtime, p, identity, api,
+                ));
+            }
+            Ok(p) => found.push(p.name),
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "API dialect not loaded"),
+        }
+    }
+    Err(fail(format!(
+        "no openstack-compute dialect in {} (api.plugin_dir); found: [{}]",
+        dir.display(),
+        found.join(", ")
+    )))
 }
 
 /// Starts `roles` in this process with one queue connection and one database pool.
@@ -289,6 +365,7 @@ pub async fn start_on(
         api_token: None,
         identity: None,
         identity_addr: None,
+        compute_addr: None,
         computes: vec![],
         scheduler: None,
         bus: bus.clone(),

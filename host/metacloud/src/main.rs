@@ -97,6 +97,9 @@ fn use_built_plugins(config: &mut Config) {
         config.scheduler.driver = metacloud_config::SchedulerDriver::Wasm;
         config.scheduler.plugin_dir = Some(dir.to_path_buf());
     }
+    if dir.join("api").is_dir() && config.api.plugin_dir.is_none() {
+        config.api.plugin_dir = Some(dir.join("api"));
+    }
 }
 
 fn main() -> ExitCode {

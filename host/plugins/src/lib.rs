@@ -12,6 +12,7 @@
 //! - A plugin built against a WIT major version the host does not serve is refused at load,
 //!   with a message naming the versions served.
 
+pub mod api;
 mod health;
 mod runtime;
 pub mod scheduler;
@@ -23,7 +24,11 @@ use displaydoc::Display;
 use thiserror::Error;
 
 /// WIT packages and major versions this host serves.
-pub const SERVED_PACKAGES: &[&str] = &["metacloud:host@1", "metacloud:scheduler@1"];
+pub const SERVED_PACKAGES: &[&str] = &[
+    "metacloud:host@1",
+    "metacloud:scheduler@1",
+    "metacloud:api@1",
+];
 
 /// A plugin that could not be loaded or whose call failed.
 #[derive(Debug, Display, Error, Clone, PartialEq)]

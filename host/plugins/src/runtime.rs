@@ -76,6 +76,8 @@ pub struct State {
     pub config: Arc<BTreeMap<String, String>>,
     /// Instances per host index of the current snapshot (the `host-details` import).
     pub host_instances: Arc<Vec<Vec<String>>>,
+    /// The compute operations an API dialect may call (its `compute` import).
+    pub api: Option<Arc<dyn crate::api::ApiHost>>,
 }
 
 impl WasiView for State {
@@ -219,6 +221,7 @@ impl Runtime {
             plugin: plugin.to_string(),
             config,
             host_instances,
+            api: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

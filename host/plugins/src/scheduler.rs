@@ -9,7 +9,7 @@ use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::Store;
 
-mod filter_world {
+pub(crate) mod filter_world {
     wasmtime::component::bindgen!({
         world: "filter-plugin",
         path: "../../wit/scheduler",

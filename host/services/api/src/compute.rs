@@ -225,6 +225,23 @@ impl ComputeApi {
         Ok(inst)
     }
 
+    /// Renames an instance the caller may change.
+    pub async fn rename(
+        &self,
+        ctx: &Context,
+        uuid: &str,
+        name: &str,
+    ) -> Result<Instance, ApiError> {
+        Self::require_write(ctx, "os_compute_api:servers:update")?;
+        if name.trim().is_empty() || name.len() > 255 {
+            return Err(ApiError::BadRequest(
+                "name must be 1 to 255 characters".into(),
+            ));
+        }
+        self.visible(ctx, uuid).await?;
+        Ok(self.db.rename_instance(uuid, name).await?)
+    }
+
     /// The caller's instances (every project's with `all_projects` for admins).
     pub async fn list(&self, ctx: &Context, all_projects: bool) -> Result<Vec<Instance>, ApiError> {
         let project = if all_projects && ctx.is_admin() {

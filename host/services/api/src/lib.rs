@@ -7,6 +7,7 @@
 
 mod aggregates;
 mod compute;
+pub mod dialect;
 mod error;
 mod groups;
 pub mod http;

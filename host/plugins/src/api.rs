@@ -1,0 +1,232 @@
+//! The API-dialect world: a plugin that declares routes and turns HTTP requests into
+//! typed compute operations, which the host serves through [`ApiHost`].
+
+use crate::health::{Health, HealthReport};
+use crate::runtime::{Runtime, State};
+use crate::PluginError;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use wasmtime::component::{HasSelf, Linker};
+
+mod world {
+    wasmtime::component::bindgen!({
+        world: "api-dialect",
+        path: "../../wit/api",
+        with: {
+            "metacloud:host": crate::scheduler::filter_world::metacloud::host,
+        },
+    });
+}
+
+pub use world::metacloud::api::types::{
+    Access, Caller, Fault, Flavor, HttpRequest, HttpResponse, OpError, QuotaError, Route,
+    SchedulerHints, Server, ServerCreate, ServerQuery,
+};
+use world::metacloud::api::{compute, signatures, types as api_types};
+
+/// What the host offers a dialect: the operations of its `compute` and `signatures`
+/// imports. Implemented by the API service over the host compute API; called on the
+/// thread that runs the plugin (the implementation may block on async work).
+pub trait ApiHost: Send + Sync {
+    fn create_servers(&self, c: Caller, req: ServerCreate) -> Result<Vec<Server>, OpError>;
+    fn list_servers(&self, c: Caller, q: ServerQuery) -> Result<Vec<Server>, OpError>;
+    fn get_server(&self, c: Caller, id: String) -> Result<Server, OpError>;
+    fn rename_server(&self, c: Caller, id: String, name: String) -> Result<Server, OpError>;
+    fn delete_server(&self, c: Caller, id: String) -> Result<(), OpError>;
+    fn server_action(
+        &self,
+        c: Caller,
+        id: String,
+        action: String,
+        args: Vec<(String, String)>,
+    ) -> Result<(), OpError>;
+    fn console_output(&self, c: Caller, id: String) -> Result<String, OpError>;
+    fn list_flavors(&self, c: Caller) -> Result<Vec<Flavor>, OpError>;
+    fn get_flavor(&self, c: Caller, id: String) -> Result<Flavor, OpError>;
+    fn verify_signature(
+        &self,
+        access_key: String,
+        string_to_sign: String,
+        signature: String,
+        scope: String,
+    ) -> Option<Caller>;
+}
+
+impl State {
+    fn api_host(&self) -> Result<Arc<dyn ApiHost>, OpError> {
+        self.api
+            .clone()
+            .ok_or_else(|| OpError::Unavailable("no compute API in this context".into()))
+    }
+}
+
+impl api_types::Host for State {}
+
+impl compute::Host for State {
+    fn create_servers(&mut self, c: Caller, req: ServerCreate) -> Result<Vec<Server>, OpError> {
+        self.api_host()?.create_servers(c, req)
+    }
+    fn list_servers(&mut self, c: Caller, q: ServerQuery) -> Result<Vec<Server>, OpError> {
+        self.api_host()?.list_servers(c, q)
+    }
+    fn get_server(&mut self, c: Caller, id: String) -> Result<Server, OpError> {
+        self.api_host()?.get_server(c, id)
+    }
+    fn rename_server(&mut self, c: Caller, id: String, name: String) -> Result<Server, OpError> {
+        self.api_host()?.rename_server(c, id, name)
+    }
+    fn delete_server(&mut self, c: Caller, id: String) -> Result<(), OpError> {
+        self.api_host()?.delete_server(c, id)
+    }
+    fn server_action(
+        &mut self,
+        c: Caller,
+        id: String,
+        action: String,
+        args: Vec<(String, String)>,
+    ) -> Result<(), OpError> {
+        self.api_host()?.server_action(c, id, action, args)
+    }
+    fn console_output(&mut self, c: Caller, id: String) -> Result<String, OpError> {
+        self.api_host()?.console_output(c, id)
+    }
+    fn list_flavors(&mut self, c: Caller) -> Result<Vec<Flavor>, OpError> {
+        self.api_host()?.list_flavors(c)
+    }
+    fn get_flavor(&mut self, c: Caller, id: String) -> Result<Flavor, OpError> {
+        self.api_host()?.get_flavor(c, id)
+    }
+}
+
+impl signatures::Host for State {
+    fn verify_signature(
+        &mut self,
+        access_key: String,
+        string_to_sign: String,
+        signature: String,
+        scope: String,
+    ) -> Option<Caller> {
+        self.api
+            .clone()?
+            .verify_signature(access_key, string_to_sign, signature, scope)
+    }
+}
+
+fn linker(rt: &Runtime) -> Result<Linker<State>, PluginError> {
+    let mut linker = Linker::<State>::new(rt.engine());
+    let err = |e: wasmtime::Error| PluginError::Runtime(e.to_string());
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(err)?;
+    world::ApiDialect::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(err)?;
+    Ok(linker)
+}
+
+/// A loaded API dialect: compiled, linked, its routes read.
+pub struct DialectPlugin {
+    pub name: String,
+    pub path: PathBuf,
+    pub routes: Vec<Route>,
+    config: Arc<BTreeMap<String, String>>,
+    pre: world::ApiDialectPre<State>,
+    health: Arc<Health>,
+}
+
+impl DialectPlugin {
+    /// Loads `path` as an API dialect and asks it for its name and routes.
+    pub fn load(
+        rt: &Runtime,
+        path: &Path,
+        config: BTreeMap<String, String>,
+    ) -> Result<DialectPlugin, PluginError> {
+        let component = rt.load(path)?;
+        let shown = path.display().to_string();
+        let wrong = |e: wasmtime::Error| PluginError::WrongWorld {
+            path: shown.clone(),
+            world: "metacloud:api api-dialect".into(),
+            reason: format!("{e:#}")
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        };
+        let pre = linker(rt)?.instantiate_pre(&component).map_err(wrong)?;
+        let pre = world::ApiDialectPre::new(pre).map_err(wrong)?;
+        let config = Arc::new(config);
+        let mut store = rt.store(&shown, config.clone(), Arc::default());
+        let instance = pre
+            .instantiate(&mut store)
+            .map_err(|e| rt.classify(&store, "instantiate", e))?;
+        let d = instance.metacloud_api_dialect();
+        rt.arm(&mut store);
+        let name = d
+            .call_name(&mut store)
+            .map_err(|e| rt.classify(&store, "name", e))?;
+        rt.arm(&mut store);
+        let routes = d
+            .call_routes(&mut store)
+            .map_err(|e| rt.classify(&store, "routes", e))?;
+        Ok(DialectPlugin {
+            name,
+            path: path.to_path_buf(),
+            routes,
+            config,
+            pre,
+            health: Arc::default(),
+        })
+    }
+
+    /// Serves one request in a fresh instance (pooling allocator: microseconds) under the
+    /// memory cap and deadline.
+    pub fn handle(
+        &self,
+        rt: &Runtime,
+        host: Arc<dyn ApiHost>,
+        route: u32,
+        params: Vec<(String, String)>,
+        caller: Option<Caller>,
+        req: HttpRequest,
+    ) -> Result<HttpResponse, PluginError> {
+        let mut store = rt.store(&self.name, self.config.clone(), Arc::default());
+        store.data_mut().api = Some(host);
+        let result = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| rt.classify(&store, "instantiate", e))
+            .and_then(|instance| {
+                rt.arm(&mut store);
+                instance
+                    .metacloud_api_dialect()
+                    .call_handle(&mut store, route, &params, caller.as_ref(), &req)
+                    .map_err(|e| rt.classify(&store, "handle", e))
+            });
+        self.health.record(result.is_ok());
+        result
+    }
+
+    /// A refusal decided by the host, in the dialect's error format.
+    pub fn render_error(
+        &self,
+        rt: &Runtime,
+        status: u16,
+        message: &str,
+    ) -> Result<HttpResponse, PluginError> {
+        let mut store = rt.store(&self.name, self.config.clone(), Arc::default());
+        let result = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| rt.classify(&store, "instantiate", e))
+            .and_then(|instance| {
+                rt.arm(&mut store);
+                instance
+                    .metacloud_api_dialect()
+                    .call_render_error(&mut store, status, message)
+                    .map_err(|e| rt.classify(&store, "render-error", e))
+            });
+        self.health.record(result.is_ok());
+        result
+    }
+
+    pub fn health(&self) -> HealthReport {
+        self.health.report()
+    }
+}

@@ -1,0 +1,674 @@
+//! API dialects over HTTP. The host serves the routes a dialect plugin declares: it
+//! authenticates the caller (Keystone token), checks the route's access level, and hands
+//! the request to the plugin in a fresh instance; the plugin parses, validates and shapes
+//! everything, and reaches state only through [`ComputeHost`], the host compute API.
+
+use crate::{ApiError, ComputeApi, Context, CreateRequest};
+use axum::body::Bytes;
+use axum::extract::{RawPathParams, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::Router;
+use metacloud_db::instances::Instance;
+use metacloud_identity::{Identity, IdentityError};
+use metacloud_plugins::api::{
+    Access, ApiHost, Caller, DialectPlugin, Fault, Flavor, HttpRequest, HttpResponse, OpError,
+    QuotaError, Server, ServerCreate, ServerQuery,
+};
+use metacloud_plugins::Runtime;
+use metacloud_rpc::objects::{ImageRef, SchedulerHints, VmState};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// How long a validated token is trusted without asking identity again.
+const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
+const TOKEN_CACHE_MAX: usize = 10_000;
+
+/// One dialect plugin served over HTTP.
+pub struct DialectService {
+    pub runtime: Runtime,
+    pub plugin: Arc<DialectPlugin>,
+    identity: Identity,
+    api: ComputeApi,
+    tokens: Mutex<HashMap<String, (Caller, Instant)>>,
+}
+
+impl DialectService {
+    pub fn new(
+        runtime: Runtime,
+        plugin: DialectPlugin,
+        identity: Identity,
+        api: ComputeApi,
+    ) -> Arc<DialectService> {
+        Arc::new(DialectService {
+            runtime,
+            plugin: Arc::new(plugin),
+            identity,
+            api,
+            tokens: Mutex::default(),
+        })
+    }
+
+    /// The caller a token stands for (cached briefly), or why not.
+    async fn caller(&self, token: &str, request_id: &str) -> Result<Caller, IdentityError> {
+        if let Some((c, at)) = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(token)
+        {
+            if at.elapsed() < TOKEN_CACHE_TTL {
+                return Ok(Caller {
+                    request_id: request_id.to_string(),
+                    ..c.clone()
+                });
+            }
+        }
+        let auth = self.identity.validate(token).await?;
+        let project = auth.project.clone().ok_or_else(|| {
+            IdentityError::Unauthorized("a project-scoped token is required".into())
+        })?;
+        let caller = Caller {
+            user_id: auth.user.id.clone(),
+            user_name: auth.user.name.clone(),
+            project_id: project.id,
+            project_name: project.name,
+            roles: auth.roles.iter().map(|r| r.name.clone()).collect(),
+            request_id: request_id.to_string(),
+        };
+        let mut cache = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= TOKEN_CACHE_MAX {
+            cache.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
+        }
+        cache.insert(token.to_string(), (caller.clone(), Instant::now()));
+        Ok(caller)
+    }
+}
+
+fn allowed(access: Access, roles: &[String]) -> bool {
+    let has = |r: &str| roles.iter().any(|x| x == r);
+    match access {
+        Access::Public => true,
+        Access::Reader => has("reader") || has("member") || has("admin"),
+        Access::Member => has("member") || has("admin"),
+        Access::Admin => has("admin"),
+    }
+}
+
+fn method_filter(method: &str) -> Option<MethodFilter> {
+    Some(match method {
+        "GET" => MethodFilter::GET,
+        "POST" => MethodFilter::POST,
+        "PUT" => MethodFilter::PUT,
+        "PATCH" => MethodFilter::PATCH,
+        "DELETE" => MethodFilter::DELETE,
+        "HEAD" => MethodFilter::HEAD,
+        _ => return None,
+    })
+}
+
+/// The router for every route the plugin declared (a path's methods share one entry).
+pub fn router(svc: Arc<DialectService>) -> Router {
+    let mut by_path: Vec<(String, MethodRouter<Arc<DialectService>>)> = Vec::new();
+    for (index, route) in svc.plugin.routes.iter().enumerate() {
+        let Some(filter) = method_filter(&route.method) else {
+            tracing::warn!(method = %route.method, path = %route.path, "route with an unsupported method ignored");
+            continue;
+        };
+        let handler = move |state: State<Arc<DialectService>>,
+                            method: Method,
+                            uri: Uri,
+                            headers: HeaderMap,
+                            params: RawPathParams,
+                            body: Bytes| {
+            serve(state, index as u32, method, uri, headers, params, body)
+        };
+        match by_path.iter_mut().find(|(p, _)| *p == route.path) {
+            Some((_, mr)) => *mr = std::mem::take(mr).on(filter, handler),
+            None => by_path.push((route.path.clone(), on(filter, handler))),
+        }
+    }
+    let fallback_svc = svc.clone();
+    let mut router = Router::new();
+    for (path, mr) in by_path {
+        router = router.route(&path, mr);
+    }
+    router
+        .fallback(move |uri: Uri| {
+            let svc = fallback_svc.clone();
+            async move {
+                refuse(
+                    &svc,
+                    404,
+                    &format!("The resource could not be found: {}", uri.path()),
+                )
+                .await
+            }
+        })
+        .with_state(svc)
+}
+
+/// A refusal in the dialect's format (plain JSON if the plugin cannot even do that).
+async fn refuse(svc: &Arc<DialectService>, status: u16, message: &str) -> Response {
+    let (svc2, message2) = (svc.clone(), message.to_string());
+    let rendered = tokio::task::spawn_blocking(move || {
+        svc2.plugin.render_error(&svc2.runtime, status, &message2)
+    })
+    .await;
+    match rendered {
+        Ok(Ok(resp)) => into_response(resp),
+        _ => {
+            let body = serde_json::json!({"error": {"code": status, "message": message}});
+            (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                axum::Json(body),
+            )
+                .into_response()
+        }
+    }
+}
+
+fn into_response(r: HttpResponse) -> Response {
+    let mut resp = Response::new(axum::body::Body::from(r.body));
+    *resp.status_mut() =
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (k, v) in r.headers {
+        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
+            resp.headers_mut().append(k, v);
+        }
+    }
+    resp
+}
+
+async fn serve(
+    State(svc): State<Arc<DialectService>>,
+    route: u32,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    params: RawPathParams,
+    body: Bytes,
+) -> Response {
+    let request_id = metacloud_rpc::new_request_id();
+    let span = tracing::info_span!("dialect", request_id = %request_id, method = %method, path = %uri.path());
+    let id = request_id.clone();
+    let mut resp = metacloud_rpc::with_request_id(
+        request_id.clone(),
+        async move {
+            let caller = match headers.get("x-auth-token").and_then(|v| v.to_str().ok()) {
+                Some(token) => match svc.caller(token, &id).await {
+                    Ok(c) => Some(c),
+                    Err(IdentityError::Internal(e)) => {
+                        tracing::error!(error = %e, "token validation failed");
+                        return refuse(&svc, 503, "The identity service is unavailable").await;
+                    }
+                    Err(_) => return refuse(&svc, 401, "The request you have made requires authentication.").await,
+                },
+                None => None,
+            };
+            let access = svc.plugin.routes[route as usize].access;
+            match &caller {
+                None if access != Access::Public => {
+                    return refuse(&svc, 401, "The request you have made requires authentication.").await
+                }
+                Some(c) if !allowed(access, &c.roles) => {
+                    let path = &svc.plugin.routes[route as usize].path;
+                    return refuse(&svc, 403, &format!("Policy doesn't allow {method} {path} to be performed.")).await;
+                }
+                _ => {}
+            }
+            let req = HttpRequest {
+                method: method.to_string(),
+                path: uri.path().to_string(),
+                query: uri
+                    .query()
+                    .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                    .unwrap_or_default(),
+                headers: headers
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                    .collect(),
+                body: body.to_vec(),
+            };
+            let params: Vec<(String, String)> =
+                params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let host: Arc<dyn ApiHost> = Arc::new(ComputeHost {
+                api: svc.api.clone(),
+                handle: tokio::runtime::Handle::current(),
+                request_id: id.clone(),
+            });
+            let svc2 = svc.clone();
+            let span = tracing::Span::current();
+            let handled = tokio::task::spawn_blocking(move || {
+                let _entered = span.enter();
+                svc2.plugin.handle(&svc2.runtime, host, route, params, caller, req)
+            })
+            .await;
+            match handled {
+                Ok(Ok(resp)) => into_response(resp),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "dialect plugin failed");
+                    refuse(&svc, 500, "The server has either erred or is incapable of performing the requested operation.").await
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "dialect task failed");
+                    refuse(&svc, 500, "The server has either erred or is incapable of performing the requested operation.").await
+                }
+            }
+        }
+        .instrument(span),
+    )
+    .await;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut()
+            .insert("x-openstack-request-id", v.clone());
+        resp.headers_mut().insert("x-compute-request-id", v);
+    }
+    resp
+}
+
+/// The host compute API as a dialect's `compute` import. Runs on the plugin's blocking
+/// thread and waits there for the async work.
+pub struct ComputeHost {
+    api: ComputeApi,
+    handle: tokio::runtime::Handle,
+    request_id: String,
+}
+
+fn context(c: &Caller) -> Context {
+    Context {
+        request_id: c.request_id.clone(),
+        project_id: c.project_id.clone(),
+        user_id: c.user_id.clone(),
+        roles: c.roles.clone(),
+    }
+}
+
+fn op_error(e: ApiError) -> OpError {
+    match e {
+        ApiError::NotFound(_) => OpError::NotFound(e.to_string()),
+        ApiError::BadRequest(m) => OpError::BadRequest(m),
+        ApiError::Forbidden(_) => OpError::Forbidden(e.to_string()),
+        ApiError::Conflict(m) => OpError::Conflict(m),
+        ApiError::QuotaExceeded {
+            resource,
+            requested,
+            used,
+            limit,
+        } => OpError::QuotaExceeded(QuotaError {
+            resource,
+            requested,
+            used,
+            limit,
+        }),
+        ApiError::Unavailable(m) => OpError::Unavailable(m),
+        ApiError::Internal(m) => OpError::Internal(m),
+    }
+}
+
+fn wit_flavor(f: &metacloud_rpc::objects::Flavor) -> Flavor {
+    Flavor {
+        id: f.id.clone(),
+        name: f.name.clone(),
+        vcpus: f.vcpus,
+        ram_mb: f.memory_mb,
+        disk_gb: f.root_gb,
+        ephemeral_gb: f.ephemeral_gb,
+        swap_mb: f.swap_mb,
+        is_public: true,
+        extra_specs: f
+            .extra_specs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+impl ComputeHost {
+    fn run<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, OpError> {
+        self.handle
+            .block_on(metacloud_rpc::with_request_id(self.request_id.clone(), fut))
+            .map_err(op_error)
+    }
+
+    /// Instances as the dialect sees them; flavors looked up once per request.
+    fn servers(&self, ctx: &Context, instances: Vec<Instance>) -> Result<Vec<Server>, OpError> {
+        self.run(async {
+            let mut flavors: HashMap<String, Flavor> = HashMap::new();
+            let mut out = Vec::with_capacity(instances.len());
+            for inst in instances {
+                if !flavors.contains_key(&inst.flavor_id) {
+                    let f = match self.api.db().get_flavor(&inst.flavor_id).await {
+                        Ok(f) => wit_flavor(&f),
+                        Err(_) => Flavor {
+                            id: inst.flavor_id.clone(),
+                            name: inst.flavor_id.clone(),
+                            vcpus: inst.vcpus as u32,
+                            ram_mb: inst.memory_mb as u64,
+                            disk_gb: inst.disk_gb as u64,
+                            ephemeral_gb: 0,
+                            swap_mb: 0,
+                            is_public: true,
+                            extra_specs: vec![],
+                        },
+                    };
+                    flavors.insert(inst.flavor_id.clone(), f);
+                }
+                let fault = if inst.vm_state == VmState::Error {
+                    self.api
+                        .show(ctx, &inst.uuid)
+                        .await
+                        .ok()
+                        .and_then(|v| v.fault)
+                } else {
+                    None
+                };
+                out.push(server(
+                    inst.clone(),
+                    flavors[&inst.flavor_id].clone(),
+                    fault,
+                ));
+            }
+            Ok(out)
+        })
+    }
+}
+
+fn server(i: Instance, flavor: Flavor, fault: Option<metacloud_db::instances::Fault>) -> Server {
+    Server {
+        id: i.uuid,
+        name: i.name,
+        project_id: i.project_id,
+        user_id: i.user_id,
+        flavor,
+        image_id: i.image_id,
+        host: i.host,
+        availability_zone: i.availability_zone,
+        vm_state: i.vm_state.as_str().to_string(),
+        task_state: i.task_state.map(|t| t.as_str().to_string()),
+        power_state: i.power_state.clamp(0, 255) as u8,
+        key_name: i.key_name,
+        metadata: i.metadata.into_iter().collect(),
+        reservation_id: i.reservation_id,
+        created_at: i.created_at,
+        updated_at: i.updated_at,
+        launched_at: i.launched_at,
+        terminated_at: i.terminated_at,
+        fault: fault.map(|f| Fault {
+            code: f.code.clamp(0, u32::MAX as i64) as u32,
+            message: f.message,
+            created_at: f.created_at,
+        }),
+        locked: false,
+    }
+}
+
+/// Nova's list filters and paging over the caller's instances, newest first.
+fn query(mut all: Vec<Instance>, q: &ServerQuery) -> Result<Vec<Instance>, ApiError> {
+    let name = match &q.name {
+        Some(n) => Some(
+            regex::RegexBuilder::new(n)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| ApiError::BadRequest(format!("Invalid name filter {n:?}: {e}")))?,
+        ),
+        None => None,
+    };
+    all.retain(|i| {
+        q.project_id.as_ref().is_none_or(|p| &i.project_id == p)
+            && name.as_ref().is_none_or(|re| re.is_match(&i.name))
+            && (q.vm_states.is_empty() || q.vm_states.iter().any(|s| s == i.vm_state.as_str()))
+            && q.flavor_id.as_ref().is_none_or(|f| &i.flavor_id == f)
+            && q.image_id
+                .as_ref()
+                .is_none_or(|im| i.image_id.as_ref() == Some(im))
+            && q.host.as_ref().is_none_or(|h| i.host.as_ref() == Some(h))
+            && q.changes_since.is_none_or(|t| i.updated_at >= t)
+    });
+    all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.uuid.cmp(&a.uuid)));
+    if let Some(marker) = &q.marker {
+        let at = all
+            .iter()
+            .position(|i| &i.uuid == marker)
+            .ok_or_else(|| ApiError::BadRequest(format!("marker [{marker}] not found")))?;
+        all.drain(..=at);
+    }
+    if let Some(limit) = q.limit {
+        all.truncate(limit as usize);
+    }
+    Ok(all)
+}
+
+impl ApiHost for ComputeHost {
+    fn create_servers(&self, c: Caller, req: ServerCreate) -> Result<Vec<Server>, OpError> {
+        let ctx = context(&c);
+        let create = CreateRequest {
+            name: req.name,
+            flavor: req.flavor_ref,
+            // Until the image service exists, an image is known by its id only.
+            image: req.image_ref.map(|id| ImageRef {
+                id: id.clone(),
+                name: id,
+                location: None,
+                disk_format: "raw".into(),
+                sha256: None,
+                properties: Default::default(),
+            }),
+            min_count: Some(req.min_count),
+            max_count: Some(req.max_count),
+            availability_zone: req.availability_zone,
+            key_name: req.key_name,
+            user_data: req.user_data,
+            metadata: req.metadata.into_iter().collect(),
+            hints: SchedulerHints {
+                same_host: req.hints.same_host,
+                different_host: req.hints.different_host,
+                group: req.hints.group,
+            },
+        };
+        let made = self.run(self.api.create(&ctx, create))?;
+        self.servers(&ctx, made)
+    }
+
+    fn list_servers(&self, c: Caller, q: ServerQuery) -> Result<Vec<Server>, OpError> {
+        let ctx = context(&c);
+        let all = self.run(self.api.list(&ctx, q.all_projects))?;
+        let page = query(all, &q).map_err(op_error)?;
+        self.servers(&ctx, page)
+    }
+
+    fn get_server(&self, c: Caller, id: String) -> Result<Server, OpError> {
+        let ctx = context(&c);
+        let view = self.run(self.api.show(&ctx, &id))?;
+        let mut s = self.servers(&ctx, vec![view.instance])?;
+        let mut server = s
+            .pop()
+            .ok_or_else(|| OpError::NotFound(format!("Instance {id} could not be found.")))?;
+        if let Some(f) = view.fault {
+            server.fault = Some(Fault {
+                code: f.code.clamp(0, u32::MAX as i64) as u32,
+                message: f.message,
+                created_at: f.created_at,
+            });
+        }
+        Ok(server)
+    }
+
+    fn rename_server(&self, c: Caller, id: String, name: String) -> Result<Server, OpError> {
+        let ctx = context(&c);
+        let inst = self.run(self.api.rename(&ctx, &id, &name))?;
+        let mut s = self.servers(&ctx, vec![inst])?;
+        s.pop()
+            .ok_or_else(|| OpError::NotFound(format!("Instance {id} could not be found.")))
+    }
+
+    fn delete_server(&self, c: Caller, id: String) -> Result<(), OpError> {
+        self.run(self.api.delete(&context(&c), &id))
+    }
+
+    fn server_action(
+        &self,
+        c: Caller,
+        id: String,
+        action: String,
+        args: Vec<(String, String)>,
+    ) -> Result<(), OpError> {
+        let ctx = context(&c);
+        match action.as_str() {
+            "start" => self.run(self.api.start(&ctx, &id)),
+            "stop" => self.run(self.api.stop(&ctx, &id)),
+            "reboot" => {
+                let hard = args
+                    .iter()
+                    .any(|(k, v)| k == "type" && v.eq_ignore_ascii_case("HARD"));
+                self.run(self.api.reboot(&ctx, &id, hard))
+            }
+            other => Err(OpError::BadRequest(format!(
+                "There is no such action: {other}"
+            ))),
+        }
+    }
+
+    fn console_output(&self, c: Caller, id: String) -> Result<String, OpError> {
+        self.run(self.api.console_output(&context(&c), &id))
+    }
+
+    fn list_flavors(&self, _c: Caller) -> Result<Vec<Flavor>, OpError> {
+        self.run(async {
+            let flavors = self.api.db().list_flavors().await?;
+            let mut out = Vec::with_capacity(flavors.len());
+            for f in flavors {
+                // With extra specs (the list leaves them out).
+                out.push(wit_flavor(&self.api.db().get_flavor(&f.id).await?));
+            }
+            Ok(out)
+        })
+    }
+
+    fn get_flavor(&self, _c: Caller, id: String) -> Result<Flavor, OpError> {
+        self.run(async {
+            let f = self.api.db().get_flavor(&id).await.map_err(|e| match e {
+                metacloud_db::DbError::NotFound(_) => ApiError::NotFound(format!("Flavor {id}")),
+                e => e.into(),
+            })?;
+            Ok(wit_flavor(&f))
+        })
+    }
+
+    fn verify_signature(
+        &self,
+        _access_key: String,
+        _string_to_sign: String,
+        _signature: String,
+        _scope: String,
+    ) -> Option<Caller> {
+        // EC2 signatures come with the EC2 dialect (issue 5).
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inst(uuid: &str, name: &str, created: i64) -> Instance {
+        Instance {
+            uuid: uuid.into(),
+            name: name.into(),
+            project_id: "p".into(),
+            user_id: "u".into(),
+            flavor_id: "1".into(),
+            image_id: None,
+            host: None,
+            availability_zone: None,
+            vm_state: VmState::Active,
+            task_state: None,
+            power_state: 1,
+            vcpus: 1,
+            memory_mb: 64,
+            disk_gb: 1,
+            attempts: 1,
+            tried_hosts: vec![],
+            reservation_id: "r".into(),
+            key_name: None,
+            user_data: None,
+            metadata: Default::default(),
+            launched_at: None,
+            terminated_at: None,
+            created_at: created,
+            updated_at: created,
+            deleted: false,
+        }
+    }
+
+    fn q() -> ServerQuery {
+        ServerQuery {
+            all_projects: false,
+            project_id: None,
+            name: None,
+            vm_states: vec![],
+            flavor_id: None,
+            image_id: None,
+            host: None,
+            changes_since: None,
+            limit: None,
+            marker: None,
+        }
+    }
+
+    #[test]
+    fn newest_first_paged_by_marker_and_filtered_by_regex() {
+        let all = vec![
+            inst("a", "web-1", 1),
+            inst("b", "web-2", 2),
+            inst("c", "db-1", 3),
+        ];
+        let ids = |v: Vec<Instance>| v.into_iter().map(|i| i.uuid).collect::<Vec<_>>();
+        assert_eq!(ids(query(all.clone(), &q()).unwrap()), vec!["c", "b", "a"]);
+        let page = ServerQuery {
+            limit: Some(2),
+            ..q()
+        };
+        assert_eq!(ids(query(all.clone(), &page).unwrap()), vec!["c", "b"]);
+        let next = ServerQuery {
+            limit: Some(2),
+            marker: Some("b".into()),
+            ..q()
+        };
+        assert_eq!(ids(query(all.clone(), &next).unwrap()), vec!["a"]);
+        let named = ServerQuery {
+            name: Some("^web".into()),
+            ..q()
+        };
+        assert_eq!(ids(query(all.clone(), &named).unwrap()), vec!["b", "a"]);
+        let bad = ServerQuery {
+            marker: Some("zz".into()),
+            ..q()
+        };
+        assert!(matches!(
+            query(all.clone(), &bad),
+            Err(ApiError::BadRequest(_))
+        ));
+        let re = ServerQuery {
+            name: Some("(".into()),
+            ..q()
+        };
+        assert!(matches!(query(all, &re), Err(ApiError::BadRequest(_))));
+    }
+
+    #[test]
+    fn access_levels_follow_implied_roles() {
+        let roles = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(allowed(Access::Reader, &roles(&["reader"])));
+        assert!(!allowed(Access::Member, &roles(&["reader"])));
+        assert!(allowed(Access::Member, &roles(&["admin"])));
+        assert!(!allowed(Access::Admin, &roles(&["member", "reader"])));
+        assert!(allowed(Access::Public, &[]));
+    }
+}

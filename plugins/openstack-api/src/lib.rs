@@ -1,0 +1,599 @@
+//! The OpenStack Compute API v2.1 as a dialect plugin: routes, request validation,
+//! microversion negotiation, and Nova's response and fault shapes. State is reached only
+//! through the host's typed `compute` operations.
+
+mod bindings {
+    wit_bindgen::generate!({
+        world: "api-dialect",
+        path: "../../wit/api",
+        generate_all,
+    });
+}
+
+mod time;
+mod views;
+
+use bindings::exports::metacloud::api::dialect::Guest;
+use bindings::metacloud::api::compute;
+use bindings::metacloud::api::types::{
+    Access, Caller, HttpRequest, HttpResponse, OpError, Route, SchedulerHints, ServerCreate,
+    ServerQuery,
+};
+use serde_json::{json, Map, Value};
+
+/// Microversions served: 2.1 only, for now (each later one changes behaviour that
+/// tempest checks, and is claimed only once implemented).
+pub const MIN_VERSION: (u32, u32) = (2, 1);
+pub const MAX_VERSION: (u32, u32) = (2, 1);
+
+/// One route: method, path template, who may call it, and its handler.
+struct Endpoint {
+    method: &'static str,
+    path: &'static str,
+    access: Access,
+    handler: fn(&Request) -> Result<Reply, Fault>,
+}
+
+const ENDPOINTS: &[Endpoint] = &[
+    Endpoint { method: "GET", path: "/", access: Access::Public, handler: versions },
+    Endpoint { method: "GET", path: "/v2.1", access: Access::Public, handler: version },
+    Endpoint { method: "GET", path: "/v2.1/", access: Access::Public, handler: version },
+    Endpoint { method: "GET", path: "/v2.1/flavors", access: Access::Reader, handler: list_flavors },
+    Endpoint { method: "GET", path: "/v2.1/flavors/detail", access: Access::Reader, handler: list_flavors_detail },
+    Endpoint { method: "GET", path: "/v2.1/flavors/{flavor_id}", access: Access::Reader, handler: show_flavor },
+    Endpoint { method: "GET", path: "/v2.1/servers", access: Access::Reader, handler: list_servers },
+    Endpoint { method: "GET", path: "/v2.1/servers/detail", access: Access::Reader, handler: list_servers_detail },
+    Endpoint { method: "POST", path: "/v2.1/servers", access: Access::Member, handler: create_server },
+    Endpoint { method: "GET", path: "/v2.1/servers/{server_id}", access: Access::Reader, handler: show_server },
+    Endpoint { method: "PUT", path: "/v2.1/servers/{server_id}", access: Access::Member, handler: update_server },
+    Endpoint { method: "DELETE", path: "/v2.1/servers/{server_id}", access: Access::Member, handler: delete_server },
+    Endpoint { method: "POST", path: "/v2.1/servers/{server_id}/action", access: Access::Member, handler: server_action },
+];
+
+/// A request as the handlers see it.
+pub struct Request {
+    pub caller: Option<Caller>,
+    pub params: Vec<(String, String)>,
+    pub http: HttpRequest,
+    pub version: (u32, u32),
+    /// `http://host:port`, for links.
+    pub base: String,
+}
+
+impl Request {
+    fn param(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    }
+    fn query(&self, name: &str) -> Option<&str> {
+        self.http
+            .query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn caller(&self) -> Result<Caller, Fault> {
+        self.caller
+            .clone()
+            .ok_or_else(|| Fault::new(401, "unauthorized", "The request you have made requires authentication."))
+    }
+    fn is_admin(&self) -> bool {
+        self.caller
+            .as_ref()
+            .is_some_and(|c| c.roles.iter().any(|r| r == "admin"))
+    }
+    fn json(&self) -> Result<Value, Fault> {
+        serde_json::from_slice(&self.http.body)
+            .map_err(|_| Fault::bad_request("Malformed request body"))
+    }
+}
+
+/// A successful reply.
+pub struct Reply {
+    status: u16,
+    body: Option<Value>,
+    headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    fn json(status: u16, body: Value) -> Reply {
+        Reply { status, body: Some(body), headers: Vec::new() }
+    }
+    fn empty(status: u16) -> Reply {
+        Reply { status, body: None, headers: Vec::new() }
+    }
+}
+
+/// A Nova fault: `{"<kind>": {"code": N, "message": "..."}}`.
+#[derive(Debug)]
+pub struct Fault {
+    status: u16,
+    kind: &'static str,
+    message: String,
+}
+
+impl Fault {
+    fn new(status: u16, kind: &'static str, message: impl Into<String>) -> Fault {
+        Fault { status, kind, message: message.into() }
+    }
+    fn bad_request(message: impl Into<String>) -> Fault {
+        Fault::new(400, "badRequest", message)
+    }
+    fn not_found(message: impl Into<String>) -> Fault {
+        Fault::new(404, "itemNotFound", message)
+    }
+    fn body(&self) -> Value {
+        json!({self.kind: {"code": self.status, "message": self.message}})
+    }
+}
+
+impl From<OpError> for Fault {
+    fn from(e: OpError) -> Fault {
+        match e {
+            OpError::NotFound(m) => Fault::not_found(m),
+            OpError::BadRequest(m) => Fault::bad_request(m),
+            OpError::Forbidden(m) => Fault::new(403, "forbidden", m),
+            OpError::Conflict(m) => Fault::new(409, "conflictingRequest", m),
+            OpError::QuotaExceeded(q) => Fault::new(
+                403,
+                "forbidden",
+                format!(
+                    "Quota exceeded for {r}: Requested {}, but already used {} of {} {r}",
+                    q.requested, q.used, q.limit,
+                    r = q.resource
+                ),
+            ),
+            OpError::Unavailable(m) => Fault::new(503, "computeFault", m),
+            OpError::Internal(m) => Fault::new(500, "computeFault", m),
+        }
+    }
+}
+
+fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let (a, b) = v.trim().split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+fn fmt_version(v: (u32, u32)) -> String {
+    format!("{}.{}", v.0, v.1)
+}
+
+/// The microversion asked for: `OpenStack-API-Version: compute X.Y` (or the legacy
+/// `X-OpenStack-Nova-API-Version`), `latest` meaning the maximum, none the minimum.
+fn negotiate(req: &HttpRequest) -> Result<(u32, u32), Fault> {
+    let header = |name: &str| {
+        req.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let asked = header("openstack-api-version")
+        .and_then(|v| {
+            v.split(',')
+                .map(str::trim)
+                .find_map(|part| part.strip_prefix("compute ").map(|s| s.trim().to_string()))
+        })
+        .or_else(|| header("x-openstack-nova-api-version"));
+    let Some(asked) = asked else {
+        return Ok(MIN_VERSION);
+    };
+    if asked.eq_ignore_ascii_case("latest") {
+        return Ok(MAX_VERSION);
+    }
+    let v = parse_version(&asked).ok_or_else(|| {
+        Fault::bad_request(format!(
+            "API Version String {asked} is of invalid format. Must be of format MajorNum.MinorNum."
+        ))
+    })?;
+    if v < MIN_VERSION || v > MAX_VERSION {
+        return Err(Fault::new(
+            406,
+            "computeFault",
+            format!(
+                "Version {} is not supported by the API. Minimum is {} and maximum is {}.",
+                fmt_version(v),
+                fmt_version(MIN_VERSION),
+                fmt_version(MAX_VERSION)
+            ),
+        ));
+    }
+    Ok(v)
+}
+
+fn respond(status: u16, body: Option<Value>, mut headers: Vec<(String, String)>, version: (u32, u32)) -> HttpResponse {
+    let v = fmt_version(version);
+    headers.push(("openstack-api-version".into(), format!("compute {v}")));
+    headers.push(("x-openstack-nova-api-version".into(), v));
+    headers.push(("vary".into(), "OpenStack-API-Version, X-OpenStack-Nova-API-Version".into()));
+    let body = match body {
+        Some(b) => {
+            headers.push(("content-type".into(), "application/json".into()));
+            serde_json::to_vec(&b).unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    HttpResponse { status, headers, body }
+}
+
+struct Plugin;
+
+impl Guest for Plugin {
+    fn name() -> String {
+        "openstack-compute".into()
+    }
+
+    fn routes() -> Vec<Route> {
+        ENDPOINTS
+            .iter()
+            .map(|e| Route { method: e.method.into(), path: e.path.into(), access: e.access })
+            .collect()
+    }
+
+    fn render_error(status: u16, message: String) -> HttpResponse {
+        let kind = match status {
+            400 => "badRequest",
+            401 => "unauthorized",
+            403 => "forbidden",
+            404 => "itemNotFound",
+            405 => "methodNotAllowed",
+            409 => "conflictingRequest",
+            413 => "overLimit",
+            _ => "computeFault",
+        };
+        let f = Fault::new(status, kind, message);
+        respond(status, Some(f.body()), Vec::new(), MIN_VERSION)
+    }
+
+    fn handle(route: u32, params: Vec<(String, String)>, c: Option<Caller>, req: HttpRequest) -> HttpResponse {
+        let version = match negotiate(&req) {
+            Ok(v) => v,
+            Err(f) => return respond(f.status, Some(f.body()), Vec::new(), MIN_VERSION),
+        };
+        let Some(endpoint) = ENDPOINTS.get(route as usize) else {
+            let f = Fault::not_found("Unknown route");
+            return respond(f.status, Some(f.body()), Vec::new(), version);
+        };
+        let host = req
+            .headers
+            .iter()
+            .find(|(k, _)| k == "host")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| "localhost".into());
+        let request = Request { caller: c, params, http: req, version, base: format!("http://{host}") };
+        match (endpoint.handler)(&request) {
+            Ok(r) => respond(r.status, r.body, r.headers, version),
+            Err(f) => respond(f.status, Some(f.body()), Vec::new(), version),
+        }
+    }
+}
+
+bindings::export!(Plugin with_types_in bindings);
+
+// --- versions ----------------------------------------------------------------------------
+
+fn version_doc(base: &str) -> Value {
+    json!({
+        "id": "v2.1",
+        "status": "CURRENT",
+        "version": fmt_version(MAX_VERSION),
+        "min_version": fmt_version(MIN_VERSION),
+        "updated": "2013-07-23T11:33:21Z",
+        "links": [{"rel": "self", "href": format!("{base}/v2.1/")},
+                  {"rel": "describedby", "type": "text/html", "href": "http://docs.openstack.org/"}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}],
+    })
+}
+
+fn versions(r: &Request) -> Result<Reply, Fault> {
+    Ok(Reply::json(200, json!({"versions": [version_doc(&r.base)]})))
+}
+
+fn version(r: &Request) -> Result<Reply, Fault> {
+    Ok(Reply::json(200, json!({"version": version_doc(&r.base)})))
+}
+
+// --- flavors -----------------------------------------------------------------------------
+
+fn list_flavors(r: &Request) -> Result<Reply, Fault> {
+    let flavors = compute::list_flavors(&r.caller()?)?;
+    let items: Vec<Value> = flavors.iter().map(|f| views::flavor_brief(r, f)).collect();
+    Ok(Reply::json(200, json!({"flavors": items})))
+}
+
+fn list_flavors_detail(r: &Request) -> Result<Reply, Fault> {
+    let flavors = compute::list_flavors(&r.caller()?)?;
+    let items: Vec<Value> = flavors.iter().map(|f| views::flavor(r, f)).collect();
+    Ok(Reply::json(200, json!({"flavors": items})))
+}
+
+fn show_flavor(r: &Request) -> Result<Reply, Fault> {
+    let f = compute::get_flavor(&r.caller()?, r.param("flavor_id"))?;
+    Ok(Reply::json(200, json!({"flavor": views::flavor(r, &f)})))
+}
+
+// --- servers -----------------------------------------------------------------------------
+
+/// Nova's status filter values and the vm_states they stand for.
+fn vm_states_for(status: &str) -> Option<&'static [&'static str]> {
+    Some(match status.to_ascii_uppercase().as_str() {
+        "ACTIVE" | "REBOOT" | "HARD_REBOOT" => &["active"],
+        "BUILD" => &["building"],
+        "SHUTOFF" => &["stopped"],
+        "PAUSED" => &["paused"],
+        "SUSPENDED" => &["suspended"],
+        "ERROR" => &["error"],
+        "DELETED" => &["deleted"],
+        _ => return None,
+    })
+}
+
+fn server_query(r: &Request) -> Result<ServerQuery, Fault> {
+    let truthy = |v: Option<&str>| v.is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "off" | "no"));
+    // Admin-only filters are ignored for others, as Nova does.
+    let admin = r.is_admin();
+    let all_projects = admin && (truthy(r.query("all_tenants")) || r.query("all_tenants") == Some(""));
+    let mut vm_states = Vec::new();
+    if let Some(s) = r.query("status") {
+        match vm_states_for(s) {
+            Some(list) => vm_states.extend(list.iter().map(|s| s.to_string())),
+            // An unknown status matches nothing.
+            None => vm_states.push(format!("unknown:{s}")),
+        }
+    }
+    let limit = match r.query("limit") {
+        Some(l) => Some(l.parse::<u32>().map_err(|_| Fault::bad_request(format!("Invalid input for query parameters limit. Value: {l}. '{l}' does not match '^[0-9]*$'")))?),
+        None => None,
+    };
+    let changes_since = match r.query("changes-since") {
+        Some(t) => Some(time::parse(t).ok_or_else(|| Fault::bad_request(format!("Invalid input for query parameters changes-since. Value: {t}. '{t}' is not a 'date-time'")))?),
+        None => None,
+    };
+    Ok(ServerQuery {
+        all_projects,
+        project_id: if admin { r.query("project_id").or(r.query("tenant_id")).map(String::from) } else { None },
+        name: r.query("name").map(String::from),
+        vm_states,
+        flavor_id: r.query("flavor").map(String::from),
+        image_id: r.query("image").map(String::from),
+        host: if admin { r.query("host").map(String::from) } else { None },
+        changes_since,
+        limit,
+        marker: r.query("marker").map(String::from),
+    })
+}
+
+fn listing(r: &Request, detail: bool) -> Result<Reply, Fault> {
+    let q = server_query(r)?;
+    let limit = q.limit;
+    let servers = compute::list_servers(&r.caller()?, &q)?;
+    let items: Vec<Value> = servers
+        .iter()
+        .map(|s| if detail { views::server(r, s) } else { views::server_brief(r, s) })
+        .collect();
+    let key = "servers";
+    let mut body = json!({key: items});
+    if let (Some(limit), Some(last)) = (limit, servers.last()) {
+        if servers.len() as u32 >= limit && limit > 0 {
+            let path = if detail { "servers/detail" } else { "servers" };
+            body["servers_links"] = json!([{"rel": "next",
+                "href": format!("{}/v2.1/{path}?limit={limit}&marker={}", r.base, last.id)}]);
+        }
+    }
+    Ok(Reply::json(200, body))
+}
+
+fn list_servers(r: &Request) -> Result<Reply, Fault> {
+    listing(r, false)
+}
+
+fn list_servers_detail(r: &Request) -> Result<Reply, Fault> {
+    listing(r, true)
+}
+
+fn show_server(r: &Request) -> Result<Reply, Fault> {
+    let s = compute::get_server(&r.caller()?, r.param("server_id"))?;
+    Ok(Reply::json(200, json!({"server": views::server(r, &s)})))
+}
+
+/// Keys the 2.1 schema allows in `server` of a create request.
+const CREATE_KEYS: &[&str] = &[
+    "name", "imageRef", "flavorRef", "min_count", "max_count", "availability_zone", "key_name",
+    "user_data", "metadata", "networks", "security_groups", "adminPass", "accessIPv4",
+    "accessIPv6", "config_drive", "OS-DCF:diskConfig", "block_device_mapping",
+    "block_device_mapping_v2", "return_reservation_id", "personality",
+];
+
+fn string_or_int(v: &Value, field: &str) -> Result<String, Fault> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err(Fault::bad_request(format!("Invalid input for field/attribute {field}. Value: {v}. {v} is not of type 'string', 'integer'"))),
+    }
+}
+
+fn count(v: Option<&Value>, field: &str) -> Result<Option<u32>, Fault> {
+    let Some(v) = v else { return Ok(None) };
+    let bad = || Fault::bad_request(format!("Invalid input for field/attribute {field}. Value: {v}. {v} is not of type 'integer', 'string'"));
+    let n = match v {
+        Value::Number(n) => n.as_u64().ok_or_else(bad)?,
+        Value::String(s) => s.parse::<u64>().map_err(|_| bad())?,
+        _ => return Err(bad()),
+    };
+    if n < 1 {
+        return Err(Fault::bad_request(format!("Invalid input for field/attribute {field}. Value: {n}. {n} is less than the minimum of 1")));
+    }
+    Ok(Some(n.min(u32::MAX as u64) as u32))
+}
+
+fn string_map(v: Option<&Value>, field: &str) -> Result<Vec<(String, String)>, Fault> {
+    match v {
+        None => Ok(Vec::new()),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) if !k.is_empty() && k.len() <= 255 && s.len() <= 255 => Ok((k.clone(), s.clone())),
+                _ => Err(Fault::bad_request(format!("Invalid input for field/attribute {field}. Value: {k}: {v}. Metadata keys and values must be strings of at most 255 characters"))),
+            })
+            .collect(),
+        Some(other) => Err(Fault::bad_request(format!("Invalid input for field/attribute {field}. Value: {other}. {other} is not of type 'object'"))),
+    }
+}
+
+fn opt_string(m: &Map<String, Value>, field: &str) -> Result<Option<String>, Fault> {
+    match m.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(v) => Err(Fault::bad_request(format!("Invalid input for field/attribute {field}. Value: {v}. {v} is not of type 'string'"))),
+    }
+}
+
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn create_server(r: &Request) -> Result<Reply, Fault> {
+    let body = r.json()?;
+    let server = body
+        .get("server")
+        .and_then(Value::as_object)
+        .ok_or_else(|| Fault::bad_request("Invalid input for field/attribute server. 'server' is a required property"))?;
+    if let Some(k) = server.keys().find(|k| !CREATE_KEYS.contains(&k.as_str())) {
+        return Err(Fault::bad_request(format!("Invalid input for field/attribute server. Additional properties are not allowed ('{k}' was unexpected)")));
+    }
+    let name = opt_string(server, "name")?
+        .ok_or_else(|| Fault::bad_request("Invalid input for field/attribute server. 'name' is a required property"))?;
+    if name.trim().is_empty() || name.chars().count() > 255 {
+        return Err(Fault::bad_request(format!("Invalid input for field/attribute name. Value: {name}. It must be 1 to 255 characters, not only spaces")));
+    }
+    let flavor_ref = server
+        .get("flavorRef")
+        .ok_or_else(|| Fault::bad_request("Invalid input for field/attribute server. 'flavorRef' is a required property"))
+        .and_then(|v| string_or_int(v, "flavorRef"))?;
+    // A flavorRef may be a URL ending in the id.
+    let flavor_ref = flavor_ref.rsplit('/').next().unwrap_or_default().to_string();
+    let image_ref = opt_string(server, "imageRef")?
+        .map(|i| i.rsplit('/').next().unwrap_or_default().to_string())
+        .filter(|i| !i.is_empty());
+    let min = count(server.get("min_count"), "min_count")?;
+    let max = count(server.get("max_count"), "max_count")?;
+    let min_count = min.unwrap_or(1);
+    let max_count = max.unwrap_or(min_count);
+    if max_count < min_count {
+        return Err(Fault::bad_request(format!("min_count must be <= max_count: {min_count} > {max_count}")));
+    }
+    let hints = body.get("os:scheduler_hints").or_else(|| body.get("OS-SCH-HNT:scheduler_hints"));
+    let req = ServerCreate {
+        name,
+        flavor_ref,
+        image_ref,
+        min_count,
+        max_count,
+        availability_zone: opt_string(server, "availability_zone")?,
+        key_name: opt_string(server, "key_name")?,
+        user_data: opt_string(server, "user_data")?,
+        metadata: string_map(server.get("metadata"), "metadata")?,
+        hints: SchedulerHints {
+            group: hints.and_then(|h| h.get("group")).and_then(Value::as_str).map(String::from),
+            same_host: string_list(hints.and_then(|h| h.get("same_host"))),
+            different_host: string_list(hints.and_then(|h| h.get("different_host"))),
+        },
+    };
+    let created = compute::create_servers(&r.caller()?, &req)?;
+    let first = created
+        .first()
+        .ok_or_else(|| Fault::new(500, "computeFault", "no server was created"))?;
+    if server.get("return_reservation_id").and_then(Value::as_bool) == Some(true) {
+        return Ok(Reply::json(202, json!({"reservation_id": first.reservation_id})));
+    }
+    let links = views::links(r, "servers", &first.id);
+    let location = links[0]["href"].as_str().unwrap_or_default().to_string();
+    let mut reply = Reply::json(202, json!({"server": {
+        "id": first.id,
+        "links": links,
+        "OS-DCF:diskConfig": "MANUAL",
+        "security_groups": [{"name": "default"}],
+        "adminPass": views::admin_pass(&first.id),
+    }}));
+    reply.headers.push(("location".into(), location));
+    Ok(reply)
+}
+
+fn update_server(r: &Request) -> Result<Reply, Fault> {
+    let body = r.json()?;
+    let server = body
+        .get("server")
+        .and_then(Value::as_object)
+        .ok_or_else(|| Fault::bad_request("Invalid input for field/attribute server. 'server' is a required property"))?;
+    const KEYS: &[&str] = &["name", "accessIPv4", "accessIPv6", "OS-DCF:diskConfig"];
+    if let Some(k) = server.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(Fault::bad_request(format!("Invalid input for field/attribute server. Additional properties are not allowed ('{k}' was unexpected)")));
+    }
+    let c = r.caller()?;
+    let id = r.param("server_id");
+    let s = match opt_string(server, "name")? {
+        Some(name) => {
+            if name.trim().is_empty() || name.chars().count() > 255 {
+                return Err(Fault::bad_request(format!("Invalid input for field/attribute name. Value: {name}. It must be 1 to 255 characters, not only spaces")));
+            }
+            compute::rename_server(&c, id, &name)?
+        }
+        None => compute::get_server(&c, id)?,
+    };
+    Ok(Reply::json(200, json!({"server": views::server(r, &s)})))
+}
+
+fn delete_server(r: &Request) -> Result<Reply, Fault> {
+    compute::delete_server(&r.caller()?, r.param("server_id"))?;
+    Ok(Reply::empty(204))
+}
+
+fn server_action(r: &Request) -> Result<Reply, Fault> {
+    let body = r.json()?;
+    let obj = body
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .ok_or_else(|| Fault::bad_request("Malformed request body: one action expected"))?;
+    let (action, args) = obj.iter().next().expect("one entry");
+    let c = r.caller()?;
+    let id = r.param("server_id");
+    match action.as_str() {
+        "os-start" => compute::server_action(&c, id, "start", &[])?,
+        "os-stop" => compute::server_action(&c, id, "stop", &[])?,
+        "reboot" => {
+            let kind = args
+                .get("type")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Fault::bad_request("Invalid input for field/attribute reboot. 'type' is a required property"))?;
+            let kind = kind.to_ascii_uppercase();
+            if kind != "SOFT" && kind != "HARD" {
+                return Err(Fault::bad_request(format!("Invalid input for field/attribute type. Value: {kind}. '{kind}' is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']")));
+            }
+            compute::server_action(&c, id, "reboot", &[("type".into(), kind)])?
+        }
+        "os-getConsoleOutput" => {
+            let output = compute::console_output(&c, id)?;
+            let length = match args.get("length") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(count(Some(v), "length")? as Option<u32>).flatten(),
+            };
+            let text = match length {
+                Some(n) => {
+                    let lines: Vec<&str> = output.lines().collect();
+                    let start = lines.len().saturating_sub(n as usize);
+                    lines[start..].join("\n")
+                }
+                None => output,
+            };
+            return Ok(Reply::json(200, json!({"output": text})));
+        }
+        other => return Err(Fault::bad_request(format!("There is no such action: {other}"))),
+    }
+    Ok(Reply::empty(202))
+}

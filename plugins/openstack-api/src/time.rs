@@ -1,0 +1,104 @@
+//! ISO 8601 times as Nova writes and reads them, from and to milliseconds since the epoch.
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The civil date of a day count.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + (m <= 2) as i64, m, d)
+}
+
+/// `2026-11-25T01:10:33Z`
+pub fn format(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Nova's `updated`-style `2026-11-25T01:10:33.000000` (no zone).
+pub fn format_micro(ms: i64) -> String {
+    let s = format(ms);
+    format!("{}.{:06}", &s[..s.len() - 1], ms.rem_euclid(1000) * 1000)
+}
+
+/// Parses `YYYY-MM-DD[THH:MM[:SS[.frac]]][Z|±HH:MM]`.
+pub fn parse(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (date, rest) = match s.find(['T', ' ']) {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, ""),
+    };
+    let mut dp = date.split('-');
+    let y: i64 = dp.next()?.parse().ok()?;
+    let m: i64 = dp.next()?.parse().ok()?;
+    let d: i64 = dp.next()?.parse().ok()?;
+    if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let (clock, offset_min) = if let Some(c) = rest.strip_suffix('Z') {
+        (c, 0)
+    } else if let Some(i) = rest.rfind(['+', '-']).filter(|_| rest.len() > 5) {
+        let (c, off) = rest.split_at(i);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let (h, mi) = off[1..].split_once(':').unwrap_or((&off[1..3.min(off.len())], "0"));
+        (c, sign * (h.parse::<i64>().ok()? * 60 + mi.parse::<i64>().ok()?))
+    } else {
+        (rest, 0)
+    };
+    let (mut h, mut mi, mut sec, mut ms) = (0i64, 0i64, 0i64, 0i64);
+    if !clock.is_empty() {
+        let mut cp = clock.split(':');
+        h = cp.next()?.parse().ok()?;
+        mi = cp.next().unwrap_or("0").parse().ok()?;
+        if let Some(sv) = cp.next() {
+            let (whole, frac) = sv.split_once('.').unwrap_or((sv, ""));
+            sec = whole.parse().ok()?;
+            let frac3: String = frac.chars().chain("000".chars()).take(3).collect();
+            ms = frac3.parse().ok()?;
+        }
+    }
+    if h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    Some(((days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60) * 1000) + ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        assert_eq!(format(0), "1970-01-01T00:00:00Z");
+        let t = parse("2026-11-25T01:10:33Z").unwrap();
+        assert_eq!(format(t), "2026-11-25T01:10:33Z");
+        assert_eq!(parse("2026-11-25T01:10:33.5+00:00"), Some(t + 500));
+        assert_eq!(parse("2026-11-25T02:10:33+01:00"), Some(t));
+        assert_eq!(parse("2026-11-25"), parse("2026-11-25T00:00:00Z"));
+        assert_eq!(parse("yesterday"), None);
+        assert_eq!(format_micro(t + 5), "2026-11-25T01:10:33.005000");
+    }
+}
