@@ -3,4 +3,5 @@
 mod config_errors;
 mod embedded;
 mod multinode;
+mod openstack;
 mod plugins;

@@ -1,0 +1,460 @@
+//! The OpenStack Compute API as clients see it: Keystone tokens, the WASM dialect's
+//! routes, Nova's shapes and faults, policy, project isolation and quota under load.
+
+use metacloud::Role;
+use metacloud_config::Config;
+use metacloud_tests::{scratch_dir, wait_for};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+struct Cloud {
+    _running: metacloud::Running,
+    keystone: String,
+    nova: String,
+    http: reqwest::Client,
+}
+
+fn config() -> Config {
+    let dir = scratch_dir("openstack");
+    let mut c = Config::default();
+    c.service.data_dir = Some(dir.clone());
+    c.service.host = Some(format!(
+        "os-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    ));
+    c.database.url = Some(format!("sqlite://{}/metacloud.db", dir.display()));
+    c.compute.instances_path = Some(dir.join("instances"));
+    c.compute.image_cache_path = Some(dir.join("image-cache"));
+    c.api.listen = "127.0.0.1:0".parse().unwrap();
+    c.api.compute_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.plugin_dir = Some(crate::plugins::dist().join("api"));
+    c.plugins.cache_dir = Some(dir.join("plugin-cache"));
+    c.identity.listen = "127.0.0.1:0".parse().unwrap();
+    c.identity.admin_password = Some("admin-pw".into());
+    c.identity.demo_password = Some("demo-pw".into());
+    c.validate().unwrap();
+    c
+}
+
+impl Cloud {
+    async fn start() -> Cloud {
+        let config = config();
+        let running = metacloud::start(&config, &Role::ALL)
+            .await
+            .expect("start all");
+        Cloud {
+            keystone: format!("http://{}/v3", running.identity_addr.unwrap()),
+            nova: format!(
+                "http://{}",
+                running.compute_addr.expect("compute API listening")
+            ),
+            _running: running,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn token(&self, user: &str, pw: &str, project: &str) -> String {
+        let r = self
+            .http
+            .post(format!("{}/auth/tokens", self.keystone))
+            .json(
+                &json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+                "name": user, "domain": {"id": "default"}, "password": pw}}},
+                "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201, "login {user}");
+        r.headers()["x-subject-token"].to_str().unwrap().to_string()
+    }
+
+    /// A new user in a new project with `role`; returns its token.
+    async fn user_in_new_project(&self, admin: &str, name: &str, role: &str) -> String {
+        let call = |method: reqwest::Method, path: String, body: Option<Value>| {
+            let mut req = self
+                .http
+                .request(method, format!("{}{path}", self.keystone))
+                .header("x-auth-token", admin);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            async move {
+                let r = req.send().await.unwrap();
+                r.json::<Value>().await.unwrap_or(Value::Null)
+            }
+        };
+        let p = call(
+            reqwest::Method::POST,
+            "/projects".into(),
+            Some(json!({"project": {"name": name}})),
+        )
+        .await;
+        let pid = p["project"]["id"].as_str().unwrap().to_string();
+        let u = call(
+            reqwest::Method::POST,
+            "/users".into(),
+            Some(json!({"user": {"name": name, "password": "pw"}})),
+        )
+        .await;
+        let uid = u["user"]["id"].as_str().unwrap().to_string();
+        let roles = call(reqwest::Method::GET, format!("/roles?name={role}"), None).await;
+        let rid = roles["roles"][0]["id"].as_str().unwrap().to_string();
+        call(
+            reqwest::Method::PUT,
+            format!("/projects/{pid}/users/{uid}/roles/{rid}"),
+            None,
+        )
+        .await;
+        self.token(name, "pw", name).await
+    }
+
+    async fn call(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.nova))
+            .header("x-auth-token", token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, headers, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        let (s, _, b) = self.call(token, reqwest::Method::GET, path, None).await;
+        (s, b)
+    }
+
+    async fn boot(&self, token: &str, name: &str, count: u32) -> (u16, Value) {
+        let (s, _, b) = self
+            .call(token, reqwest::Method::POST, "/v2.1/servers",
+                Some(json!({"server": {"name": name, "flavorRef": "42", "min_count": count, "max_count": count}})))
+            .await;
+        (s, b)
+    }
+
+    async fn status(&self, token: &str, id: &str) -> String {
+        let (_, b) = self.get(token, &format!("/v2.1/servers/{id}")).await;
+        b["server"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    async fn wait_status(&self, token: &str, id: &str, want: &str) {
+        wait_for(&format!("{id} {want}"), Duration::from_secs(30), || async {
+            (self.status(token, id).await == want).then_some(())
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn servers_through_the_dialect_as_nova_shapes_them() {
+    let c = Cloud::start().await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+
+    // Version discovery needs no token.
+    let r = c.http.get(format!("{}/", c.nova)).send().await.unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["versions"][0]["id"], "v2.1");
+    assert_eq!(v["versions"][0]["min_version"], "2.1");
+
+    let (s, flavors) = c.get(&demo, "/v2.1/flavors/detail").await;
+    assert_eq!(s, 200);
+    let nano = flavors["flavors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "m1.nano")
+        .unwrap();
+    assert_eq!(
+        (
+            nano["id"].as_str(),
+            nano["ram"].as_u64(),
+            nano["vcpus"].as_u64()
+        ),
+        (Some("42"), Some(64), Some(1))
+    );
+
+    // Create: 202, Location, one server in the reply, all of them ACTIVE soon.
+    let (s, headers, body) = c
+        .call(&demo, reqwest::Method::POST, "/v2.1/servers",
+            Some(json!({"server": {"name": "web", "flavorRef": "42", "min_count": 2, "metadata": {"role": "web"}}})))
+        .await;
+    assert_eq!(s, 202, "{body}");
+    let id = body["server"]["id"].as_str().unwrap().to_string();
+    assert!(headers["location"]
+        .to_str()
+        .unwrap()
+        .ends_with(&format!("/v2.1/servers/{id}")));
+    assert!(headers.contains_key("x-openstack-request-id"));
+    assert_eq!(headers["openstack-api-version"], "compute 2.1");
+    c.wait_status(&demo, &id, "ACTIVE").await;
+    let (_, list) = c.get(&demo, "/v2.1/servers/detail").await;
+    let servers = list["servers"].as_array().unwrap();
+    assert_eq!(servers.len(), 2);
+    assert!(servers
+        .iter()
+        .all(|s| s["metadata"]["role"] == "web" && s["flavor"]["id"] == "42"));
+    assert!(
+        servers
+            .iter()
+            .all(|s| s.get("OS-EXT-SRV-ATTR:host").is_none()),
+        "host is for admins"
+    );
+    // Paging: newest first, a next link, then the rest.
+    let (_, page) = c.get(&demo, "/v2.1/servers?limit=1").await;
+    assert_eq!(page["servers"].as_array().unwrap().len(), 1);
+    let next = page["servers_links"][0]["href"].as_str().unwrap();
+    let marker = next.split("marker=").nth(1).unwrap();
+    let (_, rest) = c
+        .get(&demo, &format!("/v2.1/servers?limit=1&marker={marker}"))
+        .await;
+    assert_ne!(rest["servers"][0]["id"], page["servers"][0]["id"]);
+    let (_, by_name) = c.get(&demo, "/v2.1/servers?name=^web-1$").await;
+    assert_eq!(by_name["servers"].as_array().unwrap().len(), 1);
+
+    // Actions: stop → SHUTOFF, start → ACTIVE; rename.
+    let action_path = format!("/v2.1/servers/{id}/action");
+    let action = |body: Value| c.call(&demo, reqwest::Method::POST, &action_path, Some(body));
+    assert_eq!(action(json!({"os-stop": null})).await.0, 202);
+    c.wait_status(&demo, &id, "SHUTOFF").await;
+    assert_eq!(action(json!({"os-start": null})).await.0, 202);
+    c.wait_status(&demo, &id, "ACTIVE").await;
+    let (s, _, b) = action(json!({"reboot": {"type": "sideways"}})).await;
+    assert_eq!((s, b["badRequest"]["code"].as_u64()), (400, Some(400)));
+    let (s, _, b) = c
+        .call(
+            &demo,
+            reqwest::Method::PUT,
+            &format!("/v2.1/servers/{id}"),
+            Some(json!({"server": {"name": "renamed"}})),
+        )
+        .await;
+    assert_eq!((s, b["server"]["name"].as_str()), (200, Some("renamed")));
+
+    // Faults in Nova's shapes.
+    let (s, b) = c.get(&demo, "/v2.1/servers/no-such-server").await;
+    assert_eq!(s, 404);
+    assert_eq!(b["itemNotFound"]["code"], 404);
+    let bad_requests = [
+        json!({"server": {"flavorRef": "42"}}),
+        json!({"server": {"name": "x", "flavorRef": "42", "colour": "red"}}),
+        json!({"server": {"name": "x", "flavorRef": "no-such-flavor"}}),
+        json!({"server": {"name": "x", "flavorRef": "42", "min_count": "many"}}),
+        json!({"server": {"name": 7, "flavorRef": "42"}}),
+        json!({"nope": {}}),
+    ];
+    for body in bad_requests {
+        let (s, _, b) = c
+            .call(
+                &demo,
+                reqwest::Method::POST,
+                "/v2.1/servers",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(
+            (s, b["badRequest"]["code"].as_u64()),
+            (400, Some(400)),
+            "{body} → {b}"
+        );
+    }
+    let r = c
+        .http
+        .post(format!("{}/v2.1/servers", c.nova))
+        .header("x-auth-token", &demo)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let r = c
+        .http
+        .get(format!("{}/v2.1/servers", c.nova))
+        .header("x-auth-token", &demo)
+        .header("openstack-api-version", "compute 2.99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 406);
+    let r = c
+        .http
+        .get(format!("{}/v2.1/servers", c.nova))
+        .header("x-auth-token", &demo)
+        .header("openstack-api-version", "compute latest")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["openstack-api-version"], "compute 2.1");
+    let (s, b) = c.get("not-a-token", "/v2.1/servers").await;
+    assert_eq!((s, b["unauthorized"]["code"].as_u64()), (401, Some(401)));
+    let r = c
+        .http
+        .get(format!("{}/v2.1/servers", c.nova))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401, "no token");
+    let (s, b) = c.get(&demo, "/v2.1/no-such-thing").await;
+    assert_eq!((s, b["itemNotFound"]["code"].as_u64()), (404, Some(404)));
+
+    // Delete: 204, then gone.
+    for s in servers {
+        let sid = s["id"].as_str().unwrap();
+        let (st, _, _) = c
+            .call(
+                &demo,
+                reqwest::Method::DELETE,
+                &format!("/v2.1/servers/{sid}"),
+                None,
+            )
+            .await;
+        assert_eq!(st, 204);
+    }
+    wait_for("all deleted", Duration::from_secs(30), || async {
+        let (_, l) = c.get(&demo, "/v2.1/servers").await;
+        l["servers"].as_array().unwrap().is_empty().then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn projects_are_isolated_and_readers_read_only() {
+    let c = Cloud::start().await;
+    let admin = c.token("admin", "admin-pw", "admin").await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+    let other = c.user_in_new_project(&admin, "other", "member").await;
+    let reader = c.user_in_new_project(&admin, "watcher", "reader").await;
+
+    let (s, b) = c.boot(&demo, "mine", 1).await;
+    assert_eq!(s, 202, "{b}");
+    let id = b["server"]["id"].as_str().unwrap().to_string();
+    // Another project: not found, not listed, cannot act on it.
+    assert_eq!(c.get(&other, &format!("/v2.1/servers/{id}")).await.0, 404);
+    let (_, l) = c.get(&other, "/v2.1/servers").await;
+    assert!(l["servers"].as_array().unwrap().is_empty());
+    let (s, _, _) = c
+        .call(
+            &other,
+            reqwest::Method::DELETE,
+            &format!("/v2.1/servers/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _, _) = c
+        .call(
+            &other,
+            reqwest::Method::POST,
+            &format!("/v2.1/servers/{id}/action"),
+            Some(json!({"os-stop": null})),
+        )
+        .await;
+    assert_eq!(s, 404);
+    // A reader reads, and changes nothing.
+    assert_eq!(c.get(&reader, "/v2.1/servers").await.0, 200);
+    let (s, b) = c.boot(&reader, "nope", 1).await;
+    assert_eq!(
+        (s, b["forbidden"]["code"].as_u64()),
+        (403, Some(403)),
+        "{b}"
+    );
+    // The admin sees it with all_tenants, and the host it runs on.
+    let (_, l) = c.get(&admin, "/v2.1/servers/detail?all_tenants=1").await;
+    let found = l["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .cloned()
+        .unwrap();
+    assert!(
+        found["OS-EXT-SRV-ATTR:host"].is_string() || found["OS-EXT-STS:vm_state"] == "building"
+    );
+    let (_, l) = c.get(&admin, "/v2.1/servers").await;
+    assert!(
+        l["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["id"] != id.as_str()),
+        "without all_tenants, only the admin's own"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_concurrent_creates_against_a_quota_of_ten() {
+    let c = Cloud::start().await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+    // Nova's default instances quota is 10; cores (20) and RAM fit 10 m1.nano.
+    let mut tasks = Vec::new();
+    for n in 0..30 {
+        let (http, nova, token) = (c.http.clone(), c.nova.clone(), demo.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = http
+                .post(format!("{nova}/v2.1/servers"))
+                .header("x-auth-token", token)
+                .json(&json!({"server": {"name": format!("q{n}"), "flavorRef": "42"}}))
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }));
+    }
+    let (mut ok, mut refused) = (0, 0);
+    for t in tasks {
+        let (s, b) = t.await.unwrap();
+        match s {
+            202 => ok += 1,
+            403 => {
+                let m = b["forbidden"]["message"].as_str().unwrap_or_default();
+                assert!(m.starts_with("Quota exceeded for instances"), "{b}");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {b}"),
+        }
+    }
+    assert_eq!((ok, refused), (10, 20));
+    let (_, l) = c.get(&demo, "/v2.1/servers").await;
+    let ids: Vec<String> = l["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 10);
+    for id in &ids {
+        let (s, _, _) = c
+            .call(
+                &demo,
+                reqwest::Method::DELETE,
+                &format!("/v2.1/servers/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, 204);
+    }
+    wait_for("usage back to 0", Duration::from_secs(30), || async {
+        let (_, l) = c.get(&demo, "/v2.1/servers").await;
+        l["servers"].as_array().unwrap().is_empty().then_some(())
+    })
+    .await;
+    // Room for ten again.
+    let (s, b) = c.boot(&demo, "again", 10).await;
+    assert_eq!(s, 202, "{b}");
+}
