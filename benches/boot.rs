@@ -30,6 +30,7 @@ fn config(label: &str) -> Config {
     c.compute.override_disk_gb = Some(10_000);
     c.api.listen = "127.0.0.1:0".parse().unwrap();
     c.identity.listen = "127.0.0.1:0".parse().unwrap();
+    c.api.image_listen = "127.0.0.1:0".parse().unwrap();
     c
 }
 

@@ -45,6 +45,7 @@ fn embedded_config() -> Config {
     config.compute.image_cache_path = Some(dir.join("image-cache"));
     config.api.listen = "127.0.0.1:0".parse().unwrap();
     config.identity.listen = "127.0.0.1:0".parse().unwrap();
+    config.api.image_listen = "127.0.0.1:0".parse().unwrap();
     config.validate().unwrap();
     config
 }

@@ -30,6 +30,7 @@ fn config() -> Config {
     c.api.plugin_dir = Some(crate::plugins::dist().join("api"));
     c.plugins.cache_dir = Some(dir.join("plugin-cache"));
     c.identity.listen = "127.0.0.1:0".parse().unwrap();
+    c.api.image_listen = "127.0.0.1:0".parse().unwrap();
     c.identity.admin_password = Some("admin-pw".into());
     c.identity.demo_password = Some("demo-pw".into());
     c.validate().unwrap();

@@ -11,6 +11,7 @@ mod error;
 pub mod flavors;
 pub mod groups;
 pub mod identity;
+pub mod images;
 pub mod instances;
 pub mod nodes;
 pub mod quotas;

@@ -78,6 +78,7 @@ pub struct Running {
     pub identity_addr: Option<SocketAddr>,
     /// The OpenStack Compute API, when a dialect plugin serves it.
     pub compute_addr: Option<SocketAddr>,
+    pub image_addr: Option<SocketAddr>,
     pub computes: Vec<Arc<ComputeWorker>>,
     pub scheduler: Option<Arc<Scheduler>>,
     pub bus: Arc<dyn Bus>,
@@ -237,8 +238,10 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
         )),
         None => None,
     };
+    let (image_listener, image_addr) = bind(config.api.image_listen, "api.image_listen").await?;
     let mut config = config.clone();
     config.identity.listen = addr;
+    config.api.image_listen = image_addr;
     if let Some((_, (_, compute_addr))) = &compute {
         config.api.compute_listen = *compute_addr;
     }
@@ -261,8 +264,26 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
             boot.clouds_yaml.display()
         ),
     ));
+    let images = metacloud_image::Images::new(db.clone(), config.data_dir().join("images"));
+    let image_app = metacloud_image::http::router(metacloud_image::http::ImageApi {
+        images: images.clone(),
+        identity: identity.clone(),
+    });
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(image_listener, image_app).await {
+            tracing::error!(error = %e, "image server stopped");
+        }
+    });
+    running.listening.push((
+        "image".into(),
+        format!(
+            "http://{image_addr} (image API, store {})",
+            images.store().display()
+        ),
+    ));
+    running.image_addr = Some(image_addr);
     if let (Some((dir, (listener, compute_addr))), Some(api)) = (compute, running.api.clone()) {
-        let service = load_dialect(&config, &dir, identity.clone(), api)?;
+        let service = load_dialect(&config, &dir, identity.clone(), api, images)?;
         let app = metacloud_api::dialect::router(service);
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -286,6 +307,7 @@ fn load_dialect(
     dir: &std::path::Path,
     identity: metacloud_identity::Identity,
     api: ComputeApi,
+    images: metacloud_image::Images,
 ) -> Result<Arc<metacloud_api::dialect::DialectService>, StartError> {
     let fail = |reason: String| StartError::Service {
         role: "api",
@@ -316,7 +338,7 @@ fn load_dialect(
             Ok(p) if p.name == "openstack-compute" => {
                 tracing::info!(name = %p.name, path = %path.display(), routes = p.routes.len(), "API dialect loaded");
                 return Ok(metacloud_api::dialect::DialectService::new(
-                    runtime, p, identity, api,
+                    runtime, p, identity, api, images,
                 ));
             }
             Ok(p) => found.push(p.name),
@@ -366,6 +388,7 @@ pub async fn start_on(
         identity: None,
         identity_addr: None,
         compute_addr: None,
+        image_addr: None,
         computes: vec![],
         scheduler: None,
         bus: bus.clone(),

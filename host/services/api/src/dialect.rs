@@ -17,7 +17,7 @@ use metacloud_plugins::api::{
     QuotaError, Server, ServerCreate, ServerQuery,
 };
 use metacloud_plugins::Runtime;
-use metacloud_rpc::objects::{ImageRef, SchedulerHints, VmState};
+use metacloud_rpc::objects::{SchedulerHints, VmState};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,6 +33,7 @@ pub struct DialectService {
     pub plugin: Arc<DialectPlugin>,
     identity: Identity,
     api: ComputeApi,
+    images: metacloud_image::Images,
     tokens: Mutex<HashMap<String, (Caller, Instant)>>,
 }
 
@@ -42,12 +43,14 @@ impl DialectService {
         plugin: DialectPlugin,
         identity: Identity,
         api: ComputeApi,
+        images: metacloud_image::Images,
     ) -> Arc<DialectService> {
         Arc::new(DialectService {
             runtime,
             plugin: Arc::new(plugin),
             identity,
             api,
+            images,
             tokens: Mutex::default(),
         })
     }
@@ -237,6 +240,7 @@ async fn serve(
                 params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
             let host: Arc<dyn ApiHost> = Arc::new(ComputeHost {
                 api: svc.api.clone(),
+                images: svc.images.clone(),
                 handle: tokio::runtime::Handle::current(),
                 request_id: id.clone(),
             });
@@ -274,6 +278,7 @@ async fn serve(
 /// thread and waits there for the async work.
 pub struct ComputeHost {
     api: ComputeApi,
+    images: metacloud_image::Images,
     handle: tokio::runtime::Handle,
     request_id: String,
 }
@@ -448,18 +453,28 @@ fn query(mut all: Vec<Instance>, q: &ServerQuery) -> Result<Vec<Instance>, ApiEr
 impl ApiHost for ComputeHost {
     fn create_servers(&self, c: Caller, req: ServerCreate) -> Result<Vec<Server>, OpError> {
         let ctx = context(&c);
+        let image = match &req.image_ref {
+            Some(id) => {
+                let who = metacloud_image::Requester {
+                    project_id: c.project_id.clone(),
+                    roles: c.roles.clone(),
+                };
+                Some(self.run(async {
+                    self.images.for_boot(&who, id).await.map_err(|e| match e {
+                        metacloud_image::ImageError::NotFound(_) => {
+                            ApiError::BadRequest(format!("Image {id} could not be found."))
+                        }
+                        metacloud_image::ImageError::Internal(m) => ApiError::Internal(m),
+                        other => ApiError::BadRequest(other.to_string()),
+                    })
+                })?)
+            }
+            None => None,
+        };
         let create = CreateRequest {
             name: req.name,
             flavor: req.flavor_ref,
-            // Until the image service exists, an image is known by its id only.
-            image: req.image_ref.map(|id| ImageRef {
-                id: id.clone(),
-                name: id,
-                location: None,
-                disk_format: "raw".into(),
-                sha256: None,
-                properties: Default::default(),
-            }),
+            image,
             min_count: Some(req.min_count),
             max_count: Some(req.max_count),
             availability_zone: req.availability_zone,
