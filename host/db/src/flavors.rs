@@ -51,6 +51,35 @@ impl Db {
         rows.iter().map(flavor_from_row).collect()
     }
 
+    /// An enabled flavor by id or name (deleted ones are not found).
+    pub async fn get_live_flavor(&self, id_or_name: &str) -> Result<Flavor, DbError> {
+        let live = sqlx::query(
+            "SELECT id FROM flavors WHERE (id = $1 OR name = $1) AND disabled = 0 \
+             ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1",
+        )
+        .bind(id_or_name)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| DbError::NotFound(format!("Flavor {id_or_name}")))?;
+        self.get_flavor(&get::<String>(&live, "id")?).await
+    }
+
+    /// Deletes a flavor: it disappears from listings and lookups, while instances built
+    /// from it keep their reference (its name is freed for reuse).
+    pub async fn delete_flavor(&self, id: &str) -> Result<(), DbError> {
+        let done = sqlx::query(
+            "UPDATE flavors SET disabled = 1, name = $1 WHERE id = $2 AND disabled = 0",
+        )
+        .bind(format!("deleted-{id}-{}", now_ms()))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound(format!("Flavor {id}")));
+        }
+        Ok(())
+    }
+
     /// Creates a flavor with its extra specs in one transaction.
     pub async fn create_flavor(&self, f: &Flavor) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;

@@ -13,6 +13,7 @@ pub mod groups;
 pub mod identity;
 pub mod images;
 pub mod instances;
+pub mod keypairs;
 pub mod nodes;
 pub mod quotas;
 pub mod services;

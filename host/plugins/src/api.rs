@@ -20,8 +20,9 @@ mod world {
 }
 
 pub use world::metacloud::api::types::{
-    Access, Caller, Fault, Flavor, HttpRequest, HttpResponse, OpError, QuotaError, Route,
-    SchedulerHints, Server, ServerCreate, ServerQuery,
+    Access, AvailabilityZone, Caller, Fault, Flavor, FlavorCreate, HttpRequest, HttpResponse,
+    Hypervisor, Keypair, KeypairCreated, OpError, QuotaError, QuotaUsage, Route, SchedulerHints,
+    Server, ServerCreate, ServerQuery, Service,
 };
 use world::metacloud::api::{compute, signatures, types as api_types};
 
@@ -44,6 +45,29 @@ pub trait ApiHost: Send + Sync {
     fn console_output(&self, c: Caller, id: String) -> Result<String, OpError>;
     fn list_flavors(&self, c: Caller) -> Result<Vec<Flavor>, OpError>;
     fn get_flavor(&self, c: Caller, id: String) -> Result<Flavor, OpError>;
+    fn create_flavor(&self, c: Caller, f: FlavorCreate) -> Result<Flavor, OpError>;
+    fn delete_flavor(&self, c: Caller, id: String) -> Result<(), OpError>;
+    fn list_keypairs(&self, c: Caller) -> Result<Vec<Keypair>, OpError>;
+    fn get_keypair(&self, c: Caller, name: String) -> Result<Keypair, OpError>;
+    fn create_keypair(
+        &self,
+        c: Caller,
+        name: String,
+        key_type: String,
+        public_key: Option<String>,
+    ) -> Result<KeypairCreated, OpError>;
+    fn delete_keypair(&self, c: Caller, name: String) -> Result<(), OpError>;
+    fn get_quotas(&self, c: Caller, project: String) -> Result<Vec<QuotaUsage>, OpError>;
+    fn set_quota(
+        &self,
+        c: Caller,
+        project: String,
+        resource: String,
+        limit: i64,
+    ) -> Result<(), OpError>;
+    fn list_availability_zones(&self, c: Caller) -> Result<Vec<AvailabilityZone>, OpError>;
+    fn list_services(&self, c: Caller) -> Result<Vec<Service>, OpError>;
+    fn list_hypervisors(&self, c: Caller) -> Result<Vec<Hypervisor>, OpError>;
     fn verify_signature(
         &self,
         access_key: String,
@@ -96,6 +120,52 @@ impl compute::Host for State {
     }
     fn get_flavor(&mut self, c: Caller, id: String) -> Result<Flavor, OpError> {
         self.api_host()?.get_flavor(c, id)
+    }
+    fn create_flavor(&mut self, c: Caller, f: FlavorCreate) -> Result<Flavor, OpError> {
+        self.api_host()?.create_flavor(c, f)
+    }
+    fn delete_flavor(&mut self, c: Caller, id: String) -> Result<(), OpError> {
+        self.api_host()?.delete_flavor(c, id)
+    }
+    fn list_keypairs(&mut self, c: Caller) -> Result<Vec<Keypair>, OpError> {
+        self.api_host()?.list_keypairs(c)
+    }
+    fn get_keypair(&mut self, c: Caller, name: String) -> Result<Keypair, OpError> {
+        self.api_host()?.get_keypair(c, name)
+    }
+    fn create_keypair(
+        &mut self,
+        c: Caller,
+        name: String,
+        key_type: String,
+        public_key: Option<String>,
+    ) -> Result<KeypairCreated, OpError> {
+        self.api_host()?
+            .create_keypair(c, name, key_type, public_key)
+    }
+    fn delete_keypair(&mut self, c: Caller, name: String) -> Result<(), OpError> {
+        self.api_host()?.delete_keypair(c, name)
+    }
+    fn get_quotas(&mut self, c: Caller, project: String) -> Result<Vec<QuotaUsage>, OpError> {
+        self.api_host()?.get_quotas(c, project)
+    }
+    fn set_quota(
+        &mut self,
+        c: Caller,
+        project: String,
+        resource: String,
+        limit: i64,
+    ) -> Result<(), OpError> {
+        self.api_host()?.set_quota(c, project, resource, limit)
+    }
+    fn list_availability_zones(&mut self, c: Caller) -> Result<Vec<AvailabilityZone>, OpError> {
+        self.api_host()?.list_availability_zones(c)
+    }
+    fn list_services(&mut self, c: Caller) -> Result<Vec<Service>, OpError> {
+        self.api_host()?.list_services(c)
+    }
+    fn list_hypervisors(&mut self, c: Caller) -> Result<Vec<Hypervisor>, OpError> {
+        self.api_host()?.list_hypervisors(c)
     }
 }
 

@@ -10,6 +10,7 @@ mod bindings {
     });
 }
 
+mod resources;
 mod time;
 mod views;
 
@@ -48,6 +49,22 @@ const ENDPOINTS: &[Endpoint] = &[
     Endpoint { method: "PUT", path: "/v2.1/servers/{server_id}", access: Access::Member, handler: update_server },
     Endpoint { method: "DELETE", path: "/v2.1/servers/{server_id}", access: Access::Member, handler: delete_server },
     Endpoint { method: "POST", path: "/v2.1/servers/{server_id}/action", access: Access::Member, handler: server_action },
+    Endpoint { method: "POST", path: "/v2.1/flavors", access: Access::Admin, handler: resources::create_flavor },
+    Endpoint { method: "DELETE", path: "/v2.1/flavors/{flavor_id}", access: Access::Admin, handler: resources::delete_flavor },
+    Endpoint { method: "GET", path: "/v2.1/os-keypairs", access: Access::Reader, handler: resources::list_keypairs },
+    Endpoint { method: "POST", path: "/v2.1/os-keypairs", access: Access::Member, handler: resources::create_keypair },
+    Endpoint { method: "GET", path: "/v2.1/os-keypairs/{keypair_name}", access: Access::Reader, handler: resources::show_keypair },
+    Endpoint { method: "DELETE", path: "/v2.1/os-keypairs/{keypair_name}", access: Access::Member, handler: resources::delete_keypair },
+    Endpoint { method: "GET", path: "/v2.1/limits", access: Access::Reader, handler: resources::limits },
+    Endpoint { method: "GET", path: "/v2.1/os-quota-sets/{tenant_id}", access: Access::Reader, handler: resources::show_quota_set },
+    Endpoint { method: "PUT", path: "/v2.1/os-quota-sets/{tenant_id}", access: Access::Admin, handler: resources::update_quota_set },
+    Endpoint { method: "GET", path: "/v2.1/os-quota-sets/{tenant_id}/detail", access: Access::Reader, handler: resources::show_quota_detail },
+    Endpoint { method: "GET", path: "/v2.1/os-quota-sets/{tenant_id}/defaults", access: Access::Reader, handler: resources::quota_defaults },
+    Endpoint { method: "GET", path: "/v2.1/os-availability-zone", access: Access::Reader, handler: resources::availability_zones },
+    Endpoint { method: "GET", path: "/v2.1/os-availability-zone/detail", access: Access::Admin, handler: resources::availability_zones_detail },
+    Endpoint { method: "GET", path: "/v2.1/os-services", access: Access::Admin, handler: resources::services },
+    Endpoint { method: "GET", path: "/v2.1/os-hypervisors", access: Access::Admin, handler: resources::hypervisors },
+    Endpoint { method: "GET", path: "/v2.1/os-hypervisors/detail", access: Access::Admin, handler: resources::hypervisors_detail },
 ];
 
 /// A request as the handlers see it.

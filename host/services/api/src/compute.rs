@@ -70,6 +70,11 @@ impl ComputeApi {
         &self.db
     }
 
+    /// How long a service may stay silent before it counts as down, in ms.
+    pub fn down_time_ms(&self) -> i64 {
+        self.down_time_ms
+    }
+
     pub(crate) fn require_write(ctx: &Context, action: &str) -> Result<(), ApiError> {
         if ctx.can_write() {
             Ok(())
@@ -240,6 +245,40 @@ impl ComputeApi {
         }
         self.visible(ctx, uuid).await?;
         Ok(self.db.rename_instance(uuid, name).await?)
+    }
+
+    /// Limits and usage of `project`: (resource, limit, in use), `-1` unlimited.
+    pub async fn quota_report(
+        &self,
+        ctx: &Context,
+        project: &str,
+    ) -> Result<Vec<(String, i64, i64)>, ApiError> {
+        if project != ctx.project_id {
+            Self::require_admin(ctx, "os_compute_api:os-quota-sets:show")?;
+        }
+        let usage = self.db.quota_usage(project).await?;
+        let keypairs = self.db.list_keypairs(&ctx.user_id).await?.len() as i64;
+        let mut out = Vec::new();
+        for resource in [
+            metacloud_db::quotas::INSTANCES,
+            metacloud_db::quotas::CORES,
+            metacloud_db::quotas::RAM,
+            metacloud_db::quotas::SERVER_GROUPS,
+            metacloud_db::quotas::SERVER_GROUP_MEMBERS,
+        ] {
+            let limit = self.db.quota_limit(project, resource, &self.limits).await?;
+            out.push((
+                resource.to_string(),
+                limit,
+                usage.get(resource).copied().unwrap_or(0),
+            ));
+        }
+        out.push((
+            "key_pairs".into(),
+            crate::keypairs::KEYPAIRS_PER_USER,
+            keypairs,
+        ));
+        Ok(out)
     }
 
     /// The caller's instances (every project's with `all_projects` for admins).
@@ -522,6 +561,8 @@ impl ComputeApi {
             metacloud_db::quotas::INSTANCES,
             metacloud_db::quotas::CORES,
             metacloud_db::quotas::RAM,
+            metacloud_db::quotas::SERVER_GROUPS,
+            metacloud_db::quotas::SERVER_GROUP_MEMBERS,
         ]
         .contains(&resource)
         {

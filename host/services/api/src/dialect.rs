@@ -13,8 +13,9 @@ use axum::Router;
 use metacloud_db::instances::Instance;
 use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::{
-    Access, ApiHost, Caller, DialectPlugin, Fault, Flavor, HttpRequest, HttpResponse, OpError,
-    QuotaError, Server, ServerCreate, ServerQuery,
+    Access, ApiHost, AvailabilityZone, Caller, DialectPlugin, Fault, Flavor, FlavorCreate,
+    HttpRequest, HttpResponse, Hypervisor, Keypair, KeypairCreated, OpError, QuotaError,
+    QuotaUsage, Server, ServerCreate, ServerQuery, Service,
 };
 use metacloud_plugins::Runtime;
 use metacloud_rpc::objects::{SchedulerHints, VmState};
@@ -137,6 +138,17 @@ pub fn router(svc: Arc<DialectService>) -> Router {
     let fallback_svc = svc.clone();
     let mut router = Router::new();
     for (path, mr) in by_path {
+        // A known path with another method: 405 in the dialect's format.
+        let mr = mr.fallback(
+            |State(svc): State<Arc<DialectService>>, method: Method| async move {
+                refuse(
+                    &svc,
+                    405,
+                    &format!("The method {method} is not allowed for this resource."),
+                )
+                .await
+            },
+        );
         router = router.route(&path, mr);
     }
     router
@@ -311,6 +323,17 @@ fn op_error(e: ApiError) -> OpError {
         }),
         ApiError::Unavailable(m) => OpError::Unavailable(m),
         ApiError::Internal(m) => OpError::Internal(m),
+    }
+}
+
+fn wit_keypair(k: metacloud_db::keypairs::Keypair) -> Keypair {
+    Keypair {
+        name: k.name,
+        user_id: k.user_id,
+        key_type: k.key_type,
+        fingerprint: k.fingerprint,
+        public_key: k.public_key,
+        created_at: k.created_at,
     }
 }
 
@@ -568,12 +591,209 @@ impl ApiHost for ComputeHost {
 
     fn get_flavor(&self, _c: Caller, id: String) -> Result<Flavor, OpError> {
         self.run(async {
-            let f = self.api.db().get_flavor(&id).await.map_err(|e| match e {
-                metacloud_db::DbError::NotFound(_) => ApiError::NotFound(format!("Flavor {id}")),
-                e => e.into(),
-            })?;
+            let f = self
+                .api
+                .db()
+                .get_live_flavor(&id)
+                .await
+                .map_err(|e| match e {
+                    metacloud_db::DbError::NotFound(_) => {
+                        ApiError::NotFound(format!("Flavor {id}"))
+                    }
+                    e => e.into(),
+                })?;
             Ok(wit_flavor(&f))
         })
+    }
+
+    fn create_flavor(&self, c: Caller, f: FlavorCreate) -> Result<Flavor, OpError> {
+        if !c.roles.iter().any(|r| r == "admin") {
+            return Err(OpError::Forbidden(
+                "Policy doesn't allow os_compute_api:os-flavor-manage:create to be performed."
+                    .into(),
+            ));
+        }
+        if f.name.trim().is_empty() || f.name.len() > 255 {
+            return Err(OpError::BadRequest(
+                "Invalid input for field/attribute name: 1 to 255 characters".into(),
+            ));
+        }
+        if f.vcpus == 0 || f.ram_mb == 0 {
+            return Err(OpError::BadRequest(
+                "vcpus and ram must be at least 1".into(),
+            ));
+        }
+        let flavor = metacloud_rpc::objects::Flavor {
+            id: f
+                .id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            name: f.name,
+            vcpus: f.vcpus,
+            memory_mb: f.ram_mb,
+            root_gb: f.disk_gb,
+            ephemeral_gb: f.ephemeral_gb,
+            swap_mb: f.swap_mb,
+            extra_specs: Default::default(),
+        };
+        self.run(async {
+            self.api.db().create_flavor(&flavor).await?;
+            tracing::info!(flavor = %flavor.name, id = %flavor.id, "flavor created");
+            Ok(wit_flavor(&self.api.db().get_flavor(&flavor.id).await?))
+        })
+    }
+
+    fn delete_flavor(&self, c: Caller, id: String) -> Result<(), OpError> {
+        if !c.roles.iter().any(|r| r == "admin") {
+            return Err(OpError::Forbidden(
+                "Policy doesn't allow os_compute_api:os-flavor-manage:delete to be performed."
+                    .into(),
+            ));
+        }
+        self.run(async {
+            self.api.db().delete_flavor(&id).await?;
+            tracing::info!(flavor = %id, "flavor deleted");
+            Ok(())
+        })
+    }
+
+    fn list_keypairs(&self, c: Caller) -> Result<Vec<Keypair>, OpError> {
+        let ks = self.run(self.api.list_keypairs(&context(&c)))?;
+        Ok(ks.into_iter().map(wit_keypair).collect())
+    }
+
+    fn get_keypair(&self, c: Caller, name: String) -> Result<Keypair, OpError> {
+        self.run(self.api.get_keypair(&context(&c), &name))
+            .map(wit_keypair)
+    }
+
+    fn create_keypair(
+        &self,
+        c: Caller,
+        name: String,
+        key_type: String,
+        public_key: Option<String>,
+    ) -> Result<KeypairCreated, OpError> {
+        let (k, private) = self.run(self.api.create_keypair(
+            &context(&c),
+            &name,
+            &key_type,
+            public_key.as_deref(),
+        ))?;
+        Ok(KeypairCreated {
+            keypair: wit_keypair(k),
+            private_key: private,
+        })
+    }
+
+    fn delete_keypair(&self, c: Caller, name: String) -> Result<(), OpError> {
+        self.run(self.api.delete_keypair(&context(&c), &name))
+    }
+
+    fn get_quotas(&self, c: Caller, project: String) -> Result<Vec<QuotaUsage>, OpError> {
+        let report = self.run(self.api.quota_report(&context(&c), &project))?;
+        Ok(report
+            .into_iter()
+            .map(|(resource, limit, in_use)| QuotaUsage {
+                resource,
+                limit,
+                in_use,
+            })
+            .collect())
+    }
+
+    fn set_quota(
+        &self,
+        c: Caller,
+        project: String,
+        resource: String,
+        limit: i64,
+    ) -> Result<(), OpError> {
+        self.run(self.api.set_quota(&context(&c), &project, &resource, limit))
+    }
+
+    fn list_availability_zones(&self, c: Caller) -> Result<Vec<AvailabilityZone>, OpError> {
+        let admin = c.roles.iter().any(|r| r == "admin");
+        let hosts = self.run(async {
+            Ok(self
+                .api
+                .db()
+                .host_states(self.api.down_time_ms(), false)
+                .await?)
+        })?;
+        let mut zones: Vec<AvailabilityZone> = Vec::new();
+        for h in hosts {
+            let ok = h.up && !h.disabled;
+            match zones.iter_mut().find(|z| z.name == h.availability_zone) {
+                Some(z) => {
+                    z.available |= ok;
+                    if admin {
+                        z.hosts.push(h.host);
+                    }
+                }
+                None => zones.push(AvailabilityZone {
+                    name: h.availability_zone,
+                    available: ok,
+                    hosts: if admin { vec![h.host] } else { vec![] },
+                }),
+            }
+        }
+        Ok(zones)
+    }
+
+    fn list_services(&self, c: Caller) -> Result<Vec<Service>, OpError> {
+        let ctx = context(&c);
+        let services = self.run(self.api.services(&ctx))?;
+        let zones: HashMap<String, String> = self
+            .run(async {
+                Ok(self
+                    .api
+                    .db()
+                    .host_states(self.api.down_time_ms(), false)
+                    .await?)
+            })?
+            .into_iter()
+            .map(|h| (h.host, h.availability_zone))
+            .collect();
+        Ok(services
+            .into_iter()
+            .map(|s| Service {
+                id: s.id,
+                zone: if s.binary == "metacloud-compute" {
+                    zones.get(&s.host).cloned().unwrap_or_else(|| "nova".into())
+                } else {
+                    "internal".into()
+                },
+                binary: s.binary,
+                host: s.host,
+                disabled: s.disabled,
+                disabled_reason: s.disabled_reason,
+                up: s.up,
+                updated_at: s.last_seen_at,
+            })
+            .collect())
+    }
+
+    fn list_hypervisors(&self, c: Caller) -> Result<Vec<Hypervisor>, OpError> {
+        let hosts = self.run(self.api.hypervisors(&context(&c)))?;
+        Ok(hosts
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| Hypervisor {
+                id: i as i64 + 1,
+                hostname: h.host,
+                state_up: h.up,
+                enabled: !h.disabled,
+                hypervisor_type: h.hypervisor_type,
+                vcpus: h.vcpus,
+                vcpus_used: h.vcpus_used,
+                memory_mb: h.memory_mb,
+                memory_mb_used: h.memory_mb_used,
+                local_gb: h.local_gb,
+                local_gb_used: h.local_gb_used,
+                running_vms: h.running_vms,
+            })
+            .collect())
     }
 
     fn verify_signature(

@@ -11,6 +11,7 @@ pub mod dialect;
 mod error;
 mod groups;
 pub mod http;
+pub mod keypairs;
 
 pub use compute::{ComputeApi, CreateRequest, InstanceView};
 pub use error::ApiError;
