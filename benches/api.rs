@@ -1,0 +1,216 @@
+//! `GET /v2.1/servers/detail` with 100 servers through the OpenStack dialect plugin:
+//! latency (one client) and requests per second (8 concurrent clients), plus the plugin's
+//! own share (instantiate, lower 100 server records, shape JSON, lift the response) measured
+//! on canned input.
+//!
+//! `scripts/build-plugins.sh && cargo bench -p metacloud-benches --bench api`
+
+use metacloud::Role;
+use metacloud_api::{Context, CreateRequest};
+use metacloud_config::Config;
+use metacloud_plugins::api::*;
+use metacloud_plugins::{PluginLimits, Runtime};
+use metacloud_rpc::objects::VmState;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn dist() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist")
+}
+
+fn config() -> Config {
+    let dir = std::env::temp_dir().join(format!("mc-bench-api-{}", uuid::Uuid::new_v4().simple()));
+    let mut c = Config::default();
+    c.service.data_dir = Some(dir.clone());
+    c.service.host = Some("api-bench".into());
+    c.database.url = Some(format!("sqlite://{}/metacloud.db", dir.display()));
+    c.compute.instances_path = Some(dir.join("instances"));
+    c.compute.image_cache_path = Some(dir.join("cache"));
+    c.compute.override_memory_mb = Some(262_144);
+    c.compute.override_vcpus = Some(256);
+    c.api.listen = "127.0.0.1:0".parse().unwrap();
+    c.api.compute_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.image_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.plugin_dir = Some(dist().join("api"));
+    c.identity.listen = "127.0.0.1:0".parse().unwrap();
+    c.identity.demo_password = Some("demo-pw".into());
+    c
+}
+
+fn stats(mut v: Vec<Duration>) -> (f64, f64, usize) {
+    v.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    (ms(v[v.len() / 2]), ms(v[v.len() * 99 / 100]), v.len())
+}
+
+/// A host that answers `list-servers` with the same 100 servers, from memory.
+struct Canned(Vec<Server>);
+
+fn unavailable<T>() -> Result<T, OpError> {
+    Err(OpError::Unavailable("canned".into()))
+}
+
+impl ApiHost for Canned {
+    fn create_servers(&self, _: Caller, _: ServerCreate) -> Result<Vec<Server>, OpError> { unavailable() }
+    fn list_servers(&self, _: Caller, _: ServerQuery) -> Result<Vec<Server>, OpError> { Ok(self.0.clone()) }
+    fn get_server(&self, _: Caller, _: String) -> Result<Server, OpError> { unavailable() }
+    fn rename_server(&self, _: Caller, _: String, _: String) -> Result<Server, OpError> { unavailable() }
+    fn delete_server(&self, _: Caller, _: String) -> Result<(), OpError> { unavailable() }
+    fn server_action(&self, _: Caller, _: String, _: String, _: Vec<(String, String)>) -> Result<(), OpError> { unavailable() }
+    fn console_output(&self, _: Caller, _: String) -> Result<String, OpError> { unavailable() }
+    fn list_flavors(&self, _: Caller) -> Result<Vec<Flavor>, OpError> { unavailable() }
+    fn get_flavor(&self, _: Caller, _: String) -> Result<Flavor, OpError> { unavailable() }
+    fn create_flavor(&self, _: Caller, _: FlavorCreate) -> Result<Flavor, OpError> { unavailable() }
+    fn delete_flavor(&self, _: Caller, _: String) -> Result<(), OpError> { unavailable() }
+    fn list_keypairs(&self, _: Caller) -> Result<Vec<Keypair>, OpError> { unavailable() }
+    fn get_keypair(&self, _: Caller, _: String) -> Result<Keypair, OpError> { unavailable() }
+    fn create_keypair(&self, _: Caller, _: String, _: String, _: Option<String>) -> Result<KeypairCreated, OpError> { unavailable() }
+    fn delete_keypair(&self, _: Caller, _: String) -> Result<(), OpError> { unavailable() }
+    fn get_quotas(&self, _: Caller, _: String) -> Result<Vec<QuotaUsage>, OpError> { unavailable() }
+    fn set_quota(&self, _: Caller, _: String, _: String, _: i64) -> Result<(), OpError> { unavailable() }
+    fn list_availability_zones(&self, _: Caller) -> Result<Vec<AvailabilityZone>, OpError> { unavailable() }
+    fn list_services(&self, _: Caller) -> Result<Vec<Service>, OpError> { unavailable() }
+    fn list_hypervisors(&self, _: Caller) -> Result<Vec<Hypervisor>, OpError> { unavailable() }
+    fn verify_signature(&self, _: String, _: String, _: String, _: String) -> Option<Caller> { None }
+}
+
+fn canned_servers() -> Vec<Server> {
+    (0..100)
+        .map(|i| Server {
+            id: format!("00000000-0000-4000-8000-{i:012}"),
+            name: format!("bench-{i}"),
+            project_id: "0123456789abcdef0123456789abcdef".into(),
+            user_id: "fedcba9876543210fedcba9876543210".into(),
+            flavor: Flavor {
+                id: "42".into(), name: "m1.nano".into(), vcpus: 1, ram_mb: 64, disk_gb: 0,
+                ephemeral_gb: 0, swap_mb: 0, is_public: true, extra_specs: vec![],
+            },
+            image_id: Some("7d9e7e3c-7a4a-4d2a-9c4f-1a2b3c4d5e6f".into()),
+            host: Some("compute-1".into()),
+            availability_zone: Some("nova".into()),
+            vm_state: "active".into(),
+            task_state: None,
+            power_state: 1,
+            key_name: Some("key".into()),
+            metadata: vec![("role".into(), "web".into())],
+            reservation_id: "r-00000001".into(),
+            created_at: 1_764_000_000_000,
+            updated_at: 1_764_000_001_000,
+            launched_at: Some(1_764_000_001_000),
+            terminated_at: None,
+            fault: None,
+            locked: false,
+        })
+        .collect()
+}
+
+fn plugin_share() -> (f64, f64, usize) {
+    let rt = Runtime::new(PluginLimits::default(), None).expect("runtime");
+    let plugin = DialectPlugin::load(&rt, &dist().join("api/openstack-api.wasm"), Default::default())
+        .expect("openstack-api plugin (run scripts/build-plugins.sh)");
+    let route = plugin
+        .routes
+        .iter()
+        .position(|r| r.method == "GET" && r.path == "/v2.1/servers/detail")
+        .expect("route") as u32;
+    let host: Arc<dyn ApiHost> = Arc::new(Canned(canned_servers()));
+    let caller = Caller {
+        user_id: "u".into(), user_name: "demo".into(), project_id: "p".into(),
+        project_name: "demo".into(), roles: vec!["member".into(), "reader".into()],
+        request_id: "req-bench".into(),
+    };
+    let req = HttpRequest {
+        method: "GET".into(), path: "/v2.1/servers/detail".into(), query: vec![],
+        headers: vec![("host".into(), "127.0.0.1:8774".into())], body: vec![],
+    };
+    let mut samples = Vec::new();
+    let start = Instant::now();
+    while samples.len() < 100 || start.elapsed() < Duration::from_secs(3) {
+        let t = Instant::now();
+        let resp = plugin
+            .handle(&rt, host.clone(), route, vec![], Some(caller.clone()), req.clone())
+            .expect("handle");
+        assert_eq!(resp.status, 200);
+        samples.push(t.elapsed());
+    }
+    stats(samples)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let config = config();
+    let running = metacloud::start(&config, &Role::ALL).await.expect("start");
+    let api = running.api.clone().unwrap();
+    let http = reqwest::Client::new();
+    let keystone = format!("http://{}/v3", running.identity_addr.unwrap());
+    let r = http
+        .post(format!("{keystone}/auth/tokens"))
+        .json(&serde_json::json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": "demo", "domain": {"id": "default"}, "password": "demo-pw"}}},
+            "scope": {"project": {"name": "demo", "domain": {"id": "default"}}}}}))
+        .send()
+        .await
+        .unwrap();
+    let token = r.headers()["x-subject-token"].to_str().unwrap().to_string();
+    let body: serde_json::Value = r.json().await.unwrap();
+    let project = body["token"]["project"]["id"].as_str().unwrap().to_string();
+    let user = body["token"]["user"]["id"].as_str().unwrap().to_string();
+    let admin = Context::admin(&project);
+    for res in ["instances", "cores", "ram"] {
+        api.set_quota(&admin, &project, res, -1).await.unwrap();
+    }
+    let ctx = Context { request_id: "req-bench".into(), project_id: project.clone(), user_id: user, roles: vec!["member".into(), "reader".into()] };
+    api.create(&ctx, CreateRequest { name: "bench".into(), flavor: "m1.nano".into(), min_count: Some(100), max_count: Some(100), ..Default::default() })
+        .await
+        .expect("create 100");
+    loop {
+        let all = api.list(&ctx, false).await.unwrap();
+        if all.len() == 100 && all.iter().all(|i| i.vm_state == VmState::Active && i.task_state.is_none()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let url = format!("http://{}/v2.1/servers/detail", running.compute_addr.unwrap());
+    let get = |http: reqwest::Client, url: String, token: String| async move {
+        let r = http.get(&url).header("x-auth-token", &token).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let b = r.bytes().await.unwrap();
+        assert!(b.len() > 100 * 500, "100 servers in the body");
+    };
+    for _ in 0..20 {
+        get(http.clone(), url.clone(), token.clone()).await;
+    }
+    let mut samples = Vec::new();
+    let start = Instant::now();
+    while samples.len() < 50 || start.elapsed() < Duration::from_secs(5) {
+        let t = Instant::now();
+        get(http.clone(), url.clone(), token.clone()).await;
+        samples.push(t.elapsed());
+    }
+    let (p50, p99, n) = stats(samples);
+    println!("GET /v2.1/servers/detail (100 servers), one client: median {p50:.2} ms, p99 {p99:.2} ms ({n} requests)");
+    let clients = 8;
+    let window = Duration::from_secs(5);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while start.elapsed() < window {
+                get(http.clone(), url.clone(), token.clone()).await;
+                n += 1;
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!("{clients} concurrent clients: {:.0} requests/s ({total} in {secs:.1} s)", total as f64 / secs);
+    let (pp50, pp99, pn) = tokio::task::spawn_blocking(plugin_share).await.unwrap();
+    println!("the dialect plugin alone on canned input (instantiate, lower 100 servers, shape JSON, lift): median {pp50:.3} ms, p99 {pp99:.3} ms ({pn} calls) = {:.0}% of the request", pp50 / p50 * 100.0);
+}
