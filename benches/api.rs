@@ -52,27 +52,81 @@ fn unavailable<T>() -> Result<T, OpError> {
 }
 
 impl ApiHost for Canned {
-    fn create_servers(&self, _: Caller, _: ServerCreate) -> Result<Vec<Server>, OpError> { unavailable() }
-    fn list_servers(&self, _: Caller, _: ServerQuery) -> Result<Vec<Server>, OpError> { Ok(self.0.clone()) }
-    fn get_server(&self, _: Caller, _: String) -> Result<Server, OpError> { unavailable() }
-    fn rename_server(&self, _: Caller, _: String, _: String) -> Result<Server, OpError> { unavailable() }
-    fn delete_server(&self, _: Caller, _: String) -> Result<(), OpError> { unavailable() }
-    fn server_action(&self, _: Caller, _: String, _: String, _: Vec<(String, String)>) -> Result<(), OpError> { unavailable() }
-    fn console_output(&self, _: Caller, _: String) -> Result<String, OpError> { unavailable() }
-    fn list_flavors(&self, _: Caller) -> Result<Vec<Flavor>, OpError> { unavailable() }
-    fn get_flavor(&self, _: Caller, _: String) -> Result<Flavor, OpError> { unavailable() }
-    fn create_flavor(&self, _: Caller, _: FlavorCreate) -> Result<Flavor, OpError> { unavailable() }
-    fn delete_flavor(&self, _: Caller, _: String) -> Result<(), OpError> { unavailable() }
-    fn list_keypairs(&self, _: Caller) -> Result<Vec<Keypair>, OpError> { unavailable() }
-    fn get_keypair(&self, _: Caller, _: String) -> Result<Keypair, OpError> { unavailable() }
-    fn create_keypair(&self, _: Caller, _: String, _: String, _: Option<String>) -> Result<KeypairCreated, OpError> { unavailable() }
-    fn delete_keypair(&self, _: Caller, _: String) -> Result<(), OpError> { unavailable() }
-    fn get_quotas(&self, _: Caller, _: String) -> Result<Vec<QuotaUsage>, OpError> { unavailable() }
-    fn set_quota(&self, _: Caller, _: String, _: String, _: i64) -> Result<(), OpError> { unavailable() }
-    fn list_availability_zones(&self, _: Caller) -> Result<Vec<AvailabilityZone>, OpError> { unavailable() }
-    fn list_services(&self, _: Caller) -> Result<Vec<Service>, OpError> { unavailable() }
-    fn list_hypervisors(&self, _: Caller) -> Result<Vec<Hypervisor>, OpError> { unavailable() }
-    fn verify_signature(&self, _: String, _: String, _: String, _: String) -> Option<Caller> { None }
+    fn create_servers(&self, _: Caller, _: ServerCreate) -> Result<Vec<Server>, OpError> {
+        unavailable()
+    }
+    fn list_servers(&self, _: Caller, _: ServerQuery) -> Result<Vec<Server>, OpError> {
+        Ok(self.0.clone())
+    }
+    fn get_server(&self, _: Caller, _: String) -> Result<Server, OpError> {
+        unavailable()
+    }
+    fn rename_server(&self, _: Caller, _: String, _: String) -> Result<Server, OpError> {
+        unavailable()
+    }
+    fn delete_server(&self, _: Caller, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn server_action(
+        &self,
+        _: Caller,
+        _: String,
+        _: String,
+        _: Vec<(String, String)>,
+    ) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn console_output(&self, _: Caller, _: String) -> Result<String, OpError> {
+        unavailable()
+    }
+    fn list_flavors(&self, _: Caller) -> Result<Vec<Flavor>, OpError> {
+        unavailable()
+    }
+    fn get_flavor(&self, _: Caller, _: String) -> Result<Flavor, OpError> {
+        unavailable()
+    }
+    fn create_flavor(&self, _: Caller, _: FlavorCreate) -> Result<Flavor, OpError> {
+        unavailable()
+    }
+    fn delete_flavor(&self, _: Caller, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn list_keypairs(&self, _: Caller) -> Result<Vec<Keypair>, OpError> {
+        unavailable()
+    }
+    fn get_keypair(&self, _: Caller, _: String) -> Result<Keypair, OpError> {
+        unavailable()
+    }
+    fn create_keypair(
+        &self,
+        _: Caller,
+        _: String,
+        _: String,
+        _: Option<String>,
+    ) -> Result<KeypairCreated, OpError> {
+        unavailable()
+    }
+    fn delete_keypair(&self, _: Caller, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn get_quotas(&self, _: Caller, _: String) -> Result<Vec<QuotaUsage>, OpError> {
+        unavailable()
+    }
+    fn set_quota(&self, _: Caller, _: String, _: String, _: i64) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn list_availability_zones(&self, _: Caller) -> Result<Vec<AvailabilityZone>, OpError> {
+        unavailable()
+    }
+    fn list_services(&self, _: Caller) -> Result<Vec<Service>, OpError> {
+        unavailable()
+    }
+    fn list_hypervisors(&self, _: Caller) -> Result<Vec<Hypervisor>, OpError> {
+        unavailable()
+    }
+    fn verify_signature(&self, _: String, _: String, _: String, _: String) -> Option<Caller> {
+        None
+    }
 }
 
 fn canned_servers() -> Vec<Server> {
@@ -83,8 +137,15 @@ fn canned_servers() -> Vec<Server> {
             project_id: "0123456789abcdef0123456789abcdef".into(),
             user_id: "fedcba9876543210fedcba9876543210".into(),
             flavor: Flavor {
-                id: "42".into(), name: "m1.nano".into(), vcpus: 1, ram_mb: 64, disk_gb: 0,
-                ephemeral_gb: 0, swap_mb: 0, is_public: true, extra_specs: vec![],
+                id: "42".into(),
+                name: "m1.nano".into(),
+                vcpus: 1,
+                ram_mb: 64,
+                disk_gb: 0,
+                ephemeral_gb: 0,
+                swap_mb: 0,
+                is_public: true,
+                extra_specs: vec![],
             },
             image_id: Some("7d9e7e3c-7a4a-4d2a-9c4f-1a2b3c4d5e6f".into()),
             host: Some("compute-1".into()),
@@ -107,8 +168,12 @@ fn canned_servers() -> Vec<Server> {
 
 fn plugin_share() -> (f64, f64, usize) {
     let rt = Runtime::new(PluginLimits::default(), None).expect("runtime");
-    let plugin = DialectPlugin::load(&rt, &dist().join("api/openstack-api.wasm"), Default::default())
-        .expect("openstack-api plugin (run scripts/build-plugins.sh)");
+    let plugin = DialectPlugin::load(
+        &rt,
+        &dist().join("api/openstack-api.wasm"),
+        Default::default(),
+    )
+    .expect("openstack-api plugin (run scripts/build-plugins.sh)");
     let route = plugin
         .routes
         .iter()
@@ -116,20 +181,33 @@ fn plugin_share() -> (f64, f64, usize) {
         .expect("route") as u32;
     let host: Arc<dyn ApiHost> = Arc::new(Canned(canned_servers()));
     let caller = Caller {
-        user_id: "u".into(), user_name: "demo".into(), project_id: "p".into(),
-        project_name: "demo".into(), roles: vec!["member".into(), "reader".into()],
+        user_id: "u".into(),
+        user_name: "demo".into(),
+        project_id: "p".into(),
+        project_name: "demo".into(),
+        roles: vec!["member".into(), "reader".into()],
         request_id: "req-bench".into(),
     };
     let req = HttpRequest {
-        method: "GET".into(), path: "/v2.1/servers/detail".into(), query: vec![],
-        headers: vec![("host".into(), "127.0.0.1:8774".into())], body: vec![],
+        method: "GET".into(),
+        path: "/v2.1/servers/detail".into(),
+        query: vec![],
+        headers: vec![("host".into(), "127.0.0.1:8774".into())],
+        body: vec![],
     };
     let mut samples = Vec::new();
     let start = Instant::now();
     while samples.len() < 100 || start.elapsed() < Duration::from_secs(3) {
         let t = Instant::now();
         let resp = plugin
-            .handle(&rt, host.clone(), route, vec![], Some(caller.clone()), req.clone())
+            .handle(
+                &rt,
+                host.clone(),
+                route,
+                vec![],
+                Some(caller.clone()),
+                req.clone(),
+            )
             .expect("handle");
         assert_eq!(resp.status, 200);
         samples.push(t.elapsed());
@@ -160,20 +238,46 @@ async fn main() {
     for res in ["instances", "cores", "ram"] {
         api.set_quota(&admin, &project, res, -1).await.unwrap();
     }
-    let ctx = Context { request_id: "req-bench".into(), project_id: project.clone(), user_id: user, roles: vec!["member".into(), "reader".into()] };
-    api.create(&ctx, CreateRequest { name: "bench".into(), flavor: "m1.nano".into(), min_count: Some(100), max_count: Some(100), ..Default::default() })
-        .await
-        .expect("create 100");
+    let ctx = Context {
+        request_id: "req-bench".into(),
+        project_id: project.clone(),
+        user_id: user,
+        roles: vec!["member".into(), "reader".into()],
+    };
+    api.create(
+        &ctx,
+        CreateRequest {
+            name: "bench".into(),
+            flavor: "m1.nano".into(),
+            min_count: Some(100),
+            max_count: Some(100),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("create 100");
     loop {
         let all = api.list(&ctx, false).await.unwrap();
-        if all.len() == 100 && all.iter().all(|i| i.vm_state == VmState::Active && i.task_state.is_none()) {
+        if all.len() == 100
+            && all
+                .iter()
+                .all(|i| i.vm_state == VmState::Active && i.task_state.is_none())
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let url = format!("http://{}/v2.1/servers/detail", running.compute_addr.unwrap());
+    let url = format!(
+        "http://{}/v2.1/servers/detail",
+        running.compute_addr.unwrap()
+    );
     let get = |http: reqwest::Client, url: String, token: String| async move {
-        let r = http.get(&url).header("x-auth-token", &token).send().await.unwrap();
+        let r = http
+            .get(&url)
+            .header("x-auth-token", &token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 200);
         let b = r.bytes().await.unwrap();
         assert!(b.len() > 100 * 500, "100 servers in the body");
@@ -210,7 +314,10 @@ async fn main() {
         total += t.await.unwrap();
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("{clients} concurrent clients: {:.0} requests/s ({total} in {secs:.1} s)", total as f64 / secs);
+    println!(
+        "{clients} concurrent clients: {:.0} requests/s ({total} in {secs:.1} s)",
+        total as f64 / secs
+    );
     let (pp50, pp99, pn) = tokio::task::spawn_blocking(plugin_share).await.unwrap();
     println!("the dialect plugin alone on canned input (instantiate, lower 100 servers, shape JSON, lift): median {pp50:.3} ms, p99 {pp99:.3} ms ({pn} calls) = {:.0}% of the request", pp50 / p50 * 100.0);
 }

@@ -13,6 +13,7 @@ trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --lib --bins --tests --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 cargo test --manifest-path sdk/Cargo.toml --lib 2>&1 | tee -a "$log" || status=$?
+cargo test --manifest-path plugins/Cargo.toml -p openstack-api --lib 2>&1 | tee -a "$log" || status=$?
 # Real OpenStack clients against `metacloud all` (../shared/conformance).
 bash scripts/conformance.sh openstack-cli 2>&1 | tee -a "$log" || status=1
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')

@@ -19,10 +19,11 @@ impl Filter for AggregateMultiTenancyIsolation {
     }
 
     fn filter(snap: &Snapshot, candidates: Vec<u32>, req: &Request) -> Vec<u32> {
-        let isolating = snap
-            .aggregates
-            .iter()
-            .any(|a| a.metadata.iter().any(|(k, _)| k.starts_with("filter_tenant_id")));
+        let isolating = snap.aggregates.iter().any(|a| {
+            a.metadata
+                .iter()
+                .any(|(k, _)| k.starts_with("filter_tenant_id"))
+        });
         if isolating {
             metacloud_sdk::each_host::<Self>(snap, candidates, req)
         } else {

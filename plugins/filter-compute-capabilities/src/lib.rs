@@ -31,9 +31,11 @@ impl Filter for ComputeCapabilitiesFilter {
     fn filter(snap: &Snapshot, candidates: Vec<u32>, req: &Request) -> Vec<u32> {
         // Most extra specs belong to other scopes (hw:, quota:...): without one of ours,
         // every host passes.
-        let ours = req.flavor.extra_specs.iter().any(|(key, _)| {
-            matches!(key.split_once(':'), Some(("capabilities", _)) | None)
-        });
+        let ours = req
+            .flavor
+            .extra_specs
+            .iter()
+            .any(|(key, _)| matches!(key.split_once(':'), Some(("capabilities", _)) | None));
         if ours {
             metacloud_sdk::each_host::<Self>(snap, candidates, req)
         } else {

@@ -36,35 +36,180 @@ struct Endpoint {
 }
 
 const ENDPOINTS: &[Endpoint] = &[
-    Endpoint { method: "GET", path: "/", access: Access::Public, handler: versions },
-    Endpoint { method: "GET", path: "/v2.1", access: Access::Public, handler: version },
-    Endpoint { method: "GET", path: "/v2.1/", access: Access::Public, handler: version },
-    Endpoint { method: "GET", path: "/v2.1/flavors", access: Access::Reader, handler: list_flavors },
-    Endpoint { method: "GET", path: "/v2.1/flavors/detail", access: Access::Reader, handler: list_flavors_detail },
-    Endpoint { method: "GET", path: "/v2.1/flavors/{flavor_id}", access: Access::Reader, handler: show_flavor },
-    Endpoint { method: "GET", path: "/v2.1/servers", access: Access::Reader, handler: list_servers },
-    Endpoint { method: "GET", path: "/v2.1/servers/detail", access: Access::Reader, handler: list_servers_detail },
-    Endpoint { method: "POST", path: "/v2.1/servers", access: Access::Member, handler: create_server },
-    Endpoint { method: "GET", path: "/v2.1/servers/{server_id}", access: Access::Reader, handler: show_server },
-    Endpoint { method: "PUT", path: "/v2.1/servers/{server_id}", access: Access::Member, handler: update_server },
-    Endpoint { method: "DELETE", path: "/v2.1/servers/{server_id}", access: Access::Member, handler: delete_server },
-    Endpoint { method: "POST", path: "/v2.1/servers/{server_id}/action", access: Access::Member, handler: server_action },
-    Endpoint { method: "POST", path: "/v2.1/flavors", access: Access::Admin, handler: resources::create_flavor },
-    Endpoint { method: "DELETE", path: "/v2.1/flavors/{flavor_id}", access: Access::Admin, handler: resources::delete_flavor },
-    Endpoint { method: "GET", path: "/v2.1/os-keypairs", access: Access::Reader, handler: resources::list_keypairs },
-    Endpoint { method: "POST", path: "/v2.1/os-keypairs", access: Access::Member, handler: resources::create_keypair },
-    Endpoint { method: "GET", path: "/v2.1/os-keypairs/{keypair_name}", access: Access::Reader, handler: resources::show_keypair },
-    Endpoint { method: "DELETE", path: "/v2.1/os-keypairs/{keypair_name}", access: Access::Member, handler: resources::delete_keypair },
-    Endpoint { method: "GET", path: "/v2.1/limits", access: Access::Reader, handler: resources::limits },
-    Endpoint { method: "GET", path: "/v2.1/os-quota-sets/{tenant_id}", access: Access::Reader, handler: resources::show_quota_set },
-    Endpoint { method: "PUT", path: "/v2.1/os-quota-sets/{tenant_id}", access: Access::Admin, handler: resources::update_quota_set },
-    Endpoint { method: "GET", path: "/v2.1/os-quota-sets/{tenant_id}/detail", access: Access::Reader, handler: resources::show_quota_detail },
-    Endpoint { method: "GET", path: "/v2.1/os-quota-sets/{tenant_id}/defaults", access: Access::Reader, handler: resources::quota_defaults },
-    Endpoint { method: "GET", path: "/v2.1/os-availability-zone", access: Access::Reader, handler: resources::availability_zones },
-    Endpoint { method: "GET", path: "/v2.1/os-availability-zone/detail", access: Access::Admin, handler: resources::availability_zones_detail },
-    Endpoint { method: "GET", path: "/v2.1/os-services", access: Access::Admin, handler: resources::services },
-    Endpoint { method: "GET", path: "/v2.1/os-hypervisors", access: Access::Admin, handler: resources::hypervisors },
-    Endpoint { method: "GET", path: "/v2.1/os-hypervisors/detail", access: Access::Admin, handler: resources::hypervisors_detail },
+    Endpoint {
+        method: "GET",
+        path: "/",
+        access: Access::Public,
+        handler: versions,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1",
+        access: Access::Public,
+        handler: version,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/",
+        access: Access::Public,
+        handler: version,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/flavors",
+        access: Access::Reader,
+        handler: list_flavors,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/flavors/detail",
+        access: Access::Reader,
+        handler: list_flavors_detail,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/flavors/{flavor_id}",
+        access: Access::Reader,
+        handler: show_flavor,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/servers",
+        access: Access::Reader,
+        handler: list_servers,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/servers/detail",
+        access: Access::Reader,
+        handler: list_servers_detail,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v2.1/servers",
+        access: Access::Member,
+        handler: create_server,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/servers/{server_id}",
+        access: Access::Reader,
+        handler: show_server,
+    },
+    Endpoint {
+        method: "PUT",
+        path: "/v2.1/servers/{server_id}",
+        access: Access::Member,
+        handler: update_server,
+    },
+    Endpoint {
+        method: "DELETE",
+        path: "/v2.1/servers/{server_id}",
+        access: Access::Member,
+        handler: delete_server,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v2.1/servers/{server_id}/action",
+        access: Access::Member,
+        handler: server_action,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v2.1/flavors",
+        access: Access::Admin,
+        handler: resources::create_flavor,
+    },
+    Endpoint {
+        method: "DELETE",
+        path: "/v2.1/flavors/{flavor_id}",
+        access: Access::Admin,
+        handler: resources::delete_flavor,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-keypairs",
+        access: Access::Reader,
+        handler: resources::list_keypairs,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v2.1/os-keypairs",
+        access: Access::Member,
+        handler: resources::create_keypair,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-keypairs/{keypair_name}",
+        access: Access::Reader,
+        handler: resources::show_keypair,
+    },
+    Endpoint {
+        method: "DELETE",
+        path: "/v2.1/os-keypairs/{keypair_name}",
+        access: Access::Member,
+        handler: resources::delete_keypair,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/limits",
+        access: Access::Reader,
+        handler: resources::limits,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-quota-sets/{tenant_id}",
+        access: Access::Reader,
+        handler: resources::show_quota_set,
+    },
+    Endpoint {
+        method: "PUT",
+        path: "/v2.1/os-quota-sets/{tenant_id}",
+        access: Access::Admin,
+        handler: resources::update_quota_set,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-quota-sets/{tenant_id}/detail",
+        access: Access::Reader,
+        handler: resources::show_quota_detail,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-quota-sets/{tenant_id}/defaults",
+        access: Access::Reader,
+        handler: resources::quota_defaults,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-availability-zone",
+        access: Access::Reader,
+        handler: resources::availability_zones,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-availability-zone/detail",
+        access: Access::Admin,
+        handler: resources::availability_zones_detail,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-services",
+        access: Access::Admin,
+        handler: resources::services,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-hypervisors",
+        access: Access::Admin,
+        handler: resources::hypervisors,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-hypervisors/detail",
+        access: Access::Admin,
+        handler: resources::hypervisors_detail,
+    },
 ];
 
 /// A request as the handlers see it.
@@ -93,9 +238,13 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
     fn caller(&self) -> Result<Caller, Fault> {
-        self.caller
-            .clone()
-            .ok_or_else(|| Fault::new(401, "unauthorized", "The request you have made requires authentication."))
+        self.caller.clone().ok_or_else(|| {
+            Fault::new(
+                401,
+                "unauthorized",
+                "The request you have made requires authentication.",
+            )
+        })
     }
     fn is_admin(&self) -> bool {
         self.caller
@@ -112,15 +261,36 @@ impl Request {
 pub struct Reply {
     status: u16,
     body: Option<Value>,
+    /// A body already serialised (large listings skip the `Value` tree).
+    raw: Option<Vec<u8>>,
     headers: Vec<(String, String)>,
 }
 
 impl Reply {
     fn json(status: u16, body: Value) -> Reply {
-        Reply { status, body: Some(body), headers: Vec::new() }
+        Reply {
+            status,
+            body: Some(body),
+            raw: None,
+            headers: Vec::new(),
+        }
     }
     fn empty(status: u16) -> Reply {
-        Reply { status, body: None, headers: Vec::new() }
+        Reply {
+            status,
+            body: None,
+            raw: None,
+            headers: Vec::new(),
+        }
+    }
+    fn serialized(status: u16, body: &impl serde::Serialize) -> Reply {
+        let raw = serde_json::to_vec(body).unwrap_or_default();
+        Reply {
+            status,
+            body: None,
+            raw: Some(raw),
+            headers: Vec::new(),
+        }
     }
 }
 
@@ -134,7 +304,11 @@ pub struct Fault {
 
 impl Fault {
     fn new(status: u16, kind: &'static str, message: impl Into<String>) -> Fault {
-        Fault { status, kind, message: message.into() }
+        Fault {
+            status,
+            kind,
+            message: message.into(),
+        }
     }
     fn bad_request(message: impl Into<String>) -> Fault {
         Fault::new(400, "badRequest", message)
@@ -159,7 +333,9 @@ impl From<OpError> for Fault {
                 "forbidden",
                 format!(
                     "Quota exceeded for {r}: Requested {}, but already used {} of {} {r}",
-                    q.requested, q.used, q.limit,
+                    q.requested,
+                    q.used,
+                    q.limit,
                     r = q.resource
                 ),
             ),
@@ -220,11 +396,40 @@ fn negotiate(req: &HttpRequest) -> Result<(u32, u32), Fault> {
     Ok(v)
 }
 
-fn respond(status: u16, body: Option<Value>, mut headers: Vec<(String, String)>, version: (u32, u32)) -> HttpResponse {
+fn respond_raw(
+    status: u16,
+    body: Vec<u8>,
+    mut headers: Vec<(String, String)>,
+    version: (u32, u32),
+) -> HttpResponse {
     let v = fmt_version(version);
     headers.push(("openstack-api-version".into(), format!("compute {v}")));
     headers.push(("x-openstack-nova-api-version".into(), v));
-    headers.push(("vary".into(), "OpenStack-API-Version, X-OpenStack-Nova-API-Version".into()));
+    headers.push((
+        "vary".into(),
+        "OpenStack-API-Version, X-OpenStack-Nova-API-Version".into(),
+    ));
+    headers.push(("content-type".into(), "application/json".into()));
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn respond(
+    status: u16,
+    body: Option<Value>,
+    mut headers: Vec<(String, String)>,
+    version: (u32, u32),
+) -> HttpResponse {
+    let v = fmt_version(version);
+    headers.push(("openstack-api-version".into(), format!("compute {v}")));
+    headers.push(("x-openstack-nova-api-version".into(), v));
+    headers.push((
+        "vary".into(),
+        "OpenStack-API-Version, X-OpenStack-Nova-API-Version".into(),
+    ));
     let body = match body {
         Some(b) => {
             headers.push(("content-type".into(), "application/json".into()));
@@ -232,7 +437,11 @@ fn respond(status: u16, body: Option<Value>, mut headers: Vec<(String, String)>,
         }
         None => Vec::new(),
     };
-    HttpResponse { status, headers, body }
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
 }
 
 struct Plugin;
@@ -245,7 +454,11 @@ impl Guest for Plugin {
     fn routes() -> Vec<Route> {
         ENDPOINTS
             .iter()
-            .map(|e| Route { method: e.method.into(), path: e.path.into(), access: e.access })
+            .map(|e| Route {
+                method: e.method.into(),
+                path: e.path.into(),
+                access: e.access,
+            })
             .collect()
     }
 
@@ -264,7 +477,12 @@ impl Guest for Plugin {
         respond(status, Some(f.body()), Vec::new(), MIN_VERSION)
     }
 
-    fn handle(route: u32, params: Vec<(String, String)>, c: Option<Caller>, req: HttpRequest) -> HttpResponse {
+    fn handle(
+        route: u32,
+        params: Vec<(String, String)>,
+        c: Option<Caller>,
+        req: HttpRequest,
+    ) -> HttpResponse {
         let version = match negotiate(&req) {
             Ok(v) => v,
             Err(f) => return respond(f.status, Some(f.body()), Vec::new(), MIN_VERSION),
@@ -279,8 +497,20 @@ impl Guest for Plugin {
             .find(|(k, _)| k == "host")
             .map(|(_, v)| v.clone())
             .unwrap_or_else(|| "localhost".into());
-        let request = Request { caller: c, params, http: req, version, base: format!("http://{host}") };
+        let request = Request {
+            caller: c,
+            params,
+            http: req,
+            version,
+            base: format!("http://{host}"),
+        };
         match (endpoint.handler)(&request) {
+            Ok(Reply {
+                status,
+                raw: Some(raw),
+                headers,
+                ..
+            }) => respond_raw(status, raw, headers, version),
             Ok(r) => respond(r.status, r.body, r.headers, version),
             Err(f) => respond(f.status, Some(f.body()), Vec::new(), version),
         }
@@ -305,7 +535,10 @@ fn version_doc(base: &str) -> Value {
 }
 
 fn versions(r: &Request) -> Result<Reply, Fault> {
-    Ok(Reply::json(200, json!({"versions": [version_doc(&r.base)]})))
+    Ok(Reply::json(
+        200,
+        json!({"versions": [version_doc(&r.base)]}),
+    ))
 }
 
 fn version(r: &Request) -> Result<Reply, Fault> {
@@ -348,10 +581,18 @@ fn vm_states_for(status: &str) -> Option<&'static [&'static str]> {
 }
 
 fn server_query(r: &Request) -> Result<ServerQuery, Fault> {
-    let truthy = |v: Option<&str>| v.is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "off" | "no"));
+    let truthy = |v: Option<&str>| {
+        v.is_some_and(|v| {
+            !matches!(
+                v.to_ascii_lowercase().as_str(),
+                "0" | "false" | "off" | "no"
+            )
+        })
+    };
     // Admin-only filters are ignored for others, as Nova does.
     let admin = r.is_admin();
-    let all_projects = admin && (truthy(r.query("all_tenants")) || r.query("all_tenants") == Some(""));
+    let all_projects =
+        admin && (truthy(r.query("all_tenants")) || r.query("all_tenants") == Some(""));
     let mut vm_states = Vec::new();
     if let Some(s) = r.query("status") {
         match vm_states_for(s) {
@@ -370,12 +611,22 @@ fn server_query(r: &Request) -> Result<ServerQuery, Fault> {
     };
     Ok(ServerQuery {
         all_projects,
-        project_id: if admin { r.query("project_id").or(r.query("tenant_id")).map(String::from) } else { None },
+        project_id: if admin {
+            r.query("project_id")
+                .or(r.query("tenant_id"))
+                .map(String::from)
+        } else {
+            None
+        },
         name: r.query("name").map(String::from),
         vm_states,
         flavor_id: r.query("flavor").map(String::from),
         image_id: r.query("image").map(String::from),
-        host: if admin { r.query("host").map(String::from) } else { None },
+        host: if admin {
+            r.query("host").map(String::from)
+        } else {
+            None
+        },
         changes_since,
         limit,
         marker: r.query("marker").map(String::from),
@@ -386,18 +637,35 @@ fn listing(r: &Request, detail: bool) -> Result<Reply, Fault> {
     let q = server_query(r)?;
     let limit = q.limit;
     let servers = compute::list_servers(&r.caller()?, &q)?;
-    let items: Vec<Value> = servers
-        .iter()
-        .map(|s| if detail { views::server(r, s) } else { views::server_brief(r, s) })
-        .collect();
-    let key = "servers";
-    let mut body = json!({key: items});
+    let mut links = None;
     if let (Some(limit), Some(last)) = (limit, servers.last()) {
         if servers.len() as u32 >= limit && limit > 0 {
             let path = if detail { "servers/detail" } else { "servers" };
-            body["servers_links"] = json!([{"rel": "next",
-                "href": format!("{}/v2.1/{path}?limit={limit}&marker={}", r.base, last.id)}]);
+            links = Some(json!([{"rel": "next",
+                "href": format!("{}/v2.1/{path}?limit={limit}&marker={}", r.base, last.id)}]));
         }
+    }
+    if detail {
+        // Serialised straight from the records: no intermediate JSON tree.
+        #[derive(serde::Serialize)]
+        struct Page<'a> {
+            servers: Vec<views::ServerView<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            servers_links: Option<Value>,
+        }
+        let page = Page {
+            servers: servers
+                .iter()
+                .map(|s| views::ServerView::new(r, s))
+                .collect(),
+            servers_links: links,
+        };
+        return Ok(Reply::serialized(200, &page));
+    }
+    let items: Vec<Value> = servers.iter().map(|s| views::server_brief(r, s)).collect();
+    let mut body = json!({"servers": items});
+    if let Some(l) = links {
+        body["servers_links"] = l;
     }
     Ok(Reply::json(200, body))
 }
@@ -417,10 +685,26 @@ fn show_server(r: &Request) -> Result<Reply, Fault> {
 
 /// Keys the 2.1 schema allows in `server` of a create request.
 const CREATE_KEYS: &[&str] = &[
-    "name", "imageRef", "flavorRef", "min_count", "max_count", "availability_zone", "key_name",
-    "user_data", "metadata", "networks", "security_groups", "adminPass", "accessIPv4",
-    "accessIPv6", "config_drive", "OS-DCF:diskConfig", "block_device_mapping",
-    "block_device_mapping_v2", "return_reservation_id", "personality",
+    "name",
+    "imageRef",
+    "flavorRef",
+    "min_count",
+    "max_count",
+    "availability_zone",
+    "key_name",
+    "user_data",
+    "metadata",
+    "networks",
+    "security_groups",
+    "adminPass",
+    "accessIPv4",
+    "accessIPv6",
+    "config_drive",
+    "OS-DCF:diskConfig",
+    "block_device_mapping",
+    "block_device_mapping_v2",
+    "return_reservation_id",
+    "personality",
 ];
 
 fn string_or_int(v: &Value, field: &str) -> Result<String, Fault> {
@@ -433,7 +717,9 @@ fn string_or_int(v: &Value, field: &str) -> Result<String, Fault> {
 
 fn count(v: Option<&Value>, field: &str) -> Result<Option<u32>, Fault> {
     let Some(v) = v else { return Ok(None) };
-    let bad = || Fault::bad_request(format!("Invalid input for field/attribute {field}. Value: {v}. {v} is not of type 'integer', 'string'"));
+    let bad = || {
+        Fault::bad_request(format!("Invalid input for field/attribute {field}. Value: {v}. {v} is not of type 'integer', 'string'"))
+    };
     let n = match v {
         Value::Number(n) => n.as_u64().ok_or_else(bad)?,
         Value::String(s) => s.parse::<u64>().map_err(|_| bad())?,
@@ -463,14 +749,19 @@ fn opt_string(m: &Map<String, Value>, field: &str) -> Result<Option<String>, Fau
     match m.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(v) => Err(Fault::bad_request(format!("Invalid input for field/attribute {field}. Value: {v}. {v} is not of type 'string'"))),
+        Some(v) => Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute {field}. Value: {v}. {v} is not of type 'string'"
+        ))),
     }
 }
 
 fn string_list(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -480,21 +771,36 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
     let server = body
         .get("server")
         .and_then(Value::as_object)
-        .ok_or_else(|| Fault::bad_request("Invalid input for field/attribute server. 'server' is a required property"))?;
+        .ok_or_else(|| {
+            Fault::bad_request(
+                "Invalid input for field/attribute server. 'server' is a required property",
+            )
+        })?;
     if let Some(k) = server.keys().find(|k| !CREATE_KEYS.contains(&k.as_str())) {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute server. Additional properties are not allowed ('{k}' was unexpected)")));
     }
-    let name = opt_string(server, "name")?
-        .ok_or_else(|| Fault::bad_request("Invalid input for field/attribute server. 'name' is a required property"))?;
+    let name = opt_string(server, "name")?.ok_or_else(|| {
+        Fault::bad_request(
+            "Invalid input for field/attribute server. 'name' is a required property",
+        )
+    })?;
     if name.trim().is_empty() || name.chars().count() > 255 {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute name. Value: {name}. It must be 1 to 255 characters, not only spaces")));
     }
     let flavor_ref = server
         .get("flavorRef")
-        .ok_or_else(|| Fault::bad_request("Invalid input for field/attribute server. 'flavorRef' is a required property"))
+        .ok_or_else(|| {
+            Fault::bad_request(
+                "Invalid input for field/attribute server. 'flavorRef' is a required property",
+            )
+        })
         .and_then(|v| string_or_int(v, "flavorRef"))?;
     // A flavorRef may be a URL ending in the id.
-    let flavor_ref = flavor_ref.rsplit('/').next().unwrap_or_default().to_string();
+    let flavor_ref = flavor_ref
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let image_ref = opt_string(server, "imageRef")?
         .map(|i| i.rsplit('/').next().unwrap_or_default().to_string())
         .filter(|i| !i.is_empty());
@@ -503,9 +809,13 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
     let min_count = min.unwrap_or(1);
     let max_count = max.unwrap_or(min_count);
     if max_count < min_count {
-        return Err(Fault::bad_request(format!("min_count must be <= max_count: {min_count} > {max_count}")));
+        return Err(Fault::bad_request(format!(
+            "min_count must be <= max_count: {min_count} > {max_count}"
+        )));
     }
-    let hints = body.get("os:scheduler_hints").or_else(|| body.get("OS-SCH-HNT:scheduler_hints"));
+    let hints = body
+        .get("os:scheduler_hints")
+        .or_else(|| body.get("OS-SCH-HNT:scheduler_hints"));
     let req = ServerCreate {
         name,
         flavor_ref,
@@ -517,7 +827,10 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
         user_data: opt_string(server, "user_data")?,
         metadata: string_map(server.get("metadata"), "metadata")?,
         hints: SchedulerHints {
-            group: hints.and_then(|h| h.get("group")).and_then(Value::as_str).map(String::from),
+            group: hints
+                .and_then(|h| h.get("group"))
+                .and_then(Value::as_str)
+                .map(String::from),
             same_host: string_list(hints.and_then(|h| h.get("same_host"))),
             different_host: string_list(hints.and_then(|h| h.get("different_host"))),
         },
@@ -527,17 +840,23 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
         .first()
         .ok_or_else(|| Fault::new(500, "computeFault", "no server was created"))?;
     if server.get("return_reservation_id").and_then(Value::as_bool) == Some(true) {
-        return Ok(Reply::json(202, json!({"reservation_id": first.reservation_id})));
+        return Ok(Reply::json(
+            202,
+            json!({"reservation_id": first.reservation_id}),
+        ));
     }
     let links = views::links(r, "servers", &first.id);
     let location = links[0]["href"].as_str().unwrap_or_default().to_string();
-    let mut reply = Reply::json(202, json!({"server": {
-        "id": first.id,
-        "links": links,
-        "OS-DCF:diskConfig": "MANUAL",
-        "security_groups": [{"name": "default"}],
-        "adminPass": views::admin_pass(&first.id),
-    }}));
+    let mut reply = Reply::json(
+        202,
+        json!({"server": {
+            "id": first.id,
+            "links": links,
+            "OS-DCF:diskConfig": "MANUAL",
+            "security_groups": [{"name": "default"}],
+            "adminPass": views::admin_pass(&first.id),
+        }}),
+    );
     reply.headers.push(("location".into(), location));
     Ok(reply)
 }
@@ -547,7 +866,11 @@ fn update_server(r: &Request) -> Result<Reply, Fault> {
     let server = body
         .get("server")
         .and_then(Value::as_object)
-        .ok_or_else(|| Fault::bad_request("Invalid input for field/attribute server. 'server' is a required property"))?;
+        .ok_or_else(|| {
+            Fault::bad_request(
+                "Invalid input for field/attribute server. 'server' is a required property",
+            )
+        })?;
     const KEYS: &[&str] = &["name", "accessIPv4", "accessIPv6", "OS-DCF:diskConfig"];
     if let Some(k) = server.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute server. Additional properties are not allowed ('{k}' was unexpected)")));
@@ -584,10 +907,11 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
         "os-start" => compute::server_action(&c, id, "start", &[])?,
         "os-stop" => compute::server_action(&c, id, "stop", &[])?,
         "reboot" => {
-            let kind = args
-                .get("type")
-                .and_then(Value::as_str)
-                .ok_or_else(|| Fault::bad_request("Invalid input for field/attribute reboot. 'type' is a required property"))?;
+            let kind = args.get("type").and_then(Value::as_str).ok_or_else(|| {
+                Fault::bad_request(
+                    "Invalid input for field/attribute reboot. 'type' is a required property",
+                )
+            })?;
             let kind = kind.to_ascii_uppercase();
             if kind != "SOFT" && kind != "HARD" {
                 return Err(Fault::bad_request(format!("Invalid input for field/attribute type. Value: {kind}. '{kind}' is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']")));
@@ -610,7 +934,11 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
             };
             return Ok(Reply::json(200, json!({"output": text})));
         }
-        other => return Err(Fault::bad_request(format!("There is no such action: {other}"))),
+        other => {
+            return Err(Fault::bad_request(format!(
+                "There is no such action: {other}"
+            )))
+        }
     }
     Ok(Reply::empty(202))
 }

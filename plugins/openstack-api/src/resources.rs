@@ -25,20 +25,40 @@ pub fn create_flavor(r: &Request) -> Result<Reply, Fault> {
     let f = body
         .get("flavor")
         .and_then(Value::as_object)
-        .ok_or_else(|| Fault::bad_request("Invalid input for field/attribute flavor. 'flavor' is a required property"))?;
-    const KEYS: &[&str] = &["name", "ram", "vcpus", "disk", "id", "OS-FLV-EXT-DATA:ephemeral", "swap", "rxtx_factor", "os-flavor-access:is_public", "description"];
+        .ok_or_else(|| {
+            Fault::bad_request(
+                "Invalid input for field/attribute flavor. 'flavor' is a required property",
+            )
+        })?;
+    const KEYS: &[&str] = &[
+        "name",
+        "ram",
+        "vcpus",
+        "disk",
+        "id",
+        "OS-FLV-EXT-DATA:ephemeral",
+        "swap",
+        "rxtx_factor",
+        "os-flavor-access:is_public",
+        "description",
+    ];
     if let Some(k) = f.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute flavor. Additional properties are not allowed ('{k}' was unexpected)")));
     }
-    let name = f
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Fault::bad_request("Invalid input for field/attribute flavor. 'name' is a required property"))?;
+    let name = f.get("name").and_then(Value::as_str).ok_or_else(|| {
+        Fault::bad_request(
+            "Invalid input for field/attribute flavor. 'name' is a required property",
+        )
+    })?;
     let id = match f.get("id") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
-        Some(v) => return Err(Fault::bad_request(format!("Invalid input for field/attribute id. Value: {v}"))),
+        Some(v) => {
+            return Err(Fault::bad_request(format!(
+                "Invalid input for field/attribute id. Value: {v}"
+            )))
+        }
     };
     let req = FlavorCreate {
         id,
@@ -51,7 +71,10 @@ pub fn create_flavor(r: &Request) -> Result<Reply, Fault> {
             Some(Value::String(s)) if s.is_empty() => 0,
             _ => field_u64(f, "swap", false)?.unwrap_or(0),
         },
-        is_public: f.get("os-flavor-access:is_public").and_then(Value::as_bool).unwrap_or(true),
+        is_public: f
+            .get("os-flavor-access:is_public")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
     };
     let made = compute::create_flavor(&r.caller()?, &req)?;
     Ok(Reply::json(200, json!({"flavor": views::flavor(r, &made)})))
@@ -75,10 +98,13 @@ pub fn list_keypairs(r: &Request) -> Result<Reply, Fault> {
 
 pub fn show_keypair(r: &Request) -> Result<Reply, Fault> {
     let k = compute::get_keypair(&r.caller()?, r.param("keypair_name"))?;
-    Ok(Reply::json(200, json!({"keypair": {
+    Ok(Reply::json(
+        200,
+        json!({"keypair": {
         "name": k.name, "public_key": k.public_key, "fingerprint": k.fingerprint,
         "user_id": k.user_id, "created_at": time::format_micro(k.created_at),
-        "deleted": false, "deleted_at": null, "updated_at": null, "id": 0}})))
+        "deleted": false, "deleted_at": null, "updated_at": null, "id": 0}}),
+    ))
 }
 
 pub fn create_keypair(r: &Request) -> Result<Reply, Fault> {
@@ -86,15 +112,26 @@ pub fn create_keypair(r: &Request) -> Result<Reply, Fault> {
     let k = body
         .get("keypair")
         .and_then(Value::as_object)
-        .ok_or_else(|| Fault::bad_request("Invalid input for field/attribute keypair. 'keypair' is a required property"))?;
-    if let Some(key) = k.keys().find(|key| !["name", "public_key"].contains(&key.as_str())) {
+        .ok_or_else(|| {
+            Fault::bad_request(
+                "Invalid input for field/attribute keypair. 'keypair' is a required property",
+            )
+        })?;
+    if let Some(key) = k
+        .keys()
+        .find(|key| !["name", "public_key"].contains(&key.as_str()))
+    {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute keypair. Additional properties are not allowed ('{key}' was unexpected)")));
     }
-    let name = k
-        .get("name")
+    let name = k.get("name").and_then(Value::as_str).ok_or_else(|| {
+        Fault::bad_request(
+            "Invalid input for field/attribute keypair. 'name' is a required property",
+        )
+    })?;
+    let public = k
+        .get("public_key")
         .and_then(Value::as_str)
-        .ok_or_else(|| Fault::bad_request("Invalid input for field/attribute keypair. 'name' is a required property"))?;
-    let public = k.get("public_key").and_then(Value::as_str).map(String::from);
+        .map(String::from);
     let made = compute::create_keypair(&r.caller()?, name, "ssh", public.as_deref())?;
     let mut v = json!({"name": made.keypair.name, "public_key": made.keypair.public_key,
         "fingerprint": made.keypair.fingerprint, "user_id": made.keypair.user_id});
@@ -137,7 +174,12 @@ pub fn limits(r: &Request) -> Result<Reply, Fault> {
         .map(String::from)
         .unwrap_or(c.project_id);
     let u = usage(r, &project)?;
-    let get = |res: &str| u.iter().find(|(k, _, _)| k == res).map(|(_, l, used)| (*l, *used)).unwrap_or((-1, 0));
+    let get = |res: &str| {
+        u.iter()
+            .find(|(k, _, _)| k == res)
+            .map(|(_, l, used)| (*l, *used))
+            .unwrap_or((-1, 0))
+    };
     let absolute = json!({
         "maxTotalInstances": get("instances").0, "totalInstancesUsed": get("instances").1,
         "maxTotalCores": get("cores").0, "totalCoresUsed": get("cores").1,
@@ -149,7 +191,10 @@ pub fn limits(r: &Request) -> Result<Reply, Fault> {
         "maxImageMeta": 128, "maxSecurityGroups": -1, "maxSecurityGroupRules": -1,
         "totalSecurityGroupsUsed": 0, "maxTotalFloatingIps": -1, "totalFloatingIpsUsed": 0,
     });
-    Ok(Reply::json(200, json!({"limits": {"rate": [], "absolute": absolute}})))
+    Ok(Reply::json(
+        200,
+        json!({"limits": {"rate": [], "absolute": absolute}}),
+    ))
 }
 
 pub fn show_quota_set(r: &Request) -> Result<Reply, Fault> {
@@ -165,12 +210,33 @@ fn quota_set(r: &Request, detail: bool) -> Result<Reply, Fault> {
     let mut set = Map::new();
     set.insert("id".into(), json!(project));
     for (k, limit, in_use) in usage(r, &project)? {
-        set.insert(k, if detail { json!({"limit": limit, "in_use": in_use, "reserved": 0}) } else { json!(limit) });
+        set.insert(
+            k,
+            if detail {
+                json!({"limit": limit, "in_use": in_use, "reserved": 0})
+            } else {
+                json!(limit)
+            },
+        );
     }
     for (k, v) in STATIC_QUOTAS {
-        set.insert(k.into(), if detail { json!({"limit": v, "in_use": 0, "reserved": 0}) } else { json!(v) });
+        set.insert(
+            k.into(),
+            if detail {
+                json!({"limit": v, "in_use": 0, "reserved": 0})
+            } else {
+                json!(v)
+            },
+        );
     }
-    set.insert("fixed_ips".into(), if detail { json!({"limit": -1, "in_use": 0, "reserved": 0}) } else { json!(-1) });
+    set.insert(
+        "fixed_ips".into(),
+        if detail {
+            json!({"limit": -1, "in_use": 0, "reserved": 0})
+        } else {
+            json!(-1)
+        },
+    );
     Ok(Reply::json(200, json!({"quota_set": set})))
 }
 
@@ -183,7 +249,11 @@ pub fn update_quota_set(r: &Request) -> Result<Reply, Fault> {
     let set = body
         .get("quota_set")
         .and_then(Value::as_object)
-        .ok_or_else(|| Fault::bad_request("Invalid input for field/attribute quota_set. 'quota_set' is a required property"))?;
+        .ok_or_else(|| {
+            Fault::bad_request(
+                "Invalid input for field/attribute quota_set. 'quota_set' is a required property",
+            )
+        })?;
     let project = r.param("tenant_id").to_string();
     let c = r.caller()?;
     for (k, v) in set {
@@ -194,7 +264,11 @@ pub fn update_quota_set(r: &Request) -> Result<Reply, Fault> {
             .as_i64()
             .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
             .filter(|l| *l >= -1)
-            .ok_or_else(|| Fault::bad_request(format!("Invalid input for field/attribute {k}. Value: {v}. must be an integer >= -1")))?;
+            .ok_or_else(|| {
+                Fault::bad_request(format!(
+                    "Invalid input for field/attribute {k}. Value: {v}. must be an integer >= -1"
+                ))
+            })?;
         compute::set_quota(&c, &project, k, limit)?;
     }
     quota_set(r, false)
@@ -206,7 +280,9 @@ pub fn availability_zones(r: &Request) -> Result<Reply, Fault> {
     let zones = compute::list_availability_zones(&r.caller()?)?;
     let items: Vec<Value> = zones
         .iter()
-        .map(|z| json!({"zoneName": z.name, "zoneState": {"available": z.available}, "hosts": null}))
+        .map(
+            |z| json!({"zoneName": z.name, "zoneState": {"available": z.available}, "hosts": null}),
+        )
         .collect();
     Ok(Reply::json(200, json!({"availabilityZoneInfo": items})))
 }
@@ -233,13 +309,15 @@ pub fn services(r: &Request) -> Result<Reply, Fault> {
         .iter()
         .filter(|s| r.query("binary").is_none_or(|b| b == s.binary))
         .filter(|s| r.query("host").is_none_or(|h| h == s.host))
-        .map(|s| json!({
-            "id": s.id, "binary": s.binary, "host": s.host, "zone": s.zone,
-            "status": if s.disabled { "disabled" } else { "enabled" },
-            "state": if s.up { "up" } else { "down" },
-            "updated_at": time::format_micro(s.updated_at),
-            "disabled_reason": s.disabled_reason,
-        }))
+        .map(|s| {
+            json!({
+                "id": s.id, "binary": s.binary, "host": s.host, "zone": s.zone,
+                "status": if s.disabled { "disabled" } else { "enabled" },
+                "state": if s.up { "up" } else { "down" },
+                "updated_at": time::format_micro(s.updated_at),
+                "disabled_reason": s.disabled_reason,
+            })
+        })
         .collect();
     Ok(Reply::json(200, json!({"services": items})))
 }
@@ -248,9 +326,11 @@ pub fn hypervisors(r: &Request) -> Result<Reply, Fault> {
     let hs = compute::list_hypervisors(&r.caller()?)?;
     let items: Vec<Value> = hs
         .iter()
-        .map(|h| json!({"id": h.id, "hypervisor_hostname": h.hostname,
+        .map(|h| {
+            json!({"id": h.id, "hypervisor_hostname": h.hostname,
             "state": if h.state_up { "up" } else { "down" },
-            "status": if h.enabled { "enabled" } else { "disabled" }}))
+            "status": if h.enabled { "enabled" } else { "disabled" }})
+        })
         .collect();
     Ok(Reply::json(200, json!({"hypervisors": items})))
 }
@@ -259,21 +339,23 @@ pub fn hypervisors_detail(r: &Request) -> Result<Reply, Fault> {
     let hs = compute::list_hypervisors(&r.caller()?)?;
     let items: Vec<Value> = hs
         .iter()
-        .map(|h| json!({
-            "id": h.id, "hypervisor_hostname": h.hostname,
-            "state": if h.state_up { "up" } else { "down" },
-            "status": if h.enabled { "enabled" } else { "disabled" },
-            "hypervisor_type": h.hypervisor_type, "hypervisor_version": 1,
-            "vcpus": h.vcpus, "vcpus_used": h.vcpus_used,
-            "memory_mb": h.memory_mb, "memory_mb_used": h.memory_mb_used,
-            "local_gb": h.local_gb, "local_gb_used": h.local_gb_used,
-            "free_ram_mb": h.memory_mb as i64 - h.memory_mb_used as i64,
-            "free_disk_gb": h.local_gb as i64 - h.local_gb_used as i64,
-            "running_vms": h.running_vms, "current_workload": 0,
-            "disk_available_least": h.local_gb as i64 - h.local_gb_used as i64,
-            "host_ip": "127.0.0.1", "cpu_info": "{}",
-            "service": {"id": h.id, "host": h.hostname, "disabled_reason": null},
-        }))
+        .map(|h| {
+            json!({
+                "id": h.id, "hypervisor_hostname": h.hostname,
+                "state": if h.state_up { "up" } else { "down" },
+                "status": if h.enabled { "enabled" } else { "disabled" },
+                "hypervisor_type": h.hypervisor_type, "hypervisor_version": 1,
+                "vcpus": h.vcpus, "vcpus_used": h.vcpus_used,
+                "memory_mb": h.memory_mb, "memory_mb_used": h.memory_mb_used,
+                "local_gb": h.local_gb, "local_gb_used": h.local_gb_used,
+                "free_ram_mb": h.memory_mb as i64 - h.memory_mb_used as i64,
+                "free_disk_gb": h.local_gb as i64 - h.local_gb_used as i64,
+                "running_vms": h.running_vms, "current_workload": 0,
+                "disk_available_least": h.local_gb as i64 - h.local_gb_used as i64,
+                "host_ip": "127.0.0.1", "cpu_info": "{}",
+                "service": {"id": h.id, "host": h.hostname, "disabled_reason": null},
+            })
+        })
         .collect();
     Ok(Reply::json(200, json!({"hypervisors": items})))
 }

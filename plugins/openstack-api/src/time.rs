@@ -62,8 +62,13 @@ pub fn parse(s: &str) -> Option<i64> {
     } else if let Some(i) = rest.rfind(['+', '-']).filter(|_| rest.len() > 5) {
         let (c, off) = rest.split_at(i);
         let sign = if off.starts_with('-') { -1 } else { 1 };
-        let (h, mi) = off[1..].split_once(':').unwrap_or((&off[1..3.min(off.len())], "0"));
-        (c, sign * (h.parse::<i64>().ok()? * 60 + mi.parse::<i64>().ok()?))
+        let (h, mi) = off[1..]
+            .split_once(':')
+            .unwrap_or((&off[1..3.min(off.len())], "0"));
+        (
+            c,
+            sign * (h.parse::<i64>().ok()? * 60 + mi.parse::<i64>().ok()?),
+        )
     } else {
         (rest, 0)
     };

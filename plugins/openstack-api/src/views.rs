@@ -71,7 +71,9 @@ pub fn server(r: &Request, s: &Server) -> Value {
         .map(|(k, v)| (k.clone(), json!(v)))
         .collect();
     let image = match &s.image_id {
-        Some(id) => json!({"id": id, "links": [{"rel": "bookmark", "href": format!("{}/images/{id}", r.base)}]}),
+        Some(id) => {
+            json!({"id": id, "links": [{"rel": "bookmark", "href": format!("{}/images/{id}", r.base)}]})
+        }
         None => json!(""),
     };
     let mut v = json!({
@@ -106,10 +108,12 @@ pub fn server(r: &Request, s: &Server) -> Value {
     if r.is_admin() {
         v["OS-EXT-SRV-ATTR:host"] = json!(s.host);
         v["OS-EXT-SRV-ATTR:hypervisor_hostname"] = json!(s.host);
-        v["OS-EXT-SRV-ATTR:instance_name"] = json!(format!("instance-{}", &s.id[..8.min(s.id.len())]));
+        v["OS-EXT-SRV-ATTR:instance_name"] =
+            json!(format!("instance-{}", &s.id[..8.min(s.id.len())]));
     }
     if let Some(f) = &s.fault {
-        v["fault"] = json!({"code": f.code, "message": f.message, "created": time::format(f.created_at)});
+        v["fault"] =
+            json!({"code": f.code, "message": f.message, "created": time::format(f.created_at)});
     }
     v
 }
@@ -124,4 +128,270 @@ pub fn admin_pass(seed: &str) -> String {
         out.push_str(&format!("{:08x}", h.finish() as u32));
     }
     out
+}
+
+/// A server at 2.1, serialised field by field (the listing's fast path; `server` builds the
+/// same document as a `Value`).
+#[derive(serde::Serialize)]
+pub struct ServerView<'a> {
+    id: &'a str,
+    name: &'a str,
+    status: &'static str,
+    tenant_id: &'a str,
+    user_id: &'a str,
+    metadata: Pairs<'a>,
+    #[serde(rename = "hostId")]
+    host_id: String,
+    image: ImageRef<'a>,
+    flavor: Linked,
+    created: String,
+    updated: String,
+    addresses: Empty,
+    #[serde(rename = "accessIPv4")]
+    access_ipv4: &'static str,
+    #[serde(rename = "accessIPv6")]
+    access_ipv6: &'static str,
+    links: [Link; 2],
+    #[serde(rename = "OS-DCF:diskConfig")]
+    disk_config: &'static str,
+    progress: u8,
+    #[serde(rename = "OS-EXT-AZ:availability_zone")]
+    az: &'a str,
+    config_drive: &'static str,
+    key_name: Option<&'a str>,
+    #[serde(rename = "OS-SRV-USG:launched_at")]
+    launched_at: Option<String>,
+    #[serde(rename = "OS-SRV-USG:terminated_at")]
+    terminated_at: Option<String>,
+    #[serde(rename = "OS-EXT-STS:task_state")]
+    task_state: Option<&'a str>,
+    #[serde(rename = "OS-EXT-STS:vm_state")]
+    vm_state: &'a str,
+    #[serde(rename = "OS-EXT-STS:power_state")]
+    power_state: u8,
+    #[serde(rename = "os-extended-volumes:volumes_attached")]
+    volumes: [Empty; 0],
+    security_groups: [Named; 1],
+    #[serde(
+        rename = "OS-EXT-SRV-ATTR:host",
+        skip_serializing_if = "Option::is_none"
+    )]
+    attr_host: Option<Option<&'a str>>,
+    #[serde(
+        rename = "OS-EXT-SRV-ATTR:hypervisor_hostname",
+        skip_serializing_if = "Option::is_none"
+    )]
+    attr_hypervisor: Option<Option<&'a str>>,
+    #[serde(
+        rename = "OS-EXT-SRV-ATTR:instance_name",
+        skip_serializing_if = "Option::is_none"
+    )]
+    attr_instance: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fault: Option<FaultView<'a>>,
+}
+
+#[derive(serde::Serialize)]
+pub struct Empty {}
+
+#[derive(serde::Serialize)]
+pub struct Named {
+    name: &'static str,
+}
+
+#[derive(serde::Serialize)]
+pub struct Link {
+    href: String,
+    rel: &'static str,
+}
+
+#[derive(serde::Serialize)]
+pub struct Linked {
+    id: String,
+    links: [Link; 1],
+}
+
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+pub enum ImageRef<'a> {
+    None(&'static str),
+    Some { id: &'a str, links: [Link; 1] },
+}
+
+#[derive(serde::Serialize)]
+pub struct FaultView<'a> {
+    code: u32,
+    message: &'a str,
+    created: String,
+}
+
+/// `list<tuple<string, string>>` as a JSON object.
+pub struct Pairs<'a>(&'a [(String, String)]);
+
+impl serde::Serialize for Pairs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'a> ServerView<'a> {
+    pub fn new(r: &Request, s: &'a Server) -> ServerView<'a> {
+        let admin = r.is_admin();
+        ServerView {
+            id: &s.id,
+            name: &s.name,
+            status: status(&s.vm_state, s.task_state.as_deref()),
+            tenant_id: &s.project_id,
+            user_id: &s.user_id,
+            metadata: Pairs(&s.metadata),
+            host_id: host_id(&s.project_id, s.host.as_deref()),
+            image: match &s.image_id {
+                Some(id) => ImageRef::Some {
+                    id,
+                    links: [Link {
+                        href: format!("{}/images/{id}", r.base),
+                        rel: "bookmark",
+                    }],
+                },
+                None => ImageRef::None(""),
+            },
+            flavor: Linked {
+                id: s.flavor.id.clone(),
+                links: [Link {
+                    href: format!("{}/flavors/{}", r.base, s.flavor.id),
+                    rel: "bookmark",
+                }],
+            },
+            created: time::format(s.created_at),
+            updated: time::format(s.updated_at),
+            addresses: Empty {},
+            access_ipv4: "",
+            access_ipv6: "",
+            links: [
+                Link {
+                    href: format!("{}/v2.1/servers/{}", r.base, s.id),
+                    rel: "self",
+                },
+                Link {
+                    href: format!("{}/servers/{}", r.base, s.id),
+                    rel: "bookmark",
+                },
+            ],
+            disk_config: "MANUAL",
+            progress: 0,
+            az: s.availability_zone.as_deref().unwrap_or("nova"),
+            config_drive: "",
+            key_name: s.key_name.as_deref(),
+            launched_at: s.launched_at.map(time::format_micro),
+            terminated_at: s.terminated_at.map(time::format_micro),
+            task_state: s.task_state.as_deref(),
+            vm_state: &s.vm_state,
+            power_state: s.power_state,
+            volumes: [],
+            security_groups: [Named { name: "default" }],
+            attr_host: admin.then_some(s.host.as_deref()),
+            attr_hypervisor: admin.then_some(s.host.as_deref()),
+            attr_instance: admin.then(|| format!("instance-{}", &s.id[..8.min(s.id.len())])),
+            fault: s.fault.as_ref().map(|f| FaultView {
+                code: f.code,
+                message: &f.message,
+                created: time::format(f.created_at),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::metacloud::api::types::{Caller, Fault, HttpRequest};
+
+    fn request(admin: bool) -> Request {
+        Request {
+            caller: Some(Caller {
+                user_id: "u".into(),
+                user_name: "n".into(),
+                project_id: "p".into(),
+                project_name: "p".into(),
+                roles: if admin {
+                    vec!["admin".into()]
+                } else {
+                    vec!["member".into()]
+                },
+                request_id: "r".into(),
+            }),
+            params: vec![],
+            http: HttpRequest {
+                method: "GET".into(),
+                path: "/".into(),
+                query: vec![],
+                headers: vec![],
+                body: vec![],
+            },
+            version: (2, 1),
+            base: "http://h:8774".into(),
+        }
+    }
+
+    fn sample(image: bool, fault: bool) -> Server {
+        Server {
+            id: "0123456789".into(),
+            name: "n".into(),
+            project_id: "p".into(),
+            user_id: "u".into(),
+            flavor: Flavor {
+                id: "42".into(),
+                name: "m1.nano".into(),
+                vcpus: 1,
+                ram_mb: 64,
+                disk_gb: 0,
+                ephemeral_gb: 0,
+                swap_mb: 0,
+                is_public: true,
+                extra_specs: vec![],
+            },
+            image_id: image.then(|| "img".into()),
+            host: Some("h1".into()),
+            availability_zone: None,
+            vm_state: "error".into(),
+            task_state: Some("spawning".into()),
+            power_state: 0,
+            key_name: None,
+            metadata: vec![("a".into(), "b".into())],
+            reservation_id: "r".into(),
+            created_at: 1_764_000_000_000,
+            updated_at: 1_764_000_000_500,
+            launched_at: Some(1_764_000_000_250),
+            terminated_at: None,
+            fault: fault.then(|| Fault {
+                code: 500,
+                message: "boom".into(),
+                created_at: 1_764_000_000_400,
+            }),
+            locked: false,
+        }
+    }
+
+    #[test]
+    fn the_fast_view_is_the_same_document() {
+        for admin in [false, true] {
+            for image in [false, true] {
+                for fault in [false, true] {
+                    let r = request(admin);
+                    let s = sample(image, fault);
+                    let fast = serde_json::to_value(ServerView::new(&r, &s)).unwrap();
+                    assert_eq!(
+                        fast,
+                        server(&r, &s),
+                        "admin {admin} image {image} fault {fault}"
+                    );
+                }
+            }
+        }
+    }
 }
