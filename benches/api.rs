@@ -124,6 +124,36 @@ impl ApiHost for Canned {
     fn list_hypervisors(&self, _: Caller) -> Result<Vec<Hypervisor>, OpError> {
         unavailable()
     }
+    fn set_server_metadata(
+        &self,
+        _: Caller,
+        _: String,
+        _: Vec<(String, String)>,
+        _: bool,
+    ) -> Result<Vec<(String, String)>, OpError> {
+        unavailable()
+    }
+    fn delete_server_metadata(&self, _: Caller, _: String, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn create_server_group(
+        &self,
+        _: Caller,
+        _: String,
+        _: String,
+        _: Option<u32>,
+    ) -> Result<ServerGroup, OpError> {
+        unavailable()
+    }
+    fn list_server_groups(&self, _: Caller, _: bool) -> Result<Vec<ServerGroup>, OpError> {
+        unavailable()
+    }
+    fn get_server_group(&self, _: Caller, _: String) -> Result<ServerGroup, OpError> {
+        unavailable()
+    }
+    fn delete_server_group(&self, _: Caller, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
     fn verify_signature(&self, _: String, _: String, _: String, _: String) -> Option<Caller> {
         None
     }

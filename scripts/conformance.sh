@@ -8,7 +8,7 @@
 # per script, `conformance <name>: passed|FAILED`, and exits non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-shared="$(cd .. && pwd)/shared/conformance"
+shared="${METACLOUD_SHARED:-$(cd .. && pwd)/shared}/conformance"
 [ -d "$shared" ] || { echo "conformance: no $shared" >&2; exit 2; }
 data=$(mktemp -d)
 log="$data/metacloud.log"

@@ -459,3 +459,139 @@ async fn thirty_concurrent_creates_against_a_quota_of_ten() {
     let (s, b) = c.boot(&demo, "again", 10).await;
     assert_eq!(s, 202, "{b}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn server_metadata_and_server_groups() {
+    use reqwest::Method;
+    let c = Cloud::start().await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+    let admin = c.token("admin", "admin-pw", "admin").await;
+    let other = c.user_in_new_project(&admin, "other", "member").await;
+
+    // Server groups at 2.1: policies as a list; anti-affinity spreads (one host here, so a
+    // second member has nowhere to go).
+    let (s, _, b) = c
+        .call(
+            &demo,
+            Method::POST,
+            "/v2.1/os-server-groups",
+            Some(json!({"server_group": {"name": "g", "policies": ["anti-affinity"]}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["server_group"]["policies"], json!(["anti-affinity"]));
+    let gid = b["server_group"]["id"].as_str().unwrap().to_string();
+    let (s, _, _) = c
+        .call(
+            &demo,
+            Method::POST,
+            "/v2.1/os-server-groups",
+            Some(json!({"server_group": {"name": "g", "policies": ["sideways"]}})),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(
+        c.get(&other, &format!("/v2.1/os-server-groups/{gid}"))
+            .await
+            .0,
+        404
+    );
+    let boot = |name: &str| {
+        let body = json!({"server": {"name": name, "flavorRef": "42"}, "os:scheduler_hints": {"group": gid}});
+        c.call(&demo, Method::POST, "/v2.1/servers", Some(body))
+    };
+    let (s, _, first) = boot("a1").await;
+    assert_eq!(s, 202, "{first}");
+    let first = first["server"]["id"].as_str().unwrap().to_string();
+    c.wait_status(&demo, &first, "ACTIVE").await;
+    let (_, _, second) = boot("a2").await;
+    let second = second["server"]["id"].as_str().unwrap().to_string();
+    c.wait_status(&demo, &second, "ERROR").await;
+    let (_, g) = c.get(&demo, &format!("/v2.1/os-server-groups/{gid}")).await;
+    assert_eq!(g["server_group"]["members"].as_array().unwrap().len(), 2);
+    let (_, l) = c.get(&demo, "/v2.1/os-server-groups").await;
+    assert_eq!(l["server_groups"].as_array().unwrap().len(), 1);
+
+    // Metadata: merge, replace, one key, delete.
+    let path = format!("/v2.1/servers/{first}/metadata");
+    let (s, _, b) = c
+        .call(
+            &demo,
+            Method::POST,
+            &path,
+            Some(json!({"metadata": {"a": "1", "b": "2"}})),
+        )
+        .await;
+    assert_eq!((s, b["metadata"]["b"].as_str()), (200, Some("2")), "{b}");
+    let (s, _, b) = c
+        .call(
+            &demo,
+            Method::PUT,
+            &path,
+            Some(json!({"metadata": {"c": "3"}})),
+        )
+        .await;
+    assert_eq!((s, b["metadata"].as_object().unwrap().len()), (200, 1));
+    let (s, _, b) = c
+        .call(
+            &demo,
+            Method::PUT,
+            &format!("{path}/d"),
+            Some(json!({"meta": {"d": "4"}})),
+        )
+        .await;
+    assert_eq!((s, b["meta"]["d"].as_str()), (200, Some("4")));
+    let (s, _, _) = c
+        .call(
+            &demo,
+            Method::PUT,
+            &format!("{path}/d"),
+            Some(json!({"meta": {"e": "4"}})),
+        )
+        .await;
+    assert_eq!(s, 400, "body and URI mismatch");
+    let (s, b) = c.get(&demo, &format!("{path}/c")).await;
+    assert_eq!((s, b["meta"]["c"].as_str()), (200, Some("3")));
+    assert_eq!(
+        c.call(&demo, Method::DELETE, &format!("{path}/c"), None)
+            .await
+            .0,
+        204
+    );
+    let (s, b) = c.get(&demo, &format!("{path}/c")).await;
+    assert_eq!((s, b["itemNotFound"]["code"].as_u64()), (404, Some(404)));
+    let (_, b) = c.get(&demo, &path).await;
+    assert_eq!(b["metadata"], json!({"d": "4"}));
+    assert_eq!(
+        c.get(&other, &path).await.0,
+        404,
+        "another project's server"
+    );
+    let (s, _, _) = c
+        .call(
+            &demo,
+            Method::POST,
+            &path,
+            Some(json!({"metadata": {"x": 5}})),
+        )
+        .await;
+    assert_eq!(s, 400, "values are strings");
+
+    assert_eq!(
+        c.call(
+            &demo,
+            Method::DELETE,
+            &format!("/v2.1/os-server-groups/{gid}"),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        c.get(&demo, &format!("/v2.1/os-server-groups/{gid}"))
+            .await
+            .0,
+        404
+    );
+}

@@ -237,6 +237,30 @@ impl Db {
         Ok(out)
     }
 
+    /// Replaces a live instance's metadata.
+    pub async fn set_instance_metadata(
+        &self,
+        uuid: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<Instance, DbError> {
+        let text = serde_json::to_string(metadata)
+            .map_err(|e| DbError::Corrupt(format!("metadata: {e}")))?;
+        let done = sqlx::query(
+            "UPDATE instances SET metadata = $1, \
+             updated_at = CASE WHEN $2 > updated_at THEN $2 ELSE updated_at + 1 END \
+             WHERE uuid = $3 AND deleted = 0",
+        )
+        .bind(text)
+        .bind(now_ms())
+        .bind(uuid)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound(format!("instance {uuid}")));
+        }
+        self.get_instance(uuid).await
+    }
+
     /// Renames a live instance.
     pub async fn rename_instance(&self, uuid: &str, name: &str) -> Result<Instance, DbError> {
         let done = sqlx::query(

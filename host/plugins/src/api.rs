@@ -22,7 +22,7 @@ mod world {
 pub use world::metacloud::api::types::{
     Access, AvailabilityZone, Caller, Fault, Flavor, FlavorCreate, HttpRequest, HttpResponse,
     Hypervisor, Keypair, KeypairCreated, OpError, QuotaError, QuotaUsage, Route, SchedulerHints,
-    Server, ServerCreate, ServerQuery, Service,
+    Server, ServerCreate, ServerGroup, ServerQuery, Service,
 };
 use world::metacloud::api::{compute, signatures, types as api_types};
 
@@ -68,6 +68,28 @@ pub trait ApiHost: Send + Sync {
     fn list_availability_zones(&self, c: Caller) -> Result<Vec<AvailabilityZone>, OpError>;
     fn list_services(&self, c: Caller) -> Result<Vec<Service>, OpError>;
     fn list_hypervisors(&self, c: Caller) -> Result<Vec<Hypervisor>, OpError>;
+    fn set_server_metadata(
+        &self,
+        c: Caller,
+        id: String,
+        metadata: Vec<(String, String)>,
+        replace: bool,
+    ) -> Result<Vec<(String, String)>, OpError>;
+    fn delete_server_metadata(&self, c: Caller, id: String, key: String) -> Result<(), OpError>;
+    fn create_server_group(
+        &self,
+        c: Caller,
+        name: String,
+        policy: String,
+        max_server_per_host: Option<u32>,
+    ) -> Result<ServerGroup, OpError>;
+    fn list_server_groups(
+        &self,
+        c: Caller,
+        all_projects: bool,
+    ) -> Result<Vec<ServerGroup>, OpError>;
+    fn get_server_group(&self, c: Caller, id: String) -> Result<ServerGroup, OpError>;
+    fn delete_server_group(&self, c: Caller, id: String) -> Result<(), OpError>;
     fn verify_signature(
         &self,
         access_key: String,
@@ -166,6 +188,47 @@ impl compute::Host for State {
     }
     fn list_hypervisors(&mut self, c: Caller) -> Result<Vec<Hypervisor>, OpError> {
         self.api_host()?.list_hypervisors(c)
+    }
+    fn set_server_metadata(
+        &mut self,
+        c: Caller,
+        id: String,
+        metadata: Vec<(String, String)>,
+        replace: bool,
+    ) -> Result<Vec<(String, String)>, OpError> {
+        self.api_host()?
+            .set_server_metadata(c, id, metadata, replace)
+    }
+    fn delete_server_metadata(
+        &mut self,
+        c: Caller,
+        id: String,
+        key: String,
+    ) -> Result<(), OpError> {
+        self.api_host()?.delete_server_metadata(c, id, key)
+    }
+    fn create_server_group(
+        &mut self,
+        c: Caller,
+        name: String,
+        policy: String,
+        max_server_per_host: Option<u32>,
+    ) -> Result<ServerGroup, OpError> {
+        self.api_host()?
+            .create_server_group(c, name, policy, max_server_per_host)
+    }
+    fn list_server_groups(
+        &mut self,
+        c: Caller,
+        all_projects: bool,
+    ) -> Result<Vec<ServerGroup>, OpError> {
+        self.api_host()?.list_server_groups(c, all_projects)
+    }
+    fn get_server_group(&mut self, c: Caller, id: String) -> Result<ServerGroup, OpError> {
+        self.api_host()?.get_server_group(c, id)
+    }
+    fn delete_server_group(&mut self, c: Caller, id: String) -> Result<(), OpError> {
+        self.api_host()?.delete_server_group(c, id)
     }
 }
 

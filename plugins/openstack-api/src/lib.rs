@@ -10,6 +10,8 @@ mod bindings {
     });
 }
 
+mod groups;
+mod metadata;
 mod resources;
 mod time;
 mod views;
@@ -209,6 +211,66 @@ const ENDPOINTS: &[Endpoint] = &[
         path: "/v2.1/os-hypervisors/detail",
         access: Access::Admin,
         handler: resources::hypervisors_detail,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/servers/{server_id}/metadata",
+        access: Access::Reader,
+        handler: metadata::list,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v2.1/servers/{server_id}/metadata",
+        access: Access::Member,
+        handler: metadata::merge,
+    },
+    Endpoint {
+        method: "PUT",
+        path: "/v2.1/servers/{server_id}/metadata",
+        access: Access::Member,
+        handler: metadata::replace,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/servers/{server_id}/metadata/{key}",
+        access: Access::Reader,
+        handler: metadata::show,
+    },
+    Endpoint {
+        method: "PUT",
+        path: "/v2.1/servers/{server_id}/metadata/{key}",
+        access: Access::Member,
+        handler: metadata::set,
+    },
+    Endpoint {
+        method: "DELETE",
+        path: "/v2.1/servers/{server_id}/metadata/{key}",
+        access: Access::Member,
+        handler: metadata::delete,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v2.1/os-server-groups",
+        access: Access::Member,
+        handler: groups::create,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-server-groups",
+        access: Access::Reader,
+        handler: groups::list,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-server-groups/{group_id}",
+        access: Access::Reader,
+        handler: groups::show,
+    },
+    Endpoint {
+        method: "DELETE",
+        path: "/v2.1/os-server-groups/{group_id}",
+        access: Access::Member,
+        handler: groups::delete,
     },
 ];
 

@@ -230,6 +230,58 @@ impl ComputeApi {
         Ok(inst)
     }
 
+    /// Merges `metadata` into an instance's (or replaces it); Nova's limits: 128 items,
+    /// keys and values of at most 255 characters. Returns the result.
+    pub async fn set_metadata(
+        &self,
+        ctx: &Context,
+        uuid: &str,
+        metadata: BTreeMap<String, String>,
+        replace: bool,
+    ) -> Result<BTreeMap<String, String>, ApiError> {
+        Self::require_write(ctx, "os_compute_api:server-metadata:update")?;
+        if metadata
+            .iter()
+            .any(|(k, v)| k.is_empty() || k.len() > 255 || v.len() > 255)
+        {
+            return Err(ApiError::BadRequest(
+                "Metadata keys must be 1 to 255 characters and values at most 255".into(),
+            ));
+        }
+        let inst = self.visible(ctx, uuid).await?;
+        let mut merged = if replace {
+            BTreeMap::new()
+        } else {
+            inst.metadata
+        };
+        merged.extend(metadata);
+        if merged.len() > 128 {
+            return Err(ApiError::QuotaExceeded {
+                resource: "metadata_items".into(),
+                requested: merged.len() as i64,
+                used: 0,
+                limit: 128,
+            });
+        }
+        Ok(self.db.set_instance_metadata(uuid, &merged).await?.metadata)
+    }
+
+    /// Removes one metadata key.
+    pub async fn delete_metadata(
+        &self,
+        ctx: &Context,
+        uuid: &str,
+        key: &str,
+    ) -> Result<(), ApiError> {
+        Self::require_write(ctx, "os_compute_api:server-metadata:delete")?;
+        let mut meta = self.visible(ctx, uuid).await?.metadata;
+        if meta.remove(key).is_none() {
+            return Err(ApiError::NotFound(format!("Metadata item {key}")));
+        }
+        self.db.set_instance_metadata(uuid, &meta).await?;
+        Ok(())
+    }
+
     /// Renames an instance the caller may change.
     pub async fn rename(
         &self,

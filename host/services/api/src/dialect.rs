@@ -15,7 +15,7 @@ use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::{
     Access, ApiHost, AvailabilityZone, Caller, DialectPlugin, Fault, Flavor, FlavorCreate,
     HttpRequest, HttpResponse, Hypervisor, Keypair, KeypairCreated, OpError, QuotaError,
-    QuotaUsage, Server, ServerCreate, ServerQuery, Service,
+    QuotaUsage, Server, ServerCreate, ServerGroup, ServerQuery, Service,
 };
 use metacloud_plugins::Runtime;
 use metacloud_rpc::objects::{SchedulerHints, VmState};
@@ -323,6 +323,18 @@ fn op_error(e: ApiError) -> OpError {
         }),
         ApiError::Unavailable(m) => OpError::Unavailable(m),
         ApiError::Internal(m) => OpError::Internal(m),
+    }
+}
+
+fn wit_group(g: metacloud_db::groups::ServerGroup) -> ServerGroup {
+    ServerGroup {
+        id: g.uuid,
+        name: g.name,
+        policy: g.policy,
+        max_server_per_host: g.max_server_per_host,
+        members: g.members,
+        project_id: g.project_id,
+        user_id: g.user_id,
     }
 }
 
@@ -794,6 +806,60 @@ impl ApiHost for ComputeHost {
                 running_vms: h.running_vms,
             })
             .collect())
+    }
+
+    fn set_server_metadata(
+        &self,
+        c: Caller,
+        id: String,
+        metadata: Vec<(String, String)>,
+        replace: bool,
+    ) -> Result<Vec<(String, String)>, OpError> {
+        let all = self.run(self.api.set_metadata(
+            &context(&c),
+            &id,
+            metadata.into_iter().collect(),
+            replace,
+        ))?;
+        Ok(all.into_iter().collect())
+    }
+
+    fn delete_server_metadata(&self, c: Caller, id: String, key: String) -> Result<(), OpError> {
+        self.run(self.api.delete_metadata(&context(&c), &id, &key))
+    }
+
+    fn create_server_group(
+        &self,
+        c: Caller,
+        name: String,
+        policy: String,
+        max_server_per_host: Option<u32>,
+    ) -> Result<ServerGroup, OpError> {
+        let req = crate::CreateGroupRequest {
+            name,
+            policy,
+            max_server_per_host,
+        };
+        self.run(self.api.create_group(&context(&c), req))
+            .map(wit_group)
+    }
+
+    fn list_server_groups(
+        &self,
+        c: Caller,
+        all_projects: bool,
+    ) -> Result<Vec<ServerGroup>, OpError> {
+        let groups = self.run(self.api.list_groups(&context(&c), all_projects))?;
+        Ok(groups.into_iter().map(wit_group).collect())
+    }
+
+    fn get_server_group(&self, c: Caller, id: String) -> Result<ServerGroup, OpError> {
+        self.run(self.api.show_group(&context(&c), &id))
+            .map(wit_group)
+    }
+
+    fn delete_server_group(&self, c: Caller, id: String) -> Result<(), OpError> {
+        self.run(self.api.delete_group(&context(&c), &id))
     }
 
     fn verify_signature(
