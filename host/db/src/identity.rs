@@ -76,6 +76,22 @@ pub struct Change {
     pub password_hash: Option<String>,
 }
 
+fn role_from_row(r: &AnyRow) -> Result<Role, DbError> {
+    Ok(Role {
+        id: get(r, "id")?,
+        name: get(r, "name")?,
+    })
+}
+
+fn ec2_from_row(r: &AnyRow) -> Result<Ec2Credential, DbError> {
+    Ok(Ec2Credential {
+        access: get(r, "access")?,
+        secret: get(r, "secret")?,
+        user_id: get(r, "user_id")?,
+        project_id: get(r, "project_id")?,
+    })
+}
+
 fn project_from_row(r: &AnyRow) -> Result<Project, DbError> {
     Ok(Project {
         id: get(r, "id")?,
@@ -346,10 +362,7 @@ impl Db {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| DbError::NotFound(format!("Could not find role: {id}.")))?;
-        Ok(Role {
-            id: get(&row, "id")?,
-            name: get(&row, "name")?,
-        })
+        role_from_row(&row)
     }
 
     pub async fn find_role(&self, name: &str) -> Result<Role, DbError> {
@@ -358,10 +371,7 @@ impl Db {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| DbError::NotFound(format!("Could not find role: {name}.")))?;
-        Ok(Role {
-            id: get(&row, "id")?,
-            name: get(&row, "name")?,
-        })
+        role_from_row(&row)
     }
 
     pub async fn list_roles(&self, name: Option<&str>) -> Result<Vec<Role>, DbError> {
@@ -370,14 +380,7 @@ impl Db {
                 .bind(name.unwrap_or(""))
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Role {
-                    id: get(r, "id")?,
-                    name: get(r, "name")?,
-                })
-            })
-            .collect()
+        rows.iter().map(role_from_row).collect()
     }
 
     /// Grants `role` to `user` on `project` (idempotent).
@@ -430,14 +433,7 @@ impl Db {
         .bind(project)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Role {
-                    id: get(r, "id")?,
-                    name: get(r, "name")?,
-                })
-            })
-            .collect()
+        rows.iter().map(role_from_row).collect()
     }
 
     /// Assignments, optionally of one user and/or on one project.
@@ -503,12 +499,7 @@ impl Db {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| DbError::NotFound(format!("Could not find credential: {access}.")))?;
-        Ok(Ec2Credential {
-            access: get(&row, "access")?,
-            secret: get(&row, "secret")?,
-            user_id: get(&row, "user_id")?,
-            project_id: get(&row, "project_id")?,
-        })
+        ec2_from_row(&row)
     }
 
     pub async fn list_ec2_credentials(&self, user: &str) -> Result<Vec<Ec2Credential>, DbError> {
@@ -519,16 +510,7 @@ impl Db {
         .bind(user)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Ec2Credential {
-                    access: get(r, "access")?,
-                    secret: get(r, "secret")?,
-                    user_id: get(r, "user_id")?,
-                    project_id: get(r, "project_id")?,
-                })
-            })
-            .collect()
+        rows.iter().map(ec2_from_row).collect()
     }
 
     pub async fn delete_ec2_credential(&self, access: &str) -> Result<(), DbError> {
