@@ -154,6 +154,9 @@ impl ApiHost for Canned {
     fn delete_server_group(&self, _: Caller, _: String) -> Result<(), OpError> {
         unavailable()
     }
+    fn list_instance_actions(&self, _: Caller, _: String) -> Result<Vec<InstanceAction>, OpError> {
+        unavailable()
+    }
     fn verify_signature(&self, _: String, _: String, _: String, _: String) -> Option<Caller> {
         None
     }

@@ -577,6 +577,61 @@ async fn server_metadata_and_server_groups() {
         .await;
     assert_eq!(s, 400, "values are strings");
 
+    // Instance actions: create, then the stop asked here, newest first.
+    let stop = c
+        .call(
+            &demo,
+            Method::POST,
+            &format!("/v2.1/servers/{first}/action"),
+            Some(json!({"os-stop": null})),
+        )
+        .await;
+    assert_eq!(stop.0, 202);
+    c.wait_status(&demo, &first, "SHUTOFF").await;
+    let (s, b) = c
+        .get(&demo, &format!("/v2.1/servers/{first}/os-instance-actions"))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let names: Vec<&str> = b["instanceActions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    assert_eq!(names, vec!["stop", "create"]);
+    let rid = b["instanceActions"][0]["request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, one) = c
+        .get(
+            &demo,
+            &format!("/v2.1/servers/{first}/os-instance-actions/{rid}"),
+        )
+        .await;
+    assert_eq!(
+        (s, one["instanceAction"]["action"].as_str()),
+        (200, Some("stop"))
+    );
+    assert_eq!(
+        c.get(
+            &demo,
+            &format!("/v2.1/servers/{first}/os-instance-actions/req-nope")
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        c.get(
+            &other,
+            &format!("/v2.1/servers/{first}/os-instance-actions")
+        )
+        .await
+        .0,
+        404
+    );
+
     assert_eq!(
         c.call(
             &demo,

@@ -50,6 +50,16 @@ pub struct Fault {
     pub created_at: i64,
 }
 
+/// One action taken on an instance (create, start, stop, reboot, delete…).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ActionRecord {
+    pub action: String,
+    pub request_id: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub start_time: i64,
+}
+
 /// What [`Db::place_instance`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {
@@ -614,6 +624,28 @@ impl Db {
                 .fetch_all(&self.pool)
                 .await?;
         rows.iter().map(|r| get(r, "action")).collect()
+    }
+
+    /// Every recorded action of an instance, oldest first.
+    pub async fn list_action_records(&self, uuid: &str) -> Result<Vec<ActionRecord>, DbError> {
+        let rows = sqlx::query(
+            "SELECT action, request_id, project_id, user_id, start_time FROM instance_actions \
+             WHERE instance_uuid = $1 ORDER BY id",
+        )
+        .bind(uuid)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ActionRecord {
+                    action: get(r, "action")?,
+                    request_id: get(r, "request_id")?,
+                    project_id: get(r, "project_id")?,
+                    user_id: get(r, "user_id")?,
+                    start_time: get(r, "start_time")?,
+                })
+            })
+            .collect()
     }
 
     /// Live instances placed on `host`, for the compute worker's power sync.

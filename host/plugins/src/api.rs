@@ -21,8 +21,8 @@ mod world {
 
 pub use world::metacloud::api::types::{
     Access, AvailabilityZone, Caller, Fault, Flavor, FlavorCreate, HttpRequest, HttpResponse,
-    Hypervisor, Keypair, KeypairCreated, OpError, QuotaError, QuotaUsage, Route, SchedulerHints,
-    Server, ServerCreate, ServerGroup, ServerQuery, Service,
+    Hypervisor, InstanceAction, Keypair, KeypairCreated, OpError, QuotaError, QuotaUsage, Route,
+    SchedulerHints, Server, ServerCreate, ServerGroup, ServerQuery, Service,
 };
 use world::metacloud::api::{compute, signatures, types as api_types};
 
@@ -90,6 +90,11 @@ pub trait ApiHost: Send + Sync {
     ) -> Result<Vec<ServerGroup>, OpError>;
     fn get_server_group(&self, c: Caller, id: String) -> Result<ServerGroup, OpError>;
     fn delete_server_group(&self, c: Caller, id: String) -> Result<(), OpError>;
+    fn list_instance_actions(
+        &self,
+        c: Caller,
+        server_id: String,
+    ) -> Result<Vec<InstanceAction>, OpError>;
     fn verify_signature(
         &self,
         access_key: String,
@@ -229,6 +234,13 @@ impl compute::Host for State {
     }
     fn delete_server_group(&mut self, c: Caller, id: String) -> Result<(), OpError> {
         self.api_host()?.delete_server_group(c, id)
+    }
+    fn list_instance_actions(
+        &mut self,
+        c: Caller,
+        server_id: String,
+    ) -> Result<Vec<InstanceAction>, OpError> {
+        self.api_host()?.list_instance_actions(c, server_id)
     }
 }
 

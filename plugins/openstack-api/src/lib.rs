@@ -10,6 +10,7 @@ mod bindings {
     });
 }
 
+mod actions;
 mod groups;
 mod metadata;
 mod resources;
@@ -271,6 +272,18 @@ const ENDPOINTS: &[Endpoint] = &[
         path: "/v2.1/os-server-groups/{group_id}",
         access: Access::Member,
         handler: groups::delete,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/servers/{server_id}/os-instance-actions",
+        access: Access::Reader,
+        handler: actions::list,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/servers/{server_id}/os-instance-actions/{request_id}",
+        access: Access::Reader,
+        handler: actions::show,
     },
 ];
 

@@ -522,6 +522,16 @@ impl ComputeApi {
     }
 
     /// Instance actions recorded for an instance.
+    /// The actions of an instance the caller may see, with who asked and when.
+    pub async fn action_records(
+        &self,
+        ctx: &Context,
+        uuid: &str,
+    ) -> Result<Vec<metacloud_db::instances::ActionRecord>, ApiError> {
+        self.visible(ctx, uuid).await?;
+        Ok(self.db.list_action_records(uuid).await?)
+    }
+
     pub async fn actions(&self, ctx: &Context, uuid: &str) -> Result<Vec<String>, ApiError> {
         self.visible(ctx, uuid).await?;
         Ok(self.db.list_actions(uuid).await?)

@@ -14,8 +14,8 @@ use metacloud_db::instances::Instance;
 use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::{
     Access, ApiHost, AvailabilityZone, Caller, DialectPlugin, Fault, Flavor, FlavorCreate,
-    HttpRequest, HttpResponse, Hypervisor, Keypair, KeypairCreated, OpError, QuotaError,
-    QuotaUsage, Server, ServerCreate, ServerGroup, ServerQuery, Service,
+    HttpRequest, HttpResponse, Hypervisor, InstanceAction, Keypair, KeypairCreated, OpError,
+    QuotaError, QuotaUsage, Server, ServerCreate, ServerGroup, ServerQuery, Service,
 };
 use metacloud_plugins::Runtime;
 use metacloud_rpc::objects::{SchedulerHints, VmState};
@@ -860,6 +860,24 @@ impl ApiHost for ComputeHost {
 
     fn delete_server_group(&self, c: Caller, id: String) -> Result<(), OpError> {
         self.run(self.api.delete_group(&context(&c), &id))
+    }
+
+    fn list_instance_actions(
+        &self,
+        c: Caller,
+        server_id: String,
+    ) -> Result<Vec<InstanceAction>, OpError> {
+        let records = self.run(self.api.action_records(&context(&c), &server_id))?;
+        Ok(records
+            .into_iter()
+            .map(|a| InstanceAction {
+                action: a.action,
+                request_id: a.request_id,
+                user_id: a.user_id,
+                project_id: a.project_id,
+                start_time: a.start_time,
+            })
+            .collect())
     }
 
     fn verify_signature(

@@ -1,0 +1,37 @@
+//! `os-instance-actions`: what was done to a server, by whom, when.
+
+use crate::bindings::metacloud::api::compute;
+use crate::bindings::metacloud::api::types::InstanceAction;
+use crate::{time, Fault, Reply, Request};
+use serde_json::{json, Value};
+
+fn view(server: &str, a: &InstanceAction) -> Value {
+    json!({"action": a.action, "instance_uuid": server, "message": null,
+           "project_id": a.project_id, "request_id": a.request_id,
+           "start_time": time::format_micro(a.start_time), "user_id": a.user_id})
+}
+
+pub fn list(r: &Request) -> Result<Reply, Fault> {
+    let server = r.param("server_id");
+    let actions = compute::list_instance_actions(&r.caller()?, server)?;
+    // Newest first, as Nova lists them.
+    let items: Vec<Value> = actions.iter().rev().map(|a| view(server, a)).collect();
+    Ok(Reply::json(200, json!({"instanceActions": items})))
+}
+
+pub fn show(r: &Request) -> Result<Reply, Fault> {
+    let server = r.param("server_id");
+    let request_id = r.param("request_id");
+    let actions = compute::list_instance_actions(&r.caller()?, server)?;
+    let a = actions
+        .iter()
+        .find(|a| a.request_id == request_id)
+        .ok_or_else(|| {
+            Fault::not_found(format!(
+                "Action for request_id {request_id} on instance {server} not found"
+            ))
+        })?;
+    let mut v = view(server, a);
+    v["events"] = json!([]);
+    Ok(Reply::json(200, json!({"instanceAction": v})))
+}
