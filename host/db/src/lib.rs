@@ -217,6 +217,21 @@ pub mod scratch {
         }
     }
 
+    /// Runs `f` on a fresh SQLite URL, then on a fresh PostgreSQL database (dropped after):
+    /// the same checks on both columns.
+    pub async fn on_both<F, Fut>(f: F)
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        f(sqlite_url()).await;
+        let url = create_postgres_database()
+            .await
+            .expect("a scratch PostgreSQL database");
+        f(url.clone()).await;
+        drop_postgres_database(&url).await;
+    }
+
     /// A fresh SQLite URL in a temp directory.
     pub fn sqlite_url() -> String {
         let dir = std::env::temp_dir().join(format!("mc-db-{}", uuid::Uuid::new_v4().simple()));

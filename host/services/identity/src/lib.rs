@@ -293,12 +293,14 @@ impl Identity {
                 }
             }
         }
-        for name in implied {
-            if !roles.iter().any(|r| r.name == name) {
-                if let Ok(role) = self.db.find_role(name).await {
-                    roles.push(role);
-                }
-            }
+        implied.retain(|name| !roles.iter().any(|r| r.name == *name));
+        if !implied.is_empty() {
+            // One query for all of them (this runs on every token validation).
+            let all = self.db.list_roles(None).await?;
+            roles.extend(
+                all.into_iter()
+                    .filter(|r| implied.contains(&r.name.as_str())),
+            );
         }
         roles.sort();
         roles.dedup();

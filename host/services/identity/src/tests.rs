@@ -109,10 +109,11 @@ where
     F: Fn(Keystone) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    f(start(&scratch::sqlite_url()).await).await;
-    let url = scratch::create_postgres_database().await.unwrap();
-    f(start(&url).await).await;
-    scratch::drop_postgres_database(&url).await;
+    scratch::on_both(|url| {
+        let f = &f;
+        async move { f(start(&url).await).await }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
