@@ -124,6 +124,87 @@ impl ApiHost for Canned {
     fn list_hypervisors(&self, _: Caller) -> Result<Vec<Hypervisor>, OpError> {
         unavailable()
     }
+    fn rebuild_server(
+        &self,
+        _: Caller,
+        _: String,
+        _: String,
+        _: Option<String>,
+        _: Option<Vec<(String, String)>>,
+    ) -> Result<Server, OpError> {
+        unavailable()
+    }
+    fn set_flavor_extra_specs(
+        &self,
+        _: Caller,
+        _: String,
+        _: Vec<(String, String)>,
+    ) -> Result<Vec<(String, String)>, OpError> {
+        unavailable()
+    }
+    fn delete_flavor_extra_spec(&self, _: Caller, _: String, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn list_flavor_access(&self, _: Caller, _: String) -> Result<Vec<String>, OpError> {
+        unavailable()
+    }
+    fn add_flavor_access(&self, _: Caller, _: String, _: String) -> Result<Vec<String>, OpError> {
+        unavailable()
+    }
+    fn remove_flavor_access(
+        &self,
+        _: Caller,
+        _: String,
+        _: String,
+    ) -> Result<Vec<String>, OpError> {
+        unavailable()
+    }
+    fn delete_quotas(&self, _: Caller, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn default_quotas(&self, _: Caller) -> Result<Vec<QuotaUsage>, OpError> {
+        unavailable()
+    }
+    fn list_aggregates(&self, _: Caller) -> Result<Vec<Aggregate>, OpError> {
+        unavailable()
+    }
+    fn get_aggregate(&self, _: Caller, _: String) -> Result<Aggregate, OpError> {
+        unavailable()
+    }
+    fn create_aggregate(
+        &self,
+        _: Caller,
+        _: String,
+        _: Option<String>,
+    ) -> Result<Aggregate, OpError> {
+        unavailable()
+    }
+    fn update_aggregate(
+        &self,
+        _: Caller,
+        _: String,
+        _: Option<String>,
+        _: Option<String>,
+    ) -> Result<Aggregate, OpError> {
+        unavailable()
+    }
+    fn delete_aggregate(&self, _: Caller, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn aggregate_add_host(&self, _: Caller, _: String, _: String) -> Result<Aggregate, OpError> {
+        unavailable()
+    }
+    fn aggregate_remove_host(&self, _: Caller, _: String, _: String) -> Result<Aggregate, OpError> {
+        unavailable()
+    }
+    fn set_aggregate_metadata(
+        &self,
+        _: Caller,
+        _: String,
+        _: Vec<(String, Option<String>)>,
+    ) -> Result<Aggregate, OpError> {
+        unavailable()
+    }
     fn set_server_metadata(
         &self,
         _: Caller,

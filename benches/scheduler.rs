@@ -90,6 +90,8 @@ fn spec() -> RequestSpec {
             ]
             .into_iter()
             .collect(),
+            min_ram_mb: 0,
+            min_disk_gb: 0,
         }),
         ..Default::default()
     }

@@ -295,6 +295,8 @@ fn missing_image() -> metacloud_rpc::objects::ImageRef {
         disk_format: "qcow2".into(),
         sha256: None,
         properties: Default::default(),
+        min_ram_mb: 0,
+        min_disk_gb: 0,
     }
 }
 

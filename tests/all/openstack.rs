@@ -11,6 +11,7 @@ struct Cloud {
     _running: metacloud::Running,
     keystone: String,
     nova: String,
+    glance: String,
     http: reqwest::Client,
 }
 
@@ -48,6 +49,10 @@ impl Cloud {
             nova: format!(
                 "http://{}",
                 running.compute_addr.expect("compute API listening")
+            ),
+            glance: format!(
+                "http://{}",
+                running.image_addr.expect("image API listening")
             ),
             _running: running,
             http: reqwest::Client::new(),
@@ -143,6 +148,50 @@ impl Cloud {
         (s, b)
     }
 
+    /// Uploads a small raw image as the token's project; returns its id.
+    async fn upload_image(&self, token: &str) -> String {
+        let r = self
+            .http
+            .post(format!("{}/v2/images", self.glance))
+            .header("x-auth-token", token)
+            .json(&json!({"name": "img", "disk_format": "raw", "container_format": "bare"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+        let id = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = self
+            .http
+            .put(format!("{}/v2/images/{id}/file", self.glance))
+            .header("x-auth-token", token)
+            .header("content-type", "application/octet-stream")
+            .body(vec![0u8; 4096])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+        id
+    }
+
+    /// The project a token is scoped to.
+    async fn project_of(&self, token: &str) -> String {
+        let r = self
+            .http
+            .get(format!("{}/auth/tokens", self.keystone))
+            .header("x-auth-token", token)
+            .header("x-subject-token", token)
+            .send()
+            .await
+            .unwrap();
+        r.json::<Value>().await.unwrap()["token"]["project"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     async fn status(&self, token: &str, id: &str) -> String {
         let (_, b) = self.get(token, &format!("/v2.1/servers/{id}")).await;
         b["server"]["status"]
@@ -167,8 +216,10 @@ async fn servers_through_the_dialect_as_nova_shapes_them() {
     // Version discovery needs no token.
     let r = c.http.get(format!("{}/", c.nova)).send().await.unwrap();
     let v: Value = r.json().await.unwrap();
-    assert_eq!(v["versions"][0]["id"], "v2.1");
-    assert_eq!(v["versions"][0]["min_version"], "2.1");
+    // Nova lists the legacy v2.0 first, then v2.1 with its microversion range.
+    assert_eq!(v["versions"][0]["id"], "v2.0");
+    assert_eq!(v["versions"][1]["id"], "v2.1");
+    assert_eq!(v["versions"][1]["min_version"], "2.1");
 
     let (s, flavors) = c.get(&demo, "/v2.1/flavors/detail").await;
     assert_eq!(s, 200);
@@ -649,4 +700,348 @@ async fn server_metadata_and_server_groups() {
             .0,
         404
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pause_suspend_lock_and_rebuild() {
+    use reqwest::Method;
+    let c = Cloud::start().await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+    let admin = c.token("admin", "admin-pw", "admin").await;
+    let (s, b) = c.boot(&demo, "life", 1).await;
+    assert_eq!(s, 202, "{b}");
+    let id = b["server"]["id"].as_str().unwrap().to_string();
+    c.wait_status(&demo, &id, "ACTIVE").await;
+    let path = format!("/v2.1/servers/{id}/action");
+    macro_rules! action {
+        ($token:expr, $body:expr) => {
+            c.call($token, Method::POST, &path, Some($body))
+        };
+    }
+
+    // pause/unpause and suspend/resume: each lands in its state, libvirt agreeing
+    // (OS-EXT-STS:power_state 3 = paused; 4 = shut off with a saved image).
+    for (act, state, power) in [
+        ("pause", "PAUSED", 3),
+        ("unpause", "ACTIVE", 1),
+        ("suspend", "SUSPENDED", 4),
+        ("resume", "ACTIVE", 1),
+    ] {
+        let (s, _, b) = action!(&demo, json!({act: null})).await;
+        assert_eq!(s, 202, "{act}: {b}");
+        c.wait_status(&demo, &id, state).await;
+        let (_, v) = c.get(&demo, &format!("/v2.1/servers/{id}")).await;
+        assert_eq!(v["server"]["OS-EXT-STS:power_state"], json!(power), "{act}");
+    }
+    // An action from the wrong state is Nova's 409.
+    let (s, _, b) = action!(&demo, json!({"unpause": null})).await;
+    assert_eq!(s, 409, "{b}");
+    assert!(b["conflictingRequest"]["message"].is_string(), "{b}");
+    let (s, _, b) = action!(&demo, json!({"pause": {"x": 1}})).await;
+    assert_eq!(s, 400, "{b}");
+
+    // The simulated console log says what happened to the guest.
+    let (s, _, b) = action!(&demo, json!({"os-getConsoleOutput": {"length": 5}})).await;
+    assert_eq!(s, 200);
+    assert!(b["output"].as_str().unwrap().contains("started"), "{b}");
+
+    // Locked by its owner: changes are refused (409) until unlocked; admins may act.
+    assert_eq!(action!(&demo, json!({"lock": null})).await.0, 202);
+    let (s, _, b) = action!(&demo, json!({"os-stop": null})).await;
+    assert_eq!(s, 409, "{b}");
+    assert!(b["conflictingRequest"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("locked"));
+    let (s, _, _) = c
+        .call(&demo, Method::DELETE, &format!("/v2.1/servers/{id}"), None)
+        .await;
+    assert_eq!(s, 409, "a locked server is not deleted");
+    assert_eq!(action!(&demo, json!({"unlock": null})).await.0, 202);
+    // Locked by an admin of another project: its owner cannot unlock it.
+    assert_eq!(action!(&admin, json!({"lock": null})).await.0, 202);
+    assert_eq!(action!(&demo, json!({"unlock": null})).await.0, 403);
+    assert_eq!(action!(&admin, json!({"unlock": null})).await.0, 202);
+
+    // Rebuild from a stopped state: new name, status REBUILD, then SHUTOFF again.
+    assert_eq!(action!(&demo, json!({"os-stop": null})).await.0, 202);
+    c.wait_status(&demo, &id, "SHUTOFF").await;
+    let (s, _, b) = action!(&demo, json!({"rebuild": {"imageRef": "nope"}})).await;
+    assert_eq!(s, 400, "unknown image: {b}");
+    let (s, _, b) = action!(&demo, json!({"rebuild": {"name": "x"}})).await;
+    assert_eq!(s, 400, "imageRef is required: {b}");
+    let image = c.upload_image(&demo).await;
+    let (s, _, b) = action!(
+        &demo,
+        json!({"rebuild": {"imageRef": image, "name": "reborn", "metadata": {"k": "v"}}})
+    )
+    .await;
+    assert_eq!(s, 202, "{b}");
+    assert_eq!(b["server"]["name"], "reborn");
+    assert!(b["server"]["adminPass"].is_string());
+    assert!(
+        b["server"].get("OS-EXT-STS:vm_state").is_none(),
+        "2.1 rebuild view"
+    );
+    c.wait_status(&demo, &id, "SHUTOFF").await;
+    let (_, v) = c.get(&demo, &format!("/v2.1/servers/{id}")).await;
+    assert_eq!(v["server"]["image"]["id"], json!(image));
+    assert_eq!(v["server"]["metadata"], json!({"k": "v"}));
+    let (_, a) = c
+        .get(&demo, &format!("/v2.1/servers/{id}/os-instance-actions"))
+        .await;
+    let names: Vec<&str> = a["instanceActions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["action"].as_str())
+        .collect();
+    for want in ["pause", "suspend", "lock", "unlock", "rebuild"] {
+        assert!(names.contains(&want), "{want} in {names:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn flavors_aggregates_quotas_and_hypervisors_for_admins() {
+    use reqwest::Method;
+    let c = Cloud::start().await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+    let admin = c.token("admin", "admin-pw", "admin").await;
+
+    // A private flavor: invisible to demo until its project is given access.
+    let (s, _, f) = c
+        .call(
+            &admin,
+            Method::POST,
+            "/v2.1/flavors",
+            Some(
+                json!({"flavor": {"name": "priv", "ram": 64, "vcpus": 1, "disk": 1, "id": "priv1",
+                "os-flavor-access:is_public": "False"}}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{f}");
+    assert_eq!(f["flavor"]["os-flavor-access:is_public"], json!(false));
+    assert_eq!(c.get(&demo, "/v2.1/flavors/priv1").await.0, 404);
+    let (_, l) = c.get(&admin, "/v2.1/flavors").await;
+    assert!(
+        !l.to_string().contains("priv1"),
+        "admins list public ones by default"
+    );
+    let (_, l) = c.get(&admin, "/v2.1/flavors?is_public=None").await;
+    assert!(l.to_string().contains("priv1"));
+    let (s, _, b) = c
+        .call(
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({"server": {"name": "p", "flavorRef": "priv1"}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    let demo_project = c.project_of(&demo).await;
+    let add = json!({"addTenantAccess": {"tenant": demo_project}});
+    let (s, _, b) = c
+        .call(
+            &admin,
+            Method::POST,
+            "/v2.1/flavors/priv1/action",
+            Some(add.clone()),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["flavor_access"][0]["tenant_id"], json!(demo_project));
+    let (s, _, _) = c
+        .call(
+            &admin,
+            Method::POST,
+            "/v2.1/flavors/priv1/action",
+            Some(add),
+        )
+        .await;
+    assert_eq!(s, 409, "duplicate access");
+    assert_eq!(c.get(&demo, "/v2.1/flavors/priv1").await.0, 200);
+    let (s, _, _) = c
+        .call(
+            &demo,
+            Method::POST,
+            "/v2.1/flavors/priv1/action",
+            Some(json!({"removeTenantAccess": {"tenant": demo_project}})),
+        )
+        .await;
+    assert_eq!(s, 403, "members do not manage access");
+
+    // Extra specs: admins set and unset, everybody reads.
+    let (s, _, b) = c
+        .call(
+            &admin,
+            Method::POST,
+            "/v2.1/flavors/42/os-extra_specs",
+            Some(json!({"extra_specs": {"hw:cpu_policy": "shared", "n": 2}})),
+        )
+        .await;
+    assert_eq!((s, &b["extra_specs"]["n"]), (200, &json!("2")), "{b}");
+    let (s, b) = c
+        .get(&demo, "/v2.1/flavors/42/os-extra_specs/hw:cpu_policy")
+        .await;
+    assert_eq!((s, &b["hw:cpu_policy"]), (200, &json!("shared")));
+    let (s, _, _) = c
+        .call(
+            &demo,
+            Method::PUT,
+            "/v2.1/flavors/42/os-extra_specs/n",
+            Some(json!({"n": "3"})),
+        )
+        .await;
+    assert_eq!(s, 403);
+    let (s, _, _) = c
+        .call(
+            &admin,
+            Method::PUT,
+            "/v2.1/flavors/42/os-extra_specs/n",
+            Some(json!({"m": "3"})),
+        )
+        .await;
+    assert_eq!(s, 400, "body and URI mismatch");
+    let (s, _, _) = c
+        .call(
+            &admin,
+            Method::DELETE,
+            "/v2.1/flavors/42/os-extra_specs/n",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        c.get(&demo, "/v2.1/flavors/42/os-extra_specs/n").await.0,
+        404
+    );
+
+    // Aggregates: admin only; an AZ aggregate with this host shows up as a zone.
+    assert_eq!(c.get(&demo, "/v2.1/os-aggregates").await.0, 403);
+    let (s, _, a) = c
+        .call(
+            &admin,
+            Method::POST,
+            "/v2.1/os-aggregates",
+            Some(json!({"aggregate": {"name": "rack1", "availability_zone": "az1"}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{a}");
+    let aid = a["aggregate"]["id"].as_i64().unwrap();
+    let (s, _, _) = c
+        .call(
+            &admin,
+            Method::POST,
+            "/v2.1/os-aggregates",
+            Some(json!({"aggregate": {"name": "rack1"}})),
+        )
+        .await;
+    assert_eq!(s, 409, "duplicate name");
+    let (_, h) = c.get(&admin, "/v2.1/os-hypervisors").await;
+    let host = h["hypervisors"][0]["hypervisor_hostname"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let agg_action = format!("/v2.1/os-aggregates/{aid}/action");
+    macro_rules! act {
+        ($body:expr) => {
+            c.call(&admin, Method::POST, &agg_action, Some($body))
+        };
+    }
+    let (s, _, b) = act!(json!({"add_host": {"host": host}})).await;
+    assert_eq!((s, &b["aggregate"]["hosts"]), (200, &json!([host])), "{b}");
+    assert_eq!(
+        act!(json!({"add_host": {"host": "no-such-host"}})).await.0,
+        404
+    );
+    let (s, _, b) = act!(json!({"set_metadata": {"metadata": {"ssd": "true"}}})).await;
+    assert_eq!(
+        (s, &b["aggregate"]["metadata"]["ssd"]),
+        (200, &json!("true"))
+    );
+    let (_, z) = c.get(&demo, "/v2.1/os-availability-zone").await;
+    assert!(z.to_string().contains("az1"), "{z}");
+    let (s, _, _) = c
+        .call(
+            &admin,
+            Method::DELETE,
+            &format!("/v2.1/os-aggregates/{aid}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 409, "hosts left");
+    assert_eq!(act!(json!({"remove_host": {"host": host}})).await.0, 200);
+    let (s, _, b) = c
+        .call(
+            &admin,
+            Method::PUT,
+            &format!("/v2.1/os-aggregates/{aid}"),
+            Some(json!({"aggregate": {"name": "rack2"}})),
+        )
+        .await;
+    assert_eq!((s, &b["aggregate"]["name"]), (200, &json!("rack2")));
+    let (s, _, _) = c
+        .call(
+            &admin,
+            Method::DELETE,
+            &format!("/v2.1/os-aggregates/{aid}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    // Quotas: update (reply without id), legacy names recorded, delete back to defaults.
+    let q = format!("/v2.1/os-quota-sets/{demo_project}");
+    let (s, _, b) = c
+        .call(
+            &admin,
+            Method::PUT,
+            &q,
+            Some(json!({"quota_set": {"ram": 1024, "floating_ips": 3, "key_pairs": 7}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert!(b["quota_set"].get("id").is_none());
+    assert_eq!(
+        (
+            b["quota_set"]["ram"].as_i64(),
+            b["quota_set"]["key_pairs"].as_i64()
+        ),
+        (Some(1024), Some(7))
+    );
+    let (s, _, _) = c
+        .call(
+            &admin,
+            Method::PUT,
+            &q,
+            Some(json!({"quota_set": {"bogus": 1}})),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(c.call(&admin, Method::DELETE, &q, None).await.0, 202);
+    let (_, d) = c.get(&admin, &format!("{q}/defaults")).await;
+    let (_, now) = c.get(&admin, &q).await;
+    assert_eq!(now["quota_set"]["ram"], d["quota_set"]["ram"]);
+    assert_eq!(now["quota_set"]["key_pairs"], json!(100));
+
+    // Hypervisors: show, statistics, search; services under their Nova names.
+    let (s, b) = c.get(&admin, "/v2.1/os-hypervisors/1").await;
+    assert_eq!(
+        (s, b["hypervisor"]["hypervisor_hostname"].as_str()),
+        (200, Some(host.as_str()))
+    );
+    let (_, st) = c.get(&admin, "/v2.1/os-hypervisors/statistics").await;
+    assert_eq!(st["hypervisor_statistics"]["count"], json!(1));
+    assert_eq!(
+        c.get(&admin, "/v2.1/os-hypervisors/zzz-none/search")
+            .await
+            .0,
+        404
+    );
+    assert_eq!(c.get(&demo, "/v2.1/os-hypervisors/statistics").await.0, 403);
+    let (_, sv) = c.get(&admin, "/v2.1/os-services?binary=nova-compute").await;
+    assert_eq!(sv["services"][0]["binary"], json!("nova-compute"));
+    let (_, v) = c.get(&demo, "/").await;
+    assert_eq!(v["versions"][0]["id"], json!("v2.0"));
 }

@@ -161,6 +161,8 @@ fn rich_specs() -> Vec<RequestSpec> {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            min_ram_mb: 0,
+            min_disk_gb: 0,
         });
         specs.push(s);
     }

@@ -266,6 +266,28 @@ impl Db {
         self.get_aggregate(id_or_uuid).await
     }
 
+    /// Renames an aggregate (names stay unique).
+    pub async fn rename_aggregate(&self, id_or_uuid: &str, name: &str) -> Result<(), DbError> {
+        let agg = self.get_aggregate(id_or_uuid).await?;
+        let taken = sqlx::query("SELECT id FROM aggregates WHERE name = $1 AND id <> $2")
+            .bind(name)
+            .bind(agg.id)
+            .fetch_optional(&self.pool)
+            .await?;
+        if taken.is_some() {
+            return Err(DbError::Conflict(format!(
+                "Aggregate {name} already exists."
+            )));
+        }
+        sqlx::query("UPDATE aggregates SET name = $1, updated_at = $2 WHERE id = $3")
+            .bind(name)
+            .bind(now_ms())
+            .bind(agg.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn touch_aggregate(&self, id: i64) -> Result<(), DbError> {
         sqlx::query("UPDATE aggregates SET updated_at = $1 WHERE id = $2")
             .bind(now_ms())

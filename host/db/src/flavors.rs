@@ -3,6 +3,7 @@
 use crate::{get, now_ms, Db, DbError};
 use metacloud_rpc::objects::Flavor;
 use sqlx::any::AnyRow;
+use std::collections::BTreeMap;
 
 fn flavor_from_row(r: &AnyRow) -> Result<Flavor, DbError> {
     Ok(Flavor {
@@ -14,10 +15,11 @@ fn flavor_from_row(r: &AnyRow) -> Result<Flavor, DbError> {
         ephemeral_gb: get::<i64>(r, "ephemeral_gb")? as u64,
         swap_mb: get::<i64>(r, "swap_mb")? as u64,
         extra_specs: Default::default(),
+        is_public: get::<i64>(r, "is_public")? != 0,
     })
 }
 
-const COLUMNS: &str = "id, name, vcpus, memory_mb, root_gb, ephemeral_gb, swap_mb";
+const COLUMNS: &str = "id, name, vcpus, memory_mb, root_gb, ephemeral_gb, swap_mb, is_public";
 
 impl Db {
     /// A flavor by id, or else by name, with its extra specs.
@@ -49,6 +51,91 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(flavor_from_row).collect()
+    }
+
+    /// Adds or overwrites extra specs of a live flavor; returns the flavor.
+    pub async fn set_flavor_extra_specs(
+        &self,
+        id: &str,
+        specs: &BTreeMap<String, String>,
+    ) -> Result<Flavor, DbError> {
+        let flavor = self.get_live_flavor(id).await?;
+        let mut tx = self.pool.begin().await?;
+        for (k, v) in specs {
+            sqlx::query(
+                "INSERT INTO flavor_extra_specs (flavor_id, key, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (flavor_id, key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(&flavor.id)
+            .bind(k)
+            .bind(v)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.get_flavor(&flavor.id).await
+    }
+
+    /// Removes one extra spec of a live flavor.
+    pub async fn delete_flavor_extra_spec(&self, id: &str, key: &str) -> Result<(), DbError> {
+        let flavor = self.get_live_flavor(id).await?;
+        let done = sqlx::query("DELETE FROM flavor_extra_specs WHERE flavor_id = $1 AND key = $2")
+            .bind(&flavor.id)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound(format!(
+                "Flavor {id} has no extra specs with key {key}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Projects given access to a flavor.
+    pub async fn flavor_access(&self, id: &str) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT project_id FROM flavor_projects WHERE flavor_id = $1 ORDER BY project_id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| get(r, "project_id")).collect()
+    }
+
+    /// Gives `project` access to a private flavor (a conflict if it has it already).
+    pub async fn add_flavor_access(&self, id: &str, project: &str) -> Result<(), DbError> {
+        let result =
+            sqlx::query("INSERT INTO flavor_projects (flavor_id, project_id) VALUES ($1, $2)")
+                .bind(id)
+                .bind(project)
+                .execute(&self.pool)
+                .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => Err(match e.as_database_error() {
+                Some(d) if d.is_unique_violation() => DbError::Conflict(format!(
+                    "Flavor access already exists for flavor {id} and project {project} combination."
+                )),
+                _ => e.into(),
+            }),
+        }
+    }
+
+    /// Takes `project`'s access to a flavor away (not found if it had none).
+    pub async fn remove_flavor_access(&self, id: &str, project: &str) -> Result<(), DbError> {
+        let done =
+            sqlx::query("DELETE FROM flavor_projects WHERE flavor_id = $1 AND project_id = $2")
+                .bind(id)
+                .bind(project)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound(format!(
+                "Flavor access not found for {id} / {project} combination."
+            )));
+        }
+        Ok(())
     }
 
     /// An enabled flavor by id or name (deleted ones are not found).
@@ -85,7 +172,7 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         let result = sqlx::query(
             "INSERT INTO flavors (id, name, vcpus, memory_mb, root_gb, ephemeral_gb, swap_mb, \
-             is_public, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 0, $8)",
+             is_public, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $9, 0, $8)",
         )
         .bind(&f.id)
         .bind(&f.name)
@@ -95,6 +182,7 @@ impl Db {
         .bind(f.ephemeral_gb as i64)
         .bind(f.swap_mb as i64)
         .bind(now_ms())
+        .bind(f.is_public as i64)
         .execute(&mut *tx)
         .await;
         if let Err(e) = result {

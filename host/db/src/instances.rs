@@ -39,6 +39,8 @@ pub struct Instance {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted: bool,
+    /// Who locked it (`owner` or `admin`); `None` when unlocked.
+    pub locked_by: Option<String>,
 }
 
 /// The latest fault of an instance.
@@ -112,12 +114,16 @@ pub struct StateChange {
     pub expected_host: Option<String>,
     pub host: Option<Option<String>>,
     pub launched: bool,
+    /// A new image (rebuild).
+    pub image_id: Option<Option<String>>,
+    /// A new name (rebuild).
+    pub name: Option<String>,
 }
 
 const COLUMNS: &str = "uuid, name, project_id, user_id, flavor_id, image_id, host, \
     availability_zone, vm_state, task_state, power_state, vcpus, memory_mb, disk_gb, attempts, \
     tried_hosts, reservation_id, key_name, user_data, metadata, launched_at, terminated_at, \
-    created_at, updated_at, deleted";
+    created_at, updated_at, deleted, locked_by";
 
 fn instance_from_row(r: &AnyRow) -> Result<Instance, DbError> {
     let vm_state: String = get(r, "vm_state")?;
@@ -162,6 +168,7 @@ fn instance_from_row(r: &AnyRow) -> Result<Instance, DbError> {
         created_at: get(r, "created_at")?,
         updated_at: get(r, "updated_at")?,
         deleted: get::<i64>(r, "deleted")? != 0,
+        locked_by: get(r, "locked_by")?,
     })
 }
 
@@ -272,6 +279,28 @@ impl Db {
     }
 
     /// Renames a live instance.
+    /// Locks (`Some("owner" | "admin")`) or unlocks (`None`) an instance.
+    pub async fn set_instance_lock(
+        &self,
+        uuid: &str,
+        locked_by: Option<&str>,
+    ) -> Result<Instance, DbError> {
+        let done = sqlx::query(
+            "UPDATE instances SET locked_by = $1, \
+             updated_at = CASE WHEN $2 > updated_at THEN $2 ELSE updated_at + 1 END \
+             WHERE uuid = $3 AND deleted = 0",
+        )
+        .bind(locked_by)
+        .bind(now_ms())
+        .bind(uuid)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound(format!("instance {uuid}")));
+        }
+        self.get_instance(uuid).await
+    }
+
     pub async fn rename_instance(&self, uuid: &str, name: &str) -> Result<Instance, DbError> {
         let done = sqlx::query(
             "UPDATE instances SET name = $1, \
@@ -384,6 +413,12 @@ impl Db {
         if let Some(h) = &change.host {
             inst.host = h.clone();
         }
+        if let Some(i) = &change.image_id {
+            inst.image_id = i.clone();
+        }
+        if let Some(n) = &change.name {
+            inst.name = n.clone();
+        }
         if change.launched && inst.launched_at.is_none() {
             inst.launched_at = Some(now);
         }
@@ -393,7 +428,8 @@ impl Db {
         let done = sqlx::query(
             "UPDATE instances SET vm_state = $1, task_state = $2, power_state = $3, host = $4, \
              launched_at = $5, \
-             updated_at = CASE WHEN $6 > updated_at THEN $6 ELSE updated_at + 1 END \
+             updated_at = CASE WHEN $6 > updated_at THEN $6 ELSE updated_at + 1 END, \
+             image_id = $9, name = $10 \
              WHERE uuid = $7 AND updated_at = $8 AND deleted = 0",
         )
         .bind(inst.vm_state.as_str())
@@ -404,6 +440,8 @@ impl Db {
         .bind(now)
         .bind(uuid)
         .bind(get::<i64>(&row, "updated_at")?)
+        .bind(&inst.image_id)
+        .bind(&inst.name)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {

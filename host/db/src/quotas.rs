@@ -54,6 +54,15 @@ impl Db {
         Ok(())
     }
 
+    /// Forgets a project's own limits (the defaults apply again).
+    pub async fn delete_quotas(&self, project: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM quotas WHERE project_id = $1")
+            .bind(project)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// A project's limit for `resource`.
     pub async fn quota_limit(
         &self,

@@ -20,9 +20,9 @@ mod world {
 }
 
 pub use world::metacloud::api::types::{
-    Access, AvailabilityZone, Caller, Fault, Flavor, FlavorCreate, HttpRequest, HttpResponse,
-    Hypervisor, InstanceAction, Keypair, KeypairCreated, OpError, QuotaError, QuotaUsage, Route,
-    SchedulerHints, Server, ServerCreate, ServerGroup, ServerQuery, Service,
+    Access, Aggregate, AvailabilityZone, Caller, Fault, Flavor, FlavorCreate, HttpRequest,
+    HttpResponse, Hypervisor, InstanceAction, Keypair, KeypairCreated, OpError, QuotaError,
+    QuotaUsage, Route, SchedulerHints, Server, ServerCreate, ServerGroup, ServerQuery, Service,
 };
 use world::metacloud::api::{compute, signatures, types as api_types};
 
@@ -35,6 +35,14 @@ pub trait ApiHost: Send + Sync {
     fn get_server(&self, c: Caller, id: String) -> Result<Server, OpError>;
     fn rename_server(&self, c: Caller, id: String, name: String) -> Result<Server, OpError>;
     fn delete_server(&self, c: Caller, id: String) -> Result<(), OpError>;
+    fn rebuild_server(
+        &self,
+        c: Caller,
+        id: String,
+        image_ref: String,
+        name: Option<String>,
+        metadata: Option<Vec<(String, String)>>,
+    ) -> Result<Server, OpError>;
     fn server_action(
         &self,
         c: Caller,
@@ -68,6 +76,58 @@ pub trait ApiHost: Send + Sync {
     fn list_availability_zones(&self, c: Caller) -> Result<Vec<AvailabilityZone>, OpError>;
     fn list_services(&self, c: Caller) -> Result<Vec<Service>, OpError>;
     fn list_hypervisors(&self, c: Caller) -> Result<Vec<Hypervisor>, OpError>;
+    fn set_flavor_extra_specs(
+        &self,
+        c: Caller,
+        id: String,
+        specs: Vec<(String, String)>,
+    ) -> Result<Vec<(String, String)>, OpError>;
+    fn delete_flavor_extra_spec(&self, c: Caller, id: String, key: String) -> Result<(), OpError>;
+    fn list_flavor_access(&self, c: Caller, id: String) -> Result<Vec<String>, OpError>;
+    fn add_flavor_access(
+        &self,
+        c: Caller,
+        id: String,
+        project: String,
+    ) -> Result<Vec<String>, OpError>;
+    fn remove_flavor_access(
+        &self,
+        c: Caller,
+        id: String,
+        project: String,
+    ) -> Result<Vec<String>, OpError>;
+    fn delete_quotas(&self, c: Caller, project: String) -> Result<(), OpError>;
+    fn default_quotas(&self, c: Caller) -> Result<Vec<QuotaUsage>, OpError>;
+    fn list_aggregates(&self, c: Caller) -> Result<Vec<Aggregate>, OpError>;
+    fn get_aggregate(&self, c: Caller, id: String) -> Result<Aggregate, OpError>;
+    fn create_aggregate(
+        &self,
+        c: Caller,
+        name: String,
+        availability_zone: Option<String>,
+    ) -> Result<Aggregate, OpError>;
+    fn update_aggregate(
+        &self,
+        c: Caller,
+        id: String,
+        name: Option<String>,
+        availability_zone: Option<String>,
+    ) -> Result<Aggregate, OpError>;
+    fn delete_aggregate(&self, c: Caller, id: String) -> Result<(), OpError>;
+    fn aggregate_add_host(&self, c: Caller, id: String, host: String)
+        -> Result<Aggregate, OpError>;
+    fn aggregate_remove_host(
+        &self,
+        c: Caller,
+        id: String,
+        host: String,
+    ) -> Result<Aggregate, OpError>;
+    fn set_aggregate_metadata(
+        &self,
+        c: Caller,
+        id: String,
+        metadata: Vec<(String, Option<String>)>,
+    ) -> Result<Aggregate, OpError>;
     fn set_server_metadata(
         &self,
         c: Caller,
@@ -129,6 +189,17 @@ impl compute::Host for State {
     }
     fn delete_server(&mut self, c: Caller, id: String) -> Result<(), OpError> {
         self.api_host()?.delete_server(c, id)
+    }
+    fn rebuild_server(
+        &mut self,
+        c: Caller,
+        id: String,
+        image_ref: String,
+        name: Option<String>,
+        metadata: Option<Vec<(String, String)>>,
+    ) -> Result<Server, OpError> {
+        self.api_host()?
+            .rebuild_server(c, id, image_ref, name, metadata)
     }
     fn server_action(
         &mut self,
@@ -193,6 +264,99 @@ impl compute::Host for State {
     }
     fn list_hypervisors(&mut self, c: Caller) -> Result<Vec<Hypervisor>, OpError> {
         self.api_host()?.list_hypervisors(c)
+    }
+    fn set_flavor_extra_specs(
+        &mut self,
+        c: Caller,
+        id: String,
+        specs: Vec<(String, String)>,
+    ) -> Result<Vec<(String, String)>, OpError> {
+        self.api_host()?.set_flavor_extra_specs(c, id, specs)
+    }
+    fn delete_flavor_extra_spec(
+        &mut self,
+        c: Caller,
+        id: String,
+        key: String,
+    ) -> Result<(), OpError> {
+        self.api_host()?.delete_flavor_extra_spec(c, id, key)
+    }
+    fn list_flavor_access(&mut self, c: Caller, id: String) -> Result<Vec<String>, OpError> {
+        self.api_host()?.list_flavor_access(c, id)
+    }
+    fn add_flavor_access(
+        &mut self,
+        c: Caller,
+        id: String,
+        project: String,
+    ) -> Result<Vec<String>, OpError> {
+        self.api_host()?.add_flavor_access(c, id, project)
+    }
+    fn remove_flavor_access(
+        &mut self,
+        c: Caller,
+        id: String,
+        project: String,
+    ) -> Result<Vec<String>, OpError> {
+        self.api_host()?.remove_flavor_access(c, id, project)
+    }
+    fn delete_quotas(&mut self, c: Caller, project: String) -> Result<(), OpError> {
+        self.api_host()?.delete_quotas(c, project)
+    }
+    fn default_quotas(&mut self, c: Caller) -> Result<Vec<QuotaUsage>, OpError> {
+        self.api_host()?.default_quotas(c)
+    }
+    fn list_aggregates(&mut self, c: Caller) -> Result<Vec<Aggregate>, OpError> {
+        self.api_host()?.list_aggregates(c)
+    }
+    fn get_aggregate(&mut self, c: Caller, id: String) -> Result<Aggregate, OpError> {
+        self.api_host()?.get_aggregate(c, id)
+    }
+    fn create_aggregate(
+        &mut self,
+        c: Caller,
+        name: String,
+        availability_zone: Option<String>,
+    ) -> Result<Aggregate, OpError> {
+        self.api_host()?
+            .create_aggregate(c, name, availability_zone)
+    }
+    fn update_aggregate(
+        &mut self,
+        c: Caller,
+        id: String,
+        name: Option<String>,
+        availability_zone: Option<String>,
+    ) -> Result<Aggregate, OpError> {
+        self.api_host()?
+            .update_aggregate(c, id, name, availability_zone)
+    }
+    fn delete_aggregate(&mut self, c: Caller, id: String) -> Result<(), OpError> {
+        self.api_host()?.delete_aggregate(c, id)
+    }
+    fn aggregate_add_host(
+        &mut self,
+        c: Caller,
+        id: String,
+        host: String,
+    ) -> Result<Aggregate, OpError> {
+        self.api_host()?.aggregate_add_host(c, id, host)
+    }
+    fn aggregate_remove_host(
+        &mut self,
+        c: Caller,
+        id: String,
+        host: String,
+    ) -> Result<Aggregate, OpError> {
+        self.api_host()?.aggregate_remove_host(c, id, host)
+    }
+    fn set_aggregate_metadata(
+        &mut self,
+        c: Caller,
+        id: String,
+        metadata: Vec<(String, Option<String>)>,
+    ) -> Result<Aggregate, OpError> {
+        self.api_host()?.set_aggregate_metadata(c, id, metadata)
     }
     fn set_server_metadata(
         &mut self,

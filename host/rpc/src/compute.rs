@@ -1,6 +1,6 @@
 //! Requests to one compute worker (topic `compute.<host>`).
 
-use crate::objects::InstanceSpec;
+use crate::objects::{InstanceSpec, TaskState, VmState};
 use serde::{Deserialize, Serialize};
 
 /// Requests on `compute.<host>`.
@@ -17,6 +17,14 @@ pub enum Request {
     StopInstance { uuid: String },
     /// (cast)
     RebootInstance { uuid: String, hard: bool },
+    /// (cast) Replace the guest's disk with a fresh one from `instance.image` and boot it;
+    /// `stopped` guests are left stopped afterwards.
+    RebuildInstance {
+        instance: Box<InstanceSpec>,
+        stopped: bool,
+    },
+    /// (cast) Pause, unpause, suspend or resume the guest.
+    ChangePower { uuid: String, op: PowerOp },
     /// (call) The hypervisor's own list of domains. Replies `Vec<Domain>`.
     ListDomains,
     /// (call) The serial console log. Replies `String`.
@@ -29,4 +37,67 @@ pub struct Domain {
     pub name: String,
     pub uuid: String,
     pub power_state: i32,
+}
+
+/// Power changes that keep the guest's memory: pause/unpause keep it in RAM, suspend saves
+/// it to disk and resume restores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PowerOp {
+    Pause,
+    Unpause,
+    Suspend,
+    Resume,
+}
+
+impl PowerOp {
+    /// The API's name for the action.
+    pub fn action(self) -> &'static str {
+        match self {
+            PowerOp::Pause => "pause",
+            PowerOp::Unpause => "unpause",
+            PowerOp::Suspend => "suspend",
+            PowerOp::Resume => "resume",
+        }
+    }
+
+    /// The vm_state the instance must be in.
+    pub fn from_state(self) -> VmState {
+        match self {
+            PowerOp::Pause | PowerOp::Suspend => VmState::Active,
+            PowerOp::Unpause => VmState::Paused,
+            PowerOp::Resume => VmState::Suspended,
+        }
+    }
+
+    /// The vm_state once done.
+    pub fn to_state(self) -> VmState {
+        match self {
+            PowerOp::Pause => VmState::Paused,
+            PowerOp::Suspend => VmState::Suspended,
+            PowerOp::Unpause | PowerOp::Resume => VmState::Active,
+        }
+    }
+
+    /// The task_state while it runs.
+    pub fn task(self) -> TaskState {
+        match self {
+            PowerOp::Pause => TaskState::Pausing,
+            PowerOp::Unpause => TaskState::Unpausing,
+            PowerOp::Suspend => TaskState::Suspending,
+            PowerOp::Resume => TaskState::Resuming,
+        }
+    }
+
+    /// Parses the API's name.
+    pub fn parse(action: &str) -> Option<PowerOp> {
+        [
+            PowerOp::Pause,
+            PowerOp::Unpause,
+            PowerOp::Suspend,
+            PowerOp::Resume,
+        ]
+        .into_iter()
+        .find(|op| op.action() == action)
+    }
 }

@@ -61,6 +61,16 @@ pub enum TaskState {
     Rebooting,
     #[serde(rename = "rebooting_hard")]
     RebootingHard,
+    #[serde(rename = "rebuilding")]
+    Rebuilding,
+    #[serde(rename = "pausing")]
+    Pausing,
+    #[serde(rename = "unpausing")]
+    Unpausing,
+    #[serde(rename = "suspending")]
+    Suspending,
+    #[serde(rename = "resuming")]
+    Resuming,
 }
 
 impl TaskState {
@@ -73,6 +83,11 @@ impl TaskState {
             TaskState::PoweringOn => "powering-on",
             TaskState::Rebooting => "rebooting",
             TaskState::RebootingHard => "rebooting_hard",
+            TaskState::Rebuilding => "rebuilding",
+            TaskState::Pausing => "pausing",
+            TaskState::Unpausing => "unpausing",
+            TaskState::Suspending => "suspending",
+            TaskState::Resuming => "resuming",
         }
     }
 
@@ -85,6 +100,11 @@ impl TaskState {
             TaskState::PoweringOn,
             TaskState::Rebooting,
             TaskState::RebootingHard,
+            TaskState::Rebuilding,
+            TaskState::Pausing,
+            TaskState::Unpausing,
+            TaskState::Suspending,
+            TaskState::Resuming,
         ]
         .into_iter()
         .find(|t| t.as_str() == s)
@@ -102,7 +122,7 @@ pub mod power {
 }
 
 /// An instance type.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Flavor {
     pub id: String,
@@ -114,6 +134,24 @@ pub struct Flavor {
     pub swap_mb: u64,
     #[serde(default)]
     pub extra_specs: BTreeMap<String, String>,
+    /// Public flavors are for every project; private ones for the projects given access.
+    pub is_public: bool,
+}
+
+impl Default for Flavor {
+    fn default() -> Flavor {
+        Flavor {
+            id: String::new(),
+            name: String::new(),
+            vcpus: 0,
+            memory_mb: 0,
+            root_gb: 0,
+            ephemeral_gb: 0,
+            swap_mb: 0,
+            extra_specs: BTreeMap::new(),
+            is_public: true,
+        }
+    }
 }
 
 /// The image an instance boots from, as the compute host needs it.
@@ -127,6 +165,11 @@ pub struct ImageRef {
     pub sha256: Option<String>,
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// The least RAM (MB) and disk (GB) a flavor must have to boot it.
+    #[serde(default)]
+    pub min_ram_mb: u64,
+    #[serde(default)]
+    pub min_disk_gb: u64,
 }
 
 /// One instance as the compute worker builds it.

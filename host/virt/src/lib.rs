@@ -103,6 +103,14 @@ pub trait Driver: Send + Sync {
     fn power_off(&self, uuid: &str, graceful: Option<Duration>) -> Result<(), VirtError>;
     /// Reboots: `hard` resets the guest, otherwise an ACPI reboot.
     fn reboot(&self, uuid: &str, hard: bool) -> Result<(), VirtError>;
+    /// Freezes a running guest in memory.
+    fn pause(&self, uuid: &str) -> Result<(), VirtError>;
+    /// Lets a paused guest run again.
+    fn unpause(&self, uuid: &str) -> Result<(), VirtError>;
+    /// Saves a running guest's memory to disk and stops it.
+    fn suspend(&self, uuid: &str) -> Result<(), VirtError>;
+    /// Restores a suspended guest from its saved memory.
+    fn resume(&self, uuid: &str) -> Result<(), VirtError>;
     /// Current power state, `None` when no such domain exists.
     fn power_state(&self, uuid: &str) -> Result<Option<PowerState>, VirtError>;
     /// Every domain on this hypervisor, including ones this product did not make.

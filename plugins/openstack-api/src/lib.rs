@@ -11,6 +11,9 @@ mod bindings {
 }
 
 mod actions;
+mod aggregates;
+mod extensions;
+mod flavors;
 mod groups;
 mod metadata;
 mod resources;
@@ -61,19 +64,19 @@ const ENDPOINTS: &[Endpoint] = &[
         method: "GET",
         path: "/v2.1/flavors",
         access: Access::Reader,
-        handler: list_flavors,
+        handler: flavors::list,
     },
     Endpoint {
         method: "GET",
         path: "/v2.1/flavors/detail",
         access: Access::Reader,
-        handler: list_flavors_detail,
+        handler: flavors::list_detail,
     },
     Endpoint {
         method: "GET",
         path: "/v2.1/flavors/{flavor_id}",
         access: Access::Reader,
-        handler: show_flavor,
+        handler: flavors::show,
     },
     Endpoint {
         method: "GET",
@@ -284,6 +287,150 @@ const ENDPOINTS: &[Endpoint] = &[
         path: "/v2.1/servers/{server_id}/os-instance-actions/{request_id}",
         access: Access::Reader,
         handler: actions::show,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/extensions",
+        access: Access::Reader,
+        handler: extensions::list,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/extensions/{alias}",
+        access: Access::Reader,
+        handler: extensions::show,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/flavors/{flavor_id}/os-extra_specs",
+        access: Access::Reader,
+        handler: flavors::list_extra_specs,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v2.1/flavors/{flavor_id}/os-extra_specs",
+        access: Access::Admin,
+        handler: flavors::create_extra_specs,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+        access: Access::Reader,
+        handler: flavors::show_extra_spec,
+    },
+    Endpoint {
+        method: "PUT",
+        path: "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+        access: Access::Admin,
+        handler: flavors::update_extra_spec,
+    },
+    Endpoint {
+        method: "DELETE",
+        path: "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+        access: Access::Admin,
+        handler: flavors::delete_extra_spec,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/flavors/{flavor_id}/os-flavor-access",
+        access: Access::Admin,
+        handler: flavors::list_access,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v2.1/flavors/{flavor_id}/action",
+        access: Access::Admin,
+        handler: flavors::action,
+    },
+    Endpoint {
+        method: "DELETE",
+        path: "/v2.1/os-quota-sets/{tenant_id}",
+        access: Access::Admin,
+        handler: resources::delete_quota_set,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-quota-class-sets/{class_name}",
+        access: Access::Admin,
+        handler: resources::show_quota_class,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-hypervisors/statistics",
+        access: Access::Admin,
+        handler: resources::hypervisor_statistics,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-hypervisors/{hypervisor_id}",
+        access: Access::Admin,
+        handler: resources::show_hypervisor,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-hypervisors/{hypervisor_id}/search",
+        access: Access::Admin,
+        handler: resources::search_hypervisors,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-hypervisors/{hypervisor_id}/servers",
+        access: Access::Admin,
+        handler: resources::hypervisor_servers,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-aggregates",
+        access: Access::Admin,
+        handler: aggregates::list,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v2.1/os-aggregates",
+        access: Access::Admin,
+        handler: aggregates::create,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-aggregates/{aggregate_id}",
+        access: Access::Admin,
+        handler: aggregates::show,
+    },
+    Endpoint {
+        method: "PUT",
+        path: "/v2.1/os-aggregates/{aggregate_id}",
+        access: Access::Admin,
+        handler: aggregates::update,
+    },
+    Endpoint {
+        method: "DELETE",
+        path: "/v2.1/os-aggregates/{aggregate_id}",
+        access: Access::Admin,
+        handler: aggregates::delete,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v2.1/os-aggregates/{aggregate_id}/action",
+        access: Access::Admin,
+        handler: aggregates::action,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2",
+        access: Access::Public,
+        handler: version_v2,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2/",
+        access: Access::Public,
+        handler: version_v2,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-hosts",
+        access: Access::Admin,
+        handler: resources::hosts,
     },
 ];
 
@@ -609,34 +756,34 @@ fn version_doc(base: &str) -> Value {
     })
 }
 
+/// The legacy v2.0 API, listed first as Nova does; it is served by the v2.1 code.
+fn version_v20(base: &str) -> Value {
+    json!({
+        "id": "v2.0",
+        "status": "SUPPORTED",
+        "version": "",
+        "min_version": "",
+        "updated": "2011-01-21T11:33:21Z",
+        "links": [{"rel": "self", "href": format!("{base}/v2/")}],
+    })
+}
+
 fn versions(r: &Request) -> Result<Reply, Fault> {
     Ok(Reply::json(
         200,
-        json!({"versions": [version_doc(&r.base)]}),
+        json!({"versions": [version_v20(&r.base), version_doc(&r.base)]}),
     ))
+}
+
+fn version_v2(r: &Request) -> Result<Reply, Fault> {
+    let mut doc = version_v20(&r.base);
+    doc["media-types"] = json!([{"base": "application/json",
+        "type": "application/vnd.openstack.compute+json;version=2"}]);
+    Ok(Reply::json(200, json!({"version": doc})))
 }
 
 fn version(r: &Request) -> Result<Reply, Fault> {
     Ok(Reply::json(200, json!({"version": version_doc(&r.base)})))
-}
-
-// --- flavors -----------------------------------------------------------------------------
-
-fn list_flavors(r: &Request) -> Result<Reply, Fault> {
-    let flavors = compute::list_flavors(&r.caller()?)?;
-    let items: Vec<Value> = flavors.iter().map(|f| views::flavor_brief(r, f)).collect();
-    Ok(Reply::json(200, json!({"flavors": items})))
-}
-
-fn list_flavors_detail(r: &Request) -> Result<Reply, Fault> {
-    let flavors = compute::list_flavors(&r.caller()?)?;
-    let items: Vec<Value> = flavors.iter().map(|f| views::flavor(r, f)).collect();
-    Ok(Reply::json(200, json!({"flavors": items})))
-}
-
-fn show_flavor(r: &Request) -> Result<Reply, Fault> {
-    let f = compute::get_flavor(&r.caller()?, r.param("flavor_id"))?;
-    Ok(Reply::json(200, json!({"flavor": views::flavor(r, &f)})))
 }
 
 // --- servers -----------------------------------------------------------------------------
@@ -969,6 +1116,75 @@ fn delete_server(r: &Request) -> Result<Reply, Fault> {
     Ok(Reply::empty(204))
 }
 
+/// Keys the 2.1 schema allows in `rebuild`.
+const REBUILD_KEYS: &[&str] = &[
+    "imageRef",
+    "name",
+    "adminPass",
+    "metadata",
+    "preserve_ephemeral",
+    "OS-DCF:diskConfig",
+    "accessIPv4",
+    "accessIPv6",
+    "personality",
+];
+
+fn rebuild(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply, Fault> {
+    let args = args.as_object().ok_or_else(|| {
+        Fault::bad_request(format!(
+            "Invalid input for field/attribute rebuild. Value: {args}. {args} is not of type 'object'"
+        ))
+    })?;
+    if let Some(k) = args.keys().find(|k| !REBUILD_KEYS.contains(&k.as_str())) {
+        return Err(Fault::bad_request(format!("Invalid input for field/attribute rebuild. Additional properties are not allowed ('{k}' was unexpected)")));
+    }
+    let image = opt_string(args, "imageRef")?.ok_or_else(|| {
+        Fault::bad_request(
+            "Invalid input for field/attribute rebuild. 'imageRef' is a required property",
+        )
+    })?;
+    let image = image.rsplit('/').next().unwrap_or_default().to_string();
+    let name = opt_string(args, "name")?;
+    if let Some(n) = &name {
+        if n.trim().is_empty() || n.chars().count() > 255 {
+            return Err(Fault::bad_request(format!("Invalid input for field/attribute name. Value: {n}. It must be 1 to 255 characters, not only spaces")));
+        }
+    }
+    let metadata = match args.get("metadata") {
+        None => None,
+        m => Some(string_map(m, "metadata")?),
+    };
+    let admin_pass = opt_string(args, "adminPass")?;
+    let s = compute::rebuild_server(c, id, &image, name.as_deref(), metadata.as_deref())?;
+    let mut view = views::server(r, &s);
+    // 2.1 shows a rebuilt server without the extension attributes.
+    if let Some(m) = view.as_object_mut() {
+        m.retain(|k, _| {
+            !(k.starts_with("OS-EXT-")
+                || k.starts_with("OS-SRV-USG:")
+                || k.starts_with("os-extended-volumes")
+                || matches!(k.as_str(), "config_drive" | "key_name" | "security_groups"))
+        });
+    }
+    view["adminPass"] = json!(admin_pass.unwrap_or_else(|| views::admin_pass(&s.id)));
+    Ok(Reply::json(202, json!({"server": view})))
+}
+
+/// Actions whose body is `null` or `{}` in 2.1.
+fn no_args(action: &str, args: &Value) -> Result<(), Fault> {
+    match args {
+        Value::Null => Ok(()),
+        Value::Object(m) if m.is_empty() => Ok(()),
+        Value::Object(m) => Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute {action}. Additional properties are not allowed ('{}' was unexpected)",
+            m.keys().next().map(String::as_str).unwrap_or_default()
+        ))),
+        other => Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute {action}. Value: {other}. {other} is not of type 'object', 'null'"
+        ))),
+    }
+}
+
 fn server_action(r: &Request) -> Result<Reply, Fault> {
     let body = r.json()?;
     let obj = body
@@ -980,6 +1196,11 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
     let id = r.param("server_id");
     match action.as_str() {
         "os-start" => compute::server_action(&c, id, "start", &[])?,
+        "rebuild" => return rebuild(r, &c, id, args),
+        "pause" | "unpause" | "suspend" | "resume" | "lock" | "unlock" => {
+            no_args(action, args)?;
+            compute::server_action(&c, id, action, &[])?
+        }
         "os-stop" => compute::server_action(&c, id, "stop", &[])?,
         "reboot" => {
             let kind = args.get("type").and_then(Value::as_str).ok_or_else(|| {

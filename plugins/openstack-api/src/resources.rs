@@ -2,7 +2,7 @@
 //! hypervisors, as Nova shapes them at 2.1.
 
 use crate::bindings::metacloud::api::compute;
-use crate::bindings::metacloud::api::types::FlavorCreate;
+use crate::bindings::metacloud::api::types::{FlavorCreate, Hypervisor, ServerQuery};
 use crate::{time, views, Fault, Reply, Request};
 use serde_json::{json, Map, Value};
 
@@ -71,10 +71,24 @@ pub fn create_flavor(r: &Request) -> Result<Reply, Fault> {
             Some(Value::String(s)) if s.is_empty() => 0,
             _ => field_u64(f, "swap", false)?.unwrap_or(0),
         },
-        is_public: f
-            .get("os-flavor-access:is_public")
-            .and_then(Value::as_bool)
-            .unwrap_or(true),
+        is_public: match f.get("os-flavor-access:is_public") {
+            None | Some(Value::Null) => true,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+                "true" | "t" | "1" | "yes" | "y" | "on" => true,
+                "false" | "f" | "0" | "no" | "n" | "off" => false,
+                _ => {
+                    return Err(Fault::bad_request(format!(
+                        "Invalid input for field/attribute os-flavor-access:is_public. Value: {s}. '{s}' is not of type 'boolean'"
+                    )))
+                }
+            },
+            Some(v) => {
+                return Err(Fault::bad_request(format!(
+                    "Invalid input for field/attribute os-flavor-access:is_public. Value: {v}. {v} is not of type 'boolean'"
+                )))
+            }
+        },
     };
     let made = compute::create_flavor(&r.caller()?, &req)?;
     Ok(Reply::json(200, json!({"flavor": views::flavor(r, &made)})))
@@ -148,17 +162,6 @@ pub fn delete_keypair(r: &Request) -> Result<Reply, Fault> {
 
 // --- limits and quotas ------------------------------------------------------------------
 
-/// Quotas Nova reports that nothing here limits: fixed values.
-const STATIC_QUOTAS: [(&str, i64); 7] = [
-    ("metadata_items", 128),
-    ("injected_files", 5),
-    ("injected_file_content_bytes", 10240),
-    ("injected_file_path_bytes", 255),
-    ("security_groups", -1),
-    ("security_group_rules", -1),
-    ("floating_ips", -1),
-];
-
 fn usage(r: &Request, project: &str) -> Result<Vec<(String, i64, i64)>, Fault> {
     Ok(compute::get_quotas(&r.caller()?, project)?
         .into_iter()
@@ -205,11 +208,12 @@ pub fn show_quota_detail(r: &Request) -> Result<Reply, Fault> {
     quota_set(r, true)
 }
 
-fn quota_set(r: &Request, detail: bool) -> Result<Reply, Fault> {
-    let project = r.param("tenant_id").to_string();
+fn quota_body(id: Option<&str>, items: Vec<(String, i64, i64)>, detail: bool) -> Value {
     let mut set = Map::new();
-    set.insert("id".into(), json!(project));
-    for (k, limit, in_use) in usage(r, &project)? {
+    if let Some(id) = id {
+        set.insert("id".into(), json!(id));
+    }
+    for (k, limit, in_use) in items {
         set.insert(
             k,
             if detail {
@@ -219,31 +223,25 @@ fn quota_set(r: &Request, detail: bool) -> Result<Reply, Fault> {
             },
         );
     }
-    for (k, v) in STATIC_QUOTAS {
-        set.insert(
-            k.into(),
-            if detail {
-                json!({"limit": v, "in_use": 0, "reserved": 0})
-            } else {
-                json!(v)
-            },
-        );
-    }
-    set.insert(
-        "fixed_ips".into(),
-        if detail {
-            json!({"limit": -1, "in_use": 0, "reserved": 0})
-        } else {
-            json!(-1)
-        },
-    );
-    Ok(Reply::json(200, json!({"quota_set": set})))
+    json!({"quota_set": set})
+}
+
+fn quota_set(r: &Request, detail: bool) -> Result<Reply, Fault> {
+    let project = r.param("tenant_id").to_string();
+    let items = usage(r, &project)?;
+    Ok(Reply::json(200, quota_body(Some(&project), items, detail)))
 }
 
 pub fn quota_defaults(r: &Request) -> Result<Reply, Fault> {
-    quota_set(r, false)
+    let project = r.param("tenant_id").to_string();
+    let items = compute::default_quotas(&r.caller()?)?
+        .into_iter()
+        .map(|q| (q.resource, q.limit, 0))
+        .collect();
+    Ok(Reply::json(200, quota_body(Some(&project), items, false)))
 }
 
+/// Nova 2.1's quota names: those recorded here, plus `force`.
 pub fn update_quota_set(r: &Request) -> Result<Reply, Fault> {
     let body = r.json()?;
     let set = body
@@ -256,9 +254,17 @@ pub fn update_quota_set(r: &Request) -> Result<Reply, Fault> {
         })?;
     let project = r.param("tenant_id").to_string();
     let c = r.caller()?;
+    let known: Vec<String> = compute::default_quotas(&c)?
+        .into_iter()
+        .map(|q| q.resource)
+        .collect();
+    let mut changes = Vec::new();
     for (k, v) in set {
         if k == "force" {
             continue;
+        }
+        if !known.contains(k) {
+            return Err(Fault::bad_request(format!("Invalid input for field/attribute quota_set. Additional properties are not allowed ('{k}' was unexpected)")));
         }
         let limit = v
             .as_i64()
@@ -269,9 +275,33 @@ pub fn update_quota_set(r: &Request) -> Result<Reply, Fault> {
                     "Invalid input for field/attribute {k}. Value: {v}. must be an integer >= -1"
                 ))
             })?;
-        compute::set_quota(&c, &project, k, limit)?;
+        changes.push((k.clone(), limit));
     }
-    quota_set(r, false)
+    for (k, limit) in changes {
+        compute::set_quota(&c, &project, &k, limit)?;
+    }
+    // The update reply has no `id`.
+    Ok(Reply::json(
+        200,
+        quota_body(None, usage(r, &project)?, false),
+    ))
+}
+
+pub fn delete_quota_set(r: &Request) -> Result<Reply, Fault> {
+    compute::delete_quotas(&r.caller()?, r.param("tenant_id"))?;
+    Ok(Reply::empty(202))
+}
+
+/// `os-quota-class-sets/{id}`: the defaults every project starts with.
+pub fn show_quota_class(r: &Request) -> Result<Reply, Fault> {
+    let items: Vec<(String, i64, i64)> = compute::default_quotas(&r.caller()?)?
+        .into_iter()
+        .map(|q| (q.resource, q.limit, 0))
+        .collect();
+    let mut body = quota_body(Some(r.param("class_name")), items, false);
+    let set = body["quota_set"].take();
+    body = json!({"quota_class_set": set});
+    Ok(Reply::json(200, body))
 }
 
 // --- zones, services, hypervisors ---------------------------------------------------------
@@ -303,15 +333,42 @@ pub fn availability_zones_detail(r: &Request) -> Result<Reply, Fault> {
     Ok(Reply::json(200, json!({"availabilityZoneInfo": items})))
 }
 
+/// OpenStack clients know services as `nova-<role>`: `metacloud-compute` is shown as
+/// `nova-compute`, and so on.
+fn nova_binary(binary: &str) -> String {
+    match binary.strip_prefix("metacloud-") {
+        Some(role) => format!("nova-{role}"),
+        None => binary.to_string(),
+    }
+}
+
+/// `os-hosts` (deprecated in Nova after 2.42): every service's host, with its role.
+pub fn hosts(r: &Request) -> Result<Reply, Fault> {
+    let services = compute::list_services(&r.caller()?)?;
+    let items: Vec<Value> = services
+        .iter()
+        .filter(|s| r.query("zone").is_none_or(|z| z == s.zone))
+        .map(|s| {
+            let role = nova_binary(&s.binary);
+            let role = role.strip_prefix("nova-").unwrap_or(&role);
+            json!({"host_name": s.host, "service": role, "zone": s.zone})
+        })
+        .collect();
+    Ok(Reply::json(200, json!({"hosts": items})))
+}
+
 pub fn services(r: &Request) -> Result<Reply, Fault> {
     let services = compute::list_services(&r.caller()?)?;
     let items: Vec<Value> = services
         .iter()
-        .filter(|s| r.query("binary").is_none_or(|b| b == s.binary))
+        .filter(|s| {
+            r.query("binary")
+                .is_none_or(|b| b == nova_binary(&s.binary))
+        })
         .filter(|s| r.query("host").is_none_or(|h| h == s.host))
         .map(|s| {
             json!({
-                "id": s.id, "binary": s.binary, "host": s.host, "zone": s.zone,
+                "id": s.id, "binary": nova_binary(&s.binary), "host": s.host, "zone": s.zone,
                 "status": if s.disabled { "disabled" } else { "enabled" },
                 "state": if s.up { "up" } else { "down" },
                 "updated_at": time::format_micro(s.updated_at),
@@ -335,27 +392,121 @@ pub fn hypervisors(r: &Request) -> Result<Reply, Fault> {
     Ok(Reply::json(200, json!({"hypervisors": items})))
 }
 
+fn hypervisor_brief(h: &Hypervisor) -> Value {
+    json!({"id": h.id, "hypervisor_hostname": h.hostname,
+        "state": if h.state_up { "up" } else { "down" },
+        "status": if h.enabled { "enabled" } else { "disabled" }})
+}
+
+fn hypervisor_detail(h: &Hypervisor) -> Value {
+    json!({
+        "id": h.id, "hypervisor_hostname": h.hostname,
+        "state": if h.state_up { "up" } else { "down" },
+        "status": if h.enabled { "enabled" } else { "disabled" },
+        "hypervisor_type": h.hypervisor_type, "hypervisor_version": 1,
+        "vcpus": h.vcpus, "vcpus_used": h.vcpus_used,
+        "memory_mb": h.memory_mb, "memory_mb_used": h.memory_mb_used,
+        "local_gb": h.local_gb, "local_gb_used": h.local_gb_used,
+        "free_ram_mb": h.memory_mb as i64 - h.memory_mb_used as i64,
+        "free_disk_gb": h.local_gb as i64 - h.local_gb_used as i64,
+        "running_vms": h.running_vms, "current_workload": 0,
+        "disk_available_least": h.local_gb as i64 - h.local_gb_used as i64,
+        "host_ip": "127.0.0.1", "cpu_info": "{}",
+        "service": {"id": h.id, "host": h.hostname, "disabled_reason": null},
+    })
+}
+
+fn hypervisor_by_id(r: &Request) -> Result<Hypervisor, Fault> {
+    let id = r.param("hypervisor_id");
+    compute::list_hypervisors(&r.caller()?)?
+        .into_iter()
+        .find(|h| h.id.to_string() == id)
+        .ok_or_else(|| Fault::not_found(format!("Hypervisor with ID {id} could not be found.")))
+}
+
+pub fn show_hypervisor(r: &Request) -> Result<Reply, Fault> {
+    let h = hypervisor_by_id(r)?;
+    Ok(Reply::json(
+        200,
+        json!({"hypervisor": hypervisor_detail(&h)}),
+    ))
+}
+
+pub fn hypervisor_statistics(r: &Request) -> Result<Reply, Fault> {
+    let hs = compute::list_hypervisors(&r.caller()?)?;
+    let sum = |f: fn(&Hypervisor) -> u64| hs.iter().map(f).sum::<u64>();
+    let (mem, mem_used) = (sum(|h| h.memory_mb), sum(|h| h.memory_mb_used));
+    let (disk, disk_used) = (sum(|h| h.local_gb), sum(|h| h.local_gb_used));
+    Ok(Reply::json(
+        200,
+        json!({"hypervisor_statistics": {
+            "count": hs.len(), "vcpus": sum(|h| h.vcpus), "vcpus_used": sum(|h| h.vcpus_used),
+            "memory_mb": mem, "memory_mb_used": mem_used, "free_ram_mb": mem as i64 - mem_used as i64,
+            "local_gb": disk, "local_gb_used": disk_used, "free_disk_gb": disk as i64 - disk_used as i64,
+            "disk_available_least": disk as i64 - disk_used as i64,
+            "running_vms": sum(|h| h.running_vms), "current_workload": 0,
+        }}),
+    ))
+}
+
+/// `os-hypervisors/{pattern}/search`: hypervisors whose hostname contains the pattern.
+pub fn search_hypervisors(r: &Request) -> Result<Reply, Fault> {
+    let pattern = r.param("hypervisor_id");
+    let found: Vec<Value> = compute::list_hypervisors(&r.caller()?)?
+        .iter()
+        .filter(|h| h.hostname.contains(pattern))
+        .map(hypervisor_brief)
+        .collect();
+    if found.is_empty() {
+        return Err(Fault::not_found(format!(
+            "No hypervisor matching '{pattern}' could be found."
+        )));
+    }
+    Ok(Reply::json(200, json!({"hypervisors": found})))
+}
+
+/// `os-hypervisors/{pattern}/servers`: matching hypervisors with their instances.
+pub fn hypervisor_servers(r: &Request) -> Result<Reply, Fault> {
+    let pattern = r.param("hypervisor_id");
+    let c = r.caller()?;
+    let hs: Vec<Hypervisor> = compute::list_hypervisors(&c)?
+        .into_iter()
+        .filter(|h| h.hostname.contains(pattern))
+        .collect();
+    if hs.is_empty() {
+        return Err(Fault::not_found(format!(
+            "No hypervisor matching '{pattern}' could be found."
+        )));
+    }
+    let mut out = Vec::new();
+    for h in &hs {
+        let q = ServerQuery {
+            all_projects: true,
+            project_id: None,
+            name: None,
+            vm_states: Vec::new(),
+            flavor_id: None,
+            image_id: None,
+            host: Some(h.hostname.clone()),
+            changes_since: None,
+            limit: None,
+            marker: None,
+        };
+        let servers: Vec<Value> = compute::list_servers(&c, &q)?
+            .iter()
+            .map(|s| json!({"uuid": s.id, "name": format!("instance-{}", s.id)}))
+            .collect();
+        let mut v = hypervisor_brief(h);
+        if !servers.is_empty() {
+            v["servers"] = json!(servers);
+        }
+        out.push(v);
+    }
+    Ok(Reply::json(200, json!({"hypervisors": out})))
+}
+
 pub fn hypervisors_detail(r: &Request) -> Result<Reply, Fault> {
     let hs = compute::list_hypervisors(&r.caller()?)?;
-    let items: Vec<Value> = hs
-        .iter()
-        .map(|h| {
-            json!({
-                "id": h.id, "hypervisor_hostname": h.hostname,
-                "state": if h.state_up { "up" } else { "down" },
-                "status": if h.enabled { "enabled" } else { "disabled" },
-                "hypervisor_type": h.hypervisor_type, "hypervisor_version": 1,
-                "vcpus": h.vcpus, "vcpus_used": h.vcpus_used,
-                "memory_mb": h.memory_mb, "memory_mb_used": h.memory_mb_used,
-                "local_gb": h.local_gb, "local_gb_used": h.local_gb_used,
-                "free_ram_mb": h.memory_mb as i64 - h.memory_mb_used as i64,
-                "free_disk_gb": h.local_gb as i64 - h.local_gb_used as i64,
-                "running_vms": h.running_vms, "current_workload": 0,
-                "disk_available_least": h.local_gb as i64 - h.local_gb_used as i64,
-                "host_ip": "127.0.0.1", "cpu_info": "{}",
-                "service": {"id": h.id, "host": h.hostname, "disabled_reason": null},
-            })
-        })
-        .collect();
+    let items: Vec<Value> = hs.iter().map(hypervisor_detail).collect();
     Ok(Reply::json(200, json!({"hypervisors": items})))
 }

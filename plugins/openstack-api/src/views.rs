@@ -36,6 +36,10 @@ pub fn flavor(r: &Request, f: &Flavor) -> Value {
 /// Nova's status from vm_state and task_state.
 pub fn status(vm_state: &str, task_state: Option<&str>) -> &'static str {
     match (vm_state, task_state) {
+        (_, Some("rebuilding")) => "REBUILD",
+        ("resized", Some("resize_reverting")) => "REVERT_RESIZE",
+        ("resized", _) => "VERIFY_RESIZE",
+        ("active" | "stopped", Some(t)) if t.starts_with("resize_") => "RESIZE",
         ("active", Some("rebooting")) => "REBOOT",
         ("active", Some("rebooting_hard")) => "HARD_REBOOT",
         ("active", _) => "ACTIVE",

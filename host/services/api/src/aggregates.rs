@@ -28,6 +28,38 @@ impl ComputeApi {
         Ok(agg)
     }
 
+    /// Renames an aggregate and/or sets its availability zone.
+    pub async fn update_aggregate(
+        &self,
+        ctx: &Context,
+        id: &str,
+        name: Option<&str>,
+        availability_zone: Option<&str>,
+    ) -> Result<Aggregate, ApiError> {
+        Self::require_admin(ctx, "os_compute_api:os-aggregates:update")?;
+        if name.is_some_and(|n| n.trim().is_empty() || n.len() > 255) {
+            return Err(ApiError::BadRequest(
+                "name must be 1 to 255 characters".into(),
+            ));
+        }
+        if availability_zone.is_some_and(|az| az.trim().is_empty() || az.contains(':')) {
+            return Err(ApiError::BadRequest(
+                "availability_zone must be non-empty and contain no ':'".into(),
+            ));
+        }
+        if let Some(name) = name {
+            self.db.rename_aggregate(id, name).await?;
+        }
+        if let Some(az) = availability_zone {
+            let change = BTreeMap::from([(
+                metacloud_db::aggregates::AZ_KEY.to_string(),
+                Some(az.to_string()),
+            )]);
+            self.db.set_aggregate_metadata(id, &change).await?;
+        }
+        Ok(self.db.get_aggregate(id).await?)
+    }
+
     pub async fn list_aggregates(&self, ctx: &Context) -> Result<Vec<Aggregate>, ApiError> {
         Self::require_admin(ctx, "os_compute_api:os-aggregates:index")?;
         Ok(self.db.list_aggregates().await?)

@@ -56,6 +56,20 @@ pub struct ComputeApi {
 
 const MAX_BATCH: u32 = 1000;
 
+/// Quotas of Nova's 2.1 API that are recorded and reported per project but limit nothing
+/// here (file injection and nova-network resources do not exist; metadata is capped at 128
+/// items regardless), with Nova's defaults.
+const RECORDED_QUOTAS: [(&str, i64); 8] = [
+    ("metadata_items", 128),
+    ("injected_files", 5),
+    ("injected_file_content_bytes", 10240),
+    ("injected_file_path_bytes", 255),
+    ("fixed_ips", -1),
+    ("floating_ips", 10),
+    ("security_groups", 10),
+    ("security_group_rules", 20),
+];
+
 impl ComputeApi {
     pub fn new(db: Db, rpc: Rpc, limits: DefaultLimits, down_time_ms: i64) -> ComputeApi {
         ComputeApi {
@@ -111,16 +125,38 @@ impl ComputeApi {
                 "min_count ({min}) and max_count ({max}) must satisfy 1 <= min <= max <= {MAX_BATCH}"
             )));
         }
-        let flavor = match self.db.get_flavor(&req.flavor).await {
+        let flavor = match self.flavor(ctx, &req.flavor).await {
             Ok(f) => f,
-            Err(DbError::NotFound(_)) => {
+            Err(ApiError::NotFound(_)) => {
                 return Err(ApiError::BadRequest(format!(
                     "Flavor {} could not be found.",
                     req.flavor
                 )))
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         };
+        if let Some(image) = &req.image {
+            if flavor.memory_mb < image.min_ram_mb {
+                return Err(ApiError::BadRequest(format!(
+                    "Flavor's memory is too small for requested image ({} MB < {} MB).",
+                    flavor.memory_mb, image.min_ram_mb
+                )));
+            }
+            if flavor.root_gb > 0 && flavor.root_gb < image.min_disk_gb {
+                return Err(ApiError::BadRequest(format!(
+                    "Flavor's disk is too small for requested image ({} GB < {} GB).",
+                    flavor.root_gb, image.min_disk_gb
+                )));
+            }
+        }
+        if req.metadata.len() > 128 {
+            return Err(ApiError::QuotaExceeded {
+                resource: "metadata_items".into(),
+                requested: req.metadata.len() as i64,
+                used: 0,
+                limit: 128,
+            });
+        }
         if let Some(group) = &req.hints.group {
             match self.db.get_server_group(group).await {
                 Ok(g) if g.project_id == ctx.project_id => {}
@@ -230,6 +266,154 @@ impl ComputeApi {
         Ok(inst)
     }
 
+    /// An instance the caller may see and change: a locked one is changed by admins only
+    /// (Nova's `InstanceIsLocked`, 409).
+    async fn changeable(&self, ctx: &Context, uuid: &str) -> Result<Instance, ApiError> {
+        let inst = self.visible(ctx, uuid).await?;
+        if inst.locked_by.is_some() && !ctx.is_admin() {
+            return Err(ApiError::Conflict(format!("Instance {uuid} is locked")));
+        }
+        Ok(inst)
+    }
+
+    /// Locks an instance against changes by non-admins; `owner` or `admin` is recorded.
+    pub async fn lock(&self, ctx: &Context, uuid: &str) -> Result<(), ApiError> {
+        Self::require_write(ctx, "os_compute_api:os-lock-server:lock")?;
+        let inst = self.visible(ctx, uuid).await?;
+        if inst.locked_by.is_none() {
+            let by = if ctx.is_admin() && inst.project_id != ctx.project_id {
+                "admin"
+            } else {
+                "owner"
+            };
+            self.db.set_instance_lock(uuid, Some(by)).await?;
+        }
+        self.db
+            .record_action(uuid, "lock", &ctx.request_id, &ctx.project_id, &ctx.user_id)
+            .await?;
+        Ok(())
+    }
+
+    /// Unlocks an instance; one an admin locked stays locked for its owner (403).
+    pub async fn unlock(&self, ctx: &Context, uuid: &str) -> Result<(), ApiError> {
+        Self::require_write(ctx, "os_compute_api:os-lock-server:unlock")?;
+        let inst = self.visible(ctx, uuid).await?;
+        if inst.locked_by.as_deref() == Some("admin") && !ctx.is_admin() {
+            return Err(ApiError::Forbidden(
+                "os_compute_api:os-lock-server:unlock:unlock_override".into(),
+            ));
+        }
+        if inst.locked_by.is_some() {
+            self.db.set_instance_lock(uuid, None).await?;
+        }
+        self.db
+            .record_action(
+                uuid,
+                "unlock",
+                &ctx.request_id,
+                &ctx.project_id,
+                &ctx.user_id,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Rebuilds an instance from `image` (its disk is replaced; a stopped instance stays
+    /// stopped), optionally renaming it and replacing its metadata.
+    pub async fn rebuild(
+        &self,
+        ctx: &Context,
+        uuid: &str,
+        image: ImageRef,
+        name: Option<String>,
+        metadata: Option<BTreeMap<String, String>>,
+    ) -> Result<Instance, ApiError> {
+        Self::require_write(ctx, "os_compute_api:servers:rebuild")?;
+        if let Some(n) = &name {
+            if n.trim().is_empty() || n.len() > 255 {
+                return Err(ApiError::BadRequest(
+                    "name must be 1 to 255 characters".into(),
+                ));
+            }
+        }
+        let inst = self.changeable(ctx, uuid).await?;
+        let conflict = || {
+            ApiError::Conflict(format!(
+                "Cannot 'rebuild' instance {uuid} while it is in vm_state {}",
+                inst.vm_state.as_str()
+            ))
+        };
+        let Some(host) = inst.host.clone() else {
+            return Err(conflict());
+        };
+        let flavor = self.db.get_flavor(&inst.flavor_id).await?;
+        if let Some(m) = metadata {
+            self.set_metadata(ctx, uuid, m, true).await?;
+        }
+        let change = StateChange {
+            task_state: Some(Some(TaskState::Rebuilding)),
+            expected_task_state: Some(vec![None]),
+            expected_vm_state: Some(vec![VmState::Active, VmState::Stopped, VmState::Error]),
+            expected_host: Some(host.clone()),
+            image_id: Some(Some(image.id.clone())),
+            name: name.clone(),
+            ..Default::default()
+        };
+        let updated = self
+            .db
+            .update_instance(uuid, &change)
+            .await
+            .map_err(|e| match e {
+                DbError::Conflict(_) => conflict(),
+                e => e.into(),
+            })?;
+        self.db
+            .record_action(
+                uuid,
+                "rebuild",
+                &ctx.request_id,
+                &ctx.project_id,
+                &ctx.user_id,
+            )
+            .await?;
+        let spec = InstanceSpec {
+            uuid: uuid.to_string(),
+            name: updated.name.clone(),
+            project_id: updated.project_id.clone(),
+            user_id: updated.user_id.clone(),
+            flavor,
+            image: Some(image),
+        };
+        let req = compute::Request::RebuildInstance {
+            instance: Box::new(spec),
+            stopped: inst.vm_state == VmState::Stopped,
+        };
+        self.rpc.cast(&topics::compute(&host), &req).await?;
+        Ok(updated)
+    }
+
+    /// Pause, unpause, suspend or resume.
+    pub async fn change_power(
+        &self,
+        ctx: &Context,
+        uuid: &str,
+        op: compute::PowerOp,
+    ) -> Result<(), ApiError> {
+        self.power_action(
+            ctx,
+            uuid,
+            op.action(),
+            &[op.from_state()],
+            &[None],
+            op.task(),
+            compute::Request::ChangePower {
+                uuid: uuid.into(),
+                op,
+            },
+        )
+        .await
+    }
+
     /// Merges `metadata` into an instance's (or replaces it); Nova's limits: 128 items,
     /// keys and values of at most 255 characters. Returns the result.
     pub async fn set_metadata(
@@ -248,7 +432,7 @@ impl ComputeApi {
                 "Metadata keys must be 1 to 255 characters and values at most 255".into(),
             ));
         }
-        let inst = self.visible(ctx, uuid).await?;
+        let inst = self.changeable(ctx, uuid).await?;
         let mut merged = if replace {
             BTreeMap::new()
         } else {
@@ -274,7 +458,7 @@ impl ComputeApi {
         key: &str,
     ) -> Result<(), ApiError> {
         Self::require_write(ctx, "os_compute_api:server-metadata:delete")?;
-        let mut meta = self.visible(ctx, uuid).await?.metadata;
+        let mut meta = self.changeable(ctx, uuid).await?.metadata;
         if meta.remove(key).is_none() {
             return Err(ApiError::NotFound(format!("Metadata item {key}")));
         }
@@ -295,7 +479,7 @@ impl ComputeApi {
                 "name must be 1 to 255 characters".into(),
             ));
         }
-        self.visible(ctx, uuid).await?;
+        self.changeable(ctx, uuid).await?;
         Ok(self.db.rename_instance(uuid, name).await?)
     }
 
@@ -327,9 +511,19 @@ impl ComputeApi {
         }
         out.push((
             "key_pairs".into(),
-            crate::keypairs::KEYPAIRS_PER_USER,
+            self.keypair_limit(project).await?,
             keypairs,
         ));
+        let recorded = DefaultLimits(
+            RECORDED_QUOTAS
+                .iter()
+                .map(|(r, l)| (r.to_string(), *l))
+                .collect(),
+        );
+        for (resource, _) in RECORDED_QUOTAS {
+            let limit = self.db.quota_limit(project, resource, &recorded).await?;
+            out.push((resource.to_string(), limit, 0));
+        }
         Ok(out)
     }
 
@@ -348,7 +542,7 @@ impl ComputeApi {
     pub async fn delete(&self, ctx: &Context, uuid: &str) -> Result<(), ApiError> {
         Self::require_write(ctx, "os_compute_api:servers:delete")?;
         for _ in 0..5 {
-            let inst = self.visible(ctx, uuid).await?;
+            let inst = self.changeable(ctx, uuid).await?;
             self.db
                 .record_action(
                     uuid,
@@ -486,7 +680,7 @@ impl ComputeApi {
         req: compute::Request,
     ) -> Result<(), ApiError> {
         Self::require_write(ctx, &format!("os_compute_api:servers:{action}"))?;
-        let inst = self.visible(ctx, uuid).await?;
+        let inst = self.changeable(ctx, uuid).await?;
         let Some(host) = inst.host.clone() else {
             return Err(ApiError::Conflict(format!(
                 "Cannot '{action}' instance {uuid} while it is in vm_state {}",
@@ -619,6 +813,14 @@ impl ComputeApi {
         limit: i64,
     ) -> Result<(), ApiError> {
         Self::require_admin(ctx, "os_compute_api:os-quota-sets:update")?;
+        if limit < -1 {
+            return Err(ApiError::BadRequest(format!(
+                "Quota limit {limit} for {resource} must be -1 or greater."
+            )));
+        }
+        if resource == "key_pairs" || RECORDED_QUOTAS.iter().any(|(r, _)| *r == resource) {
+            return Ok(self.db.set_quota(project, resource, limit).await?);
+        }
         if ![
             metacloud_db::quotas::INSTANCES,
             metacloud_db::quotas::CORES,
@@ -633,6 +835,27 @@ impl ComputeApi {
             )));
         }
         Ok(self.db.set_quota(project, resource, limit).await?)
+    }
+
+    /// Forgets a project's own limits: the defaults apply again.
+    pub async fn delete_quotas(&self, ctx: &Context, project: &str) -> Result<(), ApiError> {
+        Self::require_admin(ctx, "os_compute_api:os-quota-sets:delete")?;
+        self.db.delete_quotas(project).await?;
+        tracing::info!(%project, "project quotas reset to defaults");
+        Ok(())
+    }
+
+    /// The default limits (resource, limit).
+    pub fn default_quotas(&self) -> Vec<(String, i64)> {
+        let mut out: Vec<(String, i64)> = self
+            .limits
+            .0
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect();
+        out.push(("key_pairs".into(), crate::keypairs::KEYPAIRS_PER_USER));
+        out.extend(RECORDED_QUOTAS.iter().map(|(r, l)| (r.to_string(), *l)));
+        out
     }
 
     /// A project's usage per resource.

@@ -13,12 +13,13 @@ use axum::Router;
 use metacloud_db::instances::Instance;
 use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::{
-    Access, ApiHost, AvailabilityZone, Caller, DialectPlugin, Fault, Flavor, FlavorCreate,
-    HttpRequest, HttpResponse, Hypervisor, InstanceAction, Keypair, KeypairCreated, OpError,
-    QuotaError, QuotaUsage, Server, ServerCreate, ServerGroup, ServerQuery, Service,
+    Access, Aggregate, ApiHost, AvailabilityZone, Caller, DialectPlugin, Fault, Flavor,
+    FlavorCreate, HttpRequest, HttpResponse, Hypervisor, InstanceAction, Keypair, KeypairCreated,
+    OpError, QuotaError, QuotaUsage, Server, ServerCreate, ServerGroup, ServerQuery, Service,
 };
 use metacloud_plugins::Runtime;
-use metacloud_rpc::objects::{SchedulerHints, VmState};
+use metacloud_rpc::compute::PowerOp;
+use metacloud_rpc::objects::{ImageRef, SchedulerHints, VmState};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -358,7 +359,7 @@ fn wit_flavor(f: &metacloud_rpc::objects::Flavor) -> Flavor {
         disk_gb: f.root_gb,
         ephemeral_gb: f.ephemeral_gb,
         swap_mb: f.swap_mb,
-        is_public: true,
+        is_public: f.is_public,
         extra_specs: f
             .extra_specs
             .iter()
@@ -485,25 +486,43 @@ fn query(mut all: Vec<Instance>, q: &ServerQuery) -> Result<Vec<Instance>, ApiEr
     Ok(all)
 }
 
+fn wit_aggregate(a: metacloud_db::aggregates::Aggregate) -> Aggregate {
+    Aggregate {
+        availability_zone: a.availability_zone().map(String::from),
+        id: a.id,
+        uuid: a.uuid,
+        name: a.name,
+        hosts: a.hosts,
+        metadata: a.metadata.into_iter().collect(),
+        created_at: a.created_at,
+        updated_at: a.updated_at,
+    }
+}
+
+impl ComputeHost {
+    /// An image the caller may boot from (400 when there is none such).
+    fn boot_image(&self, c: &Caller, id: &str) -> Result<ImageRef, OpError> {
+        let who = metacloud_image::Requester {
+            project_id: c.project_id.clone(),
+            roles: c.roles.clone(),
+        };
+        self.run(async {
+            self.images.for_boot(&who, id).await.map_err(|e| match e {
+                metacloud_image::ImageError::NotFound(_) => {
+                    ApiError::BadRequest(format!("Image {id} could not be found."))
+                }
+                metacloud_image::ImageError::Internal(m) => ApiError::Internal(m),
+                other => ApiError::BadRequest(other.to_string()),
+            })
+        })
+    }
+}
+
 impl ApiHost for ComputeHost {
     fn create_servers(&self, c: Caller, req: ServerCreate) -> Result<Vec<Server>, OpError> {
         let ctx = context(&c);
         let image = match &req.image_ref {
-            Some(id) => {
-                let who = metacloud_image::Requester {
-                    project_id: c.project_id.clone(),
-                    roles: c.roles.clone(),
-                };
-                Some(self.run(async {
-                    self.images.for_boot(&who, id).await.map_err(|e| match e {
-                        metacloud_image::ImageError::NotFound(_) => {
-                            ApiError::BadRequest(format!("Image {id} could not be found."))
-                        }
-                        metacloud_image::ImageError::Internal(m) => ApiError::Internal(m),
-                        other => ApiError::BadRequest(other.to_string()),
-                    })
-                })?)
-            }
+            Some(id) => Some(self.boot_image(&c, id)?),
             None => None,
         };
         let create = CreateRequest {
@@ -558,6 +577,23 @@ impl ApiHost for ComputeHost {
             .ok_or_else(|| OpError::NotFound(format!("Instance {id} could not be found.")))
     }
 
+    fn rebuild_server(
+        &self,
+        c: Caller,
+        id: String,
+        image_ref: String,
+        name: Option<String>,
+        metadata: Option<Vec<(String, String)>>,
+    ) -> Result<Server, OpError> {
+        let ctx = context(&c);
+        let image = self.boot_image(&c, &image_ref)?;
+        let metadata = metadata.map(|m| m.into_iter().collect());
+        let inst = self.run(self.api.rebuild(&ctx, &id, image, name, metadata))?;
+        let mut s = self.servers(&ctx, vec![inst])?;
+        s.pop()
+            .ok_or_else(|| OpError::NotFound(format!("Instance {id} could not be found.")))
+    }
+
     fn delete_server(&self, c: Caller, id: String) -> Result<(), OpError> {
         self.run(self.api.delete(&context(&c), &id))
     }
@@ -572,6 +608,9 @@ impl ApiHost for ComputeHost {
         let ctx = context(&c);
         match action.as_str() {
             "start" => self.run(self.api.start(&ctx, &id)),
+            "lock" => self.run(self.api.lock(&ctx, &id)),
+            "unlock" => self.run(self.api.unlock(&ctx, &id)),
+
             "stop" => self.run(self.api.stop(&ctx, &id)),
             "reboot" => {
                 let hard = args
@@ -579,9 +618,12 @@ impl ApiHost for ComputeHost {
                     .any(|(k, v)| k == "type" && v.eq_ignore_ascii_case("HARD"));
                 self.run(self.api.reboot(&ctx, &id, hard))
             }
-            other => Err(OpError::BadRequest(format!(
-                "There is no such action: {other}"
-            ))),
+            other => match PowerOp::parse(other) {
+                Some(op) => self.run(self.api.change_power(&ctx, &id, op)),
+                None => Err(OpError::BadRequest(format!(
+                    "There is no such action: {other}"
+                ))),
+            },
         }
     }
 
@@ -589,33 +631,14 @@ impl ApiHost for ComputeHost {
         self.run(self.api.console_output(&context(&c), &id))
     }
 
-    fn list_flavors(&self, _c: Caller) -> Result<Vec<Flavor>, OpError> {
-        self.run(async {
-            let flavors = self.api.db().list_flavors().await?;
-            let mut out = Vec::with_capacity(flavors.len());
-            for f in flavors {
-                // With extra specs (the list leaves them out).
-                out.push(wit_flavor(&self.api.db().get_flavor(&f.id).await?));
-            }
-            Ok(out)
-        })
+    fn list_flavors(&self, c: Caller) -> Result<Vec<Flavor>, OpError> {
+        let flavors = self.run(self.api.list_flavors(&context(&c)))?;
+        Ok(flavors.iter().map(wit_flavor).collect())
     }
 
-    fn get_flavor(&self, _c: Caller, id: String) -> Result<Flavor, OpError> {
-        self.run(async {
-            let f = self
-                .api
-                .db()
-                .get_live_flavor(&id)
-                .await
-                .map_err(|e| match e {
-                    metacloud_db::DbError::NotFound(_) => {
-                        ApiError::NotFound(format!("Flavor {id}"))
-                    }
-                    e => e.into(),
-                })?;
-            Ok(wit_flavor(&f))
-        })
+    fn get_flavor(&self, c: Caller, id: String) -> Result<Flavor, OpError> {
+        self.run(self.api.flavor(&context(&c), &id))
+            .map(|f| wit_flavor(&f))
     }
 
     fn create_flavor(&self, c: Caller, f: FlavorCreate) -> Result<Flavor, OpError> {
@@ -647,6 +670,7 @@ impl ApiHost for ComputeHost {
             ephemeral_gb: f.ephemeral_gb,
             swap_mb: f.swap_mb,
             extra_specs: Default::default(),
+            is_public: f.is_public,
         };
         self.run(async {
             self.api.db().create_flavor(&flavor).await?;
@@ -786,6 +810,140 @@ impl ApiHost for ComputeHost {
             .collect())
     }
 
+    fn set_flavor_extra_specs(
+        &self,
+        c: Caller,
+        id: String,
+        specs: Vec<(String, String)>,
+    ) -> Result<Vec<(String, String)>, OpError> {
+        let all = self.run(self.api.set_flavor_extra_specs(
+            &context(&c),
+            &id,
+            specs.into_iter().collect(),
+        ))?;
+        Ok(all.into_iter().collect())
+    }
+
+    fn delete_flavor_extra_spec(&self, c: Caller, id: String, key: String) -> Result<(), OpError> {
+        self.run(self.api.delete_flavor_extra_spec(&context(&c), &id, &key))
+    }
+
+    fn list_flavor_access(&self, c: Caller, id: String) -> Result<Vec<String>, OpError> {
+        self.run(self.api.flavor_access(&context(&c), &id))
+    }
+
+    fn add_flavor_access(
+        &self,
+        c: Caller,
+        id: String,
+        project: String,
+    ) -> Result<Vec<String>, OpError> {
+        self.run(self.api.add_flavor_access(&context(&c), &id, &project))
+    }
+
+    fn remove_flavor_access(
+        &self,
+        c: Caller,
+        id: String,
+        project: String,
+    ) -> Result<Vec<String>, OpError> {
+        self.run(self.api.remove_flavor_access(&context(&c), &id, &project))
+    }
+
+    fn delete_quotas(&self, c: Caller, project: String) -> Result<(), OpError> {
+        self.run(self.api.delete_quotas(&context(&c), &project))
+    }
+
+    fn default_quotas(&self, _c: Caller) -> Result<Vec<QuotaUsage>, OpError> {
+        Ok(self
+            .api
+            .default_quotas()
+            .into_iter()
+            .map(|(resource, limit)| QuotaUsage {
+                resource,
+                limit,
+                in_use: 0,
+            })
+            .collect())
+    }
+
+    fn list_aggregates(&self, c: Caller) -> Result<Vec<Aggregate>, OpError> {
+        let all = self.run(self.api.list_aggregates(&context(&c)))?;
+        Ok(all.into_iter().map(wit_aggregate).collect())
+    }
+
+    fn get_aggregate(&self, c: Caller, id: String) -> Result<Aggregate, OpError> {
+        self.run(self.api.show_aggregate(&context(&c), &id))
+            .map(wit_aggregate)
+    }
+
+    fn create_aggregate(
+        &self,
+        c: Caller,
+        name: String,
+        availability_zone: Option<String>,
+    ) -> Result<Aggregate, OpError> {
+        self.run(
+            self.api
+                .create_aggregate(&context(&c), &name, availability_zone.as_deref()),
+        )
+        .map(wit_aggregate)
+    }
+
+    fn update_aggregate(
+        &self,
+        c: Caller,
+        id: String,
+        name: Option<String>,
+        availability_zone: Option<String>,
+    ) -> Result<Aggregate, OpError> {
+        self.run(self.api.update_aggregate(
+            &context(&c),
+            &id,
+            name.as_deref(),
+            availability_zone.as_deref(),
+        ))
+        .map(wit_aggregate)
+    }
+
+    fn delete_aggregate(&self, c: Caller, id: String) -> Result<(), OpError> {
+        self.run(self.api.delete_aggregate(&context(&c), &id))
+    }
+
+    fn aggregate_add_host(
+        &self,
+        c: Caller,
+        id: String,
+        host: String,
+    ) -> Result<Aggregate, OpError> {
+        self.run(self.api.add_aggregate_host(&context(&c), &id, &host))
+            .map(wit_aggregate)
+    }
+
+    fn aggregate_remove_host(
+        &self,
+        c: Caller,
+        id: String,
+        host: String,
+    ) -> Result<Aggregate, OpError> {
+        self.run(self.api.remove_aggregate_host(&context(&c), &id, &host))
+            .map(wit_aggregate)
+    }
+
+    fn set_aggregate_metadata(
+        &self,
+        c: Caller,
+        id: String,
+        metadata: Vec<(String, Option<String>)>,
+    ) -> Result<Aggregate, OpError> {
+        self.run(self.api.set_aggregate_metadata(
+            &context(&c),
+            &id,
+            &metadata.into_iter().collect(),
+        ))
+        .map(wit_aggregate)
+    }
+
     fn list_hypervisors(&self, c: Caller) -> Result<Vec<Hypervisor>, OpError> {
         let hosts = self.run(self.api.hypervisors(&context(&c)))?;
         Ok(hosts
@@ -923,6 +1081,7 @@ mod tests {
             created_at: created,
             updated_at: created,
             deleted: false,
+            locked_by: None,
         }
     }
 

@@ -10,6 +10,16 @@ use metacloud_db::DbError;
 /// Nova's default `key_pairs` quota, per user.
 pub const KEYPAIRS_PER_USER: i64 = 100;
 
+impl ComputeApi {
+    /// Keypairs each user of `project` may have: the project's `key_pairs` quota.
+    pub(crate) async fn keypair_limit(&self, project: &str) -> Result<i64, ApiError> {
+        let defaults = metacloud_db::quotas::DefaultLimits(
+            [("key_pairs".to_string(), KEYPAIRS_PER_USER)].into(),
+        );
+        Ok(self.db.quota_limit(project, "key_pairs", &defaults).await?)
+    }
+}
+
 /// Nova's MD5 fingerprint of an OpenSSH public key line: `aa:bb:…`.
 pub fn fingerprint(public_key: &str) -> Result<String, ApiError> {
     let invalid =
@@ -106,7 +116,8 @@ impl ComputeApi {
             public_key: public,
             created_at: 0,
         };
-        let stored = self.db.create_keypair(&k, KEYPAIRS_PER_USER).await?;
+        let limit = self.keypair_limit(&ctx.project_id).await?;
+        let stored = self.db.create_keypair(&k, limit).await?;
         tracing::info!(keypair = %name, generated = private.is_some(), "keypair created");
         Ok((stored, private))
     }

@@ -9,6 +9,7 @@ mod aggregates;
 mod compute;
 pub mod dialect;
 mod error;
+mod flavors;
 mod groups;
 pub mod http;
 pub mod keypairs;

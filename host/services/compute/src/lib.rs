@@ -6,7 +6,7 @@ mod power_sync;
 
 use metacloud_config::Config;
 use metacloud_queue::Consumer;
-use metacloud_rpc::compute::{Domain, Request};
+use metacloud_rpc::compute::{Domain, PowerOp, Request};
 use metacloud_rpc::conductor::{self, InstanceUpdate};
 use metacloud_rpc::objects::{power, InstanceSpec, NodeReport, TaskState, VmState};
 use metacloud_rpc::{serve, topics, Rpc, RpcError};
@@ -214,6 +214,41 @@ impl ComputeWorker {
                     TaskState::Rebooting
                 };
                 self.finish_action(&uuid, task, VmState::Active, result)
+                    .await
+            }
+            Request::RebuildInstance { instance, stopped } => {
+                let uuid = instance.uuid.clone();
+                tracing::info!(instance = %uuid, "rebuilding instance");
+                let spec = Self::guest_spec(&instance);
+                let result = self
+                    .blocking(move |d| {
+                        d.destroy(&spec.uuid)?;
+                        d.spawn(&spec)?;
+                        if stopped {
+                            d.power_off(&spec.uuid, None)?;
+                        }
+                        Ok(())
+                    })
+                    .await;
+                let to = if stopped {
+                    VmState::Stopped
+                } else {
+                    VmState::Active
+                };
+                self.finish_action(&uuid, TaskState::Rebuilding, to, result)
+                    .await
+            }
+            Request::ChangePower { uuid, op } => {
+                let u = uuid.clone();
+                let result = self
+                    .blocking(move |d| match op {
+                        PowerOp::Pause => d.pause(&u),
+                        PowerOp::Unpause => d.unpause(&u),
+                        PowerOp::Suspend => d.suspend(&u),
+                        PowerOp::Resume => d.resume(&u),
+                    })
+                    .await;
+                self.finish_action(&uuid, op.task(), op.to_state(), result)
                     .await
             }
             Request::ListDomains => {

@@ -401,6 +401,8 @@ impl Images {
             disk_format: img.disk_format.unwrap_or_else(|| "raw".into()),
             sha256: img.sha256,
             properties,
+            min_ram_mb: img.min_ram.max(0) as u64,
+            min_disk_gb: img.min_disk.max(0) as u64,
         })
     }
 }

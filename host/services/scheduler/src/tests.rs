@@ -38,6 +38,7 @@ fn spec(n: usize, memory_mb: u64) -> RequestSpec {
             ephemeral_gb: 0,
             swap_mb: 0,
             extra_specs: Default::default(),
+            is_public: true,
         },
         image: None,
         availability_zone: None,

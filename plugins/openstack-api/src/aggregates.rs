@@ -1,0 +1,160 @@
+//! `os-aggregates`: host aggregates as Nova shows them at 2.1 (admin only).
+
+use crate::bindings::metacloud::api::compute;
+use crate::bindings::metacloud::api::types::Aggregate;
+use crate::{time, Fault, Reply, Request};
+use serde_json::{json, Map, Value};
+
+fn view(a: &Aggregate) -> Value {
+    let metadata: Map<String, Value> = a
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    json!({
+        "id": a.id,
+        "name": a.name,
+        "availability_zone": a.availability_zone,
+        "hosts": a.hosts,
+        "metadata": metadata,
+        "created_at": time::format_micro(a.created_at),
+        "updated_at": if a.updated_at > a.created_at { json!(time::format_micro(a.updated_at)) } else { Value::Null },
+        "deleted_at": null,
+        "deleted": false,
+    })
+}
+
+/// A name or zone: 1 to 255 characters, not only spaces.
+fn name_field(m: &Map<String, Value>, key: &str, required: bool) -> Result<Option<String>, Fault> {
+    match m.get(key) {
+        None | Some(Value::Null) if !required => Ok(None),
+        None => Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute aggregate. '{key}' is a required property"
+        ))),
+        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 255 => {
+            Ok(Some(s.clone()))
+        }
+        Some(v) => Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute {key}. Value: {v}. It must be a string of 1 to 255 characters, not only spaces"
+        ))),
+    }
+}
+
+fn aggregate_body(r: &Request, keys: &[&str]) -> Result<Map<String, Value>, Fault> {
+    let body = r.json()?;
+    let agg = body
+        .get("aggregate")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            Fault::bad_request(
+                "Invalid input for field/attribute aggregate. 'aggregate' is a required property",
+            )
+        })?;
+    if let Some(k) = agg.keys().find(|k| !keys.contains(&k.as_str())) {
+        return Err(Fault::bad_request(format!("Invalid input for field/attribute aggregate. Additional properties are not allowed ('{k}' was unexpected)")));
+    }
+    Ok(agg.clone())
+}
+
+pub fn list(r: &Request) -> Result<Reply, Fault> {
+    let all = compute::list_aggregates(&r.caller()?)?;
+    let items: Vec<Value> = all.iter().map(view).collect();
+    Ok(Reply::json(200, json!({"aggregates": items})))
+}
+
+pub fn show(r: &Request) -> Result<Reply, Fault> {
+    let a = compute::get_aggregate(&r.caller()?, r.param("aggregate_id"))?;
+    Ok(Reply::json(200, json!({"aggregate": view(&a)})))
+}
+
+pub fn create(r: &Request) -> Result<Reply, Fault> {
+    let agg = aggregate_body(r, &["name", "availability_zone"])?;
+    let name = name_field(&agg, "name", true)?.unwrap_or_default();
+    let az = name_field(&agg, "availability_zone", false)?;
+    let a = compute::create_aggregate(&r.caller()?, &name, az.as_deref())?;
+    // The create view has no hosts or metadata.
+    let mut v = view(&a);
+    if let Some(m) = v.as_object_mut() {
+        m.remove("hosts");
+        m.remove("metadata");
+    }
+    Ok(Reply::json(200, json!({"aggregate": v})))
+}
+
+pub fn update(r: &Request) -> Result<Reply, Fault> {
+    let agg = aggregate_body(r, &["name", "availability_zone"])?;
+    if agg.is_empty() {
+        return Err(Fault::bad_request(
+            "Invalid input for field/attribute aggregate. {} does not have enough properties",
+        ));
+    }
+    let name = name_field(&agg, "name", false)?;
+    let az = name_field(&agg, "availability_zone", false)?;
+    let a = compute::update_aggregate(
+        &r.caller()?,
+        r.param("aggregate_id"),
+        name.as_deref(),
+        az.as_deref(),
+    )?;
+    Ok(Reply::json(200, json!({"aggregate": view(&a)})))
+}
+
+pub fn delete(r: &Request) -> Result<Reply, Fault> {
+    compute::delete_aggregate(&r.caller()?, r.param("aggregate_id"))?;
+    Ok(Reply::empty(200))
+}
+
+/// `add_host`, `remove_host`, `set_metadata`.
+pub fn action(r: &Request) -> Result<Reply, Fault> {
+    let body = r.json()?;
+    let obj = body
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .ok_or_else(|| Fault::bad_request("Malformed request body: one action expected"))?;
+    let (action, args) = obj.iter().next().expect("one entry");
+    let c = r.caller()?;
+    let id = r.param("aggregate_id");
+    let host = || -> Result<String, Fault> {
+        args.get("host")
+            .and_then(Value::as_str)
+            .filter(|h| !h.is_empty() && h.len() <= 255)
+            .map(String::from)
+            .ok_or_else(|| {
+                Fault::bad_request(format!(
+                    "Invalid input for field/attribute {action}. 'host' is a required property"
+                ))
+            })
+    };
+    let a = match action.as_str() {
+        "add_host" => compute::aggregate_add_host(&c, id, &host()?)?,
+        "remove_host" => compute::aggregate_remove_host(&c, id, &host()?)?,
+        "set_metadata" => {
+            let m = args
+                .get("metadata")
+                .and_then(Value::as_object)
+                .ok_or_else(|| {
+                    Fault::bad_request(
+                        "Invalid input for field/attribute set_metadata. 'metadata' is a required property",
+                    )
+                })?;
+            let changes = m
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::Null => Ok((k.clone(), None)),
+                    Value::String(s) if s.len() <= 255 => Ok((k.clone(), Some(s.clone()))),
+                    Value::Number(n) => Ok((k.clone(), Some(n.to_string()))),
+                    other => Err(Fault::bad_request(format!(
+                        "Invalid input for field/attribute {k}. Value: {other}. {other} is not of type 'string', 'null'"
+                    ))),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            compute::set_aggregate_metadata(&c, id, &changes)?
+        }
+        other => {
+            return Err(Fault::bad_request(format!(
+                "Invalid input for field/attribute aggregate action: {other} is not one of add_host, remove_host, set_metadata"
+            )))
+        }
+    };
+    Ok(Reply::json(200, json!({"aggregate": view(&a)})))
+}
