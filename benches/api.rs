@@ -61,7 +61,14 @@ impl ApiHost for Canned {
     fn get_server(&self, _: Caller, _: String) -> Result<Server, OpError> {
         unavailable()
     }
-    fn rename_server(&self, _: Caller, _: String, _: String) -> Result<Server, OpError> {
+    fn update_server(
+        &self,
+        _: Caller,
+        _: String,
+        _: Option<String>,
+        _: Option<String>,
+        _: Option<String>,
+    ) -> Result<Server, OpError> {
         unavailable()
     }
     fn delete_server(&self, _: Caller, _: String) -> Result<(), OpError> {
@@ -124,6 +131,9 @@ impl ApiHost for Canned {
     fn list_hypervisors(&self, _: Caller) -> Result<Vec<Hypervisor>, OpError> {
         unavailable()
     }
+    fn hypervisor_uptime(&self, _: Caller, _: String) -> Result<String, OpError> {
+        unavailable()
+    }
     fn rebuild_server(
         &self,
         _: Caller,
@@ -160,6 +170,9 @@ impl ApiHost for Canned {
         unavailable()
     }
     fn delete_quotas(&self, _: Caller, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn set_default_quota(&self, _: Caller, _: String, _: i64) -> Result<(), OpError> {
         unavailable()
     }
     fn default_quotas(&self, _: Caller) -> Result<Vec<QuotaUsage>, OpError> {
@@ -276,6 +289,8 @@ fn canned_servers() -> Vec<Server> {
             terminated_at: None,
             fault: None,
             locked: false,
+            access_ipv4: String::new(),
+            access_ipv6: String::new(),
         })
         .collect()
 }

@@ -1024,6 +1024,31 @@ async fn flavors_aggregates_quotas_and_hypervisors_for_admins() {
     let (_, now) = c.get(&admin, &q).await;
     assert_eq!(now["quota_set"]["ram"], d["quota_set"]["ram"]);
     assert_eq!(now["quota_set"]["key_pairs"], json!(100));
+    // New defaults (the `default` quota class) apply to projects without their own.
+    let (s, _, b) = c
+        .call(
+            &admin,
+            Method::PUT,
+            "/v2.1/os-quota-class-sets/default",
+            Some(json!({"quota_class_set": {"ram": 4096}})),
+        )
+        .await;
+    assert_eq!(
+        (s, &b["quota_class_set"]["ram"]),
+        (200, &json!(4096)),
+        "{b}"
+    );
+    let (_, now) = c.get(&demo, &q).await;
+    assert_eq!(now["quota_set"]["ram"], json!(4096));
+    let (s, _, _) = c
+        .call(
+            &demo,
+            Method::PUT,
+            "/v2.1/os-quota-class-sets/default",
+            Some(json!({"quota_class_set": {"ram": 1}})),
+        )
+        .await;
+    assert_eq!(s, 403);
 
     // Hypervisors: show, statistics, search; services under their Nova names.
     let (s, b) = c.get(&admin, "/v2.1/os-hypervisors/1").await;
@@ -1044,4 +1069,123 @@ async fn flavors_aggregates_quotas_and_hypervisors_for_admins() {
     assert_eq!(sv["services"][0]["binary"], json!("nova-compute"));
     let (_, v) = c.get(&demo, "/").await;
     assert_eq!(v["versions"][0]["id"], json!("v2.0"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn resize_confirm_revert_and_access_addresses() {
+    use reqwest::Method;
+    let c = Cloud::start().await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+    let admin = c.token("admin", "admin-pw", "admin").await;
+    let (s, _, b) = c
+        .call(
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({"server": {"name": "rs", "flavorRef": "42", "accessIPv4": "192.0.2.7"}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let id = b["server"]["id"].as_str().unwrap().to_string();
+    c.wait_status(&demo, &id, "ACTIVE").await;
+    let server_path = format!("/v2.1/servers/{id}");
+    let show = || c.get(&demo, &server_path);
+    let (_, v) = show().await;
+    assert_eq!(v["server"]["accessIPv4"], json!("192.0.2.7"));
+    // Access addresses: set, checked by family, cleared with "".
+    let put = |body: Value| c.call(&demo, Method::PUT, &server_path, Some(body));
+    let (s, _, b) = put(json!({"server": {"accessIPv6": "2001:db8::7"}})).await;
+    assert_eq!(
+        (s, &b["server"]["accessIPv6"]),
+        (200, &json!("2001:db8::7")),
+        "{b}"
+    );
+    assert_eq!(
+        put(json!({"server": {"accessIPv4": "2001:db8::7"}}))
+            .await
+            .0,
+        400
+    );
+    let (_, _, b) = put(json!({"server": {"accessIPv4": ""}})).await;
+    assert_eq!(b["server"]["accessIPv4"], json!(""));
+
+    let usage = || async {
+        let (_, l) = c.get(&demo, "/v2.1/limits").await;
+        let a = &l["limits"]["absolute"];
+        (
+            a["totalCoresUsed"].as_i64().unwrap(),
+            a["totalRAMUsed"].as_i64().unwrap(),
+        )
+    };
+    let host_vcpus = || async {
+        let (_, h) = c.get(&admin, "/v2.1/os-hypervisors/detail").await;
+        h["hypervisors"][0]["vcpus_used"].as_i64().unwrap()
+    };
+    let before = usage().await;
+    let vcpus_before = host_vcpus().await;
+    let path = format!("/v2.1/servers/{id}/action");
+    macro_rules! action {
+        ($body:expr) => {
+            c.call(&demo, Method::POST, &path, Some($body))
+        };
+    }
+    // The same flavor is refused; an unknown one too.
+    assert_eq!(action!(json!({"resize": {"flavorRef": "42"}})).await.0, 400);
+    assert_eq!(
+        action!(json!({"resize": {"flavorRef": "nope"}})).await.0,
+        400
+    );
+    assert_eq!(action!(json!({"confirmResize": null})).await.0, 409);
+
+    // Up to m1.micro (84: 1 vCPU, 128 MB from 64): VERIFY_RESIZE holds both claims, then confirm.
+    let (s, _, b) = action!(json!({"resize": {"flavorRef": "84"}})).await;
+    assert_eq!(s, 202, "{b}");
+    c.wait_status(&demo, &id, "VERIFY_RESIZE").await;
+    let (_, v) = show().await;
+    assert_eq!(v["server"]["flavor"]["id"], json!("84"));
+    assert_eq!(host_vcpus().await, vcpus_before + 1, "both flavors claimed");
+    let during = usage().await;
+    assert_eq!(during.1, before.1 + 64, "quota holds the larger flavor");
+    assert_eq!(action!(json!({"confirmResize": null})).await.0, 204);
+    c.wait_status(&demo, &id, "ACTIVE").await;
+    assert_eq!(host_vcpus().await, vcpus_before, "old claim freed");
+    assert_eq!(usage().await, during);
+
+    // Down again and revert: the flavor comes back, the new claim goes.
+    let (s, _, _) = action!(json!({"resize": {"flavorRef": "42"}})).await;
+    assert_eq!(s, 202);
+    c.wait_status(&demo, &id, "VERIFY_RESIZE").await;
+    let (s, _, b) = action!(json!({"revertResize": null})).await;
+    assert_eq!(s, 202, "{b}");
+    c.wait_status(&demo, &id, "ACTIVE").await;
+    let (_, v) = show().await;
+    assert_eq!(v["server"]["flavor"]["id"], json!("84"));
+    assert_eq!(host_vcpus().await, vcpus_before);
+    assert_eq!(usage().await, during);
+
+    // A resize left unconfirmed is freed with the server.
+    let (s, _, _) = action!(json!({"resize": {"flavorRef": "42"}})).await;
+    assert_eq!(s, 202);
+    c.wait_status(&demo, &id, "VERIFY_RESIZE").await;
+    let (s, _, _) = c
+        .call(&demo, Method::DELETE, &format!("/v2.1/servers/{id}"), None)
+        .await;
+    assert_eq!(s, 204);
+    wait_for("server gone", Duration::from_secs(30), || async {
+        (c.get(&demo, &format!("/v2.1/servers/{id}")).await.0 == 404).then_some(())
+    })
+    .await;
+    assert_eq!(usage().await, (before.0 - 1, before.1 - 64));
+    assert_eq!(host_vcpus().await, vcpus_before - 1);
+
+    // Hypervisor uptime comes from the compute host itself.
+    let (s, b) = c.get(&admin, "/v2.1/os-hypervisors/1/uptime").await;
+    assert_eq!(s, 200, "{b}");
+    assert!(
+        b["hypervisor"]["uptime"]
+            .as_str()
+            .unwrap()
+            .contains("load average"),
+        "{b}"
+    );
 }

@@ -41,6 +41,8 @@ pub struct Instance {
     pub deleted: bool,
     /// Who locked it (`owner` or `admin`); `None` when unlocked.
     pub locked_by: Option<String>,
+    pub access_ip_v4: Option<String>,
+    pub access_ip_v6: Option<String>,
 }
 
 /// The latest fault of an instance.
@@ -73,7 +75,7 @@ pub enum Placement {
     NotSchedulable,
 }
 
-fn claim_of(inst: &Instance) -> Claim {
+pub(crate) fn claim_of(inst: &Instance) -> Claim {
     Claim {
         vcpus: inst.vcpus,
         memory_mb: inst.memory_mb,
@@ -97,6 +99,8 @@ pub struct NewInstances {
     pub request_id: String,
     /// Server group the instances join (must be the project's).
     pub server_group: Option<String>,
+    pub access_ip_v4: Option<String>,
+    pub access_ip_v6: Option<String>,
 }
 
 /// A state change, applied only if the task state is as expected.
@@ -120,12 +124,12 @@ pub struct StateChange {
     pub name: Option<String>,
 }
 
-const COLUMNS: &str = "uuid, name, project_id, user_id, flavor_id, image_id, host, \
+pub(crate) const COLUMNS: &str = "uuid, name, project_id, user_id, flavor_id, image_id, host, \
     availability_zone, vm_state, task_state, power_state, vcpus, memory_mb, disk_gb, attempts, \
     tried_hosts, reservation_id, key_name, user_data, metadata, launched_at, terminated_at, \
-    created_at, updated_at, deleted, locked_by";
+    created_at, updated_at, deleted, locked_by, access_ip_v4, access_ip_v6";
 
-fn instance_from_row(r: &AnyRow) -> Result<Instance, DbError> {
+pub(crate) fn instance_from_row(r: &AnyRow) -> Result<Instance, DbError> {
     let vm_state: String = get(r, "vm_state")?;
     let task_state: Option<String> = get(r, "task_state")?;
     let tried: String = get(r, "tried_hosts")?;
@@ -169,6 +173,8 @@ fn instance_from_row(r: &AnyRow) -> Result<Instance, DbError> {
         updated_at: get(r, "updated_at")?,
         deleted: get::<i64>(r, "deleted")? != 0,
         locked_by: get(r, "locked_by")?,
+        access_ip_v4: get(r, "access_ip_v4")?,
+        access_ip_v6: get(r, "access_ip_v6")?,
     })
 }
 
@@ -218,9 +224,10 @@ impl Db {
             sqlx::query(
                 "INSERT INTO instances (uuid, name, project_id, user_id, flavor_id, image_id, \
                  availability_zone, vm_state, task_state, power_state, vcpus, memory_mb, disk_gb, \
-                 reservation_id, key_name, user_data, metadata, created_at, updated_at) \
+                 reservation_id, key_name, user_data, metadata, created_at, updated_at, \
+                 access_ip_v4, access_ip_v6) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, 'building', 'scheduling', 0, $8, $9, $10, \
-                 $11, $12, $13, $14, $15, $16)",
+                 $11, $12, $13, $14, $15, $16, $17, $18)",
             )
             .bind(&uuid)
             .bind(&name)
@@ -238,6 +245,8 @@ impl Db {
             .bind(&metadata)
             .bind(now)
             .bind(now)
+            .bind(&new.access_ip_v4)
+            .bind(&new.access_ip_v6)
             .execute(&mut *tx)
             .await?;
             insert_action(&mut tx, &uuid, "create", new, now).await?;
@@ -291,6 +300,33 @@ impl Db {
              WHERE uuid = $3 AND deleted = 0",
         )
         .bind(locked_by)
+        .bind(now_ms())
+        .bind(uuid)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound(format!("instance {uuid}")));
+        }
+        self.get_instance(uuid).await
+    }
+
+    /// Sets the access addresses (`Some(None)` clears one, `None` leaves it).
+    pub async fn set_instance_access_ips(
+        &self,
+        uuid: &str,
+        v4: Option<Option<&str>>,
+        v6: Option<Option<&str>>,
+    ) -> Result<Instance, DbError> {
+        let current = self.get_instance(uuid).await?;
+        let v4 = v4.map_or(current.access_ip_v4.clone(), |v| v.map(String::from));
+        let v6 = v6.map_or(current.access_ip_v6.clone(), |v| v.map(String::from));
+        let done = sqlx::query(
+            "UPDATE instances SET access_ip_v4 = $1, access_ip_v6 = $2, \
+             updated_at = CASE WHEN $3 > updated_at THEN $3 ELSE updated_at + 1 END \
+             WHERE uuid = $4 AND deleted = 0",
+        )
+        .bind(v4)
+        .bind(v6)
         .bind(now_ms())
         .bind(uuid)
         .execute(&self.pool)
@@ -582,6 +618,8 @@ impl Db {
         .await?;
         if let Some(host) = &inst.host {
             nodes::release_in(&mut tx, host, claim_of(&inst)).await?;
+            // A resize never confirmed also holds the old flavor's claim and quota.
+            crate::resize::abandon_in(&mut tx, &inst, host).await?;
         }
         groups::leave_in(&mut tx, uuid).await?;
         tx.commit().await?;

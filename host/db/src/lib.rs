@@ -16,6 +16,7 @@ pub mod instances;
 pub mod keypairs;
 pub mod nodes;
 pub mod quotas;
+pub mod resize;
 pub mod services;
 
 pub use error::DbError;

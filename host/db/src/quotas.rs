@@ -1,7 +1,7 @@
 //! Quotas per project: limits, usage, and atomic reservation.
 
 use crate::{get, Db, DbError};
-use sqlx::{Any, Transaction};
+use sqlx::{Any, AnyConnection, Transaction};
 use std::collections::BTreeMap;
 
 /// Resources counted against a project's quota.
@@ -63,23 +63,42 @@ impl Db {
         Ok(())
     }
 
-    /// A project's limit for `resource`.
+    /// A project's limit for `resource`: its own, else the `default` class's, else the
+    /// configured default.
     pub async fn quota_limit(
         &self,
         project: &str,
         resource: &str,
         defaults: &DefaultLimits,
     ) -> Result<i64, DbError> {
-        let row =
-            sqlx::query("SELECT hard_limit FROM quotas WHERE project_id = $1 AND resource = $2")
-                .bind(project)
-                .bind(resource)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(match row {
-            Some(r) => get(&r, "hard_limit")?,
+        let mut conn = self.pool.acquire().await?;
+        limit_in(&mut conn, project, resource, defaults).await
+    }
+
+    /// The default limit of `resource` (the `default` class's, else the configured one).
+    pub async fn default_limit(
+        &self,
+        resource: &str,
+        defaults: &DefaultLimits,
+    ) -> Result<i64, DbError> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(match class_limit(&mut conn, resource).await? {
+            Some(l) => l,
             None => defaults.0.get(resource).copied().unwrap_or(-1),
         })
+    }
+
+    /// Sets the default limit of `resource` for every project without its own.
+    pub async fn set_default_limit(&self, resource: &str, limit: i64) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO quota_classes (class_name, resource, hard_limit) VALUES ('default', $1, $2) \
+             ON CONFLICT (class_name, resource) DO UPDATE SET hard_limit = excluded.hard_limit",
+        )
+        .bind(resource)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Usage per resource of a project.
@@ -94,6 +113,37 @@ impl Db {
     }
 }
 
+async fn class_limit(conn: &mut AnyConnection, resource: &str) -> Result<Option<i64>, DbError> {
+    let row = sqlx::query(
+        "SELECT hard_limit FROM quota_classes WHERE class_name = 'default' AND resource = $1",
+    )
+    .bind(resource)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| get(&r, "hard_limit")).transpose()
+}
+
+/// A project's limit: its own, else the `default` class's, else the configured default.
+async fn limit_in(
+    conn: &mut AnyConnection,
+    project: &str,
+    resource: &str,
+    defaults: &DefaultLimits,
+) -> Result<i64, DbError> {
+    let row = sqlx::query("SELECT hard_limit FROM quotas WHERE project_id = $1 AND resource = $2")
+        .bind(project)
+        .bind(resource)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(r) = row {
+        return get(&r, "hard_limit");
+    }
+    Ok(match class_limit(conn, resource).await? {
+        Some(l) => l,
+        None => defaults.0.get(resource).copied().unwrap_or(-1),
+    })
+}
+
 /// Adds `deltas` to a project's usage inside `tx`, failing with `QuotaExceeded` (and leaving
 /// the caller to roll back) if any resource would pass its limit.
 pub(crate) async fn reserve(
@@ -103,17 +153,7 @@ pub(crate) async fn reserve(
     defaults: &DefaultLimits,
 ) -> Result<(), DbError> {
     for (resource, delta) in deltas {
-        let limit: i64 = match sqlx::query(
-            "SELECT hard_limit FROM quotas WHERE project_id = $1 AND resource = $2",
-        )
-        .bind(project)
-        .bind(*resource)
-        .fetch_optional(&mut **tx)
-        .await?
-        {
-            Some(r) => get(&r, "hard_limit")?,
-            None => defaults.0.get(*resource).copied().unwrap_or(-1),
-        };
+        let limit = limit_in(tx, project, resource, defaults).await?;
         sqlx::query(
             "INSERT INTO quota_usages (project_id, resource, in_use) VALUES ($1, $2, 0) \
              ON CONFLICT (project_id, resource) DO NOTHING",

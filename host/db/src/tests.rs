@@ -36,6 +36,8 @@ fn batch(db_flavor: metacloud_rpc::objects::Flavor, count: u32, project: &str) -
         metadata: Default::default(),
         request_id: "req-test".into(),
         server_group: None,
+        access_ip_v4: None,
+        access_ip_v6: None,
     }
 }
 
@@ -414,4 +416,85 @@ fn passwords_are_redacted() {
         "postgres://u:***@h:5432/db"
     );
     assert_eq!(redact_url("sqlite:///x.db"), "sqlite:///x.db");
+}
+
+#[tokio::test]
+async fn a_resize_holds_both_claims_until_confirmed_or_reverted() {
+    both(|db| {
+        Box::pin(async move {
+            add_node(&db, "rh").await;
+            let limits = DefaultLimits::default();
+            let nano = db.get_flavor("m1.nano").await.unwrap();
+            let small = db.get_flavor("m1.small").await.unwrap();
+            let inst = db
+                .create_instances(&batch(nano.clone(), 1, "pr"), &limits)
+                .await
+                .unwrap()
+                .remove(0);
+            db.place_instance(&inst.uuid, "rh").await.unwrap();
+            let running = StateChange {
+                vm_state: Some(VmState::Active),
+                task_state: Some(None),
+                ..Default::default()
+            };
+            db.update_instance(&inst.uuid, &running).await.unwrap();
+            let used = |db: Db| async move {
+                let hs = db.host_states(60_000, false).await.unwrap();
+                let q = db.quota_usage("pr").await.unwrap();
+                (hs[0].vcpus_used, hs[0].memory_mb_used, q["cores"], q["ram"])
+            };
+            assert_eq!(used(db.clone()).await, (1, 64, 1, 64));
+            let prep = StateChange {
+                task_state: Some(Some(TaskState::ResizePrep)),
+                ..Default::default()
+            };
+            let resize = |db: Db, f: metacloud_rpc::objects::Flavor| {
+                let limits = limits.clone();
+                let uuid = inst.uuid.clone();
+                let prep = prep.clone();
+                async move {
+                    db.update_instance(&uuid, &prep).await.unwrap();
+                    db.start_resize(&uuid, &f, &limits).await.unwrap();
+                    let done = StateChange {
+                        vm_state: Some(VmState::Resized),
+                        task_state: Some(None),
+                        ..Default::default()
+                    };
+                    db.update_instance(&uuid, &done).await.unwrap();
+                }
+            };
+            // Up to m1.small (1 vCPU, 2048 MB): both claims held, quota of the larger.
+            resize(db.clone(), small.clone()).await;
+            assert_eq!(used(db.clone()).await, (2, 64 + 2048, 1, 2048));
+            let confirmed = db.confirm_resize(&inst.uuid).await.unwrap();
+            assert_eq!(
+                (confirmed.vm_state, confirmed.flavor_id.as_str()),
+                (VmState::Active, "2")
+            );
+            assert_eq!(used(db.clone()).await, (1, 2048, 1, 2048));
+            assert!(db.pending_resize(&inst.uuid).await.unwrap().is_none());
+            assert!(matches!(
+                db.confirm_resize(&inst.uuid).await,
+                Err(DbError::Conflict(_))
+            ));
+            // Down to nano and revert: back to small, nano's claim gone.
+            resize(db.clone(), nano.clone()).await;
+            assert_eq!(used(db.clone()).await, (2, 2048 + 64, 1, 2048));
+            let (reverted, back) = db.revert_resize(&inst.uuid).await.unwrap();
+            assert_eq!((back, reverted.flavor_id.as_str()), (VmState::Active, "2"));
+            assert_eq!(reverted.task_state, Some(TaskState::ResizeReverting));
+            assert_eq!(used(db.clone()).await, (1, 2048, 1, 2048));
+            // Deleting mid-resize frees both flavors' claims and all quota.
+            let done = StateChange {
+                vm_state: Some(VmState::Active),
+                task_state: Some(None),
+                ..Default::default()
+            };
+            db.update_instance(&inst.uuid, &done).await.unwrap();
+            resize(db.clone(), nano).await;
+            db.delete_instance(&inst.uuid, None).await.unwrap().unwrap();
+            assert_eq!(used(db.clone()).await, (0, 0, 0, 0));
+        })
+    })
+    .await;
 }

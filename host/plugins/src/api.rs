@@ -33,7 +33,14 @@ pub trait ApiHost: Send + Sync {
     fn create_servers(&self, c: Caller, req: ServerCreate) -> Result<Vec<Server>, OpError>;
     fn list_servers(&self, c: Caller, q: ServerQuery) -> Result<Vec<Server>, OpError>;
     fn get_server(&self, c: Caller, id: String) -> Result<Server, OpError>;
-    fn rename_server(&self, c: Caller, id: String, name: String) -> Result<Server, OpError>;
+    fn update_server(
+        &self,
+        c: Caller,
+        id: String,
+        name: Option<String>,
+        access_ipv4: Option<String>,
+        access_ipv6: Option<String>,
+    ) -> Result<Server, OpError>;
     fn delete_server(&self, c: Caller, id: String) -> Result<(), OpError>;
     fn rebuild_server(
         &self,
@@ -76,6 +83,7 @@ pub trait ApiHost: Send + Sync {
     fn list_availability_zones(&self, c: Caller) -> Result<Vec<AvailabilityZone>, OpError>;
     fn list_services(&self, c: Caller) -> Result<Vec<Service>, OpError>;
     fn list_hypervisors(&self, c: Caller) -> Result<Vec<Hypervisor>, OpError>;
+    fn hypervisor_uptime(&self, c: Caller, hostname: String) -> Result<String, OpError>;
     fn set_flavor_extra_specs(
         &self,
         c: Caller,
@@ -97,6 +105,7 @@ pub trait ApiHost: Send + Sync {
         project: String,
     ) -> Result<Vec<String>, OpError>;
     fn delete_quotas(&self, c: Caller, project: String) -> Result<(), OpError>;
+    fn set_default_quota(&self, c: Caller, resource: String, limit: i64) -> Result<(), OpError>;
     fn default_quotas(&self, c: Caller) -> Result<Vec<QuotaUsage>, OpError>;
     fn list_aggregates(&self, c: Caller) -> Result<Vec<Aggregate>, OpError>;
     fn get_aggregate(&self, c: Caller, id: String) -> Result<Aggregate, OpError>;
@@ -184,8 +193,16 @@ impl compute::Host for State {
     fn get_server(&mut self, c: Caller, id: String) -> Result<Server, OpError> {
         self.api_host()?.get_server(c, id)
     }
-    fn rename_server(&mut self, c: Caller, id: String, name: String) -> Result<Server, OpError> {
-        self.api_host()?.rename_server(c, id, name)
+    fn update_server(
+        &mut self,
+        c: Caller,
+        id: String,
+        name: Option<String>,
+        access_ipv4: Option<String>,
+        access_ipv6: Option<String>,
+    ) -> Result<Server, OpError> {
+        self.api_host()?
+            .update_server(c, id, name, access_ipv4, access_ipv6)
     }
     fn delete_server(&mut self, c: Caller, id: String) -> Result<(), OpError> {
         self.api_host()?.delete_server(c, id)
@@ -265,6 +282,9 @@ impl compute::Host for State {
     fn list_hypervisors(&mut self, c: Caller) -> Result<Vec<Hypervisor>, OpError> {
         self.api_host()?.list_hypervisors(c)
     }
+    fn hypervisor_uptime(&mut self, c: Caller, hostname: String) -> Result<String, OpError> {
+        self.api_host()?.hypervisor_uptime(c, hostname)
+    }
     fn set_flavor_extra_specs(
         &mut self,
         c: Caller,
@@ -302,6 +322,14 @@ impl compute::Host for State {
     }
     fn delete_quotas(&mut self, c: Caller, project: String) -> Result<(), OpError> {
         self.api_host()?.delete_quotas(c, project)
+    }
+    fn set_default_quota(
+        &mut self,
+        c: Caller,
+        resource: String,
+        limit: i64,
+    ) -> Result<(), OpError> {
+        self.api_host()?.set_default_quota(c, resource, limit)
     }
     fn default_quotas(&mut self, c: Caller) -> Result<Vec<QuotaUsage>, OpError> {
         self.api_host()?.default_quotas(c)

@@ -23,10 +23,20 @@ pub enum Request {
         instance: Box<InstanceSpec>,
         stopped: bool,
     },
+    /// (cast) Give the guest `instance.flavor`'s resources on this host, keeping its disk;
+    /// it runs afterwards when `running`. Reported as `task` done, in `then`.
+    ResizeInstance {
+        instance: Box<InstanceSpec>,
+        running: bool,
+        task: TaskState,
+        then: VmState,
+    },
     /// (cast) Pause, unpause, suspend or resume the guest.
     ChangePower { uuid: String, op: PowerOp },
     /// (call) The hypervisor's own list of domains. Replies `Vec<Domain>`.
     ListDomains,
+    /// (call) The host's uptime and load, as `uptime` prints them. Replies `String`.
+    Uptime,
     /// (call) The serial console log. Replies `String`.
     ConsoleOutput { uuid: String },
 }

@@ -12,6 +12,8 @@ pub enum VmState {
     Stopped,
     Paused,
     Suspended,
+    /// Resized, waiting for the user to confirm or revert.
+    Resized,
     Error,
     Deleted,
 }
@@ -24,6 +26,7 @@ impl VmState {
             VmState::Stopped => "stopped",
             VmState::Paused => "paused",
             VmState::Suspended => "suspended",
+            VmState::Resized => "resized",
             VmState::Error => "error",
             VmState::Deleted => "deleted",
         }
@@ -36,6 +39,7 @@ impl VmState {
             VmState::Stopped,
             VmState::Paused,
             VmState::Suspended,
+            VmState::Resized,
             VmState::Error,
             VmState::Deleted,
         ]
@@ -63,6 +67,12 @@ pub enum TaskState {
     RebootingHard,
     #[serde(rename = "rebuilding")]
     Rebuilding,
+    #[serde(rename = "resize_prep")]
+    ResizePrep,
+    #[serde(rename = "resize_migrating")]
+    ResizeMigrating,
+    #[serde(rename = "resize_reverting")]
+    ResizeReverting,
     #[serde(rename = "pausing")]
     Pausing,
     #[serde(rename = "unpausing")]
@@ -84,6 +94,9 @@ impl TaskState {
             TaskState::Rebooting => "rebooting",
             TaskState::RebootingHard => "rebooting_hard",
             TaskState::Rebuilding => "rebuilding",
+            TaskState::ResizePrep => "resize_prep",
+            TaskState::ResizeMigrating => "resize_migrating",
+            TaskState::ResizeReverting => "resize_reverting",
             TaskState::Pausing => "pausing",
             TaskState::Unpausing => "unpausing",
             TaskState::Suspending => "suspending",
@@ -101,6 +114,9 @@ impl TaskState {
             TaskState::Rebooting,
             TaskState::RebootingHard,
             TaskState::Rebuilding,
+            TaskState::ResizePrep,
+            TaskState::ResizeMigrating,
+            TaskState::ResizeReverting,
             TaskState::Pausing,
             TaskState::Unpausing,
             TaskState::Suspending,

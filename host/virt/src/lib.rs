@@ -103,6 +103,9 @@ pub trait Driver: Send + Sync {
     fn power_off(&self, uuid: &str, graceful: Option<Duration>) -> Result<(), VirtError>;
     /// Reboots: `hard` resets the guest, otherwise an ACPI reboot.
     fn reboot(&self, uuid: &str, hard: bool) -> Result<(), VirtError>;
+    /// Gives an existing guest the resources of `spec` (vCPUs, memory; a root disk only
+    /// ever grows), keeping its disk; it runs afterwards when `running`.
+    fn resize(&self, spec: &GuestSpec, running: bool) -> Result<(), VirtError>;
     /// Freezes a running guest in memory.
     fn pause(&self, uuid: &str) -> Result<(), VirtError>;
     /// Lets a paused guest run again.

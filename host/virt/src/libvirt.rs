@@ -427,13 +427,20 @@ impl LibvirtDriver {
             .define_domain_xml(&xml)
             .map_err(lv(&spec.uuid))?;
         dom.create().map_err(lv(&spec.uuid))?;
-        self.simulated_console(
-            &spec.uuid,
-            &format!(
-                "started with {} vCPU, {} MB RAM, {} GB disk",
-                spec.vcpus, spec.memory_mb, spec.root_gb
-            ),
-        );
+        let image = spec
+            .image
+            .as_ref()
+            .map(|i| format!("image {} ({})", i.id, i.disk_format))
+            .unwrap_or_else(|| "no image".into());
+        for event in [
+            "domain defined".to_string(),
+            format!("vCPUs: {}", spec.vcpus),
+            format!("memory: {} MB", spec.memory_mb),
+            format!("root disk: {} GB from {image}", spec.root_gb),
+            "started".to_string(),
+        ] {
+            self.simulated_console(&spec.uuid, &event);
+        }
         tracing::info!(instance = %spec.uuid, uri = %self.uri, "guest started");
         Ok(())
     }
@@ -691,6 +698,56 @@ impl Driver for LibvirtDriver {
             }
             Err(e) => Err(lv(&uuid)(e)),
         }
+    }
+
+    fn resize(&self, spec: &GuestSpec, running: bool) -> Result<(), VirtError> {
+        let (uuid, dom) = self.require(&spec.uuid)?;
+        let spec = GuestSpec {
+            uuid: uuid.clone(),
+            ..spec.clone()
+        };
+        let _lock = self.lock(&uuid);
+        if dom.is_active().map_err(lv(&uuid))? {
+            dom.destroy().map_err(lv(&uuid))?;
+        }
+        let dir = self.instance_dir(&uuid);
+        let disk = dir.join("disk");
+        let disk = (!self.simulated() && disk.exists()).then_some(disk);
+        if let Some(disk) = &disk {
+            let current = virtual_size(disk, "qcow2").map_err(|reason| VirtError::Image {
+                id: uuid.clone(),
+                reason,
+            })?;
+            if spec.root_gb.saturating_mul(1 << 30) > current {
+                run(Command::new("qemu-img")
+                    .args(["resize", "-q", "-f", "qcow2"])
+                    .arg(disk)
+                    .arg(format!("{}G", spec.root_gb)))
+                .map_err(|reason| VirtError::Image {
+                    id: uuid.clone(),
+                    reason,
+                })?;
+            }
+        }
+        let xml = domain_xml(
+            &self.opts.domain_type,
+            &spec,
+            disk.as_deref(),
+            &dir.join("console.log"),
+        );
+        // Defining a domain with the same name and UUID replaces its definition.
+        let dom = self.conn()?.define_domain_xml(&xml).map_err(lv(&uuid))?;
+        self.simulated_console(
+            &uuid,
+            &format!(
+                "resized to {} vCPU, {} MB RAM, {} GB disk",
+                spec.vcpus, spec.memory_mb, spec.root_gb
+            ),
+        );
+        if running {
+            dom.create().map_err(lv(&uuid))?;
+        }
+        Ok(())
     }
 
     fn pause(&self, uuid: &str) -> Result<(), VirtError> {

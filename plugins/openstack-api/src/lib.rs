@@ -349,6 +349,12 @@ const ENDPOINTS: &[Endpoint] = &[
         handler: resources::delete_quota_set,
     },
     Endpoint {
+        method: "PUT",
+        path: "/v2.1/os-quota-class-sets/{class_name}",
+        access: Access::Admin,
+        handler: resources::update_quota_class,
+    },
+    Endpoint {
         method: "GET",
         path: "/v2.1/os-quota-class-sets/{class_name}",
         access: Access::Admin,
@@ -365,6 +371,12 @@ const ENDPOINTS: &[Endpoint] = &[
         path: "/v2.1/os-hypervisors/{hypervisor_id}",
         access: Access::Admin,
         handler: resources::show_hypervisor,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-hypervisors/{hypervisor_id}/uptime",
+        access: Access::Admin,
+        handler: resources::hypervisor_uptime,
     },
     Endpoint {
         method: "GET",
@@ -1056,6 +1068,8 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
             same_host: string_list(hints.and_then(|h| h.get("same_host"))),
             different_host: string_list(hints.and_then(|h| h.get("different_host"))),
         },
+        access_ipv4: opt_string(server, "accessIPv4")?,
+        access_ipv6: opt_string(server, "accessIPv6")?,
     };
     let created = compute::create_servers(&r.caller()?, &req)?;
     let first = created
@@ -1099,15 +1113,19 @@ fn update_server(r: &Request) -> Result<Reply, Fault> {
     }
     let c = r.caller()?;
     let id = r.param("server_id");
-    let s = match opt_string(server, "name")? {
-        Some(name) => {
-            if name.trim().is_empty() || name.chars().count() > 255 {
-                return Err(Fault::bad_request(format!("Invalid input for field/attribute name. Value: {name}. It must be 1 to 255 characters, not only spaces")));
-            }
-            compute::rename_server(&c, id, &name)?
+    let name = opt_string(server, "name")?;
+    if let Some(name) = &name {
+        if name.trim().is_empty() || name.chars().count() > 255 {
+            return Err(Fault::bad_request(format!("Invalid input for field/attribute name. Value: {name}. It must be 1 to 255 characters, not only spaces")));
         }
-        None => compute::get_server(&c, id)?,
-    };
+    }
+    let s = compute::update_server(
+        &c,
+        id,
+        name.as_deref(),
+        opt_string(server, "accessIPv4")?.as_deref(),
+        opt_string(server, "accessIPv6")?.as_deref(),
+    )?;
     Ok(Reply::json(200, json!({"server": views::server(r, &s)})))
 }
 
@@ -1197,6 +1215,38 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
     match action.as_str() {
         "os-start" => compute::server_action(&c, id, "start", &[])?,
         "rebuild" => return rebuild(r, &c, id, args),
+        "resize" => {
+            let m = args.as_object().ok_or_else(|| {
+                Fault::bad_request(format!(
+                    "Invalid input for field/attribute resize. Value: {args}. {args} is not of type 'object'"
+                ))
+            })?;
+            if let Some(k) = m
+                .keys()
+                .find(|k| !["flavorRef", "OS-DCF:diskConfig"].contains(&k.as_str()))
+            {
+                return Err(Fault::bad_request(format!("Invalid input for field/attribute resize. Additional properties are not allowed ('{k}' was unexpected)")));
+            }
+            let flavor = m
+                .get("flavorRef")
+                .ok_or_else(|| {
+                    Fault::bad_request(
+                        "Invalid input for field/attribute resize. 'flavorRef' is a required property",
+                    )
+                })
+                .and_then(|v| string_or_int(v, "flavorRef"))?;
+            let flavor = flavor.rsplit('/').next().unwrap_or_default().to_string();
+            compute::server_action(&c, id, "resize", &[("flavor".into(), flavor)])?
+        }
+        "confirmResize" => {
+            no_args(action, args)?;
+            compute::server_action(&c, id, "confirm-resize", &[])?;
+            return Ok(Reply::empty(204));
+        }
+        "revertResize" => {
+            no_args(action, args)?;
+            compute::server_action(&c, id, "revert-resize", &[])?
+        }
         "pause" | "unpause" | "suspend" | "resume" | "lock" | "unlock" => {
             no_args(action, args)?;
             compute::server_action(&c, id, action, &[])?

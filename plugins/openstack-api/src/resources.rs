@@ -292,6 +292,55 @@ pub fn delete_quota_set(r: &Request) -> Result<Reply, Fault> {
     Ok(Reply::empty(202))
 }
 
+/// `PUT os-quota-class-sets/default`: new default limits.
+pub fn update_quota_class(r: &Request) -> Result<Reply, Fault> {
+    let class = r.param("class_name");
+    if class != "default" {
+        return Err(Fault::bad_request(format!(
+            "Quota class {class}: only the 'default' class exists here"
+        )));
+    }
+    let body = r.json()?;
+    let set = body
+        .get("quota_class_set")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            Fault::bad_request(
+                "Invalid input for field/attribute quota_class_set. 'quota_class_set' is a required property",
+            )
+        })?;
+    let c = r.caller()?;
+    let known: Vec<String> = compute::default_quotas(&c)?
+        .into_iter()
+        .map(|q| q.resource)
+        .collect();
+    let mut changes = Vec::new();
+    for (k, v) in set {
+        if !known.contains(k) {
+            return Err(Fault::bad_request(format!("Invalid input for field/attribute quota_class_set. Additional properties are not allowed ('{k}' was unexpected)")));
+        }
+        let limit = v
+            .as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .filter(|l| *l >= -1)
+            .ok_or_else(|| {
+                Fault::bad_request(format!(
+                    "Invalid input for field/attribute {k}. Value: {v}. must be an integer >= -1"
+                ))
+            })?;
+        changes.push((k.clone(), limit));
+    }
+    for (k, limit) in changes {
+        compute::set_default_quota(&c, &k, limit)?;
+    }
+    let items: Vec<(String, i64, i64)> = compute::default_quotas(&c)?
+        .into_iter()
+        .map(|q| (q.resource, q.limit, 0))
+        .collect();
+    let set = quota_body(None, items, false)["quota_set"].take();
+    Ok(Reply::json(200, json!({"quota_class_set": set})))
+}
+
 /// `os-quota-class-sets/{id}`: the defaults every project starts with.
 pub fn show_quota_class(r: &Request) -> Result<Reply, Fault> {
     let items: Vec<(String, i64, i64)> = compute::default_quotas(&r.caller()?)?
@@ -430,6 +479,14 @@ pub fn show_hypervisor(r: &Request) -> Result<Reply, Fault> {
         200,
         json!({"hypervisor": hypervisor_detail(&h)}),
     ))
+}
+
+pub fn hypervisor_uptime(r: &Request) -> Result<Reply, Fault> {
+    let h = hypervisor_by_id(r)?;
+    let uptime = compute::hypervisor_uptime(&r.caller()?, &h.hostname)?;
+    let mut v = hypervisor_brief(&h);
+    v["uptime"] = json!(uptime);
+    Ok(Reply::json(200, json!({"hypervisor": v})))
 }
 
 pub fn hypervisor_statistics(r: &Request) -> Result<Reply, Fault> {

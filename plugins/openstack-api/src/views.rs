@@ -93,8 +93,8 @@ pub fn server(r: &Request, s: &Server) -> Value {
         "created": time::format(s.created_at),
         "updated": time::format(s.updated_at),
         "addresses": {},
-        "accessIPv4": "",
-        "accessIPv6": "",
+        "accessIPv4": s.access_ipv4,
+        "accessIPv6": s.access_ipv6,
         "links": links(r, "servers", &s.id),
         "OS-DCF:diskConfig": "MANUAL",
         "progress": 0,
@@ -152,9 +152,9 @@ pub struct ServerView<'a> {
     updated: String,
     addresses: Empty,
     #[serde(rename = "accessIPv4")]
-    access_ipv4: &'static str,
+    access_ipv4: &'a str,
     #[serde(rename = "accessIPv6")]
-    access_ipv6: &'static str,
+    access_ipv6: &'a str,
     links: [Link; 2],
     #[serde(rename = "OS-DCF:diskConfig")]
     disk_config: &'static str,
@@ -274,8 +274,8 @@ impl<'a> ServerView<'a> {
             created: time::format(s.created_at),
             updated: time::format(s.updated_at),
             addresses: Empty {},
-            access_ipv4: "",
-            access_ipv6: "",
+            access_ipv4: &s.access_ipv4,
+            access_ipv6: &s.access_ipv6,
             links: [
                 Link {
                     href: format!("{}/v2.1/servers/{}", r.base, s.id),
@@ -378,6 +378,12 @@ mod tests {
                 created_at: 1_764_000_000_400,
             }),
             locked: false,
+            access_ipv4: if image {
+                "192.0.2.1".into()
+            } else {
+                String::new()
+            },
+            access_ipv6: String::new(),
         }
     }
 

@@ -6,7 +6,7 @@ use metacloud_db::quotas::DefaultLimits;
 use metacloud_db::services::Service;
 use metacloud_db::{Db, DbError};
 use metacloud_rpc::objects::{
-    HostState, ImageRef, InstanceSpec, RequestSpec, SchedulerHints, TaskState, VmState,
+    Flavor, HostState, ImageRef, InstanceSpec, RequestSpec, SchedulerHints, TaskState, VmState,
 };
 use metacloud_rpc::{compute, conductor, topics, Rpc};
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,10 @@ pub struct CreateRequest {
     pub metadata: BTreeMap<String, String>,
     #[serde(default)]
     pub hints: SchedulerHints,
+    #[serde(default)]
+    pub access_ip_v4: Option<String>,
+    #[serde(default)]
+    pub access_ip_v6: Option<String>,
 }
 
 /// An instance with its latest fault, as the API shows it.
@@ -43,6 +47,24 @@ pub struct InstanceView {
     #[serde(flatten)]
     pub instance: Instance,
     pub fault: Option<Fault>,
+}
+
+/// An access address as given, or 400 when it is not an address of its family.
+fn checked_ip(ip: Option<&str>, v6: bool) -> Result<Option<String>, ApiError> {
+    let Some(ip) = ip.filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    // Kept in canonical form (`::babe:dc0c:1602`), as Nova stores them.
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(addr @ std::net::IpAddr::V4(_)) if !v6 => Ok(Some(addr.to_string())),
+        Ok(addr @ std::net::IpAddr::V6(_)) if v6 => Ok(Some(addr.to_string())),
+        _ => {
+            let family = if v6 { "IPv6" } else { "IPv4" };
+            Err(ApiError::BadRequest(format!(
+                "{ip} is not a valid {family} address"
+            )))
+        }
+    }
 }
 
 /// The compute API: every dialect's way into the cloud.
@@ -181,6 +203,8 @@ impl ComputeApi {
             metadata: req.metadata.clone(),
             request_id: ctx.request_id.clone(),
             server_group: req.hints.group.clone(),
+            access_ip_v4: checked_ip(req.access_ip_v4.as_deref(), false)?,
+            access_ip_v6: checked_ip(req.access_ip_v6.as_deref(), true)?,
         };
         let instances = self.db.create_instances(&new, &self.limits).await?;
         let spec = RequestSpec {
@@ -392,6 +416,146 @@ impl ComputeApi {
         Ok(updated)
     }
 
+    /// Resizes an active or stopped instance to another flavor, on its own host (disks do
+    /// not move between hosts yet). It ends in `resized` (VERIFY_RESIZE) for the user to
+    /// confirm or revert.
+    pub async fn resize(&self, ctx: &Context, uuid: &str, flavor: &str) -> Result<(), ApiError> {
+        Self::require_write(ctx, "os_compute_api:servers:resize")?;
+        let inst = self.changeable(ctx, uuid).await?;
+        let flavor = match self.flavor(ctx, flavor).await {
+            Ok(f) => f,
+            Err(ApiError::NotFound(_)) => {
+                return Err(ApiError::BadRequest(format!(
+                    "Unable to find flavor {flavor}."
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        if flavor.id == inst.flavor_id {
+            return Err(ApiError::BadRequest(
+                "When resizing, instances must change flavor!".into(),
+            ));
+        }
+        let conflict = |i: &Instance| {
+            ApiError::Conflict(format!(
+                "Cannot 'resize' instance {uuid} while it is in vm_state {} (task_state {})",
+                i.vm_state.as_str(),
+                i.task_state.map(|t| t.as_str()).unwrap_or("None")
+            ))
+        };
+        let Some(host) = inst.host.clone() else {
+            return Err(conflict(&inst));
+        };
+        let prep = StateChange {
+            task_state: Some(Some(TaskState::ResizePrep)),
+            expected_task_state: Some(vec![None]),
+            expected_vm_state: Some(vec![VmState::Active, VmState::Stopped]),
+            expected_host: Some(host.clone()),
+            ..Default::default()
+        };
+        self.db
+            .update_instance(uuid, &prep)
+            .await
+            .map_err(|e| match e {
+                DbError::Conflict(_) => conflict(&inst),
+                e => e.into(),
+            })?;
+        let started = match self.db.start_resize(uuid, &flavor, &self.limits).await {
+            Ok(i) => i,
+            Err(e) => {
+                let back = StateChange {
+                    task_state: Some(None),
+                    expected_task_state: Some(vec![Some(TaskState::ResizePrep)]),
+                    ..Default::default()
+                };
+                let _ = self.db.update_instance(uuid, &back).await;
+                return Err(e.into());
+            }
+        };
+        self.db
+            .record_action(
+                uuid,
+                "resize",
+                &ctx.request_id,
+                &ctx.project_id,
+                &ctx.user_id,
+            )
+            .await?;
+        tracing::info!(instance = %uuid, flavor = %flavor.name, %host, "resize started");
+        let req = compute::Request::ResizeInstance {
+            instance: Box::new(self.spec_of(&started, flavor).await?),
+            running: inst.vm_state == VmState::Active,
+            task: TaskState::ResizeMigrating,
+            then: VmState::Resized,
+        };
+        self.rpc.cast(&topics::compute(&host), &req).await?;
+        Ok(())
+    }
+
+    /// Confirms a resize: the old flavor's resources are freed.
+    pub async fn confirm_resize(&self, ctx: &Context, uuid: &str) -> Result<(), ApiError> {
+        Self::require_write(ctx, "os_compute_api:servers:confirm_resize")?;
+        self.changeable(ctx, uuid).await?;
+        self.db.confirm_resize(uuid).await.map_err(|e| match e {
+            DbError::Conflict(m) => ApiError::Conflict(m),
+            e => e.into(),
+        })?;
+        self.db
+            .record_action(
+                uuid,
+                "confirmResize",
+                &ctx.request_id,
+                &ctx.project_id,
+                &ctx.user_id,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Reverts a resize: the guest gets its old flavor back.
+    pub async fn revert_resize(&self, ctx: &Context, uuid: &str) -> Result<(), ApiError> {
+        Self::require_write(ctx, "os_compute_api:servers:revert_resize")?;
+        let inst = self.changeable(ctx, uuid).await?;
+        let host = inst
+            .host
+            .clone()
+            .ok_or_else(|| ApiError::Conflict(format!("Instance {uuid} has no host")))?;
+        let (reverted, back_to) = self.db.revert_resize(uuid).await.map_err(|e| match e {
+            DbError::Conflict(m) => ApiError::Conflict(m),
+            e => e.into(),
+        })?;
+        self.db
+            .record_action(
+                uuid,
+                "revertResize",
+                &ctx.request_id,
+                &ctx.project_id,
+                &ctx.user_id,
+            )
+            .await?;
+        let flavor = self.db.get_flavor(&reverted.flavor_id).await?;
+        let req = compute::Request::ResizeInstance {
+            instance: Box::new(self.spec_of(&reverted, flavor).await?),
+            running: back_to == VmState::Active,
+            task: TaskState::ResizeReverting,
+            then: back_to,
+        };
+        self.rpc.cast(&topics::compute(&host), &req).await?;
+        Ok(())
+    }
+
+    /// What the compute worker needs to (re)build an instance's guest.
+    async fn spec_of(&self, inst: &Instance, flavor: Flavor) -> Result<InstanceSpec, ApiError> {
+        Ok(InstanceSpec {
+            uuid: inst.uuid.clone(),
+            name: inst.name.clone(),
+            project_id: inst.project_id.clone(),
+            user_id: inst.user_id.clone(),
+            flavor,
+            image: None,
+        })
+    }
+
     /// Pause, unpause, suspend or resume.
     pub async fn change_power(
         &self,
@@ -464,6 +628,34 @@ impl ComputeApi {
         }
         self.db.set_instance_metadata(uuid, &meta).await?;
         Ok(())
+    }
+
+    /// Sets or clears (empty string) the access addresses of an instance.
+    pub async fn set_access_ips(
+        &self,
+        ctx: &Context,
+        uuid: &str,
+        v4: Option<&str>,
+        v6: Option<&str>,
+    ) -> Result<Instance, ApiError> {
+        Self::require_write(ctx, "os_compute_api:servers:update")?;
+        let v4 = match v4 {
+            Some(ip) => Some(checked_ip(Some(ip), false)?),
+            None => None,
+        };
+        let v6 = match v6 {
+            Some(ip) => Some(checked_ip(Some(ip), true)?),
+            None => None,
+        };
+        self.changeable(ctx, uuid).await?;
+        Ok(self
+            .db
+            .set_instance_access_ips(
+                uuid,
+                v4.as_ref().map(|v| v.as_deref()),
+                v6.as_ref().map(|v| v.as_deref()),
+            )
+            .await?)
     }
 
     /// Renames an instance the caller may change.
@@ -746,6 +938,20 @@ impl ComputeApi {
             .await?)
     }
 
+    /// A compute host's uptime and load, from the host itself (admin).
+    pub async fn host_uptime(&self, ctx: &Context, host: &str) -> Result<String, ApiError> {
+        Self::require_admin(ctx, "os_compute_api:os-hypervisors:uptime")?;
+        if !self.host_is_up(host).await? {
+            return Err(ApiError::Unavailable(format!(
+                "Compute service of {host} is unavailable at this time."
+            )));
+        }
+        Ok(self
+            .rpc
+            .call(&topics::compute(host), &compute::Request::Uptime)
+            .await?)
+    }
+
     /// Every service with its up/down state (admin).
     pub async fn services(&self, ctx: &Context) -> Result<Vec<Service>, ApiError> {
         Self::require_admin(ctx, "os_compute_api:os-services:list")?;
@@ -845,17 +1051,48 @@ impl ComputeApi {
         Ok(())
     }
 
-    /// The default limits (resource, limit).
-    pub fn default_quotas(&self) -> Vec<(String, i64)> {
-        let mut out: Vec<(String, i64)> = self
-            .limits
-            .0
-            .iter()
-            .map(|(k, v)| (k.to_string(), *v))
-            .collect();
-        out.push(("key_pairs".into(), crate::keypairs::KEYPAIRS_PER_USER));
-        out.extend(RECORDED_QUOTAS.iter().map(|(r, l)| (r.to_string(), *l)));
-        out
+    /// Every quota resource with its configured default.
+    fn quota_defaults(&self) -> DefaultLimits {
+        let mut all = self.limits.0.clone();
+        all.insert("key_pairs".into(), crate::keypairs::KEYPAIRS_PER_USER);
+        all.extend(RECORDED_QUOTAS.iter().map(|(r, l)| (r.to_string(), *l)));
+        DefaultLimits(all)
+    }
+
+    /// The default limits (resource, limit): set through the API, else configured.
+    pub async fn default_quotas(&self) -> Result<Vec<(String, i64)>, ApiError> {
+        let defaults = self.quota_defaults();
+        let mut out = Vec::with_capacity(defaults.0.len());
+        for resource in defaults.0.keys() {
+            out.push((
+                resource.clone(),
+                self.db.default_limit(resource, &defaults).await?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Sets the default limit of a resource for every project without its own (admin).
+    pub async fn set_default_quota(
+        &self,
+        ctx: &Context,
+        resource: &str,
+        limit: i64,
+    ) -> Result<(), ApiError> {
+        Self::require_admin(ctx, "os_compute_api:os-quota-class-sets:update")?;
+        if !self.quota_defaults().0.contains_key(resource) {
+            return Err(ApiError::BadRequest(format!(
+                "unknown quota resource {resource}"
+            )));
+        }
+        if limit < -1 {
+            return Err(ApiError::BadRequest(format!(
+                "Quota limit {limit} for {resource} must be -1 or greater."
+            )));
+        }
+        self.db.set_default_limit(resource, limit).await?;
+        tracing::info!(%resource, limit, "default quota set");
+        Ok(())
     }
 
     /// A project's usage per resource.

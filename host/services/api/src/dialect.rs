@@ -446,7 +446,9 @@ fn server(i: Instance, flavor: Flavor, fault: Option<metacloud_db::instances::Fa
             message: f.message,
             created_at: f.created_at,
         }),
-        locked: false,
+        locked: i.locked_by.is_some(),
+        access_ipv4: i.access_ip_v4.unwrap_or_default(),
+        access_ipv6: i.access_ip_v6.unwrap_or_default(),
     }
 }
 
@@ -540,6 +542,8 @@ impl ApiHost for ComputeHost {
                 different_host: req.hints.different_host,
                 group: req.hints.group,
             },
+            access_ip_v4: req.access_ipv4,
+            access_ip_v6: req.access_ipv6,
         };
         let made = self.run(self.api.create(&ctx, create))?;
         self.servers(&ctx, made)
@@ -569,9 +573,32 @@ impl ApiHost for ComputeHost {
         Ok(server)
     }
 
-    fn rename_server(&self, c: Caller, id: String, name: String) -> Result<Server, OpError> {
+    fn update_server(
+        &self,
+        c: Caller,
+        id: String,
+        name: Option<String>,
+        access_ipv4: Option<String>,
+        access_ipv6: Option<String>,
+    ) -> Result<Server, OpError> {
         let ctx = context(&c);
-        let inst = self.run(self.api.rename(&ctx, &id, &name))?;
+        let inst = self.run(async {
+            let mut inst = None;
+            if let Some(name) = &name {
+                inst = Some(self.api.rename(&ctx, &id, name).await?);
+            }
+            if access_ipv4.is_some() || access_ipv6.is_some() {
+                inst = Some(
+                    self.api
+                        .set_access_ips(&ctx, &id, access_ipv4.as_deref(), access_ipv6.as_deref())
+                        .await?,
+                );
+            }
+            match inst {
+                Some(i) => Ok(i),
+                None => Ok(self.api.show(&ctx, &id).await?.instance),
+            }
+        })?;
         let mut s = self.servers(&ctx, vec![inst])?;
         s.pop()
             .ok_or_else(|| OpError::NotFound(format!("Instance {id} could not be found.")))
@@ -609,6 +636,16 @@ impl ApiHost for ComputeHost {
         match action.as_str() {
             "start" => self.run(self.api.start(&ctx, &id)),
             "lock" => self.run(self.api.lock(&ctx, &id)),
+            "resize" => {
+                let flavor = args
+                    .iter()
+                    .find(|(k, _)| k == "flavor")
+                    .map(|(_, v)| v.clone())
+                    .ok_or_else(|| OpError::BadRequest("resize needs a flavor".into()))?;
+                self.run(self.api.resize(&ctx, &id, &flavor))
+            }
+            "confirm-resize" => self.run(self.api.confirm_resize(&ctx, &id)),
+            "revert-resize" => self.run(self.api.revert_resize(&ctx, &id)),
             "unlock" => self.run(self.api.unlock(&ctx, &id)),
 
             "stop" => self.run(self.api.stop(&ctx, &id)),
@@ -854,10 +891,13 @@ impl ApiHost for ComputeHost {
         self.run(self.api.delete_quotas(&context(&c), &project))
     }
 
+    fn set_default_quota(&self, c: Caller, resource: String, limit: i64) -> Result<(), OpError> {
+        self.run(self.api.set_default_quota(&context(&c), &resource, limit))
+    }
+
     fn default_quotas(&self, _c: Caller) -> Result<Vec<QuotaUsage>, OpError> {
         Ok(self
-            .api
-            .default_quotas()
+            .run(self.api.default_quotas())?
             .into_iter()
             .map(|(resource, limit)| QuotaUsage {
                 resource,
@@ -942,6 +982,10 @@ impl ApiHost for ComputeHost {
             &metadata.into_iter().collect(),
         ))
         .map(wit_aggregate)
+    }
+
+    fn hypervisor_uptime(&self, c: Caller, hostname: String) -> Result<String, OpError> {
+        self.run(self.api.host_uptime(&context(&c), &hostname))
     }
 
     fn list_hypervisors(&self, c: Caller) -> Result<Vec<Hypervisor>, OpError> {
@@ -1082,6 +1126,8 @@ mod tests {
             updated_at: created,
             deleted: false,
             locked_by: None,
+            access_ip_v4: None,
+            access_ip_v6: None,
         }
     }
 

@@ -27,6 +27,39 @@ pub struct ComputeWorker {
     node_defaults: NodeReport,
 }
 
+/// `HH:MM:SS up D days, H:MM,  load average: a, b, c` from `/proc`, as `uptime` says it
+/// (Nova's hypervisor uptime is that command's output on the compute host).
+fn host_uptime() -> std::io::Result<String> {
+    let up = std::fs::read_to_string("/proc/uptime")?;
+    let secs = up
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(0.0) as u64;
+    let load = std::fs::read_to_string("/proc/loadavg")?;
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        % 86_400;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let days = match days {
+        0 => String::new(),
+        1 => "1 day, ".to_string(),
+        n => format!("{n} days, "),
+    };
+    Ok(format!(
+        " {:02}:{:02}:{:02} up {days}{:2}:{:02},  load average: {}",
+        now / 3600,
+        now % 3600 / 60,
+        now % 60,
+        rest / 3600,
+        rest % 3600 / 60,
+        load.join(", ")
+    ))
+}
+
 /// Nova's numeric power state of a hypervisor state.
 pub fn power_code(state: PowerState) -> i32 {
     state as i32
@@ -238,6 +271,18 @@ impl ComputeWorker {
                 self.finish_action(&uuid, TaskState::Rebuilding, to, result)
                     .await
             }
+            Request::ResizeInstance {
+                instance,
+                running,
+                task,
+                then,
+            } => {
+                let uuid = instance.uuid.clone();
+                tracing::info!(instance = %uuid, flavor = %instance.flavor.name, "resizing instance");
+                let spec = Self::guest_spec(&instance);
+                let result = self.blocking(move |d| d.resize(&spec, running)).await;
+                self.finish_action(&uuid, task, then, result).await
+            }
             Request::ChangePower { uuid, op } => {
                 let u = uuid.clone();
                 let result = self
@@ -251,6 +296,7 @@ impl ComputeWorker {
                 self.finish_action(&uuid, op.task(), op.to_state(), result)
                     .await
             }
+            Request::Uptime => json(host_uptime().map_err(|e| RpcError::Remote(e.to_string()))?),
             Request::ListDomains => {
                 let domains = self.blocking(|d| d.list()).await.map_err(virt_error)?;
                 json(
