@@ -134,6 +134,19 @@ impl ApiHost for Canned {
     fn hypervisor_uptime(&self, _: Caller, _: String) -> Result<String, OpError> {
         unavailable()
     }
+    fn create_image(
+        &self,
+        _: Caller,
+        _: String,
+        _: String,
+        _: Vec<(String, String)>,
+        _: Option<BackupSpec>,
+    ) -> Result<String, OpError> {
+        unavailable()
+    }
+    fn image_endpoint(&self) -> String {
+        String::new()
+    }
     fn rebuild_server(
         &self,
         _: Caller,

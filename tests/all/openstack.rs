@@ -1189,3 +1189,135 @@ async fn resize_confirm_revert_and_access_addresses() {
         "{b}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn snapshots_and_backups_become_images() {
+    use reqwest::Method;
+    let c = Cloud::start().await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+    let image = c.upload_image(&demo).await;
+    let (s, _, b) = c
+        .call(
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({"server": {"name": "snap", "flavorRef": "42", "imageRef": image}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let id = b["server"]["id"].as_str().unwrap().to_string();
+    c.wait_status(&demo, &id, "ACTIVE").await;
+    let path = format!("/v2.1/servers/{id}/action");
+    let glance = |token: &str, p: String| {
+        c.http
+            .get(format!("{}{p}", c.glance))
+            .header("x-auth-token", token.to_string())
+            .send()
+    };
+    let image_of = |headers: &reqwest::header::HeaderMap| {
+        let loc = headers["location"].to_str().unwrap().to_string();
+        assert!(loc.starts_with(&c.glance), "{loc}");
+        loc.rsplit('/').next().unwrap().to_string()
+    };
+    let wait_active = |img: String| {
+        let demo = demo.clone();
+        async move {
+            wait_for(
+                &format!("image {img} active"),
+                Duration::from_secs(30),
+                || async {
+                    let v: Value = glance(&demo, format!("/v2/images/{img}"))
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    (v["status"] == "active").then_some(v)
+                },
+            )
+            .await
+        }
+    };
+
+    // createImage: 202 with the image's URL; the image holds the server's disk.
+    let (s, _, b) = c
+        .call(
+            &demo,
+            Method::POST,
+            &path,
+            Some(json!({"createImage": {"metadata": {"k": "v"}}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    let (s, h, b) = c
+        .call(
+            &demo,
+            Method::POST,
+            &path,
+            Some(json!({"createImage": {"name": "snap-1", "metadata": {"k": "v"}}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let snap = image_of(&h);
+    let v = wait_active(snap.clone()).await;
+    assert_eq!(v["instance_uuid"], json!(id));
+    assert_eq!(v["image_type"], json!("snapshot"));
+    assert_eq!(v["k"], json!("v"));
+    assert_eq!(v["visibility"], json!("private"));
+    let data = glance(&demo, format!("/v2/images/{snap}/file"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(data.len(), 4096, "a simulated disk is its base image");
+    c.wait_status(&demo, &id, "ACTIVE").await;
+    // The snapshot boots.
+    let (s, _, b) = c
+        .call(
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({"server": {"name": "from-snap", "flavorRef": "42", "imageRef": snap}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    c.wait_status(&demo, b["server"]["id"].as_str().unwrap(), "ACTIVE")
+        .await;
+
+    // createBackup with rotation 1: the second backup replaces the first.
+    let backup =
+        |n: &str| json!({"createBackup": {"name": n, "backup_type": "daily", "rotation": 1}});
+    let (s, h, b) = c.call(&demo, Method::POST, &path, Some(backup("b1"))).await;
+    assert_eq!(s, 202, "{b}");
+    let b1 = image_of(&h);
+    wait_active(b1.clone()).await;
+    c.wait_status(&demo, &id, "ACTIVE").await;
+    let (s, h, _) = c.call(&demo, Method::POST, &path, Some(backup("b2"))).await;
+    assert_eq!(s, 202);
+    let b2 = image_of(&h);
+    wait_active(b2.clone()).await;
+    wait_for(
+        "first backup rotated out",
+        Duration::from_secs(30),
+        || async {
+            (glance(&demo, format!("/v2/images/{b1}"))
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+                == 404)
+                .then_some(())
+        },
+    )
+    .await;
+    let (s, _, _) = c
+        .call(
+            &demo,
+            Method::POST,
+            &path,
+            Some(json!({"createBackup": {"name": "x", "backup_type": "daily"}})),
+        )
+        .await;
+    assert_eq!(s, 400, "rotation is required");
+}

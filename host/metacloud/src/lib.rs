@@ -337,8 +337,14 @@ fn load_dialect(
         match metacloud_plugins::api::DialectPlugin::load(&runtime, &path, Default::default()) {
             Ok(p) if p.name == "openstack-compute" => {
                 tracing::info!(name = %p.name, path = %path.display(), routes = p.routes.len(), "API dialect loaded");
+                // Where computes upload snapshots: the image endpoint of the catalog.
+                let image_url = config
+                    .identity
+                    .public_image_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{}", config.api.image_listen));
                 return Ok(metacloud_api::dialect::DialectService::new(
-                    runtime, p, identity, api, images,
+                    runtime, p, identity, api, images, image_url,
                 ));
             }
             Ok(p) => found.push(p.name),

@@ -20,9 +20,10 @@ mod world {
 }
 
 pub use world::metacloud::api::types::{
-    Access, Aggregate, AvailabilityZone, Caller, Fault, Flavor, FlavorCreate, HttpRequest,
-    HttpResponse, Hypervisor, InstanceAction, Keypair, KeypairCreated, OpError, QuotaError,
-    QuotaUsage, Route, SchedulerHints, Server, ServerCreate, ServerGroup, ServerQuery, Service,
+    Access, Aggregate, AvailabilityZone, BackupSpec, Caller, Fault, Flavor, FlavorCreate,
+    HttpRequest, HttpResponse, Hypervisor, InstanceAction, Keypair, KeypairCreated, OpError,
+    QuotaError, QuotaUsage, Route, SchedulerHints, Server, ServerCreate, ServerGroup, ServerQuery,
+    Service,
 };
 use world::metacloud::api::{compute, signatures, types as api_types};
 
@@ -42,6 +43,15 @@ pub trait ApiHost: Send + Sync {
         access_ipv6: Option<String>,
     ) -> Result<Server, OpError>;
     fn delete_server(&self, c: Caller, id: String) -> Result<(), OpError>;
+    fn create_image(
+        &self,
+        c: Caller,
+        id: String,
+        name: String,
+        metadata: Vec<(String, String)>,
+        backup: Option<BackupSpec>,
+    ) -> Result<String, OpError>;
+    fn image_endpoint(&self) -> String;
     fn rebuild_server(
         &self,
         c: Caller,
@@ -206,6 +216,21 @@ impl compute::Host for State {
     }
     fn delete_server(&mut self, c: Caller, id: String) -> Result<(), OpError> {
         self.api_host()?.delete_server(c, id)
+    }
+    fn create_image(
+        &mut self,
+        c: Caller,
+        id: String,
+        name: String,
+        metadata: Vec<(String, String)>,
+        backup: Option<BackupSpec>,
+    ) -> Result<String, OpError> {
+        self.api_host()?.create_image(c, id, name, metadata, backup)
+    }
+    fn image_endpoint(&mut self) -> String {
+        self.api_host()
+            .map(|h| h.image_endpoint())
+            .unwrap_or_default()
     }
     fn rebuild_server(
         &mut self,

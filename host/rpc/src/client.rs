@@ -38,6 +38,21 @@ impl Rpc {
         Ok(self.bus.fanout(exchange, msg).await?)
     }
 
+    /// Request/reply with its own deadline (long operations such as snapshots).
+    pub async fn call_within<R: Serialize, T: DeserializeOwned>(
+        &self,
+        topic: &str,
+        req: &R,
+        timeout: Duration,
+    ) -> Result<T, RpcError> {
+        Rpc {
+            bus: self.bus.clone(),
+            call_timeout: timeout,
+        }
+        .call(topic, req)
+        .await
+    }
+
     /// Request/reply with the configured deadline.
     pub async fn call<R: Serialize, T: DeserializeOwned>(
         &self,

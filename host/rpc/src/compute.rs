@@ -1,6 +1,6 @@
 //! Requests to one compute worker (topic `compute.<host>`).
 
-use crate::objects::{InstanceSpec, TaskState, VmState};
+use crate::objects::{ImageRef, InstanceSpec, TaskState, VmState};
 use serde::{Deserialize, Serialize};
 
 /// Requests on `compute.<host>`.
@@ -35,10 +35,36 @@ pub enum Request {
     ChangePower { uuid: String, op: PowerOp },
     /// (call) The hypervisor's own list of domains. Replies `Vec<Domain>`.
     ListDomains,
+    /// (call) Snapshot the guest's disk and upload it as the data of image `upload.image_id`;
+    /// `base` is the image it booted from. Reports `task` done either way; replies
+    /// [`Snapshot`].
+    SnapshotInstance {
+        uuid: String,
+        base: Option<Box<ImageRef>>,
+        upload: ImageUpload,
+        task: TaskState,
+    },
     /// (call) The host's uptime and load, as `uptime` prints them. Replies `String`.
     Uptime,
     /// (call) The serial console log. Replies `String`.
     ConsoleOutput { uuid: String },
+}
+
+/// Where a snapshot goes: the image service's data URL for the image, and a token that
+/// may write it (the requesting user's, as Nova hands it to its computes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageUpload {
+    /// Base URL of the image API, e.g. `http://127.0.0.1:9292`.
+    pub url: String,
+    pub image_id: String,
+    pub token: String,
+}
+
+/// What a snapshot produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub disk_format: String,
+    pub size: u64,
 }
 
 /// A domain as the hypervisor lists it.

@@ -67,6 +67,10 @@ pub enum TaskState {
     RebootingHard,
     #[serde(rename = "rebuilding")]
     Rebuilding,
+    #[serde(rename = "image_snapshot")]
+    ImageSnapshot,
+    #[serde(rename = "image_backup")]
+    ImageBackup,
     #[serde(rename = "resize_prep")]
     ResizePrep,
     #[serde(rename = "resize_migrating")]
@@ -94,6 +98,8 @@ impl TaskState {
             TaskState::Rebooting => "rebooting",
             TaskState::RebootingHard => "rebooting_hard",
             TaskState::Rebuilding => "rebuilding",
+            TaskState::ImageSnapshot => "image_snapshot",
+            TaskState::ImageBackup => "image_backup",
             TaskState::ResizePrep => "resize_prep",
             TaskState::ResizeMigrating => "resize_migrating",
             TaskState::ResizeReverting => "resize_reverting",
@@ -114,6 +120,8 @@ impl TaskState {
             TaskState::Rebooting,
             TaskState::RebootingHard,
             TaskState::Rebuilding,
+            TaskState::ImageSnapshot,
+            TaskState::ImageBackup,
             TaskState::ResizePrep,
             TaskState::ResizeMigrating,
             TaskState::ResizeReverting,

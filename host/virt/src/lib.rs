@@ -106,6 +106,15 @@ pub trait Driver: Send + Sync {
     /// Gives an existing guest the resources of `spec` (vCPUs, memory; a root disk only
     /// ever grows), keeping its disk; it runs afterwards when `running`.
     fn resize(&self, spec: &GuestSpec, running: bool) -> Result<(), VirtError>;
+    /// Writes a copy of the guest's root disk to `out` and returns its format (`qcow2`,
+    /// `raw`). A running guest is paused for the copy. A simulated guest's disk is its
+    /// `base` image, which is what it copies.
+    fn snapshot(
+        &self,
+        uuid: &str,
+        base: Option<&ImageSource>,
+        out: &std::path::Path,
+    ) -> Result<String, VirtError>;
     /// Freezes a running guest in memory.
     fn pause(&self, uuid: &str) -> Result<(), VirtError>;
     /// Lets a paused guest run again.

@@ -750,6 +750,47 @@ impl Driver for LibvirtDriver {
         Ok(())
     }
 
+    fn snapshot(
+        &self,
+        uuid: &str,
+        base: Option<&ImageSource>,
+        out: &Path,
+    ) -> Result<String, VirtError> {
+        let (uuid, dom) = self.require(uuid)?;
+        let img_err = |reason: String| VirtError::Image {
+            id: uuid.clone(),
+            reason,
+        };
+        if self.simulated() {
+            let base = base.ok_or_else(|| img_err("the guest has no disk to snapshot".into()))?;
+            let cached = self.cached_image(base)?;
+            std::fs::copy(&cached, out).map_err(io(out))?;
+            self.simulated_console(&uuid, "disk snapshot taken");
+            return Ok(base.disk_format.clone());
+        }
+        let _lock = self.lock(&uuid);
+        let disk = self.instance_dir(&uuid).join("disk");
+        let running = dom.is_active().map_err(lv(&uuid))?
+            && matches!(
+                dom.state().map_err(lv(&uuid))?.0.known(),
+                Some(DomainState::Running | DomainState::Blocked)
+            );
+        if running {
+            dom.suspend().map_err(lv(&uuid))?;
+        }
+        let copied = run(Command::new("qemu-img")
+            .args(["convert", "-U", "-f", "qcow2", "-O", "qcow2"])
+            .arg(&disk)
+            .arg(out))
+        .map_err(img_err);
+        if running {
+            if let Err(e) = dom.resume() {
+                tracing::error!(instance = %uuid, error = %one_line(e.message()), "guest not resumed after snapshot");
+            }
+        }
+        copied.map(|_| "qcow2".to_string())
+    }
+
     fn pause(&self, uuid: &str) -> Result<(), VirtError> {
         let (uuid, dom) = self.require(uuid)?;
         let _lock = self.lock(&uuid);

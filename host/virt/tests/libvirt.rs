@@ -149,7 +149,56 @@ fn simulated_guests_full_lifecycle() {
         d.power_state(&u.to_uppercase()).unwrap(),
         Some(PowerState::Running)
     );
-    assert_eq!(d.console_log(u).unwrap(), "");
+    // A simulated guest's console is the driver's account of what happened to it.
+    let console = d.console_log(u).unwrap();
+    assert!(
+        console.contains("vCPUs: 1") && console.contains("started"),
+        "{console}"
+    );
+
+    // Pause/unpause keep it in memory; suspend saves it and resume restores it.
+    d.pause(u).unwrap();
+    assert_eq!(d.power_state(u).unwrap(), Some(PowerState::Paused));
+    d.pause(u).unwrap(); // already paused
+    d.unpause(u).unwrap();
+    assert_eq!(d.power_state(u).unwrap(), Some(PowerState::Running));
+    d.suspend(u).unwrap();
+    assert_eq!(d.power_state(u).unwrap(), Some(PowerState::Shutdown));
+    d.resume(u).unwrap();
+    assert_eq!(d.power_state(u).unwrap(), Some(PowerState::Running));
+    // Resize redefines the same domain with new resources, running or not.
+    let bigger = GuestSpec {
+        vcpus: 2,
+        memory_mb: 128,
+        ..guest(u.clone())
+    };
+    d.resize(&bigger, true).unwrap();
+    assert_eq!(d.power_state(u).unwrap(), Some(PowerState::Running));
+    d.resize(&guest(u.clone()), false).unwrap();
+    assert_eq!(d.power_state(u).unwrap(), Some(PowerState::Shutdown));
+    assert!(d
+        .console_log(u)
+        .unwrap()
+        .contains("resized to 2 vCPU, 128 MB"));
+    d.power_on(u).unwrap();
+    // A snapshot of a guest without an image has nothing to copy.
+    assert!(d.snapshot(u, None, &dir.join("snap")).is_err());
+    // With its base image, the snapshot is a copy of that image (nothing writes to a
+    // simulated disk).
+    let base = dir.join("base.img");
+    std::fs::write(&base, b"simulated disk bytes").unwrap();
+    let src = ImageSource {
+        id: "img-sim".into(),
+        location: base.display().to_string(),
+        sha256: None,
+        disk_format: "raw".into(),
+    };
+    let format = d.snapshot(u, Some(&src), &dir.join("snap")).unwrap();
+    assert_eq!(format, "raw");
+    assert_eq!(
+        std::fs::read(dir.join("snap")).unwrap(),
+        b"simulated disk bytes"
+    );
 
     for u in &uuids {
         d.destroy(u).unwrap();

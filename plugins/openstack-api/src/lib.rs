@@ -23,8 +23,8 @@ mod views;
 use bindings::exports::metacloud::api::dialect::Guest;
 use bindings::metacloud::api::compute;
 use bindings::metacloud::api::types::{
-    Access, Caller, HttpRequest, HttpResponse, OpError, Route, SchedulerHints, ServerCreate,
-    ServerQuery,
+    Access, BackupSpec, Caller, HttpRequest, HttpResponse, OpError, Route, SchedulerHints,
+    ServerCreate, ServerQuery,
 };
 use serde_json::{json, Map, Value};
 
@@ -1134,6 +1134,61 @@ fn delete_server(r: &Request) -> Result<Reply, Fault> {
     Ok(Reply::empty(204))
 }
 
+/// `createImage` / `createBackup`: 202 with the new image's URL in `Location` (2.1).
+fn create_image(c: &Caller, id: &str, action: &str, args: &Value) -> Result<Reply, Fault> {
+    let m = args.as_object().ok_or_else(|| {
+        Fault::bad_request(format!(
+            "Invalid input for field/attribute {action}. Value: {args}. {args} is not of type 'object'"
+        ))
+    })?;
+    let allowed: &[&str] = if action == "createBackup" {
+        &["name", "backup_type", "rotation", "metadata"]
+    } else {
+        &["name", "metadata"]
+    };
+    if let Some(k) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(Fault::bad_request(format!("Invalid input for field/attribute {action}. Additional properties are not allowed ('{k}' was unexpected)")));
+    }
+    let required = |field: &str| {
+        Fault::bad_request(format!(
+            "Invalid input for field/attribute {action}. '{field}' is a required property"
+        ))
+    };
+    let name = opt_string(m, "name")?.ok_or_else(|| required("name"))?;
+    if name.trim().is_empty() || name.chars().count() > 255 {
+        return Err(Fault::bad_request(format!("Invalid input for field/attribute name. Value: {name}. It must be 1 to 255 characters, not only spaces")));
+    }
+    let metadata = string_map(m.get("metadata"), "metadata")?;
+    let backup = if action == "createBackup" {
+        let kind = opt_string(m, "backup_type")?.ok_or_else(|| required("backup_type"))?;
+        let rotation = m.get("rotation").ok_or_else(|| required("rotation"))?;
+        let rotation = match rotation {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.parse::<u64>().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            Fault::bad_request(format!(
+                "Invalid input for field/attribute rotation. Value: {rotation}. It must be an integer >= 0"
+            ))
+        })?;
+        Some(BackupSpec {
+            kind,
+            rotation: rotation.min(u32::MAX as u64) as u32,
+        })
+    } else {
+        None
+    };
+    let image = compute::create_image(c, id, &name, &metadata, backup.as_ref())?;
+    let mut reply = Reply::empty(202);
+    let location = format!(
+        "{}/v2/images/{image}",
+        compute::image_endpoint().trim_end_matches('/')
+    );
+    reply.headers.push(("location".into(), location));
+    Ok(reply)
+}
+
 /// Keys the 2.1 schema allows in `rebuild`.
 const REBUILD_KEYS: &[&str] = &[
     "imageRef",
@@ -1215,6 +1270,7 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
     match action.as_str() {
         "os-start" => compute::server_action(&c, id, "start", &[])?,
         "rebuild" => return rebuild(r, &c, id, args),
+        "createImage" | "createBackup" => return create_image(&c, id, action, args),
         "resize" => {
             let m = args.as_object().ok_or_else(|| {
                 Fault::bad_request(format!(

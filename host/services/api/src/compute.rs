@@ -71,7 +71,7 @@ fn checked_ip(ip: Option<&str>, v6: bool) -> Result<Option<String>, ApiError> {
 #[derive(Clone)]
 pub struct ComputeApi {
     pub(crate) db: Db,
-    rpc: Rpc,
+    pub(crate) rpc: Rpc,
     pub(crate) limits: DefaultLimits,
     down_time_ms: i64,
 }
@@ -292,7 +292,7 @@ impl ComputeApi {
 
     /// An instance the caller may see and change: a locked one is changed by admins only
     /// (Nova's `InstanceIsLocked`, 409).
-    async fn changeable(&self, ctx: &Context, uuid: &str) -> Result<Instance, ApiError> {
+    pub(crate) async fn changeable(&self, ctx: &Context, uuid: &str) -> Result<Instance, ApiError> {
         let inst = self.visible(ctx, uuid).await?;
         if inst.locked_by.is_some() && !ctx.is_admin() {
             return Err(ApiError::Conflict(format!("Instance {uuid} is locked")));

@@ -13,7 +13,7 @@ use axum::Router;
 use metacloud_db::instances::Instance;
 use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::{
-    Access, Aggregate, ApiHost, AvailabilityZone, Caller, DialectPlugin, Fault, Flavor,
+    Access, Aggregate, ApiHost, AvailabilityZone, BackupSpec, Caller, DialectPlugin, Fault, Flavor,
     FlavorCreate, HttpRequest, HttpResponse, Hypervisor, InstanceAction, Keypair, KeypairCreated,
     OpError, QuotaError, QuotaUsage, Server, ServerCreate, ServerGroup, ServerQuery, Service,
 };
@@ -36,6 +36,8 @@ pub struct DialectService {
     identity: Identity,
     api: ComputeApi,
     images: metacloud_image::Images,
+    /// Base URL of the image API (what computes upload snapshots to).
+    image_url: String,
     tokens: Mutex<HashMap<String, (Caller, Instant)>>,
 }
 
@@ -46,6 +48,7 @@ impl DialectService {
         identity: Identity,
         api: ComputeApi,
         images: metacloud_image::Images,
+        image_url: String,
     ) -> Arc<DialectService> {
         Arc::new(DialectService {
             runtime,
@@ -53,6 +56,7 @@ impl DialectService {
             identity,
             api,
             images,
+            image_url,
             tokens: Mutex::default(),
         })
     }
@@ -256,6 +260,11 @@ async fn serve(
                 images: svc.images.clone(),
                 handle: tokio::runtime::Handle::current(),
                 request_id: id.clone(),
+                token: headers
+                    .get("x-auth-token")
+                    .and_then(|v| v.to_str().ok())
+                    .map(String::from),
+                image_url: svc.image_url.clone(),
             });
             let svc2 = svc.clone();
             let span = tracing::Span::current();
@@ -294,6 +303,10 @@ pub struct ComputeHost {
     images: metacloud_image::Images,
     handle: tokio::runtime::Handle,
     request_id: String,
+    /// The caller's token, handed to a compute that uploads a snapshot for it.
+    token: Option<String>,
+    /// Base URL of the image API.
+    image_url: String,
 }
 
 fn context(c: &Caller) -> Context {
@@ -619,6 +632,38 @@ impl ApiHost for ComputeHost {
         let mut s = self.servers(&ctx, vec![inst])?;
         s.pop()
             .ok_or_else(|| OpError::NotFound(format!("Instance {id} could not be found.")))
+    }
+
+    fn create_image(
+        &self,
+        c: Caller,
+        id: String,
+        name: String,
+        metadata: Vec<(String, String)>,
+        backup: Option<BackupSpec>,
+    ) -> Result<String, OpError> {
+        let token = self
+            .token
+            .clone()
+            .ok_or_else(|| OpError::Forbidden("a token is needed to upload a snapshot".into()))?;
+        let via = crate::snapshots::UploadVia {
+            image_url: self.image_url.clone(),
+            token,
+        };
+        let backup = backup.map(|b| crate::snapshots::Backup {
+            kind: b.kind,
+            rotation: b.rotation,
+        });
+        let req = crate::snapshots::SnapshotRequest {
+            name,
+            metadata: metadata.into_iter().collect(),
+            backup,
+        };
+        self.run(self.api.snapshot(&context(&c), &self.images, &id, req, via))
+    }
+
+    fn image_endpoint(&self) -> String {
+        self.image_url.clone()
     }
 
     fn delete_server(&self, c: Caller, id: String) -> Result<(), OpError> {

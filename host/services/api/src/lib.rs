@@ -13,6 +13,7 @@ mod flavors;
 mod groups;
 pub mod http;
 pub mod keypairs;
+pub mod snapshots;
 
 pub use compute::{ComputeApi, CreateRequest, InstanceView};
 pub use error::ApiError;

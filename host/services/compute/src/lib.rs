@@ -6,9 +6,9 @@ mod power_sync;
 
 use metacloud_config::Config;
 use metacloud_queue::Consumer;
-use metacloud_rpc::compute::{Domain, PowerOp, Request};
+use metacloud_rpc::compute::{Domain, ImageUpload, PowerOp, Request, Snapshot};
 use metacloud_rpc::conductor::{self, InstanceUpdate};
-use metacloud_rpc::objects::{power, InstanceSpec, NodeReport, TaskState, VmState};
+use metacloud_rpc::objects::{power, ImageRef, InstanceSpec, NodeReport, TaskState, VmState};
 use metacloud_rpc::{serve, topics, Rpc, RpcError};
 use metacloud_virt::{Driver, GuestSpec, ImageSource, PowerState, VirtError};
 use serde_json::Value;
@@ -25,6 +25,19 @@ pub struct ComputeWorker {
     shutdown_timeout: Duration,
     spawn_delay: Duration,
     node_defaults: NodeReport,
+    /// Where disk snapshots wait for their upload.
+    snapshot_dir: std::path::PathBuf,
+    http: reqwest::Client,
+}
+
+/// Where an image's data is, as the driver reads it (none when it has no data yet).
+fn image_source(i: &ImageRef) -> Option<ImageSource> {
+    i.location.as_ref().map(|location| ImageSource {
+        id: i.id.clone(),
+        location: location.clone(),
+        sha256: i.sha256.clone(),
+        disk_format: i.disk_format.clone(),
+    })
 }
 
 /// `HH:MM:SS up D days, H:MM,  load average: a, b, c` from `/proc`, as `uptime` says it
@@ -87,6 +100,12 @@ impl ComputeWorker {
             power_sync_interval: Duration::from_secs(c.power_sync_interval_secs),
             shutdown_timeout: Duration::from_secs(c.shutdown_timeout_secs),
             spawn_delay: Duration::from_millis(c.debug_spawn_delay_ms),
+            snapshot_dir: c
+                .instances_path
+                .clone()
+                .unwrap_or_else(std::env::temp_dir)
+                .join("snapshots"),
+            http: reqwest::Client::new(),
             node_defaults: NodeReport {
                 vcpus: 0,
                 memory_mb: 0,
@@ -296,6 +315,40 @@ impl ComputeWorker {
                 self.finish_action(&uuid, op.task(), op.to_state(), result)
                     .await
             }
+            Request::SnapshotInstance {
+                uuid,
+                base,
+                upload,
+                task,
+            } => {
+                let result = self.snapshot(&uuid, base, &upload).await;
+                if let Err(e) = &result {
+                    tracing::warn!(instance = %uuid, image = %upload.image_id, error = %e, "snapshot failed");
+                }
+                let update = InstanceUpdate {
+                    uuid: uuid.clone(),
+                    host: self.host.clone(),
+                    vm_state: None,
+                    task_state: Some(None),
+                    power_state: None,
+                    expected_task_state: Some(Some(task)),
+                    fault: result
+                        .as_ref()
+                        .err()
+                        .map(|e| format!("snapshot failed: {e}")),
+                };
+                if let Err(e) = self
+                    .rpc
+                    .call::<_, Value>(
+                        topics::CONDUCTOR,
+                        &conductor::Request::InstanceUpdate(update),
+                    )
+                    .await
+                {
+                    tracing::warn!(instance = %uuid, error = %e, "state report failed");
+                }
+                json(result.map_err(RpcError::Remote)?)
+            }
             Request::Uptime => json(host_uptime().map_err(|e| RpcError::Remote(e.to_string()))?),
             Request::ListDomains => {
                 let domains = self.blocking(|d| d.list()).await.map_err(virt_error)?;
@@ -318,20 +371,82 @@ impl ComputeWorker {
         }
     }
 
+    /// Snapshots the guest's disk to a file, uploads it as the image's data, removes it.
+    async fn snapshot(
+        &self,
+        uuid: &str,
+        base: Option<Box<ImageRef>>,
+        upload: &ImageUpload,
+    ) -> Result<Snapshot, String> {
+        tokio::fs::create_dir_all(&self.snapshot_dir)
+            .await
+            .map_err(|e| format!("{}: {e}", self.snapshot_dir.display()))?;
+        let out = self.snapshot_dir.join(format!("{}.img", upload.image_id));
+        let (u, o) = (uuid.to_string(), out.clone());
+        let base = base.and_then(|i| image_source(i.as_ref()));
+        let taken = self
+            .blocking(move |d| d.snapshot(&u, base.as_ref(), &o))
+            .await
+            .map_err(|e| e.to_string());
+        let result = match taken {
+            Ok(format) => self.upload(&out, upload).await.map(|size| Snapshot {
+                disk_format: format,
+                size,
+            }),
+            Err(e) => Err(e),
+        };
+        let _ = tokio::fs::remove_file(&out).await;
+        if result.is_ok() {
+            tracing::info!(instance = %uuid, image = %upload.image_id, "snapshot uploaded");
+        }
+        result
+    }
+
+    /// Streams `file` to the image API as the data of `upload.image_id`.
+    async fn upload(&self, file: &std::path::Path, upload: &ImageUpload) -> Result<u64, String> {
+        let f = tokio::fs::File::open(file)
+            .await
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        let size = f.metadata().await.map(|m| m.len()).unwrap_or(0);
+        let chunks = futures::stream::unfold(f, |mut f| async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = vec![0u8; 1 << 20];
+            match f.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok::<_, std::io::Error>(buf), f))
+                }
+                Err(e) => Some((Err(e), f)),
+            }
+        });
+        let url = format!(
+            "{}/v2/images/{}/file",
+            upload.url.trim_end_matches('/'),
+            upload.image_id
+        );
+        let r = self
+            .http
+            .put(&url)
+            .header("x-auth-token", &upload.token)
+            .header("content-type", "application/octet-stream")
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send()
+            .await
+            .map_err(|e| format!("upload to {url}: {e}"))?;
+        if !r.status().is_success() {
+            return Err(format!("upload to {url}: HTTP {}", r.status()));
+        }
+        Ok(size)
+    }
+
     fn guest_spec(instance: &InstanceSpec) -> GuestSpec {
         GuestSpec {
             uuid: instance.uuid.clone(),
             vcpus: instance.flavor.vcpus,
             memory_mb: instance.flavor.memory_mb,
             root_gb: instance.flavor.root_gb,
-            image: instance.image.as_ref().and_then(|i| {
-                i.location.as_ref().map(|location| ImageSource {
-                    id: i.id.clone(),
-                    location: location.clone(),
-                    sha256: i.sha256.clone(),
-                    disk_format: i.disk_format.clone(),
-                })
-            }),
+            image: instance.image.as_ref().and_then(image_source),
         }
     }
 
