@@ -55,6 +55,7 @@ pub fn router(api: ImageApi) -> Router {
             get(show_image).patch(update_image).delete(delete_image),
         )
         .route("/v2/images/{id}/file", put(upload).get(download))
+        .route("/v2/images/{id}/tasks", get(image_tasks))
         .route(
             "/v2/images/{id}/members",
             get(list_members).post(add_member),
@@ -287,6 +288,65 @@ async fn create_image(
     run.await.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// Query parameters of an image listing that are not property filters.
+const LIST_PARAMS: &[&str] = &[
+    "name",
+    "status",
+    "owner",
+    "disk_format",
+    "container_format",
+    "tag",
+    "visibility",
+    "member_status",
+    "marker",
+    "limit",
+    "sort_key",
+    "sort_dir",
+    "sort",
+];
+
+/// Glance's `sort_key`/`sort_dir` (default: newest first).
+fn sort_images(
+    images: &mut [Image],
+    q: &HashMap<String, String>,
+) -> std::result::Result<(), ImageError> {
+    let key = q
+        .get("sort_key")
+        .map(String::as_str)
+        .unwrap_or("created_at");
+    let asc = match q.get("sort_dir").map(String::as_str).unwrap_or("desc") {
+        "asc" => true,
+        "desc" => false,
+        other => {
+            return Err(ImageError::BadRequest(format!(
+                "Invalid sort direction: {other}"
+            )))
+        }
+    };
+    let cmp: fn(&Image, &Image) -> std::cmp::Ordering = match key {
+        "created_at" => |a, b| a.created_at.cmp(&b.created_at),
+        "updated_at" => |a, b| a.updated_at.cmp(&b.updated_at),
+        "name" => |a, b| a.name.cmp(&b.name),
+        "size" => |a, b| a.size.cmp(&b.size),
+        "status" => |a, b| a.status.cmp(&b.status),
+        "id" => |a, b| a.id.cmp(&b.id),
+        other => {
+            return Err(ImageError::BadRequest(format!(
+                "Unsupported sort_key: {other}"
+            )))
+        }
+    };
+    images.sort_by(|a, b| {
+        let o = cmp(a, b).then_with(|| a.id.cmp(&b.id));
+        if asc {
+            o
+        } else {
+            o.reverse()
+        }
+    });
+    Ok(())
+}
+
 async fn list_images(
     State(api): State<ImageApi>,
     headers: HeaderMap,
@@ -308,7 +368,15 @@ async fn list_images(
                 && q.get("owner").is_none_or(|o| i.owner.as_ref() == Some(o))
                 && q.get("disk_format")
                     .is_none_or(|f| i.disk_format.as_ref() == Some(f))
+                && q.get("container_format")
+                    .is_none_or(|f| i.container_format.as_ref() == Some(f))
+                && q.get("tag").is_none_or(|tag| i.tags.contains(tag))
+                // Any other key filters on a property of that name, as Glance does.
+                && q.iter()
+                    .filter(|(k, _)| !LIST_PARAMS.contains(&k.as_str()))
+                    .all(|(k, v)| i.properties.get(k) == Some(v))
         });
+        sort_images(&mut images, &q)?;
         if let Some(marker) = q.get("marker") {
             let at = images
                 .iter()
@@ -422,6 +490,20 @@ async fn upload(
     let who = who!(api, headers);
     match api.images.upload(&who, &id, body.into_data_stream()).await {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Glance's image tasks (2.12): data here is stored synchronously by the upload itself,
+/// so an image never has asynchronous tasks; the list says so.
+async fn image_tasks(
+    State(api): State<ImageApi>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let who = who!(api, headers);
+    match api.images.get(&who, &id).await {
+        Ok(_) => axum::Json(serde_json::json!({"tasks": []})).into_response(),
         Err(e) => e.into_response(),
     }
 }

@@ -141,8 +141,17 @@ async fn visibility_members_and_data() {
         let mut seen = g.names(&demo, "").await;
         seen.sort();
         assert_eq!(seen, vec!["demo-private", "pub"]);
+        // Glance's sorting, and filters on properties.
+        assert_eq!(g.names(&demo, "?sort_key=name&sort_dir=asc").await, vec!["demo-private", "pub"]);
+        assert_eq!(g.names(&demo, "?sort_key=name&sort_dir=desc").await, vec!["pub", "demo-private"]);
+        assert!(g.names(&demo, "?os_distro=none-such").await.is_empty());
+        assert_eq!(g.req(&demo, Method::GET, "/v2/images?sort_key=nope", None).await.0, 400);
         let pid = private["id"].as_str().unwrap();
         assert_eq!(g.req(&demo, Method::GET, &format!("/v2/images/{pid}"), None).await.0, 404);
+        // No asynchronous tasks here; another project's image has none to show either.
+        let (s, tasks) = g.req(&admin, Method::GET, &format!("/v2/images/{pid}/tasks"), None).await;
+        assert_eq!((s, tasks["tasks"].as_array().map(Vec::len)), (200, Some(0)));
+        assert_eq!(g.req(&demo, Method::GET, &format!("/v2/images/{pid}/tasks"), None).await.0, 404);
         // Sharing: pending until accepted, then listed.
         let sid = shared["id"].as_str().unwrap();
         let (s, m) = g.req(&admin, Method::POST, &format!("/v2/images/{sid}/members"), Some(json!({"member": demo_project}))).await;
