@@ -147,6 +147,27 @@ impl ApiHost for Canned {
     fn image_endpoint(&self) -> String {
         String::new()
     }
+    fn list_images(&self, _: Caller) -> Result<Vec<Image>, OpError> {
+        unavailable()
+    }
+    fn get_image(&self, _: Caller, _: String) -> Result<Image, OpError> {
+        unavailable()
+    }
+    fn delete_image(&self, _: Caller, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn set_image_metadata(
+        &self,
+        _: Caller,
+        _: String,
+        _: Vec<(String, String)>,
+        _: bool,
+    ) -> Result<Vec<(String, String)>, OpError> {
+        unavailable()
+    }
+    fn delete_image_metadata(&self, _: Caller, _: String, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
     fn rebuild_server(
         &self,
         _: Caller,

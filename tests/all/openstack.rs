@@ -1176,6 +1176,23 @@ async fn resize_confirm_revert_and_access_addresses() {
     })
     .await;
     assert_eq!(usage().await, (before.0 - 1, before.1 - 64));
+    // Deleted servers are listed only with `changes-since`, as DELETED.
+    let (_, l) = c.get(&demo, "/v2.1/servers/detail").await;
+    assert!(!l.to_string().contains(&id));
+    let (s, l) = c
+        .get(
+            &demo,
+            "/v2.1/servers/detail?changes-since=2000-01-01T00:00:00Z",
+        )
+        .await;
+    assert_eq!(s, 200, "{l}");
+    let gone = l["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == json!(id))
+        .expect("deleted server listed with changes-since");
+    assert_eq!(gone["status"], json!("DELETED"));
     assert_eq!(host_vcpus().await, vcpus_before - 1);
 
     // Hypervisor uptime comes from the compute host itself.
@@ -1285,6 +1302,48 @@ async fn snapshots_and_backups_become_images() {
     c.wait_status(&demo, b["server"]["id"].as_str().unwrap(), "ACTIVE")
         .await;
 
+    // The image proxy shows the snapshot as Nova does, with the server it came from.
+    let (s, v) = c.get(&demo, &format!("/v2.1/images/{snap}")).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["image"]["status"], json!("ACTIVE"));
+    assert_eq!(v["image"]["server"]["id"], json!(id));
+    assert_eq!(v["image"]["metadata"]["k"], json!("v"));
+    let (_, l) = c
+        .get(&demo, &format!("/v2.1/images/detail?server={id}"))
+        .await;
+    assert_eq!(l["images"].as_array().unwrap().len(), 1, "{l}");
+    let meta = format!("/v2.1/images/{snap}/metadata");
+    let (s, _, b) = c
+        .call(
+            &demo,
+            Method::POST,
+            &meta,
+            Some(json!({"metadata": {"os_distro": "debian"}})),
+        )
+        .await;
+    assert_eq!(
+        (s, &b["metadata"]["os_distro"]),
+        (200, &json!("debian")),
+        "{b}"
+    );
+    let (s, _, _) = c
+        .call(&demo, Method::DELETE, &format!("{meta}/os_distro"), None)
+        .await;
+    assert_eq!(s, 204);
+    assert_eq!(c.get(&demo, &format!("{meta}/os_distro")).await.0, 404);
+    let other = c
+        .user_in_new_project(
+            &c.token("admin", "admin-pw", "admin").await,
+            "imgs",
+            "member",
+        )
+        .await;
+    assert_eq!(
+        c.get(&other, &format!("/v2.1/images/{snap}")).await.0,
+        404,
+        "private to its project"
+    );
+
     // createBackup with rotation 1: the second backup replaces the first.
     let backup =
         |n: &str| json!({"createBackup": {"name": n, "backup_type": "daily", "rotation": 1}});
@@ -1320,4 +1379,10 @@ async fn snapshots_and_backups_become_images() {
         )
         .await;
     assert_eq!(s, 400, "rotation is required");
+    // Deleting through the proxy removes it from the image service.
+    let (s, _, _) = c
+        .call(&demo, Method::DELETE, &format!("/v2.1/images/{b2}"), None)
+        .await;
+    assert_eq!(s, 204);
+    assert_eq!(c.get(&demo, &format!("/v2.1/images/{b2}")).await.0, 404);
 }

@@ -364,6 +364,24 @@ impl Db {
         instance_from_row(&row)
     }
 
+    /// Instances changed at or after `since` (ms), deleted ones included, optionally of one
+    /// project, oldest first (Nova's `changes-since`).
+    pub async fn list_instances_changed(
+        &self,
+        project: Option<&str>,
+        since: i64,
+    ) -> Result<Vec<Instance>, DbError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM instances WHERE updated_at >= $1 \
+             AND ($2 = '' OR project_id = $2) ORDER BY created_at, uuid"
+        ))
+        .bind(since)
+        .bind(project.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(instance_from_row).collect()
+    }
+
     /// Live instances, optionally of one project or on one host, oldest first.
     pub async fn list_instances(
         &self,

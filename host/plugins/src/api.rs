@@ -21,7 +21,7 @@ mod world {
 
 pub use world::metacloud::api::types::{
     Access, Aggregate, AvailabilityZone, BackupSpec, Caller, Fault, Flavor, FlavorCreate,
-    HttpRequest, HttpResponse, Hypervisor, InstanceAction, Keypair, KeypairCreated, OpError,
+    HttpRequest, HttpResponse, Hypervisor, Image, InstanceAction, Keypair, KeypairCreated, OpError,
     QuotaError, QuotaUsage, Route, SchedulerHints, Server, ServerCreate, ServerGroup, ServerQuery,
     Service,
 };
@@ -52,6 +52,17 @@ pub trait ApiHost: Send + Sync {
         backup: Option<BackupSpec>,
     ) -> Result<String, OpError>;
     fn image_endpoint(&self) -> String;
+    fn list_images(&self, c: Caller) -> Result<Vec<Image>, OpError>;
+    fn get_image(&self, c: Caller, id: String) -> Result<Image, OpError>;
+    fn delete_image(&self, c: Caller, id: String) -> Result<(), OpError>;
+    fn set_image_metadata(
+        &self,
+        c: Caller,
+        id: String,
+        metadata: Vec<(String, String)>,
+        replace: bool,
+    ) -> Result<Vec<(String, String)>, OpError>;
+    fn delete_image_metadata(&self, c: Caller, id: String, key: String) -> Result<(), OpError>;
     fn rebuild_server(
         &self,
         c: Caller,
@@ -226,6 +237,28 @@ impl compute::Host for State {
         backup: Option<BackupSpec>,
     ) -> Result<String, OpError> {
         self.api_host()?.create_image(c, id, name, metadata, backup)
+    }
+    fn list_images(&mut self, c: Caller) -> Result<Vec<Image>, OpError> {
+        self.api_host()?.list_images(c)
+    }
+    fn get_image(&mut self, c: Caller, id: String) -> Result<Image, OpError> {
+        self.api_host()?.get_image(c, id)
+    }
+    fn delete_image(&mut self, c: Caller, id: String) -> Result<(), OpError> {
+        self.api_host()?.delete_image(c, id)
+    }
+    fn set_image_metadata(
+        &mut self,
+        c: Caller,
+        id: String,
+        metadata: Vec<(String, String)>,
+        replace: bool,
+    ) -> Result<Vec<(String, String)>, OpError> {
+        self.api_host()?
+            .set_image_metadata(c, id, metadata, replace)
+    }
+    fn delete_image_metadata(&mut self, c: Caller, id: String, key: String) -> Result<(), OpError> {
+        self.api_host()?.delete_image_metadata(c, id, key)
     }
     fn image_endpoint(&mut self) -> String {
         self.api_host()

@@ -15,6 +15,7 @@ mod aggregates;
 mod extensions;
 mod flavors;
 mod groups;
+mod images;
 mod metadata;
 mod resources;
 mod time;
@@ -443,6 +444,66 @@ const ENDPOINTS: &[Endpoint] = &[
         path: "/v2.1/os-hosts",
         access: Access::Admin,
         handler: resources::hosts,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/images",
+        access: Access::Reader,
+        handler: images::list,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/images/detail",
+        access: Access::Reader,
+        handler: images::list_detail,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/images/{image_id}",
+        access: Access::Reader,
+        handler: images::show,
+    },
+    Endpoint {
+        method: "DELETE",
+        path: "/v2.1/images/{image_id}",
+        access: Access::Member,
+        handler: images::delete,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/images/{image_id}/metadata",
+        access: Access::Reader,
+        handler: images::list_metadata,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v2.1/images/{image_id}/metadata",
+        access: Access::Member,
+        handler: images::merge_metadata,
+    },
+    Endpoint {
+        method: "PUT",
+        path: "/v2.1/images/{image_id}/metadata",
+        access: Access::Member,
+        handler: images::replace_metadata,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/images/{image_id}/metadata/{key}",
+        access: Access::Reader,
+        handler: images::show_metadata_item,
+    },
+    Endpoint {
+        method: "PUT",
+        path: "/v2.1/images/{image_id}/metadata/{key}",
+        access: Access::Member,
+        handler: images::set_metadata_item,
+    },
+    Endpoint {
+        method: "DELETE",
+        path: "/v2.1/images/{image_id}/metadata/{key}",
+        access: Access::Member,
+        handler: images::delete_metadata_item,
     },
 ];
 
@@ -965,7 +1026,7 @@ fn count(v: Option<&Value>, field: &str) -> Result<Option<u32>, Fault> {
     Ok(Some(n.min(u32::MAX as u64) as u32))
 }
 
-fn string_map(v: Option<&Value>, field: &str) -> Result<Vec<(String, String)>, Fault> {
+pub(crate) fn string_map(v: Option<&Value>, field: &str) -> Result<Vec<(String, String)>, Fault> {
     match v {
         None => Ok(Vec::new()),
         Some(Value::Object(m)) => m

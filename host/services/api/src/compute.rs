@@ -729,6 +729,21 @@ impl ComputeApi {
         Ok(self.db.list_instances(project, None).await?)
     }
 
+    /// Instances changed since `since` (ms), deleted ones included (`changes-since`).
+    pub async fn list_changed(
+        &self,
+        ctx: &Context,
+        all_projects: bool,
+        since: i64,
+    ) -> Result<Vec<Instance>, ApiError> {
+        let project = if all_projects && ctx.is_admin() {
+            None
+        } else {
+            Some(ctx.project_id.as_str())
+        };
+        Ok(self.db.list_instances_changed(project, since).await?)
+    }
+
     /// Deletes an instance: directly when it has no host (or its host is down, Nova's
     /// "local delete"), otherwise through its compute worker.
     pub async fn delete(&self, ctx: &Context, uuid: &str) -> Result<(), ApiError> {

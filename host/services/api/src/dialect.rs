@@ -14,8 +14,9 @@ use metacloud_db::instances::Instance;
 use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::{
     Access, Aggregate, ApiHost, AvailabilityZone, BackupSpec, Caller, DialectPlugin, Fault, Flavor,
-    FlavorCreate, HttpRequest, HttpResponse, Hypervisor, InstanceAction, Keypair, KeypairCreated,
-    OpError, QuotaError, QuotaUsage, Server, ServerCreate, ServerGroup, ServerQuery, Service,
+    FlavorCreate, HttpRequest, HttpResponse, Hypervisor, Image, InstanceAction, Keypair,
+    KeypairCreated, OpError, QuotaError, QuotaUsage, Server, ServerCreate, ServerGroup,
+    ServerQuery, Service,
 };
 use metacloud_plugins::Runtime;
 use metacloud_rpc::compute::PowerOp;
@@ -501,6 +502,27 @@ fn query(mut all: Vec<Instance>, q: &ServerQuery) -> Result<Vec<Instance>, ApiEr
     Ok(all)
 }
 
+fn requester(c: &Caller) -> metacloud_image::Requester {
+    metacloud_image::Requester {
+        project_id: c.project_id.clone(),
+        roles: c.roles.clone(),
+    }
+}
+
+fn wit_image(i: metacloud_db::images::Image) -> Image {
+    Image {
+        id: i.id,
+        name: i.name,
+        status: i.status,
+        size: i.size.map(|s| s.max(0) as u64),
+        min_disk: i.min_disk.max(0) as u64,
+        min_ram: i.min_ram.max(0) as u64,
+        created_at: i.created_at,
+        updated_at: i.updated_at,
+        metadata: i.properties.into_iter().collect(),
+    }
+}
+
 fn wit_aggregate(a: metacloud_db::aggregates::Aggregate) -> Aggregate {
     Aggregate {
         availability_zone: a.availability_zone().map(String::from),
@@ -564,7 +586,11 @@ impl ApiHost for ComputeHost {
 
     fn list_servers(&self, c: Caller, q: ServerQuery) -> Result<Vec<Server>, OpError> {
         let ctx = context(&c);
-        let all = self.run(self.api.list(&ctx, q.all_projects))?;
+        // With `changes-since`, deleted servers are listed too (as Nova does).
+        let all = match q.changes_since {
+            Some(since) => self.run(self.api.list_changed(&ctx, q.all_projects, since))?,
+            None => self.run(self.api.list(&ctx, q.all_projects))?,
+        };
         let page = query(all, &q).map_err(op_error)?;
         self.servers(&ctx, page)
     }
@@ -664,6 +690,77 @@ impl ApiHost for ComputeHost {
 
     fn image_endpoint(&self) -> String {
         self.image_url.clone()
+    }
+
+    fn list_images(&self, c: Caller) -> Result<Vec<Image>, OpError> {
+        let who = requester(&c);
+        let all = self.run(async {
+            self.images
+                .list(&who, None, None)
+                .await
+                .map_err(crate::snapshots::image_error)
+        })?;
+        Ok(all.into_iter().map(wit_image).collect())
+    }
+
+    fn get_image(&self, c: Caller, id: String) -> Result<Image, OpError> {
+        let who = requester(&c);
+        self.run(async {
+            self.images
+                .get(&who, &id)
+                .await
+                .map_err(crate::snapshots::image_error)
+        })
+        .map(wit_image)
+    }
+
+    fn delete_image(&self, c: Caller, id: String) -> Result<(), OpError> {
+        let who = requester(&c);
+        self.run(async {
+            self.images
+                .delete(&who, &id)
+                .await
+                .map_err(crate::snapshots::image_error)
+        })
+    }
+
+    fn set_image_metadata(
+        &self,
+        c: Caller,
+        id: String,
+        metadata: Vec<(String, String)>,
+        replace: bool,
+    ) -> Result<Vec<(String, String)>, OpError> {
+        let who = requester(&c);
+        let img = self.run(async {
+            self.images
+                .update(&who, &id, |img| {
+                    if replace {
+                        img.properties.clear();
+                    }
+                    img.properties.extend(metadata);
+                    Ok(())
+                })
+                .await
+                .map_err(crate::snapshots::image_error)
+        })?;
+        Ok(img.properties.into_iter().collect())
+    }
+
+    fn delete_image_metadata(&self, c: Caller, id: String, key: String) -> Result<(), OpError> {
+        let who = requester(&c);
+        self.run(async {
+            self.images
+                .update(&who, &id, |img| match img.properties.remove(&key) {
+                    Some(_) => Ok(()),
+                    None => Err(metacloud_image::ImageError::NotFound(format!(
+                        "Metadata item {key} was not found"
+                    ))),
+                })
+                .await
+                .map(|_| ())
+                .map_err(crate::snapshots::image_error)
+        })
     }
 
     fn delete_server(&self, c: Caller, id: String) -> Result<(), OpError> {

@@ -38,7 +38,7 @@ pub struct UploadVia {
     pub token: String,
 }
 
-fn image_error(e: ImageError) -> ApiError {
+pub(crate) fn image_error(e: ImageError) -> ApiError {
     match e {
         ImageError::NotFound(m) => ApiError::NotFound(m),
         ImageError::Forbidden(m) => ApiError::Forbidden(m),
