@@ -22,10 +22,86 @@ mod world {
 pub use world::metacloud::api::types::{
     Access, Aggregate, AvailabilityZone, BackupSpec, Caller, Fault, Flavor, FlavorCreate,
     HttpRequest, HttpResponse, Hypervisor, Image, InstanceAction, Keypair, KeypairCreated, OpError,
-    QuotaError, QuotaUsage, Route, SchedulerHints, Server, ServerCreate, ServerGroup, ServerQuery,
+    QuotaError, QuotaUsage, Route, SchedulerHints, Server, ServerCreate, ServerGroup, ServerPage,
+    ServerQuery,
     Service,
 };
 use world::metacloud::api::{compute, signatures, types as api_types};
+
+/// Strings per server in a [`ServerPage`] before its metadata.
+pub const PAGE_STRINGS: usize = 14;
+/// Numbers per server in a [`ServerPage`].
+pub const PAGE_NUMBERS: usize = 10;
+
+/// Packs servers as `server-page` lays them out (see the WIT): one text buffer, its string
+/// ends, and a row of numbers per server.
+pub fn pack_servers(servers: &[Server]) -> ServerPage {
+    let mut text = String::with_capacity(servers.len() * 256);
+    let mut ends = Vec::with_capacity(servers.len() * (PAGE_STRINGS + 2));
+    let mut numbers = Vec::with_capacity(servers.len() * PAGE_NUMBERS);
+    let mut push = |text: &mut String, s: &str| {
+        text.push_str(s);
+        ends.push(text.len() as u32);
+    };
+    for s in servers {
+        let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+        let mut present = 0i64;
+        for (bit, set) in [
+            (1, s.image_id.is_some()),
+            (2, s.host.is_some()),
+            (4, s.availability_zone.is_some()),
+            (8, s.task_state.is_some()),
+            (16, s.key_name.is_some()),
+            (32, s.launched_at.is_some()),
+            (64, s.terminated_at.is_some()),
+            (128, s.fault.is_some()),
+        ] {
+            if set {
+                present |= bit;
+            }
+        }
+        for field in [
+            s.id.as_str(),
+            &s.name,
+            &s.project_id,
+            &s.user_id,
+            &s.flavor.id,
+            &opt(&s.image_id),
+            &opt(&s.host),
+            &opt(&s.availability_zone),
+            &s.vm_state,
+            &opt(&s.task_state),
+            &opt(&s.key_name),
+            &s.access_ipv4,
+            &s.access_ipv6,
+            s.fault.as_ref().map(|f| f.message.as_str()).unwrap_or(""),
+        ] {
+            push(&mut text, field);
+        }
+        for (k, v) in &s.metadata {
+            push(&mut text, k);
+            push(&mut text, v);
+        }
+        numbers.extend_from_slice(&[
+            s.created_at,
+            s.updated_at,
+            s.launched_at.unwrap_or(0),
+            s.terminated_at.unwrap_or(0),
+            s.power_state as i64,
+            s.fault.as_ref().map(|f| f.code as i64).unwrap_or(0),
+            s.fault.as_ref().map(|f| f.created_at).unwrap_or(0),
+            s.metadata.len() as i64,
+            present,
+            s.locked as i64,
+        ]);
+    }
+    ServerPage {
+        count: servers.len() as u32,
+        text,
+        ends,
+        numbers,
+    }
+}
 
 /// What the host offers a dialect: the operations of its `compute` and `signatures`
 /// imports. Implemented by the API service over the host compute API; called on the
@@ -34,6 +110,10 @@ pub trait ApiHost: Send + Sync {
     fn create_servers(&self, c: Caller, req: ServerCreate) -> Result<Vec<Server>, OpError>;
     fn list_servers(&self, c: Caller, q: ServerQuery) -> Result<Vec<Server>, OpError>;
     fn get_server(&self, c: Caller, id: String) -> Result<Server, OpError>;
+    /// `list_servers`, packed for the crossing ([`pack_servers`]).
+    fn list_servers_page(&self, c: Caller, q: ServerQuery) -> Result<ServerPage, OpError> {
+        self.list_servers(c, q).map(|s| pack_servers(&s))
+    }
     fn update_server(
         &self,
         c: Caller,
@@ -213,6 +293,9 @@ impl compute::Host for State {
     }
     fn get_server(&mut self, c: Caller, id: String) -> Result<Server, OpError> {
         self.api_host()?.get_server(c, id)
+    }
+    fn list_servers_page(&mut self, c: Caller, q: ServerQuery) -> Result<ServerPage, OpError> {
+        self.api_host()?.list_servers_page(c, q)
     }
     fn update_server(
         &mut self,

@@ -1,6 +1,6 @@
 //! Nova's JSON views of flavors and servers at microversion 2.1.
 
-use crate::bindings::metacloud::api::types::{Flavor, Server};
+use crate::bindings::metacloud::api::types::{Flavor, Server, ServerPage};
 use crate::{time, Request};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha224};
@@ -229,32 +229,157 @@ pub struct FaultView<'a> {
     created: String,
 }
 
-/// `list<tuple<string, string>>` as a JSON object.
-pub struct Pairs<'a>(&'a [(String, String)]);
+/// Metadata pairs as a JSON object.
+pub struct Pairs<'a>(Vec<(&'a str, &'a str)>);
 
 impl serde::Serialize for Pairs<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0 {
+        for (k, v) in &self.0 {
             m.serialize_entry(k, v)?;
         }
         m.end()
     }
 }
 
-impl<'a> ServerView<'a> {
-    pub fn new(r: &Request, s: &'a Server) -> ServerView<'a> {
-        let admin = r.is_admin();
-        ServerView {
+/// One server's fields, borrowed: from a `server` record or straight out of a packed
+/// `server-page` (no copies).
+pub struct ServerRow<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub project_id: &'a str,
+    pub user_id: &'a str,
+    pub flavor_id: &'a str,
+    pub image_id: Option<&'a str>,
+    pub host: Option<&'a str>,
+    pub availability_zone: Option<&'a str>,
+    pub vm_state: &'a str,
+    pub task_state: Option<&'a str>,
+    pub key_name: Option<&'a str>,
+    pub access_ipv4: &'a str,
+    pub access_ipv6: &'a str,
+    pub metadata: Vec<(&'a str, &'a str)>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub launched_at: Option<i64>,
+    pub terminated_at: Option<i64>,
+    pub power_state: u8,
+    /// code, message, created-at
+    pub fault: Option<(u32, &'a str, i64)>,
+}
+
+#[cfg(test)]
+impl<'a> ServerRow<'a> {
+    /// The row of a `server` record (the tests compare both paths).
+    pub fn of(s: &'a Server) -> ServerRow<'a> {
+        ServerRow {
             id: &s.id,
             name: &s.name,
-            status: status(&s.vm_state, s.task_state.as_deref()),
-            tenant_id: &s.project_id,
+            project_id: &s.project_id,
             user_id: &s.user_id,
-            metadata: Pairs(&s.metadata),
-            host_id: host_id(&s.project_id, s.host.as_deref()),
-            image: match &s.image_id {
+            flavor_id: &s.flavor.id,
+            image_id: s.image_id.as_deref(),
+            host: s.host.as_deref(),
+            availability_zone: s.availability_zone.as_deref(),
+            vm_state: &s.vm_state,
+            task_state: s.task_state.as_deref(),
+            key_name: s.key_name.as_deref(),
+            access_ipv4: &s.access_ipv4,
+            access_ipv6: &s.access_ipv6,
+            metadata: s
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            launched_at: s.launched_at,
+            terminated_at: s.terminated_at,
+            power_state: s.power_state,
+            fault: s
+                .fault
+                .as_ref()
+                .map(|f| (f.code, f.message.as_str(), f.created_at)),
+        }
+    }
+}
+
+/// Strings per server in a packed page before its metadata, and numbers per server.
+const PAGE_STRINGS: usize = 14;
+const PAGE_NUMBERS: usize = 10;
+
+/// The rows of a packed `server-page` (layout in the WIT), borrowing its text; a page that
+/// does not follow the layout is an error, never a panic.
+pub fn unpack(page: &ServerPage) -> Result<Vec<ServerRow<'_>>, &'static str> {
+    let count = page.count as usize;
+    if page.numbers.len() != count * PAGE_NUMBERS {
+        return Err("server page: numbers do not match the count");
+    }
+    let mut rows = Vec::with_capacity(count);
+    let mut next = 0usize; // index into ends
+    let mut start = 0usize; // byte offset into text
+    let mut take = || -> Result<&str, &'static str> {
+        let end = *page.ends.get(next).ok_or("server page: too few strings")? as usize;
+        let s = page
+            .text
+            .get(start..end)
+            .ok_or("server page: string ends out of order")?;
+        next += 1;
+        start = end;
+        Ok(s)
+    };
+    for i in 0..count {
+        let n = &page.numbers[i * PAGE_NUMBERS..(i + 1) * PAGE_NUMBERS];
+        let present = n[8];
+        let has = |bit: i64| present & bit != 0;
+        let mut f = [""; PAGE_STRINGS];
+        for slot in f.iter_mut() {
+            *slot = take()?;
+        }
+        let meta_count = usize::try_from(n[7]).map_err(|_| "server page: bad metadata count")?;
+        let mut metadata = Vec::with_capacity(meta_count.min(128));
+        for _ in 0..meta_count {
+            metadata.push((take()?, take()?));
+        }
+        rows.push(ServerRow {
+            id: f[0],
+            name: f[1],
+            project_id: f[2],
+            user_id: f[3],
+            flavor_id: f[4],
+            image_id: has(1).then_some(f[5]),
+            host: has(2).then_some(f[6]),
+            availability_zone: has(4).then_some(f[7]),
+            vm_state: f[8],
+            task_state: has(8).then_some(f[9]),
+            key_name: has(16).then_some(f[10]),
+            access_ipv4: f[11],
+            access_ipv6: f[12],
+            metadata,
+            created_at: n[0],
+            updated_at: n[1],
+            launched_at: has(32).then_some(n[2]),
+            terminated_at: has(64).then_some(n[3]),
+            power_state: n[4].clamp(0, 255) as u8,
+            fault: has(128).then_some((n[5].clamp(0, u32::MAX as i64) as u32, f[13], n[6])),
+        });
+    }
+    Ok(rows)
+}
+
+impl<'a> ServerView<'a> {
+    pub fn new(r: &Request, s: &ServerRow<'a>) -> ServerView<'a> {
+        let admin = r.is_admin();
+        ServerView {
+            id: s.id,
+            name: s.name,
+            status: status(s.vm_state, s.task_state),
+            tenant_id: s.project_id,
+            user_id: s.user_id,
+            metadata: Pairs(s.metadata.clone()),
+            host_id: host_id(s.project_id, s.host),
+            image: match s.image_id {
                 Some(id) => ImageRef::Some {
                     id,
                     links: [Link {
@@ -265,17 +390,17 @@ impl<'a> ServerView<'a> {
                 None => ImageRef::None(""),
             },
             flavor: Linked {
-                id: s.flavor.id.clone(),
+                id: s.flavor_id.to_string(),
                 links: [Link {
-                    href: format!("{}/flavors/{}", r.base, s.flavor.id),
+                    href: format!("{}/flavors/{}", r.base, s.flavor_id),
                     rel: "bookmark",
                 }],
             },
             created: time::format(s.created_at),
             updated: time::format(s.updated_at),
             addresses: Empty {},
-            access_ipv4: &s.access_ipv4,
-            access_ipv6: &s.access_ipv6,
+            access_ipv4: s.access_ipv4,
+            access_ipv6: s.access_ipv6,
             links: [
                 Link {
                     href: format!("{}/v2.1/servers/{}", r.base, s.id),
@@ -288,23 +413,23 @@ impl<'a> ServerView<'a> {
             ],
             disk_config: "MANUAL",
             progress: 0,
-            az: s.availability_zone.as_deref().unwrap_or("nova"),
+            az: s.availability_zone.unwrap_or("nova"),
             config_drive: "",
-            key_name: s.key_name.as_deref(),
+            key_name: s.key_name,
             launched_at: s.launched_at.map(time::format_micro),
             terminated_at: s.terminated_at.map(time::format_micro),
-            task_state: s.task_state.as_deref(),
-            vm_state: &s.vm_state,
+            task_state: s.task_state,
+            vm_state: s.vm_state,
             power_state: s.power_state,
             volumes: [],
             security_groups: [Named { name: "default" }],
-            attr_host: admin.then_some(s.host.as_deref()),
-            attr_hypervisor: admin.then_some(s.host.as_deref()),
+            attr_host: admin.then_some(s.host),
+            attr_hypervisor: admin.then_some(s.host),
             attr_instance: admin.then(|| format!("instance-{}", &s.id[..8.min(s.id.len())])),
-            fault: s.fault.as_ref().map(|f| FaultView {
-                code: f.code,
-                message: &f.message,
-                created: time::format(f.created_at),
+            fault: s.fault.map(|(code, message, created)| FaultView {
+                code,
+                message,
+                created: time::format(created),
             }),
         }
     }
@@ -387,6 +512,108 @@ mod tests {
         }
     }
 
+    /// Packs as the host does (`metacloud_plugins::api::pack_servers`, same layout).
+    fn pack(servers: &[Server]) -> ServerPage {
+        let mut text = String::new();
+        let mut ends = Vec::new();
+        let mut numbers = Vec::new();
+        for s in servers {
+            let o = |x: &Option<String>| x.clone().unwrap_or_default();
+            let bits = [
+                s.image_id.is_some(),
+                s.host.is_some(),
+                s.availability_zone.is_some(),
+                s.task_state.is_some(),
+                s.key_name.is_some(),
+                s.launched_at.is_some(),
+                s.terminated_at.is_some(),
+                s.fault.is_some(),
+            ];
+            let present = bits
+                .iter()
+                .enumerate()
+                .fold(0i64, |acc, (i, b)| if *b { acc | 1 << i } else { acc });
+            let fault = s
+                .fault
+                .as_ref()
+                .map(|f| f.message.clone())
+                .unwrap_or_default();
+            let mut strings = vec![
+                s.id.clone(),
+                s.name.clone(),
+                s.project_id.clone(),
+                s.user_id.clone(),
+                s.flavor.id.clone(),
+                o(&s.image_id),
+                o(&s.host),
+                o(&s.availability_zone),
+                s.vm_state.clone(),
+                o(&s.task_state),
+                o(&s.key_name),
+                s.access_ipv4.clone(),
+                s.access_ipv6.clone(),
+                fault,
+            ];
+            for (k, v) in &s.metadata {
+                strings.push(k.clone());
+                strings.push(v.clone());
+            }
+            for x in strings {
+                text.push_str(&x);
+                ends.push(text.len() as u32);
+            }
+            numbers.extend_from_slice(&[
+                s.created_at,
+                s.updated_at,
+                s.launched_at.unwrap_or(0),
+                s.terminated_at.unwrap_or(0),
+                s.power_state as i64,
+                s.fault.as_ref().map(|f| f.code as i64).unwrap_or(0),
+                s.fault.as_ref().map(|f| f.created_at).unwrap_or(0),
+                s.metadata.len() as i64,
+                present,
+                s.locked as i64,
+            ]);
+        }
+        ServerPage {
+            count: servers.len() as u32,
+            text,
+            ends,
+            numbers,
+        }
+    }
+
+    #[test]
+    fn a_packed_page_gives_the_same_documents() {
+        for admin in [false, true] {
+            let r = request(admin);
+            let servers = vec![sample(true, false), sample(false, true), sample(true, true)];
+            let page = pack(&servers);
+            let rows = unpack(&page).unwrap();
+            assert_eq!(rows.len(), 3);
+            for (row, s) in rows.iter().zip(&servers) {
+                let fast = serde_json::to_value(ServerView::new(&r, row)).unwrap();
+                assert_eq!(fast, server(&r, s), "admin {admin}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_malformed_page_is_an_error() {
+        let mut page = pack(&[sample(true, true)]);
+        page.count = 2;
+        assert!(unpack(&page).is_err());
+        let mut page = pack(&[sample(true, true)]);
+        page.ends.truncate(3);
+        assert!(unpack(&page).is_err());
+        let mut page = pack(&[sample(true, true)]);
+        page.ends[0] = u32::MAX;
+        assert!(unpack(&page).is_err());
+        let mut page = pack(&[sample(true, true)]);
+        page.numbers[7] = -1;
+        assert!(unpack(&page).is_err());
+    }
+
     #[test]
     fn the_fast_view_is_the_same_document() {
         for admin in [false, true] {
@@ -394,7 +621,8 @@ mod tests {
                 for fault in [false, true] {
                     let r = request(admin);
                     let s = sample(image, fault);
-                    let fast = serde_json::to_value(ServerView::new(&r, &s)).unwrap();
+                    let fast =
+                        serde_json::to_value(ServerView::new(&r, &ServerRow::of(&s))).unwrap();
                     assert_eq!(
                         fast,
                         server(&r, &s),
