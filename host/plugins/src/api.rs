@@ -23,8 +23,7 @@ pub use world::metacloud::api::types::{
     Access, Aggregate, AvailabilityZone, BackupSpec, Caller, Fault, Flavor, FlavorCreate,
     HttpRequest, HttpResponse, Hypervisor, Image, InstanceAction, Keypair, KeypairCreated, OpError,
     QuotaError, QuotaUsage, Route, SchedulerHints, Server, ServerCreate, ServerGroup, ServerPage,
-    ServerQuery,
-    Service,
+    ServerQuery, Service,
 };
 use world::metacloud::api::{compute, signatures, types as api_types};
 

@@ -24,23 +24,61 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + (m <= 2) as i64, m, d)
 }
 
-/// `2026-11-25T01:10:33Z`
-pub fn format(ms: i64) -> String {
+/// A time written as `2026-11-25T01:10:33Z`, without building a string first.
+#[derive(Clone, Copy)]
+pub struct Iso(pub i64);
+
+/// A time written as Nova's `2026-11-25T01:10:33.000000` (microseconds, no zone).
+#[derive(Clone, Copy)]
+pub struct IsoMicro(pub i64);
+
+fn write_clock(f: &mut std::fmt::Formatter<'_>, ms: i64) -> std::fmt::Result {
     let secs = ms.div_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+    write!(
+        f,
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
     )
 }
 
+impl std::fmt::Display for Iso {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write_clock(f, self.0)?;
+        f.write_str("Z")
+    }
+}
+
+impl std::fmt::Display for IsoMicro {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write_clock(f, self.0)?;
+        write!(f, ".{:06}", self.0.rem_euclid(1000) * 1000)
+    }
+}
+
+impl serde::Serialize for Iso {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl serde::Serialize for IsoMicro {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// `2026-11-25T01:10:33Z`
+pub fn format(ms: i64) -> String {
+    Iso(ms).to_string()
+}
+
 /// Nova's `updated`-style `2026-11-25T01:10:33.000000` (no zone).
 pub fn format_micro(ms: i64) -> String {
-    let s = format(ms);
-    format!("{}.{:06}", &s[..s.len() - 1], ms.rem_euclid(1000) * 1000)
+    IsoMicro(ms).to_string()
 }
 
 /// Parses `YYYY-MM-DD[THH:MM[:SS[.frac]]][Z|±HH:MM]`.
