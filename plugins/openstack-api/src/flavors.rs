@@ -26,32 +26,13 @@ fn listed(r: &Request) -> Result<Vec<Flavor>, Fault> {
     if let Some(p) = public {
         all.retain(|f| f.is_public == p);
     }
-    let number = |name: &str| -> Result<Option<u64>, Fault> {
-        match r.query(name) {
-            None => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| Fault::bad_request(format!("Invalid {name} filter [{v}]"))),
-        }
-    };
-    if let Some(min) = number("minRam")? {
+    if let Some(min) = r.query_u64("minRam")? {
         all.retain(|f| f.ram_mb >= min);
     }
-    if let Some(min) = number("minDisk")? {
+    if let Some(min) = r.query_u64("minDisk")? {
         all.retain(|f| f.disk_gb >= min);
     }
-    if let Some(marker) = r.query("marker") {
-        let at = all
-            .iter()
-            .position(|f| f.id == marker)
-            .ok_or_else(|| Fault::bad_request(format!("marker [{marker}] not found")))?;
-        all.drain(..=at);
-    }
-    if let Some(limit) = number("limit")? {
-        all.truncate(limit as usize);
-    }
-    Ok(all)
+    r.page(all, |f| &f.id)
 }
 
 pub fn list(r: &Request) -> Result<Reply, Fault> {

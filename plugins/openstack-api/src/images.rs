@@ -80,16 +80,7 @@ fn listed(r: &Request) -> Result<Vec<Image>, Fault> {
             .find(|(x, _)| x == k)
             .map(|(_, v)| v.clone())
     };
-    let number = |name: &str| -> Result<Option<u64>, Fault> {
-        match r.query(name) {
-            None => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| Fault::bad_request(format!("Invalid {name} filter [{v}]"))),
-        }
-    };
-    let (min_ram, min_disk) = (number("minRam")?, number("minDisk")?);
+    let (min_ram, min_disk) = (r.query_u64("minRam")?, r.query_u64("minDisk")?);
     all.retain(|i| {
         r.query("name").is_none_or(|n| n == i.name)
             && r.query("status")
@@ -101,17 +92,7 @@ fn listed(r: &Request) -> Result<Vec<Image>, Fault> {
             && min_ram.is_none_or(|m| i.min_ram >= m)
             && min_disk.is_none_or(|m| i.min_disk >= m)
     });
-    if let Some(marker) = r.query("marker") {
-        let at = all
-            .iter()
-            .position(|i| i.id == marker)
-            .ok_or_else(|| Fault::bad_request(format!("marker [{marker}] not found")))?;
-        all.drain(..=at);
-    }
-    if let Some(limit) = number("limit")? {
-        all.truncate(limit as usize);
-    }
-    Ok(all)
+    r.page(all, |i| &i.id)
 }
 
 pub fn list(r: &Request) -> Result<Reply, Fault> {

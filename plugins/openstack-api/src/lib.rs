@@ -553,6 +553,34 @@ impl Request {
     }
 }
 
+impl Request {
+    /// A non-negative integer query parameter (`limit`, `minRam`, …).
+    fn query_u64(&self, name: &str) -> Result<Option<u64>, Fault> {
+        match self.query(name) {
+            None => Ok(None),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| Fault::bad_request(format!("Invalid {name} filter [{v}]"))),
+        }
+    }
+
+    /// Nova's `marker` and `limit` applied to a filtered, ordered listing.
+    fn page<T>(&self, mut all: Vec<T>, id: impl Fn(&T) -> &str) -> Result<Vec<T>, Fault> {
+        if let Some(marker) = self.query("marker") {
+            let at = all
+                .iter()
+                .position(|x| id(x) == marker)
+                .ok_or_else(|| Fault::bad_request(format!("marker [{marker}] not found")))?;
+            all.drain(..=at);
+        }
+        if let Some(limit) = self.query_u64("limit")? {
+            all.truncate(limit as usize);
+        }
+        Ok(all)
+    }
+}
+
 /// A successful reply.
 pub struct Reply {
     status: u16,

@@ -2,7 +2,7 @@
 //! hypervisors, as Nova shapes them at 2.1.
 
 use crate::bindings::metacloud::api::compute;
-use crate::bindings::metacloud::api::types::{FlavorCreate, Hypervisor, ServerQuery};
+use crate::bindings::metacloud::api::types::{Caller, FlavorCreate, Hypervisor, ServerQuery};
 use crate::{time, views, Fault, Reply, Request};
 use serde_json::{json, Map, Value};
 
@@ -241,6 +241,39 @@ pub fn quota_defaults(r: &Request) -> Result<Reply, Fault> {
     Ok(Reply::json(200, quota_body(Some(&project), items, false)))
 }
 
+/// The limits of a quota body: every key a known resource (`force` is ignored), every value
+/// an integer of at least -1; all checked before anything changes.
+fn quota_limits(
+    c: &Caller,
+    set: &Map<String, Value>,
+    what: &str,
+) -> Result<Vec<(String, i64)>, Fault> {
+    let known: Vec<String> = compute::default_quotas(c)?
+        .into_iter()
+        .map(|q| q.resource)
+        .collect();
+    let mut changes = Vec::new();
+    for (k, v) in set {
+        if k == "force" {
+            continue;
+        }
+        if !known.contains(k) {
+            return Err(Fault::bad_request(format!("Invalid input for field/attribute {what}. Additional properties are not allowed ('{k}' was unexpected)")));
+        }
+        let limit = v
+            .as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .filter(|l| *l >= -1)
+            .ok_or_else(|| {
+                Fault::bad_request(format!(
+                    "Invalid input for field/attribute {k}. Value: {v}. must be an integer >= -1"
+                ))
+            })?;
+        changes.push((k.clone(), limit));
+    }
+    Ok(changes)
+}
+
 /// Nova 2.1's quota names: those recorded here, plus `force`.
 pub fn update_quota_set(r: &Request) -> Result<Reply, Fault> {
     let body = r.json()?;
@@ -254,30 +287,7 @@ pub fn update_quota_set(r: &Request) -> Result<Reply, Fault> {
         })?;
     let project = r.param("tenant_id").to_string();
     let c = r.caller()?;
-    let known: Vec<String> = compute::default_quotas(&c)?
-        .into_iter()
-        .map(|q| q.resource)
-        .collect();
-    let mut changes = Vec::new();
-    for (k, v) in set {
-        if k == "force" {
-            continue;
-        }
-        if !known.contains(k) {
-            return Err(Fault::bad_request(format!("Invalid input for field/attribute quota_set. Additional properties are not allowed ('{k}' was unexpected)")));
-        }
-        let limit = v
-            .as_i64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            .filter(|l| *l >= -1)
-            .ok_or_else(|| {
-                Fault::bad_request(format!(
-                    "Invalid input for field/attribute {k}. Value: {v}. must be an integer >= -1"
-                ))
-            })?;
-        changes.push((k.clone(), limit));
-    }
-    for (k, limit) in changes {
+    for (k, limit) in quota_limits(&c, set, "quota_set")? {
         compute::set_quota(&c, &project, &k, limit)?;
     }
     // The update reply has no `id`.
@@ -310,27 +320,7 @@ pub fn update_quota_class(r: &Request) -> Result<Reply, Fault> {
             )
         })?;
     let c = r.caller()?;
-    let known: Vec<String> = compute::default_quotas(&c)?
-        .into_iter()
-        .map(|q| q.resource)
-        .collect();
-    let mut changes = Vec::new();
-    for (k, v) in set {
-        if !known.contains(k) {
-            return Err(Fault::bad_request(format!("Invalid input for field/attribute quota_class_set. Additional properties are not allowed ('{k}' was unexpected)")));
-        }
-        let limit = v
-            .as_i64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            .filter(|l| *l >= -1)
-            .ok_or_else(|| {
-                Fault::bad_request(format!(
-                    "Invalid input for field/attribute {k}. Value: {v}. must be an integer >= -1"
-                ))
-            })?;
-        changes.push((k.clone(), limit));
-    }
-    for (k, limit) in changes {
+    for (k, limit) in quota_limits(&c, set, "quota_class_set")? {
         compute::set_default_quota(&c, &k, limit)?;
     }
     let items: Vec<(String, i64, i64)> = compute::default_quotas(&c)?
