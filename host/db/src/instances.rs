@@ -263,7 +263,37 @@ impl Db {
         Ok(out)
     }
 
-    /// Replaces a live instance's metadata.
+    /// Sets text columns of a live instance (`None` stores NULL) and moves `updated_at`
+    /// forward; the column names are this module's own.
+    async fn set_columns(
+        &self,
+        uuid: &str,
+        columns: &[(&'static str, Option<&str>)],
+    ) -> Result<Instance, DbError> {
+        let sets: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (c, _))| format!("{c} = ${}", i + 1))
+            .collect();
+        let (now, id) = (columns.len() + 1, columns.len() + 2);
+        let sql = format!(
+            "UPDATE instances SET {}, \
+             updated_at = CASE WHEN ${now} > updated_at THEN ${now} ELSE updated_at + 1 END \
+             WHERE uuid = ${id} AND deleted = 0",
+            sets.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (_, v) in columns {
+            q = q.bind(*v);
+        }
+        let done = q.bind(now_ms()).bind(uuid).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound(format!("instance {uuid}")));
+        }
+        self.get_instance(uuid).await
+    }
+
+    /// Replaces an instance's metadata.
     pub async fn set_instance_metadata(
         &self,
         uuid: &str,
@@ -271,43 +301,16 @@ impl Db {
     ) -> Result<Instance, DbError> {
         let text = serde_json::to_string(metadata)
             .map_err(|e| DbError::Corrupt(format!("metadata: {e}")))?;
-        let done = sqlx::query(
-            "UPDATE instances SET metadata = $1, \
-             updated_at = CASE WHEN $2 > updated_at THEN $2 ELSE updated_at + 1 END \
-             WHERE uuid = $3 AND deleted = 0",
-        )
-        .bind(text)
-        .bind(now_ms())
-        .bind(uuid)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(DbError::NotFound(format!("instance {uuid}")));
-        }
-        self.get_instance(uuid).await
+        self.set_columns(uuid, &[("metadata", Some(&text))]).await
     }
 
-    /// Renames a live instance.
     /// Locks (`Some("owner" | "admin")`) or unlocks (`None`) an instance.
     pub async fn set_instance_lock(
         &self,
         uuid: &str,
         locked_by: Option<&str>,
     ) -> Result<Instance, DbError> {
-        let done = sqlx::query(
-            "UPDATE instances SET locked_by = $1, \
-             updated_at = CASE WHEN $2 > updated_at THEN $2 ELSE updated_at + 1 END \
-             WHERE uuid = $3 AND deleted = 0",
-        )
-        .bind(locked_by)
-        .bind(now_ms())
-        .bind(uuid)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(DbError::NotFound(format!("instance {uuid}")));
-        }
-        self.get_instance(uuid).await
+        self.set_columns(uuid, &[("locked_by", locked_by)]).await
     }
 
     /// Sets the access addresses (`Some(None)` clears one, `None` leaves it).
@@ -318,40 +321,15 @@ impl Db {
         v6: Option<Option<&str>>,
     ) -> Result<Instance, DbError> {
         let current = self.get_instance(uuid).await?;
-        let v4 = v4.map_or(current.access_ip_v4.clone(), |v| v.map(String::from));
-        let v6 = v6.map_or(current.access_ip_v6.clone(), |v| v.map(String::from));
-        let done = sqlx::query(
-            "UPDATE instances SET access_ip_v4 = $1, access_ip_v6 = $2, \
-             updated_at = CASE WHEN $3 > updated_at THEN $3 ELSE updated_at + 1 END \
-             WHERE uuid = $4 AND deleted = 0",
-        )
-        .bind(v4)
-        .bind(v6)
-        .bind(now_ms())
-        .bind(uuid)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(DbError::NotFound(format!("instance {uuid}")));
-        }
-        self.get_instance(uuid).await
+        let v4 = v4.unwrap_or(current.access_ip_v4.as_deref());
+        let v6 = v6.unwrap_or(current.access_ip_v6.as_deref());
+        self.set_columns(uuid, &[("access_ip_v4", v4), ("access_ip_v6", v6)])
+            .await
     }
 
+    /// Renames a live instance.
     pub async fn rename_instance(&self, uuid: &str, name: &str) -> Result<Instance, DbError> {
-        let done = sqlx::query(
-            "UPDATE instances SET name = $1, \
-             updated_at = CASE WHEN $2 > updated_at THEN $2 ELSE updated_at + 1 END \
-             WHERE uuid = $3 AND deleted = 0",
-        )
-        .bind(name)
-        .bind(now_ms())
-        .bind(uuid)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(DbError::NotFound(format!("instance {uuid}")));
-        }
-        self.get_instance(uuid).await
+        self.set_columns(uuid, &[("name", Some(name))]).await
     }
 
     /// One instance (deleted ones too, so late reports can be recognised).
