@@ -537,6 +537,14 @@ fn wit_aggregate(a: metacloud_db::aggregates::Aggregate) -> Aggregate {
 }
 
 impl ComputeHost {
+    /// Runs an image-service operation, its errors as the compute API's.
+    fn run_image<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, metacloud_image::ImageError>>,
+    ) -> Result<T, OpError> {
+        self.run(async { fut.await.map_err(crate::snapshots::image_error) })
+    }
+
     /// An image the caller may boot from (400 when there is none such).
     fn boot_image(&self, c: &Caller, id: &str) -> Result<ImageRef, OpError> {
         let who = metacloud_image::Requester {
@@ -694,34 +702,18 @@ impl ApiHost for ComputeHost {
 
     fn list_images(&self, c: Caller) -> Result<Vec<Image>, OpError> {
         let who = requester(&c);
-        let all = self.run(async {
-            self.images
-                .list(&who, None, None)
-                .await
-                .map_err(crate::snapshots::image_error)
-        })?;
+        let all = self.run_image(self.images.list(&who, None, None))?;
         Ok(all.into_iter().map(wit_image).collect())
     }
 
     fn get_image(&self, c: Caller, id: String) -> Result<Image, OpError> {
         let who = requester(&c);
-        self.run(async {
-            self.images
-                .get(&who, &id)
-                .await
-                .map_err(crate::snapshots::image_error)
-        })
-        .map(wit_image)
+        self.run_image(self.images.get(&who, &id)).map(wit_image)
     }
 
     fn delete_image(&self, c: Caller, id: String) -> Result<(), OpError> {
         let who = requester(&c);
-        self.run(async {
-            self.images
-                .delete(&who, &id)
-                .await
-                .map_err(crate::snapshots::image_error)
-        })
+        self.run_image(self.images.delete(&who, &id))
     }
 
     fn set_image_metadata(
@@ -732,35 +724,28 @@ impl ApiHost for ComputeHost {
         replace: bool,
     ) -> Result<Vec<(String, String)>, OpError> {
         let who = requester(&c);
-        let img = self.run(async {
-            self.images
-                .update(&who, &id, |img| {
-                    if replace {
-                        img.properties.clear();
-                    }
-                    img.properties.extend(metadata);
-                    Ok(())
-                })
-                .await
-                .map_err(crate::snapshots::image_error)
-        })?;
+        let img = self.run_image(self.images.update(&who, &id, |img| {
+            if replace {
+                img.properties.clear();
+            }
+            img.properties.extend(metadata);
+            Ok(())
+        }))?;
         Ok(img.properties.into_iter().collect())
     }
 
     fn delete_image_metadata(&self, c: Caller, id: String, key: String) -> Result<(), OpError> {
         let who = requester(&c);
-        self.run(async {
+        self.run_image(
             self.images
                 .update(&who, &id, |img| match img.properties.remove(&key) {
                     Some(_) => Ok(()),
                     None => Err(metacloud_image::ImageError::NotFound(format!(
                         "Metadata item {key} was not found"
                     ))),
-                })
-                .await
-                .map(|_| ())
-                .map_err(crate::snapshots::image_error)
-        })
+                }),
+        )
+        .map(|_| ())
     }
 
     fn delete_server(&self, c: Caller, id: String) -> Result<(), OpError> {
