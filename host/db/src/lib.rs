@@ -14,6 +14,7 @@ pub mod identity;
 pub mod images;
 pub mod instances;
 pub mod keypairs;
+pub mod migrations;
 pub mod nodes;
 pub mod quotas;
 pub mod resize;

@@ -63,7 +63,7 @@ impl Db {
              n.reserved_memory_mb, n.vcpus_used, n.memory_mb_used, n.local_gb_used, \
              n.running_vms, n.cpu_allocation_ratio, n.ram_allocation_ratio, \
              n.disk_allocation_ratio, n.hypervisor_type, n.cpu_arch, n.failed_builds, \
-             s.last_seen_at, s.disabled \
+             s.last_seen_at, s.disabled, s.forced_down \
              FROM compute_nodes n JOIN services s \
              ON s.host = n.host AND s.binary_name = 'metacloud-compute' \
              ORDER BY n.host",
@@ -110,7 +110,8 @@ impl Db {
                     availability_zone,
                     io_ops: io_ops.get(&host).copied().unwrap_or(0),
                     aggregates,
-                    up: now - get::<i64>(r, "last_seen_at")? <= down_time_ms,
+                    up: get::<i64>(r, "forced_down")? == 0
+                        && now - get::<i64>(r, "last_seen_at")? <= down_time_ms,
                     disabled: get::<i64>(r, "disabled")? != 0,
                     vcpus: get::<i64>(r, "vcpus")? as u64,
                     vcpus_used: get::<i64>(r, "vcpus_used")? as u64,

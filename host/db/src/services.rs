@@ -12,10 +12,40 @@ pub struct Service {
     pub topic: String,
     pub disabled: bool,
     pub disabled_reason: Option<String>,
+    /// Marked down by an operator, whatever its heartbeat says.
+    pub forced_down: bool,
     /// Milliseconds since the epoch of the last heartbeat.
     pub last_seen_at: i64,
-    /// Heartbeat within the service-down time.
+    /// Heartbeat within the service-down time, and not forced down.
     pub up: bool,
+}
+
+/// What [`Db::update_service`] changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceChange {
+    pub disabled: Option<bool>,
+    pub disabled_reason: Option<String>,
+    pub forced_down: Option<bool>,
+}
+
+fn service_from_row(
+    r: &sqlx::any::AnyRow,
+    now: i64,
+    down_time_ms: i64,
+) -> Result<Service, DbError> {
+    let last_seen_at: i64 = get(r, "last_seen_at")?;
+    let forced_down = get::<i64>(r, "forced_down")? != 0;
+    Ok(Service {
+        id: get(r, "id")?,
+        binary: get(r, "binary_name")?,
+        host: get(r, "host")?,
+        topic: get(r, "topic")?,
+        disabled: get::<i64>(r, "disabled")? != 0,
+        disabled_reason: get(r, "disabled_reason")?,
+        forced_down,
+        last_seen_at,
+        up: !forced_down && now - last_seen_at <= down_time_ms,
+    })
 }
 
 impl Db {
@@ -47,26 +77,59 @@ impl Db {
     pub async fn list_services(&self, down_time_ms: i64) -> Result<Vec<Service>, DbError> {
         let now = now_ms();
         let rows = sqlx::query(
-            "SELECT id, binary_name, host, topic, disabled, disabled_reason, last_seen_at \
-             FROM services ORDER BY id",
+            "SELECT id, binary_name, host, topic, disabled, disabled_reason, forced_down, \
+             last_seen_at FROM services ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| {
-                let last_seen_at: i64 = get(r, "last_seen_at")?;
-                Ok(Service {
-                    id: get(r, "id")?,
-                    binary: get(r, "binary_name")?,
-                    host: get(r, "host")?,
-                    topic: get(r, "topic")?,
-                    disabled: get::<i64>(r, "disabled")? != 0,
-                    disabled_reason: get(r, "disabled_reason")?,
-                    last_seen_at,
-                    up: now - last_seen_at <= down_time_ms,
-                })
-            })
+            .map(|r| service_from_row(r, now, down_time_ms))
             .collect()
+    }
+
+    /// Changes what is given of service `id`: scheduling on or off (with a reason, cleared
+    /// on enable), and the operator's forced-down mark. Returns the service as it is now.
+    pub async fn update_service(
+        &self,
+        id: i64,
+        change: &ServiceChange,
+        down_time_ms: i64,
+    ) -> Result<Service, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "SELECT id, binary_name, host, topic, disabled, disabled_reason, forced_down, \
+             last_seen_at FROM services WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| DbError::NotFound(format!("service {id}")))?;
+        let mut s = service_from_row(&row, now_ms(), down_time_ms)?;
+        if let Some(disabled) = change.disabled {
+            s.disabled = disabled;
+            if !disabled {
+                s.disabled_reason = None;
+            }
+        }
+        if let Some(reason) = &change.disabled_reason {
+            s.disabled_reason = Some(reason.clone());
+        }
+        if let Some(forced) = change.forced_down {
+            s.forced_down = forced;
+        }
+        sqlx::query(
+            "UPDATE services SET disabled = $1, disabled_reason = $2, forced_down = $3 \
+             WHERE id = $4",
+        )
+        .bind(s.disabled as i64)
+        .bind(&s.disabled_reason)
+        .bind(s.forced_down as i64)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        s.up = !s.forced_down && now_ms() - s.last_seen_at <= down_time_ms;
+        Ok(s)
     }
 
     /// Enables or disables scheduling to a service (an operator's switch).

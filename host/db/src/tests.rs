@@ -498,3 +498,151 @@ async fn a_resize_holds_both_claims_until_confirmed_or_reverted() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_evacuation_moves_the_claim_in_one_step_and_is_cleaned_up_once() {
+    use crate::migrations::{status, Evacuation};
+    both(|db| {
+        Box::pin(async move {
+            add_node(&db, "ev-src").await;
+            add_node(&db, "ev-dst").await;
+            db.report_service("metacloud-compute", "ev-tiny", "compute.ev-tiny")
+                .await
+                .unwrap();
+            let tiny = NodeReport {
+                vcpus: 1,
+                memory_mb: 32,
+                local_gb: 1,
+                reserved_memory_mb: 0,
+                cpu_allocation_ratio: 1.0,
+                ram_allocation_ratio: 1.0,
+                disk_allocation_ratio: 1.0,
+                hypervisor_type: "test".into(),
+                hypervisor_version: 1,
+                cpu_arch: "x86_64".into(),
+                availability_zone: "nova".into(),
+            };
+            db.upsert_node("ev-tiny", &tiny).await.unwrap();
+            let nano = db.get_flavor("m1.nano").await.unwrap();
+            let inst = db
+                .create_instances(&batch(nano, 1, "pe"), &DefaultLimits::default())
+                .await
+                .unwrap()
+                .remove(0);
+            db.place_instance(&inst.uuid, "ev-src").await.unwrap();
+            let active = StateChange {
+                vm_state: Some(VmState::Active),
+                task_state: Some(None),
+                ..Default::default()
+            };
+            db.update_instance(&inst.uuid, &active).await.unwrap();
+            let used = |db: Db| async move {
+                let hs = db.host_states(60_000, false).await.unwrap();
+                let mem = |h: &str| hs.iter().find(|s| s.host == h).unwrap().memory_mb_used;
+                (mem("ev-src"), mem("ev-dst"), mem("ev-tiny"))
+            };
+            assert_eq!(used(db.clone()).await, (64, 0, 0));
+            // Not marked for evacuation: nothing moves.
+            assert_eq!(
+                db.evacuate_instance(&inst.uuid, "ev-src", "ev-dst")
+                    .await
+                    .unwrap(),
+                Evacuation::NotEvacuating
+            );
+            let mark = StateChange {
+                task_state: Some(Some(TaskState::Rebuilding)),
+                ..Default::default()
+            };
+            db.update_instance(&inst.uuid, &mark).await.unwrap();
+            // No room on the tiny host: nothing moves either.
+            assert_eq!(
+                db.evacuate_instance(&inst.uuid, "ev-src", "ev-tiny")
+                    .await
+                    .unwrap(),
+                Evacuation::NoRoom
+            );
+            assert_eq!(used(db.clone()).await, (64, 0, 0));
+            let Evacuation::Moved(moved, _) = db
+                .evacuate_instance(&inst.uuid, "ev-src", "ev-dst")
+                .await
+                .unwrap()
+            else {
+                panic!("not moved");
+            };
+            assert_eq!(moved.host.as_deref(), Some("ev-dst"));
+            assert_eq!(used(db.clone()).await, (0, 64, 0));
+            // A repeated message finds nothing to do (the instance left the source).
+            assert_eq!(
+                db.evacuate_instance(&inst.uuid, "ev-src", "ev-dst")
+                    .await
+                    .unwrap(),
+                Evacuation::NotEvacuating
+            );
+            assert_eq!(used(db.clone()).await, (0, 64, 0));
+            assert_eq!(
+                db.evacuated_from("ev-src").await.unwrap(),
+                vec![inst.uuid.clone()]
+            );
+            db.finish_evacuation(&inst.uuid, "ev-dst", status::DONE)
+                .await
+                .unwrap();
+            let m = db.list_migrations(Some(&inst.uuid)).await.unwrap();
+            assert_eq!(
+                (m.len(), m[0].status.as_str(), m[0].source_host.as_str()),
+                (1, status::DONE, "ev-src")
+            );
+            db.evacuation_cleaned(&inst.uuid, "ev-src").await.unwrap();
+            assert!(db.evacuated_from("ev-src").await.unwrap().is_empty());
+            assert_eq!(
+                db.list_migrations(None).await.unwrap()[0].status,
+                status::COMPLETED
+            );
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_forced_down_service_is_down_whatever_its_heartbeat() {
+    use crate::services::ServiceChange;
+    both(|db| {
+        Box::pin(async move {
+            add_node(&db, "fd-1").await;
+            let id = db
+                .list_services(60_000)
+                .await
+                .unwrap()
+                .iter()
+                .find(|s| s.host == "fd-1")
+                .unwrap()
+                .id;
+            let force = ServiceChange {
+                forced_down: Some(true),
+                ..Default::default()
+            };
+            let s = db.update_service(id, &force, 60_000).await.unwrap();
+            assert!(s.forced_down && !s.up && !s.disabled);
+            let h = db.host_states(60_000, false).await.unwrap();
+            assert!(!h.iter().find(|h| h.host == "fd-1").unwrap().up);
+            let disable = ServiceChange {
+                disabled: Some(true),
+                disabled_reason: Some("disk".into()),
+                forced_down: Some(false),
+            };
+            let s = db.update_service(id, &disable, 60_000).await.unwrap();
+            assert!(s.up && s.disabled && s.disabled_reason.as_deref() == Some("disk"));
+            // Enabling clears the reason.
+            let enable = ServiceChange {
+                disabled: Some(false),
+                ..Default::default()
+            };
+            let s = db.update_service(id, &enable, 60_000).await.unwrap();
+            assert_eq!((s.disabled, s.disabled_reason), (false, None));
+            assert!(matches!(
+                db.update_service(id + 1000, &enable, 60_000).await,
+                Err(DbError::NotFound(_))
+            ));
+        })
+    })
+    .await;
+}

@@ -40,6 +40,20 @@ pub enum Request {
     InstanceDestroyed { uuid: String, host: String },
     /// From a compute worker (call): instances the database places on `host`.
     InstancesOnHost { host: String },
+    /// From the API (cast): rebuild `instance`, marked `rebuilding` on the down host
+    /// `source`, on `dest` or on a host the scheduler picks.
+    Evacuate {
+        instance: InstanceSpec,
+        source: String,
+        dest: Option<String>,
+        /// Keep it stopped after the rebuild.
+        stopped: bool,
+    },
+    /// From a compute worker (call): instances evacuated away from `host` whose old guests
+    /// there are to be destroyed (a `Vec<String>` of uuids).
+    EvacuatedFrom { host: String },
+    /// From a compute worker (call): the old guest of an evacuated instance is gone.
+    EvacuationCleaned { uuid: String, host: String },
 }
 
 /// A state change reported by a compute worker.

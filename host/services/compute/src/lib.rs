@@ -136,6 +136,9 @@ impl ComputeWorker {
             .await?;
         let me = self.clone();
         tokio::spawn(async move { me.heartbeat_loop().await });
+        if let Err(e) = self.destroy_evacuated().await {
+            tracing::warn!(error = %e, "cannot clean up instances evacuated from this host");
+        }
         let me = self.clone();
         tokio::spawn(async move { me.power_sync_loop().await });
         let me = self.clone();

@@ -22,9 +22,40 @@ impl ComputeWorker {
         }
     }
 
+    /// Destroys what is left here of instances evacuated to other hosts while this one was
+    /// down (Nova's `_destroy_evacuated_instances`): their guests must never run twice.
+    pub async fn destroy_evacuated(&self) -> anyhow::Result<usize> {
+        let gone: Vec<String> = self
+            .rpc
+            .call(
+                topics::CONDUCTOR,
+                &conductor::Request::EvacuatedFrom {
+                    host: self.host.clone(),
+                },
+            )
+            .await?;
+        for uuid in &gone {
+            let u = uuid.clone();
+            self.blocking(move |d| d.destroy(&u)).await?;
+            tracing::warn!(instance = %uuid, "destroyed the old guest of an instance evacuated from this host");
+            let _: () = self
+                .rpc
+                .call(
+                    topics::CONDUCTOR,
+                    &conductor::Request::EvacuationCleaned {
+                        uuid: uuid.clone(),
+                        host: self.host.clone(),
+                    },
+                )
+                .await?;
+        }
+        Ok(gone.len())
+    }
+
     /// One pass: report instances whose power state changed behind our back, and log
     /// domains the database does not know.
     pub async fn sync_power_states(&self, warned: &mut HashSet<String>) -> anyhow::Result<()> {
+        self.destroy_evacuated().await?;
         let known: InstancesOnHost = self
             .rpc
             .call(

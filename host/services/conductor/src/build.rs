@@ -106,7 +106,7 @@ impl Conductor {
         }
     }
 
-    async fn select(&self, spec: &RequestSpec) -> Result<Selection, RpcError> {
+    pub(crate) async fn select(&self, spec: &RequestSpec) -> Result<Selection, RpcError> {
         // Instances per host serve the same/different-host hints and tell the scheduler
         // which of its recent selections are claimed already.
         let hosts = self

@@ -6,6 +6,7 @@
 //! commit together, and late or repeated reports find nothing left to do.
 
 mod build;
+mod evacuate;
 mod periodic;
 
 use metacloud_config::Config;
@@ -116,6 +117,23 @@ impl Conductor {
             Request::InstancesOnHost { host } => {
                 json(self.db.instances_on_host(&host).await.map_err(rpc_error)?)
             }
+            Request::Evacuate {
+                instance,
+                source,
+                dest,
+                stopped,
+            } => json(self.evacuate(instance, &source, dest, stopped).await?),
+            Request::EvacuatedFrom { host } => {
+                json(self.db.evacuated_from(&host).await.map_err(rpc_error)?)
+            }
+            Request::EvacuationCleaned { uuid, host } => {
+                self.db
+                    .evacuation_cleaned(&uuid, &host)
+                    .await
+                    .map_err(rpc_error)?;
+                tracing::info!(instance = %uuid, %host, "old guest of an evacuated instance destroyed");
+                json(())
+            }
         }
     }
 
@@ -132,11 +150,15 @@ impl Conductor {
             .update_instance(&u.uuid, &change)
             .await
             .map_err(rpc_error)?;
-        if let Some(fault) = u.fault {
+        if let Some(fault) = &u.fault {
             self.db
-                .add_fault(&u.uuid, 500, &fault, Some(&u.host))
+                .add_fault(&u.uuid, 500, fault, Some(&u.host))
                 .await
                 .map_err(rpc_error)?;
+        }
+        let failed = u.vm_state == Some(VmState::Error);
+        if evacuate::ends_rebuild(&u) || failed {
+            self.rebuild_ended(&u.uuid, &u.host, failed).await;
         }
         Ok(())
     }

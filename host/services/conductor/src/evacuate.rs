@@ -1,0 +1,130 @@
+//! Evacuation: an instance of a host that is down is rebuilt from its image on another
+//! host, as Nova's `rebuild_instance` with `recreate`. The scheduler picks the destination
+//! (never the source) unless the operator named one; the claim moves in one transaction.
+
+use crate::{rpc_error, Conductor};
+use metacloud_db::migrations::{status, Evacuation};
+use metacloud_rpc::compute;
+use metacloud_rpc::objects::{InstanceSpec, RequestSpec, SchedulerHints, TaskState};
+use metacloud_rpc::{topics, RpcError};
+
+impl Conductor {
+    pub(crate) async fn evacuate(
+        &self,
+        instance: InstanceSpec,
+        source: &str,
+        dest: Option<String>,
+        stopped: bool,
+    ) -> Result<(), RpcError> {
+        let uuid = instance.uuid.clone();
+        let candidates = match dest {
+            Some(host) => vec![host],
+            None => match self.evacuation_hosts(&instance, source).await {
+                Ok(hosts) => hosts,
+                Err(e) => {
+                    let message = match &e {
+                        RpcError::NoValidHost(m) => format!("No valid host was found. {m}"),
+                        other => format!("Scheduling failed: {other}"),
+                    };
+                    return self.evacuation_failed(&uuid, source, &message).await;
+                }
+            },
+        };
+        for host in &candidates {
+            match self
+                .db
+                .evacuate_instance(&uuid, source, host)
+                .await
+                .map_err(rpc_error)?
+            {
+                Evacuation::Moved(_, migration) => {
+                    tracing::info!(instance = %uuid, %source, dest = %host, %migration, "evacuating");
+                    let req = compute::Request::RebuildInstance {
+                        instance: Box::new(instance),
+                        stopped,
+                    };
+                    return self.rpc.cast(&topics::compute(host), &req).await;
+                }
+                Evacuation::NoRoom => continue,
+                Evacuation::NotEvacuating => {
+                    tracing::info!(instance = %uuid, "no longer waiting for evacuation, skipped");
+                    return Ok(());
+                }
+            }
+        }
+        let message = format!(
+            "No valid host was found. No room for the instance on {}",
+            candidates.join(", ")
+        );
+        self.evacuation_failed(&uuid, source, &message).await
+    }
+
+    /// The scheduler's choice and alternates for one instance, never its source host.
+    async fn evacuation_hosts(
+        &self,
+        instance: &InstanceSpec,
+        source: &str,
+    ) -> Result<Vec<String>, RpcError> {
+        let row = self
+            .db
+            .get_instance(&instance.uuid)
+            .await
+            .map_err(rpc_error)?;
+        let group = self
+            .db
+            .group_of_instance(&instance.uuid)
+            .await
+            .map_err(rpc_error)?;
+        let spec = RequestSpec {
+            instance_uuids: vec![instance.uuid.clone()],
+            project_id: instance.project_id.clone(),
+            flavor: instance.flavor.clone(),
+            image: instance.image.clone(),
+            availability_zone: row.availability_zone.clone(),
+            hints: SchedulerHints {
+                group,
+                ..Default::default()
+            },
+            ignore_hosts: vec![source.to_string()],
+            server_group: None,
+        };
+        let selection = self.select(&spec).await?;
+        Ok(selection
+            .hosts
+            .into_iter()
+            .chain(selection.alternates.into_iter().flatten())
+            .filter(|h| h != source)
+            .collect())
+    }
+
+    /// No destination: the instance stays where it is, with a fault saying why.
+    async fn evacuation_failed(
+        &self,
+        uuid: &str,
+        source: &str,
+        message: &str,
+    ) -> Result<(), RpcError> {
+        tracing::warn!(instance = %uuid, %source, %message, "evacuation failed");
+        self.db
+            .abandon_evacuation(uuid, source)
+            .await
+            .map_err(rpc_error)?;
+        self.db
+            .add_fault(uuid, 500, message, Some(source))
+            .await
+            .map_err(rpc_error)
+    }
+
+    /// A rebuild ended on `host`: closes the evacuation record that brought it there, if any.
+    pub(crate) async fn rebuild_ended(&self, uuid: &str, host: &str, failed: bool) {
+        let to = if failed { status::FAILED } else { status::DONE };
+        if let Err(e) = self.db.finish_evacuation(uuid, host, to).await {
+            tracing::error!(instance = %uuid, %host, error = %e, "cannot close the evacuation record");
+        }
+    }
+}
+
+/// Whether an instance update ends a rebuild (and so, perhaps, an evacuation).
+pub(crate) fn ends_rebuild(u: &metacloud_rpc::conductor::InstanceUpdate) -> bool {
+    u.expected_task_state == Some(Some(TaskState::Rebuilding)) && u.task_state == Some(None)
+}
