@@ -132,6 +132,12 @@ impl ApiHost for Canned {
     fn list_services(&self, _: Caller) -> Result<Vec<Service>, OpError> {
         unavailable()
     }
+    fn update_service(&self, _: Caller, _: i64, _: ServiceChange) -> Result<Service, OpError> {
+        unavailable()
+    }
+    fn list_migrations(&self, _: Caller, _: Option<String>) -> Result<Vec<Migration>, OpError> {
+        unavailable()
+    }
     fn list_hypervisors(&self, _: Caller) -> Result<Vec<Hypervisor>, OpError> {
         unavailable()
     }

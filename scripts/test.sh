@@ -13,7 +13,7 @@ trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --lib --bins --tests --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 cargo test --manifest-path sdk/Cargo.toml --lib 2>&1 | tee -a "$log" || status=$?
-cargo test --manifest-path plugins/Cargo.toml -p openstack-api --lib 2>&1 | tee -a "$log" || status=$?
+cargo test --manifest-path plugins/Cargo.toml -p openstack-api -p admin-api --lib 2>&1 | tee -a "$log" || status=$?
 # Real OpenStack clients against `metacloud all` (../shared/conformance): the openstack CLI
 # workflow, and tempest's compute API groups (known failures: scripts/tempest-known-failures.txt).
 bash scripts/conformance.sh openstack-cli tempest 2>&1 | tee -a "$log" || status=1

@@ -190,9 +190,11 @@ pub struct ApiConfig {
     pub compute_listen: SocketAddr,
     /// Address of the image API (Glance's port).
     pub image_listen: SocketAddr,
-    /// Directory of API-dialect plugins (`*.wasm`); the one named `openstack-compute`
-    /// serves `compute_listen`. Without it, only the native API runs.
+    /// Directory of API-dialect plugins (`*.wasm`). Without it, only the native API runs.
     pub plugin_dir: Option<std::path::PathBuf>,
+    /// The dialects `compute_listen` serves, by the names they give themselves; their
+    /// routes must not overlap.
+    pub dialects: Vec<String>,
     /// Service token of the native API; better set through `METACLOUD_API_TOKEN`.
     /// Without one, a random token is made once and kept in `<data_dir>/api-token`.
     pub token: Option<String>,
@@ -205,6 +207,7 @@ impl Default for ApiConfig {
             compute_listen: "127.0.0.1:8774".parse().expect("static address"),
             image_listen: "127.0.0.1:9292".parse().expect("static address"),
             plugin_dir: None,
+            dialects: vec!["openstack-compute".into(), "metacloud-admin".into()],
             token: None,
         }
     }

@@ -292,7 +292,10 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
         });
         running.listening.push((
             "compute".into(),
-            format!("http://{compute_addr}/v2.1 (OpenStack Compute API, WASM dialect)"),
+            format!(
+                "http://{compute_addr}/v2.1 (WASM dialects: {})",
+                config.api.dialects.join(", ")
+            ),
         ));
         running.compute_addr = Some(compute_addr);
     }
@@ -301,7 +304,7 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
     Ok(())
 }
 
-/// The `openstack-compute` dialect from `dir` (`api.plugin_dir`).
+/// The dialects `api.dialects` names, from `dir` (`api.plugin_dir`), in that order.
 fn load_dialect(
     config: &Config,
     dir: &std::path::Path,
@@ -335,27 +338,44 @@ fn load_dialect(
     let mut found = Vec::new();
     for path in paths {
         match metacloud_plugins::api::DialectPlugin::load(&runtime, &path, Default::default()) {
-            Ok(p) if p.name == "openstack-compute" => {
+            Ok(p) if config.api.dialects.contains(&p.name) => {
+                if found
+                    .iter()
+                    .any(|f: &metacloud_plugins::api::DialectPlugin| f.name == p.name)
+                {
+                    return Err(fail(format!(
+                        "two API dialects named `{}` in {} (api.plugin_dir)",
+                        p.name,
+                        dir.display()
+                    )));
+                }
                 tracing::info!(name = %p.name, path = %path.display(), routes = p.routes.len(), "API dialect loaded");
-                // Where computes upload snapshots: the image endpoint of the catalog.
-                let image_url = config
-                    .identity
-                    .public_image_url
-                    .clone()
-                    .unwrap_or_else(|| format!("http://{}", config.api.image_listen));
-                return Ok(metacloud_api::dialect::DialectService::new(
-                    runtime, p, identity, api, images, image_url,
-                ));
+                found.push(p);
             }
-            Ok(p) => found.push(p.name),
+            Ok(p) => {
+                tracing::info!(name = %p.name, path = %path.display(), "API dialect not in api.dialects; not served")
+            }
             Err(e) => tracing::warn!(path = %path.display(), error = %e, "API dialect not loaded"),
         }
     }
-    Err(fail(format!(
-        "no openstack-compute dialect in {} (api.plugin_dir); found: [{}]",
-        dir.display(),
-        found.join(", ")
-    )))
+    let mut dialects = Vec::new();
+    for name in &config.api.dialects {
+        let at = found.iter().position(|p| &p.name == name).ok_or_else(|| {
+            fail(format!(
+                "api.dialects names `{name}`, but no plugin in {} (api.plugin_dir) calls itself that",
+                dir.display()
+            ))
+        })?;
+        dialects.push(found.remove(at));
+    }
+    // Where computes upload snapshots: the image endpoint of the catalog.
+    let image_url = config
+        .identity
+        .public_image_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.api.image_listen));
+    metacloud_api::dialect::DialectService::new(runtime, dialects, identity, api, images, image_url)
+        .map_err(|e| fail(format!("{e} (api.dialects)")))
 }
 
 /// Starts `roles` in this process with one queue connection and one database pool.

@@ -21,9 +21,9 @@ mod world {
 
 pub use world::metacloud::api::types::{
     Access, Aggregate, AvailabilityZone, BackupSpec, Caller, Fault, Flavor, FlavorCreate,
-    HttpRequest, HttpResponse, Hypervisor, Image, InstanceAction, Keypair, KeypairCreated, OpError,
-    QuotaError, QuotaUsage, Route, SchedulerHints, Server, ServerCreate, ServerGroup, ServerPage,
-    ServerQuery, Service,
+    HttpRequest, HttpResponse, Hypervisor, Image, InstanceAction, Keypair, KeypairCreated,
+    Migration, OpError, QuotaError, QuotaUsage, Route, SchedulerHints, Server, ServerCreate,
+    ServerGroup, ServerPage, ServerQuery, Service, ServiceChange,
 };
 use world::metacloud::api::{compute, signatures, types as api_types};
 
@@ -182,6 +182,13 @@ pub trait ApiHost: Send + Sync {
     ) -> Result<(), OpError>;
     fn list_availability_zones(&self, c: Caller) -> Result<Vec<AvailabilityZone>, OpError>;
     fn list_services(&self, c: Caller) -> Result<Vec<Service>, OpError>;
+    fn update_service(&self, c: Caller, id: i64, change: ServiceChange)
+        -> Result<Service, OpError>;
+    fn list_migrations(
+        &self,
+        c: Caller,
+        instance_id: Option<String>,
+    ) -> Result<Vec<Migration>, OpError>;
     fn list_hypervisors(&self, c: Caller) -> Result<Vec<Hypervisor>, OpError>;
     fn hypervisor_uptime(&self, c: Caller, hostname: String) -> Result<String, OpError>;
     fn set_flavor_extra_specs(
@@ -418,6 +425,21 @@ impl compute::Host for State {
     }
     fn list_services(&mut self, c: Caller) -> Result<Vec<Service>, OpError> {
         self.api_host()?.list_services(c)
+    }
+    fn update_service(
+        &mut self,
+        c: Caller,
+        id: i64,
+        change: ServiceChange,
+    ) -> Result<Service, OpError> {
+        self.api_host()?.update_service(c, id, change)
+    }
+    fn list_migrations(
+        &mut self,
+        c: Caller,
+        instance_id: Option<String>,
+    ) -> Result<Vec<Migration>, OpError> {
+        self.api_host()?.list_migrations(c, instance_id)
     }
     fn list_hypervisors(&mut self, c: Caller) -> Result<Vec<Hypervisor>, OpError> {
         self.api_host()?.list_hypervisors(c)

@@ -16,6 +16,7 @@ mod aggregates;
 mod extensions;
 mod flavors;
 mod groups;
+mod hosts;
 mod images;
 mod metadata;
 mod resources;
@@ -205,6 +206,18 @@ const ENDPOINTS: &[Endpoint] = &[
         path: "/v2.1/os-services",
         access: Access::Admin,
         handler: resources::services,
+    },
+    Endpoint {
+        method: "PUT",
+        path: "/v2.1/os-services/{action}",
+        access: Access::Admin,
+        handler: hosts::update_service,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-migrations",
+        access: Access::Admin,
+        handler: hosts::migrations,
     },
     Endpoint {
         method: "GET",
@@ -1381,6 +1394,7 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
         "os-start" => compute::server_action(&c, id, "start", &[])?,
         "rebuild" => return rebuild(r, &c, id, args),
         "createImage" | "createBackup" => return create_image(&c, id, action, args),
+        "evacuate" => return hosts::evacuate(&c, id, args),
         "resize" => {
             let m = args.as_object().ok_or_else(|| {
                 Fault::bad_request(format!(

@@ -374,7 +374,7 @@ pub fn availability_zones_detail(r: &Request) -> Result<Reply, Fault> {
 
 /// OpenStack clients know services as `nova-<role>`: `metacloud-compute` is shown as
 /// `nova-compute`, and so on.
-fn nova_binary(binary: &str) -> String {
+pub(crate) fn nova_binary(binary: &str) -> String {
     match binary.strip_prefix("metacloud-") {
         Some(role) => format!("nova-{role}"),
         None => binary.to_string(),

@@ -15,8 +15,8 @@ use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::{
     Access, Aggregate, ApiHost, AvailabilityZone, BackupSpec, Caller, DialectPlugin, Fault, Flavor,
     FlavorCreate, HttpRequest, HttpResponse, Hypervisor, Image, InstanceAction, Keypair,
-    KeypairCreated, OpError, QuotaError, QuotaUsage, Server, ServerCreate, ServerGroup,
-    ServerQuery, Service,
+    KeypairCreated, Migration, OpError, QuotaError, QuotaUsage, Route, Server, ServerCreate,
+    ServerGroup, ServerQuery, Service, ServiceChange,
 };
 use metacloud_plugins::Runtime;
 use metacloud_rpc::compute::PowerOp;
@@ -30,10 +30,13 @@ use tracing::Instrument;
 const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
 const TOKEN_CACHE_MAX: usize = 10_000;
 
-/// One dialect plugin served over HTTP.
+/// The dialect plugins served on one listener (OpenStack Compute and the admin API on the
+/// compute port, say). Their routes must not overlap: [`DialectService::new`] refuses
+/// two dialects that claim the same path.
 pub struct DialectService {
     pub runtime: Runtime,
-    pub plugin: Arc<DialectPlugin>,
+    /// In configured order; the first one renders refusals of paths nobody claims.
+    pub dialects: Vec<Arc<DialectPlugin>>,
     identity: Identity,
     api: ComputeApi,
     images: metacloud_image::Images,
@@ -42,24 +45,94 @@ pub struct DialectService {
     tokens: Mutex<HashMap<String, (Caller, Instant)>>,
 }
 
+/// Two routes that cannot be served side by side.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("API dialect `{second}` declares {path}, which `{first}` already serves as {existing}")]
+pub struct RouteConflict {
+    pub first: String,
+    pub existing: String,
+    pub second: String,
+    pub path: String,
+}
+
+/// A path template with its parameter names erased: `/v2.1/servers/{}`.
+fn route_shape(path: &str) -> String {
+    path.split('/')
+        .map(|seg| if seg.starts_with('{') { "{}" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Refuses dialects whose routes overlap: the same path shape in two dialects, or one
+/// shape spelled with different parameter names.
+pub fn check_routes(dialects: &[(&str, &[Route])]) -> Result<(), RouteConflict> {
+    let mut seen: HashMap<String, (&str, &str)> = HashMap::new();
+    for (name, routes) in dialects {
+        for route in routes.iter() {
+            match seen.get(&route_shape(&route.path)) {
+                Some((owner, existing)) if owner != name || *existing != route.path => {
+                    return Err(RouteConflict {
+                        first: owner.to_string(),
+                        existing: existing.to_string(),
+                        second: name.to_string(),
+                        path: route.path.clone(),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(route_shape(&route.path), (name, route.path.as_str()));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Index of the dialect whose routes share the longest literal prefix with `path` (the
+/// first dialect when none shares any): who answers a 404 there.
+fn owner_of(dialects: &[Arc<DialectPlugin>], path: &str) -> usize {
+    let wanted: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut best = (0, 0);
+    for (i, d) in dialects.iter().enumerate() {
+        for r in &d.routes {
+            let common = r
+                .path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .zip(&wanted)
+                .take_while(|(a, b)| !a.starts_with('{') && a == *b)
+                .count();
+            if common > best.1 {
+                best = (i, common);
+            }
+        }
+    }
+    best.0
+}
+
 impl DialectService {
     pub fn new(
         runtime: Runtime,
-        plugin: DialectPlugin,
+        dialects: Vec<DialectPlugin>,
         identity: Identity,
         api: ComputeApi,
         images: metacloud_image::Images,
         image_url: String,
-    ) -> Arc<DialectService> {
-        Arc::new(DialectService {
+    ) -> Result<Arc<DialectService>, RouteConflict> {
+        let declared: Vec<(&str, &[Route])> = dialects
+            .iter()
+            .map(|d| (d.name.as_str(), d.routes.as_slice()))
+            .collect();
+        check_routes(&declared)?;
+        Ok(Arc::new(DialectService {
             runtime,
-            plugin: Arc::new(plugin),
+            dialects: dialects.into_iter().map(Arc::new).collect(),
             identity,
             api,
             images,
             image_url,
             tokens: Mutex::default(),
-        })
+        }))
     }
 
     /// The caller a token stands for (cached briefly), or why not.
@@ -120,35 +193,42 @@ fn method_filter(method: &str) -> Option<MethodFilter> {
     })
 }
 
-/// The router for every route the plugin declared (a path's methods share one entry).
+/// The router for every route the dialects declared (a path's methods share one entry).
 pub fn router(svc: Arc<DialectService>) -> Router {
-    let mut by_path: Vec<(String, MethodRouter<Arc<DialectService>>)> = Vec::new();
-    for (index, route) in svc.plugin.routes.iter().enumerate() {
-        let Some(filter) = method_filter(&route.method) else {
-            tracing::warn!(method = %route.method, path = %route.path, "route with an unsupported method ignored");
-            continue;
-        };
-        let handler = move |state: State<Arc<DialectService>>,
-                            method: Method,
-                            uri: Uri,
-                            headers: HeaderMap,
-                            params: RawPathParams,
-                            body: Bytes| {
-            serve(state, index as u32, method, uri, headers, params, body)
-        };
-        match by_path.iter_mut().find(|(p, _)| *p == route.path) {
-            Some((_, mr)) => *mr = std::mem::take(mr).on(filter, handler),
-            None => by_path.push((route.path.clone(), on(filter, handler))),
+    let mut by_path: Vec<(String, usize, MethodRouter<Arc<DialectService>>)> = Vec::new();
+    for (d, dialect) in svc.dialects.iter().enumerate() {
+        for (index, route) in dialect.routes.iter().enumerate() {
+            let Some(filter) = method_filter(&route.method) else {
+                tracing::warn!(dialect = %dialect.name, method = %route.method, path = %route.path, "route with an unsupported method ignored");
+                continue;
+            };
+            let at = RouteAt {
+                dialect: d,
+                route: index as u32,
+            };
+            let handler = move |state: State<Arc<DialectService>>,
+                                method: Method,
+                                uri: Uri,
+                                headers: HeaderMap,
+                                params: RawPathParams,
+                                body: Bytes| {
+                serve(state, at, method, uri, headers, params, body)
+            };
+            match by_path.iter_mut().find(|(p, _, _)| *p == route.path) {
+                Some((_, _, mr)) => *mr = std::mem::take(mr).on(filter, handler),
+                None => by_path.push((route.path.clone(), d, on(filter, handler))),
+            }
         }
     }
     let fallback_svc = svc.clone();
     let mut router = Router::new();
-    for (path, mr) in by_path {
-        // A known path with another method: 405 in the dialect's format.
+    for (path, d, mr) in by_path {
+        // A known path with another method: 405 in its dialect's format.
         let mr = mr.fallback(
-            |State(svc): State<Arc<DialectService>>, method: Method| async move {
+            move |State(svc): State<Arc<DialectService>>, method: Method| async move {
                 refuse(
                     &svc,
+                    d,
                     405,
                     &format!("The method {method} is not allowed for this resource."),
                 )
@@ -161,8 +241,10 @@ pub fn router(svc: Arc<DialectService>) -> Router {
         .fallback(move |uri: Uri| {
             let svc = fallback_svc.clone();
             async move {
+                let d = owner_of(&svc.dialects, uri.path());
                 refuse(
                     &svc,
+                    d,
                     404,
                     &format!("The resource could not be found: {}", uri.path()),
                 )
@@ -172,11 +254,18 @@ pub fn router(svc: Arc<DialectService>) -> Router {
         .with_state(svc)
 }
 
-/// A refusal in the dialect's format (plain JSON if the plugin cannot even do that).
-async fn refuse(svc: &Arc<DialectService>, status: u16, message: &str) -> Response {
+/// Which dialect's which route a request matched.
+#[derive(Debug, Clone, Copy)]
+struct RouteAt {
+    dialect: usize,
+    route: u32,
+}
+
+/// A refusal in dialect `d`'s format (plain JSON if the plugin cannot even do that).
+async fn refuse(svc: &Arc<DialectService>, d: usize, status: u16, message: &str) -> Response {
     let (svc2, message2) = (svc.clone(), message.to_string());
     let rendered = tokio::task::spawn_blocking(move || {
-        svc2.plugin.render_error(&svc2.runtime, status, &message2)
+        svc2.dialects[d].render_error(&svc2.runtime, status, &message2)
     })
     .await;
     match rendered {
@@ -206,7 +295,7 @@ fn into_response(r: HttpResponse) -> Response {
 
 async fn serve(
     State(svc): State<Arc<DialectService>>,
-    route: u32,
+    at: RouteAt,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -214,7 +303,9 @@ async fn serve(
     body: Bytes,
 ) -> Response {
     let request_id = metacloud_rpc::new_request_id();
-    let span = tracing::info_span!("dialect", request_id = %request_id, method = %method, path = %uri.path());
+    let d = at.dialect;
+    let route = at.route;
+    let span = tracing::info_span!("dialect", request_id = %request_id, dialect = %svc.dialects[d].name, method = %method, path = %uri.path());
     let id = request_id.clone();
     let mut resp = metacloud_rpc::with_request_id(
         request_id.clone(),
@@ -224,20 +315,20 @@ async fn serve(
                     Ok(c) => Some(c),
                     Err(IdentityError::Internal(e)) => {
                         tracing::error!(error = %e, "token validation failed");
-                        return refuse(&svc, 503, "The identity service is unavailable").await;
+                        return refuse(&svc, d, 503, "The identity service is unavailable").await;
                     }
-                    Err(_) => return refuse(&svc, 401, "The request you have made requires authentication.").await,
+                    Err(_) => return refuse(&svc, d, 401, "The request you have made requires authentication.").await,
                 },
                 None => None,
             };
-            let access = svc.plugin.routes[route as usize].access;
+            let access = svc.dialects[d].routes[route as usize].access;
             match &caller {
                 None if access != Access::Public => {
-                    return refuse(&svc, 401, "The request you have made requires authentication.").await
+                    return refuse(&svc, d, 401, "The request you have made requires authentication.").await
                 }
                 Some(c) if !allowed(access, &c.roles) => {
-                    let path = &svc.plugin.routes[route as usize].path;
-                    return refuse(&svc, 403, &format!("Policy doesn't allow {method} {path} to be performed.")).await;
+                    let path = &svc.dialects[d].routes[route as usize].path;
+                    return refuse(&svc, d, 403, &format!("Policy doesn't allow {method} {path} to be performed.")).await;
                 }
                 _ => {}
             }
@@ -271,18 +362,18 @@ async fn serve(
             let span = tracing::Span::current();
             let handled = tokio::task::spawn_blocking(move || {
                 let _entered = span.enter();
-                svc2.plugin.handle(&svc2.runtime, host, route, params, caller, req)
+                svc2.dialects[d].handle(&svc2.runtime, host, route, params, caller, req)
             })
             .await;
             match handled {
                 Ok(Ok(resp)) => into_response(resp),
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "dialect plugin failed");
-                    refuse(&svc, 500, "The server has either erred or is incapable of performing the requested operation.").await
+                    refuse(&svc, d, 500, "The server has either erred or is incapable of performing the requested operation.").await
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "dialect task failed");
-                    refuse(&svc, 500, "The server has either erred or is incapable of performing the requested operation.").await
+                    refuse(&svc, d, 500, "The server has either erred or is incapable of performing the requested operation.").await
                 }
             }
         }
@@ -338,6 +429,26 @@ fn op_error(e: ApiError) -> OpError {
         }),
         ApiError::Unavailable(m) => OpError::Unavailable(m),
         ApiError::Internal(m) => OpError::Internal(m),
+    }
+}
+
+/// A service as dialects see it: compute services in their host's zone, the others in
+/// `internal`, as Nova shows them.
+fn wit_service(s: metacloud_db::services::Service, zones: &HashMap<String, String>) -> Service {
+    Service {
+        id: s.id,
+        zone: if s.binary == crate::hosts::COMPUTE_BINARY {
+            zones.get(&s.host).cloned().unwrap_or_else(|| "nova".into())
+        } else {
+            "internal".into()
+        },
+        binary: s.binary,
+        host: s.host,
+        disabled: s.disabled,
+        disabled_reason: s.disabled_reason,
+        forced_down: s.forced_down,
+        up: s.up,
+        updated_at: s.last_seen_at,
     }
 }
 
@@ -537,6 +648,21 @@ fn wit_aggregate(a: metacloud_db::aggregates::Aggregate) -> Aggregate {
 }
 
 impl ComputeHost {
+    /// The availability zone of each compute host.
+    fn zones(&self) -> Result<HashMap<String, String>, OpError> {
+        Ok(self
+            .run(async {
+                Ok(self
+                    .api
+                    .db()
+                    .host_states(self.api.down_time_ms(), false)
+                    .await?)
+            })?
+            .into_iter()
+            .map(|h| (h.host, h.availability_zone))
+            .collect())
+    }
+
     /// Runs an image-service operation, its errors as the compute API's.
     fn run_image<T>(
         &self,
@@ -773,6 +899,14 @@ impl ApiHost for ComputeHost {
             }
             "confirm-resize" => self.run(self.api.confirm_resize(&ctx, &id)),
             "revert-resize" => self.run(self.api.revert_resize(&ctx, &id)),
+            "evacuate" => {
+                let host = args
+                    .iter()
+                    .find(|(k, _)| k == "host")
+                    .map(|(_, v)| v.as_str());
+                self.run(self.api.evacuate(&ctx, &id, host, &self.images))
+                    .map(|_| ())
+            }
             "unlock" => self.run(self.api.unlock(&ctx, &id)),
 
             "stop" => self.run(self.api.stop(&ctx, &id)),
@@ -944,32 +1078,47 @@ impl ApiHost for ComputeHost {
     fn list_services(&self, c: Caller) -> Result<Vec<Service>, OpError> {
         let ctx = context(&c);
         let services = self.run(self.api.services(&ctx))?;
-        let zones: HashMap<String, String> = self
-            .run(async {
-                Ok(self
-                    .api
-                    .db()
-                    .host_states(self.api.down_time_ms(), false)
-                    .await?)
-            })?
-            .into_iter()
-            .map(|h| (h.host, h.availability_zone))
-            .collect();
+        let zones = self.zones()?;
         Ok(services
             .into_iter()
-            .map(|s| Service {
-                id: s.id,
-                zone: if s.binary == "metacloud-compute" {
-                    zones.get(&s.host).cloned().unwrap_or_else(|| "nova".into())
-                } else {
-                    "internal".into()
-                },
-                binary: s.binary,
-                host: s.host,
-                disabled: s.disabled,
-                disabled_reason: s.disabled_reason,
-                up: s.up,
-                updated_at: s.last_seen_at,
+            .map(|s| wit_service(s, &zones))
+            .collect())
+    }
+
+    fn update_service(
+        &self,
+        c: Caller,
+        id: i64,
+        change: ServiceChange,
+    ) -> Result<Service, OpError> {
+        let change = metacloud_db::services::ServiceChange {
+            disabled: change.disabled,
+            disabled_reason: change.disabled_reason,
+            forced_down: change.forced_down,
+        };
+        let s = self.run(self.api.update_service(&context(&c), id, &change))?;
+        Ok(wit_service(s, &self.zones()?))
+    }
+
+    fn list_migrations(
+        &self,
+        c: Caller,
+        instance_id: Option<String>,
+    ) -> Result<Vec<Migration>, OpError> {
+        let all = self.run(self.api.migrations(&context(&c), instance_id.as_deref()))?;
+        Ok(all
+            .into_iter()
+            .map(|m| Migration {
+                id: m.id,
+                uuid: m.uuid,
+                instance_id: m.instance_uuid,
+                migration_type: m.migration_type,
+                source_host: m.source_host,
+                dest_host: m.dest_host,
+                status: m.status,
+                flavor_id: m.flavor_id,
+                created_at: m.created_at,
+                updated_at: m.updated_at,
             })
             .collect())
     }
@@ -1321,5 +1470,38 @@ mod tests {
         assert!(allowed(Access::Member, &roles(&["admin"])));
         assert!(!allowed(Access::Admin, &roles(&["member", "reader"])));
         assert!(allowed(Access::Public, &[]));
+    }
+
+    fn route(method: &str, path: &str) -> Route {
+        Route {
+            method: method.into(),
+            path: path.into(),
+            access: Access::Admin,
+        }
+    }
+
+    #[test]
+    fn dialects_may_not_claim_the_same_path() {
+        let nova = [
+            route("GET", "/v2.1/servers/{server_id}"),
+            route("DELETE", "/v2.1/servers/{server_id}"),
+            route("GET", "/v2.1/servers/detail"),
+        ];
+        let admin = [route("GET", "/admin/v1/hosts/{host}")];
+        assert_eq!(check_routes(&[("nova", &nova), ("admin", &admin)]), Ok(()));
+        // The same shape in another dialect, whatever the method or parameter name.
+        let greedy = [route("POST", "/v2.1/servers/{id}")];
+        let e = check_routes(&[("nova", &nova), ("greedy", &greedy)]).unwrap_err();
+        assert_eq!((e.first.as_str(), e.second.as_str()), ("nova", "greedy"));
+        assert!(e.to_string().contains("/v2.1/servers/{id}"), "{e}");
+        // One dialect spelling one shape two ways would make the router panic.
+        let sloppy = [route("GET", "/x/{a}"), route("PUT", "/x/{b}")];
+        assert!(check_routes(&[("sloppy", &sloppy)]).is_err());
+    }
+
+    #[test]
+    fn shapes_erase_parameter_names_only() {
+        assert_eq!(route_shape("/a/{x}/b/{y}"), "/a/{}/b/{}");
+        assert_ne!(route_shape("/a/{x}"), route_shape("/a/detail"));
     }
 }

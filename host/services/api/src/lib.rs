@@ -11,6 +11,7 @@ pub mod dialect;
 mod error;
 mod flavors;
 mod groups;
+pub mod hosts;
 pub mod http;
 pub mod keypairs;
 pub mod snapshots;

@@ -1,0 +1,168 @@
+//! Operators' resources of Nova 2.1: switching compute services on and off
+//! (`PUT /os-services/{action}`), evacuating a server off a host that is down, and the
+//! migrations list.
+
+use crate::bindings::metacloud::api::compute;
+use crate::bindings::metacloud::api::types::{Caller, ServiceChange};
+use crate::resources::nova_binary;
+use crate::{time, Fault, Reply, Request};
+use serde_json::{json, Map, Value};
+
+/// A body's object, or Nova's 400.
+fn object<'a>(body: &'a Value, what: &str) -> Result<&'a Map<String, Value>, Fault> {
+    body.as_object().ok_or_else(|| {
+        Fault::bad_request(format!(
+            "Invalid input for field/attribute {what}. Value: {body}. {body} is not of type 'object'"
+        ))
+    })
+}
+
+fn unexpected(m: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<(), Fault> {
+    match m.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute {what}. Additional properties are not allowed ('{k}' was unexpected)"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn required_string<'a>(m: &'a Map<String, Value>, key: &str) -> Result<&'a str, Fault> {
+    match m.get(key) {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 255 => Ok(s),
+        Some(v) => Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute {key}. Value: {v}. {v} is not a valid string of 1 to 255 characters"
+        ))),
+        None => Err(Fault::bad_request(format!("'{key}' is a required property"))),
+    }
+}
+
+/// `PUT /v2.1/os-services/{action}`: `enable`, `disable`, `disable-log-reason` with
+/// `{"host", "binary"[, "disabled_reason"]}` (force-down needs 2.11).
+pub fn update_service(r: &Request) -> Result<Reply, Fault> {
+    let action = r.param("action");
+    let (disabled, with_reason) = match action {
+        "enable" => (false, false),
+        "disable" => (true, false),
+        "disable-log-reason" => (true, true),
+        _ => return Err(Fault::not_found(format!("Unknown action {action}"))),
+    };
+    let body = r.json()?;
+    let m = object(&body, "service")?;
+    let mut allowed = vec!["host", "binary"];
+    if with_reason {
+        allowed.push("disabled_reason");
+    }
+    unexpected(m, &allowed, "service")?;
+    let host = required_string(m, "host")?;
+    let binary = required_string(m, "binary")?;
+    let reason = if with_reason {
+        Some(required_string(m, "disabled_reason")?.to_string())
+    } else {
+        None
+    };
+    let c = r.caller()?;
+    let service = compute::list_services(&c)?
+        .into_iter()
+        .find(|s| s.host == host && nova_binary(&s.binary) == binary)
+        .ok_or_else(|| {
+            Fault::not_found(format!(
+                "Service {binary} on host {host} could not be found."
+            ))
+        })?;
+    let change = ServiceChange {
+        disabled: Some(disabled),
+        disabled_reason: reason,
+        forced_down: None,
+    };
+    let s = compute::update_service(&c, service.id, &change)?;
+    let mut view = json!({
+        "host": s.host,
+        "binary": nova_binary(&s.binary),
+        "status": if s.disabled { "disabled" } else { "enabled" },
+    });
+    if with_reason {
+        view["disabled_reason"] = json!(s.disabled_reason);
+    }
+    Ok(Reply::json(200, json!({ "service": view })))
+}
+
+/// The `evacuate` server action of 2.1: `{"host"?, "onSharedStorage", "adminPass"?}`.
+/// Without shared storage the server is rebuilt from its image, and the reply carries
+/// the admin password (the given one, or a generated one).
+pub fn evacuate(c: &Caller, id: &str, args: &Value) -> Result<Reply, Fault> {
+    let m = object(args, "evacuate")?;
+    unexpected(m, &["host", "onSharedStorage", "adminPass"], "evacuate")?;
+    let shared = match m.get("onSharedStorage") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) if ["true", "false"].contains(&s.to_ascii_lowercase().as_str()) => {
+            s.eq_ignore_ascii_case("true")
+        }
+        Some(v) => {
+            return Err(Fault::bad_request(format!(
+                "Invalid input for field/attribute onSharedStorage. Value: {v}. {v} is not of type 'boolean', 'string'"
+            )))
+        }
+        None => {
+            return Err(Fault::bad_request(
+                "Invalid input for field/attribute evacuate. 'onSharedStorage' is a required property",
+            ))
+        }
+    };
+    if shared {
+        // No shared instance storage here: the disk is always made anew.
+        return Err(Fault::bad_request(
+            "Instance storage is not shared between hosts here; evacuate with onSharedStorage false.",
+        ));
+    }
+    let password = match m.get("adminPass") {
+        None | Some(Value::Null) => crate::views::admin_pass(id),
+        Some(Value::String(p)) => p.clone(),
+        Some(v) => return Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute adminPass. Value: {v}. {v} is not of type 'string'"
+        ))),
+    };
+    let mut args = Vec::new();
+    match m.get("host") {
+        None | Some(Value::Null) => {}
+        Some(_) => args.push(("host".to_string(), required_string(m, "host")?.to_string())),
+    }
+    compute::server_action(c, id, "evacuate", &args)?;
+    Ok(Reply::json(200, json!({ "adminPass": password })))
+}
+
+/// `GET /v2.1/os-migrations` (admin), as 2.1 shows them; `instance_uuid` filters.
+pub fn migrations(r: &Request) -> Result<Reply, Fault> {
+    let c = r.caller()?;
+    let all = compute::list_migrations(&c, r.query("instance_uuid"))?;
+    let items: Vec<Value> = all
+        .iter()
+        .filter(|m| r.query("status").is_none_or(|s| s == m.status))
+        .filter(|m| {
+            r.query("host")
+                .is_none_or(|h| h == m.source_host || h == m.dest_host)
+        })
+        .filter(|m| {
+            r.query("migration_type")
+                .is_none_or(|t| t == m.migration_type)
+        })
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "status": m.status,
+                "instance_uuid": m.instance_id,
+                "source_compute": m.source_host,
+                "source_node": m.source_host,
+                "dest_compute": m.dest_host,
+                "dest_node": m.dest_host,
+                "dest_host": m.dest_host,
+                "old_instance_type_id": m.flavor_id,
+                "new_instance_type_id": m.flavor_id,
+                "source_region": null,
+                "dest_region": null,
+                "created_at": time::format_micro(m.created_at),
+                "updated_at": time::format_micro(m.updated_at),
+            })
+        })
+        .collect();
+    Ok(Reply::json(200, json!({ "migrations": items })))
+}

@@ -1,0 +1,707 @@
+//! The admin API dialect beside the OpenStack one on the same listener: operators' work on
+//! services and hosts (maintenance, forced down, evacuation to another host and the old
+//! guest's clean-up when the source returns), flavors, quotas and aggregates; its own
+//! error format; and the OpenStack side of the same operations (os-services, evacuate,
+//! os-migrations).
+
+use metacloud::Role;
+use metacloud_api::Context;
+use metacloud_config::Config;
+use metacloud_tests::{scratch_dir, wait_for};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+struct Cloud {
+    running: metacloud::Running,
+    /// A second compute host in the same process (same database and bus).
+    second: metacloud::Running,
+    keystone: String,
+    base: String,
+    http: reqwest::Client,
+}
+
+fn config(dir: &std::path::Path, host: &str) -> Config {
+    let mut c = Config::default();
+    c.service.data_dir = Some(dir.to_path_buf());
+    c.service.host = Some(host.to_string());
+    c.service.report_interval_secs = 1;
+    c.database.url = Some(format!("sqlite://{}/metacloud.db", dir.display()));
+    c.compute.instances_path = Some(dir.join(host).join("instances"));
+    c.compute.image_cache_path = Some(dir.join(host).join("image-cache"));
+    c.compute.power_sync_interval_secs = 1;
+    c.api.listen = "127.0.0.1:0".parse().unwrap();
+    c.api.compute_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.plugin_dir = Some(crate::plugins::dist().join("api"));
+    c.plugins.cache_dir = Some(dir.join("plugin-cache"));
+    c.identity.listen = "127.0.0.1:0".parse().unwrap();
+    c.api.image_listen = "127.0.0.1:0".parse().unwrap();
+    c.identity.admin_password = Some("admin-pw".into());
+    c.identity.demo_password = Some("demo-pw".into());
+    c.validate().unwrap();
+    c
+}
+
+impl Cloud {
+    async fn start() -> Cloud {
+        let dir = scratch_dir("admin");
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let running = metacloud::start(&config(&dir, &format!("a-{tag}")), &Role::ALL)
+            .await
+            .expect("start all");
+        let second = metacloud::start_on(
+            &config(&dir, &format!("b-{tag}")),
+            &[Role::Compute],
+            running.bus.clone(),
+        )
+        .await
+        .expect("second compute");
+        Cloud {
+            keystone: format!("http://{}/v3", running.identity_addr.unwrap()),
+            base: format!(
+                "http://{}",
+                running.compute_addr.expect("dialects listening")
+            ),
+            running,
+            second,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn host_a(&self) -> String {
+        self.running.computes[0].host().to_string()
+    }
+
+    fn host_b(&self) -> String {
+        self.second.computes[0].host().to_string()
+    }
+
+    async fn token(&self, user: &str, pw: &str, project: &str) -> String {
+        let r = self
+            .http
+            .post(format!("{}/auth/tokens", self.keystone))
+            .json(
+                &json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+                "name": user, "domain": {"id": "default"}, "password": pw}}},
+                "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201, "login {user}");
+        r.headers()["x-subject-token"].to_str().unwrap().to_string()
+    }
+
+    async fn call(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("x-auth-token", token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn raw(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: &str,
+    ) -> (u16, Value) {
+        let r = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("x-auth-token", token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        self.call(token, reqwest::Method::GET, path, None).await
+    }
+
+    async fn server(&self, token: &str, id: &str) -> Value {
+        self.get(token, &format!("/v2.1/servers/{id}")).await.1["server"].clone()
+    }
+
+    async fn wait_server(&self, token: &str, id: &str, what: &str, ok: impl Fn(&Value) -> bool) {
+        wait_for(what, Duration::from_secs(30), || async {
+            ok(&self.server(token, id).await).then_some(())
+        })
+        .await;
+    }
+
+    async fn domains(&self, host: &str) -> Vec<String> {
+        let api = self.running.api.as_ref().unwrap();
+        api.host_domains(&Context::admin("admin"), host)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.uuid)
+            .collect()
+    }
+
+    /// The admin API's view of the compute service of `host`.
+    async fn service_of(&self, admin: &str, host: &str) -> Value {
+        let (s, b) = self
+            .get(
+                admin,
+                &format!("/admin/v1/services?binary=metacloud-compute&host={host}"),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b["services"][0].clone()
+    }
+}
+
+fn admin_error(body: &Value, code: u16) {
+    assert_eq!(body["error"]["code"], json!(code), "{body}");
+    assert!(body["error"]["title"].is_string(), "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_admin_dialect_beside_nova_speaks_its_own_format_to_admins_only() {
+    let cloud = Cloud::start().await;
+    let admin = cloud.token("admin", "admin-pw", "admin").await;
+    let demo = cloud.token("demo", "demo-pw", "demo").await;
+    use reqwest::Method as M;
+
+    // Discovery is public; everything else is for admins, in the admin API's format.
+    let r = cloud
+        .http
+        .get(format!("{}/admin", cloud.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["versions"][0]["id"], "v1");
+    let (s, b) = cloud.get(&demo, "/admin/v1/services").await;
+    assert_eq!(s, 403);
+    admin_error(&b, 403);
+    let r = cloud
+        .http
+        .get(format!("{}/admin/v1/hosts", cloud.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    admin_error(&r.json().await.unwrap(), 401);
+    // A path nobody serves answers in the format of the dialect it is nearest to.
+    let (s, b) = cloud.get(&admin, "/admin/v1/nothing-here").await;
+    assert_eq!(s, 404);
+    admin_error(&b, 404);
+    let (s, b) = cloud.get(&admin, "/v2.1/nothing-here").await;
+    assert_eq!(s, 404);
+    assert_eq!(b["itemNotFound"]["code"], 404, "{b}");
+    // A known path with another method: 405 in the owner's format.
+    let (s, b) = cloud.call(&admin, M::DELETE, "/admin/v1/hosts", None).await;
+    assert_eq!(s, 405);
+    admin_error(&b, 405);
+
+    // Strict bodies: malformed, wrong type, unknown field, nothing to change.
+    let a = cloud.host_a();
+    let svc = cloud.service_of(&admin, &a).await;
+    let id = svc["id"].as_i64().unwrap();
+    let path = format!("/admin/v1/services/{id}");
+    for bad in [
+        "{",
+        r#"{"disabled": "yes"}"#,
+        r#"{"disabled": true, "colour": "red"}"#,
+        "{}",
+        "[]",
+    ] {
+        let (s, b) = cloud.raw(&admin, M::PATCH, &path, bad).await;
+        assert_eq!(s, 400, "{bad}: {b}");
+        admin_error(&b, 400);
+    }
+    let (s, b) = cloud
+        .raw(
+            &admin,
+            M::PATCH,
+            &path,
+            r#"{"disabled": true, "colour": "red"}"#,
+        )
+        .await;
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("colour"),
+        "{s} {b}"
+    );
+    // Nothing changed by the refused bodies.
+    assert_eq!(cloud.service_of(&admin, &a).await["disabled"], false);
+    let (s, _) = cloud
+        .call(
+            &admin,
+            M::PATCH,
+            "/admin/v1/services/999999",
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(s, 404);
+
+    // Flavors: create a private one, extra specs, access, delete.
+    let (s, f) = cloud
+        .call(&admin, M::POST, "/admin/v1/flavors",
+            Some(json!({"id": "adm-1", "name": "adm.small", "vcpus": 2, "ram_mb": 256, "disk_gb": 1, "is_public": false})))
+        .await;
+    assert_eq!(s, 201, "{f}");
+    assert_eq!(f["flavor"]["is_public"], false);
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::POST,
+            "/admin/v1/flavors",
+            Some(json!({"name": "x", "vcpus": 1, "ram_mb": 1, "disk_gb": 0, "gpus": 1})),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::PATCH,
+            "/admin/v1/flavors/adm-1/extra-specs",
+            Some(json!({"hw:cpu_policy": "dedicated"})),
+        )
+        .await;
+    assert_eq!(
+        (s, &b["extra_specs"]),
+        (200, &json!({"hw:cpu_policy": "dedicated"}))
+    );
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::PUT,
+            "/admin/v1/flavors/adm-1/access/demo-project-x",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["projects"], json!(["demo-project-x"]));
+    let (_, b) = cloud.get(&admin, "/admin/v1/flavors/adm-1").await;
+    assert_eq!(b["flavor"]["extra_specs"]["hw:cpu_policy"], "dedicated");
+    let (s, _) = cloud
+        .call(
+            &admin,
+            M::DELETE,
+            "/admin/v1/flavors/adm-1/extra-specs/hw:cpu_policy",
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = cloud
+        .call(&admin, M::DELETE, "/admin/v1/flavors/adm-1", None)
+        .await;
+    assert_eq!(s, 204);
+    let (s, b) = cloud.get(&admin, "/admin/v1/flavors/adm-1").await;
+    assert_eq!(s, 404);
+    admin_error(&b, 404);
+
+    // Quotas: a bad resource changes nothing, even beside a good one; then set and reset.
+    let demo_project = {
+        let r = cloud
+            .http
+            .get(format!("{}/auth/tokens", cloud.keystone))
+            .header("x-auth-token", &demo)
+            .header("x-subject-token", &demo)
+            .send()
+            .await
+            .unwrap();
+        r.json::<Value>().await.unwrap()["token"]["project"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let qpath = format!("/admin/v1/quotas/{demo_project}");
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::PATCH,
+            &qpath,
+            Some(json!({"instances": 3, "unicorns": 1})),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    let (_, b) = cloud.get(&admin, &qpath).await;
+    assert_ne!(b["quota"]["resources"]["instances"]["limit"], 3, "{b}");
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::PATCH,
+            &qpath,
+            Some(json!({"instances": 3, "cores": -1})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["quota"]["resources"]["instances"],
+        json!({"limit": 3, "in_use": 0})
+    );
+    assert_eq!(b["quota"]["resources"]["cores"]["limit"], -1);
+    let (_, nova) = cloud
+        .get(&demo, &format!("/v2.1/os-quota-sets/{demo_project}"))
+        .await;
+    assert_eq!(
+        nova["quota_set"]["instances"], 3,
+        "the same limits through Nova's API"
+    );
+    let (s, _) = cloud.call(&admin, M::DELETE, &qpath, None).await;
+    assert_eq!(s, 204);
+    let (_, d) = cloud.get(&admin, "/admin/v1/quotas/defaults").await;
+    let (_, b) = cloud.get(&admin, &qpath).await;
+    assert_eq!(
+        b["quota"]["resources"]["instances"]["limit"],
+        d["defaults"]["instances"]
+    );
+
+    // Aggregates: create, host in and out, metadata set and removed, delete.
+    let (s, ag) = cloud
+        .call(
+            &admin,
+            M::POST,
+            "/admin/v1/aggregates",
+            Some(json!({"name": "rack-1", "availability_zone": "az-r1"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{ag}");
+    let agid = ag["aggregate"]["id"].as_i64().unwrap();
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::PUT,
+            &format!("/admin/v1/aggregates/{agid}/hosts/{a}"),
+            None,
+        )
+        .await;
+    assert_eq!((s, &b["aggregate"]["hosts"]), (200, &json!([a])), "{b}");
+    let (_, b) = cloud
+        .call(
+            &admin,
+            M::PATCH,
+            &format!("/admin/v1/aggregates/{agid}/metadata"),
+            Some(json!({"ssd": "true"})),
+        )
+        .await;
+    assert_eq!(b["aggregate"]["metadata"]["ssd"], "true", "{b}");
+    let (_, b) = cloud
+        .call(
+            &admin,
+            M::PATCH,
+            &format!("/admin/v1/aggregates/{agid}/metadata"),
+            Some(json!({"ssd": null})),
+        )
+        .await;
+    assert!(b["aggregate"]["metadata"].get("ssd").is_none(), "{b}");
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::PATCH,
+            &format!("/admin/v1/aggregates/{agid}"),
+            Some(json!({"name": "rack-2"})),
+        )
+        .await;
+    assert_eq!((s, b["aggregate"]["name"].as_str()), (200, Some("rack-2")));
+    let (s, _) = cloud
+        .call(
+            &admin,
+            M::DELETE,
+            &format!("/admin/v1/aggregates/{agid}/hosts/{a}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = cloud
+        .call(
+            &admin,
+            M::DELETE,
+            &format!("/admin/v1/aggregates/{agid}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+
+    // Hypervisors and hosts: both computes, with their usage.
+    let (s, b) = cloud.get(&admin, "/admin/v1/hosts").await;
+    assert_eq!(s, 200);
+    let hosts: Vec<&str> = b["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["host"].as_str().unwrap())
+        .collect();
+    assert!(
+        hosts.contains(&a.as_str()) && hosts.contains(&cloud.host_b().as_str()),
+        "{b}"
+    );
+    let (s, b) = cloud
+        .get(&admin, &format!("/admin/v1/hypervisors/{a}"))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert!(b["hypervisor"]["vcpus"].as_u64().unwrap() > 0);
+    assert!(
+        b["hypervisor"]["uptime"]
+            .as_str()
+            .unwrap()
+            .contains("load average"),
+        "{b}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn maintenance_forced_down_and_evacuation_to_another_host() {
+    let cloud = Cloud::start().await;
+    let admin = cloud.token("admin", "admin-pw", "admin").await;
+    let demo = cloud.token("demo", "demo-pw", "demo").await;
+    let (a, b_host) = (cloud.host_a(), cloud.host_b());
+    use reqwest::Method as M;
+    wait_for("both computes up", Duration::from_secs(20), || async {
+        let (_, b) = cloud.get(&admin, "/admin/v1/hosts").await;
+        let up = b["hosts"]
+            .as_array()?
+            .iter()
+            .filter(|h| h["up"] == true)
+            .count();
+        (up == 2).then_some(())
+    })
+    .await;
+
+    // Host A in maintenance: new servers go to B only.
+    let (s, h) = cloud
+        .call(
+            &admin,
+            M::PUT,
+            &format!("/admin/v1/hosts/{a}/maintenance"),
+            Some(json!({"enabled": true, "reason": "firmware"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{h}");
+    assert_eq!(h["host"]["schedulable"], false);
+    assert_eq!(h["host"]["disabled_reason"], "firmware");
+    // Through Nova's API the same service shows disabled, with the reason.
+    let (_, svcs) = cloud
+        .get(
+            &admin,
+            &format!("/v2.1/os-services?host={a}&binary=nova-compute"),
+        )
+        .await;
+    assert_eq!(svcs["services"][0]["status"], "disabled", "{svcs}");
+    assert_eq!(svcs["services"][0]["disabled_reason"], "firmware");
+    let (s, created) = cloud
+        .call(
+            &demo,
+            M::POST,
+            "/v2.1/servers",
+            Some(json!({"server": {"name": "evac", "flavorRef": "42"}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{created}");
+    let id = created["server"]["id"].as_str().unwrap().to_string();
+    cloud
+        .wait_server(&demo, &id, "server ACTIVE", |v| v["status"] == "ACTIVE")
+        .await;
+    let on = cloud.server(&admin, &id).await;
+    assert_eq!(on["OS-EXT-SRV-ATTR:host"], b_host.as_str(), "{on}");
+    assert!(cloud.domains(&b_host).await.contains(&id));
+    // Maintenance shows what is still on the host; off again, A takes servers.
+    let (_, h) = cloud
+        .get(&admin, &format!("/admin/v1/hosts/{b_host}"))
+        .await;
+    assert_eq!(h["host"]["servers"][0]["id"], id.as_str(), "{h}");
+    let (s, h) = cloud
+        .call(
+            &admin,
+            M::PUT,
+            &format!("/admin/v1/hosts/{a}/maintenance"),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!((s, &h["host"]["schedulable"]), (200, &json!(true)), "{h}");
+
+    // Evacuation needs the source down, and admins.
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::POST,
+            &format!("/admin/v1/servers/{id}/evacuate"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 409, "{b}");
+    admin_error(&b, 409);
+    let (s, b) = cloud
+        .call(
+            &demo,
+            M::POST,
+            &format!("/v2.1/servers/{id}/action"),
+            Some(json!({"evacuate": {"onSharedStorage": false}})),
+        )
+        .await;
+    assert_eq!(s, 403, "{b}");
+
+    // B fenced: forced down through the admin API (its process still runs, as a host that
+    // lost its network would).
+    let svc = cloud.service_of(&admin, &b_host).await;
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::PATCH,
+            &format!("/admin/v1/services/{}", svc["id"]),
+            Some(json!({"forced_down": true})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (&b["service"]["forced_down"], &b["service"]["up"]),
+        (&json!(true), &json!(false))
+    );
+    // Nova's 2.1 evacuate: a bad body is Nova's 400; a good one rebuilds the server on A.
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::POST,
+            &format!("/v2.1/servers/{id}/action"),
+            Some(json!({"evacuate": {"host": a}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(b["badRequest"]["code"], 400);
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::POST,
+            &format!("/v2.1/servers/{id}/action"),
+            Some(json!({"evacuate": {"onSharedStorage": false}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert!(b["adminPass"].is_string());
+    cloud
+        .wait_server(&admin, &id, "server ACTIVE on A", |v| {
+            v["status"] == "ACTIVE" && v["OS-EXT-SRV-ATTR:host"] == a.as_str()
+        })
+        .await;
+    assert!(cloud.domains(&a).await.contains(&id), "the guest runs on A");
+    // The claim moved with it: B holds nothing, A holds the flavor.
+    let (_, hv) = cloud
+        .get(&admin, &format!("/admin/v1/hypervisors/{b_host}"))
+        .await;
+    assert_eq!(hv["hypervisor"]["vcpus_used"], 0, "{hv}");
+    let (_, hv) = cloud
+        .get(&admin, &format!("/admin/v1/hypervisors/{a}"))
+        .await;
+    assert!(
+        hv["hypervisor"]["vcpus_used"].as_u64().unwrap() >= 1,
+        "{hv}"
+    );
+    // Both APIs list the evacuation; once B's compute sees it (its next sync), B's old guest
+    // is destroyed and the record completed.
+    wait_for(
+        "old guest on B destroyed",
+        Duration::from_secs(30),
+        || async { (!cloud.domains(&b_host).await.contains(&id)).then_some(()) },
+    )
+    .await;
+    wait_for("evacuation completed", Duration::from_secs(30), || async {
+        let (_, m) = cloud
+            .get(&admin, &format!("/admin/v1/migrations?server_id={id}"))
+            .await;
+        (m["migrations"][0]["status"] == "completed").then_some(m)
+    })
+    .await;
+    let (s, m) = cloud
+        .get(&admin, &format!("/v2.1/os-migrations?instance_uuid={id}"))
+        .await;
+    assert_eq!(s, 200, "{m}");
+    let m = &m["migrations"][0];
+    assert_eq!(
+        (m["source_compute"].as_str(), m["dest_compute"].as_str()),
+        (Some(b_host.as_str()), Some(a.as_str()))
+    );
+    let (s, _) = cloud.get(&demo, "/v2.1/os-migrations").await;
+    assert_eq!(s, 403);
+
+    // A host-wide evacuation of a host that is up is refused; B back up again.
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::POST,
+            &format!("/admin/v1/hosts/{a}/evacuate"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, 409, "{b}");
+    let (s, _) = cloud
+        .call(
+            &admin,
+            M::PATCH,
+            &format!("/admin/v1/services/{}", svc["id"]),
+            Some(json!({"forced_down": false})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    wait_for("B up again", Duration::from_secs(20), || async {
+        (cloud.service_of(&admin, &b_host).await["up"] == true).then_some(())
+    })
+    .await;
+    // Nova's os-services switches of 2.1.
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::PUT,
+            "/v2.1/os-services/disable-log-reason",
+            Some(json!({"host": b_host, "binary": "nova-compute", "disabled_reason": "disk"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["service"],
+        json!({"host": b_host, "binary": "nova-compute", "status": "disabled", "disabled_reason": "disk"})
+    );
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::PUT,
+            "/v2.1/os-services/enable",
+            Some(json!({"host": b_host, "binary": "nova-compute"})),
+        )
+        .await;
+    assert_eq!(
+        (s, &b["service"]["status"]),
+        (200, &json!("enabled")),
+        "{b}"
+    );
+    let (s, _) = cloud
+        .call(
+            &demo,
+            M::PUT,
+            "/v2.1/os-services/disable",
+            Some(json!({"host": b_host, "binary": "nova-compute"})),
+        )
+        .await;
+    assert_eq!(s, 403);
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::PUT,
+            "/v2.1/os-services/disable",
+            Some(json!({"host": "nowhere", "binary": "nova-compute"})),
+        )
+        .await;
+    assert_eq!(s, 404, "{b}");
+    cloud.second.stop();
+    cloud.running.stop();
+}
