@@ -113,6 +113,10 @@ impl Runtime {
             .wasm_component_model(true)
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        // `METACLOUD_PLUGIN_PROFILER=perfmap` names compiled plugin functions for `perf`.
+        if std::env::var("METACLOUD_PLUGIN_PROFILER").as_deref() == Ok("perfmap") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| PluginError::Runtime(e.to_string()))?;
         let weak = engine.weak();
         std::thread::Builder::new()

@@ -117,9 +117,11 @@ pub fn evacuate(c: &Caller, id: &str, args: &Value) -> Result<Reply, Fault> {
     let password = match m.get("adminPass") {
         None | Some(Value::Null) => crate::views::admin_pass(id),
         Some(Value::String(p)) => p.clone(),
-        Some(v) => return Err(Fault::bad_request(format!(
+        Some(v) => {
+            return Err(Fault::bad_request(format!(
             "Invalid input for field/attribute adminPass. Value: {v}. {v} is not of type 'string'"
-        ))),
+        )))
+        }
     };
     let mut args = Vec::new();
     match m.get("host") {

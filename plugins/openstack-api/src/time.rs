@@ -45,6 +45,61 @@ fn write_clock(f: &mut std::fmt::Formatter<'_>, ms: i64) -> std::fmt::Result {
     )
 }
 
+/// Pushes `n` as exactly `width` decimal digits (zero-padded; `n` fits).
+fn push_digits(out: &mut Vec<u8>, n: i64, width: usize) {
+    let mut buf = [b'0'; 6];
+    let mut n = n.unsigned_abs();
+    for slot in buf[..width].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend_from_slice(&buf[..width]);
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of `ms`, digit by digit (the listing's hot path: no formatter).
+fn push_clock(out: &mut Vec<u8>, ms: i64) {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    if !(0..=9999).contains(&y) {
+        // Outside what four digits hold: the formatter's spelling.
+        use std::io::Write;
+        let _ = write!(out, "{y:04}");
+    } else {
+        push_digits(out, y, 4);
+    }
+    out.push(b'-');
+    push_digits(out, m, 2);
+    out.push(b'-');
+    push_digits(out, d, 2);
+    out.push(b'T');
+    push_digits(out, rem / 3600, 2);
+    out.push(b':');
+    push_digits(out, rem % 3600 / 60, 2);
+    out.push(b':');
+    push_digits(out, rem % 60, 2);
+}
+
+impl Iso {
+    /// Appends the time as a JSON string.
+    pub fn push_json(self, out: &mut Vec<u8>) {
+        out.push(b'"');
+        push_clock(out, self.0);
+        out.extend_from_slice(b"Z\"");
+    }
+}
+
+impl IsoMicro {
+    /// Appends the time as a JSON string.
+    pub fn push_json(self, out: &mut Vec<u8>) {
+        out.push(b'"');
+        push_clock(out, self.0);
+        out.push(b'.');
+        push_digits(out, self.0.rem_euclid(1000) * 1000, 6);
+        out.push(b'"');
+    }
+}
+
 impl std::fmt::Display for Iso {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write_clock(f, self.0)?;
@@ -132,6 +187,35 @@ pub fn parse(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digits_written_in_place_match_the_formatter() {
+        let times = [
+            0,
+            1,
+            999,
+            1_764_000_001_234,
+            951_782_400_000,
+            253_402_300_799_999,
+            -1,
+        ];
+        for ms in times {
+            let mut out = Vec::new();
+            Iso(ms).push_json(&mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("\"{}\"", Iso(ms)),
+                "{ms}"
+            );
+            let mut out = Vec::new();
+            IsoMicro(ms).push_json(&mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("\"{}\"", IsoMicro(ms)),
+                "{ms}"
+            );
+        }
+    }
 
     #[test]
     fn round_trips() {

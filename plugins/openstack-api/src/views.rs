@@ -226,20 +226,23 @@ pub struct ServerView<'a> {
     fault: Option<FaultView<'a>>,
 }
 
-/// Appends `s` as a JSON string (quotes and escapes included).
-fn push_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
+/// Appends `s` escaped for a JSON string, without the quotes. Most strings need no
+/// escape: they are copied whole.
+fn push_escaped(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => {
-                out.extend_from_slice(&bytes[start..i]);
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => {
                 let hex = b"0123456789abcdef";
                 out.extend_from_slice(&[
                     b'\\',
@@ -249,17 +252,23 @@ fn push_str(out: &mut Vec<u8>, s: &str) {
                     hex[(b >> 4) as usize],
                     hex[(b & 15) as usize],
                 ]);
-                start = i + 1;
-                continue;
             }
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(esc);
+        }
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
+}
+
+/// Appends `s` as a JSON string (quotes and escapes included).
+fn push_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
+    push_escaped(out, s);
+    out.push(b'"');
+}
+
+/// Appends an integer.
+fn push_int(out: &mut Vec<u8>, n: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 fn push_opt(out: &mut Vec<u8>, s: Option<&str>) {
@@ -269,29 +278,22 @@ fn push_opt(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-fn push_display(out: &mut Vec<u8>, v: impl std::fmt::Display) {
-    use std::io::Write;
-    let _ = write!(out, "\"{v}\"");
-}
-
 impl ServerView<'_> {
     /// Writes the view as JSON straight into `out`: the same document serde would write,
     /// without its per-field machinery (the listing's hot path; tests compare both).
     pub fn write_json(&self, out: &mut Vec<u8>) {
         let link = |out: &mut Vec<u8>, h: &Href, rel: &str| {
-            out.extend_from_slice(b"{\"href\":");
-            let v = if h.versioned { "/v2.1" } else { "" };
-            // base, kind and id are ASCII without quotes or backslashes (URLs and UUIDs),
-            // but ids come from the host: escape anyway.
-            let mut href = String::with_capacity(h.base.len() + h.id.len() + 16);
-            href.push_str(h.base);
-            href.push_str(v);
-            href.push('/');
-            href.push_str(h.kind);
-            href.push('/');
-            href.push_str(h.id);
-            push_str(out, &href);
-            out.extend_from_slice(b",\"rel\":");
+            out.extend_from_slice(b"{\"href\":\"");
+            // Each part escaped (ids come from the host), written in place.
+            push_escaped(out, h.base);
+            if h.versioned {
+                out.extend_from_slice(b"/v2.1");
+            }
+            out.push(b'/');
+            push_escaped(out, h.kind);
+            out.push(b'/');
+            push_escaped(out, h.id);
+            out.extend_from_slice(b"\",\"rel\":");
             push_str(out, rel);
             out.push(b'}');
         };
@@ -339,9 +341,9 @@ impl ServerView<'_> {
         out.extend_from_slice(b",\"links\":[");
         link(out, &self.flavor.links[0].href, self.flavor.links[0].rel);
         out.extend_from_slice(b"]},\"created\":");
-        push_display(out, self.created);
+        self.created.push_json(out);
         out.extend_from_slice(b",\"updated\":");
-        push_display(out, self.updated);
+        self.updated.push_json(out);
         out.extend_from_slice(b",\"addresses\":{},\"accessIPv4\":");
         push_str(out, self.access_ipv4);
         out.extend_from_slice(b",\"accessIPv6\":");
@@ -358,22 +360,20 @@ impl ServerView<'_> {
         push_opt(out, self.key_name);
         out.extend_from_slice(b",\"OS-SRV-USG:launched_at\":");
         match self.launched_at {
-            Some(t) => push_display(out, t),
+            Some(t) => t.push_json(out),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"OS-SRV-USG:terminated_at\":");
         match self.terminated_at {
-            Some(t) => push_display(out, t),
+            Some(t) => t.push_json(out),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"OS-EXT-STS:task_state\":");
         push_opt(out, self.task_state);
         out.extend_from_slice(b",\"OS-EXT-STS:vm_state\":");
         push_str(out, self.vm_state);
-        {
-            use std::io::Write;
-            let _ = write!(out, ",\"OS-EXT-STS:power_state\":{}", self.power_state);
-        }
+        out.extend_from_slice(b",\"OS-EXT-STS:power_state\":");
+        push_int(out, self.power_state);
         out.extend_from_slice(b",\"os-extended-volumes:volumes_attached\":[],\"security_groups\":[{\"name\":\"default\"}]");
         if let Some(h) = self.attr_host {
             out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:host\":");
@@ -388,8 +388,9 @@ impl ServerView<'_> {
             push_str(out, n);
         }
         if let Some(f) = &self.fault {
-            use std::io::Write;
-            let _ = write!(out, ",\"fault\":{{\"code\":{},\"message\":", f.code);
+            out.extend_from_slice(b",\"fault\":{\"code\":");
+            push_int(out, f.code);
+            out.extend_from_slice(b",\"message\":");
             push_str(out, f.message);
             out.extend_from_slice(b",\"created\":");
             push_str(out, &f.created);
