@@ -705,3 +705,96 @@ async fn maintenance_forced_down_and_evacuation_to_another_host() {
     cloud.second.stop();
     cloud.running.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_misbehaving_dialect_fails_only_its_own_requests() {
+    let dir = scratch_dir("hostile-dialect");
+    let plugins = dir.join("dialects");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let dist = crate::plugins::dist();
+    for (from, to) in [
+        (dist.join("api/openstack-api.wasm"), "openstack-api.wasm"),
+        (dist.join("api/admin-api.wasm"), "admin-api.wasm"),
+        (
+            dist.join("hostile/hostile-dialect.wasm"),
+            "hostile-dialect.wasm",
+        ),
+    ] {
+        std::fs::copy(&from, plugins.join(to)).unwrap();
+    }
+    let mut c = config(
+        &dir,
+        &format!("h-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+    );
+    c.api.plugin_dir = Some(plugins);
+    c.api.dialects = vec![
+        "openstack-compute".into(),
+        "metacloud-admin".into(),
+        "hostile-dialect".into(),
+    ];
+    c.plugins.call_timeout_ms = 300;
+    c.plugins.memory_limit_mb = 32;
+    let running = metacloud::start(&c, &Role::ALL).await.expect("start");
+    let base = format!("http://{}", running.compute_addr.unwrap());
+    let http = reqwest::Client::new();
+    let get = |path: &str| {
+        let (http, url) = (http.clone(), format!("{base}{path}"));
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("/hostile/ok").await, (200, "still here".to_string()));
+    // Each way of misbehaving fails its request with a 500 (rendered by the dialect, which
+    // still can), and the next request is served as if nothing happened.
+    for bad in ["loop", "alloc", "trap", "panic"] {
+        let (status, body) = get(&format!("/hostile/{bad}")).await;
+        assert_eq!(status, 500, "{bad}: {body}");
+        assert!(body.starts_with("hostile refusal 500"), "{bad}: {body}");
+        assert_eq!(get("/hostile/ok").await.0, 200, "after {bad}");
+        let (status, body) = get("/v2.1").await;
+        assert_eq!(status, 200, "the OpenStack dialect after {bad}: {body}");
+        assert_eq!(
+            get("/admin/v1").await.0,
+            200,
+            "the admin dialect after {bad}"
+        );
+    }
+    // A refusal the dialect cannot even render (its render-error loops): the host answers
+    // in plain JSON, within the deadline.
+    let t = std::time::Instant::now();
+    let (status, body) = get("/hostile/nothing-here").await;
+    assert_eq!(status, 404, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["code"], 404, "{v}");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(get("/hostile/ok").await.0, 200);
+    running.stop();
+}
+
+#[tokio::test]
+async fn dialects_that_claim_the_same_routes_are_refused_at_start() {
+    let dir = scratch_dir("dialect-overlap");
+    let plugins = dir.join("dialects");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let dist = crate::plugins::dist();
+    std::fs::copy(
+        dist.join("api/openstack-api.wasm"),
+        plugins.join("openstack-api.wasm"),
+    )
+    .unwrap();
+    let mut c = config(&dir, "overlap");
+    c.api.plugin_dir = Some(plugins.clone());
+    c.api.dialects = vec!["openstack-compute".into(), "metacloud-admin".into()];
+    // A named dialect that is not there: the error says which and where.
+    let e = metacloud::start(&c, &Role::ALL)
+        .await
+        .err()
+        .expect("refused");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("metacloud-admin") && msg.contains("api.dialects"),
+        "{msg}"
+    );
+}
