@@ -17,11 +17,19 @@ struct Cloud {
     second: metacloud::Running,
     keystone: String,
     base: String,
+    glance: String,
     http: reqwest::Client,
 }
 
 fn config(dir: &std::path::Path, host: &str) -> Config {
+    // Each simulated host its own libvirt test driver: `test:///default` is one state per
+    // process, which two hosts in one process would share; a node file is private to its
+    // connection.
+    let node = dir.join(host).join("node.xml");
+    std::fs::create_dir_all(node.parent().unwrap()).unwrap();
+    std::fs::write(&node, "<node></node>").unwrap();
     let mut c = Config::default();
+    c.compute.libvirt_uri = format!("test://{}", node.display());
     c.service.data_dir = Some(dir.to_path_buf());
     c.service.host = Some(host.to_string());
     c.service.report_interval_secs = 1;
@@ -61,6 +69,7 @@ impl Cloud {
                 "http://{}",
                 running.compute_addr.expect("dialects listening")
             ),
+            glance: format!("http://{}", running.image_addr.expect("image API")),
             running,
             second,
             http: reqwest::Client::new(),
@@ -797,4 +806,225 @@ async fn dialects_that_claim_the_same_routes_are_refused_at_start() {
         msg.contains("metacloud-admin") && msg.contains("api.dialects"),
         "{msg}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cold_migration_moves_the_disk_and_waits_for_confirm_or_revert() {
+    let cloud = Cloud::start().await;
+    let admin = cloud.token("admin", "admin-pw", "admin").await;
+    let demo = cloud.token("demo", "demo-pw", "demo").await;
+    use reqwest::Method as M;
+    wait_for("both computes up", Duration::from_secs(20), || async {
+        let (_, b) = cloud.get(&admin, "/admin/v1/hosts").await;
+        let up = b["hosts"]
+            .as_array()?
+            .iter()
+            .filter(|h| h["up"] == true)
+            .count();
+        (up == 2).then_some(())
+    })
+    .await;
+    // A public image to boot from.
+    let r = cloud
+        .http
+        .post(format!("{}/v2/images", cloud.glance))
+        .header("x-auth-token", &admin)
+        .json(&json!({"name": "base", "disk_format": "raw", "container_format": "bare", "visibility": "public"}))
+        .send()
+        .await
+        .unwrap();
+    let image = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = cloud
+        .http
+        .put(format!("{}/v2/images/{image}/file", cloud.glance))
+        .header("x-auth-token", &admin)
+        .header("content-type", "application/octet-stream")
+        .body(vec![7u8; 8192])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let (s, created) = cloud
+        .call(
+            &demo,
+            M::POST,
+            "/v2.1/servers",
+            Some(json!({"server": {"name": "mover", "flavorRef": "42", "imageRef": image}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{created}");
+    let id = created["server"]["id"].as_str().unwrap().to_string();
+    cloud
+        .wait_server(&demo, &id, "ACTIVE", |v| v["status"] == "ACTIVE")
+        .await;
+    let first = cloud.server(&admin, &id).await["OS-EXT-SRV-ATTR:host"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = if first == cloud.host_a() {
+        cloud.host_b()
+    } else {
+        cloud.host_a()
+    };
+    let used = |host: String| {
+        let cloud = &cloud;
+        let admin = admin.clone();
+        async move {
+            let (_, hv) = cloud
+                .get(&admin, &format!("/admin/v1/hypervisors/{host}"))
+                .await;
+            hv["hypervisor"]["memory_mb_used"].as_u64().unwrap()
+        }
+    };
+    let (base_first, base_other) = (used(first.clone()).await, used(other.clone()).await);
+
+    // Members may not migrate; a body is refused at 2.1.
+    let action = format!("/v2.1/servers/{id}/action");
+    let (s, _) = cloud
+        .call(&demo, M::POST, &action, Some(json!({"migrate": null})))
+        .await;
+    assert_eq!(s, 403);
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::POST,
+            &action,
+            Some(json!({"migrate": {"host": other}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+
+    // Nova's migrate: the scheduler picks the other host; VERIFY_RESIZE there, the source
+    // keeping its claim and its powered-off guest.
+    let (s, b) = cloud
+        .call(&admin, M::POST, &action, Some(json!({"migrate": null})))
+        .await;
+    assert_eq!(s, 202, "{b}");
+    cloud
+        .wait_server(&admin, &id, "VERIFY_RESIZE on the other host", |v| {
+            v["status"] == "VERIFY_RESIZE" && v["OS-EXT-SRV-ATTR:host"] == other.as_str()
+        })
+        .await;
+    assert!(
+        cloud.domains(&other).await.contains(&id),
+        "the guest runs on the destination"
+    );
+    assert!(
+        cloud.domains(&first).await.contains(&id),
+        "the source keeps its guest until confirmed"
+    );
+    assert_eq!(used(first.clone()).await, base_first);
+    assert_eq!(used(other.clone()).await, base_other + 64);
+    let (_, m) = cloud
+        .get(&admin, &format!("/v2.1/os-migrations?instance_uuid={id}"))
+        .await;
+    assert_eq!(m["migrations"][0]["status"], "migrating", "{m}");
+    let transfer_images = || async {
+        let r = cloud
+            .http
+            .get(format!("{}/v2/images", cloud.glance))
+            .header("x-auth-token", &admin)
+            .send()
+            .await
+            .unwrap();
+        let all: Value = r.json().await.unwrap();
+        all["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| {
+                i["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("migration of")
+            })
+            .count()
+    };
+    assert_eq!(transfer_images().await, 1, "the disk travelled as an image");
+
+    // Confirmed through the admin API: the source's guest and claim go, the image too.
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::POST,
+            &format!("/admin/v1/servers/{id}/migration/confirm"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204, "{b}");
+    cloud
+        .wait_server(&admin, &id, "ACTIVE after confirm", |v| {
+            v["status"] == "ACTIVE"
+        })
+        .await;
+    wait_for(
+        "source guest destroyed",
+        Duration::from_secs(30),
+        || async { (!cloud.domains(&first).await.contains(&id)).then_some(()) },
+    )
+    .await;
+    assert!(
+        cloud.domains(&other).await.contains(&id),
+        "the guest on the destination stays"
+    );
+    assert_eq!(used(first.clone()).await, base_first - 64);
+    assert_eq!(transfer_images().await, 0, "the transfer image is deleted");
+    let (_, m) = cloud
+        .get(&admin, &format!("/admin/v1/migrations?server_id={id}"))
+        .await;
+    assert_eq!(m["migrations"][0]["status"], "confirmed", "{m}");
+
+    // Back to the first host through the admin API, then reverted through Nova's: the
+    // server stays where it was, the destination's guest and claim go.
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::POST,
+            &format!("/admin/v1/servers/{id}/migrate"),
+            Some(json!({"host": first})),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    cloud
+        .wait_server(&admin, &id, "VERIFY_RESIZE on the first host", |v| {
+            v["status"] == "VERIFY_RESIZE" && v["OS-EXT-SRV-ATTR:host"] == first.as_str()
+        })
+        .await;
+    let (s, b) = cloud
+        .call(&demo, M::POST, &action, Some(json!({"revertResize": null})))
+        .await;
+    assert_eq!(s, 202, "{b}");
+    cloud
+        .wait_server(&admin, &id, "ACTIVE back on the other host", |v| {
+            v["status"] == "ACTIVE" && v["OS-EXT-SRV-ATTR:host"] == other.as_str()
+        })
+        .await;
+    wait_for(
+        "destination guest destroyed",
+        Duration::from_secs(30),
+        || async { (!cloud.domains(&first).await.contains(&id)).then_some(()) },
+    )
+    .await;
+    assert!(cloud.domains(&other).await.contains(&id));
+    assert_eq!(used(first.clone()).await, base_first - 64);
+    assert_eq!(used(other.clone()).await, base_other + 64);
+    assert_eq!(transfer_images().await, 0);
+    let (_, m) = cloud
+        .get(&admin, &format!("/admin/v1/migrations?server_id={id}"))
+        .await;
+    assert_eq!(m["migrations"][0]["status"], "reverted", "{m}");
+    // A migration to the host it is on is refused.
+    let (s, b) = cloud
+        .call(
+            &admin,
+            M::POST,
+            &format!("/admin/v1/servers/{id}/migrate"),
+            Some(json!({"host": other})),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    admin_error(&b, 400);
 }

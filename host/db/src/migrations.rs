@@ -11,6 +11,7 @@ use serde::Serialize;
 
 /// Evacuations and migrations, as their `migration_type` column names them.
 pub const EVACUATION: &str = "evacuation";
+pub const MIGRATION: &str = "migration";
 
 /// Statuses of a migration record.
 pub mod status {
@@ -22,6 +23,66 @@ pub mod status {
     pub const FAILED: &str = "failed";
     /// The source host destroyed what was left of the guest.
     pub const COMPLETED: &str = "completed";
+    /// A cold migration under way (disk travelling, or waiting for confirm or revert).
+    pub const MIGRATING: &str = "migrating";
+    pub const CONFIRMED: &str = "confirmed";
+    pub const REVERTED: &str = "reverted";
+    /// A cold migration undone before the destination had the guest.
+    pub const ERROR: &str = "error";
+}
+
+/// Records a migration of `uuid` in a transaction.
+pub(crate) async fn record_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    uuid: &str,
+    kind: &str,
+    source: &str,
+    dest: &str,
+    flavor_id: &str,
+) -> Result<String, DbError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let status = if kind == EVACUATION {
+        status::ACCEPTED
+    } else {
+        status::MIGRATING
+    };
+    sqlx::query(
+        "INSERT INTO migrations (uuid, instance_uuid, migration_type, source_host, \
+         dest_host, status, flavor_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(&id)
+    .bind(uuid)
+    .bind(kind)
+    .bind(source)
+    .bind(dest)
+    .bind(status)
+    .bind(flavor_id)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Ends the instance's open cold migration with `to` (no-op without one: a resize on one
+/// host has no record).
+pub(crate) async fn set_status_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    uuid: &str,
+    to: &str,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE migrations SET status = $1, updated_at = $2 \
+         WHERE instance_uuid = $3 AND migration_type = $4 AND status = $5",
+    )
+    .bind(to)
+    .bind(now_ms())
+    .bind(uuid)
+    .bind(MIGRATION)
+    .bind(status::MIGRATING)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// One migration record.
@@ -111,22 +172,7 @@ impl Db {
         if done.rows_affected() != 1 {
             return Ok(Evacuation::NotEvacuating);
         }
-        let id = uuid::Uuid::new_v4().to_string();
-        sqlx::query(
-            "INSERT INTO migrations (uuid, instance_uuid, migration_type, source_host, \
-             dest_host, status, flavor_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-        )
-        .bind(&id)
-        .bind(uuid)
-        .bind(EVACUATION)
-        .bind(source)
-        .bind(dest)
-        .bind(status::ACCEPTED)
-        .bind(&inst.flavor_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let id = record_in(&mut tx, uuid, EVACUATION, source, dest, &inst.flavor_id).await?;
         tx.commit().await?;
         inst.host = Some(dest.to_string());
         Ok(Evacuation::Moved(Box::new(inst), id))

@@ -20,6 +20,14 @@ pub struct OldFlavor {
     pub disk_gb: i64,
     /// `active` or `stopped`: what a confirm or revert returns to.
     pub vm_state: VmState,
+    /// A cold migration's source host, which holds the old claim and the old guest (none
+    /// for a resize on the instance's own host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_host: Option<String>,
+    /// The image the disk travelled as (deleted once the migration is confirmed or
+    /// reverted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_image: Option<String>,
 }
 
 impl OldFlavor {
@@ -123,10 +131,21 @@ pub(crate) async fn abandon_in(
     };
     let old: Option<OldFlavor> = old.and_then(|json| serde_json::from_str(&json).ok());
     if let Some(old) = old {
-        nodes::release_in(tx, host, old.claim()).await?;
+        let holder = old.source_host.as_deref().unwrap_or(host);
+        nodes::release_in(tx, holder, old.claim()).await?;
         let extra = excess((old.vcpus, old.memory_mb), (inst.vcpus, inst.memory_mb));
         quotas::unreserve(tx, &inst.project_id, &extra).await?;
     }
+    Ok(())
+}
+
+/// Moves an instance row to `host` (inside a resize transaction, after [`write`]).
+async fn set_host_in(tx: &mut Transaction<'_, Any>, uuid: &str, host: &str) -> Result<(), DbError> {
+    sqlx::query("UPDATE instances SET host = $1 WHERE uuid = $2")
+        .bind(host)
+        .bind(uuid)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -170,6 +189,8 @@ impl Db {
             memory_mb: inst.memory_mb,
             disk_gb: inst.disk_gb,
             vm_state: inst.vm_state,
+            source_host: None,
+            transfer_image: None,
         };
         write(
             &mut tx,
@@ -192,9 +213,10 @@ impl Db {
         Ok(old)
     }
 
-    /// Confirms a resize: frees the old flavor's claim and any quota it held beyond the
-    /// new one; the instance returns to the state it had before.
-    pub async fn confirm_resize(&self, uuid: &str) -> Result<Instance, DbError> {
+    /// Confirms a resize or migration: frees the old flavor's claim (on the source host of
+    /// a migration) and any quota it held beyond the new one; the instance returns to the
+    /// state it had before. Returns it and what it was before.
+    pub async fn confirm_resize(&self, uuid: &str) -> Result<(Instance, OldFlavor), DbError> {
         let mut tx = self.pool.begin().await?;
         let (inst, old) = locked_row(&mut tx, uuid).await?;
         let old = match old {
@@ -205,7 +227,7 @@ impl Db {
                 )))
             }
         };
-        if let Some(host) = &inst.host {
+        if let Some(host) = old.source_host.as_ref().or(inst.host.as_ref()) {
             nodes::release_in(&mut tx, host, old.claim()).await?;
         }
         let extra = excess((old.vcpus, old.memory_mb), (inst.vcpus, inst.memory_mb));
@@ -219,14 +241,21 @@ impl Db {
             None,
         )
         .await?;
+        crate::migrations::set_status_in(&mut tx, uuid, crate::migrations::status::CONFIRMED)
+            .await?;
         tx.commit().await?;
-        self.get_instance(uuid).await
+        Ok((self.get_instance(uuid).await?, old))
     }
 
-    /// Reverts a resize: frees the new flavor's claim and the quota it held beyond the old
-    /// one, and puts the old flavor back, in `resize_reverting` until the guest runs with
-    /// it again. Returns the instance and the state it goes back to.
-    pub async fn revert_resize(&self, uuid: &str) -> Result<(Instance, VmState), DbError> {
+    /// Reverts a resize or migration: frees the new flavor's claim (on the destination of
+    /// a migration, and the instance goes back to its source) and the quota it held beyond
+    /// the old one, and puts the old flavor back, in `resize_reverting` until the guest runs
+    /// with it again. Returns the instance, what it was before, and the host it left (a
+    /// migration's destination, whose guest is to be destroyed).
+    pub async fn revert_resize(
+        &self,
+        uuid: &str,
+    ) -> Result<(Instance, OldFlavor, Option<String>), DbError> {
         let mut tx = self.pool.begin().await?;
         let (inst, old) = locked_row(&mut tx, uuid).await?;
         let old = match old {
@@ -251,7 +280,103 @@ impl Db {
             Some(TaskState::ResizeReverting),
         )
         .await?;
+        let left = match &old.source_host {
+            Some(source) => {
+                set_host_in(&mut tx, uuid, source).await?;
+                inst.host.clone()
+            }
+            None => None,
+        };
+        crate::migrations::set_status_in(&mut tx, uuid, crate::migrations::status::REVERTED)
+            .await?;
         tx.commit().await?;
-        Ok((self.get_instance(uuid).await?, old.vm_state))
+        Ok((self.get_instance(uuid).await?, old, left))
+    }
+
+    /// Starts a cold migration of an instance in `resize_prep` on `source` to `dest`: claims
+    /// its flavor on `dest` (the source keeps its claim until confirm or revert), moves the
+    /// instance there in `resize_migrating`, and records the migration, in one transaction.
+    /// `Ok(false)` when `dest` has no room.
+    pub async fn start_migration(
+        &self,
+        uuid: &str,
+        source: &str,
+        dest: &str,
+        transfer_image: &str,
+    ) -> Result<bool, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let (inst, pending) = locked_row(&mut tx, uuid).await?;
+        if pending.is_some()
+            || inst.task_state != Some(TaskState::ResizePrep)
+            || inst.host.as_deref() != Some(source)
+        {
+            return Err(DbError::Conflict(format!(
+                "instance {uuid} is not waiting to be migrated from {source}"
+            )));
+        }
+        if !nodes::claim_in(&mut tx, dest, claim_of(&inst)).await? {
+            return Ok(false);
+        }
+        let old = OldFlavor {
+            flavor_id: inst.flavor_id.clone(),
+            vcpus: inst.vcpus,
+            memory_mb: inst.memory_mb,
+            disk_gb: inst.disk_gb,
+            vm_state: inst.vm_state,
+            source_host: Some(source.to_string()),
+            transfer_image: Some(transfer_image.to_string()),
+        };
+        write(
+            &mut tx,
+            &inst,
+            (&inst.flavor_id, inst.vcpus, inst.memory_mb, inst.disk_gb),
+            Some(&old),
+            inst.vm_state,
+            Some(TaskState::ResizeMigrating),
+        )
+        .await?;
+        set_host_in(&mut tx, uuid, dest).await?;
+        crate::migrations::record_in(
+            &mut tx,
+            uuid,
+            crate::migrations::MIGRATION,
+            source,
+            dest,
+            &inst.flavor_id,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Undoes a migration whose disk never reached the destination: the destination's claim
+    /// is freed and the instance is back on its source as it was, its task cleared.
+    pub async fn abort_migration(&self, uuid: &str, source: &str) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
+        let (inst, old) = locked_row(&mut tx, uuid).await?;
+        let old = match old {
+            Some(o)
+                if o.source_host.as_deref() == Some(source)
+                    && inst.task_state == Some(TaskState::ResizeMigrating) =>
+            {
+                o
+            }
+            _ => return Ok(()), // nothing (left) to undo
+        };
+        if let Some(dest) = &inst.host {
+            nodes::release_in(&mut tx, dest, claim_of(&inst)).await?;
+        }
+        write(
+            &mut tx,
+            &inst,
+            (&old.flavor_id, old.vcpus, old.memory_mb, old.disk_gb),
+            None,
+            old.vm_state,
+            None,
+        )
+        .await?;
+        set_host_in(&mut tx, uuid, source).await?;
+        crate::migrations::set_status_in(&mut tx, uuid, crate::migrations::status::ERROR).await?;
+        tx.commit().await.map_err(DbError::from)
     }
 }

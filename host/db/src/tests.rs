@@ -466,7 +466,7 @@ async fn a_resize_holds_both_claims_until_confirmed_or_reverted() {
             // Up to m1.small (1 vCPU, 2048 MB): both claims held, quota of the larger.
             resize(db.clone(), small.clone()).await;
             assert_eq!(used(db.clone()).await, (2, 64 + 2048, 1, 2048));
-            let confirmed = db.confirm_resize(&inst.uuid).await.unwrap();
+            let (confirmed, _) = db.confirm_resize(&inst.uuid).await.unwrap();
             assert_eq!(
                 (confirmed.vm_state, confirmed.flavor_id.as_str()),
                 (VmState::Active, "2")
@@ -480,8 +480,12 @@ async fn a_resize_holds_both_claims_until_confirmed_or_reverted() {
             // Down to nano and revert: back to small, nano's claim gone.
             resize(db.clone(), nano.clone()).await;
             assert_eq!(used(db.clone()).await, (2, 2048 + 64, 1, 2048));
-            let (reverted, back) = db.revert_resize(&inst.uuid).await.unwrap();
-            assert_eq!((back, reverted.flavor_id.as_str()), (VmState::Active, "2"));
+            let (reverted, old, left) = db.revert_resize(&inst.uuid).await.unwrap();
+            assert_eq!(
+                (old.vm_state, reverted.flavor_id.as_str()),
+                (VmState::Active, "2")
+            );
+            assert_eq!(left, None, "a resize on one host leaves no host");
             assert_eq!(reverted.task_state, Some(TaskState::ResizeReverting));
             assert_eq!(used(db.clone()).await, (1, 2048, 1, 2048));
             // Deleting mid-resize frees both flavors' claims and all quota.
@@ -642,6 +646,126 @@ async fn a_forced_down_service_is_down_whatever_its_heartbeat() {
                 db.update_service(id + 1000, &enable, 60_000).await,
                 Err(DbError::NotFound(_))
             ));
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_migration_holds_claims_on_both_hosts_until_confirmed_or_reverted() {
+    both(|db| {
+        Box::pin(async move {
+            add_node(&db, "mg-src").await;
+            add_node(&db, "mg-dst").await;
+            let nano = db.get_flavor("m1.nano").await.unwrap();
+            let inst = db
+                .create_instances(&batch(nano, 1, "pm"), &DefaultLimits::default())
+                .await
+                .unwrap()
+                .remove(0);
+            db.place_instance(&inst.uuid, "mg-src").await.unwrap();
+            let active = StateChange {
+                vm_state: Some(VmState::Active),
+                task_state: Some(None),
+                ..Default::default()
+            };
+            db.update_instance(&inst.uuid, &active).await.unwrap();
+            let used = |db: Db| async move {
+                let hs = db.host_states(60_000, false).await.unwrap();
+                let mem = |h: &str| hs.iter().find(|s| s.host == h).unwrap().memory_mb_used;
+                (
+                    mem("mg-src"),
+                    mem("mg-dst"),
+                    db.quota_usage("pm").await.unwrap()["ram"],
+                )
+            };
+            let prep = StateChange {
+                task_state: Some(Some(TaskState::ResizePrep)),
+                ..Default::default()
+            };
+            // Not prepared: refused.
+            assert!(matches!(
+                db.start_migration(&inst.uuid, "mg-src", "mg-dst", "img")
+                    .await,
+                Err(DbError::Conflict(_))
+            ));
+            db.update_instance(&inst.uuid, &prep).await.unwrap();
+            assert!(db
+                .start_migration(&inst.uuid, "mg-src", "mg-dst", "img")
+                .await
+                .unwrap());
+            let moved = db.get_instance(&inst.uuid).await.unwrap();
+            assert_eq!(moved.host.as_deref(), Some("mg-dst"));
+            assert_eq!(moved.task_state, Some(TaskState::ResizeMigrating));
+            assert_eq!(
+                used(db.clone()).await,
+                (64, 64, 64),
+                "both claims, one quota"
+            );
+            let m = db.list_migrations(Some(&inst.uuid)).await.unwrap();
+            assert_eq!(
+                (m[0].migration_type.as_str(), m[0].status.as_str()),
+                ("migration", "migrating")
+            );
+            // The disk never arrived: undone, back on the source.
+            db.abort_migration(&inst.uuid, "mg-src").await.unwrap();
+            let back = db.get_instance(&inst.uuid).await.unwrap();
+            assert_eq!(
+                (back.host.as_deref(), back.task_state),
+                (Some("mg-src"), None)
+            );
+            assert_eq!(used(db.clone()).await, (64, 0, 64));
+            assert!(db.pending_resize(&inst.uuid).await.unwrap().is_none());
+            // Again, arrived (resized), then reverted: back on the source, destination freed.
+            let arrived = StateChange {
+                vm_state: Some(VmState::Resized),
+                task_state: Some(None),
+                ..Default::default()
+            };
+            db.update_instance(&inst.uuid, &prep).await.unwrap();
+            assert!(db
+                .start_migration(&inst.uuid, "mg-src", "mg-dst", "img")
+                .await
+                .unwrap());
+            db.update_instance(&inst.uuid, &arrived).await.unwrap();
+            let (reverted, old, left) = db.revert_resize(&inst.uuid).await.unwrap();
+            assert_eq!(reverted.host.as_deref(), Some("mg-src"));
+            assert_eq!(
+                (left.as_deref(), old.transfer_image.as_deref()),
+                (Some("mg-dst"), Some("img"))
+            );
+            assert_eq!(used(db.clone()).await, (64, 0, 64));
+            // And once more, confirmed: only the destination holds it.
+            db.update_instance(&inst.uuid, &active).await.unwrap();
+            db.update_instance(&inst.uuid, &prep).await.unwrap();
+            assert!(db
+                .start_migration(&inst.uuid, "mg-src", "mg-dst", "img")
+                .await
+                .unwrap());
+            db.update_instance(&inst.uuid, &arrived).await.unwrap();
+            let (confirmed, old) = db.confirm_resize(&inst.uuid).await.unwrap();
+            assert_eq!(
+                (confirmed.host.as_deref(), confirmed.vm_state),
+                (Some("mg-dst"), VmState::Active)
+            );
+            assert_eq!(old.source_host.as_deref(), Some("mg-src"));
+            assert_eq!(used(db.clone()).await, (0, 64, 64));
+            let statuses: Vec<String> = db
+                .list_migrations(Some(&inst.uuid))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.status)
+                .collect();
+            assert_eq!(statuses, ["confirmed", "reverted", "error"]);
+            // Deleting mid-migration frees both hosts.
+            db.update_instance(&inst.uuid, &prep).await.unwrap();
+            assert!(db
+                .start_migration(&inst.uuid, "mg-dst", "mg-src", "img")
+                .await
+                .unwrap());
+            db.delete_instance(&inst.uuid, None).await.unwrap().unwrap();
+            assert_eq!(used(db.clone()).await, (0, 0, 0));
         })
     })
     .await;

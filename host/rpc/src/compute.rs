@@ -44,6 +44,25 @@ pub enum Request {
         upload: ImageUpload,
         task: TaskState,
     },
+    /// (cast) A cold migration leaves this host: power the guest off, upload its disk as
+    /// the data of the transfer image `upload.image_id`, and tell the conductor
+    /// (`MigratedOut`). On failure the guest is powered on again if it ran.
+    MigrateOut {
+        uuid: String,
+        base: Option<Box<ImageRef>>,
+        upload: ImageUpload,
+        running: bool,
+    },
+    /// (cast) A cold migration arrives: make the guest from its transfer image
+    /// (`instance.image`), running or not, and report `resized` (VERIFY_RESIZE).
+    FinishMigration {
+        instance: Box<InstanceSpec>,
+        running: bool,
+    },
+    /// (cast) Destroy what is left here of a guest that lives on another host now (the
+    /// source of a confirmed migration, the destination of a reverted one); nothing is
+    /// reported.
+    DestroyGuest { uuid: String },
     /// (call) The host's uptime and load, as `uptime` prints them. Replies `String`.
     Uptime,
     /// (call) The serial console log. Replies `String`.

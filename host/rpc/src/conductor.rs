@@ -54,6 +54,24 @@ pub enum Request {
     EvacuatedFrom { host: String },
     /// From a compute worker (call): the old guest of an evacuated instance is gone.
     EvacuationCleaned { uuid: String, host: String },
+    /// From the API (cast): cold-migrate `instance`, marked `resize_prep` on `source`, to
+    /// `dest` or a host the scheduler picks; its disk travels as the image `upload`.
+    Migrate {
+        instance: InstanceSpec,
+        source: String,
+        dest: Option<String>,
+        running: bool,
+        upload: crate::compute::ImageUpload,
+    },
+    /// From a compute worker (call): the source of a migration uploaded the disk (or
+    /// failed to: `error`).
+    MigratedOut {
+        uuid: String,
+        source: String,
+        image_id: String,
+        running: bool,
+        error: Option<String>,
+    },
 }
 
 /// A state change reported by a compute worker.

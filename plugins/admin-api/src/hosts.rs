@@ -236,6 +236,40 @@ pub fn evacuate_server(r: &Request) -> Result<Reply, Error> {
     ))
 }
 
+/// A cold migration: the server's disk moves to `host` (or the scheduler's pick), where it
+/// waits in VERIFY_RESIZE for `migration/confirm` or `migration/revert`.
+pub fn migrate_server(r: &Request) -> Result<Reply, Error> {
+    let body: EvacuateServer = if r.http.body.is_empty() {
+        EvacuateServer::default()
+    } else {
+        r.body()?
+    };
+    let id = r.param("server_id");
+    compute::server_action(
+        r.caller()?,
+        id,
+        "migrate",
+        &evacuate_args(body.host.as_deref()),
+    )?;
+    Ok(Reply::with_status(
+        202,
+        json!({"migration": {"server_id": id, "target": body.host}}),
+    ))
+}
+
+pub fn confirm_migration(r: &Request) -> Result<Reply, Error> {
+    compute::server_action(r.caller()?, r.param("server_id"), "confirm-resize", &[])?;
+    Ok(Reply::no_content())
+}
+
+pub fn revert_migration(r: &Request) -> Result<Reply, Error> {
+    compute::server_action(r.caller()?, r.param("server_id"), "revert-resize", &[])?;
+    Ok(Reply::with_status(
+        202,
+        json!({"server_id": r.param("server_id")}),
+    ))
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct EvacuateHost {

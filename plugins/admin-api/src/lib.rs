@@ -71,6 +71,21 @@ const ENDPOINTS: &[Endpoint] = &[
         "/servers/{server_id}/evacuate",
         hosts::evacuate_server
     ),
+    admin!(
+        "POST",
+        "/servers/{server_id}/migrate",
+        hosts::migrate_server
+    ),
+    admin!(
+        "POST",
+        "/servers/{server_id}/migration/confirm",
+        hosts::confirm_migration
+    ),
+    admin!(
+        "POST",
+        "/servers/{server_id}/migration/revert",
+        hosts::revert_migration
+    ),
     admin!("GET", "/migrations", hosts::migrations),
     admin!("GET", "/flavors", flavors::list),
     admin!("POST", "/flavors", flavors::create),

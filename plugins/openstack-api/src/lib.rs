@@ -1395,6 +1395,15 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
         "rebuild" => return rebuild(r, &c, id, args),
         "createImage" | "createBackup" => return create_image(&c, id, action, args),
         "evacuate" => return hosts::evacuate(&c, id, args),
+        "migrate" => {
+            // 2.1: no arguments (`{"migrate": null}`); the scheduler picks the host.
+            if !args.is_null() && args.as_object().is_none_or(|m| !m.is_empty()) {
+                return Err(Fault::bad_request(format!(
+                    "Invalid input for field/attribute migrate. Value: {args}. {args} is not of type 'null'"
+                )));
+            }
+            compute::server_action(&c, id, "migrate", &[])?
+        }
         "resize" => {
             let m = args.as_object().ok_or_else(|| {
                 Fault::bad_request(format!(

@@ -492,14 +492,26 @@ impl ComputeApi {
         Ok(())
     }
 
-    /// Confirms a resize: the old flavor's resources are freed.
-    pub async fn confirm_resize(&self, ctx: &Context, uuid: &str) -> Result<(), ApiError> {
+    /// Confirms a resize or migration: the old flavor's resources are freed (and the
+    /// source's guest of a migration destroyed). Returns the migration's transfer image,
+    /// which is no longer needed.
+    pub async fn confirm_resize(
+        &self,
+        ctx: &Context,
+        uuid: &str,
+    ) -> Result<Option<String>, ApiError> {
         Self::require_write(ctx, "os_compute_api:servers:confirm_resize")?;
         self.changeable(ctx, uuid).await?;
-        self.db.confirm_resize(uuid).await.map_err(|e| match e {
+        let (_, old) = self.db.confirm_resize(uuid).await.map_err(|e| match e {
             DbError::Conflict(m) => ApiError::Conflict(m),
             e => e.into(),
         })?;
+        if let Some(source) = &old.source_host {
+            let req = compute::Request::DestroyGuest {
+                uuid: uuid.to_string(),
+            };
+            self.rpc.cast(&topics::compute(source), &req).await?;
+        }
         self.db
             .record_action(
                 uuid,
@@ -509,21 +521,34 @@ impl ComputeApi {
                 &ctx.user_id,
             )
             .await?;
-        Ok(())
+        Ok(old.transfer_image)
     }
 
-    /// Reverts a resize: the guest gets its old flavor back.
-    pub async fn revert_resize(&self, ctx: &Context, uuid: &str) -> Result<(), ApiError> {
+    /// Reverts a resize or migration: the guest gets its old flavor back (on its source
+    /// host, after a migration, whose destination guest is destroyed). Returns the
+    /// migration's transfer image, which is no longer needed.
+    pub async fn revert_resize(
+        &self,
+        ctx: &Context,
+        uuid: &str,
+    ) -> Result<Option<String>, ApiError> {
         Self::require_write(ctx, "os_compute_api:servers:revert_resize")?;
-        let inst = self.changeable(ctx, uuid).await?;
-        let host = inst
-            .host
-            .clone()
-            .ok_or_else(|| ApiError::Conflict(format!("Instance {uuid} has no host")))?;
-        let (reverted, back_to) = self.db.revert_resize(uuid).await.map_err(|e| match e {
+        self.changeable(ctx, uuid).await?;
+        let (reverted, old, left) = self.db.revert_resize(uuid).await.map_err(|e| match e {
             DbError::Conflict(m) => ApiError::Conflict(m),
             e => e.into(),
         })?;
+        let back_to = old.vm_state;
+        let host = reverted
+            .host
+            .clone()
+            .ok_or_else(|| ApiError::Conflict(format!("Instance {uuid} has no host")))?;
+        if let Some(dest) = &left {
+            let req = compute::Request::DestroyGuest {
+                uuid: uuid.to_string(),
+            };
+            self.rpc.cast(&topics::compute(dest), &req).await?;
+        }
         self.db
             .record_action(
                 uuid,
@@ -541,7 +566,7 @@ impl ComputeApi {
             then: back_to,
         };
         self.rpc.cast(&topics::compute(&host), &req).await?;
-        Ok(())
+        Ok(old.transfer_image)
     }
 
     /// What the compute worker needs to (re)build an instance's guest.

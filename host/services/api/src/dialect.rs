@@ -648,6 +648,19 @@ fn wit_aggregate(a: metacloud_db::aggregates::Aggregate) -> Aggregate {
 }
 
 impl ComputeHost {
+    /// Deletes a finished migration's transfer image (as an admin of its owner: the
+    /// image belongs to whoever migrated, not to the caller who confirms).
+    fn drop_transfer_image(&self, c: &Caller, image: Option<String>) {
+        let Some(id) = image else { return };
+        let admin = metacloud_image::Requester {
+            project_id: c.project_id.clone(),
+            roles: vec!["admin".into()],
+        };
+        if let Err(e) = self.handle.block_on(self.images.delete(&admin, &id)) {
+            tracing::warn!(image = %id, error = %e, "cannot delete a migration's transfer image");
+        }
+    }
+
     /// The availability zone of each compute host.
     fn zones(&self) -> Result<HashMap<String, String>, OpError> {
         Ok(self
@@ -897,8 +910,30 @@ impl ApiHost for ComputeHost {
                     .ok_or_else(|| OpError::BadRequest("resize needs a flavor".into()))?;
                 self.run(self.api.resize(&ctx, &id, &flavor))
             }
-            "confirm-resize" => self.run(self.api.confirm_resize(&ctx, &id)),
-            "revert-resize" => self.run(self.api.revert_resize(&ctx, &id)),
+            "confirm-resize" => {
+                let transfer = self.run(self.api.confirm_resize(&ctx, &id))?;
+                self.drop_transfer_image(&c, transfer);
+                Ok(())
+            }
+            "revert-resize" => {
+                let transfer = self.run(self.api.revert_resize(&ctx, &id))?;
+                self.drop_transfer_image(&c, transfer);
+                Ok(())
+            }
+            "migrate" => {
+                let host = args
+                    .iter()
+                    .find(|(k, _)| k == "host")
+                    .map(|(_, v)| v.as_str());
+                let token = self.token.clone().ok_or_else(|| {
+                    OpError::Forbidden("migrating needs the caller's token".into())
+                })?;
+                let via = crate::snapshots::UploadVia {
+                    image_url: self.image_url.clone(),
+                    token,
+                };
+                self.run(self.api.migrate(&ctx, &id, host, &self.images, via))
+            }
             "evacuate" => {
                 let host = args
                     .iter()

@@ -102,19 +102,7 @@ impl ComputeApi {
             )));
         }
         if let Some(dest) = dest {
-            if dest == source {
-                return Err(ApiError::BadRequest(format!(
-                    "The target host {dest} is the instance's own host."
-                )));
-            }
-            let s = self.compute_service(dest).await.map_err(|_| {
-                ApiError::NotFound(format!("Compute host {dest} could not be found."))
-            })?;
-            if !s.up || s.disabled {
-                return Err(ApiError::BadRequest(format!(
-                    "Compute service of {dest} is unavailable at this time."
-                )));
-            }
+            self.usable_target(dest, &source).await?;
         }
         let flavor = self.db.get_flavor(&inst.flavor_id).await?;
         let image = match &inst.image_id {
@@ -171,6 +159,143 @@ impl ComputeApi {
         self.rpc.cast(topics::CONDUCTOR, &req).await?;
         tracing::info!(instance = %uuid, %source, dest = ?dest, "evacuation requested");
         Ok(source)
+    }
+
+    /// Cold-migrates an instance (admin) to `dest`, which must be up and enabled, or to a
+    /// host the scheduler picks: its disk travels as a private transfer image of the
+    /// caller's project, uploaded by the source with the caller's token. It ends in
+    /// `resized` (VERIFY_RESIZE) on the destination, to confirm or revert.
+    pub async fn migrate(
+        &self,
+        ctx: &Context,
+        uuid: &str,
+        dest: Option<&str>,
+        images: &metacloud_image::Images,
+        via: crate::snapshots::UploadVia,
+    ) -> Result<(), ApiError> {
+        Self::require_admin(ctx, "os_compute_api:os-migrate-server:migrate")?;
+        let inst = self.changeable(ctx, uuid).await?;
+        let conflict = || {
+            ApiError::Conflict(format!(
+                "Cannot 'migrate' instance {uuid} while it is in vm_state {} (task_state {})",
+                inst.vm_state.as_str(),
+                inst.task_state.map(|t| t.as_str()).unwrap_or("None")
+            ))
+        };
+        let movable = [VmState::Active, VmState::Stopped];
+        if !movable.contains(&inst.vm_state) || inst.task_state.is_some() {
+            return Err(conflict());
+        }
+        let Some(source) = inst.host.clone() else {
+            return Err(conflict());
+        };
+        if !self.compute_service(&source).await?.up {
+            return Err(ApiError::Conflict(format!(
+                "Compute service of {source} is unavailable at this time."
+            )));
+        }
+        if let Some(dest) = dest {
+            self.usable_target(dest, &source).await?;
+        }
+        let flavor = self.db.get_flavor(&inst.flavor_id).await?;
+        let admin = metacloud_image::Requester {
+            project_id: ctx.project_id.clone(),
+            roles: ctx.roles.clone(),
+        };
+        let base = match &inst.image_id {
+            Some(id) => images.for_boot(&admin, id).await.ok(),
+            None => None,
+        };
+        let change = metacloud_db::instances::StateChange {
+            task_state: Some(Some(TaskState::ResizePrep)),
+            expected_task_state: Some(vec![None]),
+            expected_vm_state: Some(movable.to_vec()),
+            expected_host: Some(source.clone()),
+            ..Default::default()
+        };
+        self.db
+            .update_instance(uuid, &change)
+            .await
+            .map_err(|e| match e {
+                DbError::Conflict(_) => conflict(),
+                e => e.into(),
+            })?;
+        let mut properties = std::collections::BTreeMap::new();
+        properties.insert("instance_uuid".to_string(), uuid.to_string());
+        properties.insert("image_type".to_string(), "migration".to_string());
+        let record = metacloud_db::images::Image {
+            name: format!("migration of {uuid}"),
+            visibility: "private".into(),
+            disk_format: Some(
+                base.as_ref()
+                    .map(|b| b.disk_format.clone())
+                    .unwrap_or_else(|| "qcow2".into()),
+            ),
+            container_format: Some("bare".into()),
+            properties,
+            ..Default::default()
+        };
+        let transfer = match images.create(&admin, record).await {
+            Ok(i) => i,
+            Err(e) => {
+                let back = metacloud_db::instances::StateChange {
+                    task_state: Some(None),
+                    expected_task_state: Some(vec![Some(TaskState::ResizePrep)]),
+                    ..Default::default()
+                };
+                let _ = self.db.update_instance(uuid, &back).await;
+                return Err(crate::snapshots::image_error(e));
+            }
+        };
+        self.db
+            .record_action(
+                uuid,
+                "migrate",
+                &ctx.request_id,
+                &ctx.project_id,
+                &ctx.user_id,
+            )
+            .await?;
+        let req = conductor::Request::Migrate {
+            instance: InstanceSpec {
+                uuid: uuid.to_string(),
+                name: inst.name.clone(),
+                project_id: inst.project_id.clone(),
+                user_id: inst.user_id.clone(),
+                flavor,
+                image: base,
+            },
+            source: source.clone(),
+            dest: dest.map(str::to_string),
+            running: inst.vm_state == VmState::Active,
+            upload: metacloud_rpc::compute::ImageUpload {
+                url: via.image_url,
+                image_id: transfer.id.clone(),
+                token: via.token,
+            },
+        };
+        self.rpc.cast(topics::CONDUCTOR, &req).await?;
+        tracing::info!(instance = %uuid, %source, dest = ?dest, image = %transfer.id, "migration requested");
+        Ok(())
+    }
+
+    /// A host an instance may be moved to from `source`: another, up and enabled.
+    async fn usable_target(&self, dest: &str, source: &str) -> Result<(), ApiError> {
+        if dest == source {
+            return Err(ApiError::BadRequest(format!(
+                "The target host {dest} is the instance's own host."
+            )));
+        }
+        let s = self
+            .compute_service(dest)
+            .await
+            .map_err(|_| ApiError::NotFound(format!("Compute host {dest} could not be found.")))?;
+        if !s.up || s.disabled {
+            return Err(ApiError::BadRequest(format!(
+                "Compute service of {dest} is unavailable at this time."
+            )));
+        }
+        Ok(())
     }
 
     /// Migration records (admin), newest first.

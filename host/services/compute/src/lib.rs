@@ -305,6 +305,43 @@ impl ComputeWorker {
                 let result = self.blocking(move |d| d.resize(&spec, running)).await;
                 self.finish_action(&uuid, task, then, result).await
             }
+            Request::MigrateOut {
+                uuid,
+                base,
+                upload,
+                running,
+            } => {
+                self.migrate_out(&uuid, base, &upload, running).await;
+                json(())
+            }
+            Request::FinishMigration { instance, running } => {
+                let uuid = instance.uuid.clone();
+                tracing::info!(instance = %uuid, "making a migrated guest from its transfer image");
+                let spec = Self::guest_spec(&instance);
+                let result = self
+                    .blocking(move |d| {
+                        d.spawn(&spec)?;
+                        if !running {
+                            d.power_off(&spec.uuid, None)?;
+                        }
+                        Ok(())
+                    })
+                    .await;
+                self.finish_action(&uuid, TaskState::ResizeMigrating, VmState::Resized, result)
+                    .await
+            }
+            Request::DestroyGuest { uuid } => {
+                let u = uuid.clone();
+                match self.blocking(move |d| d.destroy(&u)).await {
+                    Ok(()) => {
+                        tracing::info!(instance = %uuid, "guest destroyed here (it lives on another host)")
+                    }
+                    Err(e) => {
+                        tracing::error!(instance = %uuid, error = %e, "cannot destroy the guest left here")
+                    }
+                }
+                json(())
+            }
             Request::ChangePower { uuid, op } => {
                 let u = uuid.clone();
                 let result = self
@@ -371,6 +408,45 @@ impl ComputeWorker {
                     .await
                     .map_err(virt_error)?,
             ),
+        }
+    }
+
+    /// The source side of a cold migration: guest off, disk uploaded as the transfer image,
+    /// the conductor told either way (and the guest on again if the upload failed).
+    async fn migrate_out(
+        &self,
+        uuid: &str,
+        base: Option<Box<ImageRef>>,
+        upload: &ImageUpload,
+        running: bool,
+    ) {
+        let u = uuid.to_string();
+        let timeout = self.shutdown_timeout;
+        let mut result = if running {
+            self.blocking(move |d| d.power_off(&u, Some(timeout)))
+                .await
+                .map_err(|e| e.to_string())
+        } else {
+            Ok(())
+        };
+        if result.is_ok() {
+            result = self.snapshot(uuid, base, upload).await.map(|_| ());
+        }
+        if result.is_err() && running {
+            let u = uuid.to_string();
+            if let Err(e) = self.blocking(move |d| d.power_on(&u)).await {
+                tracing::error!(instance = %uuid, error = %e, "cannot power the guest on again");
+            }
+        }
+        let req = conductor::Request::MigratedOut {
+            uuid: uuid.to_string(),
+            source: self.host.clone(),
+            image_id: upload.image_id.clone(),
+            running,
+            error: result.err(),
+        };
+        if let Err(e) = self.rpc.call::<_, Value>(topics::CONDUCTOR, &req).await {
+            tracing::error!(instance = %uuid, error = %e, "cannot report the migration's upload");
         }
     }
 

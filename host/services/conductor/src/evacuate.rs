@@ -5,7 +5,7 @@
 use crate::{rpc_error, Conductor};
 use metacloud_db::migrations::{status, Evacuation};
 use metacloud_rpc::compute;
-use metacloud_rpc::objects::{InstanceSpec, RequestSpec, SchedulerHints, TaskState};
+use metacloud_rpc::objects::{InstanceSpec, TaskState};
 use metacloud_rpc::{topics, RpcError};
 
 impl Conductor {
@@ -19,7 +19,7 @@ impl Conductor {
         let uuid = instance.uuid.clone();
         let candidates = match dest {
             Some(host) => vec![host],
-            None => match self.evacuation_hosts(&instance, source).await {
+            None => match self.other_hosts(&instance, source).await {
                 Ok(hosts) => hosts,
                 Err(e) => {
                     let message = match &e {
@@ -57,44 +57,6 @@ impl Conductor {
             candidates.join(", ")
         );
         self.evacuation_failed(&uuid, source, &message).await
-    }
-
-    /// The scheduler's choice and alternates for one instance, never its source host.
-    async fn evacuation_hosts(
-        &self,
-        instance: &InstanceSpec,
-        source: &str,
-    ) -> Result<Vec<String>, RpcError> {
-        let row = self
-            .db
-            .get_instance(&instance.uuid)
-            .await
-            .map_err(rpc_error)?;
-        let group = self
-            .db
-            .group_of_instance(&instance.uuid)
-            .await
-            .map_err(rpc_error)?;
-        let spec = RequestSpec {
-            instance_uuids: vec![instance.uuid.clone()],
-            project_id: instance.project_id.clone(),
-            flavor: instance.flavor.clone(),
-            image: instance.image.clone(),
-            availability_zone: row.availability_zone.clone(),
-            hints: SchedulerHints {
-                group,
-                ..Default::default()
-            },
-            ignore_hosts: vec![source.to_string()],
-            server_group: None,
-        };
-        let selection = self.select(&spec).await?;
-        Ok(selection
-            .hosts
-            .into_iter()
-            .chain(selection.alternates.into_iter().flatten())
-            .filter(|h| h != source)
-            .collect())
     }
 
     /// No destination: the instance stays where it is, with a fault saying why.

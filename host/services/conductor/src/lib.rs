@@ -7,6 +7,7 @@
 
 mod build;
 mod evacuate;
+mod migrate;
 mod periodic;
 
 use metacloud_config::Config;
@@ -123,6 +124,26 @@ impl Conductor {
                 dest,
                 stopped,
             } => json(self.evacuate(instance, &source, dest, stopped).await?),
+            Request::Migrate {
+                instance,
+                source,
+                dest,
+                running,
+                upload,
+            } => json(
+                self.migrate(instance, &source, dest, running, upload)
+                    .await?,
+            ),
+            Request::MigratedOut {
+                uuid,
+                source,
+                image_id,
+                running,
+                error,
+            } => json(
+                self.migrated_out(&uuid, &source, &image_id, running, error)
+                    .await?,
+            ),
             Request::EvacuatedFrom { host } => {
                 json(self.db.evacuated_from(&host).await.map_err(rpc_error)?)
             }
