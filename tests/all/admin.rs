@@ -1027,4 +1027,98 @@ async fn cold_migration_moves_the_disk_and_waits_for_confirm_or_revert() {
         .await;
     assert_eq!(s, 400, "{b}");
     admin_error(&b, 400);
+
+    // Deleted while waiting for confirm: both guests, both claims and the image go.
+    let (s, _) = cloud
+        .call(&admin, M::POST, &action, Some(json!({"migrate": null})))
+        .await;
+    assert_eq!(s, 202);
+    cloud
+        .wait_server(&admin, &id, "VERIFY_RESIZE again", |v| {
+            v["status"] == "VERIFY_RESIZE"
+        })
+        .await;
+    assert_eq!(transfer_images().await, 1);
+    let (s, _) = cloud
+        .call(&demo, M::DELETE, &format!("/v2.1/servers/{id}"), None)
+        .await;
+    assert_eq!(s, 204);
+    wait_for("both guests gone", Duration::from_secs(30), || async {
+        let a = cloud.domains(&first).await.contains(&id);
+        let b = cloud.domains(&other).await.contains(&id);
+        (!a && !b).then_some(())
+    })
+    .await;
+    wait_for("both claims freed", Duration::from_secs(30), || async {
+        (used(first.clone()).await == base_first - 64 && used(other.clone()).await == base_other)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(transfer_images().await, 0);
+
+    // A migration that fails at the source (a simulated guest without a disk has nothing
+    // to upload) is undone: still ACTIVE where it was, the destination's claim freed, the
+    // transfer image deleted, the record in `error`, the reason in a fault.
+    let (s, created) = cloud
+        .call(
+            &demo,
+            M::POST,
+            "/v2.1/servers",
+            Some(json!({"server": {"name": "diskless", "flavorRef": "42"}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{created}");
+    let id = created["server"]["id"].as_str().unwrap().to_string();
+    cloud
+        .wait_server(&demo, &id, "ACTIVE", |v| v["status"] == "ACTIVE")
+        .await;
+    let home = cloud.server(&admin, &id).await["OS-EXT-SRV-ATTR:host"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let away = if home == first {
+        other.clone()
+    } else {
+        first.clone()
+    };
+    let before = used(away.clone()).await;
+    let (s, _) = cloud
+        .call(
+            &admin,
+            M::POST,
+            &format!("/v2.1/servers/{id}/action"),
+            Some(json!({"migrate": null})),
+        )
+        .await;
+    assert_eq!(s, 202);
+    wait_for("migration undone", Duration::from_secs(30), || async {
+        let (_, m) = cloud
+            .get(&admin, &format!("/admin/v1/migrations?server_id={id}"))
+            .await;
+        (m["migrations"][0]["status"] == "error").then_some(())
+    })
+    .await;
+    cloud
+        .wait_server(&admin, &id, "ACTIVE at home", |v| {
+            v["status"] == "ACTIVE" && v["OS-EXT-SRV-ATTR:host"] == home.as_str()
+        })
+        .await;
+    assert_eq!(used(away.clone()).await, before);
+    let fault = cloud
+        .running
+        .db
+        .as_ref()
+        .unwrap()
+        .latest_fault(&id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(fault.message.contains("migration failed"), "{fault:?}");
+    wait_for(
+        "transfer image deleted",
+        Duration::from_secs(30),
+        || async { (transfer_images().await == 0).then_some(()) },
+    )
+    .await;
+    assert!(cloud.domains(&home).await.contains(&id));
 }

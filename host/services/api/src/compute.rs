@@ -773,6 +773,28 @@ impl ComputeApi {
     /// "local delete"), otherwise through its compute worker.
     pub async fn delete(&self, ctx: &Context, uuid: &str) -> Result<(), ApiError> {
         Self::require_write(ctx, "os_compute_api:servers:delete")?;
+        self.changeable(ctx, uuid).await?;
+        // A migration waiting for confirm or revert left a guest on its source.
+        let left_on = self
+            .db
+            .pending_resize(uuid)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|old| old.source_host);
+        self.delete_here(ctx, uuid).await?;
+        if let Some(source) = left_on {
+            let req = compute::Request::DestroyGuest {
+                uuid: uuid.to_string(),
+            };
+            if let Err(e) = self.rpc.cast(&topics::compute(&source), &req).await {
+                tracing::warn!(instance = %uuid, %source, error = %e, "cannot reach the migration's source to destroy its guest");
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_here(&self, ctx: &Context, uuid: &str) -> Result<(), ApiError> {
         for _ in 0..5 {
             let inst = self.changeable(ctx, uuid).await?;
             self.db

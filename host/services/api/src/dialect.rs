@@ -888,7 +888,13 @@ impl ApiHost for ComputeHost {
     }
 
     fn delete_server(&self, c: Caller, id: String) -> Result<(), OpError> {
-        self.run(self.api.delete(&context(&c), &id))
+        // A pending migration's transfer image goes with the server.
+        let transfer = self
+            .run(async { Ok(self.api.db().pending_resize(&id).await.ok().flatten()) })?
+            .and_then(|old| old.transfer_image);
+        self.run(self.api.delete(&context(&c), &id))?;
+        self.drop_transfer_image(&c, transfer);
+        Ok(())
     }
 
     fn server_action(

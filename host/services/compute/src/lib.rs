@@ -432,6 +432,11 @@ impl ComputeWorker {
         if result.is_ok() {
             result = self.snapshot(uuid, base, upload).await.map(|_| ());
         }
+        if result.is_err() {
+            // The transfer image is of no use now: removed with the credentials it was
+            // made for.
+            self.discard_image(upload).await;
+        }
         if result.is_err() && running {
             let u = uuid.to_string();
             if let Err(e) = self.blocking(move |d| d.power_on(&u)).await {
@@ -479,6 +484,30 @@ impl ComputeWorker {
             tracing::info!(instance = %uuid, image = %upload.image_id, "snapshot uploaded");
         }
         result
+    }
+
+    /// Deletes the image `upload` names from the image API (best effort, logged).
+    async fn discard_image(&self, upload: &ImageUpload) {
+        let url = format!(
+            "{}/v2/images/{}",
+            upload.url.trim_end_matches('/'),
+            upload.image_id
+        );
+        match self
+            .http
+            .delete(&url)
+            .header("x-auth-token", &upload.token)
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() || r.status().as_u16() == 404 => {}
+            Ok(r) => {
+                tracing::warn!(image = %upload.image_id, status = %r.status(), "cannot delete the transfer image")
+            }
+            Err(e) => {
+                tracing::warn!(image = %upload.image_id, error = %e, "cannot delete the transfer image")
+            }
+        }
     }
 
     /// Streams `file` to the image API as the data of `upload.image_id`.
