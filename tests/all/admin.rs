@@ -1122,3 +1122,110 @@ async fn cold_migration_moves_the_disk_and_waits_for_confirm_or_revert() {
     .await;
     assert!(cloud.domains(&home).await.contains(&id));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dialects_are_swapped_without_a_restart() {
+    let dir = scratch_dir("dialect-swap");
+    let plugins = dir.join("dialects");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let dist = crate::plugins::dist();
+    std::fs::copy(
+        dist.join("api/openstack-api.wasm"),
+        plugins.join("openstack-api.wasm"),
+    )
+    .unwrap();
+    std::fs::copy(
+        dist.join("api/admin-api.wasm"),
+        plugins.join("admin-api.wasm"),
+    )
+    .unwrap();
+    // The operator's file: what a reload reads again.
+    let file = dir.join("metacloud.toml");
+    let write_config = |dialects: &[&str]| {
+        let list: Vec<String> = dialects.iter().map(|d| format!("\"{d}\"")).collect();
+        std::fs::write(
+            &file,
+            format!(
+                "[api]\nplugin_dir = \"{}\"\ndialects = [{}]\n",
+                plugins.display(),
+                list.join(", ")
+            ),
+        )
+        .unwrap();
+    };
+    write_config(&["openstack-compute", "metacloud-admin"]);
+    let mut c = config(
+        &dir,
+        &format!("s-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+    );
+    c.api.plugin_dir = Some(plugins.clone());
+    c.source = file.display().to_string();
+    c.plugins.call_timeout_ms = 1000;
+    let running = metacloud::start(&c, &Role::ALL).await.expect("start");
+    let base = format!("http://{}", running.compute_addr.unwrap());
+    let http = reqwest::Client::new();
+    let get = |path: &str| {
+        let (http, url) = (http.clone(), format!("{base}{path}"));
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("/hostile/ok").await.0, 404);
+    assert_eq!(get("/admin/v1").await.0, 200);
+
+    // Dropping a plugin in and naming it in the file: served within the watch's period.
+    std::fs::copy(
+        dist.join("hostile/hostile-dialect.wasm"),
+        plugins.join("hostile.wasm"),
+    )
+    .unwrap();
+    write_config(&["openstack-compute", "metacloud-admin", "hostile-dialect"]);
+    wait_for(
+        "the new dialect served",
+        Duration::from_secs(20),
+        || async { (get("/hostile/ok").await.0 == 200).then_some(()) },
+    )
+    .await;
+    assert_eq!(get("/v2.1").await.0, 200);
+
+    // Taken out again while one of its requests is under way: that request finishes on
+    // the dialect it started with; the next one finds it gone.
+    let in_flight = tokio::spawn(get("/hostile/loop"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    write_config(&["openstack-compute", "metacloud-admin"]);
+    let svc = running.dialects.clone().unwrap();
+    let names = tokio::task::spawn_blocking({
+        let svc = svc.clone();
+        move || svc.reload()
+    })
+    .await
+    .unwrap()
+    .expect("reload");
+    assert_eq!(names, ["openstack-compute", "metacloud-admin"]);
+    assert_eq!(get("/hostile/ok").await.0, 404);
+    let (status, body) = in_flight.await.unwrap();
+    assert_eq!(status, 500, "{body}");
+    assert!(body.starts_with("hostile refusal"), "{body}");
+
+    // A broken plugin or a bad file changes nothing: the dialects in place keep serving.
+    std::fs::write(plugins.join("admin-api.wasm"), b"not a component").unwrap();
+    let svc2 = svc.clone();
+    let e = tokio::task::spawn_blocking(move || svc2.reload())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(e.contains("metacloud-admin"), "{e}");
+    std::fs::write(&file, "[api]\ndialects = 7\n").unwrap();
+    let svc2 = svc.clone();
+    let e = tokio::task::spawn_blocking(move || svc2.reload())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(e.contains("metacloud.toml") && e.contains("line 2"), "{e}");
+    let (status, body) = get("/admin/v1").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(get("/v2.1").await.0, 200);
+    running.stop();
+}

@@ -78,6 +78,8 @@ pub struct Running {
     pub identity_addr: Option<SocketAddr>,
     /// The OpenStack Compute API, when a dialect plugin serves it.
     pub compute_addr: Option<SocketAddr>,
+    /// The API dialects served on `compute_addr` (reloadable).
+    pub dialects: Option<Arc<metacloud_api::dialect::DialectService>>,
     pub image_addr: Option<SocketAddr>,
     pub computes: Vec<Arc<ComputeWorker>>,
     pub scheduler: Option<Arc<Scheduler>>,
@@ -284,6 +286,7 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
     running.image_addr = Some(image_addr);
     if let (Some((dir, (listener, compute_addr))), Some(api)) = (compute, running.api.clone()) {
         let service = load_dialect(&config, &dir, identity.clone(), api, images)?;
+        running.dialects = Some(service.clone());
         let app = metacloud_api::dialect::router(service);
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -304,7 +307,8 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
     Ok(())
 }
 
-/// The dialects `api.dialects` names, from `dir` (`api.plugin_dir`), in that order.
+/// The dialects `api.dialects` names, from `dir` (`api.plugin_dir`), in that order,
+/// served so that they reload when the directory or the config file changes (or on SIGHUP).
 fn load_dialect(
     config: &Config,
     dir: &std::path::Path,
@@ -324,58 +328,29 @@ fn load_dialect(
         config.plugins.cache_dir.clone(),
     )
     .map_err(|e| fail(e.to_string()))?;
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        fail(format!(
-            "cannot read {} (api.plugin_dir): {e}",
-            dir.display()
-        ))
-    })?;
-    let mut paths: Vec<_> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
-        .collect();
-    paths.sort();
-    let mut found = Vec::new();
-    for path in paths {
-        match metacloud_plugins::api::DialectPlugin::load(&runtime, &path, Default::default()) {
-            Ok(p) if config.api.dialects.contains(&p.name) => {
-                if found
-                    .iter()
-                    .any(|f: &metacloud_plugins::api::DialectPlugin| f.name == p.name)
-                {
-                    return Err(fail(format!(
-                        "two API dialects named `{}` in {} (api.plugin_dir)",
-                        p.name,
-                        dir.display()
-                    )));
-                }
-                tracing::info!(name = %p.name, path = %path.display(), routes = p.routes.len(), "API dialect loaded");
-                found.push(p);
-            }
-            Ok(p) => {
-                tracing::info!(name = %p.name, path = %path.display(), "API dialect not in api.dialects; not served")
-            }
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "API dialect not loaded"),
-        }
-    }
-    let mut dialects = Vec::new();
-    for name in &config.api.dialects {
-        let at = found.iter().position(|p| &p.name == name).ok_or_else(|| {
-            fail(format!(
-                "api.dialects names `{name}`, but no plugin in {} (api.plugin_dir) calls itself that",
-                dir.display()
-            ))
-        })?;
-        dialects.push(found.remove(at));
-    }
+    let dialects =
+        metacloud_api::dialect::load_dialects(&runtime, dir, &config.api.dialects).map_err(fail)?;
     // Where computes upload snapshots: the image endpoint of the catalog.
     let image_url = config
         .identity
         .public_image_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.api.image_listen));
-    metacloud_api::dialect::DialectService::new(runtime, dialects, identity, api, images, image_url)
-        .map_err(|e| fail(format!("{e} (api.dialects)")))
+    let source = metacloud_api::dialect::DialectSource {
+        config: config.clone(),
+    };
+    let service = metacloud_api::dialect::DialectService::new(
+        runtime,
+        dialects,
+        Some(source),
+        identity,
+        api,
+        images,
+        image_url,
+    )
+    .map_err(|e| fail(format!("{e} (api.dialects)")))?;
+    service.spawn_watch(Duration::from_secs(1));
+    Ok(service)
 }
 
 /// Starts `roles` in this process with one queue connection and one database pool.
@@ -414,6 +389,7 @@ pub async fn start_on(
         identity: None,
         identity_addr: None,
         compute_addr: None,
+        dialects: None,
         image_addr: None,
         computes: vec![],
         scheduler: None,

@@ -240,7 +240,8 @@ fn print_banner(config: &Config, roles: &[Role], running: &Running) {
     println!("ready");
 }
 
-/// Waits for SIGINT or SIGTERM; SIGHUP reloads the scheduler's policy meanwhile.
+/// Waits for SIGINT or SIGTERM; SIGHUP reloads the scheduler's policy and the API
+/// dialects meanwhile.
 async fn wait_for_signal(running: &Running) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
@@ -253,6 +254,9 @@ async fn wait_for_signal(running: &Running) -> std::io::Result<()> {
                 tracing::info!("SIGHUP: reloading");
                 if let Some(s) = running.scheduler.clone() {
                     let _ = tokio::task::spawn_blocking(move || s.reload()).await;
+                }
+                if let Some(d) = running.dialects.clone() {
+                    let _ = tokio::task::spawn_blocking(move || d.reload()).await;
                 }
             }
         }

@@ -14,6 +14,7 @@ mod groups;
 pub mod hosts;
 pub mod http;
 pub mod keypairs;
+pub mod routes;
 pub mod snapshots;
 
 pub use compute::{ComputeApi, CreateRequest, InstanceView};
