@@ -68,6 +68,29 @@ impl Config {
         Ok(config)
     }
 
+    /// Names, sizes and modification times of what a reload reads: this config's file and
+    /// the files in `dir` (a plugin directory). Two fingerprints differ when one changed.
+    pub fn fingerprint(
+        &self,
+        dir: Option<&Path>,
+    ) -> Vec<(std::path::PathBuf, u64, std::time::SystemTime)> {
+        let mut files: Vec<std::path::PathBuf> = Vec::new();
+        if self.source != "<defaults>" {
+            files.push(self.source.clone().into());
+        }
+        if let Some(entries) = dir.and_then(|d| std::fs::read_dir(d).ok()) {
+            files.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));
+        }
+        files.sort();
+        files
+            .into_iter()
+            .filter_map(|p| {
+                let m = std::fs::metadata(&p).ok()?;
+                Some((p, m.len(), m.modified().ok()?))
+            })
+            .collect()
+    }
+
     /// Parses TOML text; `file` is only used in error messages.
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         toml::from_str(text).map_err(|e| ConfigError::Parse {

@@ -206,55 +206,42 @@ pub fn maintenance(r: &Request) -> Result<Reply, Error> {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct EvacuateServer {
+struct MoveServer {
     host: Option<String>,
 }
 
-fn evacuate_args(target: Option<&str>) -> Vec<(String, String)> {
+fn target_args(target: Option<&str>) -> Vec<(String, String)> {
     target
         .map(|h| vec![("host".to_string(), h.to_string())])
         .unwrap_or_default()
 }
 
-/// One server off its down host, to `host` or where the scheduler puts it.
-pub fn evacuate_server(r: &Request) -> Result<Reply, Error> {
-    let body: EvacuateServer = if r.http.body.is_empty() {
-        EvacuateServer::default()
+/// Moves one server with `action` (`evacuate`, `migrate`) to the body's `host`, or where
+/// the scheduler puts it; the reply names the move `what`.
+fn move_server(r: &Request, action: &str, what: &str) -> Result<Reply, Error> {
+    let body: MoveServer = if r.http.body.is_empty() {
+        MoveServer::default()
     } else {
         r.body()?
     };
     let id = r.param("server_id");
-    compute::server_action(
-        r.caller()?,
-        id,
-        "evacuate",
-        &evacuate_args(body.host.as_deref()),
-    )?;
+    let args = target_args(body.host.as_deref());
+    compute::server_action(r.caller()?, id, action, &args)?;
     Ok(Reply::with_status(
         202,
-        json!({"evacuation": {"server_id": id, "target": body.host}}),
+        json!({ what: {"server_id": id, "target": body.host} }),
     ))
 }
 
-/// A cold migration: the server's disk moves to `host` (or the scheduler's pick), where it
-/// waits in VERIFY_RESIZE for `migration/confirm` or `migration/revert`.
+/// One server off its down host.
+pub fn evacuate_server(r: &Request) -> Result<Reply, Error> {
+    move_server(r, "evacuate", "evacuation")
+}
+
+/// A cold migration: the server's disk moves to another host, where it waits in
+/// VERIFY_RESIZE for `migration/confirm` or `migration/revert`.
 pub fn migrate_server(r: &Request) -> Result<Reply, Error> {
-    let body: EvacuateServer = if r.http.body.is_empty() {
-        EvacuateServer::default()
-    } else {
-        r.body()?
-    };
-    let id = r.param("server_id");
-    compute::server_action(
-        r.caller()?,
-        id,
-        "migrate",
-        &evacuate_args(body.host.as_deref()),
-    )?;
-    Ok(Reply::with_status(
-        202,
-        json!({"migration": {"server_id": id, "target": body.host}}),
-    ))
+    move_server(r, "migrate", "migration")
 }
 
 pub fn confirm_migration(r: &Request) -> Result<Reply, Error> {
@@ -292,7 +279,7 @@ pub fn evacuate_host(r: &Request) -> Result<Reply, Error> {
             format!("Compute service of {host} is still up; force it down before evacuating."),
         ));
     }
-    let args = evacuate_args(body.target.as_deref());
+    let args = target_args(body.target.as_deref());
     let results: Vec<Value> = servers_on(c, host)?
         .iter()
         .map(

@@ -127,6 +127,23 @@ impl ComputeApi {
         }
     }
 
+    /// Applies `change` (a task starting), or the operation's own 409 when the instance is
+    /// not in a state it allows.
+    pub(crate) async fn begin(
+        &self,
+        uuid: &str,
+        change: &StateChange,
+        conflict: impl Fn() -> ApiError,
+    ) -> Result<Instance, ApiError> {
+        self.db
+            .update_instance(uuid, change)
+            .await
+            .map_err(|e| match e {
+                DbError::Conflict(_) => conflict(),
+                e => e.into(),
+            })
+    }
+
     /// Boots `max_count` instances (or fails as a whole): quota is reserved atomically
     /// with the instance rows, then the conductor is asked to build them.
     pub async fn create(
@@ -383,14 +400,7 @@ impl ComputeApi {
             name: name.clone(),
             ..Default::default()
         };
-        let updated = self
-            .db
-            .update_instance(uuid, &change)
-            .await
-            .map_err(|e| match e {
-                DbError::Conflict(_) => conflict(),
-                e => e.into(),
-            })?;
+        let updated = self.begin(uuid, &change, conflict).await?;
         self.db
             .record_action(
                 uuid,

@@ -82,23 +82,8 @@ impl DialectSource {
 
     /// Names, sizes and modification times of what a reload would read.
     fn fingerprint(&self) -> Vec<(std::path::PathBuf, u64, std::time::SystemTime)> {
-        let mut files: Vec<std::path::PathBuf> = Vec::new();
-        if self.config.source != "<defaults>" {
-            files.push(self.config.source.clone().into());
-        }
-        if let Some(dir) = &self.config.api.plugin_dir {
-            if let Ok(entries) = std::fs::read_dir(dir) {
-                files.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));
-            }
-        }
-        files.sort();
-        files
-            .into_iter()
-            .filter_map(|p| {
-                let m = std::fs::metadata(&p).ok()?;
-                Some((p, m.len(), m.modified().ok()?))
-            })
-            .collect()
+        self.config
+            .fingerprint(self.config.api.plugin_dir.as_deref())
     }
 }
 

@@ -4,7 +4,6 @@
 use crate::{ApiError, ComputeApi, Context};
 use metacloud_db::migrations::Migration;
 use metacloud_db::services::{Service, ServiceChange};
-use metacloud_db::DbError;
 use metacloud_rpc::objects::{InstanceSpec, TaskState, VmState};
 use metacloud_rpc::{conductor, topics};
 
@@ -126,13 +125,7 @@ impl ComputeApi {
             expected_host: Some(source.clone()),
             ..Default::default()
         };
-        self.db
-            .update_instance(uuid, &change)
-            .await
-            .map_err(|e| match e {
-                DbError::Conflict(_) => conflict(),
-                e => e.into(),
-            })?;
+        self.begin(uuid, &change, conflict).await?;
         self.db
             .record_action(
                 uuid,
@@ -213,13 +206,7 @@ impl ComputeApi {
             expected_host: Some(source.clone()),
             ..Default::default()
         };
-        self.db
-            .update_instance(uuid, &change)
-            .await
-            .map_err(|e| match e {
-                DbError::Conflict(_) => conflict(),
-                e => e.into(),
-            })?;
+        self.begin(uuid, &change, conflict).await?;
         let mut properties = std::collections::BTreeMap::new();
         properties.insert("instance_uuid".to_string(), uuid.to_string());
         properties.insert("image_type".to_string(), "migration".to_string());

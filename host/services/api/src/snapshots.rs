@@ -5,7 +5,6 @@
 
 use crate::{ApiError, ComputeApi, Context};
 use metacloud_db::images::Image;
-use metacloud_db::DbError;
 use metacloud_image::{ImageError, Images, Requester};
 use metacloud_rpc::compute::{self, ImageUpload, Snapshot};
 use metacloud_rpc::objects::{TaskState, VmState};
@@ -104,13 +103,7 @@ impl ComputeApi {
             expected_host: Some(host.clone()),
             ..Default::default()
         };
-        self.db
-            .update_instance(uuid, &change)
-            .await
-            .map_err(|e| match e {
-                DbError::Conflict(_) => conflict(),
-                e => e.into(),
-            })?;
+        self.begin(uuid, &change, conflict).await?;
         let mut properties = metadata;
         properties.insert("instance_uuid".into(), uuid.to_string());
         properties.insert("user_id".into(), ctx.user_id.clone());

@@ -17,18 +17,9 @@ impl Conductor {
         stopped: bool,
     ) -> Result<(), RpcError> {
         let uuid = instance.uuid.clone();
-        let candidates = match dest {
-            Some(host) => vec![host],
-            None => match self.other_hosts(&instance, source).await {
-                Ok(hosts) => hosts,
-                Err(e) => {
-                    let message = match &e {
-                        RpcError::NoValidHost(m) => format!("No valid host was found. {m}"),
-                        other => format!("Scheduling failed: {other}"),
-                    };
-                    return self.evacuation_failed(&uuid, source, &message).await;
-                }
-            },
+        let candidates = match self.destinations(&instance, source, dest).await {
+            Ok(hosts) => hosts,
+            Err(message) => return self.evacuation_failed(&uuid, source, &message).await,
         };
         for host in &candidates {
             match self

@@ -18,18 +18,9 @@ impl Conductor {
         upload: ImageUpload,
     ) -> Result<(), RpcError> {
         let uuid = instance.uuid.clone();
-        let candidates = match dest {
-            Some(host) => vec![host],
-            None => match self.other_hosts(&instance, source).await {
-                Ok(hosts) => hosts,
-                Err(e) => {
-                    let message = match &e {
-                        RpcError::NoValidHost(m) => format!("No valid host was found. {m}"),
-                        other => format!("Scheduling failed: {other}"),
-                    };
-                    return self.migration_refused(&uuid, source, &message).await;
-                }
-            },
+        let candidates = match self.destinations(&instance, source, dest).await {
+            Ok(hosts) => hosts,
+            Err(message) => return self.migration_refused(&uuid, source, &message).await,
         };
         for host in &candidates {
             match self
@@ -63,8 +54,28 @@ impl Conductor {
         self.migration_refused(&uuid, source, &message).await
     }
 
+    /// Where to move an instance off `source`: the operator's `dest`, or the scheduler's
+    /// choice and alternates. `Err` is the fault to record when there is nowhere to go.
+    pub(crate) async fn destinations(
+        &self,
+        instance: &InstanceSpec,
+        source: &str,
+        dest: Option<String>,
+    ) -> Result<Vec<String>, String> {
+        match dest {
+            Some(host) => Ok(vec![host]),
+            None => self
+                .other_hosts(instance, source)
+                .await
+                .map_err(|e| match e {
+                    RpcError::NoValidHost(m) => format!("No valid host was found. {m}"),
+                    other => format!("Scheduling failed: {other}"),
+                }),
+        }
+    }
+
     /// The scheduler's choice and alternates for one instance, never `source`.
-    pub(crate) async fn other_hosts(
+    async fn other_hosts(
         &self,
         instance: &InstanceSpec,
         source: &str,
