@@ -517,10 +517,7 @@ impl ComputeApi {
             e => e.into(),
         })?;
         if let Some(source) = &old.source_host {
-            let req = compute::Request::DestroyGuest {
-                uuid: uuid.to_string(),
-            };
-            self.rpc.cast(&topics::compute(source), &req).await?;
+            self.destroy_left_guest(uuid, source).await;
         }
         self.db
             .record_action(
@@ -554,10 +551,7 @@ impl ComputeApi {
             .clone()
             .ok_or_else(|| ApiError::Conflict(format!("Instance {uuid} has no host")))?;
         if let Some(dest) = &left {
-            let req = compute::Request::DestroyGuest {
-                uuid: uuid.to_string(),
-            };
-            self.rpc.cast(&topics::compute(dest), &req).await?;
+            self.destroy_left_guest(uuid, dest).await;
         }
         self.db
             .record_action(
@@ -794,14 +788,20 @@ impl ComputeApi {
             .and_then(|old| old.source_host);
         self.delete_here(ctx, uuid).await?;
         if let Some(source) = left_on {
-            let req = compute::Request::DestroyGuest {
-                uuid: uuid.to_string(),
-            };
-            if let Err(e) = self.rpc.cast(&topics::compute(&source), &req).await {
-                tracing::warn!(instance = %uuid, %source, error = %e, "cannot reach the migration's source to destroy its guest");
-            }
+            self.destroy_left_guest(uuid, &source).await;
         }
         Ok(())
+    }
+
+    /// Asks `host` to destroy the guest a migration left there. The database has moved on
+    /// already, so a host that cannot be reached is logged, not an error for the caller.
+    async fn destroy_left_guest(&self, uuid: &str, host: &str) {
+        let req = compute::Request::DestroyGuest {
+            uuid: uuid.to_string(),
+        };
+        if let Err(e) = self.rpc.cast(&topics::compute(host), &req).await {
+            tracing::warn!(instance = %uuid, %host, error = %e, "cannot reach the host to destroy the guest left there");
+        }
     }
 
     async fn delete_here(&self, ctx: &Context, uuid: &str) -> Result<(), ApiError> {
