@@ -715,27 +715,52 @@ async fn maintenance_forced_down_and_evacuation_to_another_host() {
     cloud.running.stop();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_misbehaving_dialect_fails_only_its_own_requests() {
-    let dir = scratch_dir("hostile-dialect");
+/// A scratch directory with a plugin directory holding the named files of `plugins/dist`
+/// (`api/openstack-api.wasm`, …), and a config serving dialects from it.
+fn dialect_dir(name: &str, files: &[&str]) -> (std::path::PathBuf, std::path::PathBuf, Config) {
+    let dir = scratch_dir(name);
     let plugins = dir.join("dialects");
     std::fs::create_dir_all(&plugins).unwrap();
     let dist = crate::plugins::dist();
-    for (from, to) in [
-        (dist.join("api/openstack-api.wasm"), "openstack-api.wasm"),
-        (dist.join("api/admin-api.wasm"), "admin-api.wasm"),
-        (
-            dist.join("hostile/hostile-dialect.wasm"),
-            "hostile-dialect.wasm",
-        ),
-    ] {
-        std::fs::copy(&from, plugins.join(to)).unwrap();
+    for f in files {
+        let to = std::path::Path::new(f).file_name().unwrap();
+        std::fs::copy(dist.join(f), plugins.join(to)).unwrap();
     }
-    let mut c = config(
-        &dir,
-        &format!("h-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+    let host = format!(
+        "{}-{}",
+        &name[..1],
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
-    c.api.plugin_dir = Some(plugins);
+    let mut c = config(&dir, &host);
+    c.api.plugin_dir = Some(plugins.clone());
+    (dir, plugins, c)
+}
+
+/// Plain GETs without credentials against `base`: status and body text.
+fn getter(
+    base: String,
+) -> impl Fn(&str) -> std::pin::Pin<Box<dyn std::future::Future<Output = (u16, String)> + Send>> {
+    let http = reqwest::Client::new();
+    move |path: &str| {
+        let (http, url) = (http.clone(), format!("{base}{path}"));
+        Box::pin(async move {
+            let r = http.get(url).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_misbehaving_dialect_fails_only_its_own_requests() {
+    let (_dir, _plugins, mut c) = dialect_dir(
+        "hostile-dialect",
+        &[
+            "api/openstack-api.wasm",
+            "api/admin-api.wasm",
+            "hostile/hostile-dialect.wasm",
+        ],
+    );
     c.api.dialects = vec![
         "openstack-compute".into(),
         "metacloud-admin".into(),
@@ -744,16 +769,7 @@ async fn a_misbehaving_dialect_fails_only_its_own_requests() {
     c.plugins.call_timeout_ms = 300;
     c.plugins.memory_limit_mb = 32;
     let running = metacloud::start(&c, &Role::ALL).await.expect("start");
-    let base = format!("http://{}", running.compute_addr.unwrap());
-    let http = reqwest::Client::new();
-    let get = |path: &str| {
-        let (http, url) = (http.clone(), format!("{base}{path}"));
-        async move {
-            let r = http.get(url).send().await.unwrap();
-            let status = r.status().as_u16();
-            (status, r.text().await.unwrap())
-        }
-    };
+    let get = getter(format!("http://{}", running.compute_addr.unwrap()));
     assert_eq!(get("/hostile/ok").await, (200, "still here".to_string()));
     // Each way of misbehaving fails its request with a 500 (rendered by the dialect, which
     // still can), and the next request is served as if nothing happened.
@@ -784,17 +800,7 @@ async fn a_misbehaving_dialect_fails_only_its_own_requests() {
 
 #[tokio::test]
 async fn dialects_that_claim_the_same_routes_are_refused_at_start() {
-    let dir = scratch_dir("dialect-overlap");
-    let plugins = dir.join("dialects");
-    std::fs::create_dir_all(&plugins).unwrap();
-    let dist = crate::plugins::dist();
-    std::fs::copy(
-        dist.join("api/openstack-api.wasm"),
-        plugins.join("openstack-api.wasm"),
-    )
-    .unwrap();
-    let mut c = config(&dir, "overlap");
-    c.api.plugin_dir = Some(plugins.clone());
+    let (_dir, _plugins, mut c) = dialect_dir("overlap-dialects", &["api/openstack-api.wasm"]);
     c.api.dialects = vec!["openstack-compute".into(), "metacloud-admin".into()];
     // A named dialect that is not there: the error says which and where.
     let e = metacloud::start(&c, &Role::ALL)
@@ -1125,20 +1131,11 @@ async fn cold_migration_moves_the_disk_and_waits_for_confirm_or_revert() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dialects_are_swapped_without_a_restart() {
-    let dir = scratch_dir("dialect-swap");
-    let plugins = dir.join("dialects");
-    std::fs::create_dir_all(&plugins).unwrap();
+    let (dir, plugins, mut c) = dialect_dir(
+        "swap-dialects",
+        &["api/openstack-api.wasm", "api/admin-api.wasm"],
+    );
     let dist = crate::plugins::dist();
-    std::fs::copy(
-        dist.join("api/openstack-api.wasm"),
-        plugins.join("openstack-api.wasm"),
-    )
-    .unwrap();
-    std::fs::copy(
-        dist.join("api/admin-api.wasm"),
-        plugins.join("admin-api.wasm"),
-    )
-    .unwrap();
     // The operator's file: what a reload reads again.
     let file = dir.join("metacloud.toml");
     let write_config = |dialects: &[&str]| {
@@ -1154,24 +1151,10 @@ async fn dialects_are_swapped_without_a_restart() {
         .unwrap();
     };
     write_config(&["openstack-compute", "metacloud-admin"]);
-    let mut c = config(
-        &dir,
-        &format!("s-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
-    );
-    c.api.plugin_dir = Some(plugins.clone());
     c.source = file.display().to_string();
     c.plugins.call_timeout_ms = 1000;
     let running = metacloud::start(&c, &Role::ALL).await.expect("start");
-    let base = format!("http://{}", running.compute_addr.unwrap());
-    let http = reqwest::Client::new();
-    let get = |path: &str| {
-        let (http, url) = (http.clone(), format!("{base}{path}"));
-        async move {
-            let r = http.get(url).send().await.unwrap();
-            let status = r.status().as_u16();
-            (status, r.text().await.unwrap())
-        }
-    };
+    let get = getter(format!("http://{}", running.compute_addr.unwrap()));
     assert_eq!(get("/hostile/ok").await.0, 404);
     assert_eq!(get("/admin/v1").await.0, 200);
 

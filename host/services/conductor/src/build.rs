@@ -106,6 +106,34 @@ impl Conductor {
         }
     }
 
+    /// What the scheduler needs to place one existing instance again (a reschedule, a
+    /// move): its flavor, image, zone and server group, never on `ignore_hosts`.
+    pub(crate) async fn spec_for_one(
+        &self,
+        instance: &InstanceSpec,
+        availability_zone: Option<String>,
+        ignore_hosts: Vec<String>,
+    ) -> Result<RequestSpec, RpcError> {
+        let group = self
+            .db
+            .group_of_instance(&instance.uuid)
+            .await
+            .map_err(rpc_error)?;
+        Ok(RequestSpec {
+            instance_uuids: vec![instance.uuid.clone()],
+            project_id: instance.project_id.clone(),
+            flavor: instance.flavor.clone(),
+            image: instance.image.clone(),
+            availability_zone,
+            hints: metacloud_rpc::objects::SchedulerHints {
+                group,
+                ..Default::default()
+            },
+            ignore_hosts,
+            server_group: None,
+        })
+    }
+
     pub(crate) async fn select(&self, spec: &RequestSpec) -> Result<Selection, RpcError> {
         // Instances per host serve the same/different-host hints and tell the scheduler
         // which of its recent selections are claimed already.
@@ -183,24 +211,13 @@ impl Conductor {
             return Ok(());
         }
         tracing::warn!(instance = %instance.uuid, %host, %reason, attempt = row.attempts, "build failed, rescheduling");
-        let group = self
-            .db
-            .group_of_instance(&instance.uuid)
-            .await
-            .map_err(rpc_error)?;
-        let spec = RequestSpec {
-            instance_uuids: vec![instance.uuid.clone()],
-            project_id: instance.project_id.clone(),
-            flavor: instance.flavor.clone(),
-            image: instance.image.clone(),
-            availability_zone: row.availability_zone.clone(),
-            hints: metacloud_rpc::objects::SchedulerHints {
-                group,
-                ..Default::default()
-            },
-            ignore_hosts: row.tried_hosts.clone(),
-            server_group: None,
-        };
+        let spec = self
+            .spec_for_one(
+                &instance,
+                row.availability_zone.clone(),
+                row.tried_hosts.clone(),
+            )
+            .await?;
         self.schedule_and_cast(spec, vec![instance]).await;
         Ok(())
     }

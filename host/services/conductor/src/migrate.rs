@@ -5,7 +5,7 @@
 
 use crate::{rpc_error, Conductor};
 use metacloud_rpc::compute::{self, ImageUpload};
-use metacloud_rpc::objects::{ImageRef, InstanceSpec, RequestSpec, SchedulerHints};
+use metacloud_rpc::objects::{ImageRef, InstanceSpec};
 use metacloud_rpc::{topics, RpcError};
 
 impl Conductor {
@@ -85,24 +85,13 @@ impl Conductor {
             .get_instance(&instance.uuid)
             .await
             .map_err(rpc_error)?;
-        let group = self
-            .db
-            .group_of_instance(&instance.uuid)
-            .await
-            .map_err(rpc_error)?;
-        let spec = RequestSpec {
-            instance_uuids: vec![instance.uuid.clone()],
-            project_id: instance.project_id.clone(),
-            flavor: instance.flavor.clone(),
-            image: instance.image.clone(),
-            availability_zone: row.availability_zone.clone(),
-            hints: SchedulerHints {
-                group,
-                ..Default::default()
-            },
-            ignore_hosts: vec![source.to_string()],
-            server_group: None,
-        };
+        let spec = self
+            .spec_for_one(
+                instance,
+                row.availability_zone.clone(),
+                vec![source.to_string()],
+            )
+            .await?;
         let selection = self.select(&spec).await?;
         Ok(selection
             .hosts
