@@ -164,6 +164,28 @@ impl Cloud {
             .collect()
     }
 
+    /// Waits until the admin API shows both compute hosts up.
+    async fn wait_both_up(&self, admin: &str) {
+        wait_for("both computes up", Duration::from_secs(20), || async {
+            let (_, b) = self.get(admin, "/admin/v1/hosts").await;
+            let up = b["hosts"]
+                .as_array()?
+                .iter()
+                .filter(|h| h["up"] == true)
+                .count();
+            (up == 2).then_some(())
+        })
+        .await;
+    }
+
+    /// The status of the server's latest migration record, as the admin API lists it.
+    async fn migration_status(&self, admin: &str, id: &str) -> Value {
+        let (_, m) = self
+            .get(admin, &format!("/admin/v1/migrations?server_id={id}"))
+            .await;
+        m["migrations"][0]["status"].clone()
+    }
+
     /// The admin API's view of the compute service of `host`.
     async fn service_of(&self, admin: &str, host: &str) -> Value {
         let (s, b) = self
@@ -477,16 +499,7 @@ async fn maintenance_forced_down_and_evacuation_to_another_host() {
     let demo = cloud.token("demo", "demo-pw", "demo").await;
     let (a, b_host) = (cloud.host_a(), cloud.host_b());
     use reqwest::Method as M;
-    wait_for("both computes up", Duration::from_secs(20), || async {
-        let (_, b) = cloud.get(&admin, "/admin/v1/hosts").await;
-        let up = b["hosts"]
-            .as_array()?
-            .iter()
-            .filter(|h| h["up"] == true)
-            .count();
-        (up == 2).then_some(())
-    })
-    .await;
+    cloud.wait_both_up(&admin).await;
 
     // Host A in maintenance: new servers go to B only.
     let (s, h) = cloud
@@ -625,10 +638,7 @@ async fn maintenance_forced_down_and_evacuation_to_another_host() {
     )
     .await;
     wait_for("evacuation completed", Duration::from_secs(30), || async {
-        let (_, m) = cloud
-            .get(&admin, &format!("/admin/v1/migrations?server_id={id}"))
-            .await;
-        (m["migrations"][0]["status"] == "completed").then_some(m)
+        (cloud.migration_status(&admin, &id).await == "completed").then_some(())
     })
     .await;
     let (s, m) = cloud
@@ -820,16 +830,7 @@ async fn cold_migration_moves_the_disk_and_waits_for_confirm_or_revert() {
     let admin = cloud.token("admin", "admin-pw", "admin").await;
     let demo = cloud.token("demo", "demo-pw", "demo").await;
     use reqwest::Method as M;
-    wait_for("both computes up", Duration::from_secs(20), || async {
-        let (_, b) = cloud.get(&admin, "/admin/v1/hosts").await;
-        let up = b["hosts"]
-            .as_array()?
-            .iter()
-            .filter(|h| h["up"] == true)
-            .count();
-        (up == 2).then_some(())
-    })
-    .await;
+    cloud.wait_both_up(&admin).await;
     // A public image to boot from.
     let r = cloud
         .http
@@ -978,10 +979,7 @@ async fn cold_migration_moves_the_disk_and_waits_for_confirm_or_revert() {
     );
     assert_eq!(used(first.clone()).await, base_first - 64);
     assert_eq!(transfer_images().await, 0, "the transfer image is deleted");
-    let (_, m) = cloud
-        .get(&admin, &format!("/admin/v1/migrations?server_id={id}"))
-        .await;
-    assert_eq!(m["migrations"][0]["status"], "confirmed", "{m}");
+    assert_eq!(cloud.migration_status(&admin, &id).await, "confirmed");
 
     // Back to the first host through the admin API, then reverted through Nova's: the
     // server stays where it was, the destination's guest and claim go.
@@ -1018,10 +1016,7 @@ async fn cold_migration_moves_the_disk_and_waits_for_confirm_or_revert() {
     assert_eq!(used(first.clone()).await, base_first - 64);
     assert_eq!(used(other.clone()).await, base_other + 64);
     assert_eq!(transfer_images().await, 0);
-    let (_, m) = cloud
-        .get(&admin, &format!("/admin/v1/migrations?server_id={id}"))
-        .await;
-    assert_eq!(m["migrations"][0]["status"], "reverted", "{m}");
+    assert_eq!(cloud.migration_status(&admin, &id).await, "reverted");
     // A migration to the host it is on is refused.
     let (s, b) = cloud
         .call(
@@ -1098,10 +1093,7 @@ async fn cold_migration_moves_the_disk_and_waits_for_confirm_or_revert() {
         .await;
     assert_eq!(s, 202);
     wait_for("migration undone", Duration::from_secs(30), || async {
-        let (_, m) = cloud
-            .get(&admin, &format!("/admin/v1/migrations?server_id={id}"))
-            .await;
-        (m["migrations"][0]["status"] == "error").then_some(())
+        (cloud.migration_status(&admin, &id).await == "error").then_some(())
     })
     .await;
     cloud
