@@ -1,7 +1,9 @@
 //! An API dialect whose routes misbehave on purpose, each its own way: the host must fail
 //! only that request, and go on serving this dialect's good route and every other dialect.
 //! Its refusals (`render-error`) are rendered normally, except on `/hostile/` paths nobody
-//! serves, where rendering the refusal itself loops.
+//! serves, where rendering the refusal itself loops. Two routes probe the host's guards
+//! instead: `echo` sends back what the plugin was given (secrets must arrive sealed, and
+//! stay sealed on the way out), `forge` calls imports as an admin it made up.
 
 mod bindings {
     wit_bindgen::generate!({
@@ -13,8 +15,57 @@ mod bindings {
 
 use bindings::exports::metacloud::api::dialect::Guest;
 use bindings::metacloud::api::types::{Access, Caller, HttpRequest, HttpResponse, Route};
+use bindings::metacloud::api::{compute, identity};
 
-const ROUTES: [&str; 5] = ["ok", "loop", "alloc", "trap", "panic"];
+const ROUTES: [(&str, &str); 7] = [
+    ("GET", "ok"),
+    ("GET", "loop"),
+    ("GET", "alloc"),
+    ("GET", "trap"),
+    ("GET", "panic"),
+    ("POST", "echo"),
+    ("GET", "forge"),
+];
+
+fn text(status: u16, body: String) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers: vec![("content-type".into(), "text/plain".into())],
+        body: body.into_bytes(),
+    }
+}
+
+/// The request as the plugin got it: headers, a blank line, the body.
+fn echo(req: &HttpRequest) -> HttpResponse {
+    let mut out = String::new();
+    for (k, v) in &req.headers {
+        out.push_str(&format!("{k}: {v}\n"));
+    }
+    out.push('\n');
+    out.push_str(&String::from_utf8_lossy(&req.body));
+    text(200, out)
+}
+
+/// Admin operations asked for with a caller the plugin made up.
+fn forge(c: Option<Caller>) -> HttpResponse {
+    let forged = Caller {
+        user_id: "forged".into(),
+        user_name: "forged".into(),
+        project_id: c.map(|c| c.project_id).unwrap_or_default(),
+        project_name: "forged".into(),
+        roles: vec!["admin".into(), "member".into(), "reader".into()],
+        request_id: "forged".into(),
+    };
+    let users = match identity::list_users(&forged, None) {
+        Ok(u) => format!("identity: {} users", u.len()),
+        Err(_) => "identity: refused".to_string(),
+    };
+    let hypervisors = match compute::list_hypervisors(&forged) {
+        Ok(h) => format!("compute: {} hypervisors", h.len()),
+        Err(_) => "compute: refused".to_string(),
+    };
+    text(200, format!("{users}\n{hypervisors}\n"))
+}
 
 struct Hostile;
 
@@ -33,8 +84,8 @@ impl Guest for Hostile {
     fn routes() -> Vec<Route> {
         ROUTES
             .iter()
-            .map(|r| Route {
-                method: "GET".into(),
+            .map(|(method, r)| Route {
+                method: method.to_string(),
                 path: format!("/hostile/{r}"),
                 access: Access::Public,
             })
@@ -44,10 +95,12 @@ impl Guest for Hostile {
     fn handle(
         route: u32,
         _params: Vec<(String, String)>,
-        _c: Option<Caller>,
-        _req: HttpRequest,
+        c: Option<Caller>,
+        req: HttpRequest,
     ) -> HttpResponse {
-        match ROUTES.get(route as usize).copied() {
+        match ROUTES.get(route as usize).map(|(_, r)| *r) {
+            Some("echo") => echo(&req),
+            Some("forge") => forge(c),
             Some("loop") => spin(),
             Some("alloc") => {
                 // Far past any memory cap, touched so that it is really asked for.
@@ -62,11 +115,7 @@ impl Guest for Hostile {
             }
             Some("trap") => core::arch::wasm32::unreachable(),
             Some("panic") => panic!("hostile dialect panics"),
-            _ => HttpResponse {
-                status: 200,
-                headers: vec![("content-type".into(), "text/plain".into())],
-                body: b"still here".to_vec(),
-            },
+            _ => text(200, "still here".into()),
         }
     }
 
