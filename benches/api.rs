@@ -32,6 +32,7 @@ fn config() -> Config {
     c.api.listen = "127.0.0.1:0".parse().unwrap();
     c.api.compute_listen = "127.0.0.1:0".parse().unwrap();
     c.api.image_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
     c.api.plugin_dir = Some(dist().join("api"));
     c.identity.listen = "127.0.0.1:0".parse().unwrap();
     c.identity.demo_password = Some("demo-pw".into());
@@ -381,7 +382,10 @@ fn plugin_share(servers: Vec<Server>) -> (f64, f64, usize) {
         let resp = plugin
             .handle(
                 &rt,
-                host.clone(),
+                metacloud_plugins::api::DialectHosts {
+                    api: Some(host.clone()),
+                    ..Default::default()
+                },
                 route,
                 vec![],
                 Some(caller.clone()),

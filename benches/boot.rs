@@ -31,6 +31,7 @@ fn config(label: &str) -> Config {
     c.api.listen = "127.0.0.1:0".parse().unwrap();
     c.identity.listen = "127.0.0.1:0".parse().unwrap();
     c.api.image_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
     c
 }
 

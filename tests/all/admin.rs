@@ -43,6 +43,7 @@ fn config(dir: &std::path::Path, host: &str) -> Config {
     c.plugins.cache_dir = Some(dir.join("plugin-cache"));
     c.identity.listen = "127.0.0.1:0".parse().unwrap();
     c.api.image_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
     c.identity.admin_password = Some("admin-pw".into());
     c.identity.demo_password = Some("demo-pw".into());
     c.validate().unwrap();
@@ -732,7 +733,12 @@ fn dialect_dir(name: &str, files: &[&str]) -> (std::path::PathBuf, std::path::Pa
     let plugins = dir.join("dialects");
     std::fs::create_dir_all(&plugins).unwrap();
     let dist = crate::plugins::dist();
-    for f in files {
+    // Every cloud needs its identity, image and EC2 dialects (their own listeners).
+    for f in files.iter().chain(&[
+        "api/identity-api.wasm",
+        "api/image-api.wasm",
+        "api/ec2-api.wasm",
+    ]) {
         let to = std::path::Path::new(f).file_name().unwrap();
         std::fs::copy(dist.join(f), plugins.join(to)).unwrap();
     }
@@ -805,6 +811,77 @@ async fn a_misbehaving_dialect_fails_only_its_own_requests() {
     assert_eq!(v["error"]["code"], 404, "{v}");
     assert!(t.elapsed() < Duration::from_secs(5));
     assert_eq!(get("/hostile/ok").await.0, 200);
+    running.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dialect_never_holds_a_secret_nor_acts_as_another_caller() {
+    let (_dir, _plugins, mut c) = dialect_dir(
+        "sealed-dialect",
+        &[
+            "api/openstack-api.wasm",
+            "api/admin-api.wasm",
+            "hostile/hostile-dialect.wasm",
+        ],
+    );
+    c.api.dialects = vec![
+        "openstack-compute".into(),
+        "metacloud-admin".into(),
+        "hostile-dialect".into(),
+    ];
+    let running = metacloud::start(&c, &Role::ALL).await.expect("start");
+    let http = reqwest::Client::new();
+    let keystone = format!("http://{}/v3", running.identity_addr.unwrap());
+    let login = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "admin", "domain": {"id": "default"}, "password": "admin-pw"}}},
+        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}});
+    let r = http
+        .post(format!("{keystone}/auth/tokens"))
+        .json(&login)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let token = r.headers()["x-subject-token"].to_str().unwrap().to_string();
+    assert!(!token.starts_with("sealed:"), "{token}");
+    // What the plugin is given, echoed back: the token and the password arrive sealed, and
+    // a sealed reference the plugin puts in its response is not opened on the way out.
+    let base = format!("http://{}", running.compute_addr.unwrap());
+    let body = json!({"user": {"name": "x", "password": "hunter2"}, "token": {"id": "tok-in-body"},
+        "credential": {"secret": "s3cr3t"}});
+    let r = http
+        .post(format!("{base}/hostile/echo"))
+        .header("x-auth-token", &token)
+        .header("x-subject-token", &token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let echoed = r.text().await.unwrap();
+    for secret in [token.as_str(), "hunter2", "tok-in-body", "s3cr3t"] {
+        assert!(
+            !echoed.contains(secret),
+            "{secret} reached the plugin: {echoed}"
+        );
+    }
+    assert_eq!(echoed.matches("sealed:").count(), 5, "{echoed}");
+    assert!(
+        echoed.contains(r#""name":"x""#),
+        "the rest of the body is intact: {echoed}"
+    );
+    // A caller the plugin makes up (an admin) is refused by identity and compute alike,
+    // with or without a real caller behind the request.
+    for auth in [Some(token.as_str()), None] {
+        let mut req = http.get(format!("{base}/hostile/forge"));
+        if let Some(t) = auth {
+            req = req.header("x-auth-token", t);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let text = r.text().await.unwrap();
+        assert_eq!(text, "identity: refused\ncompute: refused\n", "{auth:?}");
+    }
     running.stop();
 }
 

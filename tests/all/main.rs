@@ -2,7 +2,10 @@
 
 mod admin;
 mod config_errors;
+mod ec2;
 mod embedded;
+mod identity;
+mod images;
 mod multinode;
 mod openstack;
 mod plugins;

@@ -39,6 +39,15 @@ impl Deployment {
                 .replace("127.0.0.1:8780", &format!("127.0.0.1:{port}"))
                 .replace("127.0.0.1:5000", "127.0.0.1:0")
                 .replace("127.0.0.1:9292", "127.0.0.1:0")
+                .replace("127.0.0.1:8774", "127.0.0.1:0")
+                .replace("127.0.0.1:8773", "127.0.0.1:0")
+                .replace(
+                    "plugin_dir = \"../../plugins/dist/api\"",
+                    &format!(
+                        "plugin_dir = \"{}\"",
+                        crate::plugins::dist().join("api").display()
+                    ),
+                )
                 .replace(
                     "plugin_dir = \"../../plugins/dist\"",
                     &format!("plugin_dir = \"{}\"", crate::plugins::dist().display()),

@@ -7,12 +7,12 @@ use metacloud_tests::{scratch_dir, wait_for};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-struct Cloud {
-    _running: metacloud::Running,
-    keystone: String,
-    nova: String,
-    glance: String,
-    http: reqwest::Client,
+pub(crate) struct Cloud {
+    pub running: metacloud::Running,
+    pub keystone: String,
+    pub nova: String,
+    pub glance: String,
+    pub http: reqwest::Client,
 }
 
 fn config() -> Config {
@@ -32,6 +32,7 @@ fn config() -> Config {
     c.plugins.cache_dir = Some(dir.join("plugin-cache"));
     c.identity.listen = "127.0.0.1:0".parse().unwrap();
     c.api.image_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
     c.identity.admin_password = Some("admin-pw".into());
     c.identity.demo_password = Some("demo-pw".into());
     c.validate().unwrap();
@@ -39,7 +40,7 @@ fn config() -> Config {
 }
 
 impl Cloud {
-    async fn start() -> Cloud {
+    pub(crate) async fn start() -> Cloud {
         let config = config();
         let running = metacloud::start(&config, &Role::ALL)
             .await
@@ -54,12 +55,12 @@ impl Cloud {
                 "http://{}",
                 running.image_addr.expect("image API listening")
             ),
-            _running: running,
+            running,
             http: reqwest::Client::new(),
         }
     }
 
-    async fn token(&self, user: &str, pw: &str, project: &str) -> String {
+    pub(crate) async fn token(&self, user: &str, pw: &str, project: &str) -> String {
         let r = self
             .http
             .post(format!("{}/auth/tokens", self.keystone))
@@ -76,7 +77,7 @@ impl Cloud {
     }
 
     /// A new user in a new project with `role`; returns its token.
-    async fn user_in_new_project(&self, admin: &str, name: &str, role: &str) -> String {
+    pub(crate) async fn user_in_new_project(&self, admin: &str, name: &str, role: &str) -> String {
         let call = |method: reqwest::Method, path: String, body: Option<Value>| {
             let mut req = self
                 .http
@@ -115,7 +116,7 @@ impl Cloud {
         self.token(name, "pw", name).await
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         token: &str,
         method: reqwest::Method,
@@ -135,7 +136,7 @@ impl Cloud {
         (status, headers, r.json().await.unwrap_or(Value::Null))
     }
 
-    async fn get(&self, token: &str, path: &str) -> (u16, Value) {
+    pub(crate) async fn get(&self, token: &str, path: &str) -> (u16, Value) {
         let (s, _, b) = self.call(token, reqwest::Method::GET, path, None).await;
         (s, b)
     }
@@ -149,7 +150,7 @@ impl Cloud {
     }
 
     /// Uploads a small raw image as the token's project; returns its id.
-    async fn upload_image(&self, token: &str) -> String {
+    pub(crate) async fn upload_image(&self, token: &str) -> String {
         let r = self
             .http
             .post(format!("{}/v2/images", self.glance))
@@ -177,7 +178,7 @@ impl Cloud {
     }
 
     /// The project a token is scoped to.
-    async fn project_of(&self, token: &str) -> String {
+    pub(crate) async fn project_of(&self, token: &str) -> String {
         let r = self
             .http
             .get(format!("{}/auth/tokens", self.keystone))
@@ -192,7 +193,7 @@ impl Cloud {
             .to_string()
     }
 
-    async fn status(&self, token: &str, id: &str) -> String {
+    pub(crate) async fn status(&self, token: &str, id: &str) -> String {
         let (_, b) = self.get(token, &format!("/v2.1/servers/{id}")).await;
         b["server"]["status"]
             .as_str()
@@ -200,7 +201,7 @@ impl Cloud {
             .to_string()
     }
 
-    async fn wait_status(&self, token: &str, id: &str, want: &str) {
+    pub(crate) async fn wait_status(&self, token: &str, id: &str, want: &str) {
         wait_for(&format!("{id} {want}"), Duration::from_secs(30), || async {
             (self.status(token, id).await == want).then_some(())
         })

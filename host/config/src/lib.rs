@@ -179,6 +179,7 @@ impl Config {
         self.service.validate()?;
         self.database.validate()?;
         self.queue.validate()?;
+        self.api.validate()?;
         self.identity.validate()?;
         self.conductor.validate()?;
         self.scheduler.validate()?;

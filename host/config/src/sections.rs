@@ -195,6 +195,15 @@ pub struct ApiConfig {
     /// The dialects `compute_listen` serves, by the names they give themselves; their
     /// routes must not overlap.
     pub dialects: Vec<String>,
+    /// The dialects `image_listen` serves (image data upload and download stay in the host).
+    pub image_dialects: Vec<String>,
+    /// Address of the EC2 Query API (Nova's EC2 port).
+    pub ec2_listen: SocketAddr,
+    /// The dialects `ec2_listen` serves.
+    pub ec2_dialects: Vec<String>,
+    /// How far an EC2 request's signed timestamp may be from the server's clock (seconds):
+    /// older or newer requests are refused, so a captured request cannot be replayed later.
+    pub ec2_max_skew_secs: u64,
     /// Service token of the native API; better set through `METACLOUD_API_TOKEN`.
     /// Without one, a random token is made once and kept in `<data_dir>/api-token`.
     pub token: Option<String>,
@@ -208,8 +217,22 @@ impl Default for ApiConfig {
             image_listen: "127.0.0.1:9292".parse().expect("static address"),
             plugin_dir: None,
             dialects: vec!["openstack-compute".into(), "metacloud-admin".into()],
+            image_dialects: vec!["openstack-image".into()],
+            ec2_listen: "127.0.0.1:8773".parse().expect("static address"),
+            ec2_dialects: vec!["ec2-query".into()],
+            ec2_max_skew_secs: 300,
             token: None,
         }
+    }
+}
+
+impl ApiConfig {
+    pub(crate) fn validate(&self) -> Check {
+        ensure(
+            (1..=3600).contains(&self.ec2_max_skew_secs),
+            "api.ec2_max_skew_secs",
+            "must be between 1 and 3600",
+        )
     }
 }
 
@@ -219,6 +242,8 @@ impl Default for ApiConfig {
 pub struct IdentityConfig {
     /// Address of the identity API (Keystone's port).
     pub listen: SocketAddr,
+    /// The dialects `identity.listen` serves, from `api.plugin_dir`.
+    pub dialects: Vec<String>,
     /// How long a token lives.
     pub token_ttl_secs: u64,
     /// The region every catalog endpoint belongs to.
@@ -243,6 +268,7 @@ impl Default for IdentityConfig {
     fn default() -> Self {
         IdentityConfig {
             listen: "127.0.0.1:5000".parse().expect("static address"),
+            dialects: vec!["openstack-identity".into()],
             token_ttl_secs: 3600,
             region: "RegionOne".into(),
             public_identity_url: None,

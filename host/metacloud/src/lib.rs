@@ -80,6 +80,10 @@ pub struct Running {
     pub compute_addr: Option<SocketAddr>,
     /// The API dialects served on `compute_addr` (reloadable).
     pub dialects: Option<Arc<metacloud_api::dialect::DialectService>>,
+    /// Where the EC2 Query API listens.
+    pub ec2_addr: Option<SocketAddr>,
+    /// The dialects of every listener (identity, image, compute, EC2), for SIGHUP.
+    pub all_dialects: Vec<Arc<metacloud_api::dialect::DialectService>>,
     pub image_addr: Option<SocketAddr>,
     pub computes: Vec<Arc<ComputeWorker>>,
     pub scheduler: Option<Arc<Scheduler>>,
@@ -225,40 +229,60 @@ async fn bind(
     Ok((listener, bound))
 }
 
-/// The identity service beside the API: bootstrap (accounts, `clouds.yaml`) and the
-/// Keystone listener. The catalog names the addresses actually bound.
+/// The identity service beside the API: bootstrap (accounts, `clouds.yaml`), then the
+/// identity, image and compute listeners, each serving its WASM dialects from
+/// `api.plugin_dir` (without one, only the native API runs). The catalog names the
+/// addresses actually bound.
 async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Result<(), StartError> {
     let fail = |e: metacloud_identity::IdentityError| StartError::Service {
         role: "identity",
         reason: e.to_string(),
     };
-    let (listener, addr) = bind(config.identity.listen, "identity.listen").await?;
-    let compute = match &config.api.plugin_dir {
-        Some(dir) => Some((
-            dir.clone(),
-            bind(config.api.compute_listen, "api.compute_listen").await?,
-        )),
-        None => None,
+    let Some(dir) = config.api.plugin_dir.clone() else {
+        tracing::warn!(
+            "api.plugin_dir is not set: no identity, image or compute API (only the native API)"
+        );
+        return Ok(());
     };
+    let Some(api) = running.api.clone() else {
+        return Ok(());
+    };
+    let (listener, addr) = bind(config.identity.listen, "identity.listen").await?;
+    let (compute_listener, compute_addr) =
+        bind(config.api.compute_listen, "api.compute_listen").await?;
     let (image_listener, image_addr) = bind(config.api.image_listen, "api.image_listen").await?;
+    let ec2 = match config.api.ec2_dialects.is_empty() {
+        true => None,
+        false => Some(bind(config.api.ec2_listen, "api.ec2_listen").await?),
+    };
     let mut config = config.clone();
     config.identity.listen = addr;
     config.api.image_listen = image_addr;
-    if let Some((_, (_, compute_addr))) = &compute {
-        config.api.compute_listen = *compute_addr;
-    }
+    config.api.compute_listen = compute_addr;
     let identity = metacloud_identity::Identity::new(db.clone(), &config)
         .await
         .map_err(fail)?;
     let boot = metacloud_identity::bootstrap::bootstrap(&identity, &config)
         .await
         .map_err(fail)?;
-    let app = metacloud_identity::http::router(identity.clone());
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "identity server stopped");
-        }
-    });
+    let images = metacloud_image::Images::new(db.clone(), config.data_dir().join("images"));
+    let runtime = plugin_runtime(&config)?;
+    let backends = metacloud_api::dialect::Backends {
+        identity: identity.clone(),
+        api,
+        images: images.clone(),
+        // Where computes upload snapshots: the image endpoint of the catalog.
+        image_url: config
+            .identity
+            .public_image_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", config.api.image_listen)),
+        ec2_max_skew: Duration::from_secs(config.api.ec2_max_skew_secs),
+    };
+    use metacloud_api::dialect::{router, DialectList};
+    let service = serve_dialects(&config, &dir, &runtime, &backends, DialectList::Identity)?;
+    running.all_dialects.push(service.clone());
+    spawn_server(listener, router(service), "identity");
     running.listening.push((
         "identity".into(),
         format!(
@@ -266,16 +290,13 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
             boot.clouds_yaml.display()
         ),
     ));
-    let images = metacloud_image::Images::new(db.clone(), config.data_dir().join("images"));
-    let image_app = metacloud_image::http::router(metacloud_image::http::ImageApi {
-        images: images.clone(),
-        identity: identity.clone(),
-    });
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(image_listener, image_app).await {
-            tracing::error!(error = %e, "image server stopped");
-        }
-    });
+    let service = serve_dialects(&config, &dir, &runtime, &backends, DialectList::Image)?;
+    running.all_dialects.push(service.clone());
+    spawn_server(
+        image_listener,
+        metacloud_api::image_data::router(service),
+        "image",
+    );
     running.listening.push((
         "image".into(),
         format!(
@@ -284,71 +305,86 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
         ),
     ));
     running.image_addr = Some(image_addr);
-    if let (Some((dir, (listener, compute_addr))), Some(api)) = (compute, running.api.clone()) {
-        let service = load_dialect(&config, &dir, identity.clone(), api, images)?;
-        running.dialects = Some(service.clone());
-        let app = metacloud_api::dialect::router(service);
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!(error = %e, "compute API server stopped");
-            }
-        });
+    let service = serve_dialects(&config, &dir, &runtime, &backends, DialectList::Compute)?;
+    running.dialects = Some(service.clone());
+    running.all_dialects.push(service.clone());
+    spawn_server(compute_listener, router(service), "compute");
+    running.listening.push((
+        "compute".into(),
+        format!(
+            "http://{compute_addr}/v2.1 (WASM dialects: {})",
+            config.api.dialects.join(", ")
+        ),
+    ));
+    running.compute_addr = Some(compute_addr);
+    if let Some((listener, ec2_addr)) = ec2 {
+        let service = serve_dialects(&config, &dir, &runtime, &backends, DialectList::Ec2)?;
+        running.all_dialects.push(service.clone());
+        spawn_server(listener, router(service), "ec2");
         running.listening.push((
-            "compute".into(),
+            "ec2".into(),
             format!(
-                "http://{compute_addr}/v2.1 (WASM dialects: {})",
-                config.api.dialects.join(", ")
+                "http://{ec2_addr}/ (WASM dialects: {}; credentials: openstack ec2 credentials create)",
+                config.api.ec2_dialects.join(", ")
             ),
         ));
-        running.compute_addr = Some(compute_addr);
+        running.ec2_addr = Some(ec2_addr);
     }
     running.identity = Some(identity);
     running.identity_addr = Some(addr);
     Ok(())
 }
 
-/// The dialects `api.dialects` names, from `dir` (`api.plugin_dir`), in that order,
-/// served so that they reload when the directory or the config file changes (or on SIGHUP).
-fn load_dialect(
-    config: &Config,
-    dir: &std::path::Path,
-    identity: metacloud_identity::Identity,
-    api: ComputeApi,
-    images: metacloud_image::Images,
-) -> Result<Arc<metacloud_api::dialect::DialectService>, StartError> {
-    let fail = |reason: String| StartError::Service {
-        role: "api",
-        reason,
-    };
-    let runtime = metacloud_plugins::Runtime::new(
+/// Serves `app` on `listener` until the process ends.
+fn spawn_server(listener: tokio::net::TcpListener, app: axum::Router, what: &'static str) {
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, server = what, "API server stopped");
+        }
+    });
+}
+
+fn plugin_runtime(config: &Config) -> Result<metacloud_plugins::Runtime, StartError> {
+    metacloud_plugins::Runtime::new(
         metacloud_plugins::PluginLimits {
             memory_bytes: (config.plugins.memory_limit_mb << 20) as usize,
             deadline: Duration::from_millis(config.plugins.call_timeout_ms),
         },
         config.plugins.cache_dir.clone(),
     )
-    .map_err(|e| fail(e.to_string()))?;
+    .map_err(|e| StartError::Service {
+        role: "api",
+        reason: e.to_string(),
+    })
+}
+
+/// The dialects `list` names, from `dir` (`api.plugin_dir`), in that order, served so that
+/// they reload when the directory or the config file changes (or on SIGHUP).
+fn serve_dialects(
+    config: &Config,
+    dir: &std::path::Path,
+    runtime: &metacloud_plugins::Runtime,
+    b: &metacloud_api::dialect::Backends,
+    list: metacloud_api::dialect::DialectList,
+) -> Result<Arc<metacloud_api::dialect::DialectService>, StartError> {
+    let fail = |reason: String| StartError::Service {
+        role: "api",
+        reason,
+    };
     let dialects =
-        metacloud_api::dialect::load_dialects(&runtime, dir, &config.api.dialects).map_err(fail)?;
-    // Where computes upload snapshots: the image endpoint of the catalog.
-    let image_url = config
-        .identity
-        .public_image_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", config.api.image_listen));
+        metacloud_api::dialect::load_dialects(runtime, dir, list.names(config), list.key())
+            .map_err(fail)?;
     let source = metacloud_api::dialect::DialectSource {
         config: config.clone(),
+        list,
     };
     let service = metacloud_api::dialect::DialectService::new(
-        runtime,
+        runtime.clone(),
         dialects,
         Some(source),
-        identity,
-        api,
-        images,
-        image_url,
+        b.clone(),
     )
-    .map_err(|e| fail(format!("{e} (api.dialects)")))?;
+    .map_err(|e| fail(format!("{e} ({})", list.key())))?;
     service.spawn_watch(Duration::from_secs(1));
     Ok(service)
 }
@@ -390,6 +426,8 @@ pub async fn start_on(
         identity_addr: None,
         compute_addr: None,
         dialects: None,
+        all_dialects: vec![],
+        ec2_addr: None,
         image_addr: None,
         computes: vec![],
         scheduler: None,

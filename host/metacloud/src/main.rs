@@ -255,7 +255,7 @@ async fn wait_for_signal(running: &Running) -> std::io::Result<()> {
                 if let Some(s) = running.scheduler.clone() {
                     let _ = tokio::task::spawn_blocking(move || s.reload()).await;
                 }
-                if let Some(d) = running.dialects.clone() {
+                for d in running.all_dialects.clone() {
                     let _ = tokio::task::spawn_blocking(move || d.reload()).await;
                 }
             }

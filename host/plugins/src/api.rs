@@ -27,6 +27,19 @@ pub use world::metacloud::api::types::{
 };
 use world::metacloud::api::{compute, signatures, types as api_types};
 
+pub mod identity;
+pub mod images;
+pub use identity::IdentityHost;
+pub use images::ImageHost;
+
+/// The host services one dialect request may reach through its imports.
+#[derive(Clone, Default)]
+pub struct DialectHosts {
+    pub api: Option<Arc<dyn ApiHost>>,
+    pub identity: Option<Arc<dyn IdentityHost>>,
+    pub images: Option<Arc<dyn ImageHost>>,
+}
+
 /// Strings per server in a [`ServerPage`] before its metadata.
 pub const PAGE_STRINGS: usize = 14;
 /// Numbers per server in a [`ServerPage`].
@@ -679,14 +692,17 @@ impl DialectPlugin {
     pub fn handle(
         &self,
         rt: &Runtime,
-        host: Arc<dyn ApiHost>,
+        hosts: DialectHosts,
         route: u32,
         params: Vec<(String, String)>,
         caller: Option<Caller>,
         req: HttpRequest,
     ) -> Result<HttpResponse, PluginError> {
         let mut store = rt.store(&self.name, self.config.clone(), Arc::default());
-        store.data_mut().api = Some(host);
+        let state = store.data_mut();
+        state.api = hosts.api;
+        state.identity = hosts.identity;
+        state.images = hosts.images;
         let result = self
             .pre
             .instantiate(&mut store)

@@ -78,6 +78,10 @@ pub struct State {
     pub host_instances: Arc<Vec<Vec<String>>>,
     /// The compute operations an API dialect may call (its `compute` import).
     pub api: Option<Arc<dyn crate::api::ApiHost>>,
+    /// The identity operations (its `identity` import).
+    pub identity: Option<Arc<dyn crate::api::IdentityHost>>,
+    /// The image operations (its `images` import).
+    pub images: Option<Arc<dyn crate::api::ImageHost>>,
 }
 
 impl WasiView for State {
@@ -226,6 +230,8 @@ impl Runtime {
             config,
             host_instances,
             api: None,
+            identity: None,
+            images: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

@@ -3,7 +3,10 @@
 //! the request to the plugin in a fresh instance; the plugin parses, validates and shapes
 //! everything, and reaches state only through [`ComputeHost`], the host compute API.
 
+use crate::identity_host::IdentityOps;
+use crate::image_host::ImageOps;
 use crate::routes::{DialectSet, Found, RouteAt, RouteConflict};
+use crate::sealed::Seals;
 use crate::{ApiError, ComputeApi, Context, CreateRequest};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -14,22 +17,18 @@ use metacloud_config::Config;
 use metacloud_db::instances::Instance;
 use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::{
-    Access, Aggregate, ApiHost, AvailabilityZone, BackupSpec, Caller, DialectPlugin, Fault, Flavor,
-    FlavorCreate, HttpRequest, HttpResponse, Hypervisor, Image, InstanceAction, Keypair,
-    KeypairCreated, Migration, OpError, QuotaError, QuotaUsage, Server, ServerCreate, ServerGroup,
-    ServerQuery, Service, ServiceChange,
+    Access, Aggregate, ApiHost, AvailabilityZone, BackupSpec, Caller, DialectHosts, DialectPlugin,
+    Fault, Flavor, FlavorCreate, HttpRequest, HttpResponse, Hypervisor, Image, InstanceAction,
+    Keypair, KeypairCreated, Migration, OpError, QuotaError, QuotaUsage, Server, ServerCreate,
+    ServerGroup, ServerQuery, Service, ServiceChange,
 };
 use metacloud_plugins::Runtime;
 use metacloud_rpc::compute::PowerOp;
 use metacloud_rpc::objects::{ImageRef, SchedulerHints, VmState};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 use tracing::Instrument;
-
-/// How long a validated token is trusted without asking identity again.
-const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
-const TOKEN_CACHE_MAX: usize = 10_000;
 
 /// The dialect plugins served on one listener (OpenStack Compute and the admin API on the
 /// compute port, say), swappable while it runs: a request takes the set current when it
@@ -42,17 +41,66 @@ pub struct DialectService {
     source: Option<DialectSource>,
     identity: Identity,
     api: ComputeApi,
-    images: metacloud_image::Images,
+    pub(crate) images: metacloud_image::Images,
     /// Base URL of the image API (what computes upload snapshots to).
     image_url: String,
-    tokens: Mutex<HashMap<String, (Caller, Instant)>>,
+    /// How far an EC2 request's signed timestamp may be from now.
+    ec2_max_skew_ms: i64,
 }
 
-/// Where dialects come from: the config file (`api.dialects` names them) and the plugin
-/// directory (`api.plugin_dir`).
+/// The host services behind every dialect listener.
+#[derive(Clone)]
+pub struct Backends {
+    pub identity: Identity,
+    pub api: ComputeApi,
+    pub images: metacloud_image::Images,
+    /// Base URL of the image API (what computes upload snapshots to).
+    pub image_url: String,
+    /// How far an EC2 request's signed timestamp may be from now (`api.ec2_max_skew_secs`).
+    pub ec2_max_skew: Duration,
+}
+
+/// Where dialects come from: the config file (`list` says which key names them) and the
+/// plugin directory (`api.plugin_dir`).
 #[derive(Debug, Clone)]
 pub struct DialectSource {
     pub config: Config,
+    pub list: DialectList,
+}
+
+/// Which listener's dialects: each has its own list in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialectList {
+    /// `api.dialects`, served on `api.compute_listen`.
+    Compute,
+    /// `identity.dialects`, served on `identity.listen`.
+    Identity,
+    /// `api.image_dialects`, served on `api.image_listen`.
+    Image,
+    /// `api.ec2_dialects`, served on `api.ec2_listen`.
+    Ec2,
+}
+
+impl DialectList {
+    /// The config key that names the dialects.
+    pub fn key(self) -> &'static str {
+        match self {
+            DialectList::Compute => "api.dialects",
+            DialectList::Identity => "identity.dialects",
+            DialectList::Image => "api.image_dialects",
+            DialectList::Ec2 => "api.ec2_dialects",
+        }
+    }
+
+    /// The dialect names `config` lists for this listener.
+    pub fn names(self, config: &Config) -> &[String] {
+        match self {
+            DialectList::Compute => &config.api.dialects,
+            DialectList::Identity => &config.identity.dialects,
+            DialectList::Image => &config.api.image_dialects,
+            DialectList::Ec2 => &config.api.ec2_dialects,
+        }
+    }
 }
 
 impl DialectSource {
@@ -69,7 +117,7 @@ impl DialectSource {
         }
     }
 
-    /// The named dialects from the plugin directory, in `api.dialects` order.
+    /// The named dialects from the plugin directory, in the order the list gives.
     pub fn load(&self, runtime: &Runtime) -> Result<Vec<DialectPlugin>, String> {
         let config = self.config()?;
         let dir = config
@@ -77,7 +125,7 @@ impl DialectSource {
             .plugin_dir
             .clone()
             .ok_or_else(|| "api.plugin_dir is not set".to_string())?;
-        load_dialects(runtime, &dir, &config.api.dialects)
+        load_dialects(runtime, &dir, self.list.names(&config), self.list.key())
     }
 
     /// Names, sizes and modification times of what a reload would read.
@@ -87,12 +135,13 @@ impl DialectSource {
     }
 }
 
-/// The dialects `names` from `dir`, in that order; an absent or doubled name is an error
-/// naming the key.
+/// The dialects `names` (config key `key`) from `dir`, in that order; an absent or doubled
+/// name is an error naming the key.
 pub fn load_dialects(
     runtime: &Runtime,
     dir: &std::path::Path,
     names: &[String],
+    key: &str,
 ) -> Result<Vec<DialectPlugin>, String> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot read {} (api.plugin_dir): {e}", dir.display()))?;
@@ -116,7 +165,7 @@ pub fn load_dialects(
                 found.push(p);
             }
             Ok(p) => {
-                tracing::info!(name = %p.name, path = %path.display(), "API dialect not in api.dialects; not served")
+                tracing::debug!(name = %p.name, path = %path.display(), key, "API dialect not listed here; not served")
             }
             Err(e) => tracing::warn!(path = %path.display(), error = %e, "API dialect not loaded"),
         }
@@ -125,7 +174,7 @@ pub fn load_dialects(
     for name in names {
         let at = found.iter().position(|p| &p.name == name).ok_or_else(|| {
             format!(
-                "api.dialects names `{name}`, but no plugin in {} (api.plugin_dir) calls itself that",
+                "{key} names `{name}`, but no plugin in {} (api.plugin_dir) calls itself that",
                 dir.display()
             )
         })?;
@@ -140,20 +189,17 @@ impl DialectService {
         runtime: Runtime,
         dialects: Vec<DialectPlugin>,
         source: Option<DialectSource>,
-        identity: Identity,
-        api: ComputeApi,
-        images: metacloud_image::Images,
-        image_url: String,
+        b: Backends,
     ) -> Result<Arc<DialectService>, RouteConflict> {
         Ok(Arc::new(DialectService {
             runtime,
             current: RwLock::new(Arc::new(DialectSet::new(dialects)?)),
             source,
-            identity,
-            api,
-            images,
-            image_url,
-            tokens: Mutex::default(),
+            identity: b.identity,
+            api: b.api,
+            images: b.images,
+            image_url: b.image_url,
+            ec2_max_skew_ms: b.ec2_max_skew.as_millis() as i64,
         }))
     }
 
@@ -175,7 +221,7 @@ impl DialectService {
             .ok_or_else(|| "these dialects were given at start, not loaded".to_string())?;
         let built = source
             .load(&self.runtime)
-            .and_then(|d| DialectSet::new(d).map_err(|e| format!("{e} (api.dialects)")));
+            .and_then(|d| DialectSet::new(d).map_err(|e| format!("{e} ({})", source.list.key())));
         match built {
             Ok(set) => {
                 let names = set.names();
@@ -211,39 +257,59 @@ impl DialectService {
         });
     }
 
-    /// The caller a token stands for (cached briefly), or why not.
-    async fn caller(&self, token: &str, request_id: &str) -> Result<Caller, IdentityError> {
-        if let Some((c, at)) = self
-            .tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(token)
-        {
-            if at.elapsed() < TOKEN_CACHE_TTL {
-                return Ok(Caller {
-                    request_id: request_id.to_string(),
-                    ..c.clone()
-                });
-            }
+    /// What one request's dialect may reach: compute, identity and images, for `caller`.
+    fn hosts(
+        &self,
+        request_id: &str,
+        token: Option<&str>,
+        caller: Option<Caller>,
+        seals: Arc<Seals>,
+    ) -> DialectHosts {
+        let handle = tokio::runtime::Handle::current();
+        let caller = Established::new(caller);
+        DialectHosts {
+            api: Some(Arc::new(ComputeHost {
+                api: self.api.clone(),
+                images: self.images.clone(),
+                handle: handle.clone(),
+                request_id: request_id.to_string(),
+                token: token.map(String::from),
+                image_url: self.image_url.clone(),
+                caller: caller.clone(),
+                identity: self.identity.clone(),
+                ec2_max_skew_ms: self.ec2_max_skew_ms,
+            })),
+            identity: Some(Arc::new(IdentityOps {
+                identity: self.identity.clone(),
+                seals,
+                handle: handle.clone(),
+                caller: caller.clone(),
+            })),
+            images: Some(Arc::new(ImageOps {
+                images: self.images.clone(),
+                handle,
+                caller,
+            })),
         }
-        let auth = self.identity.validate(token).await?;
-        let project = auth.project.clone().ok_or_else(|| {
-            IdentityError::Unauthorized("a project-scoped token is required".into())
-        })?;
-        let caller = Caller {
-            user_id: auth.user.id.clone(),
-            user_name: auth.user.name.clone(),
-            project_id: project.id,
-            project_name: project.name,
-            roles: auth.roles.iter().map(|r| r.name.clone()).collect(),
+    }
+
+    /// The caller a token stands for (validations cached briefly by identity), or why not.
+    pub(crate) async fn caller(
+        &self,
+        token: &str,
+        request_id: &str,
+    ) -> Result<Caller, IdentityError> {
+        let auth = self.identity.validate_cached(token).await?;
+        // An unscoped token: no project, no roles (public routes only).
+        let (project_id, project_name) = auth.project.map(|p| (p.id, p.name)).unwrap_or_default();
+        Ok(Caller {
+            user_id: auth.user.id,
+            user_name: auth.user.name,
+            project_id,
+            project_name,
+            roles: auth.roles.into_iter().map(|r| r.name).collect(),
             request_id: request_id.to_string(),
-        };
-        let mut cache = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= TOKEN_CACHE_MAX {
-            cache.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
-        }
-        cache.insert(token.to_string(), (caller.clone(), Instant::now()));
-        Ok(caller)
+        })
     }
 }
 
@@ -262,7 +328,7 @@ pub fn router(svc: Arc<DialectService>) -> Router {
     Router::new().fallback(dispatch).with_state(svc)
 }
 
-async fn dispatch(
+pub(crate) async fn dispatch(
     State(svc): State<Arc<DialectService>>,
     method: Method,
     uri: Uri,
@@ -281,6 +347,23 @@ async fn dispatch(
             refuse(&svc, &set.plugins[d], 404, &message).await
         }
     }
+}
+
+/// A refusal in the format of the dialect nearest to `path` (for routes the host serves
+/// itself, such as image data).
+pub(crate) async fn refuse_near(
+    svc: &Arc<DialectService>,
+    method: &Method,
+    path: &str,
+    status: u16,
+    message: &str,
+) -> Response {
+    let set = svc.current();
+    let at = match set.find(method.as_str(), path) {
+        Found::Route(at, _) => at.dialect,
+        Found::OtherMethod(d) | Found::Nothing(d) => d,
+    };
+    refuse(svc, &set.plugins[at], status, message).await
 }
 
 /// A refusal in `dialect`'s format (plain JSON if the plugin cannot even do that).
@@ -338,21 +421,28 @@ async fn serve(
     let mut resp = metacloud_rpc::with_request_id(
         request_id.clone(),
         async move {
-            let caller = match headers.get("x-auth-token").and_then(|v| v.to_str().ok()) {
+            let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok());
+            let access = dialect.routes[route as usize].access;
+            let caller = match token {
                 Some(token) => match svc.caller(token, &id).await {
                     Ok(c) => Some(c),
                     Err(IdentityError::Internal(e)) => {
                         tracing::error!(error = %e, "token validation failed");
                         return refuse(&svc, &dialect, 503, "The identity service is unavailable").await;
                     }
+                    // A public route answers without credentials (logging in with a stale
+                    // token in the headers, say).
+                    Err(_) if access == Access::Public => None,
                     Err(_) => return refuse(&svc, &dialect, 401, "The request you have made requires authentication.").await,
                 },
                 None => None,
             };
-            let access = dialect.routes[route as usize].access;
             match &caller {
                 None if access != Access::Public => {
                     return refuse(&svc, &dialect, 401, "The request you have made requires authentication.").await
+                }
+                Some(c) if access != Access::Public && c.project_id.is_empty() => {
+                    return refuse(&svc, &dialect, 401, "This request needs a project-scoped token.").await
                 }
                 Some(c) if !allowed(access, &c.roles) => {
                     let path = &dialect.routes[route as usize].path;
@@ -360,7 +450,7 @@ async fn serve(
                 }
                 _ => {}
             }
-            let req = HttpRequest {
+            let mut req = HttpRequest {
                 method: method.to_string(),
                 path: uri.path().to_string(),
                 query: uri
@@ -373,26 +463,21 @@ async fn serve(
                     .collect(),
                 body: body.to_vec(),
             };
-            let host: Arc<dyn ApiHost> = Arc::new(ComputeHost {
-                api: svc.api.clone(),
-                images: svc.images.clone(),
-                handle: tokio::runtime::Handle::current(),
-                request_id: id.clone(),
-                token: headers
-                    .get("x-auth-token")
-                    .and_then(|v| v.to_str().ok())
-                    .map(String::from),
-                image_url: svc.image_url.clone(),
-            });
+            let seals = Arc::new(Seals::new());
+            seals.seal_request(&mut req.headers, &mut req.body);
+            let hosts = svc.hosts(&id, token, caller.clone(), seals.clone());
             let (svc2, dialect2) = (svc.clone(), dialect.clone());
             let span = tracing::Span::current();
             let handled = tokio::task::spawn_blocking(move || {
                 let _entered = span.enter();
-                dialect2.handle(&svc2.runtime, host, route, params, caller, req)
+                dialect2.handle(&svc2.runtime, hosts, route, params, caller, req)
             })
             .await;
             match handled {
-                Ok(Ok(resp)) => into_response(resp),
+                Ok(Ok(mut resp)) => {
+                    seals.open_response(&mut resp);
+                    into_response(resp)
+                }
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "dialect plugin failed");
                     refuse(&svc, &dialect, 500, "The server has either erred or is incapable of performing the requested operation.").await
@@ -425,6 +510,55 @@ pub struct ComputeHost {
     token: Option<String>,
     /// Base URL of the image API.
     image_url: String,
+    /// The caller the host established for this request, if any.
+    caller: Established,
+    /// Checks EC2 signatures (`signatures` import).
+    identity: Identity,
+    /// How far an EC2 request's timestamp may be from now.
+    ec2_max_skew_ms: i64,
+}
+
+/// The caller the host established for one request: from its token, or from an EC2
+/// signature it verified during the request. Every import checks the caller a dialect
+/// passes against it.
+#[derive(Clone, Default)]
+pub(crate) struct Established(Arc<std::sync::Mutex<Option<Caller>>>);
+
+impl Established {
+    pub(crate) fn new(caller: Option<Caller>) -> Established {
+        Established(Arc::new(std::sync::Mutex::new(caller)))
+    }
+
+    pub(crate) fn get(&self) -> Option<Caller> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, caller: Caller) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(caller);
+    }
+}
+
+impl ComputeHost {
+    /// The request context of `c`, which must be the caller the host established: a
+    /// dialect cannot act as someone else.
+    fn context(&self, c: &Caller) -> Result<Context, OpError> {
+        match &self.caller.get() {
+            Some(k)
+                if !k.project_id.is_empty()
+                    && k.user_id == c.user_id
+                    && k.project_id == c.project_id
+                    && k.roles == c.roles =>
+            {
+                Ok(context(k))
+            }
+            _ => {
+                tracing::warn!(claimed = %c.user_id, "dialect passed a caller the host did not establish");
+                Err(OpError::Forbidden(
+                    "the caller is not the one the host authenticated".into(),
+                ))
+            }
+        }
+    }
 }
 
 fn context(c: &Caller) -> Context {
@@ -730,7 +864,7 @@ impl ComputeHost {
 
 impl ApiHost for ComputeHost {
     fn create_servers(&self, c: Caller, req: ServerCreate) -> Result<Vec<Server>, OpError> {
-        let ctx = context(&c);
+        let ctx = self.context(&c)?;
         let image = match &req.image_ref {
             Some(id) => Some(self.boot_image(&c, id)?),
             None => None,
@@ -758,7 +892,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn list_servers(&self, c: Caller, q: ServerQuery) -> Result<Vec<Server>, OpError> {
-        let ctx = context(&c);
+        let ctx = self.context(&c)?;
         // With `changes-since`, deleted servers are listed too (as Nova does).
         let all = match q.changes_since {
             Some(since) => self.run(self.api.list_changed(&ctx, q.all_projects, since))?,
@@ -769,7 +903,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn get_server(&self, c: Caller, id: String) -> Result<Server, OpError> {
-        let ctx = context(&c);
+        let ctx = self.context(&c)?;
         let view = self.run(self.api.show(&ctx, &id))?;
         let mut s = self.servers(&ctx, vec![view.instance])?;
         let mut server = s
@@ -793,7 +927,7 @@ impl ApiHost for ComputeHost {
         access_ipv4: Option<String>,
         access_ipv6: Option<String>,
     ) -> Result<Server, OpError> {
-        let ctx = context(&c);
+        let ctx = self.context(&c)?;
         let inst = self.run(async {
             let mut inst = None;
             if let Some(name) = &name {
@@ -824,7 +958,7 @@ impl ApiHost for ComputeHost {
         name: Option<String>,
         metadata: Option<Vec<(String, String)>>,
     ) -> Result<Server, OpError> {
-        let ctx = context(&c);
+        let ctx = self.context(&c)?;
         let image = self.boot_image(&c, &image_ref)?;
         let metadata = metadata.map(|m| m.into_iter().collect());
         let inst = self.run(self.api.rebuild(&ctx, &id, image, name, metadata))?;
@@ -858,7 +992,10 @@ impl ApiHost for ComputeHost {
             metadata: metadata.into_iter().collect(),
             backup,
         };
-        self.run(self.api.snapshot(&context(&c), &self.images, &id, req, via))
+        self.run(
+            self.api
+                .snapshot(&self.context(&c)?, &self.images, &id, req, via),
+        )
     }
 
     fn image_endpoint(&self) -> String {
@@ -918,7 +1055,7 @@ impl ApiHost for ComputeHost {
         let transfer = self
             .run(async { Ok(self.api.db().pending_resize(&id).await.ok().flatten()) })?
             .and_then(|old| old.transfer_image);
-        self.run(self.api.delete(&context(&c), &id))?;
+        self.run(self.api.delete(&self.context(&c)?, &id))?;
         self.drop_transfer_image(&c, transfer);
         Ok(())
     }
@@ -930,7 +1067,7 @@ impl ApiHost for ComputeHost {
         action: String,
         args: Vec<(String, String)>,
     ) -> Result<(), OpError> {
-        let ctx = context(&c);
+        let ctx = self.context(&c)?;
         match action.as_str() {
             "start" => self.run(self.api.start(&ctx, &id)),
             "lock" => self.run(self.api.lock(&ctx, &id)),
@@ -993,16 +1130,16 @@ impl ApiHost for ComputeHost {
     }
 
     fn console_output(&self, c: Caller, id: String) -> Result<String, OpError> {
-        self.run(self.api.console_output(&context(&c), &id))
+        self.run(self.api.console_output(&self.context(&c)?, &id))
     }
 
     fn list_flavors(&self, c: Caller) -> Result<Vec<Flavor>, OpError> {
-        let flavors = self.run(self.api.list_flavors(&context(&c)))?;
+        let flavors = self.run(self.api.list_flavors(&self.context(&c)?))?;
         Ok(flavors.iter().map(wit_flavor).collect())
     }
 
     fn get_flavor(&self, c: Caller, id: String) -> Result<Flavor, OpError> {
-        self.run(self.api.flavor(&context(&c), &id))
+        self.run(self.api.flavor(&self.context(&c)?, &id))
             .map(|f| wit_flavor(&f))
     }
 
@@ -1059,12 +1196,12 @@ impl ApiHost for ComputeHost {
     }
 
     fn list_keypairs(&self, c: Caller) -> Result<Vec<Keypair>, OpError> {
-        let ks = self.run(self.api.list_keypairs(&context(&c)))?;
+        let ks = self.run(self.api.list_keypairs(&self.context(&c)?))?;
         Ok(ks.into_iter().map(wit_keypair).collect())
     }
 
     fn get_keypair(&self, c: Caller, name: String) -> Result<Keypair, OpError> {
-        self.run(self.api.get_keypair(&context(&c), &name))
+        self.run(self.api.get_keypair(&self.context(&c)?, &name))
             .map(wit_keypair)
     }
 
@@ -1076,7 +1213,7 @@ impl ApiHost for ComputeHost {
         public_key: Option<String>,
     ) -> Result<KeypairCreated, OpError> {
         let (k, private) = self.run(self.api.create_keypair(
-            &context(&c),
+            &self.context(&c)?,
             &name,
             &key_type,
             public_key.as_deref(),
@@ -1088,11 +1225,11 @@ impl ApiHost for ComputeHost {
     }
 
     fn delete_keypair(&self, c: Caller, name: String) -> Result<(), OpError> {
-        self.run(self.api.delete_keypair(&context(&c), &name))
+        self.run(self.api.delete_keypair(&self.context(&c)?, &name))
     }
 
     fn get_quotas(&self, c: Caller, project: String) -> Result<Vec<QuotaUsage>, OpError> {
-        let report = self.run(self.api.quota_report(&context(&c), &project))?;
+        let report = self.run(self.api.quota_report(&self.context(&c)?, &project))?;
         Ok(report
             .into_iter()
             .map(|(resource, limit, in_use)| QuotaUsage {
@@ -1110,7 +1247,10 @@ impl ApiHost for ComputeHost {
         resource: String,
         limit: i64,
     ) -> Result<(), OpError> {
-        self.run(self.api.set_quota(&context(&c), &project, &resource, limit))
+        self.run(
+            self.api
+                .set_quota(&self.context(&c)?, &project, &resource, limit),
+        )
     }
 
     fn list_availability_zones(&self, c: Caller) -> Result<Vec<AvailabilityZone>, OpError> {
@@ -1143,7 +1283,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn list_services(&self, c: Caller) -> Result<Vec<Service>, OpError> {
-        let ctx = context(&c);
+        let ctx = self.context(&c)?;
         let services = self.run(self.api.services(&ctx))?;
         let zones = self.zones()?;
         Ok(services
@@ -1163,7 +1303,7 @@ impl ApiHost for ComputeHost {
             disabled_reason: change.disabled_reason,
             forced_down: change.forced_down,
         };
-        let s = self.run(self.api.update_service(&context(&c), id, &change))?;
+        let s = self.run(self.api.update_service(&self.context(&c)?, id, &change))?;
         Ok(wit_service(s, &self.zones()?))
     }
 
@@ -1172,7 +1312,10 @@ impl ApiHost for ComputeHost {
         c: Caller,
         instance_id: Option<String>,
     ) -> Result<Vec<Migration>, OpError> {
-        let all = self.run(self.api.migrations(&context(&c), instance_id.as_deref()))?;
+        let all = self.run(
+            self.api
+                .migrations(&self.context(&c)?, instance_id.as_deref()),
+        )?;
         Ok(all
             .into_iter()
             .map(|m| Migration {
@@ -1197,7 +1340,7 @@ impl ApiHost for ComputeHost {
         specs: Vec<(String, String)>,
     ) -> Result<Vec<(String, String)>, OpError> {
         let all = self.run(self.api.set_flavor_extra_specs(
-            &context(&c),
+            &self.context(&c)?,
             &id,
             specs.into_iter().collect(),
         ))?;
@@ -1205,11 +1348,14 @@ impl ApiHost for ComputeHost {
     }
 
     fn delete_flavor_extra_spec(&self, c: Caller, id: String, key: String) -> Result<(), OpError> {
-        self.run(self.api.delete_flavor_extra_spec(&context(&c), &id, &key))
+        self.run(
+            self.api
+                .delete_flavor_extra_spec(&self.context(&c)?, &id, &key),
+        )
     }
 
     fn list_flavor_access(&self, c: Caller, id: String) -> Result<Vec<String>, OpError> {
-        self.run(self.api.flavor_access(&context(&c), &id))
+        self.run(self.api.flavor_access(&self.context(&c)?, &id))
     }
 
     fn add_flavor_access(
@@ -1218,7 +1364,10 @@ impl ApiHost for ComputeHost {
         id: String,
         project: String,
     ) -> Result<Vec<String>, OpError> {
-        self.run(self.api.add_flavor_access(&context(&c), &id, &project))
+        self.run(
+            self.api
+                .add_flavor_access(&self.context(&c)?, &id, &project),
+        )
     }
 
     fn remove_flavor_access(
@@ -1227,15 +1376,21 @@ impl ApiHost for ComputeHost {
         id: String,
         project: String,
     ) -> Result<Vec<String>, OpError> {
-        self.run(self.api.remove_flavor_access(&context(&c), &id, &project))
+        self.run(
+            self.api
+                .remove_flavor_access(&self.context(&c)?, &id, &project),
+        )
     }
 
     fn delete_quotas(&self, c: Caller, project: String) -> Result<(), OpError> {
-        self.run(self.api.delete_quotas(&context(&c), &project))
+        self.run(self.api.delete_quotas(&self.context(&c)?, &project))
     }
 
     fn set_default_quota(&self, c: Caller, resource: String, limit: i64) -> Result<(), OpError> {
-        self.run(self.api.set_default_quota(&context(&c), &resource, limit))
+        self.run(
+            self.api
+                .set_default_quota(&self.context(&c)?, &resource, limit),
+        )
     }
 
     fn default_quotas(&self, _c: Caller) -> Result<Vec<QuotaUsage>, OpError> {
@@ -1251,12 +1406,12 @@ impl ApiHost for ComputeHost {
     }
 
     fn list_aggregates(&self, c: Caller) -> Result<Vec<Aggregate>, OpError> {
-        let all = self.run(self.api.list_aggregates(&context(&c)))?;
+        let all = self.run(self.api.list_aggregates(&self.context(&c)?))?;
         Ok(all.into_iter().map(wit_aggregate).collect())
     }
 
     fn get_aggregate(&self, c: Caller, id: String) -> Result<Aggregate, OpError> {
-        self.run(self.api.show_aggregate(&context(&c), &id))
+        self.run(self.api.show_aggregate(&self.context(&c)?, &id))
             .map(wit_aggregate)
     }
 
@@ -1268,7 +1423,7 @@ impl ApiHost for ComputeHost {
     ) -> Result<Aggregate, OpError> {
         self.run(
             self.api
-                .create_aggregate(&context(&c), &name, availability_zone.as_deref()),
+                .create_aggregate(&self.context(&c)?, &name, availability_zone.as_deref()),
         )
         .map(wit_aggregate)
     }
@@ -1281,7 +1436,7 @@ impl ApiHost for ComputeHost {
         availability_zone: Option<String>,
     ) -> Result<Aggregate, OpError> {
         self.run(self.api.update_aggregate(
-            &context(&c),
+            &self.context(&c)?,
             &id,
             name.as_deref(),
             availability_zone.as_deref(),
@@ -1290,7 +1445,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn delete_aggregate(&self, c: Caller, id: String) -> Result<(), OpError> {
-        self.run(self.api.delete_aggregate(&context(&c), &id))
+        self.run(self.api.delete_aggregate(&self.context(&c)?, &id))
     }
 
     fn aggregate_add_host(
@@ -1299,7 +1454,7 @@ impl ApiHost for ComputeHost {
         id: String,
         host: String,
     ) -> Result<Aggregate, OpError> {
-        self.run(self.api.add_aggregate_host(&context(&c), &id, &host))
+        self.run(self.api.add_aggregate_host(&self.context(&c)?, &id, &host))
             .map(wit_aggregate)
     }
 
@@ -1309,8 +1464,11 @@ impl ApiHost for ComputeHost {
         id: String,
         host: String,
     ) -> Result<Aggregate, OpError> {
-        self.run(self.api.remove_aggregate_host(&context(&c), &id, &host))
-            .map(wit_aggregate)
+        self.run(
+            self.api
+                .remove_aggregate_host(&self.context(&c)?, &id, &host),
+        )
+        .map(wit_aggregate)
     }
 
     fn set_aggregate_metadata(
@@ -1320,7 +1478,7 @@ impl ApiHost for ComputeHost {
         metadata: Vec<(String, Option<String>)>,
     ) -> Result<Aggregate, OpError> {
         self.run(self.api.set_aggregate_metadata(
-            &context(&c),
+            &self.context(&c)?,
             &id,
             &metadata.into_iter().collect(),
         ))
@@ -1328,11 +1486,11 @@ impl ApiHost for ComputeHost {
     }
 
     fn hypervisor_uptime(&self, c: Caller, hostname: String) -> Result<String, OpError> {
-        self.run(self.api.host_uptime(&context(&c), &hostname))
+        self.run(self.api.host_uptime(&self.context(&c)?, &hostname))
     }
 
     fn list_hypervisors(&self, c: Caller) -> Result<Vec<Hypervisor>, OpError> {
-        let hosts = self.run(self.api.hypervisors(&context(&c)))?;
+        let hosts = self.run(self.api.hypervisors(&self.context(&c)?))?;
         Ok(hosts
             .into_iter()
             .enumerate()
@@ -1361,7 +1519,7 @@ impl ApiHost for ComputeHost {
         replace: bool,
     ) -> Result<Vec<(String, String)>, OpError> {
         let all = self.run(self.api.set_metadata(
-            &context(&c),
+            &self.context(&c)?,
             &id,
             metadata.into_iter().collect(),
             replace,
@@ -1370,7 +1528,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn delete_server_metadata(&self, c: Caller, id: String, key: String) -> Result<(), OpError> {
-        self.run(self.api.delete_metadata(&context(&c), &id, &key))
+        self.run(self.api.delete_metadata(&self.context(&c)?, &id, &key))
     }
 
     fn create_server_group(
@@ -1385,7 +1543,7 @@ impl ApiHost for ComputeHost {
             policy,
             max_server_per_host,
         };
-        self.run(self.api.create_group(&context(&c), req))
+        self.run(self.api.create_group(&self.context(&c)?, req))
             .map(wit_group)
     }
 
@@ -1394,17 +1552,17 @@ impl ApiHost for ComputeHost {
         c: Caller,
         all_projects: bool,
     ) -> Result<Vec<ServerGroup>, OpError> {
-        let groups = self.run(self.api.list_groups(&context(&c), all_projects))?;
+        let groups = self.run(self.api.list_groups(&self.context(&c)?, all_projects))?;
         Ok(groups.into_iter().map(wit_group).collect())
     }
 
     fn get_server_group(&self, c: Caller, id: String) -> Result<ServerGroup, OpError> {
-        self.run(self.api.show_group(&context(&c), &id))
+        self.run(self.api.show_group(&self.context(&c)?, &id))
             .map(wit_group)
     }
 
     fn delete_server_group(&self, c: Caller, id: String) -> Result<(), OpError> {
-        self.run(self.api.delete_group(&context(&c), &id))
+        self.run(self.api.delete_group(&self.context(&c)?, &id))
     }
 
     fn list_instance_actions(
@@ -1412,7 +1570,7 @@ impl ApiHost for ComputeHost {
         c: Caller,
         server_id: String,
     ) -> Result<Vec<InstanceAction>, OpError> {
-        let records = self.run(self.api.action_records(&context(&c), &server_id))?;
+        let records = self.run(self.api.action_records(&self.context(&c)?, &server_id))?;
         Ok(records
             .into_iter()
             .map(|a| InstanceAction {
@@ -1427,13 +1585,48 @@ impl ApiHost for ComputeHost {
 
     fn verify_signature(
         &self,
-        _access_key: String,
-        _string_to_sign: String,
-        _signature: String,
-        _scope: String,
+        access_key: String,
+        string_to_sign: String,
+        signature: String,
+        scope: String,
     ) -> Option<Caller> {
-        // EC2 signatures come with the EC2 dialect (issue 5).
-        None
+        let req = metacloud_identity::ec2_signature::SignedRequest {
+            access_key: &access_key,
+            string_to_sign: &string_to_sign,
+            signature: &signature,
+            scope: &scope,
+        };
+        let verified = self.handle.block_on(
+            self.identity
+                .verify_ec2_signature(&req, self.ec2_max_skew_ms),
+        );
+        match verified {
+            Ok(auth) => {
+                let caller = Caller {
+                    user_id: auth.user.id,
+                    user_name: auth.user.name,
+                    project_id: auth
+                        .project
+                        .as_ref()
+                        .map(|p| p.id.clone())
+                        .unwrap_or_default(),
+                    project_name: auth.project.map(|p| p.name).unwrap_or_default(),
+                    roles: auth.roles.into_iter().map(|r| r.name).collect(),
+                    request_id: self.request_id.clone(),
+                };
+                tracing::info!(access = %access_key, user = %caller.user_name, project = %caller.project_name, "EC2 signature verified");
+                self.caller.set(caller.clone());
+                Some(caller)
+            }
+            Err(IdentityError::Internal(e)) => {
+                tracing::error!(error = %e, "EC2 signature check failed");
+                None
+            }
+            Err(e) => {
+                tracing::info!(access = %access_key, reason = %e, "EC2 signature refused");
+                None
+            }
+        }
     }
 }
 

@@ -3,7 +3,9 @@
 //! [`ComputeApi`] is the host-side compute API every dialect calls (create, list, show,
 //! delete, start, stop, reboot, …): request context → policy → quota (atomic, in the
 //! database) → instance rows → cast to the conductor. [`http`] serves it as JSON for
-//! operators, tests and the CLI; the OpenStack and EC2 dialects will call the same API.
+//! operators, tests and the CLI; [`dialect`] serves the WASM dialects (OpenStack Compute,
+//! admin, identity, image) over it, the identity service and the image service, with
+//! secrets kept out of plugins by [`sealed`] and image data streamed by [`image_data`].
 
 mod aggregates;
 mod compute;
@@ -13,8 +15,12 @@ mod flavors;
 mod groups;
 pub mod hosts;
 pub mod http;
+mod identity_host;
+pub mod image_data;
+mod image_host;
 pub mod keypairs;
 pub mod routes;
+pub mod sealed;
 pub mod snapshots;
 
 pub use compute::{ComputeApi, CreateRequest, InstanceView};

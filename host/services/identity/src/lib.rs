@@ -2,13 +2,15 @@
 //!
 //! Password and token authentication scoped to a project, signed expiring tokens that can
 //! be revoked, projects, users, roles (admin ⇒ member ⇒ reader) and their assignments, the
-//! service catalog, and EC2 credentials. [`Identity`] is the service; [`http`] is its
-//! Keystone-compatible HTTP API; [`bootstrap`] makes the admin and demo accounts and the
-//! `clouds.yaml` the OpenStack clients read.
+//! service catalog, and EC2 credentials. [`Identity`] is the service; [`manage`] holds its
+//! administration under Keystone's default policy (the Keystone-compatible HTTP API is the
+//! `openstack-identity` dialect plugin, `plugins/identity-api`); [`bootstrap`] makes the
+//! admin and demo accounts and the `clouds.yaml` the OpenStack clients read.
 
 pub mod bootstrap;
 pub mod catalog;
-pub mod http;
+pub mod ec2_signature;
+pub mod manage;
 pub mod password;
 pub mod token;
 
@@ -16,6 +18,9 @@ use catalog::Catalog;
 use displaydoc::Display;
 use metacloud_db::identity::{Project, Role, User};
 use metacloud_db::{now_ms, Db, DbError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use thiserror::Error;
 use token::{Payload, Signer};
 
@@ -116,6 +121,13 @@ pub enum ProjectRef {
     Name(String),
 }
 
+/// How long a validated token is trusted by [`Identity::validate_cached`].
+const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+const CACHE_MAX: usize = 10_000;
+
+/// Tokens validated lately, shared by every clone of the service.
+type TokenCache = Arc<Mutex<HashMap<String, (Auth, Instant)>>>;
+
 /// The identity service.
 #[derive(Clone)]
 pub struct Identity {
@@ -123,6 +135,7 @@ pub struct Identity {
     signer: Signer,
     ttl_ms: i64,
     catalog: Catalog,
+    cache: TokenCache,
 }
 
 impl Identity {
@@ -134,6 +147,7 @@ impl Identity {
             signer: Signer::new(secret.as_bytes()),
             ttl_ms: config.identity.token_ttl_secs as i64 * 1000,
             catalog: Catalog::from_config(config),
+            cache: TokenCache::default(),
         })
     }
 
@@ -347,8 +361,32 @@ impl Identity {
         })
     }
 
+    /// [`Identity::validate`], trusting a result for a few seconds (the API's every
+    /// request carries a token). Revoking a token ends its validity here at once; a role
+    /// or user taken away, within [`CACHE_TTL`].
+    pub async fn validate_cached(&self, token: &str) -> Result<Auth, IdentityError> {
+        let token = token.trim();
+        if let Some((auth, at)) = self.cache().get(token) {
+            if at.elapsed() < CACHE_TTL && auth.expires_at > now_ms() {
+                return Ok(auth.clone());
+            }
+        }
+        let auth = self.validate(token).await?;
+        let mut cache = self.cache();
+        if cache.len() >= CACHE_MAX {
+            cache.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
+        }
+        cache.insert(token.to_string(), (auth.clone(), Instant::now()));
+        Ok(auth)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Auth, Instant)>> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Revokes a token (idempotent for tokens already revoked or expired).
     pub async fn revoke(&self, token: &str) -> Result<(), IdentityError> {
+        self.cache().remove(token.trim());
         let p = self
             .signer
             .verify(token.trim())
@@ -368,6 +406,3 @@ fn audit_id() -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
 }
-
-#[cfg(test)]
-mod tests;

@@ -3,10 +3,10 @@
 //! Images belong to a project and are `public` (everyone), `community` (everyone who asks
 //! for them), `shared` (the owner and the projects it added as members) or `private`
 //! (the owner). Data goes to a file store with MD5, SHA-256 and SHA-512 computed on the
-//! way in; compute hosts get the location and SHA-256 to download and verify. [`http`]
-//! is the Glance-compatible API.
+//! way in; compute hosts get the location and SHA-256 to download and verify. The
+//! Glance-compatible API is the `openstack-image` dialect plugin (`plugins/image-api`);
+//! image data streams through the host (`metacloud_api::image_data`).
 
-pub mod http;
 pub mod store;
 
 use displaydoc::Display;
@@ -287,7 +287,7 @@ impl Images {
         body: S,
     ) -> Result<Image, ImageError>
     where
-        S: futures::Stream<Item = Result<axum::body::Bytes, E>> + Unpin,
+        S: futures::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
         let img = self.owned(who, id).await?;
@@ -406,6 +406,3 @@ impl Images {
         })
     }
 }
-
-#[cfg(test)]
-mod tests;

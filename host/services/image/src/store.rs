@@ -24,7 +24,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Streams `body` into `<dir>/<id>`; nothing is left behind on error.
 pub async fn write<S, E>(dir: &Path, id: &str, mut body: S) -> Result<Written, String>
 where
-    S: Stream<Item = Result<axum::body::Bytes, E>> + Unpin,
+    S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
     tokio::fs::create_dir_all(dir)

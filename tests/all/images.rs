@@ -1,47 +1,24 @@
-//! The image API over HTTP, on SQLite and on PostgreSQL: visibility, members, upload and
-//! download with checksums, protection.
+//! The image API (Glance v2) as clients see it, through the `openstack-image` dialect
+//! plugin with image data streamed by the host, on SQLite and on PostgreSQL.
 
-use crate::http::{router, ImageApi};
-use crate::Images;
-use metacloud_config::Config;
-use metacloud_db::{scratch, Db};
-use metacloud_identity::{bootstrap, Identity};
+use crate::identity::Api;
+use metacloud_db::scratch;
 use serde_json::{json, Value};
-use std::time::Duration;
 
 struct Glance {
     url: String,
     keystone: String,
     http: reqwest::Client,
+    _api: Api,
 }
 
 async fn start(db_url: &str) -> Glance {
-    let db = Db::connect(db_url, 5, Duration::from_secs(5))
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
-    let dir = std::env::temp_dir().join(format!("mc-image-{}", uuid::Uuid::new_v4().simple()));
-    let mut config = Config::default();
-    config.service.data_dir = Some(dir.clone());
-    config.identity.admin_password = Some("admin-pw".into());
-    config.identity.demo_password = Some("demo-pw".into());
-    let ks = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    config.identity.listen = ks.local_addr().unwrap();
-    let identity = Identity::new(db.clone(), &config).await.unwrap();
-    bootstrap::bootstrap(&identity, &config).await.unwrap();
-    let ks_app = metacloud_identity::http::router(identity.clone());
-    tokio::spawn(async move { axum::serve(ks, ks_app).await });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = router(ImageApi {
-        images: Images::new(db, dir.join("images")),
-        identity,
-    });
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let api = Api::start(db_url, "images").await;
     Glance {
-        url: format!("http://{addr}"),
-        keystone: format!("http://{}/v3", config.identity.listen),
+        url: api.glance(),
+        keystone: api.keystone(),
         http: reqwest::Client::new(),
+        _api: api,
     }
 }
 
@@ -179,6 +156,12 @@ async fn visibility_members_and_data() {
         // Another project cannot touch demo's image; the admin's changes only its own.
         let r = g.http.get(format!("{}/v2/images/{mid}/file", g.url)).header("x-auth-token", "bogus").send().await.unwrap();
         assert_eq!(r.status().as_u16(), 401);
+        let text = r.text().await.unwrap();
+        assert!(text.starts_with("401 Unauthorized"), "the data route's errors are the dialect's: {text}");
+        let r = g.http.get(format!("{}/v2/images/{}/file", g.url, uuid::Uuid::new_v4())).header("x-auth-token", &demo).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 404);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+        assert!(r.text().await.unwrap().starts_with("404 Not Found"));
         let (s, _) = g.req(&demo, Method::DELETE, &format!("/v2/images/{}", public["id"].as_str().unwrap()), None).await;
         assert_eq!(s, 403);
         // JSON patch, protection.
