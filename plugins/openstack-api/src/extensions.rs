@@ -70,6 +70,7 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
         "AvailabilityZone",
         "1. Add availability_zone to the Create Server API. 2. Add availability zones describing.",
     ),
+    ("os-certificates", "Certificates", "Certificates support."),
     (
         "os-console-output",
         "ConsoleOutput",

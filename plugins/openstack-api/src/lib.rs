@@ -13,6 +13,7 @@ pub mod bindings {
 
 mod actions;
 mod aggregates;
+mod certificates;
 mod extensions;
 mod flavors;
 mod groups;
@@ -518,6 +519,18 @@ const ENDPOINTS: &[Endpoint] = &[
         path: "/v2.1/images/{image_id}/metadata/{key}",
         access: Access::Member,
         handler: images::delete_metadata_item,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v2.1/os-certificates",
+        access: Access::Member,
+        handler: certificates::create,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v2.1/os-certificates/{certificate_id}",
+        access: Access::Reader,
+        handler: certificates::show,
     },
 ];
 
