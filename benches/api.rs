@@ -33,6 +33,7 @@ fn config() -> Config {
     c.api.compute_listen = "127.0.0.1:0".parse().unwrap();
     c.api.image_listen = "127.0.0.1:0".parse().unwrap();
     c.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.metadata_listen = "127.0.0.1:0".parse().unwrap();
     c.api.plugin_dir = Some(dist().join("api"));
     c.identity.listen = "127.0.0.1:0".parse().unwrap();
     c.identity.demo_password = Some("demo-pw".into());
@@ -294,6 +295,12 @@ impl ApiHost for Canned {
         unavailable()
     }
     fn list_instance_actions(&self, _: Caller, _: String) -> Result<Vec<InstanceAction>, OpError> {
+        unavailable()
+    }
+    fn create_certificate(&self, _: Caller) -> Result<Certificate, OpError> {
+        unavailable()
+    }
+    fn root_certificate(&self, _: Caller) -> Result<String, OpError> {
         unavailable()
     }
     fn verify_signature(&self, _: String, _: String, _: String, _: String) -> Option<Caller> {

@@ -32,6 +32,7 @@ fn config(label: &str) -> Config {
     c.identity.listen = "127.0.0.1:0".parse().unwrap();
     c.api.image_listen = "127.0.0.1:0".parse().unwrap();
     c.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.metadata_listen = "127.0.0.1:0".parse().unwrap();
     c
 }
 

@@ -13,11 +13,11 @@ trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --lib --bins --tests --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 cargo test --manifest-path sdk/Cargo.toml --lib 2>&1 | tee -a "$log" || status=$?
-cargo test --manifest-path plugins/Cargo.toml -p openstack-api -p admin-api -p identity-api -p image-api -p ec2-api --lib 2>&1 | tee -a "$log" || status=$?
+cargo test --manifest-path plugins/Cargo.toml -p openstack-api -p admin-api -p identity-api -p image-api -p ec2-api -p metadata-api --lib 2>&1 | tee -a "$log" || status=$?
 # Real OpenStack and AWS clients against `metacloud all` (../shared/conformance): the openstack
-# CLI workflow, boto3 and the aws CLI on the EC2 API, and tempest's compute API groups (known
-# failures: scripts/tempest-known-failures.txt).
-bash scripts/conformance.sh openstack-cli ec2 tempest 2>&1 | tee -a "$log" || status=1
+# CLI workflow, boto3 and the aws CLI on the EC2 API, cloud-init's metadata crawlers, and
+# tempest's compute API groups (known failures: scripts/tempest-known-failures.txt).
+bash scripts/conformance.sh openstack-cli ec2 metadata tempest 2>&1 | tee -a "$log" || status=1
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 passed=$((passed + $(grep -c '^conformance .*: passed' "$log" || true)))

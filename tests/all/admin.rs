@@ -44,6 +44,7 @@ fn config(dir: &std::path::Path, host: &str) -> Config {
     c.identity.listen = "127.0.0.1:0".parse().unwrap();
     c.api.image_listen = "127.0.0.1:0".parse().unwrap();
     c.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.metadata_listen = "127.0.0.1:0".parse().unwrap();
     c.identity.admin_password = Some("admin-pw".into());
     c.identity.demo_password = Some("demo-pw".into());
     c.validate().unwrap();
@@ -733,11 +734,12 @@ fn dialect_dir(name: &str, files: &[&str]) -> (std::path::PathBuf, std::path::Pa
     let plugins = dir.join("dialects");
     std::fs::create_dir_all(&plugins).unwrap();
     let dist = crate::plugins::dist();
-    // Every cloud needs its identity, image and EC2 dialects (their own listeners).
+    // Every cloud needs its identity, image, EC2 and metadata dialects (their own listeners).
     for f in files.iter().chain(&[
         "api/identity-api.wasm",
         "api/image-api.wasm",
         "api/ec2-api.wasm",
+        "api/metadata-api.wasm",
     ]) {
         let to = std::path::Path::new(f).file_name().unwrap();
         std::fs::copy(dist.join(f), plugins.join(to)).unwrap();

@@ -1,11 +1,13 @@
 //! One integration-test binary for the whole workspace (as wasmtime's `tests/all`).
 
 mod admin;
+mod certificates;
 mod config_errors;
 mod ec2;
 mod embedded;
 mod identity;
 mod images;
+mod metadata;
 mod multinode;
 mod openstack;
 mod plugins;

@@ -7,6 +7,9 @@ use metacloud_tests::{scratch_dir, wait_for};
 use serde_json::{json, Value};
 use std::time::Duration;
 
+/// What the test cloud's metadata proxies sign instance ids with.
+pub(crate) const METADATA_SECRET: &str = "metadata-test-secret";
+
 pub(crate) struct Cloud {
     pub running: metacloud::Running,
     pub keystone: String,
@@ -33,6 +36,8 @@ fn config() -> Config {
     c.identity.listen = "127.0.0.1:0".parse().unwrap();
     c.api.image_listen = "127.0.0.1:0".parse().unwrap();
     c.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.metadata_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.metadata_secret = Some(METADATA_SECRET.into());
     c.identity.admin_password = Some("admin-pw".into());
     c.identity.demo_password = Some("demo-pw".into());
     c.validate().unwrap();
@@ -276,6 +281,18 @@ async fn servers_through_the_dialect_as_nova_shapes_them() {
     assert_ne!(rest["servers"][0]["id"], page["servers"][0]["id"]);
     let (_, by_name) = c.get(&demo, "/v2.1/servers?name=^web-1$").await;
     assert_eq!(by_name["servers"].as_array().unwrap().len(), 1);
+    // A key pair the caller does not have: Nova's 400, nothing created.
+    let (s, _, b) = c
+        .call(&demo, reqwest::Method::POST, "/v2.1/servers",
+            Some(json!({"server": {"name": "keyless", "flavorRef": "42", "key_name": "no-such-key"}})))
+        .await;
+    assert_eq!(
+        (s, b["badRequest"]["message"].as_str()),
+        (400, Some("Invalid key_name provided.")),
+        "{b}"
+    );
+    let (_, none) = c.get(&demo, "/v2.1/servers?name=^keyless$").await;
+    assert_eq!(none["servers"].as_array().unwrap().len(), 0);
 
     // Actions: stop → SHUTOFF, start → ACTIVE; rename.
     let action_path = format!("/v2.1/servers/{id}/action");

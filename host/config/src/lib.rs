@@ -114,6 +114,9 @@ impl Config {
         if let Some(token) = get("METACLOUD_API_TOKEN").filter(|s| !s.is_empty()) {
             self.api.token = Some(token);
         }
+        if let Some(secret) = get("METACLOUD_METADATA_SECRET").filter(|s| !s.is_empty()) {
+            self.api.metadata_secret = Some(secret);
+        }
         if let Some(host) = get("METACLOUD_HOST").filter(|s| !s.is_empty()) {
             self.service.host = Some(host);
         }

@@ -204,6 +204,15 @@ pub struct ApiConfig {
     /// How far an EC2 request's signed timestamp may be from the server's clock (seconds):
     /// older or newer requests are refused, so a captured request cannot be replayed later.
     pub ec2_max_skew_secs: u64,
+    /// Address of the instance metadata service (Nova's metadata port). Instances reach it
+    /// through a proxy that names them (`X-Instance-ID`, signed with `metadata_secret`).
+    pub metadata_listen: SocketAddr,
+    /// The dialects `metadata_listen` serves.
+    pub metadata_dialects: Vec<String>,
+    /// The secret metadata proxies sign instance ids with; better set through
+    /// `METACLOUD_METADATA_SECRET`. Without one, a random secret is made once and kept in
+    /// `<data_dir>/metadata-secret`.
+    pub metadata_secret: Option<String>,
     /// Service token of the native API; better set through `METACLOUD_API_TOKEN`.
     /// Without one, a random token is made once and kept in `<data_dir>/api-token`.
     pub token: Option<String>,
@@ -221,6 +230,9 @@ impl Default for ApiConfig {
             ec2_listen: "127.0.0.1:8773".parse().expect("static address"),
             ec2_dialects: vec!["ec2-query".into()],
             ec2_max_skew_secs: 300,
+            metadata_listen: "127.0.0.1:8775".parse().expect("static address"),
+            metadata_dialects: vec!["metadata".into()],
+            metadata_secret: None,
             token: None,
         }
     }

@@ -7,6 +7,7 @@
 //! they stay atomic under concurrency on both backends.
 
 pub mod aggregates;
+pub mod certificates;
 mod error;
 pub mod flavors;
 pub mod groups;

@@ -770,3 +770,69 @@ async fn a_migration_holds_claims_on_both_hosts_until_confirmed_or_reverted() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_project_gets_one_ca_however_many_first_uses_race() {
+    use crate::certificates::{IssuedCertificate, ProjectCa};
+    both(|db| {
+        Box::pin(async move {
+            assert_eq!(db.get_project_ca("pc").await.unwrap(), None);
+            let ca = |n: usize| ProjectCa {
+                project_id: "pc".into(),
+                cert_pem: format!("cert-{n}"),
+                key_pem: format!("key-{n}"),
+                created_at: 0,
+            };
+            let mut tasks = Vec::new();
+            for n in 0..10 {
+                let db = db.clone();
+                let ca = ca(n);
+                tasks.push(tokio::spawn(async move { db.insert_project_ca(&ca).await }));
+            }
+            let mut stood = Vec::new();
+            for t in tasks {
+                stood.push(t.await.unwrap().unwrap());
+            }
+            let first = stood[0].clone();
+            assert!(stood.iter().all(|c| *c == first), "one CA for all");
+            assert_eq!(first.key_pem.replace("key", "cert"), first.cert_pem);
+            assert!(first.created_at > 0);
+            assert_eq!(db.get_project_ca("pc").await.unwrap(), Some(first.clone()));
+            // A later insert changes nothing; another project has its own.
+            assert_eq!(db.insert_project_ca(&ca(99)).await.unwrap(), first);
+            let other = ProjectCa {
+                project_id: "pd".into(),
+                ..ca(7)
+            };
+            assert_eq!(
+                db.insert_project_ca(&other).await.unwrap().cert_pem,
+                "cert-7"
+            );
+            assert_eq!(db.get_project_ca("pc").await.unwrap(), Some(first));
+
+            let issued = IssuedCertificate {
+                project_id: "pc".into(),
+                user_id: "u1".into(),
+                serial: "0a1b".into(),
+                fingerprint: "ff".repeat(32),
+                cert_pem: "user-cert".into(),
+            };
+            db.record_certificate(&issued).await.unwrap();
+            assert!(matches!(
+                db.record_certificate(&issued).await,
+                Err(DbError::Conflict(_))
+            ));
+            let second = IssuedCertificate {
+                serial: "0c".into(),
+                ..issued.clone()
+            };
+            db.record_certificate(&second).await.unwrap();
+            assert_eq!(
+                db.list_certificates("pc", "u1").await.unwrap(),
+                vec![issued, second]
+            );
+            assert!(db.list_certificates("pd", "u1").await.unwrap().is_empty());
+        })
+    })
+    .await;
+}

@@ -62,7 +62,7 @@ pub enum StartError {
         key: &'static str,
         reason: String,
     },
-    #[error("cannot keep the API token in {path}: {reason}")]
+    #[error("cannot keep a secret in {path}: {reason}")]
     Token { path: String, reason: String },
     #[error("{role} failed to start: {reason}")]
     Service { role: &'static str, reason: String },
@@ -82,6 +82,8 @@ pub struct Running {
     pub dialects: Option<Arc<metacloud_api::dialect::DialectService>>,
     /// Where the EC2 Query API listens.
     pub ec2_addr: Option<SocketAddr>,
+    /// Where the metadata service listens.
+    pub metadata_addr: Option<SocketAddr>,
     /// The dialects of every listener (identity, image, compute, EC2), for SIGHUP.
     pub all_dialects: Vec<Arc<metacloud_api::dialect::DialectService>>,
     pub image_addr: Option<SocketAddr>,
@@ -162,10 +164,16 @@ pub fn open_driver(config: &Config) -> Result<Arc<dyn Driver>, StartError> {
 }
 
 fn api_token(config: &Config) -> Result<String, StartError> {
-    if let Some(token) = &config.api.token {
-        return Ok(token.clone());
+    kept_secret(config, config.api.token.as_deref(), "api-token")
+}
+
+/// `given`, else the secret kept in `<data_dir>/<file>`, made (random, mode 0600) the
+/// first time.
+fn kept_secret(config: &Config, given: Option<&str>, file: &str) -> Result<String, StartError> {
+    if let Some(secret) = given {
+        return Ok(secret.to_string());
     }
-    let path = config.data_dir().join("api-token");
+    let path = config.data_dir().join(file);
     let err = |e: std::io::Error| StartError::Token {
         path: path.display().to_string(),
         reason: e.to_string(),
@@ -255,6 +263,10 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
         true => None,
         false => Some(bind(config.api.ec2_listen, "api.ec2_listen").await?),
     };
+    let metadata = match config.api.metadata_dialects.is_empty() {
+        true => None,
+        false => Some(bind(config.api.metadata_listen, "api.metadata_listen").await?),
+    };
     let mut config = config.clone();
     config.identity.listen = addr;
     config.api.image_listen = image_addr;
@@ -278,6 +290,12 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
             .clone()
             .unwrap_or_else(|| format!("http://{}", config.api.image_listen)),
         ec2_max_skew: Duration::from_secs(config.api.ec2_max_skew_secs),
+        metadata_secret: kept_secret(
+            &config,
+            config.api.metadata_secret.as_deref(),
+            "metadata-secret",
+        )?
+        .into(),
     };
     use metacloud_api::dialect::{router, DialectList};
     let service = serve_dialects(&config, &dir, &runtime, &backends, DialectList::Identity)?;
@@ -329,6 +347,19 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
             ),
         ));
         running.ec2_addr = Some(ec2_addr);
+    }
+    if let Some((listener, md_addr)) = metadata {
+        let service = serve_dialects(&config, &dir, &runtime, &backends, DialectList::Metadata)?;
+        running.all_dialects.push(service.clone());
+        spawn_server(listener, router(service), "metadata");
+        running.listening.push((
+            "metadata".into(),
+            format!(
+                "http://{md_addr}/ (WASM dialects: {}; instances named by a proxy signing with api.metadata_secret)",
+                config.api.metadata_dialects.join(", ")
+            ),
+        ));
+        running.metadata_addr = Some(md_addr);
     }
     running.identity = Some(identity);
     running.identity_addr = Some(addr);
@@ -428,6 +459,7 @@ pub async fn start_on(
         dialects: None,
         all_dialects: vec![],
         ec2_addr: None,
+        metadata_addr: None,
         image_addr: None,
         computes: vec![],
         scheduler: None,

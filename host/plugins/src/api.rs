@@ -20,17 +20,19 @@ mod world {
 }
 
 pub use world::metacloud::api::types::{
-    Access, Aggregate, AvailabilityZone, BackupSpec, Caller, Fault, Flavor, FlavorCreate,
-    HttpRequest, HttpResponse, Hypervisor, Image, InstanceAction, Keypair, KeypairCreated,
-    Migration, OpError, QuotaError, QuotaUsage, Route, SchedulerHints, Server, ServerCreate,
-    ServerGroup, ServerPage, ServerQuery, Service, ServiceChange,
+    Access, Aggregate, AvailabilityZone, BackupSpec, Caller, Certificate, Fault, Flavor,
+    FlavorCreate, HttpRequest, HttpResponse, Hypervisor, Image, InstanceAction, Keypair,
+    KeypairCreated, Migration, OpError, QuotaError, QuotaUsage, Route, SchedulerHints, Server,
+    ServerCreate, ServerGroup, ServerPage, ServerQuery, Service, ServiceChange,
 };
 use world::metacloud::api::{compute, signatures, types as api_types};
 
 pub mod identity;
 pub mod images;
+pub mod metadata;
 pub use identity::IdentityHost;
 pub use images::ImageHost;
+pub use metadata::MetadataHost;
 
 /// The host services one dialect request may reach through its imports.
 #[derive(Clone, Default)]
@@ -38,6 +40,7 @@ pub struct DialectHosts {
     pub api: Option<Arc<dyn ApiHost>>,
     pub identity: Option<Arc<dyn IdentityHost>>,
     pub images: Option<Arc<dyn ImageHost>>,
+    pub metadata: Option<Arc<dyn MetadataHost>>,
 }
 
 /// Strings per server in a [`ServerPage`] before its metadata.
@@ -284,6 +287,11 @@ pub trait ApiHost: Send + Sync {
         c: Caller,
         server_id: String,
     ) -> Result<Vec<InstanceAction>, OpError>;
+    /// A new key pair and a certificate for the caller from its project's CA; the private
+    /// key sealed (openable into the response).
+    fn create_certificate(&self, c: Caller) -> Result<Certificate, OpError>;
+    /// The caller's project CA certificate (PEM).
+    fn root_certificate(&self, c: Caller) -> Result<String, OpError>;
     fn verify_signature(
         &self,
         access_key: String,
@@ -609,6 +617,12 @@ impl compute::Host for State {
     ) -> Result<Vec<InstanceAction>, OpError> {
         self.api_host()?.list_instance_actions(c, server_id)
     }
+    fn create_certificate(&mut self, c: Caller) -> Result<Certificate, OpError> {
+        self.api_host()?.create_certificate(c)
+    }
+    fn root_certificate(&mut self, c: Caller) -> Result<String, OpError> {
+        self.api_host()?.root_certificate(c)
+    }
 }
 
 impl signatures::Host for State {
@@ -703,6 +717,7 @@ impl DialectPlugin {
         state.api = hosts.api;
         state.identity = hosts.identity;
         state.images = hosts.images;
+        state.metadata = hosts.metadata;
         let result = self
             .pre
             .instantiate(&mut store)

@@ -82,6 +82,8 @@ pub struct State {
     pub identity: Option<Arc<dyn crate::api::IdentityHost>>,
     /// The image operations (its `images` import).
     pub images: Option<Arc<dyn crate::api::ImageHost>>,
+    /// The calling instance (its `metadata` import).
+    pub metadata: Option<Arc<dyn crate::api::MetadataHost>>,
 }
 
 impl WasiView for State {
@@ -232,6 +234,7 @@ impl Runtime {
             api: None,
             identity: None,
             images: None,
+            metadata: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

@@ -196,6 +196,16 @@ impl ComputeApi {
                 limit: 128,
             });
         }
+        // The key pair must be the caller's own (Nova: 400 "Invalid key_name provided.").
+        if let Some(key) = &req.key_name {
+            match self.db.get_keypair(&ctx.user_id, key).await {
+                Ok(_) => {}
+                Err(DbError::NotFound(_)) => {
+                    return Err(ApiError::BadRequest("Invalid key_name provided.".into()))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         if let Some(group) = &req.hints.group {
             match self.db.get_server_group(group).await {
                 Ok(g) if g.project_id == ctx.project_id => {}

@@ -5,6 +5,7 @@
 
 use crate::identity_host::IdentityOps;
 use crate::image_host::ImageOps;
+use crate::metadata_host::{identify, MetadataOps};
 use crate::routes::{DialectSet, Found, RouteAt, RouteConflict};
 use crate::sealed::Seals;
 use crate::{ApiError, ComputeApi, Context, CreateRequest};
@@ -16,11 +17,12 @@ use axum::Router;
 use metacloud_config::Config;
 use metacloud_db::instances::Instance;
 use metacloud_identity::{Identity, IdentityError};
+use metacloud_plugins::api::metadata::InstanceData;
 use metacloud_plugins::api::{
-    Access, Aggregate, ApiHost, AvailabilityZone, BackupSpec, Caller, DialectHosts, DialectPlugin,
-    Fault, Flavor, FlavorCreate, HttpRequest, HttpResponse, Hypervisor, Image, InstanceAction,
-    Keypair, KeypairCreated, Migration, OpError, QuotaError, QuotaUsage, Server, ServerCreate,
-    ServerGroup, ServerQuery, Service, ServiceChange,
+    Access, Aggregate, ApiHost, AvailabilityZone, BackupSpec, Caller, Certificate, DialectHosts,
+    DialectPlugin, Fault, Flavor, FlavorCreate, HttpRequest, HttpResponse, Hypervisor, Image,
+    InstanceAction, Keypair, KeypairCreated, Migration, OpError, QuotaError, QuotaUsage, Server,
+    ServerCreate, ServerGroup, ServerQuery, Service, ServiceChange,
 };
 use metacloud_plugins::Runtime;
 use metacloud_rpc::compute::PowerOp;
@@ -46,6 +48,8 @@ pub struct DialectService {
     image_url: String,
     /// How far an EC2 request's signed timestamp may be from now.
     ec2_max_skew_ms: i64,
+    /// What metadata proxies sign instance ids with.
+    metadata_secret: Arc<str>,
 }
 
 /// The host services behind every dialect listener.
@@ -58,6 +62,8 @@ pub struct Backends {
     pub image_url: String,
     /// How far an EC2 request's signed timestamp may be from now (`api.ec2_max_skew_secs`).
     pub ec2_max_skew: Duration,
+    /// What metadata proxies sign instance ids with (`api.metadata_secret`).
+    pub metadata_secret: Arc<str>,
 }
 
 /// Where dialects come from: the config file (`list` says which key names them) and the
@@ -79,6 +85,8 @@ pub enum DialectList {
     Image,
     /// `api.ec2_dialects`, served on `api.ec2_listen`.
     Ec2,
+    /// `api.metadata_dialects`, served on `api.metadata_listen`.
+    Metadata,
 }
 
 impl DialectList {
@@ -89,6 +97,7 @@ impl DialectList {
             DialectList::Identity => "identity.dialects",
             DialectList::Image => "api.image_dialects",
             DialectList::Ec2 => "api.ec2_dialects",
+            DialectList::Metadata => "api.metadata_dialects",
         }
     }
 
@@ -99,6 +108,7 @@ impl DialectList {
             DialectList::Identity => &config.identity.dialects,
             DialectList::Image => &config.api.image_dialects,
             DialectList::Ec2 => &config.api.ec2_dialects,
+            DialectList::Metadata => &config.api.metadata_dialects,
         }
     }
 }
@@ -200,7 +210,13 @@ impl DialectService {
             images: b.images,
             image_url: b.image_url,
             ec2_max_skew_ms: b.ec2_max_skew.as_millis() as i64,
+            metadata_secret: b.metadata_secret,
         }))
+    }
+
+    /// Whether this service serves the dialects of `list`.
+    fn serves(&self, list: DialectList) -> bool {
+        self.source.as_ref().is_some_and(|s| s.list == list)
     }
 
     /// The dialects served now.
@@ -263,6 +279,7 @@ impl DialectService {
         request_id: &str,
         token: Option<&str>,
         caller: Option<Caller>,
+        instance: Option<InstanceData>,
         seals: Arc<Seals>,
     ) -> DialectHosts {
         let handle = tokio::runtime::Handle::current();
@@ -278,6 +295,12 @@ impl DialectService {
                 caller: caller.clone(),
                 identity: self.identity.clone(),
                 ec2_max_skew_ms: self.ec2_max_skew_ms,
+                seals: seals.clone(),
+            })),
+            metadata: Some(Arc::new(MetadataOps {
+                instance,
+                seals: seals.clone(),
+                secret: self.metadata_secret.clone(),
             })),
             identity: Some(Arc::new(IdentityOps {
                 identity: self.identity.clone(),
@@ -463,9 +486,14 @@ async fn serve(
                     .collect(),
                 body: body.to_vec(),
             };
+            // On the metadata listener: the instance the request comes from.
+            let instance = match svc.serves(DialectList::Metadata) {
+                true => identify(svc.api.db(), &svc.metadata_secret, &headers).await,
+                false => None,
+            };
             let seals = Arc::new(Seals::new());
             seals.seal_request(&mut req.headers, &mut req.body);
-            let hosts = svc.hosts(&id, token, caller.clone(), seals.clone());
+            let hosts = svc.hosts(&id, token, caller.clone(), instance, seals.clone());
             let (svc2, dialect2) = (svc.clone(), dialect.clone());
             let span = tracing::Span::current();
             let handled = tokio::task::spawn_blocking(move || {
@@ -516,6 +544,8 @@ pub struct ComputeHost {
     identity: Identity,
     /// How far an EC2 request's timestamp may be from now.
     ec2_max_skew_ms: i64,
+    /// This request's sealed secrets: a certificate's private key goes out through them.
+    seals: Arc<Seals>,
 }
 
 /// The caller the host established for one request: from its token, or from an EC2
@@ -1581,6 +1611,18 @@ impl ApiHost for ComputeHost {
                 start_time: a.start_time,
             })
             .collect())
+    }
+
+    fn create_certificate(&self, c: Caller) -> Result<Certificate, OpError> {
+        let (data, key_pem) = self.run(self.api.create_certificate(&self.context(&c)?))?;
+        Ok(Certificate {
+            data,
+            private_key: self.seals.seal(key_pem, true),
+        })
+    }
+
+    fn root_certificate(&self, c: Caller) -> Result<String, OpError> {
+        self.run(self.api.root_certificate(&self.context(&c)?))
     }
 
     fn verify_signature(

@@ -8,6 +8,7 @@
 //! secrets kept out of plugins by [`sealed`] and image data streamed by [`image_data`].
 
 mod aggregates;
+mod certificates;
 mod compute;
 pub mod dialect;
 mod error;
@@ -19,6 +20,7 @@ mod identity_host;
 pub mod image_data;
 mod image_host;
 pub mod keypairs;
+pub mod metadata_host;
 pub mod routes;
 pub mod sealed;
 pub mod snapshots;

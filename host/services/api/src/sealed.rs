@@ -3,15 +3,19 @@
 //!
 //! Before a request reaches a dialect, its secrets become references `sealed:<nonce>:<n>`
 //! that only this request's host imports can open. Secrets the host makes for the client
-//! (a new token, an EC2 secret key) are sealed as *openable*: the host puts them back, and
-//! only them, into the response the dialect returns.
+//! (a new token, an EC2 secret key, a certificate's private key) are sealed as *openable*:
+//! the host puts them back, and only them, into the response the dialect returns.
 
 use metacloud_plugins::api::HttpResponse;
 use serde_json::Value;
 use std::sync::Mutex;
 
 /// Request headers whose values are secrets.
-const SECRET_HEADERS: [&str; 2] = ["x-auth-token", "x-subject-token"];
+const SECRET_HEADERS: [&str; 3] = [
+    "x-auth-token",
+    "x-subject-token",
+    "x-aws-ec2-metadata-token",
+];
 /// JSON keys whose string values are secrets.
 const SECRET_KEYS: [&str; 2] = ["password", "secret"];
 /// A JSON key whose object's `id` string is a secret (a bearer token in a body).
@@ -114,7 +118,9 @@ impl Seals {
     }
 
     /// Opens the openable references in a dialect's response (headers and body);
-    /// references to the request's own secrets stay as they are.
+    /// references to the request's own secrets stay as they are. In a JSON body a secret
+    /// goes in as JSON string content (a PEM key's line breaks escaped): the body stays
+    /// JSON.
     pub fn open_response(&self, resp: &mut HttpResponse) {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if !entries.iter().any(|(_, openable)| *openable) {
@@ -122,19 +128,21 @@ impl Seals {
         }
         for (_, value) in resp.headers.iter_mut() {
             if value.contains(&self.prefix) {
-                *value = self.replace(value, &entries);
+                *value = self.replace(value, &entries, false);
             }
         }
         let prefix = self.prefix.as_bytes();
         if resp.body.windows(prefix.len()).any(|w| w == prefix) {
             if let Ok(text) = std::str::from_utf8(&resp.body) {
-                resp.body = self.replace(text, &entries).into_bytes();
+                let json = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+                resp.body = self.replace(text, &entries, json).into_bytes();
             }
         }
     }
 
-    /// `text` with each openable reference replaced by its secret.
-    fn replace(&self, text: &str, entries: &[(String, bool)]) -> String {
+    /// `text` with each openable reference replaced by its secret (`json`: escaped as JSON
+    /// string content).
+    fn replace(&self, text: &str, entries: &[(String, bool)], json: bool) -> String {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(at) = rest.find(&self.prefix) {
@@ -147,6 +155,10 @@ impl Seals {
                 .and_then(|n| entries.get(n))
                 .filter(|(_, openable)| *openable);
             match secret {
+                Some((s, _)) if json => {
+                    let quoted = serde_json::to_string(s).unwrap_or_default();
+                    out.push_str(&quoted[1..quoted.len() - 1]);
+                }
                 Some((s, _)) => out.push_str(s),
                 None => out.push_str(&rest[at..at + self.prefix.len() + digits]),
             }
@@ -222,6 +234,24 @@ mod tests {
         assert!(body.contains(r#""token": "new-token""#), "{body}");
         assert!(!body.contains("the-password"), "{body}");
         assert!(body.contains(&inbound), "{body}");
+    }
+
+    #[test]
+    fn a_multi_line_secret_opens_into_a_json_body_as_json() {
+        let seals = Seals::new();
+        let pem = "-----BEGIN PRIVATE KEY-----\nMIGH\\\"x\n-----END PRIVATE KEY-----\n";
+        let key = seals.seal(pem.into(), true);
+        let mut resp = response(
+            vec![],
+            &format!(r#"{{"certificate": {{"data": "c", "private_key": "{key}"}}}}"#),
+        );
+        seals.open_response(&mut resp);
+        let v: Value = serde_json::from_slice(&resp.body).unwrap();
+        assert_eq!(v["certificate"]["private_key"], pem);
+        // Not JSON: the secret goes in as it is.
+        let mut plain = response(vec![], &format!("key: {key}"));
+        seals.open_response(&mut plain);
+        assert_eq!(plain.body, format!("key: {pem}").into_bytes());
     }
 
     #[test]
