@@ -121,13 +121,16 @@ async fn instance_data(db: &Db, i: Instance) -> Result<InstanceData, metacloud_d
             .map(|k| k.public_key),
         None => None,
     };
-    let launch_index = db
+    // Its place in its reservation by creation, then name and id: as the EC2 dialect
+    // numbers `amiLaunchIndex`, so both APIs agree.
+    let mut batch: Vec<Instance> = db
         .list_instances(Some(&i.project_id), None)
         .await?
-        .iter()
+        .into_iter()
         .filter(|x| x.reservation_id == i.reservation_id)
-        .position(|x| x.uuid == i.uuid)
-        .unwrap_or(0) as u32;
+        .collect();
+    batch.sort_by(|a, b| (a.created_at, &a.name, &a.uuid).cmp(&(b.created_at, &b.name, &b.uuid)));
+    let launch_index = batch.iter().position(|x| x.uuid == i.uuid).unwrap_or(0) as u32;
     Ok(InstanceData {
         hostname: hostname(&i.name, &i.uuid),
         id: i.uuid,
