@@ -559,8 +559,32 @@ impl Established {
         Established(Arc::new(std::sync::Mutex::new(caller)))
     }
 
-    pub(crate) fn get(&self) -> Option<Caller> {
+    fn get(&self) -> Option<Caller> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The established caller, if `claimed` is it (same user, project and roles); a
+    /// mismatch is logged: a dialect tried to act as someone else.
+    pub(crate) fn check(&self, claimed: &Caller) -> Option<Caller> {
+        let known = self.get()?;
+        if known.user_id == claimed.user_id
+            && known.project_id == claimed.project_id
+            && known.roles == claimed.roles
+        {
+            Some(known)
+        } else {
+            tracing::warn!(claimed = %claimed.user_id, "dialect passed a caller the host did not establish");
+            None
+        }
+    }
+
+    /// [`Established::check`], for operations that need a project-scoped caller.
+    pub(crate) fn check_scoped(&self, claimed: &Caller) -> Result<Caller, OpError> {
+        self.check(claimed)
+            .filter(|k| !k.project_id.is_empty())
+            .ok_or_else(|| {
+                OpError::Forbidden("the caller is not the one the host authenticated".into())
+            })
     }
 
     fn set(&self, caller: Caller) {
@@ -572,22 +596,7 @@ impl ComputeHost {
     /// The request context of `c`, which must be the caller the host established: a
     /// dialect cannot act as someone else.
     fn context(&self, c: &Caller) -> Result<Context, OpError> {
-        match &self.caller.get() {
-            Some(k)
-                if !k.project_id.is_empty()
-                    && k.user_id == c.user_id
-                    && k.project_id == c.project_id
-                    && k.roles == c.roles =>
-            {
-                Ok(context(k))
-            }
-            _ => {
-                tracing::warn!(claimed = %c.user_id, "dialect passed a caller the host did not establish");
-                Err(OpError::Forbidden(
-                    "the caller is not the one the host authenticated".into(),
-                ))
-            }
-        }
+        self.caller.check_scoped(c).map(|k| context(&k))
     }
 }
 

@@ -103,18 +103,11 @@ impl IdentityOps {
 
     /// The caller as the host established it; `c` must be that caller.
     fn who(&self, c: &Caller) -> R<Who> {
-        let Some(known) = &self.caller.get() else {
-            return Err(unauthorized());
-        };
-        if known.user_id != c.user_id || known.project_id != c.project_id || known.roles != c.roles
-        {
-            tracing::warn!(claimed = %c.user_id, "dialect passed a caller the host did not establish");
-            return Err(unauthorized());
-        }
+        let known = self.caller.check(c).ok_or_else(unauthorized)?;
         Ok(Who {
-            user_id: known.user_id.clone(),
-            project_id: Some(known.project_id.clone()).filter(|p| !p.is_empty()),
-            roles: known.roles.clone(),
+            user_id: known.user_id,
+            project_id: Some(known.project_id).filter(|p| !p.is_empty()),
+            roles: known.roles,
         })
     }
 

@@ -83,22 +83,11 @@ impl ImageOps {
 
     /// The caller as the host established it; `c` must be that caller, scoped to a project.
     fn who(&self, c: &Caller) -> R<Requester> {
-        match &self.caller.get() {
-            Some(known)
-                if !known.project_id.is_empty()
-                    && known.user_id == c.user_id
-                    && known.project_id == c.project_id
-                    && known.roles == c.roles =>
-            {
-                Ok(Requester {
-                    project_id: known.project_id.clone(),
-                    roles: known.roles.clone(),
-                })
-            }
-            _ => Err(OpError::Forbidden(
-                "the caller is not the one the host authenticated".into(),
-            )),
-        }
+        let known = self.caller.check_scoped(c)?;
+        Ok(Requester {
+            project_id: known.project_id,
+            roles: known.roles,
+        })
     }
 }
 
