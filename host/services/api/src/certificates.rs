@@ -27,10 +27,6 @@ fn internal(what: &'static str) -> impl Fn(rcgen::Error) -> ApiError {
     move |e| ApiError::Internal(format!("{what}: {e}"))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A random positive 128-bit serial number (its top byte never zero, so its hex is what
 /// parsers print).
 fn serial() -> SerialNumber {
@@ -89,7 +85,7 @@ fn issue(ca: &ProjectCa, ctx: &Context) -> Result<(IssuedCertificate, String), A
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     p.use_authority_key_identifier_extension = true;
-    let serial = hex(p.serial_number.as_ref().map(|s| s.as_ref()).unwrap_or(&[]));
+    let serial = hex::encode(p.serial_number.as_ref().map(|s| s.as_ref()).unwrap_or(&[]));
     let cert = p
         .signed_by(&key, &issuer)
         .map_err(internal("cannot sign the certificate"))?;
@@ -97,7 +93,7 @@ fn issue(ca: &ProjectCa, ctx: &Context) -> Result<(IssuedCertificate, String), A
         project_id: ctx.project_id.clone(),
         user_id: ctx.user_id.clone(),
         serial,
-        fingerprint: hex(&Sha256::digest(cert.der())),
+        fingerprint: hex::encode(Sha256::digest(cert.der())),
         cert_pem: cert.pem(),
     };
     Ok((issued, key.serialize_pem()))

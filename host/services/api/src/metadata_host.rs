@@ -33,23 +33,11 @@ fn mac(secret: &str, data: &str) -> HmacSha256 {
     m
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// Whether `signature` (hex) is the HMAC-SHA256 of `data` under `secret`, in constant time.
 fn signed(secret: &str, data: &str, signature: &str) -> bool {
-    unhex(signature).is_some_and(|sig| mac(secret, data).verify_slice(&sig).is_ok())
+    hex::decode(signature)
+        .ok()
+        .is_some_and(|sig| mac(secret, data).verify_slice(&sig).is_ok())
 }
 
 /// A DNS-safe host name from an instance name (as Nova's `sanitize_hostname`).
@@ -167,9 +155,11 @@ impl MetadataHost for MetadataOps {
             return None;
         }
         let expires = now_ms() / 1000 + ttl_seconds as i64;
-        let sig = hex(&mac(&self.secret, &session_claim(&i.id, expires))
-            .finalize()
-            .into_bytes());
+        let sig = hex::encode(
+            mac(&self.secret, &session_claim(&i.id, expires))
+                .finalize()
+                .into_bytes(),
+        );
         Some(self.seals.seal(format!("{expires}.{sig}"), true))
     }
 
@@ -221,7 +211,7 @@ mod tests {
 
     #[test]
     fn proxies_sign_instance_ids_with_the_shared_secret() {
-        let sig = hex(&mac("s3cret", "abc").finalize().into_bytes());
+        let sig = hex::encode(mac("s3cret", "abc").finalize().into_bytes());
         assert!(signed("s3cret", "abc", &sig));
         assert!(!signed("other", "abc", &sig));
         assert!(!signed("s3cret", "abd", &sig));

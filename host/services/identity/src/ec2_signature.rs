@@ -98,16 +98,6 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// Whether `signature` (hex) is the SigV4 signature of `string_to_sign` under `secret` for
 /// `scope`, compared in constant time.
 fn signature_matches(
@@ -116,7 +106,7 @@ fn signature_matches(
     string_to_sign: &str,
     signature: &str,
 ) -> bool {
-    let Some(given) = unhex(signature) else {
+    let Ok(given) = hex::decode(signature) else {
         return false;
     };
     let k_date = hmac(format!("AWS4{secret}").as_bytes(), scope.date.as_bytes());

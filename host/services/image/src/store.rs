@@ -17,10 +17,6 @@ pub struct Written {
     pub sha512: String,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Streams `body` into `<dir>/<id>`; nothing is left behind on error.
 pub async fn write<S, E>(dir: &Path, id: &str, mut body: S) -> Result<Written, String>
 where
@@ -57,9 +53,9 @@ where
         Ok(Written {
             path: path.clone(),
             size,
-            md5: hex(&md5.finalize()),
-            sha256: hex(&sha256.finalize()),
-            sha512: hex(&sha512.finalize()),
+            md5: hex::encode(md5.finalize()),
+            sha256: hex::encode(sha256.finalize()),
+            sha512: hex::encode(sha512.finalize()),
         })
     }
     .await;
