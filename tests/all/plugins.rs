@@ -2,6 +2,8 @@
 //! that fail only their own call, and a whole cloud scheduling through plugins.
 
 use metacloud_config::{Config, SchedulerDriver, WeigherConfig, NATIVE_FILTERS, NATIVE_WEIGHERS};
+use metacloud_plugins::api::metadata::InstanceData;
+use metacloud_plugins::api::{DialectHosts, DialectPlugin, HttpRequest, MetadataHost};
 use metacloud_plugins::scheduler::SchedulerPlugin;
 use metacloud_plugins::{PluginError, PluginLimits, Runtime};
 use metacloud_rpc::objects::{
@@ -12,6 +14,7 @@ use metacloud_scheduler::wasm::WasmChain;
 use metacloud_scheduler::{Chain, Policy};
 use metacloud_tests::scratch_dir;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// First-party plugins, built by scripts/build-plugins.sh (part of the test command).
@@ -277,6 +280,74 @@ fn a_trap_fails_the_call() {
 #[test]
 fn a_panic_fails_the_call() {
     fails_only_its_call("hostile-panic", |e| e.to_string().contains("trapped"));
+}
+
+/// A host import that takes longer than the whole deadline: the deadline counts the
+/// plugin's own running time, so a slow database or password hash never fails a quick
+/// plugin, while a plugin that spins is still stopped.
+struct SlowInstance(Duration);
+
+impl MetadataHost for SlowInstance {
+    fn current_instance(&self) -> Option<InstanceData> {
+        std::thread::sleep(self.0);
+        None
+    }
+    fn issue_session_token(&self, _ttl_seconds: u32) -> Option<String> {
+        None
+    }
+    fn check_session_token(&self, _token: String) -> bool {
+        false
+    }
+}
+
+#[test]
+fn time_in_host_imports_does_not_count_against_the_deadline() {
+    let limits = PluginLimits {
+        deadline: Duration::from_millis(50),
+        ..Default::default()
+    };
+    let rt = Runtime::new(limits, None).unwrap();
+    let dialect = DialectPlugin::load(&rt, &hostile("hostile-dialect"), Default::default())
+        .expect("hostile dialect loads");
+    let route = |name: &str| {
+        dialect
+            .routes
+            .iter()
+            .position(|r| r.path == format!("/hostile/{name}"))
+            .unwrap() as u32
+    };
+    let get = |name: &str| HttpRequest {
+        method: "GET".into(),
+        path: format!("/hostile/{name}"),
+        query: vec![],
+        headers: vec![],
+        body: vec![],
+    };
+    let hosts = DialectHosts {
+        metadata: Some(Arc::new(SlowInstance(Duration::from_millis(300)))),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let answer = dialect
+        .handle(
+            &rt,
+            hosts.clone(),
+            route("slow-host"),
+            vec![],
+            None,
+            get("slow-host"),
+        )
+        .expect("a slow host import is not the plugin's time");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        String::from_utf8_lossy(&answer.body),
+        "host answered: nobody"
+    );
+    let err = dialect
+        .handle(&rt, hosts, route("loop"), vec![], None, get("loop"))
+        .expect_err("a spinning plugin is still stopped");
+    assert!(matches!(err, PluginError::Timeout { .. }), "{err}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! typed compute operations, which the host serves through [`ApiHost`].
 
 use crate::health::{Health, HealthReport};
-use crate::runtime::{Runtime, State};
+use crate::runtime::{Runtime, State, Timed};
 use crate::PluginError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -302,10 +302,12 @@ pub trait ApiHost: Send + Sync {
 }
 
 impl State {
-    fn api_host(&self) -> Result<Arc<dyn ApiHost>, OpError> {
-        self.api
+    fn api_host(&self) -> Result<Timed<dyn ApiHost>, OpError> {
+        let host = self
+            .api
             .clone()
-            .ok_or_else(|| OpError::Unavailable("no compute API in this context".into()))
+            .ok_or_else(|| OpError::Unavailable("no compute API in this context".into()))?;
+        Ok(self.host_clock.timed(host))
     }
 }
 
@@ -633,9 +635,12 @@ impl signatures::Host for State {
         signature: String,
         scope: String,
     ) -> Option<Caller> {
-        self.api
-            .clone()?
-            .verify_signature(access_key, string_to_sign, signature, scope)
+        self.host_clock.timed(self.api.clone()?).verify_signature(
+            access_key,
+            string_to_sign,
+            signature,
+            scope,
+        )
     }
 }
 

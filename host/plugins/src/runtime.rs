@@ -4,12 +4,13 @@ use crate::PluginError;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::component::{Component, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
-    Trap,
+    Trap, UpdateDeadline,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -18,7 +19,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 pub struct PluginLimits {
     /// Linear memory a plugin instance may grow to.
     pub memory_bytes: usize,
-    /// Wall-clock deadline of one call.
+    /// Deadline of one call, counting the plugin's own running time: time spent inside the
+    /// host's imports (a database query, password hashing) is credited back.
     pub deadline: Duration,
 }
 
@@ -32,6 +34,54 @@ impl Default for PluginLimits {
 }
 
 const TICK: Duration = Duration::from_millis(2);
+
+fn ticks(d: Duration) -> u64 {
+    (d.as_millis() / TICK.as_millis()).max(1) as u64
+}
+
+/// Time spent in the host's own imports during the current call, credited back to the
+/// plugin's deadline: a slow database must not fail a plugin that is itself quick. Only
+/// imports reached through [`HostClock::timed`] count, so a plugin cannot buy itself time by
+/// blocking in some other import.
+#[derive(Debug, Clone, Default)]
+pub struct HostClock(Arc<AtomicU64>);
+
+/// A host import's implementation, timed from its lookup until the import returns.
+pub struct Timed<H: ?Sized> {
+    host: Arc<H>,
+    clock: HostClock,
+    started: Instant,
+}
+
+impl<H: ?Sized> std::ops::Deref for Timed<H> {
+    type Target = H;
+    fn deref(&self) -> &H {
+        &self.host
+    }
+}
+
+impl<H: ?Sized> Drop for Timed<H> {
+    fn drop(&mut self) {
+        let micros = self.started.elapsed().as_micros().min(u64::MAX as u128) as u64;
+        self.clock.0.fetch_add(micros, Ordering::Relaxed);
+    }
+}
+
+impl HostClock {
+    /// `host`, with the time until the returned guard drops credited to the plugin.
+    pub fn timed<H: ?Sized>(&self, host: Arc<H>) -> Timed<H> {
+        Timed {
+            host,
+            clock: self.clone(),
+            started: Instant::now(),
+        }
+    }
+
+    /// The credit gathered since the last take.
+    fn take(&self) -> Duration {
+        Duration::from_micros(self.0.swap(0, Ordering::Relaxed))
+    }
+}
 
 /// Denies memory growth past the cap and remembers that it did, so the trap that follows
 /// is reported as running out of memory.
@@ -84,6 +134,8 @@ pub struct State {
     pub images: Option<Arc<dyn crate::api::ImageHost>>,
     /// The calling instance (its `metadata` import).
     pub metadata: Option<Arc<dyn crate::api::MetadataHost>>,
+    /// Time the host's imports took during the current call.
+    pub(crate) host_clock: HostClock,
 }
 
 impl WasiView for State {
@@ -235,17 +287,27 @@ impl Runtime {
             identity: None,
             images: None,
             metadata: None,
+            host_clock: HostClock::default(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.epoch_deadline_trap();
+        // At the deadline, the time the host's imports took since the last check is given
+        // back; with none to give, the call is interrupted.
+        store.epoch_deadline_callback(|ctx| {
+            let credit = ctx.data().host_clock.take();
+            Ok(if credit >= TICK {
+                UpdateDeadline::Continue(ticks(credit))
+            } else {
+                UpdateDeadline::Interrupt
+            })
+        });
         store
     }
 
     /// Arms the deadline for the next call.
     pub fn arm(&self, store: &mut Store<State>) {
-        let ticks = (self.limits.deadline.as_millis() / TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
+        store.data().host_clock.take();
+        store.set_epoch_deadline(ticks(self.limits.deadline));
     }
 
     /// Turns a failed call into a [`PluginError`] naming what went wrong.

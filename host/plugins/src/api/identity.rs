@@ -2,8 +2,7 @@
 //! the host through [`IdentityHost`]. Secrets cross only as sealed references.
 
 use super::world::metacloud::api::identity;
-use crate::runtime::State;
-use std::sync::Arc;
+use crate::runtime::{State, Timed};
 
 pub use super::Caller;
 pub use identity::{
@@ -67,10 +66,12 @@ pub trait IdentityHost: Send + Sync {
 }
 
 impl State {
-    fn identity_host(&self) -> R<Arc<dyn IdentityHost>> {
-        self.identity
+    fn identity_host(&self) -> R<Timed<dyn IdentityHost>> {
+        let host = self
+            .identity
             .clone()
-            .ok_or_else(|| IdentityError::Internal("no identity service in this context".into()))
+            .ok_or_else(|| IdentityError::Internal("no identity service in this context".into()))?;
+        Ok(self.host_clock.timed(host))
     }
 }
 

@@ -3,8 +3,7 @@
 
 use super::world::metacloud::api::images;
 use super::{Caller, OpError};
-use crate::runtime::State;
-use std::sync::Arc;
+use crate::runtime::{State, Timed};
 
 pub use images::{ImageFields, Member, StoredImage};
 
@@ -30,10 +29,12 @@ pub trait ImageHost: Send + Sync {
 }
 
 impl State {
-    fn image_host(&self) -> R<Arc<dyn ImageHost>> {
-        self.images
+    fn image_host(&self) -> R<Timed<dyn ImageHost>> {
+        let host = self
+            .images
             .clone()
-            .ok_or_else(|| OpError::Unavailable("no image service in this context".into()))
+            .ok_or_else(|| OpError::Unavailable("no image service in this context".into()))?;
+        Ok(self.host_clock.timed(host))
     }
 }
 

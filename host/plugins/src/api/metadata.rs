@@ -2,7 +2,7 @@
 //! and its IMDSv2 session tokens, served through [`MetadataHost`].
 
 use super::world::metacloud::api::metadata;
-use crate::runtime::State;
+use crate::runtime::{State, Timed};
 
 pub use metadata::InstanceData;
 
@@ -13,18 +13,23 @@ pub trait MetadataHost: Send + Sync {
     fn check_session_token(&self, token: String) -> bool;
 }
 
+impl State {
+    fn metadata_host(&self) -> Option<Timed<dyn MetadataHost>> {
+        Some(self.host_clock.timed(self.metadata.clone()?))
+    }
+}
+
 impl metadata::Host for State {
     fn current_instance(&mut self) -> Option<InstanceData> {
-        self.metadata.as_ref()?.current_instance()
+        self.metadata_host()?.current_instance()
     }
 
     fn issue_session_token(&mut self, ttl_seconds: u32) -> Option<String> {
-        self.metadata.as_ref()?.issue_session_token(ttl_seconds)
+        self.metadata_host()?.issue_session_token(ttl_seconds)
     }
 
     fn check_session_token(&mut self, token: String) -> bool {
-        self.metadata
-            .as_ref()
+        self.metadata_host()
             .is_some_and(|m| m.check_session_token(token))
     }
 }

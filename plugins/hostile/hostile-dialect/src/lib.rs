@@ -3,7 +3,8 @@
 //! Its refusals (`render-error`) are rendered normally, except on `/hostile/` paths nobody
 //! serves, where rendering the refusal itself loops. Two routes probe the host's guards
 //! instead: `echo` sends back what the plugin was given (secrets must arrive sealed, and
-//! stay sealed on the way out), `forge` calls imports as an admin it made up.
+//! stay sealed on the way out), `forge` calls imports as an admin it made up, and
+//! `slow-host` only waits for a host import, whatever time the host takes.
 
 mod bindings {
     wit_bindgen::generate!({
@@ -15,9 +16,9 @@ mod bindings {
 
 use bindings::exports::metacloud::api::dialect::Guest;
 use bindings::metacloud::api::types::{Access, Caller, HttpRequest, HttpResponse, Route};
-use bindings::metacloud::api::{compute, identity};
+use bindings::metacloud::api::{compute, identity, metadata};
 
-const ROUTES: [(&str, &str); 7] = [
+const ROUTES: [(&str, &str); 8] = [
     ("GET", "ok"),
     ("GET", "loop"),
     ("GET", "alloc"),
@@ -25,6 +26,7 @@ const ROUTES: [(&str, &str); 7] = [
     ("GET", "panic"),
     ("POST", "echo"),
     ("GET", "forge"),
+    ("GET", "slow-host"),
 ];
 
 fn text(status: u16, body: String) -> HttpResponse {
@@ -101,6 +103,13 @@ impl Guest for Hostile {
         match ROUTES.get(route as usize).map(|(_, r)| *r) {
             Some("echo") => echo(&req),
             Some("forge") => forge(c),
+            Some("slow-host") => {
+                let who = metadata::current_instance().map(|i| i.id);
+                text(
+                    200,
+                    format!("host answered: {}", who.as_deref().unwrap_or("nobody")),
+                )
+            }
             Some("loop") => spin(),
             Some("alloc") => {
                 // Far past any memory cap, touched so that it is really asked for.
