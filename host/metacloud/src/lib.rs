@@ -143,9 +143,8 @@ pub fn open_driver(config: &Config) -> Result<Arc<dyn Driver>, StartError> {
     } else {
         match c.virt_type {
             VirtType::Kvm => "kvm",
-            // KVM is not trusted without a probe that really runs a guest (issue: real
-            // guests); TCG always works.
-            VirtType::Auto | VirtType::Qemu => "qemu",
+            VirtType::Qemu => "qemu",
+            VirtType::Auto => "auto",
         }
     };
     let driver = LibvirtDriver::open(
@@ -154,6 +153,7 @@ pub fn open_driver(config: &Config) -> Result<Arc<dyn Driver>, StartError> {
             instances_path: c.instances_path.clone().unwrap_or_default(),
             image_cache_path: c.image_cache_path.clone().unwrap_or_default(),
             domain_type: domain_type.to_string(),
+            owner: config.host(),
             override_vcpus: c.override_vcpus,
             override_memory_mb: c.override_memory_mb,
             override_disk_gb: c.override_disk_gb,

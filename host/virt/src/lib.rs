@@ -7,6 +7,7 @@
 //!
 //! Every method blocks (libvirt's C API is synchronous); async callers use `spawn_blocking`.
 
+pub mod detect;
 pub mod libvirt;
 
 use displaydoc::Display;
@@ -71,6 +72,24 @@ pub struct DomainInfo {
     /// The domain UUID (the instance UUID for domains this product made).
     pub uuid: String,
     pub state: PowerState,
+    /// The compute host named in the domain's metadata, for domains this product made.
+    pub owner: Option<String>,
+}
+
+/// How a freshly started guest is doing, as the compute worker's boot watch sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootCheck {
+    /// `None`: the domain is gone.
+    pub state: Option<PowerState>,
+    /// What went wrong, when the hypervisor says the guest failed: it crashed, was paused
+    /// on an error, or was stopped by a crash.
+    pub failure: Option<String>,
+    /// Bytes the guest has written to its serial console; `None` where the hypervisor
+    /// keeps no console of the guest's own (simulated hosts).
+    pub console_bytes: Option<u64>,
+    /// The domain was stopped or paused on purpose (shut down, destroyed, paused by a
+    /// user, saved): nothing to judge.
+    pub stopped_on_purpose: bool,
 }
 
 /// A hypervisor operation that failed.
@@ -101,8 +120,10 @@ pub trait Driver: Send + Sync {
     /// Stops the guest: ACPI shutdown waiting up to `graceful`, then a hard stop;
     /// `None` stops it hard at once.
     fn power_off(&self, uuid: &str, graceful: Option<Duration>) -> Result<(), VirtError>;
-    /// Reboots: `hard` resets the guest, otherwise an ACPI reboot.
-    fn reboot(&self, uuid: &str, hard: bool) -> Result<(), VirtError>;
+    /// Reboots. Soft (`graceful` given): an ACPI shutdown, then a fresh start once the
+    /// guest is off, or a reset if it is still running after `graceful`. Hard (`None`): a
+    /// reset at once.
+    fn reboot(&self, uuid: &str, graceful: Option<Duration>) -> Result<(), VirtError>;
     /// Gives an existing guest the resources of `spec` (vCPUs, memory; a root disk only
     /// ever grows), keeping its disk; it runs afterwards when `running`.
     fn resize(&self, spec: &GuestSpec, running: bool) -> Result<(), VirtError>;
@@ -127,6 +148,9 @@ pub trait Driver: Send + Sync {
     fn power_state(&self, uuid: &str) -> Result<Option<PowerState>, VirtError>;
     /// Every domain on this hypervisor, including ones this product did not make.
     fn list(&self) -> Result<Vec<DomainInfo>, VirtError>;
+    /// How a just-started guest is doing: failures the hypervisor reports and how much it
+    /// has written to its console.
+    fn boot_check(&self, uuid: &str) -> Result<BootCheck, VirtError>;
     /// The serial console log of a guest (empty where the hypervisor keeps none).
     fn console_log(&self, uuid: &str) -> Result<String, VirtError>;
     /// e.g. `libvirt test:///default`.

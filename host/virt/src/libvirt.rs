@@ -8,7 +8,8 @@
 //! - `{instances_path}/{uuid}/console.log`: the serial console, written by virtlogd.
 
 use crate::{
-    domain_name, DomainInfo, Driver, GuestSpec, ImageSource, NodeInfo, PowerState, VirtError,
+    domain_name, BootCheck, DomainInfo, Driver, GuestSpec, ImageSource, NodeInfo, PowerState,
+    VirtError,
 };
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -18,7 +19,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use virt::connect::Connect;
-use virt::domain::{Domain, DomainState, DomainStateEnum};
+use virt::domain::{
+    Domain, DomainCrashedReason, DomainPausedReason, DomainShutoffReason, DomainState,
+    DomainStateEnum, DomainStateReason, DomainStateReasonEnum,
+};
 use virt::error::ErrorNumber;
 use virt::sys;
 
@@ -29,9 +33,12 @@ pub struct LibvirtOptions {
     pub instances_path: PathBuf,
     /// Base images, one file per image id.
     pub image_cache_path: PathBuf,
-    /// Domain type: `test` for `test:///`, `qemu` (TCG) or `kvm`. Empty means `test` on
-    /// `test:` URIs and `qemu` elsewhere.
+    /// Domain type: `test` for `test:///`, `qemu` (TCG) or `kvm`; `auto` detects it
+    /// ([`crate::detect`]). Empty means `test` on `test:` URIs and `qemu` elsewhere.
     pub domain_type: String,
+    /// The compute host this driver serves, written into each domain's metadata: only
+    /// domains naming it are this host's to clean up.
+    pub owner: String,
     /// Replaces the CPU count libvirt reports.
     pub override_vcpus: Option<u64>,
     /// Replaces the memory libvirt reports.
@@ -114,12 +121,82 @@ fn power_of(state: &DomainStateEnum) -> PowerState {
     }
 }
 
+/// What a domain's state and reason say about a guest that should be booting: a failure
+/// in words, or that someone stopped it on purpose.
+fn judge(state: &DomainStateEnum, reason: &DomainStateReasonEnum) -> (Option<String>, bool) {
+    use virt::enumutil::Enum::Known;
+    let Known(reason) = reason else {
+        return (None, false);
+    };
+    match (state.known(), reason) {
+        (
+            Some(DomainState::Crashed),
+            DomainStateReason::Crashed(Known(DomainCrashedReason::Panicked)),
+        ) => (Some("the guest kernel panicked".into()), false),
+        (Some(DomainState::Crashed), _) => (Some("the guest crashed".into()), false),
+        (_, DomainStateReason::Paused(Known(why))) => match why {
+            DomainPausedReason::IOError => (
+                Some("the hypervisor paused the guest on a disk I/O error".into()),
+                false,
+            ),
+            DomainPausedReason::Watchdog => (Some("the guest's watchdog fired".into()), false),
+            DomainPausedReason::Crashed => {
+                (Some("the guest panicked and was paused".into()), false)
+            }
+            DomainPausedReason::Unknown | DomainPausedReason::APIError => (
+                Some("the hypervisor paused the guest on an internal error".into()),
+                false,
+            ),
+            _ => (None, true),
+        },
+        (_, DomainStateReason::Shutoff(Known(why))) => match why {
+            DomainShutoffReason::Crashed => {
+                (Some("the guest crashed and was stopped".into()), false)
+            }
+            DomainShutoffReason::Failed => (Some("the guest failed to start".into()), false),
+            _ => (None, true),
+        },
+        (_, DomainStateReason::PMSuspended(_)) => (None, true),
+        _ => (None, false),
+    }
+}
+
 fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('\'', "&apos;")
         .replace('"', "&quot;")
+}
+
+/// The XML namespace of the domain metadata this product writes.
+pub const METADATA_NS: &str = "https://metacloud.dev/xmlns/libvirt/instance/1";
+
+/// `<metadata>` naming the compute host that made the domain (empty: none).
+fn owner_metadata(owner: &str) -> String {
+    if owner.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<metadata><metacloud:instance xmlns:metacloud='{METADATA_NS}'>\
+         <metacloud:host>{}</metacloud:host></metacloud:instance></metadata>",
+        xml_escape(owner)
+    )
+}
+
+/// The host named in our metadata element (libvirt returns it without the prefix:
+/// `<instance><host>…</host></instance>`).
+fn owner_of(metadata: &str) -> Option<String> {
+    let start = metadata.find("host>")? + "host>".len();
+    let end = start + metadata[start..].find("</")?;
+    let host = &metadata[start..end];
+    let host = host
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&apos;", "'")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    (!host.is_empty()).then_some(host)
 }
 
 /// The domain XML of a guest.
@@ -133,14 +210,16 @@ pub fn domain_xml(
     spec: &GuestSpec,
     disk: Option<&Path>,
     console_log: &Path,
+    owner: &str,
 ) -> String {
     let name = xml_escape(&domain_name(&spec.uuid));
     let uuid = xml_escape(&spec.uuid);
+    let metadata = owner_metadata(owner);
     let memory_kib = spec.memory_mb.saturating_mul(1024);
     let vcpus = spec.vcpus.max(1);
     if domain_type == "test" {
         return format!(
-            "<domain type='test'><name>{name}</name><uuid>{uuid}</uuid>\
+            "<domain type='test'><name>{name}</name><uuid>{uuid}</uuid>{metadata}\
              <memory unit='KiB'>{memory_kib}</memory><vcpu>{vcpus}</vcpu>\
              <os><type>hvm</type></os></domain>"
         );
@@ -161,6 +240,7 @@ pub fn domain_xml(
         "<domain type='{dtype}'>
   <name>{name}</name>
   <uuid>{uuid}</uuid>
+  {metadata}
   <memory unit='KiB'>{memory_kib}</memory>
   <vcpu>{vcpus}</vcpu>
   <os>
@@ -208,13 +288,14 @@ impl LibvirtDriver {
             uri: uri.to_string(),
             reason: one_line(e.message()),
         })?;
-        if opts.domain_type.is_empty() {
-            opts.domain_type = if uri.starts_with("test:") {
-                "test"
-            } else {
-                "qemu"
-            }
-            .into();
+        if uri.starts_with("test:") && matches!(opts.domain_type.as_str(), "" | "auto") {
+            opts.domain_type = "test".into();
+        } else if opts.domain_type.is_empty() {
+            opts.domain_type = "qemu".into();
+        } else if opts.domain_type == "auto" {
+            let (chosen, why) = crate::detect::choose(&crate::detect::probe(&conn));
+            tracing::info!(%uri, virt_type = chosen, reason = %why, "virt type detected");
+            opts.domain_type = chosen.into();
         }
         // qemu-img resolves relative backing files against the overlay's directory and
         // libvirt wants absolute paths: make both roots absolute once.
@@ -420,6 +501,7 @@ impl LibvirtDriver {
             spec,
             disk.as_deref(),
             &dir.join("console.log"),
+            &self.opts.owner,
         );
         tracing::debug!(instance = %spec.uuid, %xml, "defining domain");
         let dom = self
@@ -482,6 +564,26 @@ impl LibvirtDriver {
             }
         }
         Ok(())
+    }
+}
+
+/// Asks the guest to shut down (ACPI) and waits up to `timeout` for it to stop; `false`
+/// when it is still running then, or refused the request.
+fn shut_down_within(uuid: &str, dom: &Domain, timeout: Duration) -> Result<bool, VirtError> {
+    if let Err(e) = dom.shutdown() {
+        tracing::info!(instance = %uuid, error = %one_line(e.message()), "ACPI shutdown refused");
+        return Ok(false);
+    }
+    let start = Instant::now();
+    loop {
+        if !dom.is_active().map_err(lv(uuid))? {
+            return Ok(true);
+        }
+        if start.elapsed() >= timeout {
+            tracing::info!(instance = %uuid, "guest ignored the ACPI shutdown");
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -654,24 +756,8 @@ impl Driver for LibvirtDriver {
             return Ok(());
         }
         if let Some(timeout) = graceful {
-            match dom.shutdown() {
-                Ok(()) => {
-                    let start = Instant::now();
-                    loop {
-                        if !dom.is_active().map_err(lv(&uuid))? {
-                            return Ok(());
-                        }
-                        if start.elapsed() >= timeout {
-                            break;
-                        }
-                        std::thread::sleep(Duration::from_millis(200));
-                    }
-                    tracing::info!(instance = %uuid, "guest ignored ACPI shutdown; stopping it hard");
-                }
-                Err(e) => {
-                    tracing::info!(instance = %uuid, error = %one_line(e.message()),
-                        "ACPI shutdown refused; stopping it hard");
-                }
+            if shut_down_within(&uuid, &dom, timeout)? {
+                return Ok(());
             }
         }
         match dom.destroy() {
@@ -681,17 +767,23 @@ impl Driver for LibvirtDriver {
         }
     }
 
-    fn reboot(&self, uuid: &str, hard: bool) -> Result<(), VirtError> {
+    fn reboot(&self, uuid: &str, graceful: Option<Duration>) -> Result<(), VirtError> {
         let (uuid, dom) = self.require(uuid)?;
         let _lock = self.lock(&uuid);
         if !dom.is_active().map_err(lv(&uuid))? {
             // Nothing to reboot: bring it up.
             return dom.create().map_err(lv(&uuid));
         }
-        let result = if hard { dom.reset() } else { dom.reboot(0) };
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) if hard && is_code(&e, ErrorNumber::NoSupport) => {
+        // As Nova's soft reboot: an ACPI shutdown and a fresh start once the guest is off;
+        // a guest that ignores it (no ACPI daemon yet, a hung kernel) is reset instead.
+        if let Some(timeout) = graceful {
+            if shut_down_within(&uuid, &dom, timeout)? {
+                return dom.create().map_err(lv(&uuid));
+            }
+        }
+        match dom.reset() {
+            Ok(_) => Ok(()),
+            Err(e) if is_code(&e, ErrorNumber::NoSupport) => {
                 // Drivers without reset (the test driver): stop and start again.
                 dom.destroy().map_err(lv(&uuid))?;
                 dom.create().map_err(lv(&uuid))
@@ -734,6 +826,7 @@ impl Driver for LibvirtDriver {
             &spec,
             disk.as_deref(),
             &dir.join("console.log"),
+            &self.opts.owner,
         );
         // Defining a domain with the same name and UUID replaces its definition.
         let dom = self.conn()?.define_domain_xml(&xml).map_err(lv(&uuid))?;
@@ -863,13 +956,54 @@ impl Driver for LibvirtDriver {
             else {
                 continue; // vanished while listing
             };
+            let owner = d
+                .metadata(
+                    sys::VIR_DOMAIN_METADATA_ELEMENT as i32,
+                    Some(METADATA_NS),
+                    0,
+                )
+                .ok()
+                .and_then(|m| owner_of(&m));
             out.push(DomainInfo {
                 name,
                 uuid,
                 state: power_of(&state),
+                owner,
             });
         }
         Ok(out)
+    }
+
+    fn boot_check(&self, uuid: &str) -> Result<BootCheck, VirtError> {
+        let gone = BootCheck {
+            state: None,
+            failure: None,
+            console_bytes: None,
+            stopped_on_purpose: false,
+        };
+        let Some(uuid) = canonical_uuid(uuid) else {
+            return Ok(gone);
+        };
+        let Some(dom) = self.lookup(&uuid)? else {
+            return Ok(gone);
+        };
+        let (state, reason) = match dom.state() {
+            Ok(s) => s,
+            Err(e) if is_code(&e, ErrorNumber::NoDomain) => return Ok(gone),
+            Err(e) => return Err(lv(&uuid)(e)),
+        };
+        let (failure, stopped_on_purpose) = judge(&state, &reason);
+        let console_bytes = (!self.simulated()).then(|| {
+            std::fs::metadata(self.instance_dir(&uuid).join("console.log"))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        });
+        Ok(BootCheck {
+            state: Some(power_of(&state)),
+            failure,
+            console_bytes,
+            stopped_on_purpose,
+        })
     }
 
     fn console_log(&self, uuid: &str) -> Result<String, VirtError> {
@@ -914,8 +1048,19 @@ mod tests {
     }
 
     #[test]
+    fn the_owner_is_read_back_from_metadata() {
+        let xml = owner_metadata("h1 & <b>");
+        let inner = &xml["<metadata>".len()..xml.len() - "</metadata>".len()];
+        assert_eq!(owner_of(inner).as_deref(), Some("h1 & <b>"));
+        let as_libvirt_returns_it = "<instance>\n  <host>h1 &amp; &lt;b&gt;</host>\n</instance>";
+        assert_eq!(owner_of(as_libvirt_returns_it).as_deref(), Some("h1 & <b>"));
+        assert_eq!(owner_of("<x/>"), None);
+        assert_eq!(owner_metadata(""), "");
+    }
+
+    #[test]
     fn test_driver_xml_is_minimal() {
-        let xml = domain_xml("test", &spec(), None, Path::new("/x/console.log"));
+        let xml = domain_xml("test", &spec(), None, Path::new("/x/console.log"), "");
         assert!(xml.starts_with("<domain type='test'>"));
         assert!(xml.contains("<name>instance-0a2b4c6d-8e0f-4a1b-9c2d-3e4f5a6b7c8d</name>"));
         assert!(xml.contains("<memory unit='KiB'>524288</memory>"));
@@ -930,9 +1075,11 @@ mod tests {
             &spec(),
             Some(Path::new("/i/u/disk")),
             Path::new("/i/u/console.log"),
+            "compute-1 & <2>",
         );
         for part in [
             "<domain type='qemu'>",
+            "<metacloud:host>compute-1 &amp; &lt;2&gt;</metacloud:host>",
             "<features>\n    <acpi/>\n  </features>",
             "<on_poweroff>destroy</on_poweroff>",
             "<log file='/i/u/console.log' append='on'/>",
@@ -947,7 +1094,7 @@ mod tests {
             assert!(xml.contains(part), "missing {part:?} in\n{xml}");
         }
         assert!(!xml.contains("host-passthrough"));
-        let diskless = domain_xml("kvm", &spec(), None, Path::new("/c.log"));
+        let diskless = domain_xml("kvm", &spec(), None, Path::new("/c.log"), "");
         assert!(diskless.starts_with("<domain type='kvm'>"));
         assert!(!diskless.contains("<disk"));
     }

@@ -136,9 +136,9 @@ fn simulated_guests_full_lifecycle() {
     d.power_on(u).unwrap();
     assert_eq!(d.power_state(u).unwrap(), Some(PowerState::Running));
     d.power_on(u).unwrap(); // already on
-    d.reboot(u, false).unwrap();
+    d.reboot(u, Some(Duration::from_secs(5))).unwrap();
     assert_eq!(d.power_state(u).unwrap(), Some(PowerState::Running));
-    d.reboot(u, true).unwrap();
+    d.reboot(u, None).unwrap();
     assert_eq!(d.power_state(u).unwrap(), Some(PowerState::Running));
     d.power_off(u, Some(Duration::from_secs(1))).unwrap();
     assert_eq!(d.power_state(u).unwrap(), Some(PowerState::Shutdown));
@@ -216,8 +216,8 @@ fn simulated_guests_full_lifecycle() {
     assert!(not_found(d.power_on(u)));
     assert!(not_found(d.power_off(u, None)));
     assert!(not_found(d.power_off(u, Some(Duration::from_millis(10)))));
-    assert!(not_found(d.reboot(u, false)));
-    assert!(not_found(d.reboot(u, true)));
+    assert!(not_found(d.reboot(u, Some(Duration::from_secs(5)))));
+    assert!(not_found(d.reboot(u, None)));
     // Garbage is never a path: not found, and destroy has nothing to do.
     assert!(not_found(d.power_on("../../etc")));
     assert_eq!(d.power_state("../../etc").unwrap(), None);
@@ -364,8 +364,8 @@ fn real_qemu_guest_without_disk() {
     assert_eq!(virsh(&["domstate", &name]).trim(), "shut off");
     d.power_on(&u).unwrap();
     assert_eq!(d.power_state(&u).unwrap(), Some(PowerState::Running));
-    d.reboot(&u, true).unwrap();
-    d.reboot(&u, false).unwrap();
+    d.reboot(&u, None).unwrap();
+    d.reboot(&u, Some(Duration::from_secs(5))).unwrap();
     assert_eq!(d.power_state(&u).unwrap(), Some(PowerState::Running));
 
     d.destroy(&u).unwrap();
