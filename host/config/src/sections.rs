@@ -551,6 +551,14 @@ pub struct ComputeConfig {
     pub power_sync_interval_secs: u64,
     /// Seconds a graceful (ACPI) stop may take before the domain is destroyed.
     pub shutdown_timeout_secs: u64,
+    /// Seconds a new guest has to write its first console output; one that does not (or
+    /// that crashes or is paused on an error before) is stopped and its instance put in
+    /// ERROR with a fault that says why. 0 turns the watch off (images that keep their
+    /// serial console silent).
+    pub boot_timeout_secs: u64,
+    /// The power sync destroys `instance-*` domains the database does not know, once seen
+    /// on two passes in a row (otherwise it only logs them).
+    pub destroy_unknown_domains: bool,
     /// Override the resources libvirt reports (for simulated fleets).
     pub override_vcpus: Option<u64>,
     pub override_memory_mb: Option<u64>,
@@ -574,6 +582,8 @@ impl Default for ComputeConfig {
             reserved_host_disk_gb: 0,
             power_sync_interval_secs: 10,
             shutdown_timeout_secs: 60,
+            boot_timeout_secs: 120,
+            destroy_unknown_domains: false,
             override_vcpus: None,
             override_memory_mb: None,
             override_disk_gb: None,
@@ -604,6 +614,11 @@ impl ComputeConfig {
             self.power_sync_interval_secs >= 1,
             "compute.power_sync_interval_secs",
             "must be at least 1",
+        )?;
+        ensure(
+            self.boot_timeout_secs <= 3600,
+            "compute.boot_timeout_secs",
+            "must be at most 3600 (0 turns the boot watch off)",
         )?;
         ensure(
             !self.availability_zone.is_empty(),

@@ -95,6 +95,10 @@ pub struct InstanceUpdate {
         with = "double_option"
     )]
     pub expected_task_state: Option<Option<TaskState>>,
+    /// Only apply when the vm state is currently this (a report of what was observed must
+    /// not undo a change made since).
+    #[serde(default)]
+    pub expected_vm_state: Option<VmState>,
     /// A fault to record with the change.
     pub fault: Option<String>,
 }

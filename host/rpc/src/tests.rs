@@ -76,6 +76,7 @@ fn clearing_a_task_state_survives_the_wire() {
         task_state: Some(None),
         power_state: None,
         expected_task_state: None,
+        expected_vm_state: None,
         fault: None,
     };
     let back: conductor::InstanceUpdate =

@@ -2,7 +2,10 @@
 //! drives its hypervisor through a [`Driver`], and reports every state change, its
 //! heartbeat and its node's resources through the conductor — it has no database handle.
 
+mod boot_watch;
 mod power_sync;
+
+pub use power_sync::Unknown;
 
 use metacloud_config::Config;
 use metacloud_queue::Consumer;
@@ -23,6 +26,10 @@ pub struct ComputeWorker {
     report_interval: Duration,
     power_sync_interval: Duration,
     shutdown_timeout: Duration,
+    /// How long a new guest has to write to its console ([`boot_watch`]); zero: no watch.
+    boot_timeout: Duration,
+    /// Whether the power sync destroys domains the database does not know.
+    destroy_unknown: bool,
     spawn_delay: Duration,
     node_defaults: NodeReport,
     /// Where disk snapshots wait for their upload.
@@ -99,6 +106,8 @@ impl ComputeWorker {
             report_interval: Duration::from_secs(config.service.report_interval_secs),
             power_sync_interval: Duration::from_secs(c.power_sync_interval_secs),
             shutdown_timeout: Duration::from_secs(c.shutdown_timeout_secs),
+            boot_timeout: Duration::from_secs(c.boot_timeout_secs),
+            destroy_unknown: c.destroy_unknown_domains,
             spawn_delay: Duration::from_millis(c.debug_spawn_delay_ms),
             snapshot_dir: c
                 .instances_path
@@ -240,7 +249,7 @@ impl ComputeWorker {
         }
     }
 
-    async fn handle(&self, req: Request) -> Result<Value, RpcError> {
+    async fn handle(self: &Arc<Self>, req: Request) -> Result<Value, RpcError> {
         match req {
             Request::BuildAndRunInstance { instance } => {
                 self.build_and_run(*instance).await;
@@ -262,7 +271,8 @@ impl ComputeWorker {
             }
             Request::RebootInstance { uuid, hard } => {
                 let u = uuid.clone();
-                let result = self.blocking(move |d| d.reboot(&u, hard)).await;
+                let graceful = (!hard).then_some(self.shutdown_timeout);
+                let result = self.blocking(move |d| d.reboot(&u, graceful)).await;
                 let task = if hard {
                     TaskState::RebootingHard
                 } else {
@@ -290,8 +300,13 @@ impl ComputeWorker {
                 } else {
                     VmState::Active
                 };
-                self.finish_action(&uuid, TaskState::Rebuilding, to, result)
-                    .await
+                let rebuilt = self
+                    .finish_action(&uuid, TaskState::Rebuilding, to, result)
+                    .await;
+                if rebuilt.is_ok() && !stopped {
+                    self.watch_boot(&uuid);
+                }
+                rebuilt
             }
             Request::ResizeInstance {
                 instance,
@@ -372,6 +387,7 @@ impl ComputeWorker {
                     task_state: Some(None),
                     power_state: None,
                     expected_task_state: Some(Some(task)),
+                    expected_vm_state: None,
                     fault: result
                         .as_ref()
                         .err()
@@ -473,10 +489,13 @@ impl ComputeWorker {
             .await
             .map_err(|e| e.to_string());
         let result = match taken {
-            Ok(format) => self.upload(&out, upload).await.map(|size| Snapshot {
-                disk_format: format,
-                size,
-            }),
+            Ok(format) => match self.set_disk_format(upload, &format).await {
+                Ok(()) => self.upload(&out, upload).await.map(|size| Snapshot {
+                    disk_format: format,
+                    size,
+                }),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         let _ = tokio::fs::remove_file(&out).await;
@@ -508,6 +527,33 @@ impl ComputeWorker {
                 tracing::warn!(image = %upload.image_id, error = %e, "cannot delete the transfer image")
             }
         }
+    }
+
+    /// Records the format the disk was written in (a snapshot of a qcow2 overlay over a raw
+    /// image is qcow2) while the image still waits for its data, as Glance allows.
+    async fn set_disk_format(&self, upload: &ImageUpload, format: &str) -> Result<(), String> {
+        let url = format!(
+            "{}/v2/images/{}",
+            upload.url.trim_end_matches('/'),
+            upload.image_id
+        );
+        let patch = serde_json::json!([{"op": "replace", "path": "/disk_format", "value": format}]);
+        let r = self
+            .http
+            .patch(&url)
+            .header("x-auth-token", &upload.token)
+            .header(
+                "content-type",
+                "application/openstack-images-v2.1-json-patch",
+            )
+            .body(patch.to_string())
+            .send()
+            .await
+            .map_err(|e| format!("set disk_format of {url}: {e}"))?;
+        if !r.status().is_success() {
+            return Err(format!("set disk_format of {url}: HTTP {}", r.status()));
+        }
+        Ok(())
     }
 
     /// Streams `file` to the image API as the data of `upload.image_id`.
@@ -560,7 +606,7 @@ impl ComputeWorker {
 
     /// Spawns the guest and reports it; a failed spawn goes back to the conductor for a
     /// reschedule. Safe to run twice for the same instance (redelivery).
-    async fn build_and_run(&self, instance: InstanceSpec) {
+    async fn build_and_run(self: &Arc<Self>, instance: InstanceSpec) {
         let uuid = instance.uuid.clone();
         tracing::info!(instance = %uuid, host = %self.host, "building instance");
         if !self.spawn_delay.is_zero() {
@@ -586,7 +632,10 @@ impl ComputeWorker {
             power_state: power::RUNNING,
         };
         match self.call_conductor::<bool>(&req).await {
-            Ok(true) => tracing::info!(instance = %uuid, "instance running"),
+            Ok(true) => {
+                tracing::info!(instance = %uuid, "instance running");
+                self.watch_boot(&uuid);
+            }
             Ok(false) => {
                 tracing::warn!(instance = %uuid, "instance no longer belongs here; destroying guest");
                 let u = uuid.clone();
@@ -639,6 +688,7 @@ impl ComputeWorker {
                 task_state: Some(None),
                 power_state: Some(power),
                 expected_task_state: Some(Some(task)),
+                expected_vm_state: None,
                 fault: None,
             },
             Err(e) => InstanceUpdate {
@@ -648,6 +698,7 @@ impl ComputeWorker {
                 task_state: Some(None),
                 power_state: Some(power),
                 expected_task_state: None,
+                expected_vm_state: None,
                 fault: Some(e.to_string()),
             },
         };
@@ -679,6 +730,7 @@ impl ComputeWorker {
             },
             power_state,
             expected_task_state: None,
+            expected_vm_state: None,
             fault,
         };
         let req = conductor::Request::InstanceUpdate(update);

@@ -2,21 +2,30 @@
 //! believes, as in Nova's `_sync_power_states`.
 
 use crate::{power_code, ComputeWorker};
-use metacloud_rpc::conductor::{self, InstancesOnHost};
+use metacloud_rpc::conductor::{self, InstanceUpdate, InstancesOnHost};
 use metacloud_rpc::objects::{power, VmState};
 use metacloud_rpc::topics;
 use std::collections::HashSet;
 use std::sync::Arc;
+
+/// Domains the database does not know, as the passes of the sync saw them.
+#[derive(Debug, Default)]
+pub struct Unknown {
+    /// Already logged (once each).
+    warned: HashSet<String>,
+    /// Seen on the last pass: destroyed when seen again, if configured.
+    last_pass: HashSet<String>,
+}
 
 impl ComputeWorker {
     pub(crate) async fn power_sync_loop(self: Arc<Self>) {
         let mut tick = tokio::time::interval(self.power_sync_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
-        let mut warned = HashSet::new();
+        let mut unknown = Unknown::default();
         loop {
             tick.tick().await;
-            if let Err(e) = self.sync_power_states(&mut warned).await {
+            if let Err(e) = self.sync_power_states(&mut unknown).await {
                 tracing::warn!(error = %e, "power sync failed");
             }
         }
@@ -53,8 +62,10 @@ impl ComputeWorker {
     }
 
     /// One pass: report instances whose power state changed behind our back, and log
-    /// domains the database does not know.
-    pub async fn sync_power_states(&self, warned: &mut HashSet<String>) -> anyhow::Result<()> {
+    /// domains the database does not know (destroying those this host made on their second
+    /// sighting with `compute.destroy_unknown_domains`). Domains another compute host made
+    /// (several hosts on one libvirt, as in tests) are not this host's business.
+    pub async fn sync_power_states(&self, unknown: &mut Unknown) -> anyhow::Result<()> {
         self.destroy_evacuated().await?;
         let known: InstancesOnHost = self
             .rpc
@@ -87,15 +98,53 @@ impl ComputeWorker {
                 hypervisor = observed,
                 "power state differs; the hypervisor wins"
             );
-            self.report(&inst.uuid, vm_state, Some(observed), None)
-                .await;
+            // Applied only if nothing changed the instance since it was read: a failed
+            // boot put in ERROR meanwhile stays in ERROR.
+            let update = InstanceUpdate {
+                uuid: inst.uuid.clone(),
+                host: self.host.clone(),
+                vm_state,
+                task_state: None,
+                power_state: Some(observed),
+                expected_task_state: Some(None),
+                expected_vm_state: Some(inst.vm_state),
+                fault: None,
+            };
+            let req = conductor::Request::InstanceUpdate(update);
+            if let Err(e) = self
+                .rpc
+                .call::<_, serde_json::Value>(topics::CONDUCTOR, &req)
+                .await
+            {
+                tracing::warn!(instance = %inst.uuid, error = %e, "state report failed");
+            }
         }
+        let mut this_pass = HashSet::new();
         for d in &domains {
-            let ours = known.iter().any(|i| i.uuid == d.uuid);
-            if !ours && d.name.starts_with("instance-") && warned.insert(d.uuid.clone()) {
+            let known_here = known.iter().any(|i| i.uuid == d.uuid);
+            let another_hosts = d.owner.as_ref().is_some_and(|o| *o != self.host);
+            if known_here || another_hosts || !d.name.starts_with("instance-") {
+                continue;
+            }
+            this_pass.insert(d.uuid.clone());
+            // Only a domain this host made (its metadata names this host) is destroyed;
+            // others named like ours are left to whoever made them.
+            let made_here = d.owner.as_deref() == Some(self.host.as_str());
+            if self.destroy_unknown && made_here && unknown.last_pass.contains(&d.uuid) {
+                let u = d.uuid.clone();
+                match self.blocking(move |drv| drv.destroy(&u)).await {
+                    Ok(()) => tracing::warn!(domain = %d.name,
+                        "destroyed a domain unknown to the database (compute.destroy_unknown_domains)"),
+                    Err(e) => tracing::error!(domain = %d.name, error = %e,
+                        "cannot destroy a domain unknown to the database"),
+                }
+                this_pass.remove(&d.uuid);
+            } else if unknown.warned.insert(d.uuid.clone()) {
                 tracing::warn!(domain = %d.name, "domain unknown to the database");
             }
         }
+        unknown.warned.retain(|u| this_pass.contains(u));
+        unknown.last_pass = this_pass;
         Ok(())
     }
 }

@@ -164,6 +164,7 @@ impl Conductor {
             task_state: u.task_state,
             power_state: u.power_state,
             expected_task_state: u.expected_task_state.map(|t| vec![t]),
+            expected_vm_state: u.expected_vm_state.map(|v| vec![v]),
             expected_host: Some(u.host.clone()),
             ..Default::default()
         };
