@@ -2,8 +2,11 @@
 # Runs the shared conformance scripts against a fresh `metacloud all` (embedded defaults,
 # the ports OpenStack users know) with real clients nobody here wrote.
 #
-#   scripts/conformance.sh [openstack-cli|ec2|metadata|tempest ...]     (default: openstack-cli)
+#   scripts/conformance.sh [openstack-cli|ec2|metadata|tempest|guest ...]   (default: openstack-cli)
 #
+# `guest` boots a real guest (../shared/guest/build-guest.sh) with the openstack CLI and reads
+# its marker from `openstack console log show`; run it with METACLOUD_CONFORMANCE_CONFIG=
+# examples/qemu.toml (the compute worker on qemu:///system).
 # Needs the binary and plugins built (scripts/test.sh does that first). Prints one line
 # per script, `conformance <name>: passed|FAILED`, and exits non-zero if any failed.
 set -uo pipefail
@@ -14,7 +17,8 @@ data=$(mktemp -d)
 log="$data/metacloud.log"
 # The metadata proxy's shared secret, for metadata.sh's signing proxy.
 export METADATA_SECRET="conformance-$(date +%s)-$RANDOM"
-METACLOUD_METADATA_SECRET="$METADATA_SECRET" METACLOUD_DATA="$data" ./target/debug/metacloud --config examples/all-in-one.toml all >"$log" 2>&1 &
+config=${METACLOUD_CONFORMANCE_CONFIG:-examples/all-in-one.toml}
+METACLOUD_METADATA_SECRET="$METADATA_SECRET" METACLOUD_DATA="$data" ./target/debug/metacloud --config "$config" all >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 1 120); do
@@ -55,7 +59,35 @@ metadata_run() {
   project=$("${os[@]}" token issue -f value -c project_id)
   bash "$shared/metadata.sh" "$id" "$project" http://127.0.0.1:8775
 }
+# guest: a real guest from the image API, booted and read back with the openstack CLI.
+guest_run() {
+  local venv=${CONFORMANCE_VENV:-$HOME/.cache/metacloud-conformance/venv}
+  [ -x "$venv/bin/openstack" ] || { python3 -m venv "$venv"; "$venv/bin/pip" install -q python-openstackclient; }
+  local os=("$venv/bin/openstack" --os-cloud metacloud)
+  export OS_CLIENT_CONFIG_FILE="$data/clouds.yaml"
+  local guest=${METACLOUD_GUEST_DIR:-target/guest}
+  [ -f "$guest/guest.raw" ] || bash "$(dirname "$shared")/guest/build-guest.sh" "$guest"
+  "${os[@]}" image create --disk-format raw --container-format bare --file "$guest/guest.raw" guest
+  "${os[@]}" server create --image guest --flavor m1.tiny --wait guest-vm
+  local i
+  for i in $(seq 1 90); do
+    "${os[@]}" console log show guest-vm > "$data/guest-console.txt"
+    grep -q 'METACLOUD-GUEST-UP' "$data/guest-console.txt" && break
+    sleep 1
+  done
+  cat "$data/guest-console.txt"
+  grep -q 'METACLOUD-GUEST-UP' "$data/guest-console.txt" || { echo "no marker on the console"; return 1; }
+  "${os[@]}" server delete --wait guest-vm
+}
 for name in "${@:-openstack-cli}"; do
+  if [ "$name" = guest ]; then
+    if guest_run >"$data/$name.out" 2>&1; then
+      echo "conformance $name: passed"
+    else
+      echo "conformance $name: FAILED"; tail -40 "$data/$name.out"; tail -20 "$log"; status=1
+    fi
+    continue
+  fi
   if [ "$name" = metadata ]; then
     if metadata_run >"$data/$name.out" 2>&1; then
       echo "conformance $name: passed"

@@ -56,6 +56,9 @@ if dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null | grep -q '~bpo12'; then
 else
   apt_install libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
 fi
+# What ../shared/guest/build-guest.sh needs to make the test guest (cpio for its initramfs,
+# mtools and dosfstools for its bootable disk, e2fsprogs for its data disk).
+apt_install cpio mtools dosfstools e2fsprogs
 getent group kvm >/dev/null || groupadd -r kvm
 getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
 id libvirt-qemu >/dev/null 2>&1 || useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu

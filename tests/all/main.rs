@@ -5,6 +5,7 @@ mod certificates;
 mod config_errors;
 mod ec2;
 mod embedded;
+mod guests;
 mod identity;
 mod images;
 mod metadata;

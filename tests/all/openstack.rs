@@ -18,7 +18,7 @@ pub(crate) struct Cloud {
     pub http: reqwest::Client,
 }
 
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     let dir = scratch_dir("openstack");
     let mut c = Config::default();
     c.service.data_dir = Some(dir.clone());
@@ -46,7 +46,11 @@ fn config() -> Config {
 
 impl Cloud {
     pub(crate) async fn start() -> Cloud {
-        let config = config();
+        Cloud::start_with(config()).await
+    }
+
+    /// A cloud on `config` (made from [`config`]).
+    pub(crate) async fn start_with(config: Config) -> Cloud {
         let running = metacloud::start(&config, &Role::ALL)
             .await
             .expect("start all");

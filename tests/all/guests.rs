@@ -1,0 +1,476 @@
+//! Real guests on `qemu:///system`: the guest of `../shared/guest/build-guest.sh`, uploaded
+//! through the image API and booted through the OpenStack API, then driven through its
+//! whole life, with libvirt's own view (`virsh`) checked against the API after each step.
+
+use crate::openstack::{config, Cloud};
+use metacloud_tests::wait_for;
+use serde_json::{json, Value};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// What the guest prints on its serial console once its init runs.
+const MARKER: &str = "METACLOUD-GUEST-UP";
+
+/// Says which step a long test is at (shown when it fails).
+fn step(what: &str) {
+    eprintln!("[{:?}] {what}", std::time::SystemTime::now());
+}
+
+fn skip(test: &str) -> bool {
+    if std::env::var("METACLOUD_SKIP_QEMU").as_deref() == Ok("1") {
+        eprintln!("!!! SKIPPED {test}: needs qemu:///system (METACLOUD_SKIP_QEMU=1) !!!");
+        return true;
+    }
+    false
+}
+
+/// The test guest, built once from Debian packages (not committed).
+pub(crate) fn guest_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("guest");
+        if !dir.join("guest.raw").exists() {
+            let script =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/guest/build-guest.sh");
+            let out = Command::new("bash")
+                .arg(&script)
+                .arg(&dir)
+                .output()
+                .expect("run build-guest.sh");
+            assert!(
+                out.status.success(),
+                "{} failed: {}",
+                script.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        dir
+    })
+}
+
+fn virsh(args: &[&str]) -> String {
+    let out = Command::new("virsh")
+        .args(["-q", "-c", "qemu:///system"])
+        .args(args)
+        .output()
+        .expect("virsh");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// libvirt's state of the instance's domain (`running`, `shut off`, `paused`), empty when
+/// there is no such domain.
+fn domstate(uuid: &str) -> String {
+    virsh(&["domstate", &format!("instance-{uuid}")])
+}
+
+/// The domain's memory in MiB as libvirt defines it.
+fn dom_memory_mib(uuid: &str) -> u64 {
+    let info = virsh(&["dominfo", &format!("instance-{uuid}")]);
+    info.lines()
+        .find(|l| l.starts_with("Max memory:"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|kib| kib.parse::<u64>().ok())
+        .map(|kib| kib / 1024)
+        .unwrap_or(0)
+}
+
+struct Guests {
+    cloud: Cloud,
+    token: String,
+    config: metacloud_config::Config,
+    booted: Booted,
+}
+
+/// Instances booted, whose domains a failing test must not leave running.
+#[derive(Default)]
+struct Booted(std::sync::Mutex<Vec<String>>);
+
+impl Drop for Booted {
+    fn drop(&mut self) {
+        for uuid in self.0.lock().unwrap().iter() {
+            let name = format!("instance-{uuid}");
+            virsh(&["destroy", &name]);
+            virsh(&["undefine", "--managed-save", &name]);
+        }
+    }
+}
+
+impl Guests {
+    async fn action(&self, id: &str, body: Value) -> (u16, reqwest::header::HeaderMap, Value) {
+        self.cloud
+            .call(
+                &self.token,
+                reqwest::Method::POST,
+                &format!("/v2.1/servers/{id}/action"),
+                Some(body),
+            )
+            .await
+    }
+
+    async fn act(&self, id: &str, body: Value) {
+        let (s, _, b) = self.action(id, body.clone()).await;
+        // Nova answers 202, and 204 for confirmResize.
+        assert!(s == 202 || s == 204, "{body}: {s} {b}");
+    }
+
+    async fn server(&self, id: &str) -> Value {
+        let (s, b) = self
+            .cloud
+            .get(&self.token, &format!("/v2.1/servers/{id}"))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b["server"].clone()
+    }
+
+    /// Waits until the server shows `status` with no task under way; its fault if it went
+    /// to ERROR instead.
+    async fn wait(&self, id: &str, status: &str) -> Value {
+        wait_for(
+            &format!("{id} {status}"),
+            Duration::from_secs(180),
+            || async {
+                let s = self.server(id).await;
+                if s["status"] == "ERROR" && status != "ERROR" {
+                    panic!("{id} went to ERROR: {}", s["fault"]);
+                }
+                (s["status"] == status && s["OS-EXT-STS:task_state"].is_null()).then_some(s)
+            },
+        )
+        .await
+    }
+
+    async fn console(&self, id: &str) -> String {
+        let (s, _, b) = self
+            .action(id, json!({"os-getConsoleOutput": {"length": null}}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b["output"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Waits until the console shows the marker `n` times (each boot prints it once).
+    async fn wait_marker(&self, id: &str, n: usize) {
+        wait_for(
+            &format!("{id}: marker x{n}"),
+            Duration::from_secs(180),
+            || async { (self.console(id).await.matches(MARKER).count() >= n).then_some(()) },
+        )
+        .await;
+    }
+
+    async fn boot(&self, name: &str, image: &str, flavor: &str) -> String {
+        let (s, _, b) = self
+            .cloud
+            .call(
+                &self.token,
+                reqwest::Method::POST,
+                "/v2.1/servers",
+                Some(json!({"server": {"name": name, "imageRef": image, "flavorRef": flavor}})),
+            )
+            .await;
+        assert_eq!(s, 202, "{b}");
+        let id = b["server"]["id"].as_str().unwrap().to_string();
+        self.booted.0.lock().unwrap().push(id.clone());
+        id
+    }
+
+    async fn delete(&self, id: &str) {
+        let (s, _, b) = self
+            .cloud
+            .call(
+                &self.token,
+                reqwest::Method::DELETE,
+                &format!("/v2.1/servers/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, 204, "{b}");
+        wait_for(
+            &format!("{id} deleted"),
+            Duration::from_secs(120),
+            || async {
+                let (s, _) = self
+                    .cloud
+                    .get(&self.token, &format!("/v2.1/servers/{id}"))
+                    .await;
+                (s == 404).then_some(())
+            },
+        )
+        .await;
+    }
+
+    /// Uploads a file as a raw image through the image API; returns its id.
+    async fn upload(&self, name: &str, file: &Path) -> String {
+        let glance = &self.cloud.glance;
+        let r = self
+            .cloud
+            .http
+            .post(format!("{glance}/v2/images"))
+            .header("x-auth-token", &self.token)
+            .json(&json!({"name": name, "disk_format": "raw", "container_format": "bare"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+        let id = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = self
+            .cloud
+            .http
+            .put(format!("{glance}/v2/images/{id}/file"))
+            .header("x-auth-token", &self.token)
+            .header("content-type", "application/octet-stream")
+            .body(std::fs::read(file).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+        id
+    }
+
+    async fn image_status(&self, id: &str) -> String {
+        let r = self
+            .cloud
+            .http
+            .get(format!("{}/v2/images/{id}", self.cloud.glance))
+            .header("x-auth-token", &self.token)
+            .send()
+            .await
+            .unwrap();
+        r.json::<Value>().await.unwrap()["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+async fn start(label: &str, tweak: impl FnOnce(&mut metacloud_config::Config)) -> Guests {
+    let mut c = config();
+    c.compute.libvirt_uri = "qemu:///system".into();
+    c.compute.virt_type = metacloud_config::VirtType::Auto;
+    // A guest still booting has no ACPI daemon yet: soft stops and reboots fall back to
+    // hard ones after this.
+    c.compute.shutdown_timeout_secs = 10;
+    c.compute.power_sync_interval_secs = 2;
+    c.service.host = Some(format!(
+        "{label}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    ));
+    tweak(&mut c);
+    c.validate().unwrap();
+    let cloud = Cloud::start_with(c.clone()).await;
+    let token = cloud.token("demo", "demo-pw", "demo").await;
+    Guests {
+        cloud,
+        token,
+        config: c,
+        booted: Default::default(),
+    }
+}
+
+/// Every file the instance left under the compute worker's directories.
+fn leftovers(c: &metacloud_config::Config, uuid: &str) -> Vec<PathBuf> {
+    let dir = c.compute.instances_path.clone().unwrap().join(uuid);
+    dir.exists().then_some(dir).into_iter().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_real_guest_lives_its_whole_life_through_the_api() {
+    if skip("a_real_guest_lives_its_whole_life_through_the_api") {
+        return;
+    }
+    let g = start("qemu", |_| {}).await;
+    let cfg = g.config.clone();
+    let image = g.upload("guest", &guest_dir().join("guest.raw")).await;
+
+    step("boot");
+    // Boot: ACTIVE, running in libvirt, and the guest's own marker on its console.
+    let id = g.boot("life", &image, "1").await;
+    g.wait(&id, "ACTIVE").await;
+    assert_eq!(domstate(&id), "running");
+    g.wait_marker(&id, 1).await;
+    let cached = cfg.compute.image_cache_path.clone().unwrap().join(&image);
+    let first_fetch = std::fs::metadata(&cached).expect("image cached");
+
+    step("stop and start");
+    // Stop (ACPI: the guest runs acpid), start.
+    g.act(&id, json!({"os-stop": null})).await;
+    g.wait(&id, "SHUTOFF").await;
+    assert_eq!(domstate(&id), "shut off");
+    g.act(&id, json!({"os-start": null})).await;
+    g.wait(&id, "ACTIVE").await;
+    assert_eq!(domstate(&id), "running");
+    g.wait_marker(&id, 2).await;
+
+    step("reboots");
+    // Soft and hard reboots each boot the guest again.
+    g.act(&id, json!({"reboot": {"type": "SOFT"}})).await;
+    g.wait(&id, "ACTIVE").await;
+    g.wait_marker(&id, 3).await;
+    g.act(&id, json!({"reboot": {"type": "HARD"}})).await;
+    g.wait(&id, "ACTIVE").await;
+    g.wait_marker(&id, 4).await;
+    assert_eq!(domstate(&id), "running");
+
+    step("pause, suspend");
+    // Pause/unpause, suspend/resume.
+    g.act(&id, json!({"pause": null})).await;
+    g.wait(&id, "PAUSED").await;
+    assert_eq!(domstate(&id), "paused");
+    g.act(&id, json!({"unpause": null})).await;
+    g.wait(&id, "ACTIVE").await;
+    assert_eq!(domstate(&id), "running");
+    g.act(&id, json!({"suspend": null})).await;
+    g.wait(&id, "SUSPENDED").await;
+    assert_eq!(
+        domstate(&id),
+        "shut off",
+        "a suspended guest is saved to disk"
+    );
+    g.act(&id, json!({"resume": null})).await;
+    g.wait(&id, "ACTIVE").await;
+    assert_eq!(domstate(&id), "running");
+
+    step("snapshot");
+    // Snapshot to a new image, which boots again.
+    let (s, headers, b) = g
+        .action(&id, json!({"createImage": {"name": "life-snap"}}))
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let snap = b["image_id"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| {
+            headers
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| l.rsplit('/').next())
+                .map(str::to_string)
+        })
+        .expect("snapshot image id");
+    wait_for("snapshot active", Duration::from_secs(120), || async {
+        (g.image_status(&snap).await == "active").then_some(())
+    })
+    .await;
+    g.wait(&id, "ACTIVE").await;
+    let from_snap = g.boot("from-snap", &snap, "1").await;
+    g.wait(&from_snap, "ACTIVE").await;
+    g.wait_marker(&from_snap, 1).await;
+    g.delete(&from_snap).await;
+    assert_eq!(domstate(&from_snap), "");
+
+    step("resize");
+    // Resize to a bigger flavor: the domain gets its memory; confirm keeps it.
+    let before = dom_memory_mib(&id);
+    g.act(&id, json!({"resize": {"flavorRef": "2"}})).await;
+    g.wait(&id, "VERIFY_RESIZE").await;
+    let flavor: Value = g.server(&id).await["flavor"].clone();
+    assert_eq!(flavor["id"], "2", "{flavor}");
+    assert_eq!(dom_memory_mib(&id), 2048, "libvirt's memory (was {before})");
+    assert_eq!(domstate(&id), "running");
+    g.act(&id, json!({"confirmResize": null})).await;
+    g.wait(&id, "ACTIVE").await;
+    assert_eq!(dom_memory_mib(&id), 2048);
+    g.wait_marker(&id, 5).await;
+
+    step("rebuild");
+    // Rebuild from the same image: a fresh disk and a fresh console.
+    g.act(&id, json!({"rebuild": {"imageRef": image}})).await;
+    g.wait(&id, "ACTIVE").await;
+    g.wait_marker(&id, 1).await;
+
+    step("delete");
+    // Delete: no domain, no overlay, no console log left.
+    g.delete(&id).await;
+    assert_eq!(domstate(&id), "", "libvirt still has the domain");
+    assert_eq!(leftovers(&cfg, &id), Vec::<PathBuf>::new());
+
+    step("second boot from the cache");
+    // A second server from the same image boots from the cache: the cached file is the
+    // one the first boot fetched, not fetched again.
+    let second = g.boot("second", &image, "1").await;
+    g.wait(&second, "ACTIVE").await;
+    g.wait_marker(&second, 1).await;
+    let now = std::fs::metadata(&cached).unwrap();
+    assert_eq!(
+        (now.ino(), now.mtime(), now.mtime_nsec()),
+        (
+            first_fetch.ino(),
+            first_fetch.mtime(),
+            first_fetch.mtime_nsec()
+        ),
+        "the image was fetched again"
+    );
+    g.delete(&second).await;
+    assert_eq!(leftovers(&cfg, &second), Vec::<PathBuf>::new());
+    g.cloud.running.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_guest_that_never_speaks_is_an_error_with_a_fault() {
+    if skip("a_guest_that_never_speaks_is_an_error_with_a_fault") {
+        return;
+    }
+    let g = start("silent", |c| c.compute.boot_timeout_secs = 5).await;
+    // A disk of zeros: the firmware finds nothing to boot and the serial console stays
+    // silent.
+    let blank = metacloud_tests::scratch_dir("blank").join("blank.raw");
+    std::fs::write(&blank, vec![0u8; 1 << 20]).unwrap();
+    let image = g.upload("blank", &blank).await;
+    let id = g.boot("silent", &image, "1").await;
+    let server = g.wait(&id, "ERROR").await;
+    let fault = server["fault"]["message"].as_str().unwrap_or_default();
+    assert!(
+        fault.contains("no console output within 5 s"),
+        "fault: {}",
+        server["fault"]
+    );
+    assert_eq!(domstate(&id), "shut off", "the silent guest is stopped");
+    g.delete(&id).await;
+    assert_eq!(domstate(&id), "");
+    g.cloud.running.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_domain_the_database_does_not_know_is_destroyed_when_configured() {
+    if skip("a_domain_the_database_does_not_know_is_destroyed_when_configured") {
+        return;
+    }
+    let g = start("stray", |c| c.compute.destroy_unknown_domains = true).await;
+    // A domain named like ours that no instance owns (as if left by a lost database).
+    let stray = uuid::Uuid::new_v4().to_string();
+    let domain = |uuid: &str, host: &str| {
+        format!(
+            "<domain type='qemu'><name>instance-{uuid}</name><uuid>{uuid}</uuid>\
+             <metadata><metacloud:instance xmlns:metacloud='{}'>\
+             <metacloud:host>{host}</metacloud:host></metacloud:instance></metadata>\
+             <memory unit='MiB'>32</memory><vcpu>1</vcpu><os><type>hvm</type></os>\
+             <features><acpi/></features></domain>",
+            metacloud_virt::libvirt::METADATA_NS
+        )
+    };
+    let host = g.config.host();
+    // And one another compute host made: not this host's to destroy.
+    let foreign = uuid::Uuid::new_v4().to_string();
+    let dir = metacloud_tests::scratch_dir("stray");
+    for (uuid, owner) in [(&stray, host.as_str()), (&foreign, "another-host")] {
+        let file = dir.join(format!("{uuid}.xml"));
+        std::fs::write(&file, domain(uuid, owner)).unwrap();
+        virsh(&["create", file.to_str().unwrap()]);
+        g.booted.0.lock().unwrap().push(uuid.clone());
+        assert_eq!(domstate(uuid), "running");
+    }
+    wait_for("stray destroyed", Duration::from_secs(30), || async {
+        domstate(&stray).is_empty().then_some(())
+    })
+    .await;
+    // Several more passes (every 2 s) leave the other host's domain alone.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(domstate(&foreign), "running");
+    virsh(&["destroy", &format!("instance-{foreign}")]);
+    g.cloud.running.stop();
+}
