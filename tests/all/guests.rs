@@ -364,8 +364,20 @@ async fn a_real_guest_lives_its_whole_life_through_the_api() {
     assert_eq!(domstate(&from_snap), "");
 
     step("resize");
-    // Resize to a bigger flavor: the domain gets its memory; confirm keeps it.
+    // Resize to a bigger flavor and revert: the domain is back as it was.
     let before = dom_memory_mib(&id);
+    assert_eq!(before, 512);
+    g.act(&id, json!({"resize": {"flavorRef": "2"}})).await;
+    g.wait(&id, "VERIFY_RESIZE").await;
+    assert_eq!(dom_memory_mib(&id), 2048);
+    g.wait_marker(&id, 5).await;
+    g.act(&id, json!({"revertResize": null})).await;
+    g.wait(&id, "ACTIVE").await;
+    assert_eq!(g.server(&id).await["flavor"]["id"], "1");
+    assert_eq!(dom_memory_mib(&id), 512, "libvirt's memory after revert");
+    assert_eq!(domstate(&id), "running");
+    g.wait_marker(&id, 6).await;
+    // Again, and confirm: the domain keeps its new memory.
     g.act(&id, json!({"resize": {"flavorRef": "2"}})).await;
     g.wait(&id, "VERIFY_RESIZE").await;
     let flavor: Value = g.server(&id).await["flavor"].clone();
@@ -375,7 +387,7 @@ async fn a_real_guest_lives_its_whole_life_through_the_api() {
     g.act(&id, json!({"confirmResize": null})).await;
     g.wait(&id, "ACTIVE").await;
     assert_eq!(dom_memory_mib(&id), 2048);
-    g.wait_marker(&id, 5).await;
+    g.wait_marker(&id, 7).await;
 
     step("rebuild");
     // Rebuild from the same image: a fresh disk and a fresh console.

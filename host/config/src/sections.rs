@@ -556,6 +556,8 @@ pub struct ComputeConfig {
     /// ERROR with a fault that says why. 0 turns the watch off (images that keep their
     /// serial console silent).
     pub boot_timeout_secs: u64,
+    /// Where guests' VNC and SPICE consoles listen (the console proxies connect here).
+    pub graphics_listen: std::net::IpAddr,
     /// The power sync destroys `instance-*` domains the database does not know, once seen
     /// on two passes in a row (otherwise it only logs them).
     pub destroy_unknown_domains: bool,
@@ -583,6 +585,7 @@ impl Default for ComputeConfig {
             power_sync_interval_secs: 10,
             shutdown_timeout_secs: 60,
             boot_timeout_secs: 120,
+            graphics_listen: std::net::Ipv4Addr::LOCALHOST.into(),
             destroy_unknown_domains: false,
             override_vcpus: None,
             override_memory_mb: None,

@@ -154,6 +154,7 @@ pub fn open_driver(config: &Config) -> Result<Arc<dyn Driver>, StartError> {
             image_cache_path: c.image_cache_path.clone().unwrap_or_default(),
             domain_type: domain_type.to_string(),
             owner: config.host(),
+            graphics_listen: c.graphics_listen.to_string(),
             override_vcpus: c.override_vcpus,
             override_memory_mb: c.override_memory_mb,
             override_disk_gb: c.override_disk_gb,

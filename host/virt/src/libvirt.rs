@@ -39,6 +39,8 @@ pub struct LibvirtOptions {
     /// The compute host this driver serves, written into each domain's metadata: only
     /// domains naming it are this host's to clean up.
     pub owner: String,
+    /// Where guests' VNC and SPICE servers listen (empty: 127.0.0.1).
+    pub graphics_listen: String,
     /// Replaces the CPU count libvirt reports.
     pub override_vcpus: Option<u64>,
     /// Replaces the memory libvirt reports.
@@ -203,18 +205,23 @@ fn owner_of(metadata: &str) -> Option<String> {
 ///
 /// `domain_type` `test` gives the minimal domain libvirt's test driver accepts; any other
 /// type gives a full QEMU guest: ACPI, serial console logged to `console_log`, VNC and
-/// SPICE on 127.0.0.1, a user-mode virtio NIC and, when `disk` is given, a virtio qcow2
+/// SPICE on `graphics_listen` (default 127.0.0.1), a user-mode virtio NIC and, when `disk` is given, a virtio qcow2
 /// root disk. No `<cpu>` element: the hypervisor's default model, never host-passthrough.
 pub fn domain_xml(
-    domain_type: &str,
+    opts: &LibvirtOptions,
     spec: &GuestSpec,
     disk: Option<&Path>,
     console_log: &Path,
-    owner: &str,
 ) -> String {
+    let domain_type = opts.domain_type.as_str();
     let name = xml_escape(&domain_name(&spec.uuid));
     let uuid = xml_escape(&spec.uuid);
-    let metadata = owner_metadata(owner);
+    let metadata = owner_metadata(&opts.owner);
+    let listen = xml_escape(if opts.graphics_listen.is_empty() {
+        "127.0.0.1"
+    } else {
+        &opts.graphics_listen
+    });
     let memory_kib = spec.memory_mb.saturating_mul(1024);
     let vcpus = spec.vcpus.max(1);
     if domain_type == "test" {
@@ -265,8 +272,8 @@ pub fn domain_xml(
     <console type='pty'>
       <target type='serial' port='0'/>
     </console>
-    <graphics type='vnc' autoport='yes' listen='127.0.0.1'/>
-    <graphics type='spice' autoport='yes' listen='127.0.0.1'/>
+    <graphics type='vnc' autoport='yes' listen='{listen}'/>
+    <graphics type='spice' autoport='yes' listen='{listen}'/>
     <video>
       <model type='virtio'/>
     </video>
@@ -496,13 +503,7 @@ impl LibvirtDriver {
                 disk = Some(self.make_overlay(spec, image)?);
             }
         }
-        let xml = domain_xml(
-            &self.opts.domain_type,
-            spec,
-            disk.as_deref(),
-            &dir.join("console.log"),
-            &self.opts.owner,
-        );
+        let xml = domain_xml(&self.opts, spec, disk.as_deref(), &dir.join("console.log"));
         tracing::debug!(instance = %spec.uuid, %xml, "defining domain");
         let dom = self
             .conn()?
@@ -821,13 +822,7 @@ impl Driver for LibvirtDriver {
                 })?;
             }
         }
-        let xml = domain_xml(
-            &self.opts.domain_type,
-            &spec,
-            disk.as_deref(),
-            &dir.join("console.log"),
-            &self.opts.owner,
-        );
+        let xml = domain_xml(&self.opts, &spec, disk.as_deref(), &dir.join("console.log"));
         // Defining a domain with the same name and UUID replaces its definition.
         let dom = self.conn()?.define_domain_xml(&xml).map_err(lv(&uuid))?;
         self.simulated_console(
@@ -1025,6 +1020,14 @@ impl Driver for LibvirtDriver {
 mod tests {
     use super::*;
 
+    fn opts(domain_type: &str, owner: &str) -> LibvirtOptions {
+        LibvirtOptions {
+            domain_type: domain_type.into(),
+            owner: owner.into(),
+            ..Default::default()
+        }
+    }
+
     fn spec() -> GuestSpec {
         GuestSpec {
             uuid: "0a2b4c6d-8e0f-4a1b-9c2d-3e4f5a6b7c8d".into(),
@@ -1060,7 +1063,12 @@ mod tests {
 
     #[test]
     fn test_driver_xml_is_minimal() {
-        let xml = domain_xml("test", &spec(), None, Path::new("/x/console.log"), "");
+        let xml = domain_xml(
+            &opts("test", ""),
+            &spec(),
+            None,
+            Path::new("/x/console.log"),
+        );
         assert!(xml.starts_with("<domain type='test'>"));
         assert!(xml.contains("<name>instance-0a2b4c6d-8e0f-4a1b-9c2d-3e4f5a6b7c8d</name>"));
         assert!(xml.contains("<memory unit='KiB'>524288</memory>"));
@@ -1070,12 +1078,13 @@ mod tests {
 
     #[test]
     fn qemu_xml_has_console_graphics_nic_and_disk() {
+        let mut o = opts("qemu", "compute-1 & <2>");
+        o.graphics_listen = "0.0.0.0".into();
         let xml = domain_xml(
-            "qemu",
+            &o,
             &spec(),
             Some(Path::new("/i/u/disk")),
             Path::new("/i/u/console.log"),
-            "compute-1 & <2>",
         );
         for part in [
             "<domain type='qemu'>",
@@ -1084,8 +1093,8 @@ mod tests {
             "<on_poweroff>destroy</on_poweroff>",
             "<log file='/i/u/console.log' append='on'/>",
             "<console type='pty'>",
-            "<graphics type='vnc' autoport='yes' listen='127.0.0.1'/>",
-            "<graphics type='spice' autoport='yes' listen='127.0.0.1'/>",
+            "<graphics type='vnc' autoport='yes' listen='0.0.0.0'/>",
+            "<graphics type='spice' autoport='yes' listen='0.0.0.0'/>",
             "<interface type='user'>\n      <model type='virtio'/>",
             "<driver name='qemu' type='qcow2'/>",
             "<source file='/i/u/disk'/>",
@@ -1094,7 +1103,7 @@ mod tests {
             assert!(xml.contains(part), "missing {part:?} in\n{xml}");
         }
         assert!(!xml.contains("host-passthrough"));
-        let diskless = domain_xml("kvm", &spec(), None, Path::new("/c.log"), "");
+        let diskless = domain_xml(&opts("kvm", ""), &spec(), None, Path::new("/c.log"));
         assert!(diskless.starts_with("<domain type='kvm'>"));
         assert!(!diskless.contains("<disk"));
     }
