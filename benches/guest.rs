@@ -1,0 +1,309 @@
+//! A real guest on `qemu:///system`: from the OpenStack API's `POST /v2.1/servers` to the
+//! guest's marker line on its serial console, beside a plain `virsh create` of the same
+//! domain XML over the same cached image, in the same run (issue 6).
+//!
+//! `cargo bench -p metacloud-benches --bench guest` (needs `scripts/setup.sh hypervisor`
+//! and the plugins built). `BENCH_RUNS` sets the runs of each (default 7); the two kinds
+//! alternate so that drift of the machine hits both alike.
+
+use metacloud::Role;
+use metacloud_config::Config;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const MARKER: &str = "METACLOUD-GUEST-UP";
+
+fn dist() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist")
+}
+
+/// The guest of ../shared/guest/build-guest.sh, built once into target/guest.
+fn guest_image() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guest");
+    if !dir.join("guest.raw").exists() {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/guest/build-guest.sh");
+        let ok = Command::new("bash")
+            .arg(&script)
+            .arg(&dir)
+            .status()
+            .expect("build-guest.sh");
+        assert!(ok.success(), "{} failed", script.display());
+    }
+    dir.join("guest.raw")
+}
+
+fn config() -> Config {
+    let dir =
+        std::env::temp_dir().join(format!("mc-bench-guest-{}", uuid::Uuid::new_v4().simple()));
+    let mut c = Config::default();
+    c.service.data_dir = Some(dir.clone());
+    c.service.host = Some("guest-bench".into());
+    c.database.url = Some(format!("sqlite://{}/metacloud.db", dir.display()));
+    c.compute.libvirt_uri = "qemu:///system".into();
+    c.compute.instances_path = Some(dir.join("instances"));
+    c.compute.image_cache_path = Some(dir.join("cache"));
+    c.api.listen = "127.0.0.1:0".parse().unwrap();
+    c.api.compute_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.image_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.metadata_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.plugin_dir = Some(dist().join("api"));
+    c.scheduler.plugin_dir = Some(dist());
+    c.identity.listen = "127.0.0.1:0".parse().unwrap();
+    c.identity.demo_password = Some("demo-pw".into());
+    c.validate().expect("config");
+    c
+}
+
+fn virsh(args: &[&str]) -> String {
+    let out = Command::new("virsh")
+        .args(["-q", "-c", "qemu:///system"])
+        .args(args)
+        .output()
+        .expect("virsh");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Polls until the domain's QEMU process exists (libvirt writes its pid file when it
+/// spawns QEMU) and until `log` contains the marker; both times from `t0`.
+async fn watch(domain: &str, log: &Path, t0: Instant) -> (Duration, Duration) {
+    let pid_file = Path::new("/run/libvirt/qemu").join(format!("{domain}.pid"));
+    let mut spawned = None;
+    loop {
+        if spawned.is_none() && pid_file.exists() {
+            spawned = Some(t0.elapsed());
+        }
+        if let Ok(text) = std::fs::read(log) {
+            if text.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()) {
+                return (spawned.unwrap_or_default(), t0.elapsed());
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "no marker in {}",
+            log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+struct Cloud {
+    http: reqwest::Client,
+    nova: String,
+    token: String,
+}
+
+impl Cloud {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = self
+            .http
+            .request(method, format!("{}{path}", self.nova))
+            .header("x-auth-token", &self.token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn delete(&self, id: &str) {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("/v2.1/servers/{id}"),
+            None,
+        )
+        .await;
+        for _ in 0..600 {
+            if self
+                .call(reqwest::Method::GET, &format!("/v2.1/servers/{id}"), None)
+                .await
+                .0
+                == 404
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{id} not deleted");
+    }
+}
+
+struct Run {
+    started: Duration,
+    marker: Duration,
+}
+
+/// One boot through the API: POST → QEMU spawned → marker.
+async fn through_api(cloud: &Cloud, image: &str, instances: &Path) -> (Run, String) {
+    let body = json!({"server": {"name": "bench", "imageRef": image, "flavorRef": "1"}});
+    let t0 = Instant::now();
+    let (s, b) = cloud
+        .call(reqwest::Method::POST, "/v2.1/servers", Some(body))
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let id = b["server"]["id"].as_str().unwrap().to_string();
+    let log = instances.join(&id).join("console.log");
+    let (started, marker) = watch(&format!("instance-{id}"), &log, t0).await;
+    (Run { started, marker }, id)
+}
+
+/// The same domain XML and cached image, started by `virsh create` (overlay made first,
+/// outside the timing).
+async fn plain_virsh(xml: &str, cache: &Path, image: &str, scratch: &Path) -> Run {
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let dir = scratch.join(&uuid);
+    std::fs::create_dir_all(&dir).unwrap();
+    let disk = dir.join("disk");
+    let ok = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
+        .arg(cache.join(image))
+        .arg(&disk)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let log = dir.join("console.log");
+    let xml = retarget(xml, &uuid, &disk, &log);
+    let file = dir.join("domain.xml");
+    std::fs::write(&file, xml).unwrap();
+    let t0 = Instant::now();
+    // Spawned, not waited for: the QEMU process is watched for while virsh runs.
+    let mut virsh_create = Command::new("virsh")
+        .args(["-q", "-c", "qemu:///system", "create"])
+        .arg(&file)
+        .spawn()
+        .unwrap();
+    let (started, marker) = watch(&format!("plain-{uuid}"), &log, t0).await;
+    assert!(virsh_create.wait().unwrap().success(), "virsh create");
+    virsh(&["destroy", &format!("plain-{uuid}")]);
+    Run { started, marker }
+}
+
+/// The instance's domain XML with its own name, UUID, disk and console log.
+fn retarget(xml: &str, uuid: &str, disk: &Path, log: &Path) -> String {
+    let mut out = String::new();
+    for line in xml.lines() {
+        let t = line.trim_start();
+        let line = if t.starts_with("<name>") {
+            format!("<name>plain-{uuid}</name>")
+        } else if t.starts_with("<uuid>") {
+            format!("<uuid>{uuid}</uuid>")
+        } else if t.starts_with("<source file=") && t.contains("/disk'") {
+            format!("<source file='{}'/>", disk.display())
+        } else if t.starts_with("<log file=") {
+            format!("<log file='{}' append='on'/>", log.display())
+        } else if t.starts_with("<source path=") || t.starts_with("<alias") {
+            continue;
+        } else {
+            line.to_string()
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7);
+    let guest = guest_image();
+    let config = config();
+    let running = metacloud::start(&config, &Role::ALL).await.expect("start");
+    let http = reqwest::Client::new();
+    let keystone = format!("http://{}/v3", running.identity_addr.unwrap());
+    let r = http
+        .post(format!("{keystone}/auth/tokens"))
+        .json(
+            &json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": "demo", "domain": {"id": "default"}, "password": "demo-pw"}}},
+            "scope": {"project": {"name": "demo", "domain": {"id": "default"}}}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let token = r.headers()["x-subject-token"].to_str().unwrap().to_string();
+    let glance = format!("http://{}", running.image_addr.unwrap());
+    let r = http
+        .post(format!("{glance}/v2/images"))
+        .header("x-auth-token", &token)
+        .json(&json!({"name": "guest", "disk_format": "raw", "container_format": "bare"}))
+        .send()
+        .await
+        .unwrap();
+    let image = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = http
+        .put(format!("{glance}/v2/images/{image}/file"))
+        .header("x-auth-token", &token)
+        .header("content-type", "application/octet-stream")
+        .body(std::fs::read(&guest).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let cloud = Cloud {
+        http,
+        nova: format!("http://{}", running.compute_addr.unwrap()),
+        token,
+    };
+    let instances = config.compute.instances_path.clone().unwrap();
+    let cache = config.compute.image_cache_path.clone().unwrap();
+    let scratch = config.data_dir().join("plain");
+
+    // Warm-up: the image enters the cache; its domain XML is the one virsh starts.
+    let (_, id) = through_api(&cloud, &image, &instances).await;
+    let xml = virsh(&["dumpxml", "--inactive", &format!("instance-{id}")]);
+    cloud.delete(&id).await;
+
+    let (mut api, mut plain) = (Vec::new(), Vec::new());
+    // A first virsh run too, so that neither kind pays a cold start in the figures.
+    plain_virsh(&xml, &cache, &image, &scratch).await;
+    for _ in 0..runs {
+        let (run, id) = through_api(&cloud, &image, &instances).await;
+        api.push(run);
+        cloud.delete(&id).await;
+        plain.push(plain_virsh(&xml, &cache, &image, &scratch).await);
+    }
+    let col = |v: &[Run], f: fn(&Run) -> Duration| median(v.iter().map(|r| ms(f(r))).collect());
+    let (a_start, a_marker) = (col(&api, |r| r.started), col(&api, |r| r.marker));
+    let (p_start, p_marker) = (col(&plain, |r| r.started), col(&plain, |r| r.marker));
+    println!(
+        "guest boot, {runs} runs each (medians; {}):",
+        config.compute.libvirt_uri
+    );
+    println!("  API POST -> QEMU spawned {a_start:.0} ms, -> marker {a_marker:.0} ms");
+    println!("  virsh create -> QEMU spawned {p_start:.0} ms, -> marker {p_marker:.0} ms");
+    println!(
+        "  orchestration: {:+.0} ms to QEMU's spawn, {:+.0} ms to the marker",
+        a_start - p_start,
+        a_marker - p_marker
+    );
+    for (i, (a, p)) in api.iter().zip(&plain).enumerate() {
+        println!(
+            "  run {i}: api {:.0}/{:.0} ms, virsh {:.0}/{:.0} ms",
+            ms(a.started),
+            ms(a.marker),
+            ms(p.started),
+            ms(p.marker)
+        );
+    }
+    running.stop();
+    let _ = std::fs::remove_dir_all(config.data_dir());
+}
