@@ -19,22 +19,6 @@ fn dist() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist")
 }
 
-/// The guest of ../shared/guest/build-guest.sh, built once into target/guest.
-fn guest_image() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guest");
-    if !dir.join("guest.raw").exists() {
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/guest/build-guest.sh");
-        let ok = Command::new("bash")
-            .arg(&script)
-            .arg(&dir)
-            .status()
-            .expect("build-guest.sh");
-        assert!(ok.success(), "{} failed", script.display());
-    }
-    dir.join("guest.raw")
-}
-
 fn config() -> Config {
     let dir =
         std::env::temp_dir().join(format!("mc-bench-guest-{}", uuid::Uuid::new_v4().simple()));
@@ -221,7 +205,7 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
-    let guest = guest_image();
+    let guest = metacloud_tests::guest_dir().join("guest.raw");
     let config = config();
     let running = metacloud::start(&config, &Role::ALL).await.expect("start");
     let http = reqwest::Client::new();

@@ -239,3 +239,29 @@ impl Client {
         body["servers"].as_array().cloned().unwrap_or_default()
     }
 }
+
+/// The test guest of `../shared/guest/build-guest.sh` (a bootable raw disk that prints
+/// `METACLOUD-GUEST-UP` on its serial console), built once into `target/guest` (never
+/// committed); the directory holding `guest.raw`.
+pub fn guest_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let dir = root.join("target/guest");
+        if !dir.join("guest.raw").exists() {
+            let script = root.join("../shared/guest/build-guest.sh");
+            let out = Command::new("bash")
+                .arg(&script)
+                .arg(&dir)
+                .output()
+                .expect("run build-guest.sh");
+            assert!(
+                out.status.success(),
+                "{} failed: {}",
+                script.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        dir
+    })
+}

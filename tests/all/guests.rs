@@ -3,12 +3,11 @@
 //! whole life, with libvirt's own view (`virsh`) checked against the API after each step.
 
 use crate::openstack::{config, Cloud};
-use metacloud_tests::wait_for;
+use metacloud_tests::{guest_dir, wait_for};
 use serde_json::{json, Value};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// What the guest prints on its serial console once its init runs.
@@ -25,30 +24,6 @@ fn skip(test: &str) -> bool {
         return true;
     }
     false
-}
-
-/// The test guest, built once from Debian packages (not committed).
-pub(crate) fn guest_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("guest");
-        if !dir.join("guest.raw").exists() {
-            let script =
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/guest/build-guest.sh");
-            let out = Command::new("bash")
-                .arg(&script)
-                .arg(&dir)
-                .output()
-                .expect("run build-guest.sh");
-            assert!(
-                out.status.success(),
-                "{} failed: {}",
-                script.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        dir
-    })
 }
 
 fn virsh(args: &[&str]) -> String {
@@ -203,33 +178,8 @@ impl Guests {
 
     /// Uploads a file as a raw image through the image API; returns its id.
     async fn upload(&self, name: &str, file: &Path) -> String {
-        let glance = &self.cloud.glance;
-        let r = self
-            .cloud
-            .http
-            .post(format!("{glance}/v2/images"))
-            .header("x-auth-token", &self.token)
-            .json(&json!({"name": name, "disk_format": "raw", "container_format": "bare"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 201);
-        let id = r.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let r = self
-            .cloud
-            .http
-            .put(format!("{glance}/v2/images/{id}/file"))
-            .header("x-auth-token", &self.token)
-            .header("content-type", "application/octet-stream")
-            .body(std::fs::read(file).unwrap())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 204);
-        id
+        let data = std::fs::read(file).unwrap();
+        self.cloud.upload_raw_image(&self.token, name, data).await
     }
 
     async fn image_status(&self, id: &str) -> String {

@@ -160,11 +160,16 @@ impl Cloud {
 
     /// Uploads a small raw image as the token's project; returns its id.
     pub(crate) async fn upload_image(&self, token: &str) -> String {
+        self.upload_raw_image(token, "img", vec![0u8; 4096]).await
+    }
+
+    /// Uploads `data` as a raw image named `name` as the token's project; returns its id.
+    pub(crate) async fn upload_raw_image(&self, token: &str, name: &str, data: Vec<u8>) -> String {
         let r = self
             .http
             .post(format!("{}/v2/images", self.glance))
             .header("x-auth-token", token)
-            .json(&json!({"name": "img", "disk_format": "raw", "container_format": "bare"}))
+            .json(&json!({"name": name, "disk_format": "raw", "container_format": "bare"}))
             .send()
             .await
             .unwrap();
@@ -178,7 +183,7 @@ impl Cloud {
             .put(format!("{}/v2/images/{id}/file", self.glance))
             .header("x-auth-token", token)
             .header("content-type", "application/octet-stream")
-            .body(vec![0u8; 4096])
+            .body(data)
             .send()
             .await
             .unwrap();

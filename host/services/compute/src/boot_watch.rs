@@ -5,8 +5,8 @@
 //! silent past `compute.boot_timeout_secs` is stopped and its instance put in ERROR with a
 //! fault that says which.
 
-use crate::{power_code, ComputeWorker};
-use metacloud_rpc::objects::{power, VmState};
+use crate::ComputeWorker;
+use metacloud_rpc::objects::VmState;
 use metacloud_virt::BootCheck;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,14 +105,7 @@ impl ComputeWorker {
         if let Err(e) = self.blocking(move |d| d.power_off(&u, None)).await {
             tracing::warn!(instance = %uuid, error = %e, "cannot stop the failed guest");
         }
-        let u = uuid.to_string();
-        let power = self
-            .blocking(move |d| d.power_state(&u))
-            .await
-            .ok()
-            .flatten()
-            .map(power_code)
-            .unwrap_or(power::NOSTATE);
+        let power = self.current_power(uuid).await;
         self.report(uuid, Some(VmState::Error), Some(power), Some(fault))
             .await;
     }

@@ -672,14 +672,7 @@ impl ComputeWorker {
         vm_state: VmState,
         result: Result<(), VirtError>,
     ) -> Result<Value, RpcError> {
-        let u = uuid.to_string();
-        let power = self
-            .blocking(move |d| d.power_state(&u))
-            .await
-            .ok()
-            .flatten()
-            .map(power_code)
-            .unwrap_or(power::NOSTATE);
+        let power = self.current_power(uuid).await;
         let update = match &result {
             Ok(()) => InstanceUpdate {
                 uuid: uuid.to_string(),
@@ -710,6 +703,17 @@ impl ComputeWorker {
             .await?;
         result.map_err(virt_error)?;
         json(())
+    }
+
+    /// The guest's power state as Nova numbers it (`NOSTATE` when it cannot be read).
+    async fn current_power(&self, uuid: &str) -> i32 {
+        let u = uuid.to_string();
+        self.blocking(move |d| d.power_state(&u))
+            .await
+            .ok()
+            .flatten()
+            .map(power_code)
+            .unwrap_or(power::NOSTATE)
     }
 
     async fn report(
