@@ -410,7 +410,7 @@ async fn a_domain_the_database_does_not_know_is_destroyed_when_configured() {
             "<domain type='qemu'><name>instance-{uuid}</name><uuid>{uuid}</uuid>\
              <metadata><metacloud:instance xmlns:metacloud='{}'>\
              <metacloud:host>{host}</metacloud:host></metacloud:instance></metadata>\
-             <memory unit='MiB'>32</memory><vcpu>1</vcpu><os><type>hvm</type></os>\
+             <memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os>\
              <features><acpi/></features></domain>",
             metacloud_virt::libvirt::METADATA_NS
         )
@@ -419,13 +419,22 @@ async fn a_domain_the_database_does_not_know_is_destroyed_when_configured() {
     // And one another compute host made: not this host's to destroy.
     let foreign = uuid::Uuid::new_v4().to_string();
     let dir = metacloud_tests::scratch_dir("stray");
-    for (uuid, owner) in [(&stray, host.as_str()), (&foreign, "another-host")] {
+    for (uuid, owner) in [(&foreign, "another-host"), (&stray, host.as_str())] {
         let file = dir.join(format!("{uuid}.xml"));
         std::fs::write(&file, domain(uuid, owner)).unwrap();
-        virsh(&["create", file.to_str().unwrap()]);
         g.booted.0.lock().unwrap().push(uuid.clone());
-        assert_eq!(domstate(uuid), "running");
+        let out = Command::new("virsh")
+            .args(["-q", "-c", "qemu:///system", "create"])
+            .arg(&file)
+            .output()
+            .expect("virsh");
+        assert!(
+            out.status.success(),
+            "virsh create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
+    assert_eq!(domstate(&foreign), "running");
     wait_for("stray destroyed", Duration::from_secs(30), || async {
         domstate(&stray).is_empty().then_some(())
     })
