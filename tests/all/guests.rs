@@ -152,15 +152,7 @@ impl Guests {
     }
 
     async fn delete(&self, id: &str) {
-        let (s, _, b) = self
-            .cloud
-            .call(
-                &self.token,
-                reqwest::Method::DELETE,
-                &format!("/v2.1/servers/{id}"),
-                None,
-            )
-            .await;
+        let (s, b) = self.cloud.delete_server(&self.token, id).await;
         assert_eq!(s, 204, "{b}");
         wait_for(
             &format!("{id} deleted"),

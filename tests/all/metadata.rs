@@ -211,14 +211,7 @@ async fn an_instance_sees_itself_and_nobody_else_sees_anything() {
     assert_eq!(r.status().as_u16(), 404);
 
     // Once deleted, the instance is unknown too.
-    let (s, _, _) = cloud
-        .call(
-            &demo,
-            reqwest::Method::DELETE,
-            &format!("/v2.1/servers/{id}"),
-            None,
-        )
-        .await;
+    let (s, _) = cloud.delete_server(&demo, &id).await;
     assert_eq!(s, 204);
     metacloud_tests::wait_for("deleted", std::time::Duration::from_secs(30), || async {
         (md.get("/latest/meta-data/instance-id").await.0 == 404).then_some(())

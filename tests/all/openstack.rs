@@ -145,6 +145,13 @@ impl Cloud {
         (status, headers, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// `DELETE /v2.1/servers/{id}`: the status and body.
+    pub(crate) async fn delete_server(&self, token: &str, id: &str) -> (u16, Value) {
+        let path = format!("/v2.1/servers/{id}");
+        let (s, _, b) = self.call(token, reqwest::Method::DELETE, &path, None).await;
+        (s, b)
+    }
+
     pub(crate) async fn get(&self, token: &str, path: &str) -> (u16, Value) {
         let (s, _, b) = self.call(token, reqwest::Method::GET, path, None).await;
         (s, b)
@@ -392,14 +399,7 @@ async fn servers_through_the_dialect_as_nova_shapes_them() {
     // Delete: 204, then gone.
     for s in servers {
         let sid = s["id"].as_str().unwrap();
-        let (st, _, _) = c
-            .call(
-                &demo,
-                reqwest::Method::DELETE,
-                &format!("/v2.1/servers/{sid}"),
-                None,
-            )
-            .await;
+        let (st, _) = c.delete_server(&demo, sid).await;
         assert_eq!(st, 204);
     }
     wait_for("all deleted", Duration::from_secs(30), || async {
@@ -424,14 +424,7 @@ async fn projects_are_isolated_and_readers_read_only() {
     assert_eq!(c.get(&other, &format!("/v2.1/servers/{id}")).await.0, 404);
     let (_, l) = c.get(&other, "/v2.1/servers").await;
     assert!(l["servers"].as_array().unwrap().is_empty());
-    let (s, _, _) = c
-        .call(
-            &other,
-            reqwest::Method::DELETE,
-            &format!("/v2.1/servers/{id}"),
-            None,
-        )
-        .await;
+    let (s, _) = c.delete_server(&other, &id).await;
     assert_eq!(s, 404);
     let (s, _, _) = c
         .call(
@@ -518,14 +511,7 @@ async fn thirty_concurrent_creates_against_a_quota_of_ten() {
         .collect();
     assert_eq!(ids.len(), 10);
     for id in &ids {
-        let (s, _, _) = c
-            .call(
-                &demo,
-                reqwest::Method::DELETE,
-                &format!("/v2.1/servers/{id}"),
-                None,
-            )
-            .await;
+        let (s, _) = c.delete_server(&demo, id).await;
         assert_eq!(s, 204);
     }
     wait_for("usage back to 0", Duration::from_secs(30), || async {
