@@ -48,27 +48,28 @@ fn stats(mut v: Vec<Duration>) -> (f64, f64, usize) {
 
 /// A host that answers `list-servers` with the same 100 servers, from memory.
 /// (also packed once, so the measure is the plugin's, not the host's packing).
-struct Canned(Vec<Server>, ServerPage);
+#[derive(Clone)]
+struct Canned(Arc<(Vec<Server>, ServerPage)>);
 
 fn unavailable<T>() -> Result<T, OpError> {
     Err(OpError::Unavailable("canned".into()))
 }
 
-impl ApiHost for Canned {
-    fn create_servers(&self, _: Caller, _: ServerCreate) -> Result<Vec<Server>, OpError> {
+impl compute::Host for Canned {
+    fn create_servers(&mut self, _: Caller, _: ServerCreate) -> Result<Vec<Server>, OpError> {
         unavailable()
     }
-    fn list_servers(&self, _: Caller, _: ServerQuery) -> Result<Vec<Server>, OpError> {
-        Ok(self.0.clone())
+    fn list_servers(&mut self, _: Caller, _: ServerQuery) -> Result<Vec<Server>, OpError> {
+        Ok(self.0 .0.clone())
     }
-    fn list_servers_page(&self, _: Caller, _: ServerQuery) -> Result<ServerPage, OpError> {
-        Ok(self.1.clone())
+    fn list_servers_page(&mut self, _: Caller, _: ServerQuery) -> Result<ServerPage, OpError> {
+        Ok(self.0 .1.clone())
     }
-    fn get_server(&self, _: Caller, _: String) -> Result<Server, OpError> {
+    fn get_server(&mut self, _: Caller, _: String) -> Result<Server, OpError> {
         unavailable()
     }
     fn update_server(
-        &self,
+        &mut self,
         _: Caller,
         _: String,
         _: Option<String>,
@@ -77,11 +78,11 @@ impl ApiHost for Canned {
     ) -> Result<Server, OpError> {
         unavailable()
     }
-    fn delete_server(&self, _: Caller, _: String) -> Result<(), OpError> {
+    fn delete_server(&mut self, _: Caller, _: String) -> Result<(), OpError> {
         unavailable()
     }
     fn server_action(
-        &self,
+        &mut self,
         _: Caller,
         _: String,
         _: String,
@@ -89,29 +90,29 @@ impl ApiHost for Canned {
     ) -> Result<(), OpError> {
         unavailable()
     }
-    fn console_output(&self, _: Caller, _: String) -> Result<String, OpError> {
+    fn console_output(&mut self, _: Caller, _: String) -> Result<String, OpError> {
         unavailable()
     }
-    fn list_flavors(&self, _: Caller) -> Result<Vec<Flavor>, OpError> {
+    fn list_flavors(&mut self, _: Caller) -> Result<Vec<Flavor>, OpError> {
         unavailable()
     }
-    fn get_flavor(&self, _: Caller, _: String) -> Result<Flavor, OpError> {
+    fn get_flavor(&mut self, _: Caller, _: String) -> Result<Flavor, OpError> {
         unavailable()
     }
-    fn create_flavor(&self, _: Caller, _: FlavorCreate) -> Result<Flavor, OpError> {
+    fn create_flavor(&mut self, _: Caller, _: FlavorCreate) -> Result<Flavor, OpError> {
         unavailable()
     }
-    fn delete_flavor(&self, _: Caller, _: String) -> Result<(), OpError> {
+    fn delete_flavor(&mut self, _: Caller, _: String) -> Result<(), OpError> {
         unavailable()
     }
-    fn list_keypairs(&self, _: Caller) -> Result<Vec<Keypair>, OpError> {
+    fn list_keypairs(&mut self, _: Caller) -> Result<Vec<Keypair>, OpError> {
         unavailable()
     }
-    fn get_keypair(&self, _: Caller, _: String) -> Result<Keypair, OpError> {
+    fn get_keypair(&mut self, _: Caller, _: String) -> Result<Keypair, OpError> {
         unavailable()
     }
     fn create_keypair(
-        &self,
+        &mut self,
         _: Caller,
         _: String,
         _: String,
@@ -119,35 +120,35 @@ impl ApiHost for Canned {
     ) -> Result<KeypairCreated, OpError> {
         unavailable()
     }
-    fn delete_keypair(&self, _: Caller, _: String) -> Result<(), OpError> {
+    fn delete_keypair(&mut self, _: Caller, _: String) -> Result<(), OpError> {
         unavailable()
     }
-    fn get_quotas(&self, _: Caller, _: String) -> Result<Vec<QuotaUsage>, OpError> {
+    fn get_quotas(&mut self, _: Caller, _: String) -> Result<Vec<QuotaUsage>, OpError> {
         unavailable()
     }
-    fn set_quota(&self, _: Caller, _: String, _: String, _: i64) -> Result<(), OpError> {
+    fn set_quota(&mut self, _: Caller, _: String, _: String, _: i64) -> Result<(), OpError> {
         unavailable()
     }
-    fn list_availability_zones(&self, _: Caller) -> Result<Vec<AvailabilityZone>, OpError> {
+    fn list_availability_zones(&mut self, _: Caller) -> Result<Vec<AvailabilityZone>, OpError> {
         unavailable()
     }
-    fn list_services(&self, _: Caller) -> Result<Vec<Service>, OpError> {
+    fn list_services(&mut self, _: Caller) -> Result<Vec<Service>, OpError> {
         unavailable()
     }
-    fn update_service(&self, _: Caller, _: i64, _: ServiceChange) -> Result<Service, OpError> {
+    fn update_service(&mut self, _: Caller, _: i64, _: ServiceChange) -> Result<Service, OpError> {
         unavailable()
     }
-    fn list_migrations(&self, _: Caller, _: Option<String>) -> Result<Vec<Migration>, OpError> {
+    fn list_migrations(&mut self, _: Caller, _: Option<String>) -> Result<Vec<Migration>, OpError> {
         unavailable()
     }
-    fn list_hypervisors(&self, _: Caller) -> Result<Vec<Hypervisor>, OpError> {
+    fn list_hypervisors(&mut self, _: Caller) -> Result<Vec<Hypervisor>, OpError> {
         unavailable()
     }
-    fn hypervisor_uptime(&self, _: Caller, _: String) -> Result<String, OpError> {
+    fn hypervisor_uptime(&mut self, _: Caller, _: String) -> Result<String, OpError> {
         unavailable()
     }
     fn create_image(
-        &self,
+        &mut self,
         _: Caller,
         _: String,
         _: String,
@@ -156,20 +157,20 @@ impl ApiHost for Canned {
     ) -> Result<String, OpError> {
         unavailable()
     }
-    fn image_endpoint(&self) -> String {
+    fn image_endpoint(&mut self) -> String {
         String::new()
     }
-    fn list_images(&self, _: Caller) -> Result<Vec<Image>, OpError> {
+    fn list_images(&mut self, _: Caller) -> Result<Vec<Image>, OpError> {
         unavailable()
     }
-    fn get_image(&self, _: Caller, _: String) -> Result<Image, OpError> {
+    fn get_image(&mut self, _: Caller, _: String) -> Result<Image, OpError> {
         unavailable()
     }
-    fn delete_image(&self, _: Caller, _: String) -> Result<(), OpError> {
+    fn delete_image(&mut self, _: Caller, _: String) -> Result<(), OpError> {
         unavailable()
     }
     fn set_image_metadata(
-        &self,
+        &mut self,
         _: Caller,
         _: String,
         _: Vec<(String, String)>,
@@ -177,11 +178,11 @@ impl ApiHost for Canned {
     ) -> Result<Vec<(String, String)>, OpError> {
         unavailable()
     }
-    fn delete_image_metadata(&self, _: Caller, _: String, _: String) -> Result<(), OpError> {
+    fn delete_image_metadata(&mut self, _: Caller, _: String, _: String) -> Result<(), OpError> {
         unavailable()
     }
     fn rebuild_server(
-        &self,
+        &mut self,
         _: Caller,
         _: String,
         _: String,
@@ -191,47 +192,52 @@ impl ApiHost for Canned {
         unavailable()
     }
     fn set_flavor_extra_specs(
-        &self,
+        &mut self,
         _: Caller,
         _: String,
         _: Vec<(String, String)>,
     ) -> Result<Vec<(String, String)>, OpError> {
         unavailable()
     }
-    fn delete_flavor_extra_spec(&self, _: Caller, _: String, _: String) -> Result<(), OpError> {
+    fn delete_flavor_extra_spec(&mut self, _: Caller, _: String, _: String) -> Result<(), OpError> {
         unavailable()
     }
-    fn list_flavor_access(&self, _: Caller, _: String) -> Result<Vec<String>, OpError> {
+    fn list_flavor_access(&mut self, _: Caller, _: String) -> Result<Vec<String>, OpError> {
         unavailable()
     }
-    fn add_flavor_access(&self, _: Caller, _: String, _: String) -> Result<Vec<String>, OpError> {
-        unavailable()
-    }
-    fn remove_flavor_access(
-        &self,
+    fn add_flavor_access(
+        &mut self,
         _: Caller,
         _: String,
         _: String,
     ) -> Result<Vec<String>, OpError> {
         unavailable()
     }
-    fn delete_quotas(&self, _: Caller, _: String) -> Result<(), OpError> {
+    fn remove_flavor_access(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: String,
+    ) -> Result<Vec<String>, OpError> {
         unavailable()
     }
-    fn set_default_quota(&self, _: Caller, _: String, _: i64) -> Result<(), OpError> {
+    fn delete_quotas(&mut self, _: Caller, _: String) -> Result<(), OpError> {
         unavailable()
     }
-    fn default_quotas(&self, _: Caller) -> Result<Vec<QuotaUsage>, OpError> {
+    fn set_default_quota(&mut self, _: Caller, _: String, _: i64) -> Result<(), OpError> {
         unavailable()
     }
-    fn list_aggregates(&self, _: Caller) -> Result<Vec<Aggregate>, OpError> {
+    fn default_quotas(&mut self, _: Caller) -> Result<Vec<QuotaUsage>, OpError> {
         unavailable()
     }
-    fn get_aggregate(&self, _: Caller, _: String) -> Result<Aggregate, OpError> {
+    fn list_aggregates(&mut self, _: Caller) -> Result<Vec<Aggregate>, OpError> {
+        unavailable()
+    }
+    fn get_aggregate(&mut self, _: Caller, _: String) -> Result<Aggregate, OpError> {
         unavailable()
     }
     fn create_aggregate(
-        &self,
+        &mut self,
         _: Caller,
         _: String,
         _: Option<String>,
@@ -239,7 +245,7 @@ impl ApiHost for Canned {
         unavailable()
     }
     fn update_aggregate(
-        &self,
+        &mut self,
         _: Caller,
         _: String,
         _: Option<String>,
@@ -247,17 +253,27 @@ impl ApiHost for Canned {
     ) -> Result<Aggregate, OpError> {
         unavailable()
     }
-    fn delete_aggregate(&self, _: Caller, _: String) -> Result<(), OpError> {
+    fn delete_aggregate(&mut self, _: Caller, _: String) -> Result<(), OpError> {
         unavailable()
     }
-    fn aggregate_add_host(&self, _: Caller, _: String, _: String) -> Result<Aggregate, OpError> {
+    fn aggregate_add_host(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: String,
+    ) -> Result<Aggregate, OpError> {
         unavailable()
     }
-    fn aggregate_remove_host(&self, _: Caller, _: String, _: String) -> Result<Aggregate, OpError> {
+    fn aggregate_remove_host(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: String,
+    ) -> Result<Aggregate, OpError> {
         unavailable()
     }
     fn set_aggregate_metadata(
-        &self,
+        &mut self,
         _: Caller,
         _: String,
         _: Vec<(String, Option<String>)>,
@@ -265,7 +281,7 @@ impl ApiHost for Canned {
         unavailable()
     }
     fn set_server_metadata(
-        &self,
+        &mut self,
         _: Caller,
         _: String,
         _: Vec<(String, String)>,
@@ -273,11 +289,11 @@ impl ApiHost for Canned {
     ) -> Result<Vec<(String, String)>, OpError> {
         unavailable()
     }
-    fn delete_server_metadata(&self, _: Caller, _: String, _: String) -> Result<(), OpError> {
+    fn delete_server_metadata(&mut self, _: Caller, _: String, _: String) -> Result<(), OpError> {
         unavailable()
     }
     fn create_server_group(
-        &self,
+        &mut self,
         _: Caller,
         _: String,
         _: String,
@@ -285,26 +301,27 @@ impl ApiHost for Canned {
     ) -> Result<ServerGroup, OpError> {
         unavailable()
     }
-    fn list_server_groups(&self, _: Caller, _: bool) -> Result<Vec<ServerGroup>, OpError> {
+    fn list_server_groups(&mut self, _: Caller, _: bool) -> Result<Vec<ServerGroup>, OpError> {
         unavailable()
     }
-    fn get_server_group(&self, _: Caller, _: String) -> Result<ServerGroup, OpError> {
+    fn get_server_group(&mut self, _: Caller, _: String) -> Result<ServerGroup, OpError> {
         unavailable()
     }
-    fn delete_server_group(&self, _: Caller, _: String) -> Result<(), OpError> {
+    fn delete_server_group(&mut self, _: Caller, _: String) -> Result<(), OpError> {
         unavailable()
     }
-    fn list_instance_actions(&self, _: Caller, _: String) -> Result<Vec<InstanceAction>, OpError> {
+    fn list_instance_actions(
+        &mut self,
+        _: Caller,
+        _: String,
+    ) -> Result<Vec<InstanceAction>, OpError> {
         unavailable()
     }
-    fn create_certificate(&self, _: Caller) -> Result<Certificate, OpError> {
+    fn create_certificate(&mut self, _: Caller) -> Result<Certificate, OpError> {
         unavailable()
     }
-    fn root_certificate(&self, _: Caller) -> Result<String, OpError> {
+    fn root_certificate(&mut self, _: Caller) -> Result<String, OpError> {
         unavailable()
-    }
-    fn verify_signature(&self, _: String, _: String, _: String, _: String) -> Option<Caller> {
-        None
     }
 }
 
@@ -366,7 +383,7 @@ fn plugin_share(servers: Vec<Server>) -> (f64, f64, usize) {
         .position(|r| r.method == "GET" && r.path == "/v2.1/servers/detail")
         .expect("route") as u32;
     let page = pack_servers(&servers);
-    let host: Arc<dyn ApiHost> = Arc::new(Canned(servers, page));
+    let host = Canned(Arc::new((servers, page)));
     let caller = Caller {
         user_id: "u".into(),
         user_name: "demo".into(),
@@ -389,9 +406,9 @@ fn plugin_share(servers: Vec<Server>) -> (f64, f64, usize) {
         let resp = plugin
             .handle(
                 &rt,
-                metacloud_plugins::api::DialectHosts {
-                    api: Some(host.clone()),
-                    ..Default::default()
+                DialectImports {
+                    compute: Some(Box::new(host.clone())),
+                    ..DialectImports::none()
                 },
                 route,
                 vec![],

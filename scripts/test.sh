@@ -14,6 +14,8 @@ status=0
 cargo test --workspace --lib --bins --tests --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 cargo test --manifest-path sdk/Cargo.toml --lib 2>&1 | tee -a "$log" || status=$?
 cargo test --manifest-path plugins/Cargo.toml -p openstack-api -p admin-api -p identity-api -p image-api -p ec2-api -p metadata-api --lib 2>&1 | tee -a "$log" || status=$?
+# rustfmt and clippy (warnings as errors) over the root, plugins/ and sdk/ workspaces.
+bash scripts/lint.sh 2>&1 | tee -a "$log" || status=1
 # Real OpenStack and AWS clients against `metacloud all` (../shared/conformance): the openstack
 # CLI workflow, boto3 and the aws CLI on the EC2 API, cloud-init's metadata crawlers, and
 # tempest's compute API groups (known failures: scripts/tempest-known-failures.txt).
@@ -26,8 +28,8 @@ else
 fi
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
-passed=$((passed + $(grep -c '^conformance .*: passed' "$log" || true)))
-failed=$((failed + $(grep -c '^conformance .*: FAILED' "$log" || true)))
+passed=$((passed + $(grep -Ec '^(conformance|check) .*: passed' "$log" || true)))
+failed=$((failed + $(grep -Ec '^(conformance|check) .*: FAILED' "$log" || true)))
 echo
 echo "tests: $passed passed, $failed failed"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

@@ -3,7 +3,7 @@
 
 use metacloud_config::{Config, SchedulerDriver, WeigherConfig, NATIVE_FILTERS, NATIVE_WEIGHERS};
 use metacloud_plugins::api::metadata::InstanceData;
-use metacloud_plugins::api::{DialectHosts, DialectPlugin, HttpRequest, MetadataHost};
+use metacloud_plugins::api::{metadata, DialectImports, DialectPlugin, HttpRequest};
 use metacloud_plugins::scheduler::SchedulerPlugin;
 use metacloud_plugins::{PluginError, PluginLimits, Runtime};
 use metacloud_rpc::objects::{
@@ -14,7 +14,6 @@ use metacloud_scheduler::wasm::WasmChain;
 use metacloud_scheduler::{Chain, Policy};
 use metacloud_tests::scratch_dir;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// First-party plugins, built by scripts/build-plugins.sh (part of the test command).
@@ -287,15 +286,15 @@ fn a_panic_fails_the_call() {
 /// plugin, while a plugin that spins is still stopped.
 struct SlowInstance(Duration);
 
-impl MetadataHost for SlowInstance {
-    fn current_instance(&self) -> Option<InstanceData> {
+impl metadata::Host for SlowInstance {
+    fn current_instance(&mut self) -> Option<InstanceData> {
         std::thread::sleep(self.0);
         None
     }
-    fn issue_session_token(&self, _ttl_seconds: u32) -> Option<String> {
+    fn issue_session_token(&mut self, _ttl_seconds: u32) -> Option<String> {
         None
     }
-    fn check_session_token(&self, _token: String) -> bool {
+    fn check_session_token(&mut self, _token: String) -> bool {
         false
     }
 }
@@ -323,15 +322,15 @@ fn time_in_host_imports_does_not_count_against_the_deadline() {
         headers: vec![],
         body: vec![],
     };
-    let hosts = DialectHosts {
-        metadata: Some(Arc::new(SlowInstance(Duration::from_millis(300)))),
-        ..Default::default()
+    let imports = || DialectImports {
+        metadata: Some(Box::new(SlowInstance(Duration::from_millis(300)))),
+        ..DialectImports::none()
     };
     let started = Instant::now();
     let answer = dialect
         .handle(
             &rt,
-            hosts.clone(),
+            imports(),
             route("slow-host"),
             vec![],
             None,
@@ -345,9 +344,24 @@ fn time_in_host_imports_does_not_count_against_the_deadline() {
         "host answered: nobody"
     );
     let err = dialect
-        .handle(&rt, hosts, route("loop"), vec![], None, get("loop"))
+        .handle(&rt, imports(), route("loop"), vec![], None, get("loop"))
         .expect_err("a spinning plugin is still stopped");
     assert!(matches!(err, PluginError::Timeout { .. }), "{err}");
+    // An import the host did not give fails only that call.
+    let err = dialect
+        .handle(
+            &rt,
+            DialectImports::none(),
+            route("slow-host"),
+            vec![],
+            None,
+            get("slow-host"),
+        )
+        .expect_err("no metadata import given");
+    assert!(
+        matches!(&err, PluginError::Trap { reason, .. } if reason.contains("`metadata` import")),
+        "{err}"
+    );
 }
 
 #[test]

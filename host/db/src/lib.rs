@@ -182,6 +182,8 @@ where
 }
 
 #[cfg(test)]
+mod schema_tests;
+#[cfg(test)]
 mod tests;
 
 /// Scratch databases for tests: a fresh SQLite file or a fresh PostgreSQL database.

@@ -247,7 +247,7 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
         role: "identity",
         reason: e.to_string(),
     };
-    let Some(dir) = config.api.plugin_dir.clone() else {
+    if config.api.plugin_dir.is_none() {
         tracing::warn!(
             "api.plugin_dir is not set: no identity, image or compute API (only the native API)"
         );
@@ -299,7 +299,7 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
         .into(),
     };
     use metacloud_api::dialect::{router, DialectList};
-    let service = serve_dialects(&config, &dir, &runtime, &backends, DialectList::Identity)?;
+    let service = serve_dialects(&config, &runtime, &backends, DialectList::Identity)?;
     running.all_dialects.push(service.clone());
     spawn_server(listener, router(service), "identity");
     running.listening.push((
@@ -309,7 +309,7 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
             boot.clouds_yaml.display()
         ),
     ));
-    let service = serve_dialects(&config, &dir, &runtime, &backends, DialectList::Image)?;
+    let service = serve_dialects(&config, &runtime, &backends, DialectList::Image)?;
     running.all_dialects.push(service.clone());
     spawn_server(
         image_listener,
@@ -324,7 +324,7 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
         ),
     ));
     running.image_addr = Some(image_addr);
-    let service = serve_dialects(&config, &dir, &runtime, &backends, DialectList::Compute)?;
+    let service = serve_dialects(&config, &runtime, &backends, DialectList::Compute)?;
     running.dialects = Some(service.clone());
     running.all_dialects.push(service.clone());
     spawn_server(compute_listener, router(service), "compute");
@@ -337,7 +337,7 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
     ));
     running.compute_addr = Some(compute_addr);
     if let Some((listener, ec2_addr)) = ec2 {
-        let service = serve_dialects(&config, &dir, &runtime, &backends, DialectList::Ec2)?;
+        let service = serve_dialects(&config, &runtime, &backends, DialectList::Ec2)?;
         running.all_dialects.push(service.clone());
         spawn_server(listener, router(service), "ec2");
         running.listening.push((
@@ -350,7 +350,7 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
         running.ec2_addr = Some(ec2_addr);
     }
     if let Some((listener, md_addr)) = metadata {
-        let service = serve_dialects(&config, &dir, &runtime, &backends, DialectList::Metadata)?;
+        let service = serve_dialects(&config, &runtime, &backends, DialectList::Metadata)?;
         running.all_dialects.push(service.clone());
         spawn_server(listener, router(service), "metadata");
         running.listening.push((
@@ -390,11 +390,10 @@ fn plugin_runtime(config: &Config) -> Result<metacloud_plugins::Runtime, StartEr
     })
 }
 
-/// The dialects `list` names, from `dir` (`api.plugin_dir`), in that order, served so that
-/// they reload when the directory or the config file changes (or on SIGHUP).
+/// The dialects `list` names, from `api.plugin_dir`, in that order, served so that they
+/// reload when the directory or the config file changes (or on SIGHUP).
 fn serve_dialects(
     config: &Config,
-    dir: &std::path::Path,
     runtime: &metacloud_plugins::Runtime,
     b: &metacloud_api::dialect::Backends,
     list: metacloud_api::dialect::DialectList,
@@ -403,20 +402,13 @@ fn serve_dialects(
         role: "api",
         reason,
     };
-    let dialects =
-        metacloud_api::dialect::load_dialects(runtime, dir, list.names(config), list.key())
-            .map_err(fail)?;
-    let source = metacloud_api::dialect::DialectSource {
-        config: config.clone(),
+    let service = metacloud_api::dialect::DialectService::from_config(
+        config,
         list,
-    };
-    let service = metacloud_api::dialect::DialectService::new(
         runtime.clone(),
-        dialects,
-        Some(source),
         b.clone(),
     )
-    .map_err(|e| fail(format!("{e} ({})", list.key())))?;
+    .map_err(fail)?;
     service.spawn_watch(Duration::from_secs(1));
     Ok(service)
 }

@@ -11,69 +11,42 @@
 //!   files or secrets. What they may ask of the host is their world's imports.
 //! - A plugin built against a WIT major version the host does not serve is refused at load,
 //!   with a message naming the versions served.
+//!
+//! The shape: [`state`] is what every store holds; [`base`] the imports every world gets
+//! (log, config, metrics); each world — [`scheduler`], [`api`] — is one module implementing
+//! [`World`]; [`swap`] serves any of them hot-swappable.
 
 pub mod api;
+pub mod base;
+mod error;
 mod health;
 mod runtime;
 pub mod scheduler;
+mod state;
+pub mod swap;
+mod world;
 
+pub use error::PluginError;
 pub use health::{Health, HealthReport};
-pub use runtime::{PluginLimits, Runtime, State};
+pub use runtime::{PluginLimits, Runtime};
+pub use state::{Plugin, State};
+pub use world::World;
 
-use displaydoc::Display;
-use thiserror::Error;
+/// A world's name and the WIT packages (with major version) it serves.
+pub type Served = (&'static str, &'static [&'static str]);
 
-/// WIT packages and major versions this host serves.
-pub const SERVED_PACKAGES: &[&str] = &[
-    "metacloud:host@1",
-    "metacloud:scheduler@1",
-    "metacloud:api@1",
+/// The packages of every world this host serves, with their major versions: the base's,
+/// then each world's. A new world adds its line here.
+pub const WORLDS: &[Served] = &[
+    ("base", base::PACKAGES),
+    (
+        scheduler::SchedulerWorld::NAME,
+        scheduler::SchedulerWorld::PACKAGES,
+    ),
+    (api::DialectWorld::NAME, api::DialectWorld::PACKAGES),
 ];
 
-/// A plugin that could not be loaded or whose call failed.
-#[derive(Debug, Display, Error, Clone, PartialEq)]
-pub enum PluginError {
-    /// cannot read plugin {path}: {reason}
-    Read { path: String, reason: String },
-    /// plugin {path} is not a valid component: {reason}
-    Invalid { path: String, reason: String },
-    /// plugin {path} imports {import}, which this host does not serve (it serves {served})
-    Incompatible {
-        path: String,
-        import: String,
-        served: String,
-    },
-    /// plugin {path} does not export the {world} world: {reason}
-    WrongWorld {
-        path: String,
-        world: String,
-        reason: String,
-    },
-    /// plugin {plugin} exceeded its deadline of {millis} ms in {call}
-    Timeout {
-        plugin: String,
-        call: String,
-        millis: u64,
-    },
-    /// plugin {plugin} exceeded its memory limit of {limit_mb} MiB in {call}
-    OutOfMemory {
-        plugin: String,
-        call: String,
-        limit_mb: u64,
-    },
-    /// plugin {plugin} trapped in {call}: {reason}
-    Trap {
-        plugin: String,
-        call: String,
-        reason: String,
-    },
-    /// plugin {plugin} returned an error from {call}: {message} (code {code})
-    Returned {
-        plugin: String,
-        call: String,
-        code: u32,
-        message: String,
-    },
-    /// plugin runtime error: {0}
-    Runtime(String),
+/// Every WIT package and major version this host serves.
+pub fn served_packages() -> Vec<&'static str> {
+    WORLDS.iter().flat_map(|(_, p)| p.iter().copied()).collect()
 }

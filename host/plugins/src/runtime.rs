@@ -1,18 +1,19 @@
 //! Engine, compilation cache, stores with limits, and the epoch ticker.
 
-use crate::PluginError;
-use std::collections::BTreeMap;
+use crate::error::PluginError;
+use crate::state::{Plugin, State};
+use crate::world::World;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use wasmtime::component::{Component, ResourceTable};
+use std::time::Duration;
+use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
-    Trap, UpdateDeadline,
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+    UpdateDeadline,
 };
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// A component of world `W`, linked and ready to instantiate.
+pub type Prepared<W> = InstancePre<State<<W as World>::Data>>;
 
 /// Limits every plugin call runs under.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,114 +38,6 @@ const TICK: Duration = Duration::from_millis(2);
 
 fn ticks(d: Duration) -> u64 {
     (d.as_millis() / TICK.as_millis()).max(1) as u64
-}
-
-/// Time spent in the host's own imports during the current call, credited back to the
-/// plugin's deadline: a slow database must not fail a plugin that is itself quick. Only
-/// imports reached through [`HostClock::timed`] count, so a plugin cannot buy itself time by
-/// blocking in some other import.
-#[derive(Debug, Clone, Default)]
-pub struct HostClock(Arc<AtomicU64>);
-
-/// A host import's implementation, timed from its lookup until the import returns.
-pub struct Timed<H: ?Sized> {
-    host: Arc<H>,
-    clock: HostClock,
-    started: Instant,
-}
-
-impl<H: ?Sized> std::ops::Deref for Timed<H> {
-    type Target = H;
-    fn deref(&self) -> &H {
-        &self.host
-    }
-}
-
-impl<H: ?Sized> Drop for Timed<H> {
-    fn drop(&mut self) {
-        let micros = self.started.elapsed().as_micros().min(u64::MAX as u128) as u64;
-        self.clock.0.fetch_add(micros, Ordering::Relaxed);
-    }
-}
-
-impl HostClock {
-    /// `host`, with the time until the returned guard drops credited to the plugin.
-    pub fn timed<H: ?Sized>(&self, host: Arc<H>) -> Timed<H> {
-        Timed {
-            host,
-            clock: self.clone(),
-            started: Instant::now(),
-        }
-    }
-
-    /// The credit gathered since the last take.
-    fn take(&self) -> Duration {
-        Duration::from_micros(self.0.swap(0, Ordering::Relaxed))
-    }
-}
-
-/// Denies memory growth past the cap and remembers that it did, so the trap that follows
-/// is reported as running out of memory.
-pub(crate) struct Limiter {
-    max_memory: usize,
-    pub(crate) denied: bool,
-}
-
-impl ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.max_memory {
-            self.denied = true;
-            return Ok(false);
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1 << 20)
-    }
-}
-
-/// What a plugin's store holds: a WASI context with nothing granted, its limiter, and the
-/// data its imports may read.
-pub struct State {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    pub(crate) limiter: Limiter,
-    /// The plugin's name, for logs and metrics.
-    pub plugin: String,
-    /// The plugin's own settings.
-    pub config: Arc<BTreeMap<String, String>>,
-    /// Instances per host index of the current snapshot (the `host-details` import).
-    pub host_instances: Arc<Vec<Vec<String>>>,
-    /// The compute operations an API dialect may call (its `compute` import).
-    pub api: Option<Arc<dyn crate::api::ApiHost>>,
-    /// The identity operations (its `identity` import).
-    pub identity: Option<Arc<dyn crate::api::IdentityHost>>,
-    /// The image operations (its `images` import).
-    pub images: Option<Arc<dyn crate::api::ImageHost>>,
-    /// The calling instance (its `metadata` import).
-    pub metadata: Option<Arc<dyn crate::api::MetadataHost>>,
-    /// Time the host's imports took during the current call.
-    pub(crate) host_clock: HostClock,
-}
-
-impl WasiView for State {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
 }
 
 /// One wasmtime engine for the process, with its compilation cache and epoch ticker.
@@ -205,9 +98,10 @@ impl Runtime {
         self.limits
     }
 
-    /// Loads a component: from the compilation cache when it holds this exact file for this
-    /// engine, else compiled (and cached). Refuses imports of WIT majors not served.
-    pub fn load(&self, path: &Path) -> Result<Component, PluginError> {
+    /// Loads a component of world `W`: from the compilation cache when it holds this exact
+    /// file for this engine, else compiled (and cached). Refuses imports of WIT majors that
+    /// `W` and the base do not serve.
+    pub fn load<W: World>(&self, path: &Path) -> Result<Component, PluginError> {
         let shown = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| PluginError::Read {
             path: shown.clone(),
@@ -223,8 +117,51 @@ impl Runtime {
             },
             None => self.compile(&bytes, &shown, cached.as_deref())?,
         };
-        check_imports(&self.engine, &component, &shown)?;
+        let served: Vec<&str> = crate::base::PACKAGES
+            .iter()
+            .chain(W::PACKAGES)
+            .copied()
+            .collect();
+        check_imports(&self.engine, &component, &shown, &served)?;
         Ok(component)
+    }
+
+    /// The linker of world `W`: WASI with nothing granted, the base imports, `W`'s own.
+    pub fn linker<W: World>(&self) -> Result<Linker<State<W::Data>>, PluginError> {
+        let mut linker = Linker::new(&self.engine);
+        let err = |e: wasmtime::Error| PluginError::Runtime(e.to_string());
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(err)?;
+        crate::base::add_to_linker(&mut linker).map_err(err)?;
+        W::add_to_linker(&mut linker).map_err(err)?;
+        Ok(linker)
+    }
+
+    /// `path` loaded as a component of world `W` and linked, ready to instantiate.
+    pub fn prepare<W: World>(&self, path: &Path) -> Result<(Component, Prepared<W>), PluginError> {
+        let component = self.load::<W>(path)?;
+        let pre = self
+            .linker::<W>()?
+            .instantiate_pre(&component)
+            .map_err(|e| PluginError::WrongWorld {
+                path: path.display().to_string(),
+                world: W::NAME.into(),
+                reason: PluginError::first_line(&e),
+            })?;
+        Ok((component, pre))
+    }
+
+    /// `component` linked with WASI and the base only, the imports of world `W` trapping:
+    /// for calls that must not reach the host (a plugin's name, its routes, a refusal).
+    pub fn prepare_bare<W: World>(
+        &self,
+        component: &Component,
+    ) -> Result<InstancePre<State<()>>, PluginError> {
+        let mut linker = Linker::new(&self.engine);
+        let err = |e: wasmtime::Error| PluginError::Runtime(e.to_string());
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(err)?;
+        crate::base::add_to_linker(&mut linker).map_err(err)?;
+        trap_imports(&mut linker, &self.engine, component, W::PACKAGES).map_err(err)?;
+        linker.instantiate_pre(component).map_err(err)
     }
 
     fn compile(
@@ -236,11 +173,7 @@ impl Runtime {
         let component =
             Component::from_binary(&self.engine, bytes).map_err(|e| PluginError::Invalid {
                 path: shown.to_string(),
-                reason: format!("{e:#}")
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string(),
+                reason: PluginError::first_line(&e),
             })?;
         if let Some(cache) = cache {
             if let Ok(artifact) = component.serialize() {
@@ -266,35 +199,20 @@ impl Runtime {
         Some(dir.join(format!("{digest}-{:016x}.cwasm", h.finish())))
     }
 
-    /// A store for one plugin call sequence, with the memory cap and no WASI grants.
-    pub fn store(
-        &self,
-        plugin: &str,
-        config: Arc<BTreeMap<String, String>>,
-        host_instances: Arc<Vec<Vec<String>>>,
-    ) -> Store<State> {
-        let state = State {
-            wasi: WasiCtxBuilder::new().build(),
-            table: ResourceTable::new(),
-            limiter: Limiter {
-                max_memory: self.limits.memory_bytes,
-                denied: false,
-            },
-            plugin: plugin.to_string(),
-            config,
-            host_instances,
-            api: None,
-            identity: None,
-            images: None,
-            metadata: None,
-            host_clock: HostClock::default(),
-        };
+    /// A store for one plugin call sequence, with the memory cap, no WASI grants, and the
+    /// world's data `world`.
+    pub fn store<D: Send + 'static>(&self, plugin: Plugin, world: D) -> Store<State<D>> {
+        let state = State::new(plugin, self.limits.memory_bytes, world);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
+        store.call_hook(|mut ctx, kind| {
+            ctx.data_mut().clock.hook(kind);
+            Ok(())
+        });
         // At the deadline, the time the host's imports took since the last check is given
         // back; with none to give, the call is interrupted.
-        store.epoch_deadline_callback(|ctx| {
-            let credit = ctx.data().host_clock.take();
+        store.epoch_deadline_callback(|mut ctx| {
+            let credit = ctx.data_mut().clock.take();
             Ok(if credit >= TICK {
                 UpdateDeadline::Continue(ticks(credit))
             } else {
@@ -305,19 +223,19 @@ impl Runtime {
     }
 
     /// Arms the deadline for the next call.
-    pub fn arm(&self, store: &mut Store<State>) {
-        store.data().host_clock.take();
+    pub fn arm<D>(&self, store: &mut Store<State<D>>) {
+        store.data_mut().clock.take();
         store.set_epoch_deadline(ticks(self.limits.deadline));
     }
 
     /// Turns a failed call into a [`PluginError`] naming what went wrong.
-    pub fn classify(
+    pub fn classify<D>(
         &self,
-        store: &Store<State>,
+        store: &Store<State<D>>,
         call: &str,
         error: wasmtime::Error,
     ) -> PluginError {
-        let plugin = store.data().plugin.clone();
+        let plugin = store.data().plugin.name.clone();
         if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             return PluginError::Timeout {
                 plugin,
@@ -334,11 +252,7 @@ impl Runtime {
         }
         let reason = match error.downcast_ref::<Trap>() {
             Some(trap) => trap.to_string(),
-            None => format!("{error:#}")
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string(),
+            None => PluginError::first_line(&error),
         };
         PluginError::Trap {
             plugin,
@@ -346,6 +260,38 @@ impl Runtime {
             reason,
         }
     }
+}
+
+/// Defines every function that `component` imports from `packages` as a trap.
+fn trap_imports<T: 'static>(
+    linker: &mut Linker<T>,
+    engine: &Engine,
+    component: &Component,
+    packages: &[&str],
+) -> wasmtime::Result<()> {
+    use wasmtime::component::types::ComponentItem;
+    let ty = component.component_type();
+    for (name, item) in ty.imports(engine) {
+        let Some((package, major)) = package_major(name) else {
+            continue;
+        };
+        if !packages.contains(&format!("{package}@{major}").as_str()) {
+            continue;
+        }
+        let ComponentItem::ComponentInstance(instance) = item else {
+            continue;
+        };
+        let mut at = linker.instance(name)?;
+        for (func, item) in instance.exports(engine) {
+            if let ComponentItem::ComponentFunc(_) = item {
+                let what = format!("{name}#{func}");
+                at.func_new(func, move |_, _, _, _| {
+                    wasmtime::bail!("`{what}` may not be called here")
+                })?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `metacloud:pkg/iface@1.2.3` → (`metacloud:pkg`, major 1).
@@ -356,7 +302,12 @@ fn package_major(import: &str) -> Option<(&str, u64)> {
     Some((package, major))
 }
 
-fn check_imports(engine: &Engine, component: &Component, shown: &str) -> Result<(), PluginError> {
+fn check_imports(
+    engine: &Engine,
+    component: &Component,
+    shown: &str,
+    served: &[&str],
+) -> Result<(), PluginError> {
     let ty = component.component_type();
     for (name, _) in ty.imports(engine).chain(ty.exports(engine)) {
         let Some((package, major)) = package_major(name) else {
@@ -365,14 +316,11 @@ fn check_imports(engine: &Engine, component: &Component, shown: &str) -> Result<
         if !package.starts_with("metacloud:") {
             continue;
         }
-        let served = crate::SERVED_PACKAGES
-            .iter()
-            .any(|p| *p == format!("{package}@{major}"));
-        if !served {
+        if !served.iter().any(|p| *p == format!("{package}@{major}")) {
             return Err(PluginError::Incompatible {
                 path: shown.to_string(),
                 import: name.to_string(),
-                served: crate::SERVED_PACKAGES.join(", "),
+                served: served.join(", "),
             });
         }
     }

@@ -1,18 +1,23 @@
-//! The scheduler's plugin worlds: filters and weighers, loaded and called under limits.
+//! The scheduler's plugin world: filters and weighers, loaded and called under limits.
 
+use crate::error::PluginError;
 use crate::health::{Health, HealthReport};
-use crate::runtime::{Runtime, State};
-use crate::PluginError;
+use crate::runtime::Runtime;
+use crate::state::{Plugin, State};
+use crate::world::World;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::Store;
 
-pub(crate) mod filter_world {
+mod filter_world {
     wasmtime::component::bindgen!({
         world: "filter-plugin",
         path: "../../wit/scheduler",
+        with: {
+            "metacloud:host": crate::base::bindings::metacloud::host,
+        },
     });
 }
 
@@ -21,93 +26,48 @@ mod weigher_world {
         world: "weigher-plugin",
         path: "../../wit/scheduler",
         with: {
-            "metacloud:host": super::filter_world::metacloud::host,
+            "metacloud:host": crate::base::bindings::metacloud::host,
             "metacloud:scheduler/types": super::filter_world::metacloud::scheduler::types,
             "metacloud:scheduler/host-details": super::filter_world::metacloud::scheduler::host_details,
         },
     });
 }
 
-use filter_world::metacloud::host::types::{LogLevel, PluginError as GuestError};
-use filter_world::metacloud::host::{config, log, metrics, types as host_types};
+use crate::base::bindings::metacloud::host::types::PluginError as GuestError;
 pub use filter_world::metacloud::scheduler::types::{
     Aggregate, FilterResult, Flavor, HostColumns, HostSnapshot, HostUpdate, RequestSpec,
     ServerGroup,
 };
 use filter_world::metacloud::scheduler::{host_details, types as sched_types};
 
-impl host_types::Host for State {}
-impl sched_types::Host for State {}
+/// The scheduler world (`filter-plugin` and `weigher-plugin`).
+pub struct SchedulerWorld;
 
-impl log::Host for State {
-    fn enabled(&mut self, level: LogLevel) -> bool {
-        match level {
-            LogLevel::Trace => tracing::enabled!(tracing::Level::TRACE),
-            LogLevel::Debug => tracing::enabled!(tracing::Level::DEBUG),
-            LogLevel::Info => tracing::enabled!(tracing::Level::INFO),
-            LogLevel::Warn => tracing::enabled!(tracing::Level::WARN),
-            LogLevel::Error => tracing::enabled!(tracing::Level::ERROR),
-        }
-    }
+/// What a scheduler plugin's imports read: the instances on each host of the snapshot.
+pub struct SchedulerData {
+    host_instances: Arc<Vec<Vec<String>>>,
+}
 
-    fn log(&mut self, level: LogLevel, message: String, fields: Vec<(String, String)>) {
-        let plugin = &self.plugin;
-        let fields = fields
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        match level {
-            LogLevel::Trace => tracing::trace!(%plugin, %fields, "{message}"),
-            LogLevel::Debug => tracing::debug!(%plugin, %fields, "{message}"),
-            LogLevel::Info => tracing::info!(%plugin, %fields, "{message}"),
-            LogLevel::Warn => tracing::warn!(%plugin, %fields, "{message}"),
-            LogLevel::Error => tracing::error!(%plugin, %fields, "{message}"),
-        }
+impl World for SchedulerWorld {
+    const NAME: &'static str = "metacloud:scheduler filter-plugin or weigher-plugin";
+    const PACKAGES: &'static [&'static str] = &["metacloud:scheduler@1"];
+    type Data = SchedulerData;
+
+    fn add_to_linker(linker: &mut Linker<State<SchedulerData>>) -> wasmtime::Result<()> {
+        sched_types::add_to_linker::<_, HasSelf<SchedulerData>>(linker, |s| s.import())?;
+        host_details::add_to_linker::<_, HasSelf<SchedulerData>>(linker, |s| s.import())
     }
 }
 
-impl config::Host for State {
-    fn get(&mut self, key: String) -> Option<String> {
-        self.config.get(&key).cloned()
-    }
+impl sched_types::Host for SchedulerData {}
 
-    fn get_all(&mut self) -> Vec<(String, String)> {
-        self.config
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    }
-}
-
-impl metrics::Host for State {
-    fn counter_add(&mut self, name: String, value: u64, _labels: Vec<(String, String)>) {
-        tracing::trace!(plugin = %self.plugin, %name, value, "plugin counter");
-    }
-
-    fn histogram_record(&mut self, name: String, value: f64, _labels: Vec<(String, String)>) {
-        tracing::trace!(plugin = %self.plugin, %name, value, "plugin histogram");
-    }
-}
-
-impl host_details::Host for State {
+impl host_details::Host for SchedulerData {
     fn instances(&mut self, host: u32) -> Vec<String> {
         self.host_instances
             .get(host as usize)
             .cloned()
             .unwrap_or_default()
     }
-}
-
-/// The linker every scheduler plugin is instantiated with: WASI (nothing granted) and the
-/// scheduler worlds' imports.
-fn linker(rt: &Runtime) -> Result<Linker<State>, PluginError> {
-    let mut linker = Linker::<State>::new(rt.engine());
-    let err = |e: wasmtime::Error| PluginError::Runtime(e.to_string());
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(err)?;
-    filter_world::FilterPlugin::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
-        .map_err(err)?;
-    Ok(linker)
 }
 
 fn returned(plugin: &str, call: &str, e: GuestError) -> PluginError {
@@ -140,8 +100,8 @@ pub struct SchedulerPlugin {
 }
 
 enum Pre {
-    Filter(filter_world::FilterPluginPre<State>),
-    Weigher(weigher_world::WeigherPluginPre<State>),
+    Filter(filter_world::FilterPluginPre<State<SchedulerData>>),
+    Weigher(weigher_world::WeigherPluginPre<State<SchedulerData>>),
 }
 
 impl SchedulerPlugin {
@@ -151,20 +111,8 @@ impl SchedulerPlugin {
         path: &Path,
         config: BTreeMap<String, String>,
     ) -> Result<SchedulerPlugin, PluginError> {
-        let component = rt.load(path)?;
-        let linker = linker(rt)?;
+        let (_, pre) = rt.prepare::<SchedulerWorld>(path)?;
         let shown = path.display().to_string();
-        let pre = linker
-            .instantiate_pre(&component)
-            .map_err(|e| PluginError::WrongWorld {
-                path: shown.clone(),
-                world: "metacloud:scheduler filter-plugin or weigher-plugin".into(),
-                reason: format!("{e:#}")
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string(),
-            })?;
         let config = Arc::new(config);
         let pre = match filter_world::FilterPluginPre::new(pre.clone()) {
             Ok(p) => Pre::Filter(p),
@@ -173,7 +121,7 @@ impl SchedulerPlugin {
                 Err(_) => {
                     return Err(PluginError::WrongWorld {
                         path: shown,
-                        world: "metacloud:scheduler filter-plugin or weigher-plugin".into(),
+                        world: SchedulerWorld::NAME.into(),
                         reason: filter_err.to_string(),
                     })
                 }
@@ -221,7 +169,12 @@ impl SchedulerPlugin {
         rt: &Runtime,
         host_instances: Arc<Vec<Vec<String>>>,
     ) -> Result<Session, PluginError> {
-        let mut store = rt.store(&self.name, self.config.clone(), host_instances);
+        let plugin = Plugin {
+            name: self.name.clone(),
+            config: self.config.clone(),
+            health: self.health.clone(),
+        };
+        let mut store = rt.store(plugin, SchedulerData { host_instances });
         let instance = match &self.pre {
             Pre::Filter(p) => p.instantiate(&mut store).map(Instance::Filter),
             Pre::Weigher(p) => p.instantiate(&mut store).map(Instance::Weigher),
@@ -256,7 +209,7 @@ enum Instance {
 /// instance of the batch, with `update` after each pick.
 pub struct Session {
     rt: Runtime,
-    store: Store<State>,
+    store: Store<State<SchedulerData>>,
     instance: Instance,
     health: Arc<Health>,
 }
@@ -315,7 +268,7 @@ impl Session {
             generation,
             candidates,
         );
-        let plugin = self.store.data().plugin.clone();
+        let plugin = self.store.data().plugin.name.clone();
         match self.finish("filter", r)? {
             Ok(result) => Ok(result.passed),
             Err(e) => Err(returned(&plugin, "filter", e)),
@@ -339,7 +292,7 @@ impl Session {
             generation,
             candidates,
         );
-        let plugin = self.store.data().plugin.clone();
+        let plugin = self.store.data().plugin.name.clone();
         let weights = match self.finish("weigh", r)? {
             Ok(w) => w,
             Err(e) => return Err(returned(&plugin, "weigh", e)),

@@ -6,7 +6,7 @@
 use crate::identity_host::IdentityOps;
 use crate::image_host::ImageOps;
 use crate::metadata_host::{identify, MetadataOps};
-use crate::routes::{DialectSet, Found, RouteAt, RouteConflict};
+use crate::routes::{DialectSet, Found, RouteAt};
 use crate::sealed::Seals;
 use crate::{ApiError, ComputeApi, Context, CreateRequest};
 use axum::body::Bytes;
@@ -19,28 +19,28 @@ use metacloud_db::instances::Instance;
 use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::metadata::InstanceData;
 use metacloud_plugins::api::{
-    Access, Aggregate, ApiHost, AvailabilityZone, BackupSpec, Caller, Certificate, DialectHosts,
-    DialectPlugin, Fault, Flavor, FlavorCreate, HttpRequest, HttpResponse, Hypervisor, Image,
-    InstanceAction, Keypair, KeypairCreated, Migration, OpError, QuotaError, QuotaUsage, Server,
-    ServerCreate, ServerGroup, ServerQuery, Service, ServiceChange,
+    compute, pack_servers, signatures, Access, Aggregate, AvailabilityZone, BackupSpec, Caller,
+    Certificate, DialectImports, DialectPlugin, Fault, Flavor, FlavorCreate, HttpRequest,
+    HttpResponse, Hypervisor, Image, InstanceAction, Keypair, KeypairCreated, Migration, OpError,
+    QuotaError, QuotaUsage, Server, ServerCreate, ServerGroup, ServerPage, ServerQuery, Service,
+    ServiceChange,
 };
+use metacloud_plugins::swap::{HotSwap, Source};
 use metacloud_plugins::Runtime;
 use metacloud_rpc::compute::PowerOp;
 use metacloud_rpc::objects::{ImageRef, SchedulerHints, VmState};
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
 
 /// The dialect plugins served on one listener (OpenStack Compute and the admin API on the
-/// compute port, say), swappable while it runs: a request takes the set current when it
-/// arrives and finishes on it; a reload builds a whole new set beside it (routes checked for
-/// overlaps) and puts it in place, or changes nothing and says why.
+/// compute port, say), swappable while it runs ([`HotSwap`]): a request takes the set
+/// current when it arrives and finishes on it; a reload builds a whole new set beside it
+/// (routes checked for overlaps) and puts it in place, or changes nothing and says why.
 pub struct DialectService {
     pub runtime: Runtime,
-    current: RwLock<Arc<DialectSet>>,
-    /// Where a reload reads the dialects from; none: the set given at start stays.
-    source: Option<DialectSource>,
+    dialects: Arc<HotSwap<DialectSource>>,
     identity: Identity,
     api: ComputeApi,
     pub(crate) images: metacloud_image::Images,
@@ -66,11 +66,11 @@ pub struct Backends {
     pub metadata_secret: Arc<str>,
 }
 
-/// Where dialects come from: the config file (`list` says which key names them) and the
-/// plugin directory (`api.plugin_dir`).
-#[derive(Debug, Clone)]
+/// Where a listener's dialects come from: the config key that names them (`list`) and
+/// the plugin directory (`api.plugin_dir`).
+#[derive(Clone)]
 pub struct DialectSource {
-    pub config: Config,
+    pub runtime: Runtime,
     pub list: DialectList,
 }
 
@@ -113,35 +113,31 @@ impl DialectList {
     }
 }
 
-impl DialectSource {
-    /// The config as it is now: its file read again (per-process values as at start).
-    fn config(&self) -> Result<Config, String> {
-        match self.config.source.as_str() {
-            "<defaults>" => Ok(self.config.clone()),
-            path => {
-                let mut c =
-                    Config::load(Some(std::path::Path::new(path))).map_err(|e| e.to_string())?;
-                c.service = self.config.service.clone();
-                Ok(c)
-            }
-        }
+impl Source for DialectSource {
+    type Item = DialectSet;
+
+    fn what(&self) -> String {
+        format!("API dialects ({})", self.list.key())
     }
 
-    /// The named dialects from the plugin directory, in the order the list gives.
-    pub fn load(&self, runtime: &Runtime) -> Result<Vec<DialectPlugin>, String> {
-        let config = self.config()?;
+    fn build(&self, config: &Config) -> Result<Arc<DialectSet>, String> {
         let dir = config
             .api
             .plugin_dir
             .clone()
             .ok_or_else(|| "api.plugin_dir is not set".to_string())?;
-        load_dialects(runtime, &dir, self.list.names(&config), self.list.key())
+        let key = self.list.key();
+        let dialects = load_dialects(&self.runtime, &dir, self.list.names(config), key)?;
+        let set = DialectSet::new(dialects).map_err(|e| format!("{e} ({key})"))?;
+        Ok(Arc::new(set))
     }
 
-    /// Names, sizes and modification times of what a reload would read.
-    fn fingerprint(&self) -> Vec<(std::path::PathBuf, u64, std::time::SystemTime)> {
-        self.config
-            .fingerprint(self.config.api.plugin_dir.as_deref())
+    fn plugin_dir(&self, config: &Config) -> Option<std::path::PathBuf> {
+        config.api.plugin_dir.clone()
+    }
+
+    fn describe(&self, set: &DialectSet) -> String {
+        set.names().join(", ")
     }
 }
 
@@ -194,121 +190,100 @@ pub fn load_dialects(
 }
 
 impl DialectService {
-    /// Serves `dialects`; with a `source`, [`DialectService::reload`] reads them again.
+    /// Serves the dialects `list` names in `config`, reloadable ([`DialectService::reload`],
+    /// [`DialectService::spawn_watch`]).
+    pub fn from_config(
+        config: &Config,
+        list: DialectList,
+        runtime: Runtime,
+        b: Backends,
+    ) -> Result<Arc<DialectService>, String> {
+        let source = DialectSource {
+            runtime: runtime.clone(),
+            list,
+        };
+        let dialects = HotSwap::new(source, config.clone())?;
+        Ok(DialectService::new(runtime, dialects, b))
+    }
+
+    /// Serves `dialects` (fixed: [`HotSwap::fixed`], or reloadable).
     pub fn new(
         runtime: Runtime,
-        dialects: Vec<DialectPlugin>,
-        source: Option<DialectSource>,
+        dialects: HotSwap<DialectSource>,
         b: Backends,
-    ) -> Result<Arc<DialectService>, RouteConflict> {
-        Ok(Arc::new(DialectService {
+    ) -> Arc<DialectService> {
+        Arc::new(DialectService {
             runtime,
-            current: RwLock::new(Arc::new(DialectSet::new(dialects)?)),
-            source,
+            dialects: Arc::new(dialects),
             identity: b.identity,
             api: b.api,
             images: b.images,
             image_url: b.image_url,
             ec2_max_skew_ms: b.ec2_max_skew.as_millis() as i64,
             metadata_secret: b.metadata_secret,
-        }))
+        })
     }
 
     /// Whether this service serves the dialects of `list`.
     fn serves(&self, list: DialectList) -> bool {
-        self.source.as_ref().is_some_and(|s| s.list == list)
+        self.dialects.source().is_some_and(|s| s.list == list)
     }
 
     /// The dialects served now.
     pub fn current(&self) -> Arc<DialectSet> {
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.dialects.current()
     }
 
     /// Loads the dialects again (config file and plugin directory) and serves them from
     /// the next request on; requests under way finish on the old ones. On any error the
     /// current set stays and the error says why. Blocking (plugins compile).
     pub fn reload(&self) -> Result<Vec<String>, String> {
-        let source = self
-            .source
-            .as_ref()
-            .ok_or_else(|| "these dialects were given at start, not loaded".to_string())?;
-        let built = source
-            .load(&self.runtime)
-            .and_then(|d| DialectSet::new(d).map_err(|e| format!("{e} ({})", source.list.key())));
-        match built {
-            Ok(set) => {
-                let names = set.names();
-                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
-                tracing::info!(dialects = ?names, "API dialects reloaded");
-                Ok(names)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "API dialect reload failed; the current dialects stay");
-                Err(e)
-            }
-        }
+        self.dialects.reload().map(|set| set.names())
     }
 
     /// Watches the config file and the plugin directory; a change reloads the dialects.
-    pub fn spawn_watch(self: &Arc<Self>, every: Duration) {
-        let Some(source) = self.source.clone() else {
-            return;
-        };
-        let me = self.clone();
-        tokio::spawn(async move {
-            let mut seen = source.fingerprint();
-            loop {
-                tokio::time::sleep(every).await;
-                let now = source.fingerprint();
-                if now != seen {
-                    seen = now;
-                    tracing::info!("API dialect directory or config changed; reloading");
-                    let me = me.clone();
-                    let _ = tokio::task::spawn_blocking(move || me.reload()).await;
-                }
-            }
-        });
+    pub fn spawn_watch(&self, every: Duration) {
+        self.dialects.spawn_watch(every);
     }
 
-    /// What one request's dialect may reach: compute, identity and images, for `caller`.
-    fn hosts(
+    /// What one request's dialect may reach: its imports, for `caller`.
+    fn imports(
         &self,
         request_id: &str,
         token: Option<&str>,
         caller: Option<Caller>,
         instance: Option<InstanceData>,
         seals: Arc<Seals>,
-    ) -> DialectHosts {
+    ) -> DialectImports {
         let handle = tokio::runtime::Handle::current();
         let caller = Established::new(caller);
-        DialectHosts {
-            api: Some(Arc::new(ComputeHost {
-                api: self.api.clone(),
-                images: self.images.clone(),
-                handle: handle.clone(),
-                request_id: request_id.to_string(),
-                token: token.map(String::from),
-                image_url: self.image_url.clone(),
-                caller: caller.clone(),
-                identity: self.identity.clone(),
-                ec2_max_skew_ms: self.ec2_max_skew_ms,
-                seals: seals.clone(),
-            })),
-            metadata: Some(Arc::new(MetadataOps {
+        let compute = ComputeHost {
+            api: self.api.clone(),
+            images: self.images.clone(),
+            handle: handle.clone(),
+            request_id: request_id.to_string(),
+            token: token.map(String::from),
+            image_url: self.image_url.clone(),
+            caller: caller.clone(),
+            identity: self.identity.clone(),
+            ec2_max_skew_ms: self.ec2_max_skew_ms,
+            seals: seals.clone(),
+        };
+        DialectImports {
+            signatures: Some(Box::new(compute.clone())),
+            compute: Some(Box::new(compute)),
+            metadata: Some(Box::new(MetadataOps {
                 instance,
                 seals: seals.clone(),
                 secret: self.metadata_secret.clone(),
             })),
-            identity: Some(Arc::new(IdentityOps {
+            identity: Some(Box::new(IdentityOps {
                 identity: self.identity.clone(),
                 seals,
                 handle: handle.clone(),
                 caller: caller.clone(),
             })),
-            images: Some(Arc::new(ImageOps {
+            images: Some(Box::new(ImageOps {
                 images: self.images.clone(),
                 handle,
                 caller,
@@ -493,12 +468,12 @@ async fn serve(
             };
             let seals = Arc::new(Seals::new());
             seals.seal_request(&mut req.headers, &mut req.body);
-            let hosts = svc.hosts(&id, token, caller.clone(), instance, seals.clone());
+            let imports = svc.imports(&id, token, caller.clone(), instance, seals.clone());
             let (svc2, dialect2) = (svc.clone(), dialect.clone());
             let span = tracing::Span::current();
             let handled = tokio::task::spawn_blocking(move || {
                 let _entered = span.enter();
-                dialect2.handle(&svc2.runtime, hosts, route, params, caller, req)
+                dialect2.handle(&svc2.runtime, imports, route, params, caller, req)
             })
             .await;
             match handled {
@@ -529,6 +504,7 @@ async fn serve(
 
 /// The host compute API as a dialect's `compute` import. Runs on the plugin's blocking
 /// thread and waits there for the async work.
+#[derive(Clone)]
 pub struct ComputeHost {
     api: ComputeApi,
     images: metacloud_image::Images,
@@ -901,8 +877,8 @@ impl ComputeHost {
     }
 }
 
-impl ApiHost for ComputeHost {
-    fn create_servers(&self, c: Caller, req: ServerCreate) -> Result<Vec<Server>, OpError> {
+impl compute::Host for ComputeHost {
+    fn create_servers(&mut self, c: Caller, req: ServerCreate) -> Result<Vec<Server>, OpError> {
         let ctx = self.context(&c)?;
         let image = match &req.image_ref {
             Some(id) => Some(self.boot_image(&c, id)?),
@@ -930,7 +906,7 @@ impl ApiHost for ComputeHost {
         self.servers(&ctx, made)
     }
 
-    fn list_servers(&self, c: Caller, q: ServerQuery) -> Result<Vec<Server>, OpError> {
+    fn list_servers(&mut self, c: Caller, q: ServerQuery) -> Result<Vec<Server>, OpError> {
         let ctx = self.context(&c)?;
         // With `changes-since`, deleted servers are listed too (as Nova does).
         let all = match q.changes_since {
@@ -941,7 +917,11 @@ impl ApiHost for ComputeHost {
         self.servers(&ctx, page)
     }
 
-    fn get_server(&self, c: Caller, id: String) -> Result<Server, OpError> {
+    fn list_servers_page(&mut self, c: Caller, q: ServerQuery) -> Result<ServerPage, OpError> {
+        self.list_servers(c, q).map(|s| pack_servers(&s))
+    }
+
+    fn get_server(&mut self, c: Caller, id: String) -> Result<Server, OpError> {
         let ctx = self.context(&c)?;
         let view = self.run(self.api.show(&ctx, &id))?;
         let mut s = self.servers(&ctx, vec![view.instance])?;
@@ -959,7 +939,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn update_server(
-        &self,
+        &mut self,
         c: Caller,
         id: String,
         name: Option<String>,
@@ -990,7 +970,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn rebuild_server(
-        &self,
+        &mut self,
         c: Caller,
         id: String,
         image_ref: String,
@@ -1007,7 +987,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn create_image(
-        &self,
+        &mut self,
         c: Caller,
         id: String,
         name: String,
@@ -1037,28 +1017,28 @@ impl ApiHost for ComputeHost {
         )
     }
 
-    fn image_endpoint(&self) -> String {
+    fn image_endpoint(&mut self) -> String {
         self.image_url.clone()
     }
 
-    fn list_images(&self, c: Caller) -> Result<Vec<Image>, OpError> {
+    fn list_images(&mut self, c: Caller) -> Result<Vec<Image>, OpError> {
         let who = requester(&c);
         let all = self.run_image(self.images.list(&who, None, None))?;
         Ok(all.into_iter().map(wit_image).collect())
     }
 
-    fn get_image(&self, c: Caller, id: String) -> Result<Image, OpError> {
+    fn get_image(&mut self, c: Caller, id: String) -> Result<Image, OpError> {
         let who = requester(&c);
         self.run_image(self.images.get(&who, &id)).map(wit_image)
     }
 
-    fn delete_image(&self, c: Caller, id: String) -> Result<(), OpError> {
+    fn delete_image(&mut self, c: Caller, id: String) -> Result<(), OpError> {
         let who = requester(&c);
         self.run_image(self.images.delete(&who, &id))
     }
 
     fn set_image_metadata(
-        &self,
+        &mut self,
         c: Caller,
         id: String,
         metadata: Vec<(String, String)>,
@@ -1075,7 +1055,7 @@ impl ApiHost for ComputeHost {
         Ok(img.properties.into_iter().collect())
     }
 
-    fn delete_image_metadata(&self, c: Caller, id: String, key: String) -> Result<(), OpError> {
+    fn delete_image_metadata(&mut self, c: Caller, id: String, key: String) -> Result<(), OpError> {
         let who = requester(&c);
         self.run_image(
             self.images
@@ -1089,7 +1069,7 @@ impl ApiHost for ComputeHost {
         .map(|_| ())
     }
 
-    fn delete_server(&self, c: Caller, id: String) -> Result<(), OpError> {
+    fn delete_server(&mut self, c: Caller, id: String) -> Result<(), OpError> {
         // A pending migration's transfer image goes with the server.
         let transfer = self
             .run(async { Ok(self.api.db().pending_resize(&id).await.ok().flatten()) })?
@@ -1100,7 +1080,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn server_action(
-        &self,
+        &mut self,
         c: Caller,
         id: String,
         action: String,
@@ -1168,21 +1148,21 @@ impl ApiHost for ComputeHost {
         }
     }
 
-    fn console_output(&self, c: Caller, id: String) -> Result<String, OpError> {
+    fn console_output(&mut self, c: Caller, id: String) -> Result<String, OpError> {
         self.run(self.api.console_output(&self.context(&c)?, &id))
     }
 
-    fn list_flavors(&self, c: Caller) -> Result<Vec<Flavor>, OpError> {
+    fn list_flavors(&mut self, c: Caller) -> Result<Vec<Flavor>, OpError> {
         let flavors = self.run(self.api.list_flavors(&self.context(&c)?))?;
         Ok(flavors.iter().map(wit_flavor).collect())
     }
 
-    fn get_flavor(&self, c: Caller, id: String) -> Result<Flavor, OpError> {
+    fn get_flavor(&mut self, c: Caller, id: String) -> Result<Flavor, OpError> {
         self.run(self.api.flavor(&self.context(&c)?, &id))
             .map(|f| wit_flavor(&f))
     }
 
-    fn create_flavor(&self, c: Caller, f: FlavorCreate) -> Result<Flavor, OpError> {
+    fn create_flavor(&mut self, c: Caller, f: FlavorCreate) -> Result<Flavor, OpError> {
         if !c.roles.iter().any(|r| r == "admin") {
             return Err(OpError::Forbidden(
                 "Policy doesn't allow os_compute_api:os-flavor-manage:create to be performed."
@@ -1220,7 +1200,7 @@ impl ApiHost for ComputeHost {
         })
     }
 
-    fn delete_flavor(&self, c: Caller, id: String) -> Result<(), OpError> {
+    fn delete_flavor(&mut self, c: Caller, id: String) -> Result<(), OpError> {
         if !c.roles.iter().any(|r| r == "admin") {
             return Err(OpError::Forbidden(
                 "Policy doesn't allow os_compute_api:os-flavor-manage:delete to be performed."
@@ -1234,18 +1214,18 @@ impl ApiHost for ComputeHost {
         })
     }
 
-    fn list_keypairs(&self, c: Caller) -> Result<Vec<Keypair>, OpError> {
+    fn list_keypairs(&mut self, c: Caller) -> Result<Vec<Keypair>, OpError> {
         let ks = self.run(self.api.list_keypairs(&self.context(&c)?))?;
         Ok(ks.into_iter().map(wit_keypair).collect())
     }
 
-    fn get_keypair(&self, c: Caller, name: String) -> Result<Keypair, OpError> {
+    fn get_keypair(&mut self, c: Caller, name: String) -> Result<Keypair, OpError> {
         self.run(self.api.get_keypair(&self.context(&c)?, &name))
             .map(wit_keypair)
     }
 
     fn create_keypair(
-        &self,
+        &mut self,
         c: Caller,
         name: String,
         key_type: String,
@@ -1263,11 +1243,11 @@ impl ApiHost for ComputeHost {
         })
     }
 
-    fn delete_keypair(&self, c: Caller, name: String) -> Result<(), OpError> {
+    fn delete_keypair(&mut self, c: Caller, name: String) -> Result<(), OpError> {
         self.run(self.api.delete_keypair(&self.context(&c)?, &name))
     }
 
-    fn get_quotas(&self, c: Caller, project: String) -> Result<Vec<QuotaUsage>, OpError> {
+    fn get_quotas(&mut self, c: Caller, project: String) -> Result<Vec<QuotaUsage>, OpError> {
         let report = self.run(self.api.quota_report(&self.context(&c)?, &project))?;
         Ok(report
             .into_iter()
@@ -1280,7 +1260,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn set_quota(
-        &self,
+        &mut self,
         c: Caller,
         project: String,
         resource: String,
@@ -1292,7 +1272,7 @@ impl ApiHost for ComputeHost {
         )
     }
 
-    fn list_availability_zones(&self, c: Caller) -> Result<Vec<AvailabilityZone>, OpError> {
+    fn list_availability_zones(&mut self, c: Caller) -> Result<Vec<AvailabilityZone>, OpError> {
         let admin = c.roles.iter().any(|r| r == "admin");
         let hosts = self.run(async {
             Ok(self
@@ -1321,7 +1301,7 @@ impl ApiHost for ComputeHost {
         Ok(zones)
     }
 
-    fn list_services(&self, c: Caller) -> Result<Vec<Service>, OpError> {
+    fn list_services(&mut self, c: Caller) -> Result<Vec<Service>, OpError> {
         let ctx = self.context(&c)?;
         let services = self.run(self.api.services(&ctx))?;
         let zones = self.zones()?;
@@ -1332,7 +1312,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn update_service(
-        &self,
+        &mut self,
         c: Caller,
         id: i64,
         change: ServiceChange,
@@ -1347,7 +1327,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn list_migrations(
-        &self,
+        &mut self,
         c: Caller,
         instance_id: Option<String>,
     ) -> Result<Vec<Migration>, OpError> {
@@ -1373,7 +1353,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn set_flavor_extra_specs(
-        &self,
+        &mut self,
         c: Caller,
         id: String,
         specs: Vec<(String, String)>,
@@ -1386,19 +1366,24 @@ impl ApiHost for ComputeHost {
         Ok(all.into_iter().collect())
     }
 
-    fn delete_flavor_extra_spec(&self, c: Caller, id: String, key: String) -> Result<(), OpError> {
+    fn delete_flavor_extra_spec(
+        &mut self,
+        c: Caller,
+        id: String,
+        key: String,
+    ) -> Result<(), OpError> {
         self.run(
             self.api
                 .delete_flavor_extra_spec(&self.context(&c)?, &id, &key),
         )
     }
 
-    fn list_flavor_access(&self, c: Caller, id: String) -> Result<Vec<String>, OpError> {
+    fn list_flavor_access(&mut self, c: Caller, id: String) -> Result<Vec<String>, OpError> {
         self.run(self.api.flavor_access(&self.context(&c)?, &id))
     }
 
     fn add_flavor_access(
-        &self,
+        &mut self,
         c: Caller,
         id: String,
         project: String,
@@ -1410,7 +1395,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn remove_flavor_access(
-        &self,
+        &mut self,
         c: Caller,
         id: String,
         project: String,
@@ -1421,18 +1406,23 @@ impl ApiHost for ComputeHost {
         )
     }
 
-    fn delete_quotas(&self, c: Caller, project: String) -> Result<(), OpError> {
+    fn delete_quotas(&mut self, c: Caller, project: String) -> Result<(), OpError> {
         self.run(self.api.delete_quotas(&self.context(&c)?, &project))
     }
 
-    fn set_default_quota(&self, c: Caller, resource: String, limit: i64) -> Result<(), OpError> {
+    fn set_default_quota(
+        &mut self,
+        c: Caller,
+        resource: String,
+        limit: i64,
+    ) -> Result<(), OpError> {
         self.run(
             self.api
                 .set_default_quota(&self.context(&c)?, &resource, limit),
         )
     }
 
-    fn default_quotas(&self, _c: Caller) -> Result<Vec<QuotaUsage>, OpError> {
+    fn default_quotas(&mut self, _c: Caller) -> Result<Vec<QuotaUsage>, OpError> {
         Ok(self
             .run(self.api.default_quotas())?
             .into_iter()
@@ -1444,18 +1434,18 @@ impl ApiHost for ComputeHost {
             .collect())
     }
 
-    fn list_aggregates(&self, c: Caller) -> Result<Vec<Aggregate>, OpError> {
+    fn list_aggregates(&mut self, c: Caller) -> Result<Vec<Aggregate>, OpError> {
         let all = self.run(self.api.list_aggregates(&self.context(&c)?))?;
         Ok(all.into_iter().map(wit_aggregate).collect())
     }
 
-    fn get_aggregate(&self, c: Caller, id: String) -> Result<Aggregate, OpError> {
+    fn get_aggregate(&mut self, c: Caller, id: String) -> Result<Aggregate, OpError> {
         self.run(self.api.show_aggregate(&self.context(&c)?, &id))
             .map(wit_aggregate)
     }
 
     fn create_aggregate(
-        &self,
+        &mut self,
         c: Caller,
         name: String,
         availability_zone: Option<String>,
@@ -1468,7 +1458,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn update_aggregate(
-        &self,
+        &mut self,
         c: Caller,
         id: String,
         name: Option<String>,
@@ -1483,12 +1473,12 @@ impl ApiHost for ComputeHost {
         .map(wit_aggregate)
     }
 
-    fn delete_aggregate(&self, c: Caller, id: String) -> Result<(), OpError> {
+    fn delete_aggregate(&mut self, c: Caller, id: String) -> Result<(), OpError> {
         self.run(self.api.delete_aggregate(&self.context(&c)?, &id))
     }
 
     fn aggregate_add_host(
-        &self,
+        &mut self,
         c: Caller,
         id: String,
         host: String,
@@ -1498,7 +1488,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn aggregate_remove_host(
-        &self,
+        &mut self,
         c: Caller,
         id: String,
         host: String,
@@ -1511,7 +1501,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn set_aggregate_metadata(
-        &self,
+        &mut self,
         c: Caller,
         id: String,
         metadata: Vec<(String, Option<String>)>,
@@ -1524,11 +1514,11 @@ impl ApiHost for ComputeHost {
         .map(wit_aggregate)
     }
 
-    fn hypervisor_uptime(&self, c: Caller, hostname: String) -> Result<String, OpError> {
+    fn hypervisor_uptime(&mut self, c: Caller, hostname: String) -> Result<String, OpError> {
         self.run(self.api.host_uptime(&self.context(&c)?, &hostname))
     }
 
-    fn list_hypervisors(&self, c: Caller) -> Result<Vec<Hypervisor>, OpError> {
+    fn list_hypervisors(&mut self, c: Caller) -> Result<Vec<Hypervisor>, OpError> {
         let hosts = self.run(self.api.hypervisors(&self.context(&c)?))?;
         Ok(hosts
             .into_iter()
@@ -1551,7 +1541,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn set_server_metadata(
-        &self,
+        &mut self,
         c: Caller,
         id: String,
         metadata: Vec<(String, String)>,
@@ -1566,12 +1556,17 @@ impl ApiHost for ComputeHost {
         Ok(all.into_iter().collect())
     }
 
-    fn delete_server_metadata(&self, c: Caller, id: String, key: String) -> Result<(), OpError> {
+    fn delete_server_metadata(
+        &mut self,
+        c: Caller,
+        id: String,
+        key: String,
+    ) -> Result<(), OpError> {
         self.run(self.api.delete_metadata(&self.context(&c)?, &id, &key))
     }
 
     fn create_server_group(
-        &self,
+        &mut self,
         c: Caller,
         name: String,
         policy: String,
@@ -1587,7 +1582,7 @@ impl ApiHost for ComputeHost {
     }
 
     fn list_server_groups(
-        &self,
+        &mut self,
         c: Caller,
         all_projects: bool,
     ) -> Result<Vec<ServerGroup>, OpError> {
@@ -1595,17 +1590,17 @@ impl ApiHost for ComputeHost {
         Ok(groups.into_iter().map(wit_group).collect())
     }
 
-    fn get_server_group(&self, c: Caller, id: String) -> Result<ServerGroup, OpError> {
+    fn get_server_group(&mut self, c: Caller, id: String) -> Result<ServerGroup, OpError> {
         self.run(self.api.show_group(&self.context(&c)?, &id))
             .map(wit_group)
     }
 
-    fn delete_server_group(&self, c: Caller, id: String) -> Result<(), OpError> {
+    fn delete_server_group(&mut self, c: Caller, id: String) -> Result<(), OpError> {
         self.run(self.api.delete_group(&self.context(&c)?, &id))
     }
 
     fn list_instance_actions(
-        &self,
+        &mut self,
         c: Caller,
         server_id: String,
     ) -> Result<Vec<InstanceAction>, OpError> {
@@ -1622,7 +1617,7 @@ impl ApiHost for ComputeHost {
             .collect())
     }
 
-    fn create_certificate(&self, c: Caller) -> Result<Certificate, OpError> {
+    fn create_certificate(&mut self, c: Caller) -> Result<Certificate, OpError> {
         let (data, key_pem) = self.run(self.api.create_certificate(&self.context(&c)?))?;
         Ok(Certificate {
             data,
@@ -1630,12 +1625,14 @@ impl ApiHost for ComputeHost {
         })
     }
 
-    fn root_certificate(&self, c: Caller) -> Result<String, OpError> {
+    fn root_certificate(&mut self, c: Caller) -> Result<String, OpError> {
         self.run(self.api.root_certificate(&self.context(&c)?))
     }
+}
 
+impl signatures::Host for ComputeHost {
     fn verify_signature(
-        &self,
+        &mut self,
         access_key: String,
         string_to_sign: String,
         signature: String,

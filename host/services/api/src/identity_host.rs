@@ -7,8 +7,8 @@ use metacloud_db::identity as db;
 use metacloud_identity::manage::{UserCreate as NewUser, Who};
 use metacloud_identity::{Auth, Identity, IdentityError as Error};
 use metacloud_plugins::api::identity::{
-    Assignment, Caller, Catalog, CatalogService, Change, Ec2Credential, IdentityError,
-    IdentityHost, Project, ProjectRef, Role, Token, User, UserCreate, UserRef,
+    self, Assignment, Caller, Catalog, CatalogService, Change, Ec2Credential, IdentityError,
+    Project, ProjectRef, Role, Token, User, UserCreate, UserRef,
 };
 use std::future::Future;
 use std::sync::Arc;
@@ -150,9 +150,9 @@ fn token_unauthorized(e: Error) -> Error {
     }
 }
 
-impl IdentityHost for IdentityOps {
+impl identity::Host for IdentityOps {
     fn authenticate_password(
-        &self,
+        &mut self,
         u: UserRef,
         password: String,
         scope: Option<ProjectRef>,
@@ -167,7 +167,7 @@ impl IdentityHost for IdentityOps {
         Ok(self.token(a))
     }
 
-    fn authenticate_token(&self, token: String, scope: Option<ProjectRef>) -> R<Token> {
+    fn authenticate_token(&mut self, token: String, scope: Option<ProjectRef>) -> R<Token> {
         let token = self.open(&token, unauthorized())?;
         let scope = scope.map(project_ref);
         let a = self.run(async {
@@ -179,7 +179,7 @@ impl IdentityHost for IdentityOps {
         Ok(self.token(a))
     }
 
-    fn validate_token(&self, c: Caller, subject: String) -> R<Token> {
+    fn validate_token(&mut self, c: Caller, subject: String) -> R<Token> {
         let who = self.who(&c)?;
         let subject = self.open(
             &subject,
@@ -189,7 +189,7 @@ impl IdentityHost for IdentityOps {
         Ok(self.token(a))
     }
 
-    fn revoke_token(&self, c: Caller, subject: String) -> R<()> {
+    fn revoke_token(&mut self, c: Caller, subject: String) -> R<()> {
         let who = self.who(&c)?;
         let subject = self.open(
             &subject,
@@ -198,7 +198,7 @@ impl IdentityHost for IdentityOps {
         self.run(self.identity.revoke_token(&who, &subject))
     }
 
-    fn get_catalog(&self) -> Catalog {
+    fn get_catalog(&mut self) -> Catalog {
         let catalog = self.identity.catalog();
         Catalog {
             region: catalog.region.clone(),
@@ -216,19 +216,19 @@ impl IdentityHost for IdentityOps {
         }
     }
 
-    fn list_projects(&self, c: Caller, name: Option<String>) -> R<Vec<Project>> {
+    fn list_projects(&mut self, c: Caller, name: Option<String>) -> R<Vec<Project>> {
         let who = self.who(&c)?;
         let all = self.run(self.identity.list_projects(&who, name.as_deref()))?;
         Ok(all.into_iter().map(project).collect())
     }
 
-    fn get_project(&self, c: Caller, id: String) -> R<Project> {
+    fn get_project(&mut self, c: Caller, id: String) -> R<Project> {
         let who = self.who(&c)?;
         self.run(self.identity.get_project(&who, &id)).map(project)
     }
 
     fn create_project(
-        &self,
+        &mut self,
         c: Caller,
         name: String,
         description: String,
@@ -242,35 +242,35 @@ impl IdentityHost for IdentityOps {
         .map(project)
     }
 
-    fn update_project(&self, c: Caller, id: String, ch: Change) -> R<Project> {
+    fn update_project(&mut self, c: Caller, id: String, ch: Change) -> R<Project> {
         let who = self.who(&c)?;
         self.run(self.identity.update_project(&who, &id, &change(ch)))
             .map(project)
     }
 
-    fn delete_project(&self, c: Caller, id: String) -> R<()> {
+    fn delete_project(&mut self, c: Caller, id: String) -> R<()> {
         let who = self.who(&c)?;
         self.run(self.identity.delete_project(&who, &id))
     }
 
-    fn user_projects(&self, c: Caller, u: String) -> R<Vec<Project>> {
+    fn user_projects(&mut self, c: Caller, u: String) -> R<Vec<Project>> {
         let who = self.who(&c)?;
         let all = self.run(self.identity.user_projects(&who, &u))?;
         Ok(all.into_iter().map(project).collect())
     }
 
-    fn list_users(&self, c: Caller, name: Option<String>) -> R<Vec<User>> {
+    fn list_users(&mut self, c: Caller, name: Option<String>) -> R<Vec<User>> {
         let who = self.who(&c)?;
         let all = self.run(self.identity.list_users(&who, name.as_deref()))?;
         Ok(all.into_iter().map(user).collect())
     }
 
-    fn get_user(&self, c: Caller, id: String) -> R<User> {
+    fn get_user(&mut self, c: Caller, id: String) -> R<User> {
         let who = self.who(&c)?;
         self.run(self.identity.get_user(&who, &id)).map(user)
     }
 
-    fn create_user(&self, c: Caller, u: UserCreate) -> R<User> {
+    fn create_user(&mut self, c: Caller, u: UserCreate) -> R<User> {
         let who = self.who(&c)?;
         let password = match &u.password {
             Some(r) => Some(self.open(
@@ -290,7 +290,7 @@ impl IdentityHost for IdentityOps {
         self.run(self.identity.create_user(&who, new)).map(user)
     }
 
-    fn update_user(&self, c: Caller, id: String, mut ch: Change) -> R<User> {
+    fn update_user(&mut self, c: Caller, id: String, mut ch: Change) -> R<User> {
         let who = self.who(&c)?;
         let password = match ch.password.take() {
             Some(r) => Some(self.open(
@@ -306,45 +306,45 @@ impl IdentityHost for IdentityOps {
         .map(user)
     }
 
-    fn delete_user(&self, c: Caller, id: String) -> R<()> {
+    fn delete_user(&mut self, c: Caller, id: String) -> R<()> {
         let who = self.who(&c)?;
         self.run(self.identity.delete_user(&who, &id))
     }
 
-    fn list_roles(&self, c: Caller, name: Option<String>) -> R<Vec<Role>> {
+    fn list_roles(&mut self, c: Caller, name: Option<String>) -> R<Vec<Role>> {
         let who = self.who(&c)?;
         let all = self.run(self.identity.list_roles(&who, name.as_deref()))?;
         Ok(all.into_iter().map(role).collect())
     }
 
-    fn get_role(&self, c: Caller, id: String) -> R<Role> {
+    fn get_role(&mut self, c: Caller, id: String) -> R<Role> {
         let who = self.who(&c)?;
         self.run(self.identity.get_role(&who, &id)).map(role)
     }
 
-    fn create_role(&self, c: Caller, name: String) -> R<Role> {
+    fn create_role(&mut self, c: Caller, name: String) -> R<Role> {
         let who = self.who(&c)?;
         self.run(self.identity.create_role(&who, &name)).map(role)
     }
 
-    fn user_roles(&self, c: Caller, p: String, u: String) -> R<Vec<Role>> {
+    fn user_roles(&mut self, c: Caller, p: String, u: String) -> R<Vec<Role>> {
         let who = self.who(&c)?;
         let all = self.run(self.identity.user_roles(&who, &p, &u))?;
         Ok(all.into_iter().map(role).collect())
     }
 
-    fn grant_role(&self, c: Caller, p: String, u: String, r: String) -> R<()> {
+    fn grant_role(&mut self, c: Caller, p: String, u: String, r: String) -> R<()> {
         let who = self.who(&c)?;
         self.run(self.identity.grant_role(&who, &p, &u, &r))
     }
 
-    fn revoke_role(&self, c: Caller, p: String, u: String, r: String) -> R<()> {
+    fn revoke_role(&mut self, c: Caller, p: String, u: String, r: String) -> R<()> {
         let who = self.who(&c)?;
         self.run(self.identity.revoke_role(&who, &p, &u, &r))
     }
 
     fn list_assignments(
-        &self,
+        &mut self,
         c: Caller,
         u: Option<String>,
         p: Option<String>,
@@ -367,25 +367,30 @@ impl IdentityHost for IdentityOps {
             .collect())
     }
 
-    fn list_ec2_credentials(&self, c: Caller, u: String) -> R<Vec<Ec2Credential>> {
+    fn list_ec2_credentials(&mut self, c: Caller, u: String) -> R<Vec<Ec2Credential>> {
         let who = self.who(&c)?;
         let all = self.run(self.identity.list_ec2_credentials(&who, &u))?;
         Ok(all.into_iter().map(|c| self.ec2(c)).collect())
     }
 
-    fn create_ec2_credential(&self, c: Caller, u: String, p: Option<String>) -> R<Ec2Credential> {
+    fn create_ec2_credential(
+        &mut self,
+        c: Caller,
+        u: String,
+        p: Option<String>,
+    ) -> R<Ec2Credential> {
         let who = self.who(&c)?;
         let cred = self.run(self.identity.create_ec2_credential(&who, &u, p.as_deref()))?;
         Ok(self.ec2(cred))
     }
 
-    fn get_ec2_credential(&self, c: Caller, u: String, access: String) -> R<Ec2Credential> {
+    fn get_ec2_credential(&mut self, c: Caller, u: String, access: String) -> R<Ec2Credential> {
         let who = self.who(&c)?;
         let cred = self.run(self.identity.get_ec2_credential(&who, &u, &access))?;
         Ok(self.ec2(cred))
     }
 
-    fn delete_ec2_credential(&self, c: Caller, u: String, access: String) -> R<()> {
+    fn delete_ec2_credential(&mut self, c: Caller, u: String, access: String) -> R<()> {
         let who = self.who(&c)?;
         self.run(self.identity.delete_ec2_credential(&who, &u, &access))
     }

@@ -3,7 +3,7 @@
 
 use metacloud_db::images::{Image, Member as DbMember};
 use metacloud_image::{ImageError, Images, Requester};
-use metacloud_plugins::api::images::{ImageFields, ImageHost, Member, StoredImage};
+use metacloud_plugins::api::images::{self, ImageFields, Member, StoredImage};
 use metacloud_plugins::api::{Caller, OpError};
 use std::future::Future;
 
@@ -91,8 +91,8 @@ impl ImageOps {
     }
 }
 
-impl ImageHost for ImageOps {
-    fn create(&self, c: Caller, f: ImageFields) -> R<StoredImage> {
+impl images::Host for ImageOps {
+    fn create(&mut self, c: Caller, f: ImageFields) -> R<StoredImage> {
         let who = self.who(&c)?;
         let mut img = Image {
             id: f.id.clone(),
@@ -103,7 +103,7 @@ impl ImageHost for ImageOps {
     }
 
     fn list(
-        &self,
+        &mut self,
         c: Caller,
         visibility: Option<String>,
         member_status: Option<String>,
@@ -117,12 +117,12 @@ impl ImageHost for ImageOps {
         Ok(all.into_iter().map(stored).collect())
     }
 
-    fn get(&self, c: Caller, id: String) -> R<StoredImage> {
+    fn get(&mut self, c: Caller, id: String) -> R<StoredImage> {
         let who = self.who(&c)?;
         self.run(self.images.get(&who, &id)).map(stored)
     }
 
-    fn update(&self, c: Caller, id: String, f: ImageFields) -> R<StoredImage> {
+    fn update(&mut self, c: Caller, id: String, f: ImageFields) -> R<StoredImage> {
         let who = self.who(&c)?;
         self.run(self.images.update(&who, &id, |img| {
             apply(img, f);
@@ -131,29 +131,29 @@ impl ImageHost for ImageOps {
         .map(stored)
     }
 
-    fn delete(&self, c: Caller, id: String) -> R<()> {
+    fn delete(&mut self, c: Caller, id: String) -> R<()> {
         let who = self.who(&c)?;
         self.run(self.images.delete(&who, &id))
     }
 
-    fn list_members(&self, c: Caller, id: String) -> R<Vec<Member>> {
+    fn list_members(&mut self, c: Caller, id: String) -> R<Vec<Member>> {
         let who = self.who(&c)?;
         let all = self.run(self.images.members(&who, &id))?;
         Ok(all.into_iter().map(member).collect())
     }
 
-    fn add_member(&self, c: Caller, id: String, m: String) -> R<Member> {
+    fn add_member(&mut self, c: Caller, id: String, m: String) -> R<Member> {
         let who = self.who(&c)?;
         self.run(self.images.add_member(&who, &id, &m)).map(member)
     }
 
-    fn set_member_status(&self, c: Caller, id: String, m: String, status: String) -> R<Member> {
+    fn set_member_status(&mut self, c: Caller, id: String, m: String, status: String) -> R<Member> {
         let who = self.who(&c)?;
         self.run(self.images.set_member_status(&who, &id, &m, &status))
             .map(member)
     }
 
-    fn remove_member(&self, c: Caller, id: String, m: String) -> R<()> {
+    fn remove_member(&mut self, c: Caller, id: String, m: String) -> R<()> {
         let who = self.who(&c)?;
         self.run(self.images.remove_member(&who, &id, &m))
     }

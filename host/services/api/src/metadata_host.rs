@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
 use metacloud_db::instances::Instance;
 use metacloud_db::{now_ms, Db};
-use metacloud_plugins::api::metadata::{InstanceData, MetadataHost};
+use metacloud_plugins::api::metadata::{self, InstanceData};
 use sha2::Sha256;
 use std::sync::Arc;
 
@@ -144,12 +144,12 @@ fn session_claim(instance: &str, expires: i64) -> String {
     format!("imds-session:{instance}:{expires}")
 }
 
-impl MetadataHost for MetadataOps {
-    fn current_instance(&self) -> Option<InstanceData> {
+impl metadata::Host for MetadataOps {
+    fn current_instance(&mut self) -> Option<InstanceData> {
         self.instance.clone()
     }
 
-    fn issue_session_token(&self, ttl_seconds: u32) -> Option<String> {
+    fn issue_session_token(&mut self, ttl_seconds: u32) -> Option<String> {
         let i = self.instance.as_ref()?;
         if !(1..=MAX_SESSION_SECS).contains(&ttl_seconds) {
             return None;
@@ -163,7 +163,7 @@ impl MetadataHost for MetadataOps {
         Some(self.seals.seal(format!("{expires}.{sig}"), true))
     }
 
-    fn check_session_token(&self, token: String) -> bool {
+    fn check_session_token(&mut self, token: String) -> bool {
         let Some(i) = &self.instance else {
             return false;
         };
@@ -221,7 +221,8 @@ mod tests {
 
     #[test]
     fn session_tokens_belong_to_one_instance_and_expire() {
-        let a = ops(Some("inst-a"));
+        use metadata::Host as _;
+        let mut a = ops(Some("inst-a"));
         let token = a.issue_session_token(60).expect("a token");
         assert!(token.starts_with("sealed:"), "handed out sealed: {token}");
         assert!(a.check_session_token(token.clone()));
@@ -229,7 +230,7 @@ mod tests {
         assert!(a.issue_session_token(MAX_SESSION_SECS + 1).is_none());
         // The same token text presented on behalf of another instance: refused.
         let opened = a.seals.open(&token).unwrap();
-        let b = ops(Some("inst-b"));
+        let mut b = ops(Some("inst-b"));
         let as_b = b.seals.seal(opened.clone(), false);
         assert!(!b.check_session_token(as_b));
         // Expired, or tampered with.

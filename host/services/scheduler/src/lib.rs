@@ -10,6 +10,7 @@ pub mod wasm;
 pub mod weighers;
 
 use metacloud_config::{Config, SchedulerConfig, SchedulerDriver};
+use metacloud_plugins::swap::{HotSwap, Source};
 use metacloud_queue::Consumer;
 use metacloud_rpc::objects::{HostState, RequestSpec};
 use metacloud_rpc::scheduler::{Request, Selection};
@@ -291,10 +292,8 @@ pub const RELOAD_EXCHANGE: &str = "scheduler_reload";
 /// SIGHUP, or an admin call): the new one is loaded beside the old, new requests go to it,
 /// in-flight ones finish on the old, and a policy that fails to load leaves the old in place.
 pub struct Scheduler {
-    policy: std::sync::RwLock<Arc<dyn Policy>>,
+    policy: Arc<HotSwap<PolicySource>>,
     pending: std::sync::Mutex<Pending>,
-    config: Config,
-    alternates: usize,
 }
 
 fn build_policy(config: &Config, alternates: usize) -> Result<Arc<dyn Policy>, wasm::LoadError> {
@@ -304,25 +303,47 @@ fn build_policy(config: &Config, alternates: usize) -> Result<Arc<dyn Policy>, w
     })
 }
 
+/// Where the policy comes from: `[scheduler]` of the config and its plugin directory.
+struct PolicySource {
+    alternates: usize,
+}
+
+impl Source for PolicySource {
+    type Item = dyn Policy;
+
+    fn what(&self) -> String {
+        "scheduler policy".into()
+    }
+
+    fn build(&self, config: &Config) -> Result<Arc<dyn Policy>, String> {
+        build_policy(config, self.alternates).map_err(|e| e.to_string())
+    }
+
+    fn plugin_dir(&self, config: &Config) -> Option<std::path::PathBuf> {
+        config.scheduler.plugin_dir.clone()
+    }
+
+    fn describe(&self, policy: &dyn Policy) -> String {
+        policy.describe()
+    }
+}
+
 impl Scheduler {
     /// The scheduler with the configured policy: the native chain, or the WASM plugins of
     /// `scheduler.plugin_dir` (every named plugin must load, or the start fails).
     pub fn new(config: &Config) -> Result<Arc<Scheduler>, wasm::LoadError> {
         let alternates = config.conductor.max_attempts.saturating_sub(1) as usize;
+        let policy = build_policy(config, alternates)?;
+        let source = PolicySource { alternates };
         Ok(Arc::new(Scheduler {
-            policy: std::sync::RwLock::new(build_policy(config, alternates)?),
+            policy: Arc::new(HotSwap::started(source, config.clone(), policy)),
             pending: Default::default(),
-            config: config.clone(),
-            alternates,
         }))
     }
 
     /// The policy new requests go to.
     pub fn current(&self) -> Arc<dyn Policy> {
-        self.policy
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.policy.current()
     }
 
     /// What the scheduler runs.
@@ -333,32 +354,7 @@ impl Scheduler {
     /// Loads the policy again (re-reading the config file, if there is one) and switches
     /// to it; on failure keeps the current one and says why. Blocking: compiles plugins.
     pub fn reload(&self) -> Result<String, String> {
-        let config = match self.config.source.as_str() {
-            "<defaults>" => self.config.clone(),
-            path => match Config::load(Some(std::path::Path::new(path))) {
-                Ok(mut c) => {
-                    // Per-process values given at start stay as they were.
-                    c.service = self.config.service.clone();
-                    c
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "scheduler reload failed; keeping the current policy");
-                    return Err(e.to_string());
-                }
-            },
-        };
-        match build_policy(&config, self.alternates) {
-            Ok(policy) => {
-                let described = policy.describe();
-                *self.policy.write().unwrap_or_else(|e| e.into_inner()) = policy;
-                tracing::info!(policy = %described, "scheduler policy reloaded");
-                Ok(described)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "scheduler reload failed; keeping the current policy");
-                Err(e.to_string())
-            }
-        }
+        self.policy.reload().map(|p| p.describe())
     }
 
     /// One selection under the pending-selection overlay (blocking: plugins may run).
@@ -435,27 +431,8 @@ impl Scheduler {
     }
 
     /// Watches the plugin directory and the config file; a change triggers a reload.
-    pub fn spawn_watch(self: &Arc<Self>, every: std::time::Duration) {
-        let me = self.clone();
-        tokio::spawn(async move {
-            let mut seen = me.fingerprint();
-            loop {
-                tokio::time::sleep(every).await;
-                let now = me.fingerprint();
-                if now != seen {
-                    seen = now;
-                    tracing::info!("plugin directory or config changed; reloading");
-                    let me = me.clone();
-                    let _ = tokio::task::spawn_blocking(move || me.reload()).await;
-                }
-            }
-        });
-    }
-
-    /// Names, sizes and modification times of what a reload would read.
-    fn fingerprint(&self) -> Vec<(std::path::PathBuf, u64, std::time::SystemTime)> {
-        self.config
-            .fingerprint(self.config.scheduler.plugin_dir.as_deref())
+    pub fn spawn_watch(&self, every: std::time::Duration) {
+        self.policy.spawn_watch(every);
     }
 }
 
