@@ -1,7 +1,7 @@
 //! The host compute API.
 
 use crate::{ApiError, Context};
-use metacloud_db::instances::{Fault, Instance, NewInstances, StateChange};
+use metacloud_db::instances::{Fault, Instance, NewInstances, ServerFilter, StateChange};
 use metacloud_db::quotas::DefaultLimits;
 use metacloud_db::services::Service;
 use metacloud_db::{Db, DbError};
@@ -781,6 +781,44 @@ impl ComputeApi {
             Some(ctx.project_id.as_str())
         };
         Ok(self.db.list_instances_changed(project, since).await?)
+    }
+
+    /// One page of instances, filtered, newest first, paged in the database. Every project's
+    /// only for an admin asking for all projects (then `filter.project` narrows to one, if
+    /// given); anyone else sees their own project's, and asking for another project's finds
+    /// none (as filtering the caller's own instances did). An unknown marker and a bad name
+    /// filter are 400s.
+    pub async fn list_page(
+        &self,
+        ctx: &Context,
+        all_projects: bool,
+        mut filter: ServerFilter,
+    ) -> Result<Vec<Instance>, ApiError> {
+        let bad_request = |e: DbError| match e {
+            DbError::MarkerNotFound(marker) => {
+                ApiError::BadRequest(format!("marker [{marker}] not found"))
+            }
+            DbError::InvalidNameFilter { name, reason } => {
+                ApiError::BadRequest(format!("Invalid name filter {name:?}: {reason}"))
+            }
+            e => e.into(),
+        };
+        if !(all_projects && ctx.is_admin()) {
+            match &filter.project {
+                Some(p) if *p != ctx.project_id => {
+                    filter.name_regex().map_err(bad_request)?;
+                    return match filter.marker {
+                        Some(m) => Err(bad_request(DbError::MarkerNotFound(m))),
+                        None => Ok(Vec::new()),
+                    };
+                }
+                _ => filter.project = Some(ctx.project_id.clone()),
+            }
+        }
+        self.db
+            .list_instances_page(&filter)
+            .await
+            .map_err(bad_request)
     }
 
     /// Deletes an instance: directly when it has no host (or its host is down, Nova's
