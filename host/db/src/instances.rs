@@ -233,7 +233,17 @@ impl<'a> Select<'a> {
         after: Option<(i64, &'a str)>,
         limit: Option<i64>,
     ) -> Self {
-        let mut s = Select::filtered(COLUMNS, f);
+        Select::page_of(COLUMNS, f, after, limit)
+    }
+
+    /// [`Select::page`] reading only `columns`.
+    fn page_of(
+        columns: &str,
+        f: &'a ServerFilter,
+        after: Option<(i64, &'a str)>,
+        limit: Option<i64>,
+    ) -> Self {
+        let mut s = Select::filtered(columns, f);
         if let Some((created, uuid)) = after {
             let (c, u) = (s.arg(Arg::Int(created)), s.arg(Arg::Text(uuid)));
             // The first bound is implied by the second; spelled out, it bounds the index scan.
@@ -573,7 +583,9 @@ impl Db {
             .clamp(NAME_SCAN_MIN, NAME_SCAN_MAX);
         let mut after: Option<(i64, String)> = after.map(|(c, u)| (c, u.to_string()));
         loop {
-            let rows = Select::page(
+            // Only what the name test and the next chunk need is read for every row…
+            let rows = Select::page_of(
+                "uuid, name, created_at",
                 f,
                 after.as_ref().map(|(c, u)| (*c, u.as_str())),
                 Some(chunk),
@@ -581,16 +593,39 @@ impl Db {
             .query()
             .fetch_all(&self.pool)
             .await?;
+            let (mut matched, mut seen) = (Vec::new(), 0);
             for r in &rows {
+                seen += 1;
                 if re.is_match(&get::<String>(r, "name")?) {
-                    out.push(instance_from_row(r)?);
-                    if limit == Some(out.len() as i64) {
-                        return Ok(out);
+                    matched.push(get::<String>(r, "uuid")?);
+                    if limit == Some((out.len() + matched.len()) as i64) {
+                        break;
                     }
                 }
             }
-            match rows.last() {
-                Some(last) if rows.len() as i64 == chunk => {
+            // …and whole rows only for those that matched, under the same filter (a row
+            // changed in between drops out, as if it had changed just before the read).
+            if !matched.is_empty() {
+                let mut s = Select::filtered(COLUMNS, f);
+                let ps: Vec<String> = matched.iter().map(|u| s.arg(Arg::Text(u))).collect();
+                s.sql.push_str(&format!(
+                    " AND uuid IN ({}) ORDER BY created_at DESC, uuid DESC",
+                    ps.join(", ")
+                ));
+                for r in s.query().fetch_all(&self.pool).await? {
+                    let inst = instance_from_row(&r)?;
+                    if re.is_match(&inst.name) {
+                        out.push(inst);
+                    }
+                }
+                if limit.is_some_and(|l| out.len() as i64 >= l) {
+                    return Ok(out);
+                }
+            }
+            // Go on after the last row looked at, while there may be more.
+            let more = seen < rows.len() || rows.len() as i64 == chunk;
+            match seen.checked_sub(1).map(|i| &rows[i]) {
+                Some(last) if more => {
                     after = Some((get(last, "created_at")?, get(last, "uuid")?));
                 }
                 _ => return Ok(out),
