@@ -23,4 +23,8 @@ pub enum DbError {
     Query(#[from] sqlx::Error),
     /// stored data is invalid: {0}
     Corrupt(String),
+    /// marker [{0}] not found
+    MarkerNotFound(String),
+    /// Invalid name filter {name:?}: {reason}
+    InvalidNameFilter { name: String, reason: String },
 }

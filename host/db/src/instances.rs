@@ -124,6 +124,166 @@ pub struct StateChange {
     pub name: Option<String>,
 }
 
+/// One page of a server list (Nova's `GET /servers` filters): every filter given must hold,
+/// and the instances come newest first (`created_at DESC, uuid DESC`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerFilter {
+    /// Only this project's instances; `None`: every project's.
+    pub project: Option<String>,
+    /// A regular expression the name must match somewhere (Nova's `name`).
+    pub name: Option<String>,
+    /// Any of these vm states; empty: any state.
+    pub vm_states: Vec<String>,
+    pub flavor_id: Option<String>,
+    pub image_id: Option<String>,
+    pub host: Option<String>,
+    /// Changed at or after this time (ms), deleted instances included; `None`: live
+    /// instances only.
+    pub changes_since: Option<i64>,
+    /// Start after this instance, which the same filter must list (else
+    /// [`DbError::MarkerNotFound`]).
+    pub marker: Option<String>,
+    /// At most this many.
+    pub limit: Option<u32>,
+}
+
+impl ServerFilter {
+    /// The name filter compiled as the API always has (400-class error when invalid).
+    pub fn name_regex(&self) -> Result<Option<regex::Regex>, DbError> {
+        self.name
+            .as_ref()
+            .map(|n| {
+                regex::RegexBuilder::new(n)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|e| DbError::InvalidNameFilter {
+                        name: n.clone(),
+                        reason: e.to_string(),
+                    })
+            })
+            .transpose()
+    }
+}
+
+/// Rows read at a time while a name filter is applied here: the first read is sized by the
+/// limit, then each doubles, within these bounds.
+const NAME_SCAN_MIN: i64 = 64;
+const NAME_SCAN_MAX: i64 = 1024;
+
+/// A value bound to a placeholder.
+enum Arg<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+/// A `SELECT` on `instances` built with numbered placeholders (`$n`, which both backends
+/// take through the `Any` driver; sqlx's `QueryBuilder` writes `?` for it): user values are
+/// only ever bound, never written into the text.
+pub(crate) struct Select<'a> {
+    sql: String,
+    args: Vec<Arg<'a>>,
+}
+
+impl<'a> Select<'a> {
+    fn new(columns: &str) -> Self {
+        Select {
+            sql: format!("SELECT {columns} FROM instances WHERE "),
+            args: Vec::new(),
+        }
+    }
+
+    /// The placeholder of a newly bound value.
+    fn arg(&mut self, a: Arg<'a>) -> String {
+        self.args.push(a);
+        format!("${}", self.args.len())
+    }
+
+    /// The conditions of `f` (all but the marker and the name).
+    fn filtered(columns: &str, f: &'a ServerFilter) -> Self {
+        let mut s = Select::new(columns);
+        match f.changes_since {
+            Some(since) => {
+                let p = s.arg(Arg::Int(since));
+                s.sql.push_str(&format!("updated_at >= {p}"));
+            }
+            None => s.sql.push_str("deleted = 0"),
+        }
+        for (column, value) in [
+            ("project_id", &f.project),
+            ("flavor_id", &f.flavor_id),
+            ("image_id", &f.image_id),
+            ("host", &f.host),
+        ] {
+            if let Some(v) = value {
+                let p = s.arg(Arg::Text(v));
+                s.sql.push_str(&format!(" AND {column} = {p}"));
+            }
+        }
+        if !f.vm_states.is_empty() {
+            let ps: Vec<String> = f.vm_states.iter().map(|v| s.arg(Arg::Text(v))).collect();
+            s.sql
+                .push_str(&format!(" AND vm_state IN ({})", ps.join(", ")));
+        }
+        s
+    }
+
+    /// Instances of `f` after `after` (`created_at`, `uuid`), newest first, at most `limit`.
+    pub(crate) fn page(
+        f: &'a ServerFilter,
+        after: Option<(i64, &'a str)>,
+        limit: Option<i64>,
+    ) -> Self {
+        Select::page_of(COLUMNS, f, after, limit)
+    }
+
+    /// [`Select::page`] reading only `columns`.
+    fn page_of(
+        columns: &str,
+        f: &'a ServerFilter,
+        after: Option<(i64, &'a str)>,
+        limit: Option<i64>,
+    ) -> Self {
+        let mut s = Select::filtered(columns, f);
+        if let Some((created, uuid)) = after {
+            let (c, u) = (s.arg(Arg::Int(created)), s.arg(Arg::Text(uuid)));
+            // The first bound is implied by the second; spelled out, it bounds the index scan.
+            s.sql.push_str(&format!(
+                " AND created_at <= {c} AND (created_at < {c} OR (created_at = {c} AND uuid < {u}))"
+            ));
+        }
+        s.sql.push_str(" ORDER BY created_at DESC, uuid DESC");
+        if let Some(n) = limit {
+            let p = s.arg(Arg::Int(n));
+            s.sql.push_str(&format!(" LIMIT {p}"));
+        }
+        s
+    }
+
+    #[cfg(test)]
+    pub(crate) fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    pub(crate) fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+        self.query_with(&self.sql)
+    }
+
+    /// Another text (such as this one explained) with this one's values bound.
+    pub(crate) fn query_with<'q>(
+        &'q self,
+        sql: &'q str,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        let mut q = sqlx::query(sql);
+        for a in &self.args {
+            q = match a {
+                Arg::Text(t) => q.bind(*t),
+                Arg::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+}
+
 pub(crate) const COLUMNS: &str = "uuid, name, project_id, user_id, flavor_id, image_id, host, \
     availability_zone, vm_state, task_state, power_state, vcpus, memory_mb, disk_gb, attempts, \
     tried_hosts, reservation_id, key_name, user_data, metadata, launched_at, terminated_at, \
@@ -376,6 +536,102 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(instance_from_row).collect()
+    }
+
+    /// One page of instances: filtered, ordered newest first (`created_at DESC, uuid DESC`)
+    /// and paged in SQL, the marker as a keyset condition. A name filter (a regular
+    /// expression, which SQLite cannot evaluate) is applied here to rows read in bounded
+    /// chunks until `limit` match; without one the SQL `LIMIT` does it all.
+    pub async fn list_instances_page(&self, f: &ServerFilter) -> Result<Vec<Instance>, DbError> {
+        let name = f.name_regex()?;
+        let after = match &f.marker {
+            Some(marker) => {
+                // The marker must be listed by the same filter (as the in-memory paging
+                // required): its position is where the page starts.
+                let mut s = Select::filtered("created_at, name", f);
+                let p = s.arg(Arg::Text(marker));
+                s.sql.push_str(&format!(" AND uuid = {p}"));
+                let row = s.query().fetch_optional(&self.pool).await?;
+                let created: i64 = match row {
+                    Some(r)
+                        if name.as_ref().is_none_or(|re| {
+                            get::<String>(&r, "name").is_ok_and(|n| re.is_match(&n))
+                        }) =>
+                    {
+                        get(&r, "created_at")?
+                    }
+                    _ => return Err(DbError::MarkerNotFound(marker.clone())),
+                };
+                Some((created, marker.as_str()))
+            }
+            None => None,
+        };
+        let limit = f.limit.map(i64::from);
+        if limit == Some(0) {
+            return Ok(Vec::new());
+        }
+        let Some(re) = name else {
+            let rows = Select::page(f, after, limit)
+                .query()
+                .fetch_all(&self.pool)
+                .await?;
+            return rows.iter().map(instance_from_row).collect();
+        };
+        let mut out = Vec::new();
+        let mut chunk = limit
+            .unwrap_or(NAME_SCAN_MAX)
+            .clamp(NAME_SCAN_MIN, NAME_SCAN_MAX);
+        let mut after: Option<(i64, String)> = after.map(|(c, u)| (c, u.to_string()));
+        loop {
+            // Only what the name test and the next chunk need is read for every row…
+            let rows = Select::page_of(
+                "uuid, name, created_at",
+                f,
+                after.as_ref().map(|(c, u)| (*c, u.as_str())),
+                Some(chunk),
+            )
+            .query()
+            .fetch_all(&self.pool)
+            .await?;
+            let (mut matched, mut seen) = (Vec::new(), 0);
+            for r in &rows {
+                seen += 1;
+                if re.is_match(&get::<String>(r, "name")?) {
+                    matched.push(get::<String>(r, "uuid")?);
+                    if limit == Some((out.len() + matched.len()) as i64) {
+                        break;
+                    }
+                }
+            }
+            // …and whole rows only for those that matched, under the same filter (a row
+            // changed in between drops out, as if it had changed just before the read).
+            if !matched.is_empty() {
+                let mut s = Select::filtered(COLUMNS, f);
+                let ps: Vec<String> = matched.iter().map(|u| s.arg(Arg::Text(u))).collect();
+                s.sql.push_str(&format!(
+                    " AND uuid IN ({}) ORDER BY created_at DESC, uuid DESC",
+                    ps.join(", ")
+                ));
+                for r in s.query().fetch_all(&self.pool).await? {
+                    let inst = instance_from_row(&r)?;
+                    if re.is_match(&inst.name) {
+                        out.push(inst);
+                    }
+                }
+                if limit.is_some_and(|l| out.len() as i64 >= l) {
+                    return Ok(out);
+                }
+            }
+            // Go on after the last row looked at, while there may be more.
+            let more = seen < rows.len() || rows.len() as i64 == chunk;
+            match seen.checked_sub(1).map(|i| &rows[i]) {
+                Some(last) if more => {
+                    after = Some((get(last, "created_at")?, get(last, "uuid")?));
+                }
+                _ => return Ok(out),
+            }
+            chunk = (chunk * 2).min(NAME_SCAN_MAX);
+        }
     }
 
     /// Applies `change` if its expectations hold; `Conflict` names what did not match.

@@ -1,7 +1,7 @@
 //! The host compute API.
 
 use crate::{ApiError, Context};
-use metacloud_db::instances::{Fault, Instance, NewInstances, StateChange};
+use metacloud_db::instances::{Fault, Instance, NewInstances, ServerFilter, StateChange};
 use metacloud_db::quotas::DefaultLimits;
 use metacloud_db::services::Service;
 use metacloud_db::{Db, DbError};
@@ -783,6 +783,44 @@ impl ComputeApi {
         Ok(self.db.list_instances_changed(project, since).await?)
     }
 
+    /// One page of instances, filtered, newest first, paged in the database. Every project's
+    /// only for an admin asking for all projects (then `filter.project` narrows to one, if
+    /// given); anyone else sees their own project's, and asking for another project's finds
+    /// none (as filtering the caller's own instances did). An unknown marker and a bad name
+    /// filter are 400s.
+    pub async fn list_page(
+        &self,
+        ctx: &Context,
+        all_projects: bool,
+        mut filter: ServerFilter,
+    ) -> Result<Vec<Instance>, ApiError> {
+        let bad_request = |e: DbError| match e {
+            DbError::MarkerNotFound(marker) => {
+                ApiError::BadRequest(format!("marker [{marker}] not found"))
+            }
+            DbError::InvalidNameFilter { name, reason } => {
+                ApiError::BadRequest(format!("Invalid name filter {name:?}: {reason}"))
+            }
+            e => e.into(),
+        };
+        if !(all_projects && ctx.is_admin()) {
+            match &filter.project {
+                Some(p) if *p != ctx.project_id => {
+                    filter.name_regex().map_err(bad_request)?;
+                    return match filter.marker {
+                        Some(m) => Err(bad_request(DbError::MarkerNotFound(m))),
+                        None => Ok(Vec::new()),
+                    };
+                }
+                _ => filter.project = Some(ctx.project_id.clone()),
+            }
+        }
+        self.db
+            .list_instances_page(&filter)
+            .await
+            .map_err(bad_request)
+    }
+
     /// Deletes an instance: directly when it has no host (or its host is down, Nova's
     /// "local delete"), otherwise through its compute worker.
     pub async fn delete(&self, ctx: &Context, uuid: &str) -> Result<(), ApiError> {
@@ -1187,5 +1225,164 @@ impl ComputeApi {
             Self::require_admin(ctx, "os_compute_api:os-quota-sets:show")?;
         }
         Ok(self.db.quota_usage(project).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn ctx(project: &str, role: &str) -> Context {
+        Context {
+            request_id: "req-test".into(),
+            project_id: project.into(),
+            user_id: "u".into(),
+            roles: vec![role.into()],
+        }
+    }
+
+    fn bad_request(r: Result<Vec<Instance>, ApiError>) -> String {
+        match r {
+            Err(ApiError::BadRequest(m)) => m,
+            other => panic!("not a 400: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_page_of_servers_keeps_the_project_rule_and_answers_400s() {
+        metacloud_db::scratch::on_both(|url| async move {
+            let db = Db::connect(&url, 5, Duration::from_secs(5)).await.unwrap();
+            db.migrate().await.unwrap();
+            let limits = DefaultLimits(
+                [("instances", -1), ("cores", -1), ("ram", -1)]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            );
+            let bus = Arc::new(metacloud_queue::embedded::EmbeddedBus::new(1));
+            let api = ComputeApi::new(
+                db.clone(),
+                Rpc::new(bus, Duration::from_secs(1)),
+                limits.clone(),
+                60_000,
+            );
+            let flavor = db.get_flavor("m1.nano").await.unwrap();
+            for (project, count) in [("p1", 3), ("p2", 2)] {
+                let new = NewInstances {
+                    name: "vm".into(),
+                    count,
+                    project_id: project.into(),
+                    user_id: "u".into(),
+                    flavor: flavor.clone(),
+                    image_id: None,
+                    availability_zone: None,
+                    key_name: None,
+                    user_data: None,
+                    metadata: Default::default(),
+                    request_id: "req-test".into(),
+                    server_group: None,
+                    access_ip_v4: None,
+                    access_ip_v6: None,
+                };
+                db.create_instances(&new, &limits).await.unwrap();
+            }
+            let (member, admin) = (ctx("p1", "member"), ctx("p1", "admin"));
+            let page = |c: &Context, all: bool, filter: ServerFilter| {
+                let (api, c) = (api.clone(), c.clone());
+                async move { api.list_page(&c, all, filter).await }
+            };
+            let uuids = |v: Vec<Instance>| v.into_iter().map(|i| i.uuid).collect::<Vec<_>>();
+            // Newest first: list's instances (oldest first) the other way round.
+            let mut newest_first = uuids(api.list(&member, false).await.unwrap());
+            newest_first.reverse();
+            assert_eq!(newest_first.len(), 3);
+            // A member sees their own project's, whatever all_projects says.
+            for all in [false, true] {
+                let got = page(&member, all, ServerFilter::default()).await.unwrap();
+                assert_eq!(uuids(got), newest_first);
+            }
+            let two = ServerFilter {
+                limit: Some(2),
+                ..Default::default()
+            };
+            assert_eq!(
+                uuids(page(&member, false, two.clone()).await.unwrap()),
+                newest_first[..2]
+            );
+            // An admin sees every project's only when asking for all of them.
+            assert_eq!(
+                page(&admin, false, ServerFilter::default())
+                    .await
+                    .unwrap()
+                    .len(),
+                3
+            );
+            assert_eq!(
+                page(&admin, true, ServerFilter::default())
+                    .await
+                    .unwrap()
+                    .len(),
+                5
+            );
+            let p2 = ServerFilter {
+                project: Some("p2".into()),
+                ..Default::default()
+            };
+            let theirs = page(&admin, true, p2.clone()).await.unwrap();
+            assert_eq!(theirs.len(), 2);
+            assert!(theirs.iter().all(|i| i.project_id == "p2"));
+            // Anyone else asking for another project's finds none…
+            assert!(page(&member, true, p2.clone()).await.unwrap().is_empty());
+            assert!(page(&admin, false, p2.clone()).await.unwrap().is_empty());
+            // …and not its servers as markers either.
+            let foreign = theirs[0].uuid.clone();
+            let after_foreign = ServerFilter {
+                marker: Some(foreign.clone()),
+                ..Default::default()
+            };
+            assert_eq!(
+                bad_request(page(&member, false, after_foreign.clone()).await),
+                format!("marker [{foreign}] not found")
+            );
+            assert_eq!(
+                bad_request(
+                    page(
+                        &member,
+                        false,
+                        ServerFilter {
+                            marker: Some(foreign.clone()),
+                            ..p2.clone()
+                        }
+                    )
+                    .await
+                ),
+                format!("marker [{foreign}] not found")
+            );
+            assert!(page(&admin, true, after_foreign).await.is_ok());
+            let next = ServerFilter {
+                marker: Some(newest_first[1].clone()),
+                ..two
+            };
+            assert_eq!(
+                uuids(page(&member, false, next).await.unwrap()),
+                newest_first[2..]
+            );
+            let m = bad_request(
+                page(
+                    &member,
+                    false,
+                    ServerFilter {
+                        name: Some("(".into()),
+                        ..Default::default()
+                    },
+                )
+                .await,
+            );
+            assert!(m.starts_with("Invalid name filter \"(\": "), "{m}");
+            db.close().await;
+        })
+        .await;
     }
 }
