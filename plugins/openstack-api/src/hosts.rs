@@ -5,7 +5,7 @@
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::{Caller, ServiceChange};
 use crate::resources::nova_binary;
-use crate::{time, Fault, Reply, Request};
+use crate::{time, Fault, NovaRequest, Reply, Request};
 use serde_json::{json, Map, Value};
 
 /// A body's object, or Nova's 400.
@@ -46,7 +46,7 @@ pub fn update_service(r: &Request) -> Result<Reply, Fault> {
         "disable-log-reason" => (true, true),
         _ => return Err(Fault::not_found(format!("Unknown action {action}"))),
     };
-    let body = r.json()?;
+    let body = r.body_json()?;
     let m = object(&body, "service")?;
     let mut allowed = vec!["host", "binary"];
     if with_reason {
@@ -83,7 +83,7 @@ pub fn update_service(r: &Request) -> Result<Reply, Fault> {
     if with_reason {
         view["disabled_reason"] = json!(s.disabled_reason);
     }
-    Ok(Reply::json(200, json!({ "service": view })))
+    Ok(Reply::json(200, &json!({ "service": view })))
 }
 
 /// The `evacuate` server action of 2.1: `{"host"?, "onSharedStorage", "adminPass"?}`.
@@ -129,7 +129,7 @@ pub fn evacuate(c: &Caller, id: &str, args: &Value) -> Result<Reply, Fault> {
         Some(_) => args.push(("host".to_string(), required_string(m, "host")?.to_string())),
     }
     compute::server_action(c, id, "evacuate", &args)?;
-    Ok(Reply::json(200, json!({ "adminPass": password })))
+    Ok(Reply::json(200, &json!({ "adminPass": password })))
 }
 
 /// `GET /v2.1/os-migrations` (admin), as 2.1 shows them; `instance_uuid` filters.
@@ -166,5 +166,5 @@ pub fn migrations(r: &Request) -> Result<Reply, Fault> {
             })
         })
         .collect();
-    Ok(Reply::json(200, json!({ "migrations": items })))
+    Ok(Reply::json(200, &json!({ "migrations": items })))
 }
