@@ -19,7 +19,7 @@ pub use fault::Fault;
 pub use query::{nova_bool, Paging, QueryError};
 pub use reply::{Reply, JSON};
 pub use request::{BodyError, Request, NEEDS_AUTHENTICATION};
-pub use route::{Access, Handler, Route, Router};
+pub use route::{Access, Handler, Route, Router, UNKNOWN_ROUTE};
 
 /// A dialect: its name, its routes, and how its errors look.
 pub trait Dialect {
@@ -29,6 +29,8 @@ pub trait Dialect {
     type Caller: 'static;
     /// The routes, in the order the host checks them.
     const ROUTER: Router<Self::Caller>;
+    /// The message of the 404 for a route index the router does not have.
+    const UNKNOWN_ROUTE: &'static str = UNKNOWN_ROUTE;
 
     /// An error in this dialect's format: for handlers' faults, for the SDK's own refusals
     /// (an unknown route, a malformed body, …) and for the host's (`render-error`).
@@ -51,7 +53,12 @@ pub trait Dialect {
 /// format, then [`Dialect::finish`]. What `handle` runs.
 pub fn serve<D: Dialect>(index: u32, req: &Request<D::Caller>) -> Reply {
     let reply = D::admit(req)
-        .and_then(|()| D::ROUTER.dispatch(index, req))
+        .and_then(|()| {
+            let route = D::ROUTER
+                .get(index)
+                .ok_or_else(|| Fault::not_found(D::UNKNOWN_ROUTE))?;
+            (route.handler)(req)
+        })
         .unwrap_or_else(|f| D::fault(f.status, &f.message));
     D::finish(Some(req), reply)
 }

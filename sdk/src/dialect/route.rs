@@ -87,6 +87,9 @@ impl<C> Route<C> {
     }
 }
 
+/// The message of the SDK's 404 for a route index the router does not have.
+pub const UNKNOWN_ROUTE: &str = "Unknown route";
+
 /// A dialect's routes, in the order the host checks them; the host names a route by its
 /// index here.
 pub struct Router<C: 'static> {
@@ -123,7 +126,7 @@ impl<C> Router<C> {
     pub fn dispatch(&self, index: u32, req: &Request<C>) -> Result<Reply, Fault> {
         let route = self
             .get(index)
-            .ok_or_else(|| Fault::not_found("Unknown route"))?;
+            .ok_or_else(|| Fault::not_found(UNKNOWN_ROUTE))?;
         (route.handler)(req)
     }
 }
