@@ -116,6 +116,15 @@ impl<C> Request<C> {
         lookup(&self.query, name)
     }
 
+    /// The last value of a query parameter (as a map of the pairs would keep it).
+    pub fn query_last(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Every value of a query parameter, in order (`?status=a&status=b`).
     pub fn query_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.query
@@ -168,6 +177,7 @@ mod tests {
         assert_eq!(r.param("id"), "7");
         assert_eq!(r.param("other"), "");
         assert_eq!(r.query("status"), Some("a"));
+        assert_eq!(r.query_last("status"), Some("b"));
         assert_eq!(r.query_all("status").collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(r.query("limit"), None);
         assert_eq!(r.origin(), "http://api:8774");
