@@ -138,6 +138,14 @@ impl<C> Request<C> {
         lookup(&self.headers, name)
     }
 
+    /// Every value of a header, in order.
+    pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// `http://<host header>` (`http://localhost` without one): the base of links.
     pub fn origin(&self) -> String {
         format!("http://{}", self.header("host").unwrap_or("localhost"))
@@ -173,7 +181,9 @@ mod tests {
             .with_param("id", "7")
             .with_query("status", "a")
             .with_query("status", "b")
-            .with_header("host", "api:8774");
+            .with_header("host", "api:8774")
+            .with_header("x-token", "1")
+            .with_header("x-token", "2");
         assert_eq!(r.param("id"), "7");
         assert_eq!(r.param("other"), "");
         assert_eq!(r.query("status"), Some("a"));
@@ -181,6 +191,7 @@ mod tests {
         assert_eq!(r.query_all("status").collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(r.query("limit"), None);
         assert_eq!(r.origin(), "http://api:8774");
+        assert_eq!(r.header_all("x-token").collect::<Vec<_>>(), ["1", "2"]);
         assert_eq!(R::new("GET", "/").origin(), "http://localhost");
     }
 

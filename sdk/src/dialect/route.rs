@@ -67,22 +67,53 @@ impl<C> Route<C> {
         Route::new("DELETE", path, access, handler)
     }
 
-    /// The template's parameters if `path` fits it, else none.
+    /// The template's parameters if `path` fits it, else none. A last segment `{*name}`
+    /// takes the rest of the path (one character or more), slashes included.
     pub fn matches(&self, path: &str) -> Option<Vec<(String, String)>> {
         let mut template = self.path.split('/');
-        let mut given = path.split('/');
+        let mut given = path;
         let mut params = Vec::new();
         loop {
-            match (template.next(), given.next()) {
-                (None, None) => return Some(params),
-                (Some(t), Some(g)) => match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
-                    Some(name) if !g.is_empty() => params.push((name.to_string(), g.to_string())),
-                    Some(_) => return None,
-                    None if t == g => {}
-                    None => return None,
-                },
+            let Some(t) = template.next() else {
+                return given.is_empty().then_some(params);
+            };
+            let (segment, rest) = given.split_once('/').unwrap_or((given, ""));
+            match Segment::of(t) {
+                Segment::Rest(name) if !given.is_empty() => {
+                    params.push((name.to_string(), given.to_string()));
+                    return Some(params);
+                }
+                Segment::Param(name) if !segment.is_empty() => {
+                    params.push((name.to_string(), segment.to_string()));
+                }
+                Segment::Literal(l) if l == segment => {}
                 _ => return None,
             }
+            if template.clone().next().is_some() && !given.contains('/') {
+                return None;
+            }
+            given = rest;
+        }
+    }
+}
+
+/// One segment of a path template.
+enum Segment<'a> {
+    Literal(&'a str),
+    /// `{name}`: one non-empty segment.
+    Param(&'a str),
+    /// `{*name}`: the rest of the path.
+    Rest(&'a str),
+}
+
+impl Segment<'_> {
+    fn of(t: &str) -> Segment<'_> {
+        match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            Some(name) => match name.strip_prefix('*') {
+                Some(rest) => Segment::Rest(rest),
+                None => Segment::Param(name),
+            },
+            None => Segment::Literal(t),
         }
     }
 }
@@ -148,6 +179,7 @@ mod tests {
         Route::get("/v1/things/{id}", Access::Reader, echo),
         Route::delete("/v1/things/{id}", Access::Admin, ok),
         Route::get("/v1/things/{id}/parts/{part}", Access::Member, ok),
+        Route::get("/v1/files/{*rest}", Access::Reader, ok),
     ]);
 
     fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -172,6 +204,20 @@ mod tests {
             ROUTER.resolve("GET", "/v1/things/7/parts/x"),
             Some((3, params(&[("id", "7"), ("part", "x")])))
         );
+    }
+
+    #[test]
+    fn a_catch_all_takes_the_rest_of_the_path() {
+        assert_eq!(
+            ROUTER.resolve("GET", "/v1/files/a/b/"),
+            Some((4, params(&[("rest", "a/b/")])))
+        );
+        assert_eq!(
+            ROUTER.resolve("GET", "/v1/files/a"),
+            Some((4, params(&[("rest", "a")])))
+        );
+        assert_eq!(ROUTER.resolve("GET", "/v1/files/"), None);
+        assert_eq!(ROUTER.resolve("GET", "/v1/files"), None);
     }
 
     #[test]
