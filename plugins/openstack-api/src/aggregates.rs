@@ -126,8 +126,8 @@ pub fn action(r: &Request) -> Result<Reply, Fault> {
             })
     };
     let a = match action.as_str() {
-        "add_host" => compute::aggregate_add_host(&c, id, &host()?)?,
-        "remove_host" => compute::aggregate_remove_host(&c, id, &host()?)?,
+        "add_host" => compute::aggregate_add_host(c, id, &host()?)?,
+        "remove_host" => compute::aggregate_remove_host(c, id, &host()?)?,
         "set_metadata" => {
             let m = args
                 .get("metadata")
@@ -148,7 +148,7 @@ pub fn action(r: &Request) -> Result<Reply, Fault> {
                     ))),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            compute::set_aggregate_metadata(&c, id, &changes)?
+            compute::set_aggregate_metadata(c, id, &changes)?
         }
         other => {
             return Err(Fault::bad_request(format!(

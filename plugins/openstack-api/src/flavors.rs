@@ -178,9 +178,9 @@ pub fn action(r: &Request) -> Result<Reply, Fault> {
             })
     };
     let projects = if let Some(args) = body.get("addTenantAccess") {
-        compute::add_flavor_access(&c, id, &tenant(args, "addTenantAccess")?)?
+        compute::add_flavor_access(c, id, &tenant(args, "addTenantAccess")?)?
     } else if let Some(args) = body.get("removeTenantAccess") {
-        compute::remove_flavor_access(&c, id, &tenant(args, "removeTenantAccess")?)?
+        compute::remove_flavor_access(c, id, &tenant(args, "removeTenantAccess")?)?
     } else {
         return Err(Fault::bad_request(
             "Invalid request body: addTenantAccess or removeTenantAccess expected",

@@ -61,7 +61,7 @@ pub fn update_service(r: &Request) -> Result<Reply, Fault> {
         None
     };
     let c = r.caller()?;
-    let service = compute::list_services(&c)?
+    let service = compute::list_services(c)?
         .into_iter()
         .find(|s| s.host == host && nova_binary(&s.binary) == binary)
         .ok_or_else(|| {
@@ -74,7 +74,7 @@ pub fn update_service(r: &Request) -> Result<Reply, Fault> {
         disabled_reason: reason,
         forced_down: None,
     };
-    let s = compute::update_service(&c, service.id, &change)?;
+    let s = compute::update_service(c, service.id, &change)?;
     let mut view = json!({
         "host": s.host,
         "binary": nova_binary(&s.binary),
@@ -135,7 +135,7 @@ pub fn evacuate(c: &Caller, id: &str, args: &Value) -> Result<Reply, Fault> {
 /// `GET /v2.1/os-migrations` (admin), as 2.1 shows them; `instance_uuid` filters.
 pub fn migrations(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
-    let all = compute::list_migrations(&c, r.query("instance_uuid"))?;
+    let all = compute::list_migrations(c, r.query("instance_uuid"))?;
     let items: Vec<Value> = all
         .iter()
         .filter(|m| r.query("status").is_none_or(|s| s == m.status))

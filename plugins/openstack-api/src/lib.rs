@@ -996,7 +996,7 @@ fn update_server(r: &Request) -> Result<Reply, Fault> {
         }
     }
     let s = compute::update_server(
-        &c,
+        c,
         id,
         name.as_deref(),
         opt_string(server, "accessIPv4")?.as_deref(),
@@ -1144,10 +1144,10 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     let id = r.param("server_id");
     match action.as_str() {
-        "os-start" => compute::server_action(&c, id, "start", &[])?,
-        "rebuild" => return rebuild(r, &c, id, args),
-        "createImage" | "createBackup" => return create_image(&c, id, action, args),
-        "evacuate" => return hosts::evacuate(&c, id, args),
+        "os-start" => compute::server_action(c, id, "start", &[])?,
+        "rebuild" => return rebuild(r, c, id, args),
+        "createImage" | "createBackup" => return create_image(c, id, action, args),
+        "evacuate" => return hosts::evacuate(c, id, args),
         "migrate" => {
             // 2.1: no arguments (`{"migrate": null}`); the scheduler picks the host.
             if !args.is_null() && args.as_object().is_none_or(|m| !m.is_empty()) {
@@ -1155,7 +1155,7 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
                     "Invalid input for field/attribute migrate. Value: {args}. {args} is not of type 'null'"
                 )));
             }
-            compute::server_action(&c, id, "migrate", &[])?
+            compute::server_action(c, id, "migrate", &[])?
         }
         "resize" => {
             let m = args.as_object().ok_or_else(|| {
@@ -1178,22 +1178,22 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
                 })
                 .and_then(|v| string_or_int(v, "flavorRef"))?;
             let flavor = flavor.rsplit('/').next().unwrap_or_default().to_string();
-            compute::server_action(&c, id, "resize", &[("flavor".into(), flavor)])?
+            compute::server_action(c, id, "resize", &[("flavor".into(), flavor)])?
         }
         "confirmResize" => {
             no_args(action, args)?;
-            compute::server_action(&c, id, "confirm-resize", &[])?;
+            compute::server_action(c, id, "confirm-resize", &[])?;
             return Ok(Reply::empty(204));
         }
         "revertResize" => {
             no_args(action, args)?;
-            compute::server_action(&c, id, "revert-resize", &[])?
+            compute::server_action(c, id, "revert-resize", &[])?
         }
         "pause" | "unpause" | "suspend" | "resume" | "lock" | "unlock" => {
             no_args(action, args)?;
-            compute::server_action(&c, id, action, &[])?
+            compute::server_action(c, id, action, &[])?
         }
-        "os-stop" => compute::server_action(&c, id, "stop", &[])?,
+        "os-stop" => compute::server_action(c, id, "stop", &[])?,
         "reboot" => {
             let kind = args.get("type").and_then(Value::as_str).ok_or_else(|| {
                 Fault::bad_request(
@@ -1204,10 +1204,10 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
             if kind != "SOFT" && kind != "HARD" {
                 return Err(Fault::bad_request(format!("Invalid input for field/attribute type. Value: {kind}. '{kind}' is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']")));
             }
-            compute::server_action(&c, id, "reboot", &[("type".into(), kind)])?
+            compute::server_action(c, id, "reboot", &[("type".into(), kind)])?
         }
         "os-getConsoleOutput" => {
-            let output = compute::console_output(&c, id)?;
+            let output = compute::console_output(c, id)?;
             let length = match args.get("length") {
                 None | Some(Value::Null) => None,
                 Some(v) => Some(count(Some(v), "length")? as Option<u32>).flatten(),

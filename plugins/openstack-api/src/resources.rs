@@ -290,8 +290,8 @@ pub fn update_quota_set(r: &Request) -> Result<Reply, Fault> {
         })?;
     let project = r.param("tenant_id").to_string();
     let c = r.caller()?;
-    for (k, limit) in quota_limits(&c, set, "quota_set")? {
-        compute::set_quota(&c, &project, &k, limit)?;
+    for (k, limit) in quota_limits(c, set, "quota_set")? {
+        compute::set_quota(c, &project, &k, limit)?;
     }
     // The update reply has no `id`.
     Ok(Reply::json(
@@ -323,10 +323,10 @@ pub fn update_quota_class(r: &Request) -> Result<Reply, Fault> {
             )
         })?;
     let c = r.caller()?;
-    for (k, limit) in quota_limits(&c, set, "quota_class_set")? {
-        compute::set_default_quota(&c, &k, limit)?;
+    for (k, limit) in quota_limits(c, set, "quota_class_set")? {
+        compute::set_default_quota(c, &k, limit)?;
     }
-    let items: Vec<(String, i64, i64)> = compute::default_quotas(&c)?
+    let items: Vec<(String, i64, i64)> = compute::default_quotas(c)?
         .into_iter()
         .map(|q| (q.resource, q.limit, 0))
         .collect();
@@ -519,7 +519,7 @@ pub fn search_hypervisors(r: &Request) -> Result<Reply, Fault> {
 pub fn hypervisor_servers(r: &Request) -> Result<Reply, Fault> {
     let pattern = r.param("hypervisor_id");
     let c = r.caller()?;
-    let hs: Vec<Hypervisor> = compute::list_hypervisors(&c)?
+    let hs: Vec<Hypervisor> = compute::list_hypervisors(c)?
         .into_iter()
         .filter(|h| h.hostname.contains(pattern))
         .collect();
@@ -542,7 +542,7 @@ pub fn hypervisor_servers(r: &Request) -> Result<Reply, Fault> {
             limit: None,
             marker: None,
         };
-        let servers: Vec<Value> = compute::list_servers(&c, &q)?
+        let servers: Vec<Value> = compute::list_servers(c, &q)?
             .iter()
             .map(|s| json!({"uuid": s.id, "name": format!("instance-{}", s.id)}))
             .collect();

@@ -284,17 +284,26 @@ mod tests {
         );
         let mut ends = p.ends.clone();
         ends[0] = u32::MAX;
-        assert_eq!(unpack(1, &p.text, &ends, &p.numbers), Err(PageError::BadEnd));
+        assert_eq!(
+            unpack(1, &p.text, &ends, &p.numbers),
+            Err(PageError::BadEnd)
+        );
         // An end inside the two-byte "é".
         let mut ends = p.ends.clone();
         ends[1] = ends[0] + 4;
-        assert_eq!(unpack(1, &p.text, &ends, &p.numbers), Err(PageError::BadEnd));
+        assert_eq!(
+            unpack(1, &p.text, &ends, &p.numbers),
+            Err(PageError::BadEnd)
+        );
         let mut numbers = p.numbers.clone();
         numbers[7] = -1;
         assert_eq!(
             unpack(1, &p.text, &p.ends, &numbers),
             Err(PageError::BadMetadataCount)
         );
-        assert_eq!(unpack(u32::MAX, "", &[], &[]), Err(PageError::NumbersMismatch));
+        assert_eq!(
+            unpack(u32::MAX, "", &[], &[]),
+            Err(PageError::NumbersMismatch)
+        );
     }
 }
