@@ -236,12 +236,7 @@ mod tests {
 
     /// A fault as the host receives it.
     fn response(f: Fault) -> HttpResponse {
-        let (status, headers, body) = Keystone::fault(f.status, &f.message).into_parts();
-        HttpResponse {
-            status,
-            headers,
-            body,
-        }
+        Plugin::response(Keystone::fault(f.status, &f.message))
     }
 
     fn header<'a>(r: &'a HttpResponse, name: &str) -> Option<&'a str> {

@@ -226,12 +226,7 @@ pub(crate) mod tests {
 
     /// A reply as the host receives it.
     fn response(r: Reply) -> HttpResponse {
-        let (status, headers, body) = r.into_parts();
-        HttpResponse {
-            status,
-            headers,
-            body,
-        }
+        Plugin::response(r)
     }
 
     /// A fault as the host receives it.

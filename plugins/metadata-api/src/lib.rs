@@ -160,26 +160,12 @@ pub fn dispatch(
     req: HttpRequest,
     host: &dyn Host,
 ) -> HttpResponse {
-    let request = Request {
-        method: req.method,
-        path: req.path,
-        params,
-        query: req.query,
-        headers: req.headers,
-        body: req.body,
-        caller: None,
-    };
+    let request = __DialectExport::request(params, None, req);
     let reply = match HANDLERS.get(route as usize) {
         Some(handler) => run(*handler, &request, host),
         None => Err(sdk::Fault::not_found(reply::NOT_FOUND)),
     };
-    let reply = reply.unwrap_or_else(|f| Metadata::fault(f.status, &f.message));
-    let (status, headers, body) = reply.into_parts();
-    HttpResponse {
-        status,
-        headers,
-        body,
-    }
+    __DialectExport::response(reply.unwrap_or_else(|f| Metadata::fault(f.status, &f.message)))
 }
 
 #[cfg(test)]

@@ -10,8 +10,10 @@
 /// - `bindings`: the generated code (`bindings::metacloud::api::types::Caller`, …);
 /// - `imports`: the host's imports for handlers (`imports::compute::get_server(…)`,
 ///   `identity`, `images`, `metadata`, `signatures`, `types`; `config`, `log`, `metrics`);
-/// - the export of `name`, `routes`, `handle` and `render-error`, in WebAssembly builds
-///   only, so that a native build links for unit tests.
+/// - `__DialectExport`, which implements the exported `dialect` interface (`name`,
+///   `routes`, `handle`, `render-error`; exported in WebAssembly builds only, so that a
+///   native build links for unit tests, which may call it as the host would), with
+///   `request` and `response` to turn the WIT records into the SDK's and back.
 #[macro_export]
 macro_rules! dialect_plugin {
     ($ty:ty, $wit:literal) => {
@@ -57,7 +59,29 @@ macro_rules! __dialect_export {
                 }
             }
 
-            fn response(r: $crate::dialect::Reply) -> bindings::metacloud::api::types::HttpResponse {
+            /// The SDK's request of what `handle` receives.
+            #[allow(dead_code)]
+            pub fn request(
+                params: Vec<(String, String)>,
+                caller: Option<bindings::metacloud::api::types::Caller>,
+                req: bindings::metacloud::api::types::HttpRequest,
+            ) -> $crate::dialect::Request<bindings::metacloud::api::types::Caller> {
+                $crate::dialect::Request {
+                    method: req.method,
+                    path: req.path,
+                    params,
+                    query: req.query,
+                    headers: req.headers,
+                    body: req.body,
+                    caller,
+                }
+            }
+
+            /// The `http-response` of a reply.
+            #[allow(dead_code)]
+            pub fn response(
+                r: $crate::dialect::Reply,
+            ) -> bindings::metacloud::api::types::HttpResponse {
                 let (status, headers, body) = r.into_parts();
                 bindings::metacloud::api::types::HttpResponse {
                     status,
@@ -90,15 +114,7 @@ macro_rules! __dialect_export {
                 caller: Option<bindings::metacloud::api::types::Caller>,
                 req: bindings::metacloud::api::types::HttpRequest,
             ) -> bindings::metacloud::api::types::HttpResponse {
-                let request = $crate::dialect::Request {
-                    method: req.method,
-                    path: req.path,
-                    params,
-                    query: req.query,
-                    headers: req.headers,
-                    body: req.body,
-                    caller,
-                };
+                let request = Self::request(params, caller, req);
                 Self::response($crate::dialect::serve::<$ty>(route, &request))
             }
 
