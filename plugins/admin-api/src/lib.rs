@@ -12,7 +12,7 @@ mod hosts;
 mod quotas;
 
 use bindings::metacloud::api::types::{Caller, OpError};
-use metacloud_sdk::dialect::{Access, Dialect, Route, Router};
+use metacloud_sdk::dialect::{error_title, Access, Dialect, Route, Router};
 pub use metacloud_sdk::dialect::{Fault, Reply};
 use serde_json::{json, Value};
 
@@ -130,24 +130,9 @@ impl Dialect for Admin {
     }
 }
 
-/// The reason phrase of an error status.
-fn title(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        409 => "Conflict",
-        413 => "Request Entity Too Large",
-        503 => "Service Unavailable",
-        _ => "Internal Server Error",
-    }
-}
-
 /// The API's error document.
 fn error_body(status: u16, message: &str) -> Value {
-    json!({"error": {"code": status, "title": title(status), "message": message}})
+    json!({"error": {"code": status, "title": error_title(status), "message": message}})
 }
 
 /// The host's operation errors as the API's faults (what `?` on an import does).
@@ -231,6 +216,11 @@ mod tests {
         assert_eq!(
             Admin::fault(e.status, &e.message).json_body(),
             json!({"error": {"code": 409, "title": "Conflict", "message": "busy"}})
+        );
+        let e = Fault::from(OpError::Internal("db down".into()));
+        assert_eq!(
+            Admin::fault(e.status, &e.message).json_body()["error"]["title"],
+            "Internal Server Error"
         );
     }
 

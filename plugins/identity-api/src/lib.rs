@@ -23,7 +23,7 @@ mod versions;
 
 use bindings::metacloud::api::identity::{self, IdentityError};
 use bindings::metacloud::api::types::Caller;
-use metacloud_sdk::dialect::{Access, Dialect, Route, Router};
+use metacloud_sdk::dialect::{error_title, Access, Dialect, Route, Router};
 pub use metacloud_sdk::dialect::{Fault, Reply};
 use serde_json::{json, Value};
 
@@ -144,24 +144,9 @@ pub fn not_authorized(action: &str) -> Fault {
     ))
 }
 
-/// The reason phrase of an error status.
-fn title(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        409 => "Conflict",
-        413 => "Request Entity Too Large",
-        503 => "Service Unavailable",
-        _ => "Internal Server Error",
-    }
-}
-
 /// Keystone's error document.
 pub fn error_body(status: u16, message: &str) -> Value {
-    json!({"error": {"code": status, "message": message, "title": title(status)}})
+    json!({"error": {"code": status, "message": message, "title": error_title(status)}})
 }
 
 impl From<IdentityError> for Fault {

@@ -14,12 +14,14 @@ mod query;
 mod reply;
 mod request;
 mod route;
+mod status;
 
 pub use fault::Fault;
 pub use query::{nova_bool, Paging, QueryError};
 pub use reply::{Reply, JSON};
 pub use request::{BodyError, Request, NEEDS_AUTHENTICATION};
 pub use route::{Access, Handler, Route, Router, UNKNOWN_ROUTE};
+pub use status::error_title;
 
 /// A dialect: its name, its routes, and how its errors look.
 pub trait Dialect {
