@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the first-party scheduler plugins (and the hostile ones the tests use) into
-# WebAssembly components: plugins/dist/*.wasm and plugins/dist/hostile/*.wasm. Idempotent.
+# Builds the first-party plugins (and the hostile ones the tests use) and the examples into
+# WebAssembly components under plugins/dist/ (api/, hostile/, examples/). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -23,12 +23,17 @@ for crate in $(sed -n 's/^    "\(.*\)",$/\1/p' plugins/Cargo.toml); do
   esac
   cmp -s "$file" "$dest" 2>/dev/null || cp "$file" "$dest"
 done
-# Third-party examples: a Rust weigher and a Python filter (componentize-py from PyPI).
+# Third-party examples: a Rust weigher, a Rust API dialect and a Python filter (componentize-py from PyPI).
 mkdir -p plugins/dist/examples
 CARGO_TARGET_DIR=plugins/target cargo build -q --manifest-path examples/plugins/pack-weigher/Cargo.toml \
   --target wasm32-wasip2 --release
 cmp -s "$out/pack_weigher.wasm" plugins/dist/examples/pack-weigher.wasm 2>/dev/null \
   || cp "$out/pack_weigher.wasm" plugins/dist/examples/pack-weigher.wasm
+# … and an API dialect written with the SDK (sdk/README.md, "Writing an API dialect").
+CARGO_TARGET_DIR=plugins/target cargo build -q --manifest-path examples/plugins/hello-dialect/Cargo.toml \
+  --target wasm32-wasip2 --release
+cmp -s "$out/hello_dialect.wasm" plugins/dist/examples/hello-dialect.wasm 2>/dev/null \
+  || cp "$out/hello_dialect.wasm" plugins/dist/examples/hello-dialect.wasm
 venv="${METACLOUD_PLUGIN_VENV:-$HOME/.cache/metacloud-plugins/venv}"
 if [ ! -x "$venv/bin/componentize-py" ]; then
   python3 -m venv "$venv"

@@ -4,8 +4,14 @@
 //! [`filter_plugin!`] or [`weigher_plugin!`]: the SDK keeps the host snapshot the host sends
 //! (`sync`, `update`) in the instance, turns the WIT types into plain Rust ones, and answers
 //! `info`, `filter` and `weigh`. The plugin writes only its decision.
+//!
+//! API dialects (HTTP APIs behind the `api-dialect` world) are written with the
+//! [`dialect`] module and [`dialect_plugin!`].
 
 use std::cell::RefCell;
+
+#[cfg(feature = "dialect")]
+pub mod dialect;
 
 /// The hosts as the scheduler sees them, one entry per host index.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -3,7 +3,7 @@
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::Aggregate;
-use crate::{rfc3339, Error, Reply, Request};
+use crate::{rfc3339, Fault, Reply, Request};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -27,27 +27,27 @@ fn view(a: &Aggregate) -> Value {
 }
 
 fn reply(status: u16, a: &Aggregate) -> Reply {
-    Reply::with_status(status, json!({ "aggregate": view(a) }))
+    Reply::json(status, &json!({ "aggregate": view(a) }))
 }
 
-fn checked_name(field: &str, v: Option<&String>) -> Result<(), Error> {
+fn checked_name(field: &str, v: Option<&String>) -> Result<(), Fault> {
     match v {
-        Some(s) if s.trim().is_empty() || s.len() > 255 => Err(Error::bad_request(format!(
+        Some(s) if s.trim().is_empty() || s.len() > 255 => Err(Fault::bad_request(format!(
             "{field} must be 1 to 255 characters."
         ))),
         _ => Ok(()),
     }
 }
 
-pub fn list(r: &Request) -> Result<Reply, Error> {
+pub fn list(r: &Request) -> Result<Reply, Fault> {
     let items: Vec<Value> = compute::list_aggregates(r.caller()?)?
         .iter()
         .map(view)
         .collect();
-    Ok(Reply::ok(json!({ "aggregates": items })))
+    Ok(Reply::json(200, &json!({ "aggregates": items })))
 }
 
-pub fn show(r: &Request) -> Result<Reply, Error> {
+pub fn show(r: &Request) -> Result<Reply, Fault> {
     let a = compute::get_aggregate(r.caller()?, r.param("aggregate_id"))?;
     Ok(reply(200, &a))
 }
@@ -59,8 +59,8 @@ struct NewAggregate {
     availability_zone: Option<String>,
 }
 
-pub fn create(r: &Request) -> Result<Reply, Error> {
-    let body: NewAggregate = r.body()?;
+pub fn create(r: &Request) -> Result<Reply, Fault> {
+    let body: NewAggregate = r.json()?;
     checked_name("name", Some(&body.name))?;
     checked_name("availability_zone", body.availability_zone.as_ref())?;
     let a = compute::create_aggregate(r.caller()?, &body.name, body.availability_zone.as_deref())?;
@@ -74,10 +74,10 @@ struct AggregatePatch {
     availability_zone: Option<String>,
 }
 
-pub fn update(r: &Request) -> Result<Reply, Error> {
-    let body: AggregatePatch = r.body()?;
+pub fn update(r: &Request) -> Result<Reply, Fault> {
+    let body: AggregatePatch = r.json()?;
     if body.name.is_none() && body.availability_zone.is_none() {
-        return Err(Error::bad_request(
+        return Err(Fault::bad_request(
             "Nothing to change: give name or availability_zone.",
         ));
     }
@@ -92,26 +92,26 @@ pub fn update(r: &Request) -> Result<Reply, Error> {
     Ok(reply(200, &a))
 }
 
-pub fn delete(r: &Request) -> Result<Reply, Error> {
+pub fn delete(r: &Request) -> Result<Reply, Fault> {
     compute::delete_aggregate(r.caller()?, r.param("aggregate_id"))?;
-    Ok(Reply::no_content())
+    Ok(Reply::empty(204))
 }
 
-pub fn add_host(r: &Request) -> Result<Reply, Error> {
+pub fn add_host(r: &Request) -> Result<Reply, Fault> {
     let a = compute::aggregate_add_host(r.caller()?, r.param("aggregate_id"), r.param("host"))?;
     Ok(reply(200, &a))
 }
 
-pub fn remove_host(r: &Request) -> Result<Reply, Error> {
+pub fn remove_host(r: &Request) -> Result<Reply, Fault> {
     let a = compute::aggregate_remove_host(r.caller()?, r.param("aggregate_id"), r.param("host"))?;
     Ok(reply(200, &a))
 }
 
 /// Sets the given keys; a `null` value removes a key.
-pub fn set_metadata(r: &Request) -> Result<Reply, Error> {
-    let given: BTreeMap<String, Option<String>> = r.body()?;
+pub fn set_metadata(r: &Request) -> Result<Reply, Fault> {
+    let given: BTreeMap<String, Option<String>> = r.json()?;
     if given.is_empty() {
-        return Err(Error::bad_request("No metadata given."));
+        return Err(Fault::bad_request("No metadata given."));
     }
     let pairs: Vec<(String, Option<String>)> = given.into_iter().collect();
     let a = compute::set_aggregate_metadata(r.caller()?, r.param("aggregate_id"), &pairs)?;

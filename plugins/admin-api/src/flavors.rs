@@ -3,7 +3,7 @@
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::{Flavor, FlavorCreate};
-use crate::{Error, Reply, Request};
+use crate::{Fault, Reply, Request};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -29,17 +29,17 @@ fn view(f: &Flavor) -> Value {
     })
 }
 
-pub fn list(r: &Request) -> Result<Reply, Error> {
+pub fn list(r: &Request) -> Result<Reply, Fault> {
     let items: Vec<Value> = compute::list_flavors(r.caller()?)?
         .iter()
         .map(view)
         .collect();
-    Ok(Reply::ok(json!({ "flavors": items })))
+    Ok(Reply::json(200, &json!({ "flavors": items })))
 }
 
-pub fn show(r: &Request) -> Result<Reply, Error> {
+pub fn show(r: &Request) -> Result<Reply, Fault> {
     let f = compute::get_flavor(r.caller()?, r.param("flavor_id"))?;
-    Ok(Reply::ok(json!({ "flavor": view(&f) })))
+    Ok(Reply::json(200, &json!({ "flavor": view(&f) })))
 }
 
 fn default_public() -> bool {
@@ -62,13 +62,13 @@ struct NewFlavor {
     is_public: bool,
 }
 
-pub fn create(r: &Request) -> Result<Reply, Error> {
-    let f: NewFlavor = r.body()?;
+pub fn create(r: &Request) -> Result<Reply, Fault> {
+    let f: NewFlavor = r.json()?;
     if f.name.trim().is_empty() || f.name.len() > 255 {
-        return Err(Error::bad_request("name must be 1 to 255 characters."));
+        return Err(Fault::bad_request("name must be 1 to 255 characters."));
     }
     if f.vcpus == 0 || f.ram_mb == 0 {
-        return Err(Error::bad_request("vcpus and ram_mb must be at least 1."));
+        return Err(Fault::bad_request("vcpus and ram_mb must be at least 1."));
     }
     let created = compute::create_flavor(
         r.caller()?,
@@ -83,52 +83,52 @@ pub fn create(r: &Request) -> Result<Reply, Error> {
             is_public: f.is_public,
         },
     )?;
-    Ok(Reply::with_status(201, json!({ "flavor": view(&created) })))
+    Ok(Reply::json(201, &json!({ "flavor": view(&created) })))
 }
 
-pub fn delete(r: &Request) -> Result<Reply, Error> {
+pub fn delete(r: &Request) -> Result<Reply, Fault> {
     compute::delete_flavor(r.caller()?, r.param("flavor_id"))?;
-    Ok(Reply::no_content())
+    Ok(Reply::empty(204))
 }
 
 /// Merges the given specs into the flavor's; returns them all.
-pub fn set_extra_specs(r: &Request) -> Result<Reply, Error> {
-    let given: BTreeMap<String, String> = r.body()?;
+pub fn set_extra_specs(r: &Request) -> Result<Reply, Fault> {
+    let given: BTreeMap<String, String> = r.json()?;
     if given.is_empty() {
-        return Err(Error::bad_request("No extra specs given."));
+        return Err(Fault::bad_request("No extra specs given."));
     }
     if let Some(k) = given.keys().find(|k| k.is_empty() || k.len() > 255) {
-        return Err(Error::bad_request(format!(
+        return Err(Fault::bad_request(format!(
             "Extra spec key '{k}' must be 1 to 255 characters."
         )));
     }
     let pairs: Vec<(String, String)> = given.into_iter().collect();
     let all = compute::set_flavor_extra_specs(r.caller()?, r.param("flavor_id"), &pairs)?;
-    Ok(Reply::ok(json!({ "extra_specs": specs(&all) })))
+    Ok(Reply::json(200, &json!({ "extra_specs": specs(&all) })))
 }
 
-pub fn delete_extra_spec(r: &Request) -> Result<Reply, Error> {
+pub fn delete_extra_spec(r: &Request) -> Result<Reply, Fault> {
     compute::delete_flavor_extra_spec(r.caller()?, r.param("flavor_id"), r.param("key"))?;
-    Ok(Reply::no_content())
+    Ok(Reply::empty(204))
 }
 
 fn access_view(flavor: &str, projects: &[String]) -> Reply {
-    Reply::ok(json!({"flavor_id": flavor, "projects": projects}))
+    Reply::json(200, &json!({"flavor_id": flavor, "projects": projects}))
 }
 
-pub fn list_access(r: &Request) -> Result<Reply, Error> {
+pub fn list_access(r: &Request) -> Result<Reply, Fault> {
     let id = r.param("flavor_id");
     let projects = compute::list_flavor_access(r.caller()?, id)?;
     Ok(access_view(id, &projects))
 }
 
-pub fn add_access(r: &Request) -> Result<Reply, Error> {
+pub fn add_access(r: &Request) -> Result<Reply, Fault> {
     let id = r.param("flavor_id");
     let projects = compute::add_flavor_access(r.caller()?, id, r.param("project_id"))?;
     Ok(access_view(id, &projects))
 }
 
-pub fn remove_access(r: &Request) -> Result<Reply, Error> {
+pub fn remove_access(r: &Request) -> Result<Reply, Fault> {
     let id = r.param("flavor_id");
     let projects = compute::remove_flavor_access(r.caller()?, id, r.param("project_id"))?;
     Ok(access_view(id, &projects))

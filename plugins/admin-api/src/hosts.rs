@@ -4,7 +4,7 @@ use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::{
     Caller, Hypervisor, Migration, Server, ServerQuery, Service, ServiceChange,
 };
-use crate::{rfc3339, Error, Reply, Request};
+use crate::{rfc3339, Fault, Reply, Request};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -64,7 +64,7 @@ fn migration_view(m: &Migration) -> Value {
     })
 }
 
-pub fn list_services(r: &Request) -> Result<Reply, Error> {
+pub fn list_services(r: &Request) -> Result<Reply, Fault> {
     let all = compute::list_services(r.caller()?)?;
     let items: Vec<Value> = all
         .iter()
@@ -72,7 +72,7 @@ pub fn list_services(r: &Request) -> Result<Reply, Error> {
         .filter(|s| r.query("host").is_none_or(|h| h == s.host))
         .map(service_view)
         .collect();
-    Ok(Reply::ok(json!({ "services": items })))
+    Ok(Reply::json(200, &json!({ "services": items })))
 }
 
 #[derive(Deserialize)]
@@ -83,16 +83,16 @@ struct ServicePatch {
     forced_down: Option<bool>,
 }
 
-pub fn update_service(r: &Request) -> Result<Reply, Error> {
+pub fn update_service(r: &Request) -> Result<Reply, Fault> {
     let id: i64 = r.param("service_id").parse().map_err(|_| {
-        Error::not_found(format!(
+        Fault::not_found(format!(
             "Service {} could not be found.",
             r.param("service_id")
         ))
     })?;
-    let patch: ServicePatch = r.body()?;
+    let patch: ServicePatch = r.json()?;
     if patch.disabled.is_none() && patch.disabled_reason.is_none() && patch.forced_down.is_none() {
-        return Err(Error::bad_request(
+        return Err(Fault::bad_request(
             "Nothing to change: give disabled, disabled_reason or forced_down.",
         ));
     }
@@ -102,18 +102,18 @@ pub fn update_service(r: &Request) -> Result<Reply, Error> {
         forced_down: patch.forced_down,
     };
     let s = compute::update_service(r.caller()?, id, &change)?;
-    Ok(Reply::ok(json!({ "service": service_view(&s) })))
+    Ok(Reply::json(200, &json!({ "service": service_view(&s) })))
 }
 
 /// The compute service of `host`, or 404.
-fn compute_service(c: &Caller, host: &str) -> Result<Service, Error> {
+fn compute_service(c: &Caller, host: &str) -> Result<Service, Fault> {
     compute::list_services(c)?
         .into_iter()
         .find(|s| s.binary == COMPUTE && s.host == host)
-        .ok_or_else(|| Error::not_found(format!("Compute host {host} could not be found.")))
+        .ok_or_else(|| Fault::not_found(format!("Compute host {host} could not be found.")))
 }
 
-fn servers_on(c: &Caller, host: &str) -> Result<Vec<Server>, Error> {
+fn servers_on(c: &Caller, host: &str) -> Result<Vec<Server>, Fault> {
     let q = ServerQuery {
         all_projects: true,
         project_id: None,
@@ -143,7 +143,7 @@ fn host_view(s: &Service, h: Option<&Hypervisor>) -> Value {
     })
 }
 
-pub fn list_hosts(r: &Request) -> Result<Reply, Error> {
+pub fn list_hosts(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     let hypervisors = compute::list_hypervisors(c)?;
     let items: Vec<Value> = compute::list_services(c)?
@@ -151,10 +151,10 @@ pub fn list_hosts(r: &Request) -> Result<Reply, Error> {
         .filter(|s| s.binary == COMPUTE)
         .map(|s| host_view(s, hypervisors.iter().find(|h| h.hostname == s.host)))
         .collect();
-    Ok(Reply::ok(json!({ "hosts": items })))
+    Ok(Reply::json(200, &json!({ "hosts": items })))
 }
 
-fn host_detail(c: &Caller, host: &str) -> Result<Value, Error> {
+fn host_detail(c: &Caller, host: &str) -> Result<Value, Fault> {
     let s = compute_service(c, host)?;
     let hypervisors = compute::list_hypervisors(c)?;
     let mut view = host_view(&s, hypervisors.iter().find(|h| h.hostname == host));
@@ -163,9 +163,9 @@ fn host_detail(c: &Caller, host: &str) -> Result<Value, Error> {
     Ok(view)
 }
 
-pub fn show_host(r: &Request) -> Result<Reply, Error> {
+pub fn show_host(r: &Request) -> Result<Reply, Fault> {
     let view = host_detail(r.caller()?, r.param("host"))?;
-    Ok(Reply::ok(json!({ "host": view })))
+    Ok(Reply::json(200, &json!({ "host": view })))
 }
 
 #[derive(Deserialize)]
@@ -177,8 +177,8 @@ struct Maintenance {
 
 /// Maintenance on: no new instances go to the host (its compute service is disabled with
 /// the reason); the reply lists the servers still on it, to move. Off: schedulable again.
-pub fn maintenance(r: &Request) -> Result<Reply, Error> {
-    let body: Maintenance = r.body()?;
+pub fn maintenance(r: &Request) -> Result<Reply, Fault> {
+    let body: Maintenance = r.json()?;
     let c = r.caller()?;
     let host = r.param("host");
     let s = compute_service(c, host)?;
@@ -190,7 +190,7 @@ pub fn maintenance(r: &Request) -> Result<Reply, Error> {
         }
     } else {
         if body.reason.is_some() {
-            return Err(Error::bad_request(
+            return Err(Fault::bad_request(
                 "A reason is given only when maintenance is enabled.",
             ));
         }
@@ -201,7 +201,7 @@ pub fn maintenance(r: &Request) -> Result<Reply, Error> {
         }
     };
     compute::update_service(c, s.id, &change)?;
-    Ok(Reply::ok(json!({ "host": host_detail(c, host)? })))
+    Ok(Reply::json(200, &json!({ "host": host_detail(c, host)? })))
 }
 
 #[derive(Deserialize, Default)]
@@ -218,42 +218,42 @@ fn target_args(target: Option<&str>) -> Vec<(String, String)> {
 
 /// Moves one server with `action` (`evacuate`, `migrate`) to the body's `host`, or where
 /// the scheduler puts it; the reply names the move `what`.
-fn move_server(r: &Request, action: &str, what: &str) -> Result<Reply, Error> {
-    let body: MoveServer = if r.http.body.is_empty() {
+fn move_server(r: &Request, action: &str, what: &str) -> Result<Reply, Fault> {
+    let body: MoveServer = if r.body.is_empty() {
         MoveServer::default()
     } else {
-        r.body()?
+        r.json()?
     };
     let id = r.param("server_id");
     let args = target_args(body.host.as_deref());
     compute::server_action(r.caller()?, id, action, &args)?;
-    Ok(Reply::with_status(
+    Ok(Reply::json(
         202,
-        json!({ what: {"server_id": id, "target": body.host} }),
+        &json!({ what: {"server_id": id, "target": body.host} }),
     ))
 }
 
 /// One server off its down host.
-pub fn evacuate_server(r: &Request) -> Result<Reply, Error> {
+pub fn evacuate_server(r: &Request) -> Result<Reply, Fault> {
     move_server(r, "evacuate", "evacuation")
 }
 
 /// A cold migration: the server's disk moves to another host, where it waits in
 /// VERIFY_RESIZE for `migration/confirm` or `migration/revert`.
-pub fn migrate_server(r: &Request) -> Result<Reply, Error> {
+pub fn migrate_server(r: &Request) -> Result<Reply, Fault> {
     move_server(r, "migrate", "migration")
 }
 
-pub fn confirm_migration(r: &Request) -> Result<Reply, Error> {
+pub fn confirm_migration(r: &Request) -> Result<Reply, Fault> {
     compute::server_action(r.caller()?, r.param("server_id"), "confirm-resize", &[])?;
-    Ok(Reply::no_content())
+    Ok(Reply::empty(204))
 }
 
-pub fn revert_migration(r: &Request) -> Result<Reply, Error> {
+pub fn revert_migration(r: &Request) -> Result<Reply, Fault> {
     compute::server_action(r.caller()?, r.param("server_id"), "revert-resize", &[])?;
-    Ok(Reply::with_status(
+    Ok(Reply::json(
         202,
-        json!({"server_id": r.param("server_id")}),
+        &json!({"server_id": r.param("server_id")}),
     ))
 }
 
@@ -264,17 +264,17 @@ struct EvacuateHost {
 }
 
 /// Every server off a host that is down; one result per server.
-pub fn evacuate_host(r: &Request) -> Result<Reply, Error> {
-    let body: EvacuateHost = if r.http.body.is_empty() {
+pub fn evacuate_host(r: &Request) -> Result<Reply, Fault> {
+    let body: EvacuateHost = if r.body.is_empty() {
         EvacuateHost::default()
     } else {
-        r.body()?
+        r.json()?
     };
     let c = r.caller()?;
     let host = r.param("host");
     let s = compute_service(c, host)?;
     if s.up {
-        return Err(Error::new(
+        return Err(Fault::new(
             409,
             format!("Compute service of {host} is still up; force it down before evacuating."),
         ));
@@ -286,44 +286,44 @@ pub fn evacuate_host(r: &Request) -> Result<Reply, Error> {
             |server| match compute::server_action(c, &server.id, "evacuate", &args) {
                 Ok(()) => json!({"server_id": server.id, "accepted": true}),
                 Err(e) => {
-                    let e = Error::from(e);
+                    let e = Fault::from(e);
                     json!({"server_id": server.id, "accepted": false,
                        "error": {"code": e.status, "message": e.message}})
                 }
             },
         )
         .collect();
-    Ok(Reply::with_status(
+    Ok(Reply::json(
         202,
-        json!({"host": host, "target": body.target, "evacuations": results}),
+        &json!({"host": host, "target": body.target, "evacuations": results}),
     ))
 }
 
-pub fn list_hypervisors(r: &Request) -> Result<Reply, Error> {
+pub fn list_hypervisors(r: &Request) -> Result<Reply, Fault> {
     let items: Vec<Value> = compute::list_hypervisors(r.caller()?)?
         .iter()
         .map(hypervisor_view)
         .collect();
-    Ok(Reply::ok(json!({ "hypervisors": items })))
+    Ok(Reply::json(200, &json!({ "hypervisors": items })))
 }
 
-pub fn show_hypervisor(r: &Request) -> Result<Reply, Error> {
+pub fn show_hypervisor(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     let host = r.param("host");
     let h = compute::list_hypervisors(c)?
         .into_iter()
         .find(|h| h.hostname == host)
-        .ok_or_else(|| Error::not_found(format!("Hypervisor {host} could not be found.")))?;
+        .ok_or_else(|| Fault::not_found(format!("Hypervisor {host} could not be found.")))?;
     let mut view = hypervisor_view(&h);
     // A host that is down has no uptime to tell.
     view["uptime"] = match compute::hypervisor_uptime(c, host) {
         Ok(u) => json!(u),
         Err(_) => Value::Null,
     };
-    Ok(Reply::ok(json!({ "hypervisor": view })))
+    Ok(Reply::json(200, &json!({ "hypervisor": view })))
 }
 
-pub fn migrations(r: &Request) -> Result<Reply, Error> {
+pub fn migrations(r: &Request) -> Result<Reply, Fault> {
     let all = compute::list_migrations(r.caller()?, r.query("server_id"))?;
     let items: Vec<Value> = all
         .iter()
@@ -334,5 +334,5 @@ pub fn migrations(r: &Request) -> Result<Reply, Error> {
         })
         .map(migration_view)
         .collect();
-    Ok(Reply::ok(json!({ "migrations": items })))
+    Ok(Reply::json(200, &json!({ "migrations": items })))
 }

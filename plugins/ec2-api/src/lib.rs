@@ -15,14 +15,7 @@
 //! [`keypairs`], [`tags`], [`regions`]). Each holds pure parsing and shaping functions,
 //! unit-tested natively, and thin handlers that call the imports.
 
-#[doc(hidden)]
-pub mod bindings {
-    wit_bindgen::generate!({
-        world: "api-dialect",
-        path: "../../wit/api",
-        generate_all,
-    });
-}
+metacloud_sdk::dialect_plugin!(Ec2, "../../wit/api");
 
 pub mod ids;
 pub mod images;
@@ -34,9 +27,9 @@ pub mod sigv4;
 pub mod tags;
 pub mod xml;
 
-use bindings::exports::metacloud::api::dialect::Guest;
 use bindings::metacloud::api::signatures;
-use bindings::metacloud::api::types::{Access, Caller, HttpRequest, HttpResponse, OpError, Route};
+use bindings::metacloud::api::types::{Caller, OpError};
+use metacloud_sdk::dialect::{Access, Dialect, Fault, Reply, Route, Router};
 use params::Params;
 use sha2::{Digest, Sha256};
 
@@ -414,21 +407,17 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn xml_response(status: u16, body: String) -> HttpResponse {
-    HttpResponse {
-        status,
-        headers: vec![("content-type".to_string(), CONTENT_TYPE.to_string())],
-        body: body.into_bytes(),
-    }
+fn xml_response(status: u16, body: String) -> Reply {
+    Reply::bytes(status, CONTENT_TYPE, body.into_bytes())
 }
 
 /// The error document of `e`.
-pub fn error_response(e: &Ec2Error, request_id: &str) -> HttpResponse {
+pub fn error_response(e: &Ec2Error, request_id: &str) -> Reply {
     xml_response(e.status, xml::error(e.code, &e.message, request_id))
 }
 
 /// The request as signing sees it.
-fn raw(req: &HttpRequest) -> sigv4::RawRequest<'_> {
+fn raw(req: &Request) -> sigv4::RawRequest<'_> {
     sigv4::RawRequest {
         method: &req.method,
         path: &req.path,
@@ -440,7 +429,7 @@ fn raw(req: &HttpRequest) -> sigv4::RawRequest<'_> {
 
 /// What a request needs before the host is asked anything: its signature and its
 /// parameters (pure, so garbage can be thrown at it natively).
-pub fn prepare(req: &HttpRequest) -> Result<(sigv4::Signed, Params), Ec2Error> {
+pub fn prepare(req: &Request) -> Result<(sigv4::Signed, Params), Ec2Error> {
     let signed = sigv4::prepare(&raw(req), SERVICE)?;
     let params = Params::from_request(&req.method, &req.query, &req.headers, &req.body)?;
     Ok((signed, params))
@@ -448,7 +437,7 @@ pub fn prepare(req: &HttpRequest) -> Result<(sigv4::Signed, Params), Ec2Error> {
 
 /// Serves one request; `request_id` is set once the caller (and so the host's id) is known.
 fn serve(
-    req: &HttpRequest,
+    req: &Request,
     request_id: &mut Option<String>,
 ) -> Result<(&'static str, String), Ec2Error> {
     let (signed, params) = prepare(req)?;
@@ -486,7 +475,7 @@ fn serve(
 }
 
 /// Serves one request: the action's XML, or its error in EC2's format.
-pub fn dispatch(req: &HttpRequest) -> HttpResponse {
+pub fn dispatch(req: &Request) -> Reply {
     let mut request_id = None;
     let result = serve(req, &mut request_id);
     let request_id = request_id.unwrap_or_else(|| {
@@ -506,49 +495,35 @@ pub fn dispatch(req: &HttpRequest) -> HttpResponse {
     }
 }
 
-/// The routes: the EC2 endpoint is the root, by POST (form body) or GET (query string).
-/// Public: the signature, not a token, authenticates.
-pub fn routes() -> Vec<Route> {
-    ["POST", "GET"]
-        .into_iter()
-        .map(|method| Route {
-            method: method.to_string(),
-            path: "/".to_string(),
-            access: Access::Public,
-        })
-        .collect()
+/// A request as the plugin receives it (its caller is always none: EC2 requests carry a
+/// signature, not a token).
+pub type Request = metacloud_sdk::dialect::Request<Caller>;
+
+/// The one handler of both routes: the action's XML, or its error in EC2's format (both
+/// carry the request id, so errors are answered here rather than as a [`Fault`]).
+fn handle(req: &Request) -> Result<Reply, Fault> {
+    Ok(dispatch(req))
 }
 
-struct Plugin;
+/// The EC2 Query API.
+pub struct Ec2;
 
-impl Guest for Plugin {
-    fn name() -> String {
-        "ec2-query".into()
-    }
+impl Dialect for Ec2 {
+    const NAME: &'static str = "ec2-query";
+    type Caller = Caller;
+    /// The EC2 endpoint is the root, by POST (form body) or GET (query string). Public:
+    /// the signature, not a token, authenticates.
+    const ROUTER: Router<Caller> = Router::new(&[
+        Route::post("/", Access::Public, handle),
+        Route::get("/", Access::Public, handle),
+    ]);
 
-    fn routes() -> Vec<Route> {
-        routes()
-    }
-
-    fn render_error(status: u16, message: String) -> HttpResponse {
-        let e = Ec2Error::for_status(status, &message);
+    /// An EC2 error document for a status the host (or the SDK) decided.
+    fn fault(status: u16, message: &str) -> Reply {
+        let e = Ec2Error::for_status(status, message);
         error_response(&e, &fresh_request_id(message.as_bytes()))
     }
-
-    /// `c` is ignored: EC2 requests carry a signature, not a token.
-    fn handle(
-        _route: u32,
-        _params: Vec<(String, String)>,
-        _c: Option<Caller>,
-        req: HttpRequest,
-    ) -> HttpResponse {
-        dispatch(&req)
-    }
 }
-
-// Exported from the WebAssembly build only (a native build is for unit tests).
-#[cfg(target_arch = "wasm32")]
-bindings::export!(Plugin with_types_in bindings);
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -564,15 +539,12 @@ mod tests {
 
     #[test]
     fn routes_are_public_at_the_root() {
-        let r = routes();
+        let r = Ec2::ROUTER.routes();
         assert_eq!(r.len(), 2);
-        for route in &r {
-            assert_eq!((route.path.as_str(), route.access), ("/", Access::Public));
+        for route in r {
+            assert_eq!((route.path, route.access), ("/", Access::Public));
         }
-        assert_eq!(
-            (r[0].method.as_str(), r[1].method.as_str()),
-            ("POST", "GET")
-        );
+        assert_eq!((r[0].method, r[1].method), ("POST", "GET"));
     }
 
     #[test]
@@ -752,13 +724,14 @@ mod tests {
             let e = Ec2Error::for_status(status, "m");
             assert_eq!((e.status, e.code), (status, code));
         }
-        let r = error_response(&Ec2Error::for_status(413, "too <big>"), "rid");
-        assert_eq!(r.status, 413);
+        let (status, headers, body) =
+            error_response(&Ec2Error::for_status(413, "too <big>"), "rid").into_parts();
+        assert_eq!(status, 413);
         assert_eq!(
-            r.headers,
+            headers,
             vec![("content-type".to_string(), CONTENT_TYPE.to_string())]
         );
-        let body = String::from_utf8(r.body).unwrap();
+        let body = String::from_utf8(body).unwrap();
         assert!(
             body.contains("<Code>InvalidRequest</Code><Message>too &lt;big&gt;</Message>"),
             "{body}"

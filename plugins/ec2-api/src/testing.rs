@@ -1,7 +1,8 @@
 //! Test helpers: sample host records and heaps of malformed input.
 
-use crate::bindings::metacloud::api::types::{Flavor, HttpRequest, Server};
+use crate::bindings::metacloud::api::types::{Flavor, Server};
 use crate::params::Params;
+use crate::Request;
 
 pub fn params(list: &[(&str, &str)]) -> Params {
     Params::from_pairs(list.iter().copied())
@@ -98,7 +99,7 @@ fn auth_headers() -> Vec<String> {
 }
 
 /// Requests malformed in every way the transport allows.
-pub fn garbage_requests() -> Vec<HttpRequest> {
+pub fn garbage_requests() -> Vec<Request> {
     let mut rng = Rng::new(0xec2);
     let dates = [
         "20261201T120000Z",
@@ -159,7 +160,9 @@ pub fn garbage_requests() -> Vec<HttpRequest> {
                 headers.push(("x-amz-date".into(), rng.pick(&dates).to_string()));
             }
             headers.push(("content-type".into(), rng.pick(&content_types).to_string()));
-            out.push(HttpRequest {
+            out.push(Request {
+                params: Vec::new(),
+                caller: None,
                 method: rng.pick(&["POST", "GET", "", "PUT"]).to_string(),
                 path: rng
                     .pick(&["/", "", "/a b/%zz/../", "//", "/\u{FFFF}"])
@@ -171,7 +174,9 @@ pub fn garbage_requests() -> Vec<HttpRequest> {
         }
     }
     for q in &queries {
-        out.push(HttpRequest {
+        out.push(Request {
+            params: Vec::new(),
+            caller: None,
             method: "GET".into(),
             path: "/".into(),
             query: q.clone(),

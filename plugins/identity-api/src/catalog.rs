@@ -2,7 +2,7 @@
 //! administrative views of it (`/v3/services`, `/v3/endpoints`, `/v3/regions`).
 
 use crate::bindings::metacloud::api::identity::{self, Catalog};
-use crate::{base_of, collection, Error, Reply, Request};
+use crate::{base_of, collection, Fault, Reply, Request};
 use serde_json::{json, Value};
 
 /// Every service is reached at its one URL on each of these.
@@ -72,19 +72,19 @@ pub fn regions_json(cat: &Catalog) -> Value {
     )
 }
 
-pub fn services(r: &Request) -> Result<Reply, Error> {
+pub fn services(r: &Request) -> Result<Reply, Fault> {
     r.caller()?;
-    Ok(Reply::ok(services_json(&identity::get_catalog())))
+    Ok(Reply::json(200, &services_json(&identity::get_catalog())))
 }
 
-pub fn endpoints(r: &Request) -> Result<Reply, Error> {
+pub fn endpoints(r: &Request) -> Result<Reply, Fault> {
     r.caller()?;
-    Ok(Reply::ok(endpoints_json(&identity::get_catalog())))
+    Ok(Reply::json(200, &endpoints_json(&identity::get_catalog())))
 }
 
-pub fn regions(r: &Request) -> Result<Reply, Error> {
+pub fn regions(r: &Request) -> Result<Reply, Fault> {
     r.caller()?;
-    Ok(Reply::ok(regions_json(&identity::get_catalog())))
+    Ok(Reply::json(200, &regions_json(&identity::get_catalog())))
 }
 
 #[cfg(test)]

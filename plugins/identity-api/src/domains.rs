@@ -1,6 +1,6 @@
 //! Domains: there is one, the default domain.
 
-use crate::{base, collection, Error, Reply, Request, DEFAULT_DOMAIN, DEFAULT_DOMAIN_NAME};
+use crate::{base, collection, Fault, Reply, Request, DEFAULT_DOMAIN, DEFAULT_DOMAIN_NAME};
 use serde_json::{json, Value};
 
 pub fn domain_json(base: &str) -> Value {
@@ -14,24 +14,22 @@ pub fn is_default(id: &str) -> bool {
     id.eq_ignore_ascii_case(DEFAULT_DOMAIN)
 }
 
-pub fn list(r: &Request) -> Result<Reply, Error> {
+pub fn list(r: &Request) -> Result<Reply, Fault> {
     r.caller()?;
     let b = base();
-    Ok(Reply::ok(collection(
-        &b,
-        "domains",
-        "domains",
-        vec![domain_json(&b)],
-    )))
+    Ok(Reply::json(
+        200,
+        &collection(&b, "domains", "domains", vec![domain_json(&b)]),
+    ))
 }
 
-pub fn show(r: &Request) -> Result<Reply, Error> {
+pub fn show(r: &Request) -> Result<Reply, Fault> {
     r.caller()?;
     let d = r.param("domain_id");
     if !is_default(d) {
-        return Err(Error::not_found(format!("Could not find domain: {d}.")));
+        return Err(Fault::not_found(format!("Could not find domain: {d}.")));
     }
-    Ok(Reply::ok(json!({"domain": domain_json(&base())})))
+    Ok(Reply::json(200, &json!({"domain": domain_json(&base())})))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use crate::bindings::metacloud::api::identity::{self, Ec2Credential};
 use crate::input::str_field;
-use crate::{base, collection, Error, Reply, Request};
+use crate::{base, collection, Fault, KeystoneRequest, Reply, Request};
 use serde_json::{json, Value};
 
 pub fn ec2_json(base: &str, c: &Ec2Credential) -> Value {
@@ -14,43 +14,50 @@ pub fn ec2_json(base: &str, c: &Ec2Credential) -> Value {
 
 /// The project of a new credential: `tenant_id` of the body; none: the caller's (the
 /// host answers 400 when the caller has none).
-pub fn tenant_of(v: &Value) -> Result<Option<String>, Error> {
+pub fn tenant_of(v: &Value) -> Result<Option<String>, Fault> {
     Ok(str_field(v, "tenant_id")?.map(String::from))
 }
 
-pub fn list(r: &Request) -> Result<Reply, Error> {
+pub fn list(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     let user = r.param("user_id");
     let creds = identity::list_ec2_credentials(c, user)?;
     let b = base();
-    Ok(Reply::ok(collection(
-        &b,
-        &format!("users/{user}/credentials/OS-EC2"),
-        "credentials",
-        creds.iter().map(|x| ec2_json(&b, x)).collect(),
-    )))
-}
-
-pub fn create(r: &Request) -> Result<Reply, Error> {
-    let c = r.caller()?;
-    let project = tenant_of(&r.json()?)?;
-    let cred = identity::create_ec2_credential(c, r.param("user_id"), project.as_deref())?;
-    Ok(Reply::created(
-        json!({"credential": ec2_json(&base(), &cred)}),
+    Ok(Reply::json(
+        200,
+        &collection(
+            &b,
+            &format!("users/{user}/credentials/OS-EC2"),
+            "credentials",
+            creds.iter().map(|x| ec2_json(&b, x)).collect(),
+        ),
     ))
 }
 
-pub fn show(r: &Request) -> Result<Reply, Error> {
+pub fn create(r: &Request) -> Result<Reply, Fault> {
+    let c = r.caller()?;
+    let project = tenant_of(&r.body_json()?)?;
+    let cred = identity::create_ec2_credential(c, r.param("user_id"), project.as_deref())?;
+    Ok(Reply::json(
+        201,
+        &json!({"credential": ec2_json(&base(), &cred)}),
+    ))
+}
+
+pub fn show(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     // Another user's credential is the host's 404.
     let cred = identity::get_ec2_credential(c, r.param("user_id"), r.param("access"))?;
-    Ok(Reply::ok(json!({"credential": ec2_json(&base(), &cred)})))
+    Ok(Reply::json(
+        200,
+        &json!({"credential": ec2_json(&base(), &cred)}),
+    ))
 }
 
-pub fn delete(r: &Request) -> Result<Reply, Error> {
+pub fn delete(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     identity::delete_ec2_credential(c, r.param("user_id"), r.param("access"))?;
-    Ok(Reply::no_content())
+    Ok(Reply::empty(204))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! each failure a 400 (or, for a foreign domain, a 401) worded as before.
 
 use crate::bindings::metacloud::api::identity::Change;
-use crate::{Error, AUTH_REQUIRED, DEFAULT_DOMAIN};
+use crate::{Fault, AUTH_REQUIRED, DEFAULT_DOMAIN};
 use serde_json::Value;
 
 const BAD_JSON: &str = "Invalid JSON in the request body";
@@ -24,36 +24,36 @@ fn json_content_type(headers: &[(String, String)]) -> bool {
 }
 
 /// A JSON request body: it must say it is JSON and be JSON.
-pub fn parse_json(headers: &[(String, String)], body: &[u8]) -> Result<Value, Error> {
+pub fn parse_json(headers: &[(String, String)], body: &[u8]) -> Result<Value, Fault> {
     if !json_content_type(headers) {
-        return Err(Error::bad_request(format!(
+        return Err(Fault::bad_request(format!(
             "{BAD_JSON}: Expected request with `Content-Type: application/json`"
         )));
     }
     serde_json::from_slice(body).map_err(|e| {
-        Error::bad_request(format!(
+        Fault::bad_request(format!(
             "{BAD_JSON}: Failed to parse the request body as JSON: {e}"
         ))
     })
 }
 
 /// A string field: absent and null are none; anything but a string is a 400.
-pub fn str_field<'a>(v: &'a Value, key: &str) -> Result<Option<&'a str>, Error> {
+pub fn str_field<'a>(v: &'a Value, key: &str) -> Result<Option<&'a str>, Fault> {
     match v.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Error::bad_request(format!(
+        Some(_) => Err(Fault::bad_request(format!(
             "Invalid input for field '{key}': not a string"
         ))),
     }
 }
 
 /// A boolean field: absent and null are none; anything but a boolean is a 400.
-pub fn bool_field(v: &Value, key: &str) -> Result<Option<bool>, Error> {
+pub fn bool_field(v: &Value, key: &str) -> Result<Option<bool>, Fault> {
     match v.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(Error::bad_request(format!(
+        Some(_) => Err(Fault::bad_request(format!(
             "Invalid input for field '{key}': not a boolean"
         ))),
     }
@@ -61,28 +61,28 @@ pub fn bool_field(v: &Value, key: &str) -> Result<Option<bool>, Error> {
 
 /// A field an update may clear: absent is none (unchanged), null is `some(none)`
 /// (cleared), a string is `some(some(s))`; anything else is a 400.
-pub fn clearable_field(v: &Value, key: &str) -> Result<Option<Option<String>>, Error> {
+pub fn clearable_field(v: &Value, key: &str) -> Result<Option<Option<String>>, Fault> {
     match v.get(key) {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
         Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
-        Some(_) => Err(Error::bad_request(format!(
+        Some(_) => Err(Fault::bad_request(format!(
             "Invalid input for field '{key}': not a string"
         ))),
     }
 }
 
 /// An object under `key`, required.
-pub fn entity<'a>(v: &'a Value, key: &str) -> Result<&'a Value, Error> {
+pub fn entity<'a>(v: &'a Value, key: &str) -> Result<&'a Value, Fault> {
     v.get(key)
         .filter(|x| x.is_object())
-        .ok_or_else(|| Error::bad_request(format!("Expecting to find {key} in request body")))
+        .ok_or_else(|| Fault::bad_request(format!("Expecting to find {key} in request body")))
 }
 
 /// A name of 1 to 255 characters, not all blank.
-pub fn name_ok(name: &str) -> Result<(), Error> {
+pub fn name_ok(name: &str) -> Result<(), Fault> {
     if name.trim().is_empty() || name.len() > 255 {
-        return Err(Error::bad_request(
+        return Err(Fault::bad_request(
             "Invalid input for field 'name': must be 1 to 255 characters",
         ));
     }
@@ -90,9 +90,9 @@ pub fn name_ok(name: &str) -> Result<(), Error> {
 }
 
 /// The `name` a new entity must have, checked.
-pub fn required_name(v: &Value) -> Result<&str, Error> {
+pub fn required_name(v: &Value) -> Result<&str, Fault> {
     let name =
-        str_field(v, "name")?.ok_or_else(|| Error::bad_request("'name' is a required property"))?;
+        str_field(v, "name")?.ok_or_else(|| Fault::bad_request("'name' is a required property"))?;
     name_ok(name)?;
     Ok(name)
 }
@@ -112,15 +112,15 @@ pub fn is_our_domain(d: &Value) -> bool {
 
 /// A name qualified by a domain: accepted only in the default domain (else a 401, as
 /// Keystone answers for names it cannot resolve).
-pub fn in_our_domain(v: &Value) -> Result<(), Error> {
+pub fn in_our_domain(v: &Value) -> Result<(), Fault> {
     match v.get("domain") {
         Some(d) if is_our_domain(d) => Ok(()),
-        _ => Err(Error::unauthorized(AUTH_REQUIRED)),
+        _ => Err(Fault::unauthorized(AUTH_REQUIRED)),
     }
 }
 
 /// What a PATCH of a project or a user changes (without the password).
-pub fn change_of(v: &Value) -> Result<Change, Error> {
+pub fn change_of(v: &Value) -> Result<Change, Fault> {
     let name = str_field(v, "name")?;
     if let Some(n) = name {
         name_ok(n)?;

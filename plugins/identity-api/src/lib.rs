@@ -9,14 +9,7 @@
 //! Every error is `{"error": {"code": N, "message": "...", "title": "..."}}`, and a 401
 //! carries `WWW-Authenticate: Keystone`.
 
-#[doc(hidden)]
-pub mod bindings {
-    wit_bindgen::generate!({
-        world: "api-dialect",
-        path: "../../wit/api",
-        generate_all,
-    });
-}
+metacloud_sdk::dialect_plugin!(Keystone, "../../wit/api");
 
 mod catalog;
 mod domains;
@@ -28,9 +21,10 @@ mod tokens;
 mod users;
 mod versions;
 
-use bindings::exports::metacloud::api::dialect::Guest;
 use bindings::metacloud::api::identity::{self, IdentityError};
-use bindings::metacloud::api::types::{Access, Caller, HttpRequest, HttpResponse, Route};
+use bindings::metacloud::api::types::Caller;
+use metacloud_sdk::dialect::{error_title, Access, Dialect, Route, Router};
+pub use metacloud_sdk::dialect::{Fault, Reply};
 use serde_json::{json, Value};
 
 /// The one domain there is: Keystone's default domain.
@@ -42,20 +36,10 @@ pub const AUTH_REQUIRED: &str = "The request you have made requires authenticati
 
 /// One route: method, path template and its handler. Every route is public: the host
 /// still establishes the caller from `X-Auth-Token` when there is one, and handlers that
-/// need it ask [`Request::caller`].
-struct Endpoint {
-    method: &'static str,
-    path: &'static str,
-    handler: fn(&Request) -> Result<Reply, Error>,
-}
-
+/// need it ask `Request::caller`.
 macro_rules! route {
     ($method:literal, $path:expr, $handler:path) => {
-        Endpoint {
-            method: $method,
-            path: $path,
-            handler: $handler,
-        }
+        Route::new($method, $path, Access::Public, $handler)
     };
 }
 
@@ -67,7 +51,8 @@ const EC2: &str = "/v3/users/{user_id}/credentials/OS-EC2/{access}";
 const GRANTS: &str = "/v3/projects/{project_id}/users/{user_id}/roles";
 const TOKENS: &str = "/v3/auth/tokens";
 
-const ENDPOINTS: &[Endpoint] = &[
+/// The routes, in the order the host checks them.
+const ROUTES: &[Route<Caller>] = &[
     route!("GET", "/", versions::list),
     route!("GET", "/v3", versions::show),
     route!("GET", "/v3/", versions::show),
@@ -109,44 +94,37 @@ const ENDPOINTS: &[Endpoint] = &[
 ];
 
 /// A request as the handlers see it.
-pub struct Request {
-    pub caller: Option<Caller>,
-    pub params: Vec<(String, String)>,
-    pub http: HttpRequest,
+pub type Request = metacloud_sdk::dialect::Request<Caller>;
+
+/// What the identity API reads off a request beyond the SDK's helpers.
+pub trait KeystoneRequest {
+    /// The body as JSON (`Content-Type: application/json` required), or a 400 that says
+    /// why not.
+    fn body_json(&self) -> Result<Value, Fault>;
 }
 
-impl Request {
-    fn param(&self, name: &str) -> &str {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default()
+impl KeystoneRequest for Request {
+    fn body_json(&self) -> Result<Value, Fault> {
+        input::parse_json(&self.headers, &self.body)
     }
+}
 
-    /// A query parameter (the last one of that name, as a map of them would keep).
-    fn query(&self, name: &str) -> Option<&str> {
-        query_value(&self.http.query, name)
-    }
+/// The identity API (Keystone v3).
+pub struct Keystone;
 
-    fn header(&self, name: &str) -> Option<&str> {
-        self.http
-            .headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
+impl Dialect for Keystone {
+    const NAME: &'static str = "openstack-identity";
+    type Caller = Caller;
+    const ROUTER: Router<Caller> = Router::new(ROUTES);
 
-    /// The authenticated caller, or a 401.
-    fn caller(&self) -> Result<&Caller, Error> {
-        self.caller
-            .as_ref()
-            .ok_or_else(|| Error::unauthorized(AUTH_REQUIRED))
-    }
-
-    /// The body as JSON, or a 400 that says why not.
-    fn json(&self) -> Result<Value, Error> {
-        input::parse_json(&self.http.headers, &self.http.body)
+    /// `{"error": {"code": N, "message": "...", "title": "..."}}`; a 401 asks for
+    /// `WWW-Authenticate: Keystone`.
+    fn fault(status: u16, message: &str) -> Reply {
+        let reply = Reply::json(status, &error_body(status, message));
+        if status == 401 {
+            return reply.with_header("www-authenticate", "Keystone");
+        }
+        reply
     }
 }
 
@@ -159,110 +137,28 @@ pub fn query_value<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a 
         .map(|(_, v)| v.as_str())
 }
 
-/// A successful reply: a status, a JSON body (none for 204) and extra headers.
-#[derive(Debug)]
-pub struct Reply {
-    status: u16,
-    body: Option<Value>,
-    headers: Vec<(String, String)>,
+/// A 403 worded as Keystone words them.
+pub fn not_authorized(action: &str) -> Fault {
+    Fault::forbidden(format!(
+        "You are not authorized to perform the requested action: {action}."
+    ))
 }
 
-impl Reply {
-    fn ok(body: Value) -> Reply {
-        Reply::with_status(200, body)
-    }
-    fn created(body: Value) -> Reply {
-        Reply::with_status(201, body)
-    }
-    fn with_status(status: u16, body: Value) -> Reply {
-        Reply {
-            status,
-            body: Some(body),
-            headers: Vec::new(),
-        }
-    }
-    fn no_content() -> Reply {
-        Reply {
-            status: 204,
-            body: None,
-            headers: Vec::new(),
-        }
-    }
-    fn header(mut self, name: &str, value: String) -> Reply {
-        self.headers.push((name.to_string(), value));
-        self
-    }
+/// Keystone's error document.
+pub fn error_body(status: u16, message: &str) -> Value {
+    json!({"error": {"code": status, "message": message, "title": error_title(status)}})
 }
 
-/// An error reply, Keystone style.
-#[derive(Debug, PartialEq)]
-pub struct Error {
-    pub status: u16,
-    pub message: String,
-}
-
-impl Error {
-    pub fn new(status: u16, message: impl Into<String>) -> Error {
-        Error {
-            status,
-            message: message.into(),
-        }
-    }
-    pub fn bad_request(message: impl Into<String>) -> Error {
-        Error::new(400, message)
-    }
-    pub fn unauthorized(message: impl Into<String>) -> Error {
-        Error::new(401, message)
-    }
-    /// A 403 worded as Keystone words them.
-    pub fn forbidden(action: &str) -> Error {
-        Error::new(
-            403,
-            format!("You are not authorized to perform the requested action: {action}."),
-        )
-    }
-    pub fn not_found(message: impl Into<String>) -> Error {
-        Error::new(404, message)
-    }
-
-    pub fn title(&self) -> &'static str {
-        match self.status {
-            400 => "Bad Request",
-            401 => "Unauthorized",
-            403 => "Forbidden",
-            404 => "Not Found",
-            405 => "Method Not Allowed",
-            409 => "Conflict",
-            413 => "Request Entity Too Large",
-            503 => "Service Unavailable",
-            _ => "Internal Server Error",
-        }
-    }
-
-    pub fn body(&self) -> Value {
-        json!({"error": {"code": self.status, "message": self.message, "title": self.title()}})
-    }
-
-    fn response(&self) -> HttpResponse {
-        let mut r = respond(self.status, Some(self.body()), Vec::new());
-        if self.status == 401 {
-            r.headers
-                .push(("www-authenticate".to_string(), "Keystone".to_string()));
-        }
-        r
-    }
-}
-
-impl From<IdentityError> for Error {
+impl From<IdentityError> for Fault {
     /// The host words its errors in full; the status is the case's.
-    fn from(e: IdentityError) -> Error {
+    fn from(e: IdentityError) -> Fault {
         match e {
-            IdentityError::Unauthorized(m) => Error::new(401, m),
-            IdentityError::Forbidden(m) => Error::new(403, m),
-            IdentityError::NotFound(m) => Error::new(404, m),
-            IdentityError::Conflict(m) => Error::new(409, m),
-            IdentityError::BadRequest(m) => Error::new(400, m),
-            IdentityError::Internal(m) => Error::new(500, m),
+            IdentityError::Unauthorized(m) => Fault::new(401, m),
+            IdentityError::Forbidden(m) => Fault::new(403, m),
+            IdentityError::NotFound(m) => Fault::new(404, m),
+            IdentityError::Conflict(m) => Fault::new(409, m),
+            IdentityError::BadRequest(m) => Fault::new(400, m),
+            IdentityError::Internal(m) => Fault::new(500, m),
         }
     }
 }
@@ -303,83 +199,30 @@ fn domain_ref() -> Value {
     json!({"id": DEFAULT_DOMAIN, "name": DEFAULT_DOMAIN_NAME})
 }
 
-fn respond(status: u16, body: Option<Value>, mut extra: Vec<(String, String)>) -> HttpResponse {
-    let (mut headers, body) = match body {
-        Some(b) => (
-            vec![("content-type".to_string(), "application/json".to_string())],
-            serde_json::to_vec(&b).unwrap_or_default(),
-        ),
-        None => (Vec::new(), Vec::new()),
-    };
-    headers.append(&mut extra);
-    HttpResponse {
-        status,
-        headers,
-        body,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::exports::metacloud::api::dialect::Guest;
+    use crate::bindings::metacloud::api::types::{HttpRequest, HttpResponse};
+    use std::collections::HashSet;
 
-/// Serves one request: the handler's reply, or its error in Keystone's format.
-pub fn dispatch(
-    route: u32,
-    params: Vec<(String, String)>,
-    c: Option<Caller>,
-    req: HttpRequest,
-) -> HttpResponse {
-    let Some(endpoint) = ENDPOINTS.get(route as usize) else {
-        return Error::not_found("Unknown route").response();
-    };
-    let request = Request {
-        caller: c,
-        params,
-        http: req,
-    };
-    match (endpoint.handler)(&request) {
-        Ok(r) => respond(r.status, r.body, r.headers),
-        Err(e) => e.response(),
-    }
-}
+    /// The exported interface, as the host calls it.
+    type Plugin = __DialectExport;
 
-struct Plugin;
-
-impl Guest for Plugin {
-    fn name() -> String {
-        "openstack-identity".into()
-    }
-
-    fn routes() -> Vec<Route> {
-        ENDPOINTS
-            .iter()
-            .map(|e| Route {
-                method: e.method.into(),
-                path: e.path.into(),
-                access: Access::Public,
-            })
-            .collect()
-    }
-
-    fn render_error(status: u16, message: String) -> HttpResponse {
-        Error::new(status, message).response()
-    }
-
-    fn handle(
+    /// `handle`, as the host calls it.
+    fn dispatch(
         route: u32,
         params: Vec<(String, String)>,
         c: Option<Caller>,
         req: HttpRequest,
     ) -> HttpResponse {
-        dispatch(route, params, c, req)
+        Plugin::handle(route, params, c, req)
     }
-}
 
-// Exported from the WebAssembly build only (a native build is for unit tests).
-#[cfg(target_arch = "wasm32")]
-bindings::export!(Plugin with_types_in bindings);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashSet;
+    /// A fault as the host receives it.
+    fn response(f: Fault) -> HttpResponse {
+        Plugin::response(Keystone::fault(f.status, &f.message))
+    }
 
     fn header<'a>(r: &'a HttpResponse, name: &str) -> Option<&'a str> {
         r.headers
@@ -395,7 +238,7 @@ mod tests {
     #[test]
     fn routes_are_unique_and_versioned() {
         let mut seen = HashSet::new();
-        for e in ENDPOINTS {
+        for e in ROUTES {
             assert!(seen.insert((e.method, e.path)), "{} {}", e.method, e.path);
             assert!(e.path == "/" || e.path.starts_with("/v3"), "{}", e.path);
         }
@@ -455,7 +298,7 @@ mod tests {
             ("GET", "/v3/endpoints"),
             ("GET", "/v3/regions"),
         ];
-        let served: Vec<(&str, &str)> = ENDPOINTS.iter().map(|e| (e.method, e.path)).collect();
+        let served: Vec<(&str, &str)> = ROUTES.iter().map(|e| (e.method, e.path)).collect();
         assert_eq!(served, expected);
     }
 
@@ -464,7 +307,7 @@ mod tests {
         // The host refuses a dialect that spells one path shape with different
         // parameter names.
         let mut shapes: std::collections::HashMap<String, &str> = Default::default();
-        for e in ENDPOINTS {
+        for e in ROUTES {
             let shape: Vec<&str> = e
                 .path
                 .split('/')
@@ -477,7 +320,7 @@ mod tests {
 
     #[test]
     fn unauthorized_errors_ask_for_keystone() {
-        let r = Error::unauthorized(AUTH_REQUIRED).response();
+        let r = response(Fault::unauthorized(AUTH_REQUIRED));
         assert_eq!(r.status, 401);
         assert_eq!(header(&r, "www-authenticate"), Some("Keystone"));
         assert_eq!(header(&r, "content-type"), Some("application/json"));
@@ -485,7 +328,7 @@ mod tests {
             body_of(&r),
             json!({"error": {"code": 401, "message": AUTH_REQUIRED, "title": "Unauthorized"}})
         );
-        let r = Error::not_found("Could not find role: x.").response();
+        let r = response(Fault::not_found("Could not find role: x."));
         assert_eq!(header(&r, "www-authenticate"), None);
         assert_eq!(body_of(&r)["error"]["title"], "Not Found");
     }
@@ -513,9 +356,9 @@ mod tests {
                 | IdentityError::BadRequest(m)
                 | IdentityError::Internal(m) => m.clone(),
             };
-            let e = Error::from(e);
+            let e = Fault::from(e);
             assert_eq!(
-                e.body(),
+                error_body(e.status, &e.message),
                 json!({"error": {"code": status, "message": message, "title": title}})
             );
         }
@@ -524,7 +367,7 @@ mod tests {
     #[test]
     fn own_refusals_are_worded_as_keystone() {
         assert_eq!(
-            Error::forbidden("a catalog needs a project-scoped token").message,
+            crate::not_authorized("a catalog needs a project-scoped token").message,
             "You are not authorized to perform the requested action: \
              a catalog needs a project-scoped token."
         );
@@ -543,8 +386,10 @@ mod tests {
     fn every_route_is_public_and_named() {
         assert_eq!(Plugin::name(), "openstack-identity");
         let routes = Plugin::routes();
-        assert_eq!(routes.len(), ENDPOINTS.len());
-        assert!(routes.iter().all(|r| r.access == Access::Public));
+        assert_eq!(routes.len(), ROUTES.len());
+        assert!(routes
+            .iter()
+            .all(|r| r.access == crate::bindings::metacloud::api::types::Access::Public));
     }
 
     fn request() -> HttpRequest {
@@ -559,12 +404,12 @@ mod tests {
 
     #[test]
     fn routes_that_need_a_caller_answer_401_without_one() {
-        let needs_caller = |e: &Endpoint| {
+        let needs_caller = |e: &Route<Caller>| {
             let discovery = matches!(e.path, "/" | "/v3" | "/v3/");
             let login = e.method == "POST" && e.path == TOKENS;
             !(discovery || login)
         };
-        for (i, e) in ENDPOINTS.iter().enumerate() {
+        for (i, e) in ROUTES.iter().enumerate() {
             if needs_caller(e) {
                 let r = dispatch(i as u32, Vec::new(), None, request());
                 assert_eq!(r.status, 401, "{} {}", e.method, e.path);
@@ -575,7 +420,7 @@ mod tests {
     }
 
     fn route_index(method: &str, path: &str) -> u32 {
-        ENDPOINTS
+        ROUTES
             .iter()
             .position(|e| e.method == method && e.path == path)
             .expect("a declared route") as u32

@@ -3,7 +3,7 @@
 
 use crate::bindings::metacloud::api::identity::{self, Project};
 use crate::input::{bool_field, change_of, entity, required_name, str_field};
-use crate::{base, collection, is_admin, Error, Reply, Request, DEFAULT_DOMAIN};
+use crate::{base, collection, is_admin, Fault, KeystoneRequest, Reply, Request, DEFAULT_DOMAIN};
 use serde_json::{json, Value};
 
 pub fn project_json(base: &str, p: &Project) -> Value {
@@ -21,12 +21,12 @@ pub struct NewProject {
 }
 
 /// Reads `{"project": {"name", "description"?, "enabled"?, "domain_id"?}}`.
-pub fn parse_new_project(v: &Value) -> Result<NewProject, Error> {
+pub fn parse_new_project(v: &Value) -> Result<NewProject, Fault> {
     let p = entity(v, "project")?;
     let name = required_name(p)?;
     if let Some(d) = str_field(p, "domain_id")? {
         if d != DEFAULT_DOMAIN {
-            return Err(Error::bad_request(format!(
+            return Err(Fault::bad_request(format!(
                 "Domain {d} does not exist here"
             )));
         }
@@ -40,9 +40,9 @@ pub fn parse_new_project(v: &Value) -> Result<NewProject, Error> {
 
 /// `GET /v3/projects[?name=]`: everything for admins; the caller's own projects for
 /// others, as Keystone lets a member see only those.
-pub fn list(r: &Request) -> Result<Reply, Error> {
+pub fn list(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
-    let name = r.query("name");
+    let name = r.query_last("name");
     let projects = if is_admin(c) {
         identity::list_projects(c, name)?
     } else {
@@ -53,35 +53,45 @@ pub fn list(r: &Request) -> Result<Reply, Error> {
     };
     let b = base();
     let items = projects.iter().map(|p| project_json(&b, p)).collect();
-    Ok(Reply::ok(collection(&b, "projects", "projects", items)))
-}
-
-pub fn create(r: &Request) -> Result<Reply, Error> {
-    let c = r.caller()?;
-    let p = parse_new_project(&r.json()?)?;
-    let project = identity::create_project(c, &p.name, &p.description, p.enabled)?;
-    Ok(Reply::created(
-        json!({"project": project_json(&base(), &project)}),
+    Ok(Reply::json(
+        200,
+        &collection(&b, "projects", "projects", items),
     ))
 }
 
-pub fn show(r: &Request) -> Result<Reply, Error> {
+pub fn create(r: &Request) -> Result<Reply, Fault> {
+    let c = r.caller()?;
+    let p = parse_new_project(&r.body_json()?)?;
+    let project = identity::create_project(c, &p.name, &p.description, p.enabled)?;
+    Ok(Reply::json(
+        201,
+        &json!({"project": project_json(&base(), &project)}),
+    ))
+}
+
+pub fn show(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     let p = identity::get_project(c, r.param("project_id"))?;
-    Ok(Reply::ok(json!({"project": project_json(&base(), &p)})))
+    Ok(Reply::json(
+        200,
+        &json!({"project": project_json(&base(), &p)}),
+    ))
 }
 
-pub fn update(r: &Request) -> Result<Reply, Error> {
+pub fn update(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
-    let change = change_of(entity(&r.json()?, "project")?)?;
+    let change = change_of(entity(&r.body_json()?, "project")?)?;
     let p = identity::update_project(c, r.param("project_id"), &change)?;
-    Ok(Reply::ok(json!({"project": project_json(&base(), &p)})))
+    Ok(Reply::json(
+        200,
+        &json!({"project": project_json(&base(), &p)}),
+    ))
 }
 
-pub fn delete(r: &Request) -> Result<Reply, Error> {
+pub fn delete(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     identity::delete_project(c, r.param("project_id"))?;
-    Ok(Reply::no_content())
+    Ok(Reply::empty(204))
 }
 
 #[cfg(test)]

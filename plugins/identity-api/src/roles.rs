@@ -2,7 +2,7 @@
 
 use crate::bindings::metacloud::api::identity::{self, Assignment, Caller, Role};
 use crate::input::{entity, required_name};
-use crate::{base, collection, domain_ref, Error, Reply, Request};
+use crate::{base, collection, domain_ref, Fault, KeystoneRequest, Reply, Request};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -12,31 +12,37 @@ pub fn role_json(base: &str, r: &Role) -> Value {
 }
 
 /// The name of a new role, from `{"role": {"name"}}`.
-pub fn parse_new_role(v: &Value) -> Result<&str, Error> {
+pub fn parse_new_role(v: &Value) -> Result<&str, Fault> {
     required_name(entity(v, "role")?)
 }
 
 /// `GET /v3/roles[?name=]`.
-pub fn list(r: &Request) -> Result<Reply, Error> {
+pub fn list(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
-    let roles = identity::list_roles(c, r.query("name"))?;
+    let roles = identity::list_roles(c, r.query_last("name"))?;
     let b = base();
     let items = roles.iter().map(|x| role_json(&b, x)).collect();
-    Ok(Reply::ok(collection(&b, "roles", "roles", items)))
+    Ok(Reply::json(200, &collection(&b, "roles", "roles", items)))
 }
 
-pub fn show(r: &Request) -> Result<Reply, Error> {
+pub fn show(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     let role = identity::get_role(c, r.param("role_id"))?;
-    Ok(Reply::ok(json!({"role": role_json(&base(), &role)})))
+    Ok(Reply::json(
+        200,
+        &json!({"role": role_json(&base(), &role)}),
+    ))
 }
 
-pub fn create(r: &Request) -> Result<Reply, Error> {
+pub fn create(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
-    let body = r.json()?;
+    let body = r.body_json()?;
     // A name taken is the host's conflict.
     let role = identity::create_role(c, parse_new_role(&body)?)?;
-    Ok(Reply::created(json!({"role": role_json(&base(), &role)})))
+    Ok(Reply::json(
+        201,
+        &json!({"role": role_json(&base(), &role)}),
+    ))
 }
 
 /// The project, user and role of a grant route.
@@ -49,51 +55,54 @@ fn grant_of(r: &Request) -> (&str, &str, &str) {
 }
 
 /// `PUT /v3/projects/{p}/users/{u}/roles/{r}`.
-pub fn grant(r: &Request) -> Result<Reply, Error> {
+pub fn grant(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     let (p, u, role) = grant_of(r);
     identity::grant_role(c, p, u, role)?;
-    Ok(Reply::no_content())
+    Ok(Reply::empty(204))
 }
 
 /// Whether `roles` hold `role`, as a grant check answers.
-pub fn grant_check(roles: &[Role], project: &str, user: &str, role: &str) -> Result<Reply, Error> {
+pub fn grant_check(roles: &[Role], project: &str, user: &str, role: &str) -> Result<Reply, Fault> {
     if roles.iter().any(|x| x.id == role) {
-        Ok(Reply::no_content())
+        Ok(Reply::empty(204))
     } else {
-        Err(Error::not_found(format!(
+        Err(Fault::not_found(format!(
             "Could not find role assignment with role: {role}, user: {user}, project: {project}."
         )))
     }
 }
 
 /// `HEAD` and `GET /v3/projects/{p}/users/{u}/roles/{r}`.
-pub fn check_grant(r: &Request) -> Result<Reply, Error> {
+pub fn check_grant(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     let (p, u, role) = grant_of(r);
     grant_check(&identity::user_roles(c, p, u)?, p, u, role)
 }
 
 /// `DELETE /v3/projects/{p}/users/{u}/roles/{r}`.
-pub fn revoke(r: &Request) -> Result<Reply, Error> {
+pub fn revoke(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     let (p, u, role) = grant_of(r);
     identity::revoke_role(c, p, u, role)?;
-    Ok(Reply::no_content())
+    Ok(Reply::empty(204))
 }
 
 /// `GET /v3/projects/{p}/users/{u}/roles`.
-pub fn list_grants(r: &Request) -> Result<Reply, Error> {
+pub fn list_grants(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     let (p, u) = (r.param("project_id"), r.param("user_id"));
     let roles = identity::user_roles(c, p, u)?;
     let b = base();
-    Ok(Reply::ok(collection(
-        &b,
-        &format!("projects/{p}/users/{u}/roles"),
-        "roles",
-        roles.iter().map(|x| role_json(&b, x)).collect(),
-    )))
+    Ok(Reply::json(
+        200,
+        &collection(
+            &b,
+            &format!("projects/{p}/users/{u}/roles"),
+            "roles",
+            roles.iter().map(|x| role_json(&b, x)).collect(),
+        ),
+    ))
 }
 
 /// The names of an assignment's role, user and project (`include_names`).
@@ -133,7 +142,7 @@ struct NameCache {
 }
 
 impl NameCache {
-    fn names(&mut self, c: &Caller, x: &Assignment) -> Result<Names, Error> {
+    fn names(&mut self, c: &Caller, x: &Assignment) -> Result<Names, Fault> {
         Ok(Names {
             role: cached(&mut self.roles, &x.role_id, |id| {
                 Ok(identity::get_role(c, id)?.name)
@@ -151,8 +160,8 @@ impl NameCache {
 fn cached(
     cache: &mut BTreeMap<String, String>,
     id: &str,
-    look_up: impl FnOnce(&str) -> Result<String, Error>,
-) -> Result<String, Error> {
+    look_up: impl FnOnce(&str) -> Result<String, Fault>,
+) -> Result<String, Fault> {
     if let Some(name) = cache.get(id) {
         return Ok(name.clone());
     }
@@ -162,12 +171,16 @@ fn cached(
 }
 
 /// `GET /v3/role_assignments[?user.id=&scope.project.id=&role.id=&include_names]`.
-pub fn assignments(r: &Request) -> Result<Reply, Error> {
+pub fn assignments(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
-    let role = r.query("role.id");
-    let found =
-        identity::list_assignments(c, r.query("user.id"), r.query("scope.project.id"), role)?;
-    let with_names = wants_names(r.query("include_names"));
+    let role = r.query_last("role.id");
+    let found = identity::list_assignments(
+        c,
+        r.query_last("user.id"),
+        r.query_last("scope.project.id"),
+        role,
+    )?;
+    let with_names = wants_names(r.query_last("include_names"));
     let b = base();
     let mut cache = NameCache::default();
     let mut items = Vec::new();
@@ -182,12 +195,10 @@ pub fn assignments(r: &Request) -> Result<Reply, Error> {
         };
         items.push(assignment_json(&b, x, names.as_ref()));
     }
-    Ok(Reply::ok(collection(
-        &b,
-        "role_assignments",
-        "role_assignments",
-        items,
-    )))
+    Ok(Reply::json(
+        200,
+        &collection(&b, "role_assignments", "role_assignments", items),
+    ))
 }
 
 #[cfg(test)]
@@ -288,7 +299,7 @@ mod tests {
             assert_eq!(name, Ok("r1-name".to_string()));
         }
         assert_eq!(calls, 1);
-        let e = cached(&mut cache, "r2", |_| Err(Error::not_found("gone")));
+        let e = cached(&mut cache, "r2", |_| Err(Fault::not_found("gone")));
         assert_eq!(e.unwrap_err().status, 404);
     }
 }

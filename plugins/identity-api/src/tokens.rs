@@ -11,7 +11,8 @@ use crate::catalog::catalog_json;
 use crate::input::{entity, in_our_domain, str_field};
 use crate::projects::project_json;
 use crate::{
-    base, base_of, collection, domain_ref, iso, query_value, Error, Reply, Request, AUTH_REQUIRED,
+    base, base_of, collection, domain_ref, iso, query_value, Fault, KeystoneRequest, Reply,
+    Request, AUTH_REQUIRED,
 };
 use serde_json::{json, Value};
 
@@ -33,21 +34,21 @@ pub struct AuthRequest {
 }
 
 /// `user` of the password method: by id, or by name in the default domain.
-pub fn user_ref(v: &Value) -> Result<UserRef, Error> {
+pub fn user_ref(v: &Value) -> Result<UserRef, Fault> {
     if let Some(id) = v.get("id").and_then(Value::as_str) {
         return Ok(UserRef::Id(id.into()));
     }
     let name = v
         .get("name")
         .and_then(Value::as_str)
-        .ok_or_else(|| Error::bad_request("Expecting to find id or name in user"))?;
+        .ok_or_else(|| Fault::bad_request("Expecting to find id or name in user"))?;
     in_our_domain(v)?;
     Ok(UserRef::Name(name.into()))
 }
 
 /// `auth.scope`: a project by id or by name in the default domain; `"unscoped"` or no
 /// scope is none; a domain or system scope is refused.
-pub fn scope_ref(auth: &Value) -> Result<Option<ProjectRef>, Error> {
+pub fn scope_ref(auth: &Value) -> Result<Option<ProjectRef>, Fault> {
     let Some(scope) = auth.get("scope") else {
         return Ok(None);
     };
@@ -55,7 +56,7 @@ pub fn scope_ref(auth: &Value) -> Result<Option<ProjectRef>, Error> {
         return Ok(None);
     }
     let Some(p) = scope.get("project") else {
-        return Err(Error::unauthorized(
+        return Err(Fault::unauthorized(
             "Only project scope is supported here (no domain or system scope).",
         ));
     };
@@ -65,31 +66,31 @@ pub fn scope_ref(auth: &Value) -> Result<Option<ProjectRef>, Error> {
     let name = p
         .get("name")
         .and_then(Value::as_str)
-        .ok_or_else(|| Error::bad_request("Expecting to find id or name in project"))?;
+        .ok_or_else(|| Fault::bad_request("Expecting to find id or name in project"))?;
     in_our_domain(p)?;
     Ok(Some(ProjectRef::Name(name.into())))
 }
 
-fn password_credentials(identity: &Value) -> Result<Credentials, Error> {
+fn password_credentials(identity: &Value) -> Result<Credentials, Fault> {
     let pw = entity(identity, "password")?;
     let user = entity(pw, "user")?;
     let password =
-        str_field(user, "password")?.ok_or_else(|| Error::unauthorized(AUTH_REQUIRED))?;
+        str_field(user, "password")?.ok_or_else(|| Fault::unauthorized(AUTH_REQUIRED))?;
     Ok(Credentials::Password {
         user: user_ref(user)?,
         password: password.to_string(),
     })
 }
 
-fn token_credentials(identity: &Value) -> Result<Credentials, Error> {
+fn token_credentials(identity: &Value) -> Result<Credentials, Fault> {
     let t = entity(identity, "token")?;
     let token =
-        str_field(t, "id")?.ok_or_else(|| Error::bad_request("Expecting to find id in token"))?;
+        str_field(t, "id")?.ok_or_else(|| Fault::bad_request("Expecting to find id in token"))?;
     Ok(Credentials::Token(token.to_string()))
 }
 
 /// Reads a `POST /v3/auth/tokens` body: `password` wins over `token` among the methods.
-pub fn parse_auth(v: &Value) -> Result<AuthRequest, Error> {
+pub fn parse_auth(v: &Value) -> Result<AuthRequest, Fault> {
     let auth = entity(v, "auth")?;
     let identity = entity(auth, "identity")?;
     let methods: Vec<&str> = identity
@@ -103,7 +104,7 @@ pub fn parse_auth(v: &Value) -> Result<AuthRequest, Error> {
     } else if methods.contains(&"token") {
         token_credentials(identity)?
     } else {
-        return Err(Error::unauthorized(format!(
+        return Err(Fault::unauthorized(format!(
             "Unsupported authentication methods {methods:?}: password and token are supported."
         )));
     };
@@ -143,21 +144,21 @@ pub fn wants_catalog(query: &[(String, String)]) -> bool {
 
 /// A token reply: its body and the (sealed) token in `X-Subject-Token`.
 fn token_reply(status: u16, t: Token, r: &Request) -> Reply {
-    let body = token_json(&t, &identity::get_catalog(), wants_catalog(&r.http.query));
-    Reply::with_status(status, body).header("x-subject-token", t.token)
+    let body = token_json(&t, &identity::get_catalog(), wants_catalog(&r.query));
+    Reply::json(status, &body).with_header("x-subject-token", t.token)
 }
 
 /// An unknown token presented to authenticate is bad credentials, not a missing thing.
-fn not_found_is_unauthorized(e: IdentityError) -> Error {
+fn not_found_is_unauthorized(e: IdentityError) -> Fault {
     match e {
-        IdentityError::NotFound(_) => Error::unauthorized(AUTH_REQUIRED),
+        IdentityError::NotFound(_) => Fault::unauthorized(AUTH_REQUIRED),
         e => e.into(),
     }
 }
 
 /// `POST /v3/auth/tokens`.
-pub fn issue(r: &Request) -> Result<Reply, Error> {
-    let req = parse_auth(&r.json()?)?;
+pub fn issue(r: &Request) -> Result<Reply, Fault> {
+    let req = parse_auth(&r.body_json()?)?;
     let token = match &req.credentials {
         Credentials::Password { user, password } => {
             identity::authenticate_password(user, password, req.scope.as_ref())?
@@ -169,50 +170,51 @@ pub fn issue(r: &Request) -> Result<Reply, Error> {
 }
 
 /// The token a request asks about (sealed), from `X-Subject-Token`.
-fn subject(r: &Request) -> Result<&str, Error> {
+fn subject(r: &Request) -> Result<&str, Fault> {
     r.header("x-subject-token")
-        .ok_or_else(|| Error::bad_request("X-Subject-Token header is required"))
+        .ok_or_else(|| Fault::bad_request("X-Subject-Token header is required"))
 }
 
 /// `GET` and `HEAD /v3/auth/tokens`.
-pub fn check(r: &Request) -> Result<Reply, Error> {
+pub fn check(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     let token = identity::validate_token(c, subject(r)?)?;
     Ok(token_reply(200, token, r))
 }
 
 /// `DELETE /v3/auth/tokens`.
-pub fn revoke(r: &Request) -> Result<Reply, Error> {
+pub fn revoke(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     identity::revoke_token(c, subject(r)?)?;
-    Ok(Reply::no_content())
+    Ok(Reply::empty(204))
 }
 
 /// `GET /v3/auth/catalog`: for project-scoped tokens only.
-pub fn catalog(r: &Request) -> Result<Reply, Error> {
+pub fn catalog(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     if c.project_id.is_empty() {
-        return Err(Error::forbidden("a catalog needs a project-scoped token"));
+        return Err(crate::not_authorized(
+            "a catalog needs a project-scoped token",
+        ));
     }
     let cat = identity::get_catalog();
     let link = format!("{}/auth/catalog", base_of(&cat));
-    Ok(Reply::ok(
-        json!({"catalog": catalog_json(&cat), "links": {"self": link}}),
+    Ok(Reply::json(
+        200,
+        &json!({"catalog": catalog_json(&cat), "links": {"self": link}}),
     ))
 }
 
 /// `GET /v3/auth/projects`: the projects the caller holds a role on.
-pub fn projects(r: &Request) -> Result<Reply, Error> {
+pub fn projects(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     let projects = identity::user_projects(c, &c.user_id)?;
     let b = base();
     let items = projects.iter().map(|p| project_json(&b, p)).collect();
-    Ok(Reply::ok(collection(
-        &b,
-        "auth/projects",
-        "projects",
-        items,
-    )))
+    Ok(Reply::json(
+        200,
+        &collection(&b, "auth/projects", "projects", items),
+    ))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use crate::bindings::metacloud::api::identity::{self, Change, User, UserCreate};
 use crate::input::{bool_field, change_of, clearable_field, entity, required_name, str_field};
 use crate::projects::project_json;
-use crate::{base, collection, Error, Reply, Request};
+use crate::{base, collection, Fault, KeystoneRequest, Reply, Request};
 use serde_json::{json, Value};
 
 pub fn user_json(base: &str, u: &User) -> Value {
@@ -22,7 +22,7 @@ pub fn user_json(base: &str, u: &User) -> Value {
 
 /// Reads `{"user": {"name", "password"?, "default_project_id"?, "email"?,
 /// "description"?, "enabled"?}}`; the password is a sealed reference.
-pub fn parse_new_user(v: &Value) -> Result<UserCreate, Error> {
+pub fn parse_new_user(v: &Value) -> Result<UserCreate, Fault> {
     let u = entity(v, "user")?;
     let name = required_name(u)?;
     let default_project_id = str_field(u, "default_project_id")?.map(String::from);
@@ -38,7 +38,7 @@ pub fn parse_new_user(v: &Value) -> Result<UserCreate, Error> {
 
 /// Reads `{"user": {...}}` of a PATCH: what is given changes; `email` and
 /// `default_project_id` set to null are cleared; a password is a sealed reference.
-pub fn parse_user_change(v: &Value) -> Result<Change, Error> {
+pub fn parse_user_change(v: &Value) -> Result<Change, Fault> {
     let u = entity(v, "user")?;
     Ok(Change {
         email: clearable_field(u, "email")?,
@@ -49,54 +49,55 @@ pub fn parse_user_change(v: &Value) -> Result<Change, Error> {
 }
 
 /// `GET /v3/users[?name=]`.
-pub fn list(r: &Request) -> Result<Reply, Error> {
+pub fn list(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
-    let users = identity::list_users(c, r.query("name"))?;
+    let users = identity::list_users(c, r.query_last("name"))?;
     let b = base();
     let items = users.iter().map(|u| user_json(&b, u)).collect();
-    Ok(Reply::ok(collection(&b, "users", "users", items)))
+    Ok(Reply::json(200, &collection(&b, "users", "users", items)))
 }
 
-pub fn create(r: &Request) -> Result<Reply, Error> {
+pub fn create(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     // An unknown default project is the host's 400.
-    let new = parse_new_user(&r.json()?)?;
+    let new = parse_new_user(&r.body_json()?)?;
     let user = identity::create_user(c, &new)?;
-    Ok(Reply::created(json!({"user": user_json(&base(), &user)})))
+    Ok(Reply::json(
+        201,
+        &json!({"user": user_json(&base(), &user)}),
+    ))
 }
 
-pub fn show(r: &Request) -> Result<Reply, Error> {
+pub fn show(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     let u = identity::get_user(c, r.param("user_id"))?;
-    Ok(Reply::ok(json!({"user": user_json(&base(), &u)})))
+    Ok(Reply::json(200, &json!({"user": user_json(&base(), &u)})))
 }
 
-pub fn update(r: &Request) -> Result<Reply, Error> {
+pub fn update(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
-    let change = parse_user_change(&r.json()?)?;
+    let change = parse_user_change(&r.body_json()?)?;
     let u = identity::update_user(c, r.param("user_id"), &change)?;
-    Ok(Reply::ok(json!({"user": user_json(&base(), &u)})))
+    Ok(Reply::json(200, &json!({"user": user_json(&base(), &u)})))
 }
 
-pub fn delete(r: &Request) -> Result<Reply, Error> {
+pub fn delete(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     identity::delete_user(c, r.param("user_id"))?;
-    Ok(Reply::no_content())
+    Ok(Reply::empty(204))
 }
 
 /// `GET /v3/users/{user_id}/projects`.
-pub fn projects(r: &Request) -> Result<Reply, Error> {
+pub fn projects(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     let user = r.param("user_id");
     let projects = identity::user_projects(c, user)?;
     let b = base();
     let items = projects.iter().map(|p| project_json(&b, p)).collect();
-    Ok(Reply::ok(collection(
-        &b,
-        &format!("users/{user}/projects"),
-        "projects",
-        items,
-    )))
+    Ok(Reply::json(
+        200,
+        &collection(&b, &format!("users/{user}/projects"), "projects", items),
+    ))
 }
 
 #[cfg(test)]

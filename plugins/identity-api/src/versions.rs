@@ -1,6 +1,6 @@
 //! Version discovery: `GET /` (300, the versions there are) and `GET /v3`.
 
-use crate::{base, Error, Reply, Request};
+use crate::{base, Fault, Reply, Request};
 use serde_json::{json, Value};
 
 /// The one version served, linked from `base` (the identity API's URL).
@@ -10,15 +10,15 @@ pub fn version_json(base: &str) -> Value {
            "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]})
 }
 
-pub fn list(_: &Request) -> Result<Reply, Error> {
-    Ok(Reply::with_status(
+pub fn list(_: &Request) -> Result<Reply, Fault> {
+    Ok(Reply::json(
         300,
-        json!({"versions": {"values": [version_json(&base())]}}),
+        &json!({"versions": {"values": [version_json(&base())]}}),
     ))
 }
 
-pub fn show(_: &Request) -> Result<Reply, Error> {
-    Ok(Reply::ok(json!({"version": version_json(&base())})))
+pub fn show(_: &Request) -> Result<Reply, Fault> {
+    Ok(Reply::json(200, &json!({"version": version_json(&base())})))
 }
 
 #[cfg(test)]

@@ -5,14 +5,7 @@
 //! for their errors. Every error is Glance's plain text: the status line, a blank line,
 //! the explanation.
 
-#[doc(hidden)]
-pub mod bindings {
-    wit_bindgen::generate!({
-        world: "api-dialect",
-        path: "../../wit/api",
-        generate_all,
-    });
-}
+metacloud_sdk::dialect_plugin!(Glance, "../../wit/api");
 
 mod images;
 mod list;
@@ -20,33 +13,20 @@ mod members;
 mod patch;
 mod views;
 
-use bindings::exports::metacloud::api::dialect::Guest;
-use bindings::metacloud::api::types::{Access, Caller, HttpRequest, HttpResponse, OpError, Route};
-use serde_json::Value;
+use bindings::metacloud::api::types::{Caller, OpError};
+use metacloud_sdk::dialect::{Access, Dialect, Route, Router};
+pub use metacloud_sdk::dialect::{Fault, Reply};
 use std::collections::BTreeMap;
-
-/// One route: method, path template, who may call it, and its handler.
-struct Endpoint {
-    method: &'static str,
-    path: &'static str,
-    access: Access,
-    handler: fn(&Request) -> Result<Reply, Error>,
-}
 
 macro_rules! endpoint {
     ($method:literal, $path:literal, $access:ident, $handler:path) => {
-        Endpoint {
-            method: $method,
-            path: $path,
-            access: Access::$access,
-            handler: $handler,
-        }
+        Route::new($method, $path, Access::$access, $handler)
     };
 }
 
 /// The routes, in the order the host checks them. The image data routes
 /// (`/v2/images/{id}/file`) are the host's.
-const ENDPOINTS: &[Endpoint] = &[
+const ROUTES: &[Route<Caller>] = &[
     endpoint!("GET", "/", Public, views::versions),
     endpoint!("GET", "/versions", Public, views::versions_ok),
     endpoint!("GET", "/v2", Public, views::versions_ok),
@@ -82,167 +62,74 @@ const ENDPOINTS: &[Endpoint] = &[
 ];
 
 /// A request as the handlers see it.
-pub struct Request {
-    pub caller: Option<Caller>,
-    pub params: Vec<(String, String)>,
-    pub http: HttpRequest,
-}
+pub type Request = metacloud_sdk::dialect::Request<Caller>;
 
-impl Request {
-    fn param(&self, name: &str) -> &str {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default()
-    }
-
-    /// The first value of a header (names are lower case).
-    fn header(&self, name: &str) -> Option<&str> {
-        self.http
-            .headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
+/// What the image API reads off a request beyond the SDK's helpers.
+pub trait GlanceRequest {
     /// The query string as a map; a repeated key keeps its last value.
+    fn query_map(&self) -> BTreeMap<String, String>;
+}
+
+impl GlanceRequest for Request {
     fn query_map(&self) -> BTreeMap<String, String> {
-        self.http.query.iter().cloned().collect()
-    }
-
-    fn caller(&self) -> Result<&Caller, Error> {
-        self.caller
-            .as_ref()
-            .ok_or_else(|| Error::new(401, "The request you have made requires authentication."))
+        self.query.iter().cloned().collect()
     }
 }
 
-/// A successful reply: a status, extra headers and a JSON body (none for 204).
-#[derive(Debug)]
-pub struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Option<Value>,
-}
+/// The image API (Glance v2).
+pub struct Glance;
 
-impl Reply {
-    fn ok(body: Value) -> Reply {
-        Reply::with_status(200, body)
-    }
-    fn with_status(status: u16, body: Value) -> Reply {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: Some(body),
-        }
-    }
-    fn no_content() -> Reply {
-        Reply {
-            status: 204,
-            headers: Vec::new(),
-            body: None,
-        }
-    }
-    fn header(mut self, name: &str, value: String) -> Reply {
-        self.headers.push((name.to_string(), value));
-        self
-    }
+impl Dialect for Glance {
+    const NAME: &'static str = "openstack-image";
+    type Caller = Caller;
+    const ROUTER: Router<Caller> = Router::new(ROUTES);
+    const UNKNOWN_ROUTE: &'static str = "The resource could not be found.";
 
-    fn into_response(self) -> HttpResponse {
-        let mut headers = Vec::new();
-        let body = match self.body {
-            Some(b) => {
-                headers.push(("content-type".to_string(), "application/json".to_string()));
-                serde_json::to_vec(&b).unwrap_or_default()
-            }
-            None => Vec::new(),
-        };
-        headers.extend(self.headers);
-        HttpResponse {
-            status: self.status,
-            headers,
-            body,
-        }
+    /// Glance's plain text: `"{status} {reason}\n\n{message}\n\n   "`.
+    fn fault(status: u16, message: &str) -> Reply {
+        let status = sent_status(status);
+        let text = glance_text(status, message);
+        Reply::bytes(status, "text/plain; charset=UTF-8", text.into_bytes())
     }
-}
-
-/// An error reply: a status and Glance's explanation.
-#[derive(Debug, PartialEq)]
-pub struct Error {
-    pub status: u16,
-    pub message: String,
 }
 
 /// What Glance says to a request without (valid) credentials, whatever the reason.
 const UNAUTHORIZED: &str = "401 Unauthorized\n\nThis server could not verify that you are authorized to access the document you requested.\n\n   ";
 
-impl Error {
-    fn new(status: u16, message: impl Into<String>) -> Error {
-        Error {
-            status,
-            message: message.into(),
-        }
-    }
-    fn bad_request(message: impl Into<String>) -> Error {
-        Error::new(400, message)
-    }
-    fn forbidden(message: impl Into<String>) -> Error {
-        Error::new(403, message)
-    }
-    fn not_found(message: impl Into<String>) -> Error {
-        Error::new(404, message)
-    }
-    fn conflict(message: impl Into<String>) -> Error {
-        Error::new(409, message)
-    }
-
-    /// The status actually sent: one HTTP can carry (500 otherwise).
-    fn status(&self) -> u16 {
-        if (100..=999).contains(&self.status) {
-            self.status
-        } else {
-            500
-        }
-    }
-
-    /// Glance's plain-text body: `"{status} {reason}\n\n{message}\n\n   "`.
-    fn text(&self) -> String {
-        let status = self.status();
-        if status == 401 {
-            return UNAUTHORIZED.to_string();
-        }
-        format!("{status} {}\n\n{}\n\n   ", reason(status), self.message)
-    }
-
-    fn into_response(self) -> HttpResponse {
-        HttpResponse {
-            status: self.status(),
-            headers: vec![(
-                "content-type".to_string(),
-                "text/plain; charset=UTF-8".to_string(),
-            )],
-            body: self.text().into_bytes(),
-        }
+/// The status actually sent: one HTTP can carry (500 otherwise).
+fn sent_status(status: u16) -> u16 {
+    if (100..=999).contains(&status) {
+        status
+    } else {
+        500
     }
 }
 
-impl From<OpError> for Error {
-    fn from(e: OpError) -> Error {
+/// Glance's plain-text error body (a fixed one for 401).
+fn glance_text(status: u16, message: &str) -> String {
+    if status == 401 {
+        return UNAUTHORIZED.to_string();
+    }
+    format!("{status} {}\n\n{message}\n\n   ", reason(status))
+}
+
+/// The host's operation errors as Glance's statuses.
+impl From<OpError> for Fault {
+    fn from(e: OpError) -> Fault {
         match e {
-            OpError::BadRequest(m) => Error::new(400, m),
-            OpError::Forbidden(m) => Error::new(403, m),
-            OpError::NotFound(m) => Error::new(404, m),
-            OpError::Conflict(m) => Error::new(409, m),
-            OpError::QuotaExceeded(q) => Error::new(
+            OpError::BadRequest(m) => Fault::new(400, m),
+            OpError::Forbidden(m) => Fault::new(403, m),
+            OpError::NotFound(m) => Fault::new(404, m),
+            OpError::Conflict(m) => Fault::new(409, m),
+            OpError::QuotaExceeded(q) => Fault::new(
                 413,
                 format!(
                     "Quota exceeded for {}: requested {}, used {} of {}",
                     q.resource, q.requested, q.used, q.limit
                 ),
             ),
-            OpError::Unavailable(m) => Error::new(503, m),
-            OpError::Internal(m) => Error::new(500, m),
+            OpError::Unavailable(m) => Fault::new(503, m),
+            OpError::Internal(m) => Fault::new(500, m),
         }
     }
 }
@@ -317,67 +204,46 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Serves one request: the handler's reply, or its error in Glance's format.
-pub fn dispatch(
-    route: u32,
-    params: Vec<(String, String)>,
-    c: Option<Caller>,
-    req: HttpRequest,
-) -> HttpResponse {
-    let Some(endpoint) = ENDPOINTS.get(route as usize) else {
-        return Error::not_found("The resource could not be found.").into_response();
-    };
-    let request = Request {
-        caller: c,
-        params,
-        http: req,
-    };
-    match (endpoint.handler)(&request) {
-        Ok(r) => r.into_response(),
-        Err(e) => e.into_response(),
-    }
-}
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::bindings::exports::metacloud::api::dialect::Guest;
+    use crate::bindings::metacloud::api::types::{HttpRequest, HttpResponse, QuotaError};
+    use serde_json::Value;
 
-struct Plugin;
+    /// The exported interface, as the host calls it.
+    type Plugin = __DialectExport;
 
-impl Guest for Plugin {
-    fn name() -> String {
-        "openstack-image".into()
-    }
-
-    fn routes() -> Vec<Route> {
-        ENDPOINTS
-            .iter()
-            .map(|e| Route {
-                method: e.method.into(),
-                path: e.path.into(),
-                access: e.access,
-            })
-            .collect()
-    }
-
-    fn render_error(status: u16, message: String) -> HttpResponse {
-        Error::new(status, message).into_response()
-    }
-
-    fn handle(
+    /// `handle`, as the host calls it.
+    fn dispatch(
         route: u32,
         params: Vec<(String, String)>,
         c: Option<Caller>,
         req: HttpRequest,
     ) -> HttpResponse {
-        dispatch(route, params, c, req)
+        Plugin::handle(route, params, c, req)
     }
-}
 
-// Exported from the WebAssembly build only (a native build is for unit tests).
-#[cfg(target_arch = "wasm32")]
-bindings::export!(Plugin with_types_in bindings);
+    /// A reply as the host receives it.
+    fn response(r: Reply) -> HttpResponse {
+        Plugin::response(r)
+    }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::bindings::metacloud::api::types::QuotaError;
+    /// A fault as the host receives it.
+    fn fault_response(f: Fault) -> HttpResponse {
+        response(Glance::fault(f.status, &f.message))
+    }
+
+    /// The WIT request a [`Request`] came from.
+    fn http(r: Request) -> HttpRequest {
+        HttpRequest {
+            method: r.method,
+            path: r.path,
+            query: r.query,
+            headers: r.headers,
+            body: r.body,
+        }
+    }
 
     /// A request on no route in particular, for the pure parts.
     pub fn request(
@@ -392,15 +258,13 @@ pub(crate) mod tests {
                 .collect()
         };
         Request {
-            caller: c,
+            method: "GET".into(),
+            path: "/v2/images".into(),
             params: vec![("id".into(), "img-1".into())],
-            http: HttpRequest {
-                method: "GET".into(),
-                path: "/v2/images".into(),
-                query: pairs(query),
-                headers: pairs(headers),
-                body: body.as_bytes().to_vec(),
-            },
+            query: pairs(query),
+            headers: pairs(headers),
+            body: body.as_bytes().to_vec(),
+            caller: c,
         }
     }
 
@@ -417,14 +281,14 @@ pub(crate) mod tests {
 
     #[test]
     fn errors_are_glance_plain_text() {
-        let r = Error::not_found("No image found with ID x").into_response();
+        let r = fault_response(Fault::not_found("No image found with ID x"));
         assert_eq!(r.status, 404);
         assert_eq!(
             body_text(&r),
             "404 Not Found\n\nNo image found with ID x\n\n   "
         );
         assert_eq!(content_type(&r), Some("text/plain; charset=UTF-8"));
-        let r = Error::conflict("Property x does not exist.").into_response();
+        let r = fault_response(Fault::conflict("Property x does not exist."));
         assert_eq!(
             body_text(&r),
             "409 Conflict\n\nProperty x does not exist.\n\n   "
@@ -469,11 +333,11 @@ pub(crate) mod tests {
             (OpError::Internal("i".into()), 500),
         ];
         for (e, status) in cases {
-            let e = Error::from(e);
+            let e = Fault::from(e);
             assert_eq!(e.status, status);
             assert_eq!(e.message.len(), 1, "the message is passed through");
         }
-        let e = Error::from(OpError::QuotaExceeded(QuotaError {
+        let e = Fault::from(OpError::QuotaExceeded(QuotaError {
             resource: "images".into(),
             requested: 1,
             used: 5,
@@ -489,7 +353,7 @@ pub(crate) mod tests {
     #[test]
     fn route_table_has_no_duplicates_and_no_data_routes() {
         let mut seen = std::collections::HashSet::new();
-        for e in ENDPOINTS {
+        for e in ROUTES {
             assert!(seen.insert((e.method, e.path)), "{} {}", e.method, e.path);
             assert!(!e.path.ends_with("/file"), "{}", e.path);
             let discovery = ["/", "/versions", "/v2", "/v2/"].contains(&e.path);
@@ -501,7 +365,7 @@ pub(crate) mod tests {
             assert_eq!(e.access, want, "{} {}", e.method, e.path);
         }
         let routes = Plugin::routes();
-        assert_eq!(routes.len(), ENDPOINTS.len());
+        assert_eq!(routes.len(), ROUTES.len());
         assert_eq!(Plugin::name(), "openstack-image");
     }
 
@@ -517,7 +381,7 @@ pub(crate) mod tests {
     }
 
     fn route_of(method: &str, path: &str) -> u32 {
-        ENDPOINTS
+        ROUTES
             .iter()
             .position(|e| e.method == method && e.path == path)
             .unwrap() as u32
@@ -539,7 +403,7 @@ pub(crate) mod tests {
                 r#"{"state": "accepted"}"#,
             ),
         ] {
-            let req = request(&[], &[], body, None).http;
+            let req = http(request(&[], &[], body, None));
             let r = dispatch(route_of(method, path), Vec::new(), Some(caller()), req);
             let want = if body.contains("status") { 403 } else { 400 };
             assert_eq!(r.status, want, "{method} {path} {body}");
@@ -554,7 +418,7 @@ pub(crate) mod tests {
     fn templates_name_each_parameter_position_alike() {
         // The host's router refuses one position spelled with two names.
         let mut names = std::collections::HashMap::new();
-        for e in ENDPOINTS {
+        for e in ROUTES {
             for (i, seg) in e.path.split('/').enumerate() {
                 if seg.starts_with('{') {
                     let prefix = e.path.split('/').take(i).collect::<Vec<_>>().join("/");
@@ -569,7 +433,7 @@ pub(crate) mod tests {
 
     #[test]
     fn discovery_answers_without_a_caller() {
-        let req = request(&[], &[("host", "h:9292")], "", None).http;
+        let req = http(request(&[], &[("host", "h:9292")], "", None));
         let r = dispatch(route_of("GET", "/"), Vec::new(), None, req.clone());
         assert_eq!(r.status, 300);
         assert_eq!(content_type(&r), Some("application/json"));
@@ -583,14 +447,14 @@ pub(crate) mod tests {
 
     #[test]
     fn an_unknown_route_index_is_a_plain_404() {
-        let r = dispatch(999, Vec::new(), None, request(&[], &[], "", None).http);
+        let r = dispatch(999, Vec::new(), None, http(request(&[], &[], "", None)));
         assert_eq!(r.status, 404);
         assert!(body_text(&r).starts_with("404 Not Found\n\n"));
     }
 
     #[test]
     fn reader_routes_without_a_caller_are_401() {
-        let at = ENDPOINTS
+        let at = ROUTES
             .iter()
             .position(|e| e.method == "GET" && e.path == "/v2/images/{id}")
             .unwrap();
@@ -598,23 +462,23 @@ pub(crate) mod tests {
             at as u32,
             Vec::new(),
             None,
-            request(&[], &[], "", None).http,
+            http(request(&[], &[], "", None)),
         );
         assert_eq!((r.status, body_text(&r)), (401, UNAUTHORIZED));
     }
 
     #[test]
     fn replies_carry_json_and_extra_headers() {
-        let r = Reply::with_status(201, serde_json::json!({"a": 1}))
-            .header("location", "/v2/images/x".into())
-            .into_response();
+        let r = response(
+            Reply::json(201, &serde_json::json!({"a": 1})).with_header("location", "/v2/images/x"),
+        );
         assert_eq!(r.status, 201);
         assert_eq!(content_type(&r), Some("application/json"));
         assert!(r
             .headers
             .contains(&("location".to_string(), "/v2/images/x".to_string())));
         assert_eq!(r.body, br#"{"a":1}"#);
-        let r = Reply::no_content().into_response();
+        let r = response(Reply::empty(204));
         assert_eq!((r.status, r.body.len(), r.headers.len()), (204, 0, 0));
     }
 

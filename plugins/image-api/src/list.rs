@@ -3,7 +3,7 @@
 
 use crate::bindings::metacloud::api::images::StoredImage;
 use crate::views::image_json;
-use crate::Error;
+use crate::Fault;
 use serde_json::{json, Value};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -54,7 +54,7 @@ pub fn matches(img: &StoredImage, q: &Query) -> bool {
 type Compare = fn(&StoredImage, &StoredImage) -> Ordering;
 
 /// The order of `sort_key` (`created_at` by default).
-fn comparator(key: &str) -> Result<Compare, Error> {
+fn comparator(key: &str) -> Result<Compare, Fault> {
     let cmp: Compare = match key {
         "created_at" => |a, b| a.created_at.cmp(&b.created_at),
         "updated_at" => |a, b| a.updated_at.cmp(&b.updated_at),
@@ -62,13 +62,13 @@ fn comparator(key: &str) -> Result<Compare, Error> {
         "size" => |a, b| a.size.cmp(&b.size),
         "status" => |a, b| a.status.cmp(&b.status),
         "id" => |a, b| a.id.cmp(&b.id),
-        other => return Err(Error::bad_request(format!("Unsupported sort_key: {other}"))),
+        other => return Err(Fault::bad_request(format!("Unsupported sort_key: {other}"))),
     };
     Ok(cmp)
 }
 
 /// Glance's `sort_key`/`sort_dir` (default: newest first); ties go by id.
-pub fn sort(images: &mut [StoredImage], q: &Query) -> Result<(), Error> {
+pub fn sort(images: &mut [StoredImage], q: &Query) -> Result<(), Fault> {
     let key = q
         .get("sort_key")
         .map(String::as_str)
@@ -77,7 +77,7 @@ pub fn sort(images: &mut [StoredImage], q: &Query) -> Result<(), Error> {
         "asc" => true,
         "desc" => false,
         other => {
-            return Err(Error::bad_request(format!(
+            return Err(Fault::bad_request(format!(
                 "Invalid sort direction: {other}"
             )))
         }
@@ -95,31 +95,31 @@ pub fn sort(images: &mut [StoredImage], q: &Query) -> Result<(), Error> {
 }
 
 /// Drops everything up to and including the `marker` image.
-pub fn after_marker(images: &mut Vec<StoredImage>, q: &Query) -> Result<(), Error> {
+pub fn after_marker(images: &mut Vec<StoredImage>, q: &Query) -> Result<(), Fault> {
     if let Some(marker) = q.get("marker") {
         let at = images
             .iter()
             .position(|i| &i.id == marker)
-            .ok_or_else(|| Error::bad_request(format!("marker {marker} not found")))?;
+            .ok_or_else(|| Fault::bad_request(format!("marker {marker} not found")))?;
         images.drain(..=at);
     }
     Ok(())
 }
 
 /// `limit`: a non-negative integer (as the 64-bit host read it, even on 32-bit wasm).
-pub fn limit(q: &Query) -> Result<Option<u64>, Error> {
+pub fn limit(q: &Query) -> Result<Option<u64>, Fault> {
     match q.get("limit") {
         Some(l) => l
             .parse::<u64>()
             .map(Some)
-            .map_err(|_| Error::bad_request(format!("limit param must be an integer: {l}"))),
+            .map_err(|_| Fault::bad_request(format!("limit param must be an integer: {l}"))),
         None => Ok(None),
     }
 }
 
 /// The listing document of what the host returned for the caller: filtered, sorted,
 /// paged.
-pub fn listing(mut images: Vec<StoredImage>, q: &Query) -> Result<Value, Error> {
+pub fn listing(mut images: Vec<StoredImage>, q: &Query) -> Result<Value, Fault> {
     images.retain(|i| matches(i, q));
     sort(&mut images, q)?;
     after_marker(&mut images, q)?;
@@ -188,7 +188,7 @@ mod tests {
             .collect()
     }
 
-    fn list(pairs: &[(&str, &str)]) -> Result<Value, Error> {
+    fn list(pairs: &[(&str, &str)]) -> Result<Value, Fault> {
         listing(three(), &q(pairs))
     }
 
@@ -256,9 +256,9 @@ mod tests {
     #[test]
     fn bad_sorting_is_400() {
         let e = list(&[("sort_key", "nope")]).unwrap_err();
-        assert_eq!(e, Error::bad_request("Unsupported sort_key: nope"));
+        assert_eq!(e, Fault::bad_request("Unsupported sort_key: nope"));
         let e = list(&[("sort_dir", "up")]).unwrap_err();
-        assert_eq!(e, Error::bad_request("Invalid sort direction: up"));
+        assert_eq!(e, Fault::bad_request("Invalid sort direction: up"));
         // The direction is checked first, as before.
         let e = list(&[("sort_key", "nope"), ("sort_dir", "up")]).unwrap_err();
         assert_eq!(e.message, "Invalid sort direction: up");
@@ -297,7 +297,7 @@ mod tests {
     #[test]
     fn bad_paging_is_400() {
         let e = list(&[("marker", "zzz")]).unwrap_err();
-        assert_eq!(e, Error::bad_request("marker zzz not found"));
+        assert_eq!(e, Fault::bad_request("marker zzz not found"));
         // A marker the filters removed is not found either.
         let e = list(&[("marker", "a"), ("name", "alpha")]).unwrap_err();
         assert_eq!(e.status, 400);
@@ -305,7 +305,7 @@ mod tests {
             let e = list(&[("limit", l)]).unwrap_err();
             assert_eq!(
                 e,
-                Error::bad_request(format!("limit param must be an integer: {l}"))
+                Fault::bad_request(format!("limit param must be an integer: {l}"))
             );
         }
     }

@@ -2,7 +2,7 @@
 
 use crate::bindings::metacloud::api::images::{self, Member};
 use crate::views::member_json;
-use crate::{Error, Reply, Request};
+use crate::{Fault, Reply, Request};
 use serde_json::{json, Value};
 
 /// The document of a member listing.
@@ -12,50 +12,50 @@ pub fn members_doc(all: &[Member]) -> Value {
 }
 
 /// A required string field of a small JSON body (`member`, `status`).
-pub fn body_field(body: &[u8], field: &str) -> Result<String, Error> {
+pub fn body_field(body: &[u8], field: &str) -> Result<String, Fault> {
     let v: Value = serde_json::from_slice(body)
-        .map_err(|e| Error::bad_request(format!("Malformed JSON: {e}")))?;
+        .map_err(|e| Fault::bad_request(format!("Malformed JSON: {e}")))?;
     v[field]
         .as_str()
         .map(String::from)
-        .ok_or_else(|| Error::bad_request(format!("'{field}' is required")))
+        .ok_or_else(|| Fault::bad_request(format!("'{field}' is required")))
 }
 
 /// One member of an image's list (404 when the project is not one).
-pub fn find<'a>(all: &'a [Member], id: &str, member: &str) -> Result<&'a Member, Error> {
+pub fn find<'a>(all: &'a [Member], id: &str, member: &str) -> Result<&'a Member, Fault> {
     all.iter()
         .find(|m| m.member_id == member)
-        .ok_or_else(|| Error::not_found(format!("{member} is not a member of image {id}")))
+        .ok_or_else(|| Fault::not_found(format!("{member} is not a member of image {id}")))
 }
 
-pub fn list(r: &Request) -> Result<Reply, Error> {
+pub fn list(r: &Request) -> Result<Reply, Fault> {
     let all = images::list_members(r.caller()?, r.param("id"))?;
-    Ok(Reply::ok(members_doc(&all)))
+    Ok(Reply::json(200, &members_doc(&all)))
 }
 
-pub fn add(r: &Request) -> Result<Reply, Error> {
+pub fn add(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
-    let member = body_field(&r.http.body, "member")?;
+    let member = body_field(&r.body, "member")?;
     let m = images::add_member(c, r.param("id"), &member)?;
-    Ok(Reply::ok(member_json(&m)))
+    Ok(Reply::json(200, &member_json(&m)))
 }
 
-pub fn show(r: &Request) -> Result<Reply, Error> {
+pub fn show(r: &Request) -> Result<Reply, Fault> {
     let (id, member) = (r.param("id"), r.param("member"));
     let all = images::list_members(r.caller()?, id)?;
-    Ok(Reply::ok(member_json(find(&all, id, member)?)))
+    Ok(Reply::json(200, &member_json(find(&all, id, member)?)))
 }
 
-pub fn set(r: &Request) -> Result<Reply, Error> {
+pub fn set(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
-    let status = body_field(&r.http.body, "status")?;
+    let status = body_field(&r.body, "status")?;
     let m = images::set_member_status(c, r.param("id"), r.param("member"), &status)?;
-    Ok(Reply::ok(member_json(&m)))
+    Ok(Reply::json(200, &member_json(&m)))
 }
 
-pub fn remove(r: &Request) -> Result<Reply, Error> {
+pub fn remove(r: &Request) -> Result<Reply, Fault> {
     images::remove_member(r.caller()?, r.param("id"), r.param("member"))?;
-    Ok(Reply::no_content())
+    Ok(Reply::empty(204))
 }
 
 #[cfg(test)]
@@ -93,7 +93,7 @@ mod tests {
         );
         for body in ["{}", r#"{"member": 5}"#, "[]", "\"p2\"", "null"] {
             let e = body_field(body.as_bytes(), "member").unwrap_err();
-            assert_eq!(e, Error::bad_request("'member' is required"), "{body}");
+            assert_eq!(e, Fault::bad_request("'member' is required"), "{body}");
         }
         for body in ["", "{", "{\"member\": }"] {
             let e = body_field(body.as_bytes(), "member").unwrap_err();
@@ -107,6 +107,6 @@ mod tests {
         let all = [member("p2", "pending"), member("p3", "accepted")];
         assert_eq!(find(&all, "img-1", "p3").unwrap().status, "accepted");
         let e = find(&all, "img-1", "p4").unwrap_err();
-        assert_eq!(e, Error::not_found("p4 is not a member of image img-1"));
+        assert_eq!(e, Fault::not_found("p4 is not a member of image img-1"));
     }
 }

@@ -4,7 +4,7 @@
 //! anything else is a string property.
 
 use crate::bindings::metacloud::api::images::{ImageFields, StoredImage};
-use crate::Error;
+use crate::Fault;
 use serde_json::{Map, Value};
 
 /// Attributes the image service sets; a client may not.
@@ -70,29 +70,29 @@ pub fn fields_of(img: &StoredImage) -> ImageFields {
 }
 
 /// A string attribute: a string, or `null` for none.
-fn string(key: &str, v: &Value) -> Result<Option<String>, Error> {
+fn string(key: &str, v: &Value) -> Result<Option<String>, Fault> {
     match v {
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(s.clone())),
-        other => Err(Error::bad_request(format!(
+        other => Err(Fault::bad_request(format!(
             "Invalid value {other} for '{key}': not a string"
         ))),
     }
 }
 
-fn int(key: &str, v: &Value) -> Result<i64, Error> {
+fn int(key: &str, v: &Value) -> Result<i64, Fault> {
     v.as_i64()
-        .ok_or_else(|| Error::bad_request(format!("Invalid value {v} for '{key}': not an integer")))
+        .ok_or_else(|| Fault::bad_request(format!("Invalid value {v} for '{key}': not an integer")))
 }
 
-fn tags(v: &Value) -> Result<Vec<String>, Error> {
+fn tags(v: &Value) -> Result<Vec<String>, Fault> {
     v.as_array()
-        .ok_or_else(|| Error::bad_request("'tags' must be a list"))?
+        .ok_or_else(|| Fault::bad_request("'tags' must be a list"))?
         .iter()
         .map(|t| {
             t.as_str()
                 .map(String::from)
-                .ok_or_else(|| Error::bad_request("tags must be strings"))
+                .ok_or_else(|| Fault::bad_request("tags must be strings"))
         })
         .collect()
 }
@@ -109,9 +109,9 @@ fn set_property(fields: &mut ImageFields, key: &str, value: String) {
 }
 
 /// Sets one attribute from a JSON value (create and patch share it).
-pub fn set_attr(fields: &mut ImageFields, key: &str, value: &Value) -> Result<(), Error> {
+pub fn set_attr(fields: &mut ImageFields, key: &str, value: &Value) -> Result<(), Fault> {
     if READ_ONLY.contains(&key) {
-        return Err(Error::forbidden(format!("Attribute '{key}' is read-only.")));
+        return Err(Fault::forbidden(format!("Attribute '{key}' is read-only.")));
     }
     match key {
         "id" => fields.id = string(key, value)?.unwrap_or_default(),
@@ -119,7 +119,7 @@ pub fn set_attr(fields: &mut ImageFields, key: &str, value: &Value) -> Result<()
         "visibility" => fields.visibility = string(key, value)?.unwrap_or_default(),
         "protected" => {
             fields.protected = value.as_bool().ok_or_else(|| {
-                Error::bad_request(format!(
+                Fault::bad_request(format!(
                     "Invalid value {value} for 'protected': not a boolean"
                 ))
             })?
@@ -131,7 +131,7 @@ pub fn set_attr(fields: &mut ImageFields, key: &str, value: &Value) -> Result<()
         "tags" => fields.tags = tags(value)?,
         _ => {
             let v = string(key, value)?
-                .ok_or_else(|| Error::bad_request(format!("Property '{key}' must be a string")))?;
+                .ok_or_else(|| Fault::bad_request(format!("Property '{key}' must be a string")))?;
             set_property(fields, key, v);
         }
     }
@@ -139,9 +139,9 @@ pub fn set_attr(fields: &mut ImageFields, key: &str, value: &Value) -> Result<()
 }
 
 /// The fields of a new image from a create's body: a JSON object of attributes.
-pub fn create_fields(body: &[u8]) -> Result<ImageFields, Error> {
+pub fn create_fields(body: &[u8]) -> Result<ImageFields, Fault> {
     let v: Map<String, Value> = serde_json::from_slice(body)
-        .map_err(|e| Error::bad_request(format!("Malformed JSON in request body: {e}")))?;
+        .map_err(|e| Fault::bad_request(format!("Malformed JSON in request body: {e}")))?;
     let mut fields = empty_fields();
     for (k, val) in &v {
         set_attr(&mut fields, k, val)?;
@@ -150,47 +150,47 @@ pub fn create_fields(body: &[u8]) -> Result<ImageFields, Error> {
 }
 
 /// The operations of a JSON patch (checked one by one when applied).
-pub fn parse_patch(body: &[u8]) -> Result<Vec<Value>, Error> {
+pub fn parse_patch(body: &[u8]) -> Result<Vec<Value>, Fault> {
     serde_json::from_slice(body)
-        .map_err(|e| Error::bad_request(format!("Malformed JSON patch in request body: {e}")))
+        .map_err(|e| Fault::bad_request(format!("Malformed JSON patch in request body: {e}")))
 }
 
 /// Removes a property; core and read-only attributes cannot be removed.
-fn remove(fields: &mut ImageFields, key: &str) -> Result<(), Error> {
+fn remove(fields: &mut ImageFields, key: &str) -> Result<(), Fault> {
     if CORE.contains(&key) || READ_ONLY.contains(&key) {
-        return Err(Error::forbidden(format!(
+        return Err(Fault::forbidden(format!(
             "Attribute '{key}' is read-only or required."
         )));
     }
     let before = fields.properties.len();
     fields.properties.retain(|(k, _)| k != key);
     if fields.properties.len() == before {
-        return Err(Error::conflict(format!("Property {key} does not exist.")));
+        return Err(Fault::conflict(format!("Property {key} does not exist.")));
     }
     Ok(())
 }
 
 /// Applies one patch operation.
-fn apply_op(fields: &mut ImageFields, op: &Value) -> Result<(), Error> {
+fn apply_op(fields: &mut ImageFields, op: &Value) -> Result<(), Fault> {
     let kind = op["op"].as_str().unwrap_or_default();
     let path = op["path"].as_str().unwrap_or_default();
     let key = path.trim_start_matches('/');
     if key.is_empty() || key.contains('/') {
-        return Err(Error::bad_request(format!(
+        return Err(Fault::bad_request(format!(
             "Invalid JSON pointer for this resource: '{path}'"
         )));
     }
     match kind {
         "add" | "replace" => set_attr(fields, key, &op["value"]),
         "remove" => remove(fields, key),
-        other => Err(Error::bad_request(format!(
+        other => Err(Fault::bad_request(format!(
             "Operation '{other}' is not supported"
         ))),
     }
 }
 
 /// Applies a JSON patch, in order; the first failing operation fails it all.
-pub fn apply_patch(fields: &mut ImageFields, ops: &[Value]) -> Result<(), Error> {
+pub fn apply_patch(fields: &mut ImageFields, ops: &[Value]) -> Result<(), Fault> {
     ops.iter().try_for_each(|op| apply_op(fields, op))
 }
 
@@ -200,7 +200,7 @@ mod tests {
     use crate::views::tests::stored;
     use serde_json::json;
 
-    fn patched(ops: Value) -> Result<ImageFields, Error> {
+    fn patched(ops: Value) -> Result<ImageFields, Fault> {
         let mut fields = fields_of(&stored("img-1"));
         let ops = parse_patch(ops.to_string().as_bytes())?;
         apply_patch(&mut fields, &ops)?;
@@ -313,7 +313,7 @@ mod tests {
             let e = set_attr(&mut f, key, &json!("x")).unwrap_err();
             assert_eq!(
                 e,
-                Error::forbidden(format!("Attribute '{key}' is read-only."))
+                Fault::forbidden(format!("Attribute '{key}' is read-only."))
             );
         }
     }
@@ -371,7 +371,7 @@ mod tests {
         assert_eq!(e.message, "Invalid JSON pointer for this resource: '/a/b'");
         // Unsupported or missing operations; operations that are not objects.
         let e = patched(json!([{"op": "move", "path": "/name", "from": "/x"}])).unwrap_err();
-        assert_eq!(e, Error::bad_request("Operation 'move' is not supported"));
+        assert_eq!(e, Fault::bad_request("Operation 'move' is not supported"));
         assert_eq!(
             status_of(json!([{"op": "test", "path": "/name", "value": "x"}])),
             400
@@ -382,7 +382,7 @@ mod tests {
         // Read-only attributes, by add or replace.
         let e =
             patched(json!([{"op": "replace", "path": "/status", "value": "active"}])).unwrap_err();
-        assert_eq!(e, Error::forbidden("Attribute 'status' is read-only."));
+        assert_eq!(e, Fault::forbidden("Attribute 'status' is read-only."));
         assert_eq!(
             status_of(json!([{"op": "add", "path": "/owner", "value": "p2"}])),
             403
@@ -414,11 +414,11 @@ mod tests {
             let e = patched(json!([{"op": "remove", "path": format!("/{key}")}])).unwrap_err();
             assert_eq!(
                 e,
-                Error::forbidden(format!("Attribute '{key}' is read-only or required."))
+                Fault::forbidden(format!("Attribute '{key}' is read-only or required."))
             );
         }
         let e = patched(json!([{"op": "remove", "path": "/os_distro"}])).unwrap_err();
-        assert_eq!(e, Error::conflict("Property os_distro does not exist."));
+        assert_eq!(e, Fault::conflict("Property os_distro does not exist."));
         // A later failure fails the whole patch (nothing is sent to the host then).
         let e = patched(json!([
             {"op": "replace", "path": "/name", "value": "ok"},

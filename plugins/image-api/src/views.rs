@@ -1,7 +1,7 @@
 //! Glance's JSON shapes: images, members, the versions document and the schemas.
 
 use crate::bindings::metacloud::api::images::{Member, StoredImage};
-use crate::{Error, Reply, Request};
+use crate::{Fault, Reply, Request};
 use serde_json::{json, Value};
 
 /// Milliseconds since the epoch as Glance prints times (`2026-12-01T13:15:57Z`).
@@ -66,24 +66,26 @@ pub fn version_doc(host: Option<&str>) -> Value {
 }
 
 /// `GET /`: the versions, as a 300 Multiple Choices.
-pub fn versions(r: &Request) -> Result<Reply, Error> {
-    Ok(Reply::with_status(300, version_doc(r.header("host"))))
+pub fn versions(r: &Request) -> Result<Reply, Fault> {
+    Ok(Reply::json(300, &version_doc(r.header("host"))))
 }
 
 /// `GET /versions`, `/v2`, `/v2/`: the versions, as a 200.
-pub fn versions_ok(r: &Request) -> Result<Reply, Error> {
-    Ok(Reply::ok(version_doc(r.header("host"))))
+pub fn versions_ok(r: &Request) -> Result<Reply, Fault> {
+    Ok(Reply::json(200, &version_doc(r.header("host"))))
 }
 
-pub fn schema_image(_: &Request) -> Result<Reply, Error> {
-    Ok(Reply::ok(
-        json!({"name": "image", "properties": {}, "additionalProperties": {"type": "string"}}),
+pub fn schema_image(_: &Request) -> Result<Reply, Fault> {
+    Ok(Reply::json(
+        200,
+        &json!({"name": "image", "properties": {}, "additionalProperties": {"type": "string"}}),
     ))
 }
 
-pub fn schema_images(_: &Request) -> Result<Reply, Error> {
-    Ok(Reply::ok(
-        json!({"name": "images", "properties": {"images": {"type": "array"}}}),
+pub fn schema_images(_: &Request) -> Result<Reply, Fault> {
+    Ok(Reply::json(
+        200,
+        &json!({"name": "images", "properties": {"images": {"type": "array"}}}),
     ))
 }
 
@@ -194,7 +196,7 @@ pub(crate) mod tests {
     fn versions_link_to_the_host_asked() {
         let r = versions(&request(&[], &[("host", "glance.example:9292")], "", None)).unwrap();
         assert_eq!(r.status, 300);
-        let doc = r.body.unwrap();
+        let doc = r.json_body();
         let all = doc["versions"].as_array().unwrap();
         assert_eq!(all.len(), 10);
         assert_eq!(all[0]["id"], "v2.9");
@@ -205,7 +207,7 @@ pub(crate) mod tests {
         let r = versions_ok(&request(&[], &[], "", None)).unwrap();
         assert_eq!(r.status, 200);
         assert_eq!(
-            r.body.unwrap()["versions"][0]["links"],
+            r.json_body()["versions"][0]["links"],
             json!([{"rel": "self", "href": "http://localhost/v2/"}])
         );
     }
@@ -213,10 +215,10 @@ pub(crate) mod tests {
     #[test]
     fn schemas_are_as_before() {
         let r = schema_image(&request(&[], &[], "", None)).unwrap();
-        assert_eq!(r.body.unwrap()["additionalProperties"]["type"], "string");
+        assert_eq!(r.json_body()["additionalProperties"]["type"], "string");
         let r = schema_images(&request(&[], &[], "", None)).unwrap();
         assert_eq!(
-            r.body.unwrap(),
+            r.json_body(),
             json!({"name": "images", "properties": {"images": {"type": "array"}}})
         );
     }

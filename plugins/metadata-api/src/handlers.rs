@@ -14,9 +14,10 @@ fn instance(host: &dyn Host) -> Result<crate::InstanceData, Error> {
 
 /// IMDSv2: a token on the request must be live.
 fn session(req: &Request, host: &dyn Host) -> Result<(), Error> {
-    imds::check_tokens(&req.headers(imds::TOKEN_HEADER), |t| {
-        host.check_session_token(t)
-    })
+    imds::check_tokens(
+        &req.header_all(imds::TOKEN_HEADER).collect::<Vec<_>>(),
+        |t| host.check_session_token(t),
+    )
 }
 
 /// `GET /`: the EC2 versions.
@@ -71,7 +72,7 @@ pub fn ec2_dynamic_at(req: &Request, host: &dyn Host) -> Answer {
 /// host's sealed reference, which the host opens on the way out.
 pub fn session_token(req: &Request, host: &dyn Host) -> Answer {
     instance(host)?;
-    let ttl = imds::parse_ttl(&req.headers(imds::TTL_HEADER))?;
+    let ttl = imds::parse_ttl(&req.header_all(imds::TTL_HEADER).collect::<Vec<_>>())?;
     let token = host.issue_session_token(ttl).ok_or_else(Error::not_found)?;
     Ok(Reply::text(token).header(imds::TTL_HEADER, ttl.to_string()))
 }

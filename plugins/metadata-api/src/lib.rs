@@ -11,14 +11,7 @@
 //! token header of a request before the plugin checks it through the host. Errors are
 //! plain text, `"<status> <reason>\n\n<message>"`.
 
-#[doc(hidden)]
-pub mod bindings {
-    wit_bindgen::generate!({
-        world: "api-dialect",
-        path: "../../wit/api",
-        generate_all,
-    });
-}
+metacloud_sdk::dialect_plugin!(Metadata, "../../wit/api");
 
 pub mod ec2;
 mod handlers;
@@ -29,9 +22,9 @@ pub mod reply;
 pub mod tree;
 pub mod versions;
 
-use bindings::exports::metacloud::api::dialect::Guest;
 pub use bindings::metacloud::api::metadata::InstanceData;
-use bindings::metacloud::api::types::{Access, Caller, HttpRequest, HttpResponse, Route};
+use bindings::metacloud::api::types::{Caller, HttpRequest, HttpResponse};
+use metacloud_sdk::dialect::{self as sdk, Access, Dialect, Route, Router};
 use reply::{Error, Reply};
 
 /// What the handlers ask of the host: the `metadata` imports and the region.
@@ -61,159 +54,119 @@ impl Host for Imports {
     }
 }
 
-/// One route: method, path template and its handler. Every route is public: an instance
-/// has no credentials; the host has identified it already.
-struct Endpoint {
-    method: &'static str,
-    path: &'static str,
-    handler: fn(&Request, &dyn Host) -> Result<Reply, Error>,
+/// What serves a route: the request and the host it asks.
+type Handler = fn(&Request, &dyn Host) -> Result<Reply, Error>;
+
+/// Runs `handler` against `host`; its answer and error in the SDK's terms.
+fn run(handler: Handler, req: &Request, host: &dyn Host) -> Result<sdk::Reply, sdk::Fault> {
+    handler(req, host)
+        .map(Reply::into_sdk)
+        .map_err(sdk::Fault::from)
 }
 
-macro_rules! route {
-    ($method:literal, $path:expr, $handler:path) => {
-        Endpoint {
-            method: $method,
-            path: $path,
-            handler: $handler,
-        }
+/// Declares the routes once: [`ROUTES`] (every route public: an instance has no
+/// credentials; the host has identified it already), served against the world's imports,
+/// and [`HANDLERS`], the same handlers for a host of the caller's choosing ([`dispatch`]).
+macro_rules! routes {
+    ($(($method:literal, $path:expr, $handler:path)),* $(,)?) => {
+        /// The routes, in the order the host checks them.
+        const ROUTES: &[Route<Caller>] = &[$(
+            Route::new($method, $path, Access::Public, |r| run($handler, r, &Imports))
+        ),*];
+        /// The handlers of [`ROUTES`], by the same index.
+        const HANDLERS: &[Handler] = &[$($handler),*];
     };
 }
 
-/// The EC2 routes (`{version}`: `latest`, `1.0` or a date) and the OpenStack ones. The
-/// catch-all `{*rest}` matches one character or more, so each directory is also
-/// declared with a trailing slash and without. `PUT /latest/api/token` sits beside the
-/// `/{version}/…` templates: a literal segment beside a parameter, which the host's
-/// router allows.
-const ENDPOINTS: &[Endpoint] = &[
-    route!("GET", "/", handlers::ec2_versions),
-    route!("GET", "/{version}", handlers::ec2_root),
-    route!("GET", "/{version}/", handlers::ec2_root),
-    route!("GET", "/{version}/meta-data", handlers::ec2_meta_data),
-    route!("GET", "/{version}/meta-data/", handlers::ec2_meta_data),
-    route!(
+// The EC2 routes (`{version}`: `latest`, `1.0` or a date) and the OpenStack ones. The
+// catch-all `{*rest}` matches one character or more, so each directory is also declared
+// with a trailing slash and without. `PUT /latest/api/token` sits beside the
+// `/{version}/…` templates: a literal segment beside a parameter, which the host's router
+// allows.
+routes![
+    ("GET", "/", handlers::ec2_versions),
+    ("GET", "/{version}", handlers::ec2_root),
+    ("GET", "/{version}/", handlers::ec2_root),
+    ("GET", "/{version}/meta-data", handlers::ec2_meta_data),
+    ("GET", "/{version}/meta-data/", handlers::ec2_meta_data),
+    (
         "GET",
         "/{version}/meta-data/{*rest}",
         handlers::ec2_meta_data_at
     ),
-    route!("GET", "/{version}/user-data", handlers::ec2_user_data),
-    route!("GET", "/{version}/dynamic", handlers::ec2_dynamic),
-    route!("GET", "/{version}/dynamic/", handlers::ec2_dynamic),
-    route!(
+    ("GET", "/{version}/user-data", handlers::ec2_user_data),
+    ("GET", "/{version}/dynamic", handlers::ec2_dynamic),
+    ("GET", "/{version}/dynamic/", handlers::ec2_dynamic),
+    (
         "GET",
         "/{version}/dynamic/{*rest}",
         handlers::ec2_dynamic_at
     ),
-    route!("PUT", "/latest/api/token", handlers::session_token),
-    route!("GET", "/openstack", handlers::openstack_versions),
-    route!("GET", "/openstack/", handlers::openstack_versions),
-    route!("GET", "/openstack/{version}", handlers::openstack_files),
-    route!("GET", "/openstack/{version}/", handlers::openstack_files),
-    route!(
+    ("PUT", "/latest/api/token", handlers::session_token),
+    ("GET", "/openstack", handlers::openstack_versions),
+    ("GET", "/openstack/", handlers::openstack_versions),
+    ("GET", "/openstack/{version}", handlers::openstack_files),
+    ("GET", "/openstack/{version}/", handlers::openstack_files),
+    (
         "GET",
         "/openstack/{version}/meta_data.json",
         handlers::openstack_meta_data
     ),
-    route!(
+    (
         "GET",
         "/openstack/{version}/user_data",
         handlers::openstack_user_data
     ),
-    route!(
+    (
         "GET",
         "/openstack/{version}/vendor_data.json",
         handlers::openstack_vendor_data
     ),
-    route!(
+    (
         "GET",
         "/openstack/{version}/vendor_data2.json",
         handlers::openstack_vendor_data2
     ),
-    route!(
+    (
         "GET",
         "/openstack/{version}/network_data.json",
         handlers::openstack_network_data
     ),
 ];
 
-/// A request as the handlers see it.
-pub struct Request {
-    pub params: Vec<(String, String)>,
-    pub http: HttpRequest,
-}
+/// A request as the handlers see it (its caller is always none).
+pub type Request = sdk::Request<Caller>;
 
-impl Request {
-    /// A path parameter (empty when absent).
-    fn param(&self, name: &str) -> &str {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default()
-    }
+/// The metadata service.
+pub struct Metadata;
 
-    /// Every value of header `name`.
-    fn headers(&self, name: &str) -> Vec<&str> {
-        self.http
-            .headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+impl Dialect for Metadata {
+    const NAME: &'static str = "metadata";
+    type Caller = Caller;
+    const ROUTER: Router<Caller> = Router::new(ROUTES);
+    const UNKNOWN_ROUTE: &'static str = reply::NOT_FOUND;
+
+    /// Plain text, `"<status> <reason>\n\n<message>"`.
+    fn fault(status: u16, message: &str) -> sdk::Reply {
+        Error::new(status, message).into_sdk()
     }
 }
 
-/// Serves one request on route `route` against `host`.
+/// Serves one request on route `route` against `host` (the export serves the same
+/// routes against the world's imports).
 pub fn dispatch(
     route: u32,
     params: Vec<(String, String)>,
     req: HttpRequest,
     host: &dyn Host,
 ) -> HttpResponse {
-    let Some(endpoint) = ENDPOINTS.get(route as usize) else {
-        return Error::not_found().response();
+    let request = __DialectExport::request(params, None, req);
+    let reply = match HANDLERS.get(route as usize) {
+        Some(handler) => run(*handler, &request, host),
+        None => Err(sdk::Fault::not_found(reply::NOT_FOUND)),
     };
-    let request = Request { params, http: req };
-    match (endpoint.handler)(&request, host) {
-        Ok(r) => r.response(),
-        Err(e) => e.response(),
-    }
+    __DialectExport::response(reply.unwrap_or_else(|f| Metadata::fault(f.status, &f.message)))
 }
-
-struct Plugin;
-
-impl Guest for Plugin {
-    fn name() -> String {
-        "metadata".into()
-    }
-
-    fn routes() -> Vec<Route> {
-        ENDPOINTS
-            .iter()
-            .map(|e| Route {
-                method: e.method.into(),
-                path: e.path.into(),
-                access: Access::Public,
-            })
-            .collect()
-    }
-
-    fn handle(
-        route: u32,
-        params: Vec<(String, String)>,
-        _c: Option<Caller>,
-        req: HttpRequest,
-    ) -> HttpResponse {
-        dispatch(route, params, req, &Imports)
-    }
-
-    fn render_error(status: u16, message: String) -> HttpResponse {
-        Error::new(status, message).response()
-    }
-}
-
-// Exported from the WebAssembly build only (a native build is for unit tests).
-#[cfg(target_arch = "wasm32")]
-bindings::export!(Plugin with_types_in bindings);
 
 #[cfg(test)]
 mod tests;

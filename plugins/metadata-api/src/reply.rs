@@ -1,7 +1,6 @@
 //! Answers: bodies with their content type, and errors as plain text the way Nova's
 //! metadata service (webob) words them: `"<status> <reason>\n\n<message>"`.
 
-use crate::bindings::metacloud::api::types::HttpResponse;
 use serde_json::Value;
 
 /// Listings and leaves.
@@ -64,17 +63,13 @@ impl Reply {
         self
     }
 
-    pub fn response(self) -> HttpResponse {
-        let mut headers = vec![(
-            "content-type".to_string(),
-            self.body.content_type().to_string(),
-        )];
-        headers.extend(self.headers);
-        HttpResponse {
-            status: 200,
-            headers,
-            body: self.body.into_bytes(),
-        }
+    /// The 200 it is, in the SDK's terms.
+    pub fn into_sdk(self) -> metacloud_sdk::dialect::Reply {
+        let content_type = self.body.content_type();
+        let mut reply =
+            metacloud_sdk::dialect::Reply::bytes(200, content_type, self.body.into_bytes());
+        reply.headers = self.headers;
+        reply
     }
 }
 
@@ -118,12 +113,15 @@ impl Error {
         )
     }
 
-    pub fn response(&self) -> HttpResponse {
-        HttpResponse {
-            status: self.status,
-            headers: vec![("content-type".to_string(), TEXT.to_string())],
-            body: self.text().into_bytes(),
-        }
+    /// The plain-text answer it is, in the SDK's terms.
+    pub fn into_sdk(&self) -> metacloud_sdk::dialect::Reply {
+        metacloud_sdk::dialect::Reply::bytes(self.status, TEXT, self.text().into_bytes())
+    }
+}
+
+impl From<Error> for metacloud_sdk::dialect::Fault {
+    fn from(e: Error) -> metacloud_sdk::dialect::Fault {
+        metacloud_sdk::dialect::Fault::new(e.status, e.message)
     }
 }
 
@@ -157,16 +155,13 @@ pub fn reason(status: u16) -> &'static str {
 mod tests {
     use super::*;
 
-    fn header<'a>(r: &'a HttpResponse, name: &str) -> Option<&'a str> {
-        r.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+    fn header<'a>(r: &'a metacloud_sdk::dialect::Reply, name: &str) -> Option<&'a str> {
+        r.header(name)
     }
 
     #[test]
     fn errors_are_plain_text_with_a_reason() {
-        let r = Error::not_found().response();
+        let r = Error::not_found().into_sdk();
         assert_eq!(r.status, 404);
         assert_eq!(header(&r, "content-type"), Some(TEXT));
         assert_eq!(
@@ -184,15 +179,15 @@ mod tests {
 
     #[test]
     fn replies_carry_their_content_type() {
-        let r = Reply::text("a\nb").response();
+        let r = Reply::text("a\nb").into_sdk();
         assert_eq!((r.status, header(&r, "content-type")), (200, Some(TEXT)));
         assert_eq!(r.body, b"a\nb");
-        let r = Reply::new(Body::Json(serde_json::json!({"a": 1}))).response();
+        let r = Reply::new(Body::Json(serde_json::json!({"a": 1}))).into_sdk();
         assert_eq!(header(&r, "content-type"), Some(JSON));
         assert_eq!(r.body, br#"{"a":1}"#);
         let r = Reply::new(Body::Bytes(vec![0, 255]))
             .header("x-extra", "1".into())
-            .response();
+            .into_sdk();
         assert_eq!(header(&r, "content-type"), Some(BYTES));
         assert_eq!(header(&r, "x-extra"), Some("1"));
         assert_eq!(r.body, vec![0, 255]);

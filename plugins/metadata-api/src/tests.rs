@@ -4,11 +4,15 @@
 //! cloud-init's EC2 and OpenStack readers walk the trees.
 
 use super::*;
+use crate::bindings::exports::metacloud::api::dialect::Guest;
 use crate::ec2::tests::{bare, full, KEY, UUID};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 
 const TOKEN: &str = "sealed:0123:0";
+
+/// The exported interface, as the host calls it.
+type Plugin = __DialectExport;
 
 /// A host with (or without) a calling instance; `TOKEN` is its one live session.
 struct FakeHost {
@@ -52,7 +56,7 @@ fn shape(path: &str) -> String {
 #[test]
 fn no_route_is_declared_twice() {
     let mut seen = HashSet::new();
-    for e in ENDPOINTS {
+    for e in ROUTES {
         assert!(seen.insert((e.method, e.path)), "{} {}", e.method, e.path);
     }
 }
@@ -62,7 +66,7 @@ fn one_path_shape_is_spelled_one_way() {
     // The host refuses a dialect that spells one path shape with different parameter
     // names (routes.rs, `check_routes`).
     let mut shapes: HashMap<String, &str> = HashMap::new();
-    for e in ENDPOINTS {
+    for e in ROUTES {
         let prior = shapes.entry(shape(e.path)).or_insert(e.path);
         assert_eq!(*prior, e.path);
     }
@@ -70,7 +74,7 @@ fn one_path_shape_is_spelled_one_way() {
 
 #[test]
 fn catch_alls_end_their_templates_and_have_a_slash_form_beside_them() {
-    for e in ENDPOINTS {
+    for e in ROUTES {
         if let Some(at) = e.path.find("{*") {
             assert!(
                 e.path.ends_with('}') && !e.path[at..].contains('/'),
@@ -79,14 +83,12 @@ fn catch_alls_end_their_templates_and_have_a_slash_form_beside_them() {
             );
             let dir = &e.path[..at];
             assert!(
-                ENDPOINTS
-                    .iter()
-                    .any(|o| o.method == e.method && o.path == dir),
+                ROUTES.iter().any(|o| o.method == e.method && o.path == dir),
                 "{dir}"
             );
             let bare_dir = dir.trim_end_matches('/');
             assert!(
-                ENDPOINTS
+                ROUTES
                     .iter()
                     .any(|o| o.method == e.method && o.path == bare_dir),
                 "{bare_dir}"
@@ -119,7 +121,7 @@ fn the_routes_served() {
         ("GET", "/openstack/{version}/vendor_data2.json"),
         ("GET", "/openstack/{version}/network_data.json"),
     ];
-    let served: Vec<(&str, &str)> = ENDPOINTS.iter().map(|e| (e.method, e.path)).collect();
+    let served: Vec<(&str, &str)> = ROUTES.iter().map(|e| (e.method, e.path)).collect();
     assert_eq!(served, expected);
 }
 
@@ -127,8 +129,10 @@ fn the_routes_served() {
 fn every_route_is_public_and_the_dialect_is_named_metadata() {
     assert_eq!(Plugin::name(), "metadata");
     let routes = Plugin::routes();
-    assert_eq!(routes.len(), ENDPOINTS.len());
-    assert!(routes.iter().all(|r| r.access == Access::Public));
+    assert_eq!(routes.len(), ROUTES.len());
+    assert!(routes
+        .iter()
+        .all(|r| r.access == crate::bindings::metacloud::api::types::Access::Public));
 }
 
 #[test]
@@ -191,7 +195,7 @@ impl Router {
         let mut by_method: HashMap<String, matchit::Router<u32>> = HashMap::new();
         let mut by_path = matchit::Router::new();
         for r in Plugin::routes() {
-            let i = ENDPOINTS
+            let i = ROUTES
                 .iter()
                 .position(|e| e.path == r.path && e.method == r.method);
             by_method
@@ -280,7 +284,7 @@ fn route_of(
     path: &str,
 ) -> Option<(&'static str, Vec<(String, String)>)> {
     match router.find(method, path) {
-        Found::Route(i, params) => Some((ENDPOINTS[i as usize].path, params)),
+        Found::Route(i, params) => Some((ROUTES[i as usize].path, params)),
         _ => None,
     }
 }
@@ -425,7 +429,7 @@ fn urls_find_their_routes() {
 fn without_a_calling_instance_only_the_version_listings_answer() {
     let r = Router::new();
     let nobody = host(None);
-    for e in ENDPOINTS {
+    for e in ROUTES {
         let path = e
             .path
             .replace("{version}", "latest")

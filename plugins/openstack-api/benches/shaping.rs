@@ -2,7 +2,7 @@
 //! views, serialise) compiled natively: what the same work costs outside WebAssembly.
 //! Compare with "the dialect plugin alone" of `cargo bench -p metacloud-benches --bench api`.
 
-use openstack_api::bindings::metacloud::api::types::{Caller, Flavor, HttpRequest, Server};
+use openstack_api::bindings::metacloud::api::types::{Caller, Flavor, Server};
 use openstack_api::views::{pack, unpack, ServerView};
 use openstack_api::Request;
 use std::time::{Duration, Instant};
@@ -48,26 +48,16 @@ fn servers() -> Vec<Server> {
 
 fn main() {
     let page = pack(&servers());
-    let r = Request {
-        caller: Some(Caller {
+    let r = Request::new("GET", "/v2.1/servers/detail")
+        .with_header("host", "127.0.0.1:8774")
+        .with_caller(Caller {
             user_id: "u".into(),
             user_name: "demo".into(),
             project_id: "p".into(),
             project_name: "demo".into(),
             roles: vec!["member".into(), "reader".into()],
             request_id: "req-bench".into(),
-        }),
-        params: vec![],
-        http: HttpRequest {
-            method: "GET".into(),
-            path: "/v2.1/servers/detail".into(),
-            query: vec![],
-            headers: vec![("host".into(), "127.0.0.1:8774".into())],
-            body: vec![],
-        },
-        version: (2, 1),
-        base: "http://127.0.0.1:8774".into(),
-    };
+        });
     let mut samples = Vec::new();
     let start = Instant::now();
     while samples.len() < 1000 || start.elapsed() < Duration::from_secs(3) {

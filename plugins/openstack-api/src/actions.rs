@@ -13,16 +13,16 @@ fn view(server: &str, a: &InstanceAction) -> Value {
 
 pub fn list(r: &Request) -> Result<Reply, Fault> {
     let server = r.param("server_id");
-    let actions = compute::list_instance_actions(&r.caller()?, server)?;
+    let actions = compute::list_instance_actions(r.caller()?, server)?;
     // Newest first, as Nova lists them.
     let items: Vec<Value> = actions.iter().rev().map(|a| view(server, a)).collect();
-    Ok(Reply::json(200, json!({"instanceActions": items})))
+    Ok(Reply::json(200, &json!({"instanceActions": items})))
 }
 
 pub fn show(r: &Request) -> Result<Reply, Fault> {
     let server = r.param("server_id");
     let request_id = r.param("request_id");
-    let actions = compute::list_instance_actions(&r.caller()?, server)?;
+    let actions = compute::list_instance_actions(r.caller()?, server)?;
     let a = actions
         .iter()
         .find(|a| a.request_id == request_id)
@@ -33,5 +33,5 @@ pub fn show(r: &Request) -> Result<Reply, Fault> {
         })?;
     let mut v = view(server, a);
     v["events"] = json!([]);
-    Ok(Reply::json(200, json!({"instanceAction": v})))
+    Ok(Reply::json(200, &json!({"instanceAction": v})))
 }

@@ -2,7 +2,7 @@
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::Aggregate;
-use crate::{time, Fault, Reply, Request};
+use crate::{time, Fault, NovaRequest, Reply, Request};
 use serde_json::{json, Map, Value};
 
 fn view(a: &Aggregate) -> Value {
@@ -41,7 +41,7 @@ fn name_field(m: &Map<String, Value>, key: &str, required: bool) -> Result<Optio
 }
 
 fn aggregate_body(r: &Request, keys: &[&str]) -> Result<Map<String, Value>, Fault> {
-    let body = r.json()?;
+    let body = r.body_json()?;
     let agg = body
         .get("aggregate")
         .and_then(Value::as_object)
@@ -57,28 +57,28 @@ fn aggregate_body(r: &Request, keys: &[&str]) -> Result<Map<String, Value>, Faul
 }
 
 pub fn list(r: &Request) -> Result<Reply, Fault> {
-    let all = compute::list_aggregates(&r.caller()?)?;
+    let all = compute::list_aggregates(r.caller()?)?;
     let items: Vec<Value> = all.iter().map(view).collect();
-    Ok(Reply::json(200, json!({"aggregates": items})))
+    Ok(Reply::json(200, &json!({"aggregates": items})))
 }
 
 pub fn show(r: &Request) -> Result<Reply, Fault> {
-    let a = compute::get_aggregate(&r.caller()?, r.param("aggregate_id"))?;
-    Ok(Reply::json(200, json!({"aggregate": view(&a)})))
+    let a = compute::get_aggregate(r.caller()?, r.param("aggregate_id"))?;
+    Ok(Reply::json(200, &json!({"aggregate": view(&a)})))
 }
 
 pub fn create(r: &Request) -> Result<Reply, Fault> {
     let agg = aggregate_body(r, &["name", "availability_zone"])?;
     let name = name_field(&agg, "name", true)?.unwrap_or_default();
     let az = name_field(&agg, "availability_zone", false)?;
-    let a = compute::create_aggregate(&r.caller()?, &name, az.as_deref())?;
+    let a = compute::create_aggregate(r.caller()?, &name, az.as_deref())?;
     // The create view has no hosts or metadata.
     let mut v = view(&a);
     if let Some(m) = v.as_object_mut() {
         m.remove("hosts");
         m.remove("metadata");
     }
-    Ok(Reply::json(200, json!({"aggregate": v})))
+    Ok(Reply::json(200, &json!({"aggregate": v})))
 }
 
 pub fn update(r: &Request) -> Result<Reply, Fault> {
@@ -91,22 +91,22 @@ pub fn update(r: &Request) -> Result<Reply, Fault> {
     let name = name_field(&agg, "name", false)?;
     let az = name_field(&agg, "availability_zone", false)?;
     let a = compute::update_aggregate(
-        &r.caller()?,
+        r.caller()?,
         r.param("aggregate_id"),
         name.as_deref(),
         az.as_deref(),
     )?;
-    Ok(Reply::json(200, json!({"aggregate": view(&a)})))
+    Ok(Reply::json(200, &json!({"aggregate": view(&a)})))
 }
 
 pub fn delete(r: &Request) -> Result<Reply, Fault> {
-    compute::delete_aggregate(&r.caller()?, r.param("aggregate_id"))?;
+    compute::delete_aggregate(r.caller()?, r.param("aggregate_id"))?;
     Ok(Reply::empty(200))
 }
 
 /// `add_host`, `remove_host`, `set_metadata`.
 pub fn action(r: &Request) -> Result<Reply, Fault> {
-    let body = r.json()?;
+    let body = r.body_json()?;
     let obj = body
         .as_object()
         .filter(|o| o.len() == 1)
@@ -126,8 +126,8 @@ pub fn action(r: &Request) -> Result<Reply, Fault> {
             })
     };
     let a = match action.as_str() {
-        "add_host" => compute::aggregate_add_host(&c, id, &host()?)?,
-        "remove_host" => compute::aggregate_remove_host(&c, id, &host()?)?,
+        "add_host" => compute::aggregate_add_host(c, id, &host()?)?,
+        "remove_host" => compute::aggregate_remove_host(c, id, &host()?)?,
         "set_metadata" => {
             let m = args
                 .get("metadata")
@@ -148,7 +148,7 @@ pub fn action(r: &Request) -> Result<Reply, Fault> {
                     ))),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            compute::set_aggregate_metadata(&c, id, &changes)?
+            compute::set_aggregate_metadata(c, id, &changes)?
         }
         other => {
             return Err(Fault::bad_request(format!(
@@ -156,5 +156,5 @@ pub fn action(r: &Request) -> Result<Reply, Fault> {
             )))
         }
     };
-    Ok(Reply::json(200, json!({"aggregate": view(&a)})))
+    Ok(Reply::json(200, &json!({"aggregate": view(&a)})))
 }

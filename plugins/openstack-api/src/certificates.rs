@@ -9,25 +9,21 @@ use serde_json::{json, Value};
 
 /// `POST /os-certificates`. Nova takes no body: whatever is sent is ignored.
 pub fn create(r: &Request) -> Result<Reply, Fault> {
-    let made = compute::create_certificate(&r.caller()?)?;
+    let made = compute::create_certificate(r.caller()?)?;
     Ok(Reply::json(
         200,
-        json!({"certificate": {"data": made.data, "private_key": made.private_key}}),
+        &json!({"certificate": {"data": made.data, "private_key": made.private_key}}),
     ))
 }
 
 /// `GET /os-certificates/root`; Nova answers any other id with 501.
 pub fn show(r: &Request) -> Result<Reply, Fault> {
     if r.param("certificate_id") != "root" {
-        return Err(Fault::new(
-            501,
-            "notImplemented",
-            "Only root certificate can be retrieved.",
-        ));
+        return Err(Fault::new(501, "Only root certificate can be retrieved."));
     }
-    let data = compute::root_certificate(&r.caller()?)?;
+    let data = compute::root_certificate(r.caller()?)?;
     Ok(Reply::json(
         200,
-        json!({"certificate": {"data": data, "private_key": Value::Null}}),
+        &json!({"certificate": {"data": data, "private_key": Value::Null}}),
     ))
 }

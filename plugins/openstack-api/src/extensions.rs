@@ -164,7 +164,7 @@ fn view(&(alias, name, description): &(&str, &str, &str)) -> Value {
 
 pub fn list(_r: &Request) -> Result<Reply, Fault> {
     let items: Vec<Value> = EXTENSIONS.iter().map(view).collect();
-    Ok(Reply::json(200, json!({"extensions": items})))
+    Ok(Reply::json(200, &json!({"extensions": items})))
 }
 
 pub fn show(r: &Request) -> Result<Reply, Fault> {
@@ -173,5 +173,5 @@ pub fn show(r: &Request) -> Result<Reply, Fault> {
         .iter()
         .find(|(a, _, _)| *a == alias)
         .ok_or_else(|| Fault::not_found(format!("Extension {alias} could not be found.")))?;
-    Ok(Reply::json(200, json!({"extension": view(e)})))
+    Ok(Reply::json(200, &json!({"extension": view(e)})))
 }

@@ -2,13 +2,13 @@
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::Flavor;
-use crate::{views, Fault, Reply, Request};
+use crate::{views, Fault, NovaRequest, Reply, Request};
 use serde_json::{json, Map, Value};
 
 /// The flavors a listing shows: `is_public` (admins only; default true, `none` = all),
 /// `minRam`, `minDisk`, then `marker` and `limit`.
 fn listed(r: &Request) -> Result<Vec<Flavor>, Fault> {
-    let mut all = compute::list_flavors(&r.caller()?)?;
+    let mut all = compute::list_flavors(r.caller()?)?;
     let public = if r.is_admin() {
         match r.query("is_public").map(str::to_ascii_lowercase).as_deref() {
             None | Some("true" | "t" | "1" | "yes" | "y" | "on") => Some(true),
@@ -32,7 +32,7 @@ fn listed(r: &Request) -> Result<Vec<Flavor>, Fault> {
     if let Some(min) = r.query_u64("minDisk")? {
         all.retain(|f| f.disk_gb >= min);
     }
-    r.page(all, |f| &f.id)
+    Ok(r.page(all, |f| &f.id)?)
 }
 
 pub fn list(r: &Request) -> Result<Reply, Fault> {
@@ -40,17 +40,17 @@ pub fn list(r: &Request) -> Result<Reply, Fault> {
         .iter()
         .map(|f| views::flavor_brief(r, f))
         .collect();
-    Ok(Reply::json(200, json!({"flavors": items})))
+    Ok(Reply::json(200, &json!({"flavors": items})))
 }
 
 pub fn list_detail(r: &Request) -> Result<Reply, Fault> {
     let items: Vec<Value> = listed(r)?.iter().map(|f| views::flavor(r, f)).collect();
-    Ok(Reply::json(200, json!({"flavors": items})))
+    Ok(Reply::json(200, &json!({"flavors": items})))
 }
 
 pub fn show(r: &Request) -> Result<Reply, Fault> {
-    let f = compute::get_flavor(&r.caller()?, r.param("flavor_id"))?;
-    Ok(Reply::json(200, json!({"flavor": views::flavor(r, &f)})))
+    let f = compute::get_flavor(r.caller()?, r.param("flavor_id"))?;
+    Ok(Reply::json(200, &json!({"flavor": views::flavor(r, &f)})))
 }
 
 fn specs_body(specs: &[(String, String)]) -> Value {
@@ -88,26 +88,29 @@ fn spec_pairs(v: Option<&Value>, field: &str) -> Result<Vec<(String, String)>, F
 }
 
 pub fn list_extra_specs(r: &Request) -> Result<Reply, Fault> {
-    let f = compute::get_flavor(&r.caller()?, r.param("flavor_id"))?;
+    let f = compute::get_flavor(r.caller()?, r.param("flavor_id"))?;
     Ok(Reply::json(
         200,
-        json!({"extra_specs": specs_body(&f.extra_specs)}),
+        &json!({"extra_specs": specs_body(&f.extra_specs)}),
     ))
 }
 
 pub fn create_extra_specs(r: &Request) -> Result<Reply, Fault> {
-    let body = r.json()?;
+    let body = r.body_json()?;
     let specs = spec_pairs(body.get("extra_specs"), "extra_specs")?;
-    let all = compute::set_flavor_extra_specs(&r.caller()?, r.param("flavor_id"), &specs)?;
+    let all = compute::set_flavor_extra_specs(r.caller()?, r.param("flavor_id"), &specs)?;
     let shown: Vec<(String, String)> = all
         .into_iter()
         .filter(|(k, _)| specs.iter().any(|(s, _)| s == k))
         .collect();
-    Ok(Reply::json(200, json!({"extra_specs": specs_body(&shown)})))
+    Ok(Reply::json(
+        200,
+        &json!({"extra_specs": specs_body(&shown)}),
+    ))
 }
 
 pub fn show_extra_spec(r: &Request) -> Result<Reply, Fault> {
-    let f = compute::get_flavor(&r.caller()?, r.param("flavor_id"))?;
+    let f = compute::get_flavor(r.caller()?, r.param("flavor_id"))?;
     let key = r.param("key");
     let (k, v) = f
         .extra_specs
@@ -119,11 +122,11 @@ pub fn show_extra_spec(r: &Request) -> Result<Reply, Fault> {
                 f.id
             ))
         })?;
-    Ok(Reply::json(200, json!({k.clone(): v})))
+    Ok(Reply::json(200, &json!({k.clone(): v})))
 }
 
 pub fn update_extra_spec(r: &Request) -> Result<Reply, Fault> {
-    let body = r.json()?;
+    let body = r.body_json()?;
     let key = r.param("key");
     let obj = body
         .as_object()
@@ -135,12 +138,12 @@ pub fn update_extra_spec(r: &Request) -> Result<Reply, Fault> {
         return Err(Fault::bad_request("Request body and URI mismatch"));
     }
     let specs = spec_pairs(Some(&body), "extra_specs")?;
-    compute::set_flavor_extra_specs(&r.caller()?, r.param("flavor_id"), &specs)?;
-    Ok(Reply::json(200, specs_body(&specs)))
+    compute::set_flavor_extra_specs(r.caller()?, r.param("flavor_id"), &specs)?;
+    Ok(Reply::json(200, &specs_body(&specs)))
 }
 
 pub fn delete_extra_spec(r: &Request) -> Result<Reply, Fault> {
-    compute::delete_flavor_extra_spec(&r.caller()?, r.param("flavor_id"), r.param("key"))?;
+    compute::delete_flavor_extra_spec(r.caller()?, r.param("flavor_id"), r.param("key"))?;
     Ok(Reply::empty(200))
 }
 
@@ -154,13 +157,13 @@ fn access_body(flavor: &str, projects: &[String]) -> Value {
 
 pub fn list_access(r: &Request) -> Result<Reply, Fault> {
     let id = r.param("flavor_id");
-    let projects = compute::list_flavor_access(&r.caller()?, id)?;
-    Ok(Reply::json(200, access_body(id, &projects)))
+    let projects = compute::list_flavor_access(r.caller()?, id)?;
+    Ok(Reply::json(200, &access_body(id, &projects)))
 }
 
 /// `addTenantAccess` / `removeTenantAccess`.
 pub fn action(r: &Request) -> Result<Reply, Fault> {
-    let body = r.json()?;
+    let body = r.body_json()?;
     let id = r.param("flavor_id");
     let c = r.caller()?;
     let tenant = |args: &Value, action: &str| -> Result<String, Fault> {
@@ -175,13 +178,13 @@ pub fn action(r: &Request) -> Result<Reply, Fault> {
             })
     };
     let projects = if let Some(args) = body.get("addTenantAccess") {
-        compute::add_flavor_access(&c, id, &tenant(args, "addTenantAccess")?)?
+        compute::add_flavor_access(c, id, &tenant(args, "addTenantAccess")?)?
     } else if let Some(args) = body.get("removeTenantAccess") {
-        compute::remove_flavor_access(&c, id, &tenant(args, "removeTenantAccess")?)?
+        compute::remove_flavor_access(c, id, &tenant(args, "removeTenantAccess")?)?
     } else {
         return Err(Fault::bad_request(
             "Invalid request body: addTenantAccess or removeTenantAccess expected",
         ));
     };
-    Ok(Reply::json(200, access_body(id, &projects)))
+    Ok(Reply::json(200, &access_body(id, &projects)))
 }

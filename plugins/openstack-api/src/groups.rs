@@ -2,7 +2,7 @@
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::ServerGroup;
-use crate::{Fault, Reply, Request};
+use crate::{Fault, NovaRequest, Reply, Request};
 use serde_json::{json, Value};
 
 fn view(g: &ServerGroup) -> Value {
@@ -11,7 +11,7 @@ fn view(g: &ServerGroup) -> Value {
 }
 
 pub fn create(r: &Request) -> Result<Reply, Fault> {
-    let body = r.json()?;
+    let body = r.body_json()?;
     let g = body
         .get("server_group")
         .and_then(Value::as_object)
@@ -45,15 +45,15 @@ pub fn create(r: &Request) -> Result<Reply, Fault> {
     let [policy] = policies.as_slice() else {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute policies. Value: {policies:?}. exactly one policy is required")));
     };
-    let made = compute::create_server_group(&r.caller()?, name, policy, None)?;
-    Ok(Reply::json(200, json!({"server_group": view(&made)})))
+    let made = compute::create_server_group(r.caller()?, name, policy, None)?;
+    Ok(Reply::json(200, &json!({"server_group": view(&made)})))
 }
 
 pub fn list(r: &Request) -> Result<Reply, Fault> {
     let all = r.is_admin()
         && r.query("all_projects")
             .is_some_and(|v| !matches!(v, "0" | "false" | "False"));
-    let groups = compute::list_server_groups(&r.caller()?, all)?;
+    let groups = compute::list_server_groups(r.caller()?, all)?;
     let mut items: Vec<Value> = groups.iter().map(view).collect();
     let offset = r
         .query("offset")
@@ -63,15 +63,15 @@ pub fn list(r: &Request) -> Result<Reply, Fault> {
     if let Some(limit) = r.query("limit").and_then(|l| l.parse::<usize>().ok()) {
         items.truncate(limit);
     }
-    Ok(Reply::json(200, json!({"server_groups": items})))
+    Ok(Reply::json(200, &json!({"server_groups": items})))
 }
 
 pub fn show(r: &Request) -> Result<Reply, Fault> {
-    let g = compute::get_server_group(&r.caller()?, r.param("group_id"))?;
-    Ok(Reply::json(200, json!({"server_group": view(&g)})))
+    let g = compute::get_server_group(r.caller()?, r.param("group_id"))?;
+    Ok(Reply::json(200, &json!({"server_group": view(&g)})))
 }
 
 pub fn delete(r: &Request) -> Result<Reply, Fault> {
-    compute::delete_server_group(&r.caller()?, r.param("group_id"))?;
+    compute::delete_server_group(r.caller()?, r.param("group_id"))?;
     Ok(Reply::empty(204))
 }

@@ -5,7 +5,7 @@
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::{Caller, ServiceChange};
 use crate::resources::nova_binary;
-use crate::{time, Fault, Reply, Request};
+use crate::{time, Fault, NovaRequest, Reply, Request};
 use serde_json::{json, Map, Value};
 
 /// A body's object, or Nova's 400.
@@ -46,7 +46,7 @@ pub fn update_service(r: &Request) -> Result<Reply, Fault> {
         "disable-log-reason" => (true, true),
         _ => return Err(Fault::not_found(format!("Unknown action {action}"))),
     };
-    let body = r.json()?;
+    let body = r.body_json()?;
     let m = object(&body, "service")?;
     let mut allowed = vec!["host", "binary"];
     if with_reason {
@@ -61,7 +61,7 @@ pub fn update_service(r: &Request) -> Result<Reply, Fault> {
         None
     };
     let c = r.caller()?;
-    let service = compute::list_services(&c)?
+    let service = compute::list_services(c)?
         .into_iter()
         .find(|s| s.host == host && nova_binary(&s.binary) == binary)
         .ok_or_else(|| {
@@ -74,7 +74,7 @@ pub fn update_service(r: &Request) -> Result<Reply, Fault> {
         disabled_reason: reason,
         forced_down: None,
     };
-    let s = compute::update_service(&c, service.id, &change)?;
+    let s = compute::update_service(c, service.id, &change)?;
     let mut view = json!({
         "host": s.host,
         "binary": nova_binary(&s.binary),
@@ -83,7 +83,7 @@ pub fn update_service(r: &Request) -> Result<Reply, Fault> {
     if with_reason {
         view["disabled_reason"] = json!(s.disabled_reason);
     }
-    Ok(Reply::json(200, json!({ "service": view })))
+    Ok(Reply::json(200, &json!({ "service": view })))
 }
 
 /// The `evacuate` server action of 2.1: `{"host"?, "onSharedStorage", "adminPass"?}`.
@@ -129,13 +129,13 @@ pub fn evacuate(c: &Caller, id: &str, args: &Value) -> Result<Reply, Fault> {
         Some(_) => args.push(("host".to_string(), required_string(m, "host")?.to_string())),
     }
     compute::server_action(c, id, "evacuate", &args)?;
-    Ok(Reply::json(200, json!({ "adminPass": password })))
+    Ok(Reply::json(200, &json!({ "adminPass": password })))
 }
 
 /// `GET /v2.1/os-migrations` (admin), as 2.1 shows them; `instance_uuid` filters.
 pub fn migrations(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
-    let all = compute::list_migrations(&c, r.query("instance_uuid"))?;
+    let all = compute::list_migrations(c, r.query("instance_uuid"))?;
     let items: Vec<Value> = all
         .iter()
         .filter(|m| r.query("status").is_none_or(|s| s == m.status))
@@ -166,5 +166,5 @@ pub fn migrations(r: &Request) -> Result<Reply, Fault> {
             })
         })
         .collect();
-    Ok(Reply::json(200, json!({ "migrations": items })))
+    Ok(Reply::json(200, &json!({ "migrations": items })))
 }

@@ -3,7 +3,7 @@
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::Image;
-use crate::{string_map, time, views, Fault, Reply, Request};
+use crate::{string_map, time, views, Fault, NovaRequest, Reply, Request};
 use serde_json::{json, Map, Value};
 
 /// Nova's image status from the image service's.
@@ -73,7 +73,7 @@ fn detail(r: &Request, i: &Image) -> Value {
 
 /// Nova's filters: `name`, `status`, `server`, `type`, `minRam`, `minDisk`, then paging.
 fn listed(r: &Request) -> Result<Vec<Image>, Fault> {
-    let mut all = compute::list_images(&r.caller()?)?;
+    let mut all = compute::list_images(r.caller()?)?;
     let prop = |i: &Image, k: &str| {
         i.metadata
             .iter()
@@ -92,21 +92,21 @@ fn listed(r: &Request) -> Result<Vec<Image>, Fault> {
             && min_ram.is_none_or(|m| i.min_ram >= m)
             && min_disk.is_none_or(|m| i.min_disk >= m)
     });
-    r.page(all, |i| &i.id)
+    Ok(r.page(all, |i| &i.id)?)
 }
 
 pub fn list(r: &Request) -> Result<Reply, Fault> {
     let items: Vec<Value> = listed(r)?.iter().map(|i| brief(r, i)).collect();
-    Ok(Reply::json(200, json!({"images": items})))
+    Ok(Reply::json(200, &json!({"images": items})))
 }
 
 pub fn list_detail(r: &Request) -> Result<Reply, Fault> {
     let items: Vec<Value> = listed(r)?.iter().map(|i| detail(r, i)).collect();
-    Ok(Reply::json(200, json!({"images": items})))
+    Ok(Reply::json(200, &json!({"images": items})))
 }
 
 fn found(r: &Request) -> Result<Image, Fault> {
-    compute::get_image(&r.caller()?, r.param("image_id")).map_err(|e| match e {
+    compute::get_image(r.caller()?, r.param("image_id")).map_err(|e| match e {
         crate::OpError::NotFound(_) => Fault::not_found("Image not found."),
         e => e.into(),
     })
@@ -114,11 +114,11 @@ fn found(r: &Request) -> Result<Image, Fault> {
 
 pub fn show(r: &Request) -> Result<Reply, Fault> {
     let i = found(r)?;
-    Ok(Reply::json(200, json!({"image": detail(r, &i)})))
+    Ok(Reply::json(200, &json!({"image": detail(r, &i)})))
 }
 
 pub fn delete(r: &Request) -> Result<Reply, Fault> {
-    compute::delete_image(&r.caller()?, r.param("image_id")).map_err(|e| match e {
+    compute::delete_image(r.caller()?, r.param("image_id")).map_err(|e| match e {
         crate::OpError::NotFound(_) => Fault::not_found("Image not found."),
         e => e.into(),
     })?;
@@ -127,20 +127,20 @@ pub fn delete(r: &Request) -> Result<Reply, Fault> {
 
 pub fn list_metadata(r: &Request) -> Result<Reply, Fault> {
     let i = found(r)?;
-    Ok(Reply::json(200, json!({"metadata": metadata(&i)})))
+    Ok(Reply::json(200, &json!({"metadata": metadata(&i)})))
 }
 
 fn set_metadata(r: &Request, replace: bool) -> Result<Reply, Fault> {
-    let body = r.json()?;
+    let body = r.body_json()?;
     let m = string_map(body.get("metadata"), "metadata")?;
     if body.get("metadata").is_none() {
         return Err(Fault::bad_request(
             "Invalid input for field/attribute metadata. 'metadata' is a required property",
         ));
     }
-    let all = compute::set_image_metadata(&r.caller()?, r.param("image_id"), &m, replace)?;
+    let all = compute::set_image_metadata(r.caller()?, r.param("image_id"), &m, replace)?;
     let v: Map<String, Value> = all.into_iter().map(|(k, v)| (k, json!(v))).collect();
-    Ok(Reply::json(200, json!({"metadata": v})))
+    Ok(Reply::json(200, &json!({"metadata": v})))
 }
 
 pub fn merge_metadata(r: &Request) -> Result<Reply, Fault> {
@@ -159,11 +159,11 @@ pub fn show_metadata_item(r: &Request) -> Result<Reply, Fault> {
         .iter()
         .find(|(k, _)| k == key)
         .ok_or_else(|| Fault::not_found(format!("Metadata item {key} was not found")))?;
-    Ok(Reply::json(200, json!({"meta": {k.clone(): v}})))
+    Ok(Reply::json(200, &json!({"meta": {k.clone(): v}})))
 }
 
 pub fn set_metadata_item(r: &Request) -> Result<Reply, Fault> {
-    let body = r.json()?;
+    let body = r.body_json()?;
     let key = r.param("key");
     let meta = string_map(body.get("meta"), "meta")?;
     match meta.as_slice() {
@@ -171,12 +171,12 @@ pub fn set_metadata_item(r: &Request) -> Result<Reply, Fault> {
         [_] => return Err(Fault::bad_request("Request body and URI mismatch")),
         _ => return Err(Fault::bad_request("Request body contains too many items")),
     }
-    compute::set_image_metadata(&r.caller()?, r.param("image_id"), &meta, false)?;
+    compute::set_image_metadata(r.caller()?, r.param("image_id"), &meta, false)?;
     let v: Map<String, Value> = meta.into_iter().map(|(k, v)| (k, json!(v))).collect();
-    Ok(Reply::json(200, json!({"meta": v})))
+    Ok(Reply::json(200, &json!({"meta": v})))
 }
 
 pub fn delete_metadata_item(r: &Request) -> Result<Reply, Fault> {
-    compute::delete_image_metadata(&r.caller()?, r.param("image_id"), r.param("key"))?;
+    compute::delete_image_metadata(r.caller()?, r.param("image_id"), r.param("key"))?;
     Ok(Reply::empty(204))
 }

@@ -2,14 +2,7 @@
 //! microversion negotiation, and Nova's response and fault shapes. State is reached only
 //! through the host's typed `compute` operations.
 
-#[doc(hidden)]
-pub mod bindings {
-    wit_bindgen::generate!({
-        world: "api-dialect",
-        path: "../../wit/api",
-        generate_all,
-    });
-}
+metacloud_sdk::dialect_plugin!(Nova, "../../wit/api");
 
 mod actions;
 mod aggregates;
@@ -24,12 +17,12 @@ mod resources;
 pub mod time;
 pub mod views;
 
-use bindings::exports::metacloud::api::dialect::Guest;
 use bindings::metacloud::api::compute;
 use bindings::metacloud::api::types::{
-    Access, BackupSpec, Caller, HttpRequest, HttpResponse, OpError, Route, SchedulerHints,
-    ServerCreate, ServerQuery,
+    BackupSpec, Caller, OpError, SchedulerHints, ServerCreate, ServerQuery,
 };
+use metacloud_sdk::dialect::{Access, Dialect, Route, Router, JSON};
+pub use metacloud_sdk::dialect::{Fault, Reply};
 use serde_json::{json, Map, Value};
 
 /// Microversions served: 2.1 only, for now (each later one changes behaviour that
@@ -37,651 +30,531 @@ use serde_json::{json, Map, Value};
 pub const MIN_VERSION: (u32, u32) = (2, 1);
 pub const MAX_VERSION: (u32, u32) = (2, 1);
 
-/// One route: method, path template, who may call it, and its handler.
-struct Endpoint {
-    method: &'static str,
-    path: &'static str,
-    access: Access,
-    handler: fn(&Request) -> Result<Reply, Fault>,
-}
-
-const ENDPOINTS: &[Endpoint] = &[
-    Endpoint {
-        method: "GET",
-        path: "/",
-        access: Access::Public,
-        handler: versions,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1",
-        access: Access::Public,
-        handler: version,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/",
-        access: Access::Public,
-        handler: version,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/flavors",
-        access: Access::Reader,
-        handler: flavors::list,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/flavors/detail",
-        access: Access::Reader,
-        handler: flavors::list_detail,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/flavors/{flavor_id}",
-        access: Access::Reader,
-        handler: flavors::show,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/servers",
-        access: Access::Reader,
-        handler: list_servers,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/servers/detail",
-        access: Access::Reader,
-        handler: list_servers_detail,
-    },
-    Endpoint {
-        method: "POST",
-        path: "/v2.1/servers",
-        access: Access::Member,
-        handler: create_server,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/servers/{server_id}",
-        access: Access::Reader,
-        handler: show_server,
-    },
-    Endpoint {
-        method: "PUT",
-        path: "/v2.1/servers/{server_id}",
-        access: Access::Member,
-        handler: update_server,
-    },
-    Endpoint {
-        method: "DELETE",
-        path: "/v2.1/servers/{server_id}",
-        access: Access::Member,
-        handler: delete_server,
-    },
-    Endpoint {
-        method: "POST",
-        path: "/v2.1/servers/{server_id}/action",
-        access: Access::Member,
-        handler: server_action,
-    },
-    Endpoint {
-        method: "POST",
-        path: "/v2.1/flavors",
-        access: Access::Admin,
-        handler: resources::create_flavor,
-    },
-    Endpoint {
-        method: "DELETE",
-        path: "/v2.1/flavors/{flavor_id}",
-        access: Access::Admin,
-        handler: resources::delete_flavor,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-keypairs",
-        access: Access::Reader,
-        handler: resources::list_keypairs,
-    },
-    Endpoint {
-        method: "POST",
-        path: "/v2.1/os-keypairs",
-        access: Access::Member,
-        handler: resources::create_keypair,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-keypairs/{keypair_name}",
-        access: Access::Reader,
-        handler: resources::show_keypair,
-    },
-    Endpoint {
-        method: "DELETE",
-        path: "/v2.1/os-keypairs/{keypair_name}",
-        access: Access::Member,
-        handler: resources::delete_keypair,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/limits",
-        access: Access::Reader,
-        handler: resources::limits,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-quota-sets/{tenant_id}",
-        access: Access::Reader,
-        handler: resources::show_quota_set,
-    },
-    Endpoint {
-        method: "PUT",
-        path: "/v2.1/os-quota-sets/{tenant_id}",
-        access: Access::Admin,
-        handler: resources::update_quota_set,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-quota-sets/{tenant_id}/detail",
-        access: Access::Reader,
-        handler: resources::show_quota_detail,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-quota-sets/{tenant_id}/defaults",
-        access: Access::Reader,
-        handler: resources::quota_defaults,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-availability-zone",
-        access: Access::Reader,
-        handler: resources::availability_zones,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-availability-zone/detail",
-        access: Access::Admin,
-        handler: resources::availability_zones_detail,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-services",
-        access: Access::Admin,
-        handler: resources::services,
-    },
-    Endpoint {
-        method: "PUT",
-        path: "/v2.1/os-services/{action}",
-        access: Access::Admin,
-        handler: hosts::update_service,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-migrations",
-        access: Access::Admin,
-        handler: hosts::migrations,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-hypervisors",
-        access: Access::Admin,
-        handler: resources::hypervisors,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-hypervisors/detail",
-        access: Access::Admin,
-        handler: resources::hypervisors_detail,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/servers/{server_id}/metadata",
-        access: Access::Reader,
-        handler: metadata::list,
-    },
-    Endpoint {
-        method: "POST",
-        path: "/v2.1/servers/{server_id}/metadata",
-        access: Access::Member,
-        handler: metadata::merge,
-    },
-    Endpoint {
-        method: "PUT",
-        path: "/v2.1/servers/{server_id}/metadata",
-        access: Access::Member,
-        handler: metadata::replace,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/servers/{server_id}/metadata/{key}",
-        access: Access::Reader,
-        handler: metadata::show,
-    },
-    Endpoint {
-        method: "PUT",
-        path: "/v2.1/servers/{server_id}/metadata/{key}",
-        access: Access::Member,
-        handler: metadata::set,
-    },
-    Endpoint {
-        method: "DELETE",
-        path: "/v2.1/servers/{server_id}/metadata/{key}",
-        access: Access::Member,
-        handler: metadata::delete,
-    },
-    Endpoint {
-        method: "POST",
-        path: "/v2.1/os-server-groups",
-        access: Access::Member,
-        handler: groups::create,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-server-groups",
-        access: Access::Reader,
-        handler: groups::list,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-server-groups/{group_id}",
-        access: Access::Reader,
-        handler: groups::show,
-    },
-    Endpoint {
-        method: "DELETE",
-        path: "/v2.1/os-server-groups/{group_id}",
-        access: Access::Member,
-        handler: groups::delete,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/servers/{server_id}/os-instance-actions",
-        access: Access::Reader,
-        handler: actions::list,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/servers/{server_id}/os-instance-actions/{request_id}",
-        access: Access::Reader,
-        handler: actions::show,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/extensions",
-        access: Access::Reader,
-        handler: extensions::list,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/extensions/{alias}",
-        access: Access::Reader,
-        handler: extensions::show,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/flavors/{flavor_id}/os-extra_specs",
-        access: Access::Reader,
-        handler: flavors::list_extra_specs,
-    },
-    Endpoint {
-        method: "POST",
-        path: "/v2.1/flavors/{flavor_id}/os-extra_specs",
-        access: Access::Admin,
-        handler: flavors::create_extra_specs,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
-        access: Access::Reader,
-        handler: flavors::show_extra_spec,
-    },
-    Endpoint {
-        method: "PUT",
-        path: "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
-        access: Access::Admin,
-        handler: flavors::update_extra_spec,
-    },
-    Endpoint {
-        method: "DELETE",
-        path: "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
-        access: Access::Admin,
-        handler: flavors::delete_extra_spec,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/flavors/{flavor_id}/os-flavor-access",
-        access: Access::Admin,
-        handler: flavors::list_access,
-    },
-    Endpoint {
-        method: "POST",
-        path: "/v2.1/flavors/{flavor_id}/action",
-        access: Access::Admin,
-        handler: flavors::action,
-    },
-    Endpoint {
-        method: "DELETE",
-        path: "/v2.1/os-quota-sets/{tenant_id}",
-        access: Access::Admin,
-        handler: resources::delete_quota_set,
-    },
-    Endpoint {
-        method: "PUT",
-        path: "/v2.1/os-quota-class-sets/{class_name}",
-        access: Access::Admin,
-        handler: resources::update_quota_class,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-quota-class-sets/{class_name}",
-        access: Access::Admin,
-        handler: resources::show_quota_class,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-hypervisors/statistics",
-        access: Access::Admin,
-        handler: resources::hypervisor_statistics,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-hypervisors/{hypervisor_id}",
-        access: Access::Admin,
-        handler: resources::show_hypervisor,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-hypervisors/{hypervisor_id}/uptime",
-        access: Access::Admin,
-        handler: resources::hypervisor_uptime,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-hypervisors/{hypervisor_id}/search",
-        access: Access::Admin,
-        handler: resources::search_hypervisors,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-hypervisors/{hypervisor_id}/servers",
-        access: Access::Admin,
-        handler: resources::hypervisor_servers,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-aggregates",
-        access: Access::Admin,
-        handler: aggregates::list,
-    },
-    Endpoint {
-        method: "POST",
-        path: "/v2.1/os-aggregates",
-        access: Access::Admin,
-        handler: aggregates::create,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-aggregates/{aggregate_id}",
-        access: Access::Admin,
-        handler: aggregates::show,
-    },
-    Endpoint {
-        method: "PUT",
-        path: "/v2.1/os-aggregates/{aggregate_id}",
-        access: Access::Admin,
-        handler: aggregates::update,
-    },
-    Endpoint {
-        method: "DELETE",
-        path: "/v2.1/os-aggregates/{aggregate_id}",
-        access: Access::Admin,
-        handler: aggregates::delete,
-    },
-    Endpoint {
-        method: "POST",
-        path: "/v2.1/os-aggregates/{aggregate_id}/action",
-        access: Access::Admin,
-        handler: aggregates::action,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2",
-        access: Access::Public,
-        handler: version_v2,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2/",
-        access: Access::Public,
-        handler: version_v2,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-hosts",
-        access: Access::Admin,
-        handler: resources::hosts,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/images",
-        access: Access::Reader,
-        handler: images::list,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/images/detail",
-        access: Access::Reader,
-        handler: images::list_detail,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/images/{image_id}",
-        access: Access::Reader,
-        handler: images::show,
-    },
-    Endpoint {
-        method: "DELETE",
-        path: "/v2.1/images/{image_id}",
-        access: Access::Member,
-        handler: images::delete,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/images/{image_id}/metadata",
-        access: Access::Reader,
-        handler: images::list_metadata,
-    },
-    Endpoint {
-        method: "POST",
-        path: "/v2.1/images/{image_id}/metadata",
-        access: Access::Member,
-        handler: images::merge_metadata,
-    },
-    Endpoint {
-        method: "PUT",
-        path: "/v2.1/images/{image_id}/metadata",
-        access: Access::Member,
-        handler: images::replace_metadata,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/images/{image_id}/metadata/{key}",
-        access: Access::Reader,
-        handler: images::show_metadata_item,
-    },
-    Endpoint {
-        method: "PUT",
-        path: "/v2.1/images/{image_id}/metadata/{key}",
-        access: Access::Member,
-        handler: images::set_metadata_item,
-    },
-    Endpoint {
-        method: "DELETE",
-        path: "/v2.1/images/{image_id}/metadata/{key}",
-        access: Access::Member,
-        handler: images::delete_metadata_item,
-    },
-    Endpoint {
-        method: "POST",
-        path: "/v2.1/os-certificates",
-        access: Access::Member,
-        handler: certificates::create,
-    },
-    Endpoint {
-        method: "GET",
-        path: "/v2.1/os-certificates/{certificate_id}",
-        access: Access::Reader,
-        handler: certificates::show,
-    },
+/// The routes, in the order the host checks them.
+const ROUTES: &[Route<Caller>] = &[
+    Route::new("GET", "/", Access::Public, versions),
+    Route::new("GET", "/v2.1", Access::Public, version),
+    Route::new("GET", "/v2.1/", Access::Public, version),
+    Route::new("GET", "/v2.1/flavors", Access::Reader, flavors::list),
+    Route::new(
+        "GET",
+        "/v2.1/flavors/detail",
+        Access::Reader,
+        flavors::list_detail,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/flavors/{flavor_id}",
+        Access::Reader,
+        flavors::show,
+    ),
+    Route::new("GET", "/v2.1/servers", Access::Reader, list_servers),
+    Route::new(
+        "GET",
+        "/v2.1/servers/detail",
+        Access::Reader,
+        list_servers_detail,
+    ),
+    Route::new("POST", "/v2.1/servers", Access::Member, create_server),
+    Route::new(
+        "GET",
+        "/v2.1/servers/{server_id}",
+        Access::Reader,
+        show_server,
+    ),
+    Route::new(
+        "PUT",
+        "/v2.1/servers/{server_id}",
+        Access::Member,
+        update_server,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/servers/{server_id}",
+        Access::Member,
+        delete_server,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/servers/{server_id}/action",
+        Access::Member,
+        server_action,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/flavors",
+        Access::Admin,
+        resources::create_flavor,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/flavors/{flavor_id}",
+        Access::Admin,
+        resources::delete_flavor,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-keypairs",
+        Access::Reader,
+        resources::list_keypairs,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/os-keypairs",
+        Access::Member,
+        resources::create_keypair,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-keypairs/{keypair_name}",
+        Access::Reader,
+        resources::show_keypair,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/os-keypairs/{keypair_name}",
+        Access::Member,
+        resources::delete_keypair,
+    ),
+    Route::new("GET", "/v2.1/limits", Access::Reader, resources::limits),
+    Route::new(
+        "GET",
+        "/v2.1/os-quota-sets/{tenant_id}",
+        Access::Reader,
+        resources::show_quota_set,
+    ),
+    Route::new(
+        "PUT",
+        "/v2.1/os-quota-sets/{tenant_id}",
+        Access::Admin,
+        resources::update_quota_set,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-quota-sets/{tenant_id}/detail",
+        Access::Reader,
+        resources::show_quota_detail,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-quota-sets/{tenant_id}/defaults",
+        Access::Reader,
+        resources::quota_defaults,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-availability-zone",
+        Access::Reader,
+        resources::availability_zones,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-availability-zone/detail",
+        Access::Admin,
+        resources::availability_zones_detail,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-services",
+        Access::Admin,
+        resources::services,
+    ),
+    Route::new(
+        "PUT",
+        "/v2.1/os-services/{action}",
+        Access::Admin,
+        hosts::update_service,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-migrations",
+        Access::Admin,
+        hosts::migrations,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-hypervisors",
+        Access::Admin,
+        resources::hypervisors,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-hypervisors/detail",
+        Access::Admin,
+        resources::hypervisors_detail,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/servers/{server_id}/metadata",
+        Access::Reader,
+        metadata::list,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/servers/{server_id}/metadata",
+        Access::Member,
+        metadata::merge,
+    ),
+    Route::new(
+        "PUT",
+        "/v2.1/servers/{server_id}/metadata",
+        Access::Member,
+        metadata::replace,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/servers/{server_id}/metadata/{key}",
+        Access::Reader,
+        metadata::show,
+    ),
+    Route::new(
+        "PUT",
+        "/v2.1/servers/{server_id}/metadata/{key}",
+        Access::Member,
+        metadata::set,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/servers/{server_id}/metadata/{key}",
+        Access::Member,
+        metadata::delete,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/os-server-groups",
+        Access::Member,
+        groups::create,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-server-groups",
+        Access::Reader,
+        groups::list,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-server-groups/{group_id}",
+        Access::Reader,
+        groups::show,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/os-server-groups/{group_id}",
+        Access::Member,
+        groups::delete,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/servers/{server_id}/os-instance-actions",
+        Access::Reader,
+        actions::list,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/servers/{server_id}/os-instance-actions/{request_id}",
+        Access::Reader,
+        actions::show,
+    ),
+    Route::new("GET", "/v2.1/extensions", Access::Reader, extensions::list),
+    Route::new(
+        "GET",
+        "/v2.1/extensions/{alias}",
+        Access::Reader,
+        extensions::show,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/flavors/{flavor_id}/os-extra_specs",
+        Access::Reader,
+        flavors::list_extra_specs,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/flavors/{flavor_id}/os-extra_specs",
+        Access::Admin,
+        flavors::create_extra_specs,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+        Access::Reader,
+        flavors::show_extra_spec,
+    ),
+    Route::new(
+        "PUT",
+        "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+        Access::Admin,
+        flavors::update_extra_spec,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+        Access::Admin,
+        flavors::delete_extra_spec,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/flavors/{flavor_id}/os-flavor-access",
+        Access::Admin,
+        flavors::list_access,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/flavors/{flavor_id}/action",
+        Access::Admin,
+        flavors::action,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/os-quota-sets/{tenant_id}",
+        Access::Admin,
+        resources::delete_quota_set,
+    ),
+    Route::new(
+        "PUT",
+        "/v2.1/os-quota-class-sets/{class_name}",
+        Access::Admin,
+        resources::update_quota_class,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-quota-class-sets/{class_name}",
+        Access::Admin,
+        resources::show_quota_class,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-hypervisors/statistics",
+        Access::Admin,
+        resources::hypervisor_statistics,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-hypervisors/{hypervisor_id}",
+        Access::Admin,
+        resources::show_hypervisor,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-hypervisors/{hypervisor_id}/uptime",
+        Access::Admin,
+        resources::hypervisor_uptime,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-hypervisors/{hypervisor_id}/search",
+        Access::Admin,
+        resources::search_hypervisors,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-hypervisors/{hypervisor_id}/servers",
+        Access::Admin,
+        resources::hypervisor_servers,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-aggregates",
+        Access::Admin,
+        aggregates::list,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/os-aggregates",
+        Access::Admin,
+        aggregates::create,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-aggregates/{aggregate_id}",
+        Access::Admin,
+        aggregates::show,
+    ),
+    Route::new(
+        "PUT",
+        "/v2.1/os-aggregates/{aggregate_id}",
+        Access::Admin,
+        aggregates::update,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/os-aggregates/{aggregate_id}",
+        Access::Admin,
+        aggregates::delete,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/os-aggregates/{aggregate_id}/action",
+        Access::Admin,
+        aggregates::action,
+    ),
+    Route::new("GET", "/v2", Access::Public, version_v2),
+    Route::new("GET", "/v2/", Access::Public, version_v2),
+    Route::new("GET", "/v2.1/os-hosts", Access::Admin, resources::hosts),
+    Route::new("GET", "/v2.1/images", Access::Reader, images::list),
+    Route::new(
+        "GET",
+        "/v2.1/images/detail",
+        Access::Reader,
+        images::list_detail,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/images/{image_id}",
+        Access::Reader,
+        images::show,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/images/{image_id}",
+        Access::Member,
+        images::delete,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/images/{image_id}/metadata",
+        Access::Reader,
+        images::list_metadata,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/images/{image_id}/metadata",
+        Access::Member,
+        images::merge_metadata,
+    ),
+    Route::new(
+        "PUT",
+        "/v2.1/images/{image_id}/metadata",
+        Access::Member,
+        images::replace_metadata,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/images/{image_id}/metadata/{key}",
+        Access::Reader,
+        images::show_metadata_item,
+    ),
+    Route::new(
+        "PUT",
+        "/v2.1/images/{image_id}/metadata/{key}",
+        Access::Member,
+        images::set_metadata_item,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/images/{image_id}/metadata/{key}",
+        Access::Member,
+        images::delete_metadata_item,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/os-certificates",
+        Access::Member,
+        certificates::create,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-certificates/{certificate_id}",
+        Access::Reader,
+        certificates::show,
+    ),
 ];
 
 /// A request as the handlers see it.
-pub struct Request {
-    pub caller: Option<Caller>,
-    pub params: Vec<(String, String)>,
-    pub http: HttpRequest,
-    pub version: (u32, u32),
-    /// `http://host:port`, for links.
-    pub base: String,
+pub type Request = metacloud_sdk::dialect::Request<Caller>;
+
+/// What the compute API reads off a request beyond the SDK's helpers.
+pub trait NovaRequest {
+    /// Whether the caller holds the `admin` role.
+    fn is_admin(&self) -> bool;
+    /// The body as JSON; anything else is Nova's 400 "Malformed request body".
+    fn body_json(&self) -> Result<Value, Fault>;
+    /// The `host` header (`localhost` without one): links are `http://<host>/…`.
+    fn host(&self) -> &str;
 }
 
-impl Request {
-    fn param(&self, name: &str) -> &str {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default()
-    }
-    fn query(&self, name: &str) -> Option<&str> {
-        self.http
-            .query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-    fn caller(&self) -> Result<Caller, Fault> {
-        self.caller.clone().ok_or_else(|| {
-            Fault::new(
-                401,
-                "unauthorized",
-                "The request you have made requires authentication.",
-            )
-        })
-    }
+impl NovaRequest for Request {
     fn is_admin(&self) -> bool {
         self.caller
             .as_ref()
             .is_some_and(|c| c.roles.iter().any(|r| r == "admin"))
     }
-    fn json(&self) -> Result<Value, Fault> {
-        serde_json::from_slice(&self.http.body)
-            .map_err(|_| Fault::bad_request("Malformed request body"))
+
+    fn body_json(&self) -> Result<Value, Fault> {
+        serde_json::from_slice(&self.body).map_err(|_| Fault::bad_request("Malformed request body"))
+    }
+
+    fn host(&self) -> &str {
+        self.header("host").unwrap_or("localhost")
     }
 }
 
-impl Request {
-    /// A non-negative integer query parameter (`limit`, `minRam`, …).
-    fn query_u64(&self, name: &str) -> Result<Option<u64>, Fault> {
-        match self.query(name) {
-            None => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| Fault::bad_request(format!("Invalid {name} filter [{v}]"))),
-        }
-    }
+/// The compute API at microversion 2.1.
+pub struct Nova;
 
-    /// Nova's `marker` and `limit` applied to a filtered, ordered listing.
-    fn page<T>(&self, mut all: Vec<T>, id: impl Fn(&T) -> &str) -> Result<Vec<T>, Fault> {
-        if let Some(marker) = self.query("marker") {
-            let at = all
-                .iter()
-                .position(|x| id(x) == marker)
-                .ok_or_else(|| Fault::bad_request(format!("marker [{marker}] not found")))?;
-            all.drain(..=at);
-        }
-        if let Some(limit) = self.query_u64("limit")? {
-            all.truncate(limit as usize);
-        }
-        Ok(all)
-    }
-}
+impl Dialect for Nova {
+    const NAME: &'static str = "openstack-compute";
+    type Caller = Caller;
+    const ROUTER: Router<Caller> = Router::new(ROUTES);
 
-/// A successful reply.
-pub struct Reply {
-    status: u16,
-    body: Option<Value>,
-    /// A body already serialised (large listings skip the `Value` tree).
-    raw: Option<Vec<u8>>,
-    headers: Vec<(String, String)>,
-}
-
-impl Reply {
-    fn json(status: u16, body: Value) -> Reply {
-        Reply {
+    /// A Nova fault: `{"<kind>": {"code": N, "message": "..."}}`, the kind by status.
+    fn fault(status: u16, message: &str) -> Reply {
+        Reply::json(
             status,
-            body: Some(body),
-            raw: None,
-            headers: Vec::new(),
-        }
+            &json!({fault_kind(status): {"code": status, "message": message}}),
+        )
     }
-    fn empty(status: u16) -> Reply {
-        Reply {
-            status,
-            body: None,
-            raw: None,
-            headers: Vec::new(),
-        }
+
+    /// The microversion asked for must be served.
+    fn admit(req: &Request) -> Result<(), Fault> {
+        negotiate(req).map(|_| ())
+    }
+
+    /// Every response names its microversion (the minimum when none was negotiated).
+    fn finish(req: Option<&Request>, reply: Reply) -> Reply {
+        let v = fmt_version(req.and_then(|r| negotiate(r).ok()).unwrap_or(MIN_VERSION));
+        reply
+            .with_header("openstack-api-version", format!("compute {v}"))
+            .with_header("x-openstack-nova-api-version", v)
+            .with_header(
+                "vary",
+                "OpenStack-API-Version, X-OpenStack-Nova-API-Version",
+            )
     }
 }
 
-/// A Nova fault: `{"<kind>": {"code": N, "message": "..."}}`.
-#[derive(Debug)]
-pub struct Fault {
-    status: u16,
-    kind: &'static str,
-    message: String,
-}
-
-impl Fault {
-    fn new(status: u16, kind: &'static str, message: impl Into<String>) -> Fault {
-        Fault {
-            status,
-            kind,
-            message: message.into(),
-        }
-    }
-    fn bad_request(message: impl Into<String>) -> Fault {
-        Fault::new(400, "badRequest", message)
-    }
-    fn not_found(message: impl Into<String>) -> Fault {
-        Fault::new(404, "itemNotFound", message)
-    }
-    fn body(&self) -> Value {
-        json!({self.kind: {"code": self.status, "message": self.message}})
+/// The kind of Nova fault a status is.
+fn fault_kind(status: u16) -> &'static str {
+    match status {
+        400 => "badRequest",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "itemNotFound",
+        405 => "methodNotAllowed",
+        409 => "conflictingRequest",
+        413 => "overLimit",
+        501 => "notImplemented",
+        _ => "computeFault",
     }
 }
 
+/// The host's operation errors as Nova's faults (what `?` on an import does).
 impl From<OpError> for Fault {
     fn from(e: OpError) -> Fault {
         match e {
             OpError::NotFound(m) => Fault::not_found(m),
             OpError::BadRequest(m) => Fault::bad_request(m),
-            OpError::Forbidden(m) => Fault::new(403, "forbidden", m),
-            OpError::Conflict(m) => Fault::new(409, "conflictingRequest", m),
-            OpError::QuotaExceeded(q) => Fault::new(
-                403,
-                "forbidden",
-                format!(
-                    "Quota exceeded for {r}: Requested {}, but already used {} of {} {r}",
-                    q.requested,
-                    q.used,
-                    q.limit,
-                    r = q.resource
-                ),
-            ),
-            OpError::Unavailable(m) => Fault::new(503, "computeFault", m),
-            OpError::Internal(m) => Fault::new(500, "computeFault", m),
+            OpError::Forbidden(m) => Fault::forbidden(m),
+            OpError::Conflict(m) => Fault::conflict(m),
+            OpError::QuotaExceeded(q) => Fault::forbidden(format!(
+                "Quota exceeded for {r}: Requested {}, but already used {} of {} {r}",
+                q.requested,
+                q.used,
+                q.limit,
+                r = q.resource
+            )),
+            OpError::Unavailable(m) => Fault::new(503, m),
+            OpError::Internal(m) => Fault::internal(m),
         }
     }
 }
@@ -697,13 +570,8 @@ fn fmt_version(v: (u32, u32)) -> String {
 
 /// The microversion asked for: `OpenStack-API-Version: compute X.Y` (or the legacy
 /// `X-OpenStack-Nova-API-Version`), `latest` meaning the maximum, none the minimum.
-fn negotiate(req: &HttpRequest) -> Result<(u32, u32), Fault> {
-    let header = |name: &str| {
-        req.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+fn negotiate(req: &Request) -> Result<(u32, u32), Fault> {
+    let header = |name: &str| req.header(name).map(String::from);
     let asked = header("openstack-api-version")
         .and_then(|v| {
             v.split(',')
@@ -725,7 +593,6 @@ fn negotiate(req: &HttpRequest) -> Result<(u32, u32), Fault> {
     if v < MIN_VERSION || v > MAX_VERSION {
         return Err(Fault::new(
             406,
-            "computeFault",
             format!(
                 "Version {} is not supported by the API. Minimum is {} and maximum is {}.",
                 fmt_version(v),
@@ -736,131 +603,6 @@ fn negotiate(req: &HttpRequest) -> Result<(u32, u32), Fault> {
     }
     Ok(v)
 }
-
-fn respond_raw(
-    status: u16,
-    body: Vec<u8>,
-    mut headers: Vec<(String, String)>,
-    version: (u32, u32),
-) -> HttpResponse {
-    let v = fmt_version(version);
-    headers.push(("openstack-api-version".into(), format!("compute {v}")));
-    headers.push(("x-openstack-nova-api-version".into(), v));
-    headers.push((
-        "vary".into(),
-        "OpenStack-API-Version, X-OpenStack-Nova-API-Version".into(),
-    ));
-    headers.push(("content-type".into(), "application/json".into()));
-    HttpResponse {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn respond(
-    status: u16,
-    body: Option<Value>,
-    mut headers: Vec<(String, String)>,
-    version: (u32, u32),
-) -> HttpResponse {
-    let v = fmt_version(version);
-    headers.push(("openstack-api-version".into(), format!("compute {v}")));
-    headers.push(("x-openstack-nova-api-version".into(), v));
-    headers.push((
-        "vary".into(),
-        "OpenStack-API-Version, X-OpenStack-Nova-API-Version".into(),
-    ));
-    let body = match body {
-        Some(b) => {
-            headers.push(("content-type".into(), "application/json".into()));
-            serde_json::to_vec(&b).unwrap_or_default()
-        }
-        None => Vec::new(),
-    };
-    HttpResponse {
-        status,
-        headers,
-        body,
-    }
-}
-
-struct Plugin;
-
-impl Guest for Plugin {
-    fn name() -> String {
-        "openstack-compute".into()
-    }
-
-    fn routes() -> Vec<Route> {
-        ENDPOINTS
-            .iter()
-            .map(|e| Route {
-                method: e.method.into(),
-                path: e.path.into(),
-                access: e.access,
-            })
-            .collect()
-    }
-
-    fn render_error(status: u16, message: String) -> HttpResponse {
-        let kind = match status {
-            400 => "badRequest",
-            401 => "unauthorized",
-            403 => "forbidden",
-            404 => "itemNotFound",
-            405 => "methodNotAllowed",
-            409 => "conflictingRequest",
-            413 => "overLimit",
-            _ => "computeFault",
-        };
-        let f = Fault::new(status, kind, message);
-        respond(status, Some(f.body()), Vec::new(), MIN_VERSION)
-    }
-
-    fn handle(
-        route: u32,
-        params: Vec<(String, String)>,
-        c: Option<Caller>,
-        req: HttpRequest,
-    ) -> HttpResponse {
-        let version = match negotiate(&req) {
-            Ok(v) => v,
-            Err(f) => return respond(f.status, Some(f.body()), Vec::new(), MIN_VERSION),
-        };
-        let Some(endpoint) = ENDPOINTS.get(route as usize) else {
-            let f = Fault::not_found("Unknown route");
-            return respond(f.status, Some(f.body()), Vec::new(), version);
-        };
-        let host = req
-            .headers
-            .iter()
-            .find(|(k, _)| k == "host")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| "localhost".into());
-        let request = Request {
-            caller: c,
-            params,
-            http: req,
-            version,
-            base: format!("http://{host}"),
-        };
-        match (endpoint.handler)(&request) {
-            Ok(Reply {
-                status,
-                raw: Some(raw),
-                headers,
-                ..
-            }) => respond_raw(status, raw, headers, version),
-            Ok(r) => respond(r.status, r.body, r.headers, version),
-            Err(f) => respond(f.status, Some(f.body()), Vec::new(), version),
-        }
-    }
-}
-
-// Exported from the WebAssembly build only (a native build is for tests and benches).
-#[cfg(target_arch = "wasm32")]
-bindings::export!(Plugin with_types_in bindings);
 
 // --- versions ----------------------------------------------------------------------------
 
@@ -892,19 +634,22 @@ fn version_v20(base: &str) -> Value {
 fn versions(r: &Request) -> Result<Reply, Fault> {
     Ok(Reply::json(
         200,
-        json!({"versions": [version_v20(&r.base), version_doc(&r.base)]}),
+        &json!({"versions": [version_v20(&r.origin()), version_doc(&r.origin())]}),
     ))
 }
 
 fn version_v2(r: &Request) -> Result<Reply, Fault> {
-    let mut doc = version_v20(&r.base);
+    let mut doc = version_v20(&r.origin());
     doc["media-types"] = json!([{"base": "application/json",
         "type": "application/vnd.openstack.compute+json;version=2"}]);
-    Ok(Reply::json(200, json!({"version": doc})))
+    Ok(Reply::json(200, &json!({"version": doc})))
 }
 
 fn version(r: &Request) -> Result<Reply, Fault> {
-    Ok(Reply::json(200, json!({"version": version_doc(&r.base)})))
+    Ok(Reply::json(
+        200,
+        &json!({"version": version_doc(&r.origin())}),
+    ))
 }
 
 // --- servers -----------------------------------------------------------------------------
@@ -990,7 +735,7 @@ fn next_link(
     }
     let path = if detail { "servers/detail" } else { "servers" };
     Some(json!([{"rel": "next",
-        "href": format!("{}/v2.1/{path}?limit={limit}&marker={last}", r.base)}]))
+        "href": format!("{}/v2.1/{path}?limit={limit}&marker={last}", r.origin())}]))
 }
 
 fn listing(r: &Request, detail: bool) -> Result<Reply, Fault> {
@@ -999,8 +744,8 @@ fn listing(r: &Request, detail: bool) -> Result<Reply, Fault> {
     if detail {
         // The hot path: the page crosses packed and is serialised straight from borrowed
         // rows, with no per-field copies and no intermediate JSON tree.
-        let page = compute::list_servers_page(&r.caller()?, &q)?;
-        let rows = views::unpack(&page).map_err(|e| Fault::new(500, "computeFault", e))?;
+        let page = compute::list_servers_page(r.caller()?, &q)?;
+        let rows = views::unpack(&page).map_err(|e| Fault::internal(e.to_string()))?;
         let links = next_link(r, true, limit, rows.len(), rows.last().map(|s| s.id));
         // About 1.5 kB a server: sized once instead of grown by doubling.
         let mut raw = Vec::with_capacity(rows.len() * 1600 + 256);
@@ -1017,14 +762,9 @@ fn listing(r: &Request, detail: bool) -> Result<Reply, Fault> {
             raw.extend_from_slice(l.to_string().as_bytes());
         }
         raw.push(b'}');
-        return Ok(Reply {
-            status: 200,
-            body: None,
-            raw: Some(raw),
-            headers: Vec::new(),
-        });
+        return Ok(Reply::bytes(200, JSON, raw));
     }
-    let servers = compute::list_servers(&r.caller()?, &q)?;
+    let servers = compute::list_servers(r.caller()?, &q)?;
     let links = next_link(
         r,
         false,
@@ -1037,7 +777,7 @@ fn listing(r: &Request, detail: bool) -> Result<Reply, Fault> {
     if let Some(l) = links {
         body["servers_links"] = l;
     }
-    Ok(Reply::json(200, body))
+    Ok(Reply::json(200, &body))
 }
 
 fn list_servers(r: &Request) -> Result<Reply, Fault> {
@@ -1049,8 +789,8 @@ fn list_servers_detail(r: &Request) -> Result<Reply, Fault> {
 }
 
 fn show_server(r: &Request) -> Result<Reply, Fault> {
-    let s = compute::get_server(&r.caller()?, r.param("server_id"))?;
-    Ok(Reply::json(200, json!({"server": views::server(r, &s)})))
+    let s = compute::get_server(r.caller()?, r.param("server_id"))?;
+    Ok(Reply::json(200, &json!({"server": views::server(r, &s)})))
 }
 
 /// Keys the 2.1 schema allows in `server` of a create request.
@@ -1137,7 +877,7 @@ fn string_list(v: Option<&Value>) -> Vec<String> {
 }
 
 fn create_server(r: &Request) -> Result<Reply, Fault> {
-    let body = r.json()?;
+    let body = r.body_json()?;
     let server = body
         .get("server")
         .and_then(Value::as_object)
@@ -1207,21 +947,21 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
         access_ipv4: opt_string(server, "accessIPv4")?,
         access_ipv6: opt_string(server, "accessIPv6")?,
     };
-    let created = compute::create_servers(&r.caller()?, &req)?;
+    let created = compute::create_servers(r.caller()?, &req)?;
     let first = created
         .first()
-        .ok_or_else(|| Fault::new(500, "computeFault", "no server was created"))?;
+        .ok_or_else(|| Fault::new(500, "no server was created"))?;
     if server.get("return_reservation_id").and_then(Value::as_bool) == Some(true) {
         return Ok(Reply::json(
             202,
-            json!({"reservation_id": first.reservation_id}),
+            &json!({"reservation_id": first.reservation_id}),
         ));
     }
     let links = views::links(r, "servers", &first.id);
     let location = links[0]["href"].as_str().unwrap_or_default().to_string();
     let mut reply = Reply::json(
         202,
-        json!({"server": {
+        &json!({"server": {
             "id": first.id,
             "links": links,
             "OS-DCF:diskConfig": "MANUAL",
@@ -1234,7 +974,7 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
 }
 
 fn update_server(r: &Request) -> Result<Reply, Fault> {
-    let body = r.json()?;
+    let body = r.body_json()?;
     let server = body
         .get("server")
         .and_then(Value::as_object)
@@ -1256,17 +996,17 @@ fn update_server(r: &Request) -> Result<Reply, Fault> {
         }
     }
     let s = compute::update_server(
-        &c,
+        c,
         id,
         name.as_deref(),
         opt_string(server, "accessIPv4")?.as_deref(),
         opt_string(server, "accessIPv6")?.as_deref(),
     )?;
-    Ok(Reply::json(200, json!({"server": views::server(r, &s)})))
+    Ok(Reply::json(200, &json!({"server": views::server(r, &s)})))
 }
 
 fn delete_server(r: &Request) -> Result<Reply, Fault> {
-    compute::delete_server(&r.caller()?, r.param("server_id"))?;
+    compute::delete_server(r.caller()?, r.param("server_id"))?;
     Ok(Reply::empty(204))
 }
 
@@ -1376,7 +1116,7 @@ fn rebuild(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply, Fau
         });
     }
     view["adminPass"] = json!(admin_pass.unwrap_or_else(|| views::admin_pass(&s.id)));
-    Ok(Reply::json(202, json!({"server": view})))
+    Ok(Reply::json(202, &json!({"server": view})))
 }
 
 /// Actions whose body is `null` or `{}` in 2.1.
@@ -1395,7 +1135,7 @@ fn no_args(action: &str, args: &Value) -> Result<(), Fault> {
 }
 
 fn server_action(r: &Request) -> Result<Reply, Fault> {
-    let body = r.json()?;
+    let body = r.body_json()?;
     let obj = body
         .as_object()
         .filter(|o| o.len() == 1)
@@ -1404,10 +1144,10 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     let id = r.param("server_id");
     match action.as_str() {
-        "os-start" => compute::server_action(&c, id, "start", &[])?,
-        "rebuild" => return rebuild(r, &c, id, args),
-        "createImage" | "createBackup" => return create_image(&c, id, action, args),
-        "evacuate" => return hosts::evacuate(&c, id, args),
+        "os-start" => compute::server_action(c, id, "start", &[])?,
+        "rebuild" => return rebuild(r, c, id, args),
+        "createImage" | "createBackup" => return create_image(c, id, action, args),
+        "evacuate" => return hosts::evacuate(c, id, args),
         "migrate" => {
             // 2.1: no arguments (`{"migrate": null}`); the scheduler picks the host.
             if !args.is_null() && args.as_object().is_none_or(|m| !m.is_empty()) {
@@ -1415,7 +1155,7 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
                     "Invalid input for field/attribute migrate. Value: {args}. {args} is not of type 'null'"
                 )));
             }
-            compute::server_action(&c, id, "migrate", &[])?
+            compute::server_action(c, id, "migrate", &[])?
         }
         "resize" => {
             let m = args.as_object().ok_or_else(|| {
@@ -1438,22 +1178,22 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
                 })
                 .and_then(|v| string_or_int(v, "flavorRef"))?;
             let flavor = flavor.rsplit('/').next().unwrap_or_default().to_string();
-            compute::server_action(&c, id, "resize", &[("flavor".into(), flavor)])?
+            compute::server_action(c, id, "resize", &[("flavor".into(), flavor)])?
         }
         "confirmResize" => {
             no_args(action, args)?;
-            compute::server_action(&c, id, "confirm-resize", &[])?;
+            compute::server_action(c, id, "confirm-resize", &[])?;
             return Ok(Reply::empty(204));
         }
         "revertResize" => {
             no_args(action, args)?;
-            compute::server_action(&c, id, "revert-resize", &[])?
+            compute::server_action(c, id, "revert-resize", &[])?
         }
         "pause" | "unpause" | "suspend" | "resume" | "lock" | "unlock" => {
             no_args(action, args)?;
-            compute::server_action(&c, id, action, &[])?
+            compute::server_action(c, id, action, &[])?
         }
-        "os-stop" => compute::server_action(&c, id, "stop", &[])?,
+        "os-stop" => compute::server_action(c, id, "stop", &[])?,
         "reboot" => {
             let kind = args.get("type").and_then(Value::as_str).ok_or_else(|| {
                 Fault::bad_request(
@@ -1464,10 +1204,10 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
             if kind != "SOFT" && kind != "HARD" {
                 return Err(Fault::bad_request(format!("Invalid input for field/attribute type. Value: {kind}. '{kind}' is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']")));
             }
-            compute::server_action(&c, id, "reboot", &[("type".into(), kind)])?
+            compute::server_action(c, id, "reboot", &[("type".into(), kind)])?
         }
         "os-getConsoleOutput" => {
-            let output = compute::console_output(&c, id)?;
+            let output = compute::console_output(c, id)?;
             let length = match args.get("length") {
                 None | Some(Value::Null) => None,
                 Some(v) => Some(count(Some(v), "length")? as Option<u32>).flatten(),
@@ -1480,7 +1220,7 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
                 }
                 None => output,
             };
-            return Ok(Reply::json(200, json!({"output": text})));
+            return Ok(Reply::json(200, &json!({"output": text})));
         }
         other => {
             return Err(Fault::bad_request(format!(
@@ -1489,4 +1229,83 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
         }
     }
     Ok(Reply::empty(202))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use metacloud_sdk::dialect::{refuse, serve};
+
+    fn header_names(reply: &Reply) -> Vec<String> {
+        reply
+            .clone()
+            .into_parts()
+            .1
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    #[test]
+    fn refusals_are_nova_faults_with_the_minimum_version() {
+        let reply = refuse::<Nova>(413, "Request is too large.");
+        assert_eq!(
+            reply.json_body(),
+            json!({"overLimit": {"code": 413, "message": "Request is too large."}})
+        );
+        assert_eq!(reply.header("openstack-api-version"), Some("compute 2.1"));
+        assert_eq!(
+            header_names(&reply),
+            [
+                "openstack-api-version",
+                "x-openstack-nova-api-version",
+                "vary",
+                "content-type"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unserved_microversion_is_a_406_before_any_handler() {
+        let (index, params) = Nova::ROUTER.resolve("GET", "/v2.1/servers").unwrap();
+        let mut r = Request::new("GET", "/v2.1/servers")
+            .with_header("openstack-api-version", "compute 2.90");
+        r.params = params;
+        let reply = serve::<Nova>(index, &r);
+        assert_eq!(reply.status, 406);
+        assert_eq!(reply.json_body()["computeFault"]["code"], 406);
+        let reply = serve::<Nova>(index, &r.with_header("x", "y"));
+        assert_eq!(reply.header("x-openstack-nova-api-version"), Some("2.1"));
+    }
+
+    #[test]
+    fn a_route_without_a_caller_is_a_401_and_discovery_links_to_the_host() {
+        let (index, _) = Nova::ROUTER.resolve("GET", "/v2.1/servers").unwrap();
+        let reply = serve::<Nova>(index, &Request::new("GET", "/v2.1/servers"));
+        assert_eq!(reply.status, 401);
+        assert_eq!(
+            reply.json_body()["unauthorized"]["message"],
+            metacloud_sdk::dialect::NEEDS_AUTHENTICATION
+        );
+        let (index, _) = Nova::ROUTER.resolve("GET", "/v2.1").unwrap();
+        let r = Request::new("GET", "/v2.1").with_header("host", "api:8774");
+        let reply = serve::<Nova>(index, &r);
+        assert_eq!(reply.status, 200);
+        assert!(reply
+            .json_body()
+            .to_string()
+            .contains("http://api:8774/v2.1"));
+    }
+
+    #[test]
+    fn certificates_other_than_root_are_not_implemented() {
+        let (index, params) = Nova::ROUTER
+            .resolve("GET", "/v2.1/os-certificates/x")
+            .unwrap();
+        let mut r = Request::new("GET", "/v2.1/os-certificates/x");
+        r.params = params;
+        let reply = serve::<Nova>(index, &r);
+        assert_eq!(reply.status, 501);
+        assert_eq!(reply.json_body()["notImplemented"]["code"], 501);
+    }
 }

@@ -1,7 +1,7 @@
 //! Server metadata: `/servers/{id}/metadata` and `/servers/{id}/metadata/{key}`.
 
 use crate::bindings::metacloud::api::compute;
-use crate::{Fault, Reply, Request};
+use crate::{Fault, NovaRequest, Reply, Request};
 use serde_json::{json, Map, Value};
 
 fn object(pairs: &[(String, String)]) -> Value {
@@ -15,7 +15,7 @@ fn object(pairs: &[(String, String)]) -> Value {
 
 /// `{"<wrapper>": {"k": "v", ...}}` as pairs, strings only.
 fn pairs(r: &Request, wrapper: &str) -> Result<Vec<(String, String)>, Fault> {
-    let body = r.json()?;
+    let body = r.body_json()?;
     let m = body
         .get(wrapper)
         .and_then(Value::as_object)
@@ -35,35 +35,35 @@ fn pairs(r: &Request, wrapper: &str) -> Result<Vec<(String, String)>, Fault> {
 }
 
 pub fn list(r: &Request) -> Result<Reply, Fault> {
-    let s = compute::get_server(&r.caller()?, r.param("server_id"))?;
-    Ok(Reply::json(200, json!({"metadata": object(&s.metadata)})))
+    let s = compute::get_server(r.caller()?, r.param("server_id"))?;
+    Ok(Reply::json(200, &json!({"metadata": object(&s.metadata)})))
 }
 
 pub fn merge(r: &Request) -> Result<Reply, Fault> {
     let all = compute::set_server_metadata(
-        &r.caller()?,
+        r.caller()?,
         r.param("server_id"),
         &pairs(r, "metadata")?,
         false,
     )?;
-    Ok(Reply::json(200, json!({"metadata": object(&all)})))
+    Ok(Reply::json(200, &json!({"metadata": object(&all)})))
 }
 
 pub fn replace(r: &Request) -> Result<Reply, Fault> {
     let all = compute::set_server_metadata(
-        &r.caller()?,
+        r.caller()?,
         r.param("server_id"),
         &pairs(r, "metadata")?,
         true,
     )?;
-    Ok(Reply::json(200, json!({"metadata": object(&all)})))
+    Ok(Reply::json(200, &json!({"metadata": object(&all)})))
 }
 
 pub fn show(r: &Request) -> Result<Reply, Fault> {
-    let s = compute::get_server(&r.caller()?, r.param("server_id"))?;
+    let s = compute::get_server(r.caller()?, r.param("server_id"))?;
     let key = r.param("key");
     match s.metadata.iter().find(|(k, _)| k == key) {
-        Some((k, v)) => Ok(Reply::json(200, json!({"meta": {k: v}}))),
+        Some((k, v)) => Ok(Reply::json(200, &json!({"meta": {k: v}}))),
         None => Err(Fault::not_found("Metadata item was not found")),
     }
 }
@@ -76,12 +76,12 @@ pub fn set(r: &Request) -> Result<Reply, Fault> {
         [_] => return Err(Fault::bad_request("Request body and URI mismatch")),
         _ => return Err(Fault::bad_request("Request body contains too many items")),
     }
-    compute::set_server_metadata(&r.caller()?, r.param("server_id"), &item, false)?;
-    Ok(Reply::json(200, json!({"meta": object(&item)})))
+    compute::set_server_metadata(r.caller()?, r.param("server_id"), &item, false)?;
+    Ok(Reply::json(200, &json!({"meta": object(&item)})))
 }
 
 pub fn delete(r: &Request) -> Result<Reply, Fault> {
-    compute::delete_server_metadata(&r.caller()?, r.param("server_id"), r.param("key")).map_err(
+    compute::delete_server_metadata(r.caller()?, r.param("server_id"), r.param("key")).map_err(
         |e| match Fault::from(e) {
             f if f.status == 404 => Fault::not_found("Metadata item was not found"),
             f => f,

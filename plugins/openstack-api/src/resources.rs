@@ -3,7 +3,7 @@
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::{Caller, FlavorCreate, Hypervisor, ServerQuery};
-use crate::{time, views, Fault, Reply, Request};
+use crate::{time, views, Fault, NovaRequest, Reply, Request};
 use serde_json::{json, Map, Value};
 
 fn field_u64(m: &Map<String, Value>, key: &str, required: bool) -> Result<Option<u64>, Fault> {
@@ -21,7 +21,7 @@ fn field_u64(m: &Map<String, Value>, key: &str, required: bool) -> Result<Option
 }
 
 pub fn create_flavor(r: &Request) -> Result<Reply, Fault> {
-    let body = r.json()?;
+    let body = r.body_json()?;
     let f = body
         .get("flavor")
         .and_then(Value::as_object)
@@ -90,31 +90,34 @@ pub fn create_flavor(r: &Request) -> Result<Reply, Fault> {
             }
         },
     };
-    let made = compute::create_flavor(&r.caller()?, &req)?;
-    Ok(Reply::json(200, json!({"flavor": views::flavor(r, &made)})))
+    let made = compute::create_flavor(r.caller()?, &req)?;
+    Ok(Reply::json(
+        200,
+        &json!({"flavor": views::flavor(r, &made)}),
+    ))
 }
 
 pub fn delete_flavor(r: &Request) -> Result<Reply, Fault> {
-    compute::delete_flavor(&r.caller()?, r.param("flavor_id"))?;
+    compute::delete_flavor(r.caller()?, r.param("flavor_id"))?;
     Ok(Reply::empty(202))
 }
 
 // --- keypairs ----------------------------------------------------------------------------
 
 pub fn list_keypairs(r: &Request) -> Result<Reply, Fault> {
-    let ks = compute::list_keypairs(&r.caller()?)?;
+    let ks = compute::list_keypairs(r.caller()?)?;
     let items: Vec<Value> = ks
         .iter()
         .map(|k| json!({"keypair": {"name": k.name, "public_key": k.public_key, "fingerprint": k.fingerprint}}))
         .collect();
-    Ok(Reply::json(200, json!({"keypairs": items})))
+    Ok(Reply::json(200, &json!({"keypairs": items})))
 }
 
 pub fn show_keypair(r: &Request) -> Result<Reply, Fault> {
-    let k = compute::get_keypair(&r.caller()?, r.param("keypair_name"))?;
+    let k = compute::get_keypair(r.caller()?, r.param("keypair_name"))?;
     Ok(Reply::json(
         200,
-        json!({"keypair": {
+        &json!({"keypair": {
         "name": k.name, "public_key": k.public_key, "fingerprint": k.fingerprint,
         "user_id": k.user_id, "created_at": time::format_micro(k.created_at),
         "deleted": false, "deleted_at": null, "updated_at": null, "id": 0}}),
@@ -122,7 +125,7 @@ pub fn show_keypair(r: &Request) -> Result<Reply, Fault> {
 }
 
 pub fn create_keypair(r: &Request) -> Result<Reply, Fault> {
-    let body = r.json()?;
+    let body = r.body_json()?;
     let k = body
         .get("keypair")
         .and_then(Value::as_object)
@@ -146,24 +149,24 @@ pub fn create_keypair(r: &Request) -> Result<Reply, Fault> {
         .get("public_key")
         .and_then(Value::as_str)
         .map(String::from);
-    let made = compute::create_keypair(&r.caller()?, name, "ssh", public.as_deref())?;
+    let made = compute::create_keypair(r.caller()?, name, "ssh", public.as_deref())?;
     let mut v = json!({"name": made.keypair.name, "public_key": made.keypair.public_key,
         "fingerprint": made.keypair.fingerprint, "user_id": made.keypair.user_id});
     if let Some(p) = made.private_key {
         v["private_key"] = json!(p);
     }
-    Ok(Reply::json(200, json!({"keypair": v})))
+    Ok(Reply::json(200, &json!({"keypair": v})))
 }
 
 pub fn delete_keypair(r: &Request) -> Result<Reply, Fault> {
-    compute::delete_keypair(&r.caller()?, r.param("keypair_name"))?;
+    compute::delete_keypair(r.caller()?, r.param("keypair_name"))?;
     Ok(Reply::empty(202))
 }
 
 // --- limits and quotas ------------------------------------------------------------------
 
 fn usage(r: &Request, project: &str) -> Result<Vec<(String, i64, i64)>, Fault> {
-    Ok(compute::get_quotas(&r.caller()?, project)?
+    Ok(compute::get_quotas(r.caller()?, project)?
         .into_iter()
         .map(|q| (q.resource, q.limit, q.in_use))
         .collect())
@@ -175,7 +178,7 @@ pub fn limits(r: &Request) -> Result<Reply, Fault> {
         .query("tenant_id")
         .filter(|_| r.is_admin())
         .map(String::from)
-        .unwrap_or(c.project_id);
+        .unwrap_or_else(|| c.project_id.clone());
     let u = usage(r, &project)?;
     let get = |res: &str| {
         u.iter()
@@ -196,7 +199,7 @@ pub fn limits(r: &Request) -> Result<Reply, Fault> {
     });
     Ok(Reply::json(
         200,
-        json!({"limits": {"rate": [], "absolute": absolute}}),
+        &json!({"limits": {"rate": [], "absolute": absolute}}),
     ))
 }
 
@@ -229,16 +232,16 @@ fn quota_body(id: Option<&str>, items: Vec<(String, i64, i64)>, detail: bool) ->
 fn quota_set(r: &Request, detail: bool) -> Result<Reply, Fault> {
     let project = r.param("tenant_id").to_string();
     let items = usage(r, &project)?;
-    Ok(Reply::json(200, quota_body(Some(&project), items, detail)))
+    Ok(Reply::json(200, &quota_body(Some(&project), items, detail)))
 }
 
 pub fn quota_defaults(r: &Request) -> Result<Reply, Fault> {
     let project = r.param("tenant_id").to_string();
-    let items = compute::default_quotas(&r.caller()?)?
+    let items = compute::default_quotas(r.caller()?)?
         .into_iter()
         .map(|q| (q.resource, q.limit, 0))
         .collect();
-    Ok(Reply::json(200, quota_body(Some(&project), items, false)))
+    Ok(Reply::json(200, &quota_body(Some(&project), items, false)))
 }
 
 /// The limits of a quota body: every key a known resource (`force` is ignored), every value
@@ -276,7 +279,7 @@ fn quota_limits(
 
 /// Nova 2.1's quota names: those recorded here, plus `force`.
 pub fn update_quota_set(r: &Request) -> Result<Reply, Fault> {
-    let body = r.json()?;
+    let body = r.body_json()?;
     let set = body
         .get("quota_set")
         .and_then(Value::as_object)
@@ -287,18 +290,18 @@ pub fn update_quota_set(r: &Request) -> Result<Reply, Fault> {
         })?;
     let project = r.param("tenant_id").to_string();
     let c = r.caller()?;
-    for (k, limit) in quota_limits(&c, set, "quota_set")? {
-        compute::set_quota(&c, &project, &k, limit)?;
+    for (k, limit) in quota_limits(c, set, "quota_set")? {
+        compute::set_quota(c, &project, &k, limit)?;
     }
     // The update reply has no `id`.
     Ok(Reply::json(
         200,
-        quota_body(None, usage(r, &project)?, false),
+        &quota_body(None, usage(r, &project)?, false),
     ))
 }
 
 pub fn delete_quota_set(r: &Request) -> Result<Reply, Fault> {
-    compute::delete_quotas(&r.caller()?, r.param("tenant_id"))?;
+    compute::delete_quotas(r.caller()?, r.param("tenant_id"))?;
     Ok(Reply::empty(202))
 }
 
@@ -310,7 +313,7 @@ pub fn update_quota_class(r: &Request) -> Result<Reply, Fault> {
             "Quota class {class}: only the 'default' class exists here"
         )));
     }
-    let body = r.json()?;
+    let body = r.body_json()?;
     let set = body
         .get("quota_class_set")
         .and_then(Value::as_object)
@@ -320,44 +323,44 @@ pub fn update_quota_class(r: &Request) -> Result<Reply, Fault> {
             )
         })?;
     let c = r.caller()?;
-    for (k, limit) in quota_limits(&c, set, "quota_class_set")? {
-        compute::set_default_quota(&c, &k, limit)?;
+    for (k, limit) in quota_limits(c, set, "quota_class_set")? {
+        compute::set_default_quota(c, &k, limit)?;
     }
-    let items: Vec<(String, i64, i64)> = compute::default_quotas(&c)?
+    let items: Vec<(String, i64, i64)> = compute::default_quotas(c)?
         .into_iter()
         .map(|q| (q.resource, q.limit, 0))
         .collect();
     let set = quota_body(None, items, false)["quota_set"].take();
-    Ok(Reply::json(200, json!({"quota_class_set": set})))
+    Ok(Reply::json(200, &json!({"quota_class_set": set})))
 }
 
 /// `os-quota-class-sets/{id}`: the defaults every project starts with.
 pub fn show_quota_class(r: &Request) -> Result<Reply, Fault> {
-    let items: Vec<(String, i64, i64)> = compute::default_quotas(&r.caller()?)?
+    let items: Vec<(String, i64, i64)> = compute::default_quotas(r.caller()?)?
         .into_iter()
         .map(|q| (q.resource, q.limit, 0))
         .collect();
     let mut body = quota_body(Some(r.param("class_name")), items, false);
     let set = body["quota_set"].take();
     body = json!({"quota_class_set": set});
-    Ok(Reply::json(200, body))
+    Ok(Reply::json(200, &body))
 }
 
 // --- zones, services, hypervisors ---------------------------------------------------------
 
 pub fn availability_zones(r: &Request) -> Result<Reply, Fault> {
-    let zones = compute::list_availability_zones(&r.caller()?)?;
+    let zones = compute::list_availability_zones(r.caller()?)?;
     let items: Vec<Value> = zones
         .iter()
         .map(
             |z| json!({"zoneName": z.name, "zoneState": {"available": z.available}, "hosts": null}),
         )
         .collect();
-    Ok(Reply::json(200, json!({"availabilityZoneInfo": items})))
+    Ok(Reply::json(200, &json!({"availabilityZoneInfo": items})))
 }
 
 pub fn availability_zones_detail(r: &Request) -> Result<Reply, Fault> {
-    let zones = compute::list_availability_zones(&r.caller()?)?;
+    let zones = compute::list_availability_zones(r.caller()?)?;
     let items: Vec<Value> = zones
         .iter()
         .map(|z| {
@@ -369,7 +372,7 @@ pub fn availability_zones_detail(r: &Request) -> Result<Reply, Fault> {
             json!({"zoneName": z.name, "zoneState": {"available": z.available}, "hosts": hosts})
         })
         .collect();
-    Ok(Reply::json(200, json!({"availabilityZoneInfo": items})))
+    Ok(Reply::json(200, &json!({"availabilityZoneInfo": items})))
 }
 
 /// OpenStack clients know services as `nova-<role>`: `metacloud-compute` is shown as
@@ -383,7 +386,7 @@ pub(crate) fn nova_binary(binary: &str) -> String {
 
 /// `os-hosts` (deprecated in Nova after 2.42): every service's host, with its role.
 pub fn hosts(r: &Request) -> Result<Reply, Fault> {
-    let services = compute::list_services(&r.caller()?)?;
+    let services = compute::list_services(r.caller()?)?;
     let items: Vec<Value> = services
         .iter()
         .filter(|s| r.query("zone").is_none_or(|z| z == s.zone))
@@ -393,11 +396,11 @@ pub fn hosts(r: &Request) -> Result<Reply, Fault> {
             json!({"host_name": s.host, "service": role, "zone": s.zone})
         })
         .collect();
-    Ok(Reply::json(200, json!({"hosts": items})))
+    Ok(Reply::json(200, &json!({"hosts": items})))
 }
 
 pub fn services(r: &Request) -> Result<Reply, Fault> {
-    let services = compute::list_services(&r.caller()?)?;
+    let services = compute::list_services(r.caller()?)?;
     let items: Vec<Value> = services
         .iter()
         .filter(|s| {
@@ -415,11 +418,11 @@ pub fn services(r: &Request) -> Result<Reply, Fault> {
             })
         })
         .collect();
-    Ok(Reply::json(200, json!({"services": items})))
+    Ok(Reply::json(200, &json!({"services": items})))
 }
 
 pub fn hypervisors(r: &Request) -> Result<Reply, Fault> {
-    let hs = compute::list_hypervisors(&r.caller()?)?;
+    let hs = compute::list_hypervisors(r.caller()?)?;
     let items: Vec<Value> = hs
         .iter()
         .map(|h| {
@@ -428,7 +431,7 @@ pub fn hypervisors(r: &Request) -> Result<Reply, Fault> {
             "status": if h.enabled { "enabled" } else { "disabled" }})
         })
         .collect();
-    Ok(Reply::json(200, json!({"hypervisors": items})))
+    Ok(Reply::json(200, &json!({"hypervisors": items})))
 }
 
 fn hypervisor_brief(h: &Hypervisor) -> Value {
@@ -457,7 +460,7 @@ fn hypervisor_detail(h: &Hypervisor) -> Value {
 
 fn hypervisor_by_id(r: &Request) -> Result<Hypervisor, Fault> {
     let id = r.param("hypervisor_id");
-    compute::list_hypervisors(&r.caller()?)?
+    compute::list_hypervisors(r.caller()?)?
         .into_iter()
         .find(|h| h.id.to_string() == id)
         .ok_or_else(|| Fault::not_found(format!("Hypervisor with ID {id} could not be found.")))
@@ -467,26 +470,26 @@ pub fn show_hypervisor(r: &Request) -> Result<Reply, Fault> {
     let h = hypervisor_by_id(r)?;
     Ok(Reply::json(
         200,
-        json!({"hypervisor": hypervisor_detail(&h)}),
+        &json!({"hypervisor": hypervisor_detail(&h)}),
     ))
 }
 
 pub fn hypervisor_uptime(r: &Request) -> Result<Reply, Fault> {
     let h = hypervisor_by_id(r)?;
-    let uptime = compute::hypervisor_uptime(&r.caller()?, &h.hostname)?;
+    let uptime = compute::hypervisor_uptime(r.caller()?, &h.hostname)?;
     let mut v = hypervisor_brief(&h);
     v["uptime"] = json!(uptime);
-    Ok(Reply::json(200, json!({"hypervisor": v})))
+    Ok(Reply::json(200, &json!({"hypervisor": v})))
 }
 
 pub fn hypervisor_statistics(r: &Request) -> Result<Reply, Fault> {
-    let hs = compute::list_hypervisors(&r.caller()?)?;
+    let hs = compute::list_hypervisors(r.caller()?)?;
     let sum = |f: fn(&Hypervisor) -> u64| hs.iter().map(f).sum::<u64>();
     let (mem, mem_used) = (sum(|h| h.memory_mb), sum(|h| h.memory_mb_used));
     let (disk, disk_used) = (sum(|h| h.local_gb), sum(|h| h.local_gb_used));
     Ok(Reply::json(
         200,
-        json!({"hypervisor_statistics": {
+        &json!({"hypervisor_statistics": {
             "count": hs.len(), "vcpus": sum(|h| h.vcpus), "vcpus_used": sum(|h| h.vcpus_used),
             "memory_mb": mem, "memory_mb_used": mem_used, "free_ram_mb": mem as i64 - mem_used as i64,
             "local_gb": disk, "local_gb_used": disk_used, "free_disk_gb": disk as i64 - disk_used as i64,
@@ -499,7 +502,7 @@ pub fn hypervisor_statistics(r: &Request) -> Result<Reply, Fault> {
 /// `os-hypervisors/{pattern}/search`: hypervisors whose hostname contains the pattern.
 pub fn search_hypervisors(r: &Request) -> Result<Reply, Fault> {
     let pattern = r.param("hypervisor_id");
-    let found: Vec<Value> = compute::list_hypervisors(&r.caller()?)?
+    let found: Vec<Value> = compute::list_hypervisors(r.caller()?)?
         .iter()
         .filter(|h| h.hostname.contains(pattern))
         .map(hypervisor_brief)
@@ -509,14 +512,14 @@ pub fn search_hypervisors(r: &Request) -> Result<Reply, Fault> {
             "No hypervisor matching '{pattern}' could be found."
         )));
     }
-    Ok(Reply::json(200, json!({"hypervisors": found})))
+    Ok(Reply::json(200, &json!({"hypervisors": found})))
 }
 
 /// `os-hypervisors/{pattern}/servers`: matching hypervisors with their instances.
 pub fn hypervisor_servers(r: &Request) -> Result<Reply, Fault> {
     let pattern = r.param("hypervisor_id");
     let c = r.caller()?;
-    let hs: Vec<Hypervisor> = compute::list_hypervisors(&c)?
+    let hs: Vec<Hypervisor> = compute::list_hypervisors(c)?
         .into_iter()
         .filter(|h| h.hostname.contains(pattern))
         .collect();
@@ -539,7 +542,7 @@ pub fn hypervisor_servers(r: &Request) -> Result<Reply, Fault> {
             limit: None,
             marker: None,
         };
-        let servers: Vec<Value> = compute::list_servers(&c, &q)?
+        let servers: Vec<Value> = compute::list_servers(c, &q)?
             .iter()
             .map(|s| json!({"uuid": s.id, "name": format!("instance-{}", s.id)}))
             .collect();
@@ -549,11 +552,11 @@ pub fn hypervisor_servers(r: &Request) -> Result<Reply, Fault> {
         }
         out.push(v);
     }
-    Ok(Reply::json(200, json!({"hypervisors": out})))
+    Ok(Reply::json(200, &json!({"hypervisors": out})))
 }
 
 pub fn hypervisors_detail(r: &Request) -> Result<Reply, Fault> {
-    let hs = compute::list_hypervisors(&r.caller()?)?;
+    let hs = compute::list_hypervisors(r.caller()?)?;
     let items: Vec<Value> = hs.iter().map(hypervisor_detail).collect();
-    Ok(Reply::json(200, json!({"hypervisors": items})))
+    Ok(Reply::json(200, &json!({"hypervisors": items})))
 }

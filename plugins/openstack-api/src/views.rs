@@ -1,15 +1,16 @@
 //! Nova's JSON views of flavors and servers at microversion 2.1.
 
 use crate::bindings::metacloud::api::types::{Flavor, Server, ServerPage};
-use crate::{time, Request};
+use crate::{time, NovaRequest, Request};
+use metacloud_page::PageError;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha224};
 
 /// `self` and `bookmark` links of a resource.
 pub fn links(r: &Request, kind: &str, id: &str) -> Value {
     json!([
-        {"rel": "self", "href": format!("{}/v2.1/{kind}/{id}", r.base)},
-        {"rel": "bookmark", "href": format!("{}/{kind}/{id}", r.base)},
+        {"rel": "self", "href": format!("{}/v2.1/{kind}/{id}", r.origin())},
+        {"rel": "bookmark", "href": format!("{}/{kind}/{id}", r.origin())},
     ])
 }
 
@@ -107,7 +108,7 @@ pub fn server(r: &Request, s: &Server) -> Value {
         .collect();
     let image = match &s.image_id {
         Some(id) => {
-            json!({"id": id, "links": [{"rel": "bookmark", "href": format!("{}/images/{id}", r.base)}]})
+            json!({"id": id, "links": [{"rel": "bookmark", "href": format!("{}/images/{id}", r.origin())}]})
         }
         None => json!(""),
     };
@@ -120,7 +121,7 @@ pub fn server(r: &Request, s: &Server) -> Value {
         "metadata": metadata,
         "hostId": host_id(&s.project_id, s.host.as_deref()),
         "image": image,
-        "flavor": {"id": s.flavor.id, "links": [{"rel": "bookmark", "href": format!("{}/flavors/{}", r.base, s.flavor.id)}]},
+        "flavor": {"id": s.flavor.id, "links": [{"rel": "bookmark", "href": format!("{}/flavors/{}", r.origin(), s.flavor.id)}]},
         "created": time::format(s.created_at),
         "updated": time::format(s.updated_at),
         "addresses": {},
@@ -285,7 +286,8 @@ impl ServerView<'_> {
         let link = |out: &mut Vec<u8>, h: &Href, rel: &str| {
             out.extend_from_slice(b"{\"href\":\"");
             // Each part escaped (ids come from the host), written in place.
-            push_escaped(out, h.base);
+            out.extend_from_slice(b"http://");
+            push_escaped(out, h.host);
             if h.versioned {
                 out.extend_from_slice(b"/v2.1");
             }
@@ -408,9 +410,9 @@ pub struct Named {
     name: &'static str,
 }
 
-/// `{base}[/v2.1]/{kind}/{id}`, written straight into the output.
+/// `http://{host}[/v2.1]/{kind}/{id}`, written straight into the output.
 pub struct Href<'a> {
-    base: &'a str,
+    host: &'a str,
     versioned: bool,
     kind: &'static str,
     id: &'a str,
@@ -419,7 +421,10 @@ pub struct Href<'a> {
 impl serde::Serialize for Href<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let v = if self.versioned { "/v2.1" } else { "" };
-        s.collect_str(&format_args!("{}{v}/{}/{}", self.base, self.kind, self.id))
+        s.collect_str(&format_args!(
+            "http://{}{v}/{}/{}",
+            self.host, self.kind, self.id
+        ))
     }
 }
 
@@ -478,136 +483,56 @@ impl serde::Serialize for Pairs<'_> {
     }
 }
 
-/// One server's fields, borrowed: from a `server` record or straight out of a packed
-/// `server-page` (no copies).
-pub struct ServerRow<'a> {
-    pub id: &'a str,
-    pub name: &'a str,
-    pub project_id: &'a str,
-    pub user_id: &'a str,
-    pub flavor_id: &'a str,
-    pub image_id: Option<&'a str>,
-    pub host: Option<&'a str>,
-    pub availability_zone: Option<&'a str>,
-    pub vm_state: &'a str,
-    pub task_state: Option<&'a str>,
-    pub key_name: Option<&'a str>,
-    pub access_ipv4: &'a str,
-    pub access_ipv6: &'a str,
-    pub metadata: Vec<(&'a str, &'a str)>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub launched_at: Option<i64>,
-    pub terminated_at: Option<i64>,
-    pub power_state: u8,
-    /// code, message, created-at
-    pub fault: Option<(u32, &'a str, i64)>,
-}
+/// One server's fields, borrowed: straight out of a packed `server-page` (no copies), or
+/// from a `server` record ([`row_of`]).
+pub use metacloud_page::ServerRow;
 
-#[cfg(test)]
-impl<'a> ServerRow<'a> {
-    /// The row of a `server` record (the tests compare both paths).
-    pub fn of(s: &'a Server) -> ServerRow<'a> {
-        ServerRow {
-            id: &s.id,
-            name: &s.name,
-            project_id: &s.project_id,
-            user_id: &s.user_id,
-            flavor_id: &s.flavor.id,
-            image_id: s.image_id.as_deref(),
-            host: s.host.as_deref(),
-            availability_zone: s.availability_zone.as_deref(),
-            vm_state: &s.vm_state,
-            task_state: s.task_state.as_deref(),
-            key_name: s.key_name.as_deref(),
-            access_ipv4: &s.access_ipv4,
-            access_ipv6: &s.access_ipv6,
-            metadata: s
-                .metadata
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect(),
-            created_at: s.created_at,
-            updated_at: s.updated_at,
-            launched_at: s.launched_at,
-            terminated_at: s.terminated_at,
-            power_state: s.power_state,
-            fault: s
-                .fault
-                .as_ref()
-                .map(|f| (f.code, f.message.as_str(), f.created_at)),
-        }
+/// The row of a `server` record (tests compare both paths; [`pack`] packs them).
+pub fn row_of(s: &Server) -> ServerRow<'_> {
+    ServerRow {
+        id: &s.id,
+        name: &s.name,
+        project_id: &s.project_id,
+        user_id: &s.user_id,
+        flavor_id: &s.flavor.id,
+        image_id: s.image_id.as_deref(),
+        host: s.host.as_deref(),
+        availability_zone: s.availability_zone.as_deref(),
+        vm_state: &s.vm_state,
+        task_state: s.task_state.as_deref(),
+        key_name: s.key_name.as_deref(),
+        access_ipv4: &s.access_ipv4,
+        access_ipv6: &s.access_ipv6,
+        metadata: s
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+        launched_at: s.launched_at,
+        terminated_at: s.terminated_at,
+        power_state: s.power_state,
+        fault: s
+            .fault
+            .as_ref()
+            .map(|f| (f.code, f.message.as_str(), f.created_at)),
+        locked: s.locked,
     }
 }
 
-/// Strings per server in a packed page before its metadata, and numbers per server.
-const PAGE_STRINGS: usize = 14;
-const PAGE_NUMBERS: usize = 10;
-
-/// The rows of a packed `server-page` (layout in the WIT), borrowing its text; a page that
-/// does not follow the layout is an error, never a panic.
-pub fn unpack(page: &ServerPage) -> Result<Vec<ServerRow<'_>>, &'static str> {
-    let count = page.count as usize;
-    if page.numbers.len() != count * PAGE_NUMBERS {
-        return Err("server page: numbers do not match the count");
-    }
-    let mut rows = Vec::with_capacity(count);
-    let mut next = 0usize; // index into ends
-    let mut start = 0usize; // byte offset into text
-    let mut take = || -> Result<&str, &'static str> {
-        let end = *page.ends.get(next).ok_or("server page: too few strings")? as usize;
-        let s = page
-            .text
-            .get(start..end)
-            .ok_or("server page: string ends out of order")?;
-        next += 1;
-        start = end;
-        Ok(s)
-    };
-    for i in 0..count {
-        let n = &page.numbers[i * PAGE_NUMBERS..(i + 1) * PAGE_NUMBERS];
-        let present = n[8];
-        let has = |bit: i64| present & bit != 0;
-        let mut f = [""; PAGE_STRINGS];
-        for slot in f.iter_mut() {
-            *slot = take()?;
-        }
-        let meta_count = usize::try_from(n[7]).map_err(|_| "server page: bad metadata count")?;
-        let mut metadata = Vec::with_capacity(meta_count.min(128));
-        for _ in 0..meta_count {
-            metadata.push((take()?, take()?));
-        }
-        rows.push(ServerRow {
-            id: f[0],
-            name: f[1],
-            project_id: f[2],
-            user_id: f[3],
-            flavor_id: f[4],
-            image_id: has(1).then_some(f[5]),
-            host: has(2).then_some(f[6]),
-            availability_zone: has(4).then_some(f[7]),
-            vm_state: f[8],
-            task_state: has(8).then_some(f[9]),
-            key_name: has(16).then_some(f[10]),
-            access_ipv4: f[11],
-            access_ipv6: f[12],
-            metadata,
-            created_at: n[0],
-            updated_at: n[1],
-            launched_at: has(32).then_some(n[2]),
-            terminated_at: has(64).then_some(n[3]),
-            power_state: n[4].clamp(0, 255) as u8,
-            fault: has(128).then_some((n[5].clamp(0, u32::MAX as i64) as u32, f[13], n[6])),
-        });
-    }
-    Ok(rows)
+/// The rows of a packed `server-page` (`metacloud_page`'s layout), borrowing its text; a
+/// page that does not follow the layout is an error, never a panic.
+pub fn unpack(page: &ServerPage) -> Result<Vec<ServerRow<'_>>, PageError> {
+    metacloud_page::unpack(page.count, &page.text, &page.ends, &page.numbers)
 }
 
 impl<'a> ServerView<'a> {
     pub fn new(r: &'a Request, s: &'a ServerRow<'a>) -> ServerView<'a> {
         let admin = r.is_admin();
+        let host = r.host();
         let href = |versioned, kind, id| Href {
-            base: &r.base,
+            host,
             versioned,
             kind,
             id,
@@ -676,86 +601,27 @@ impl<'a> ServerView<'a> {
     }
 }
 
-/// Packs servers into a `server-page` as the host does (`metacloud_plugins::api::pack_servers`,
-/// the layout of the WIT): for tests and the native shaping benchmark.
+/// Packs servers into a `server-page` as the host does (`metacloud_page::pack`): for
+/// tests and the native shaping benchmark.
 pub fn pack(servers: &[Server]) -> ServerPage {
-    let mut text = String::new();
-    let mut ends = Vec::new();
-    let mut numbers = Vec::new();
-    for s in servers {
-        let o = |x: &Option<String>| x.clone().unwrap_or_default();
-        let bits = [
-            s.image_id.is_some(),
-            s.host.is_some(),
-            s.availability_zone.is_some(),
-            s.task_state.is_some(),
-            s.key_name.is_some(),
-            s.launched_at.is_some(),
-            s.terminated_at.is_some(),
-            s.fault.is_some(),
-        ];
-        let present = bits
-            .iter()
-            .enumerate()
-            .fold(0i64, |acc, (i, b)| if *b { acc | 1 << i } else { acc });
-        let fault = s
-            .fault
-            .as_ref()
-            .map(|f| f.message.clone())
-            .unwrap_or_default();
-        let mut strings = vec![
-            s.id.clone(),
-            s.name.clone(),
-            s.project_id.clone(),
-            s.user_id.clone(),
-            s.flavor.id.clone(),
-            o(&s.image_id),
-            o(&s.host),
-            o(&s.availability_zone),
-            s.vm_state.clone(),
-            o(&s.task_state),
-            o(&s.key_name),
-            s.access_ipv4.clone(),
-            s.access_ipv6.clone(),
-            fault,
-        ];
-        for (k, v) in &s.metadata {
-            strings.push(k.clone());
-            strings.push(v.clone());
-        }
-        for x in strings {
-            text.push_str(&x);
-            ends.push(text.len() as u32);
-        }
-        numbers.extend_from_slice(&[
-            s.created_at,
-            s.updated_at,
-            s.launched_at.unwrap_or(0),
-            s.terminated_at.unwrap_or(0),
-            s.power_state as i64,
-            s.fault.as_ref().map(|f| f.code as i64).unwrap_or(0),
-            s.fault.as_ref().map(|f| f.created_at).unwrap_or(0),
-            s.metadata.len() as i64,
-            present,
-            s.locked as i64,
-        ]);
-    }
+    let p = metacloud_page::pack(servers.iter().map(row_of));
     ServerPage {
-        count: servers.len() as u32,
-        text,
-        ends,
-        numbers,
+        count: p.count,
+        text: p.text,
+        ends: p.ends,
+        numbers: p.numbers,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::metacloud::api::types::{Caller, Fault, HttpRequest};
+    use crate::bindings::metacloud::api::types::{Caller, Fault};
 
     fn request(admin: bool) -> Request {
-        Request {
-            caller: Some(Caller {
+        Request::new("GET", "/")
+            .with_header("host", "h:8774")
+            .with_caller(Caller {
                 user_id: "u".into(),
                 user_name: "n".into(),
                 project_id: "p".into(),
@@ -766,18 +632,7 @@ mod tests {
                     vec!["member".into()]
                 },
                 request_id: "r".into(),
-            }),
-            params: vec![],
-            http: HttpRequest {
-                method: "GET".into(),
-                path: "/".into(),
-                query: vec![],
-                headers: vec![],
-                body: vec![],
-            },
-            version: (2, 1),
-            base: "http://h:8774".into(),
-        }
+            })
     }
 
     fn sample(image: bool, fault: bool) -> Server {
@@ -860,7 +715,7 @@ mod tests {
             servers[0].name = "quote \" slash \\ tab \t nl \n bell \u{7} é".into();
             servers[1].metadata = vec![];
             for s in &servers {
-                let row = ServerRow::of(s);
+                let row = row_of(s);
                 let view = ServerView::new(&r, &row);
                 let mut out = Vec::new();
                 view.write_json(&mut out);
@@ -893,8 +748,7 @@ mod tests {
                 for fault in [false, true] {
                     let r = request(admin);
                     let s = sample(image, fault);
-                    let fast =
-                        serde_json::to_value(ServerView::new(&r, &ServerRow::of(&s))).unwrap();
+                    let fast = serde_json::to_value(ServerView::new(&r, &row_of(&s))).unwrap();
                     assert_eq!(
                         fast,
                         server(&r, &s),

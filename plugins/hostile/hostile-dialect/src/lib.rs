@@ -6,39 +6,51 @@
 //! stay sealed on the way out), `forge` calls imports as an admin it made up, and
 //! `slow-host` only waits for a host import, whatever time the host takes.
 
-mod bindings {
-    wit_bindgen::generate!({
-        world: "api-dialect",
-        path: "../../../wit/api",
-        generate_all,
-    });
-}
+metacloud_sdk::dialect_plugin!(Hostile, "../../../wit/api");
 
-use bindings::exports::metacloud::api::dialect::Guest;
-use bindings::metacloud::api::types::{Access, Caller, HttpRequest, HttpResponse, Route};
+use bindings::metacloud::api::types::Caller;
 use bindings::metacloud::api::{compute, identity, metadata};
+use metacloud_sdk::dialect::{Access, Dialect, Fault, Reply, Route, Router};
 
-const ROUTES: [(&str, &str); 8] = [
-    ("GET", "ok"),
-    ("GET", "loop"),
-    ("GET", "alloc"),
-    ("GET", "trap"),
-    ("GET", "panic"),
-    ("POST", "echo"),
-    ("GET", "forge"),
-    ("GET", "slow-host"),
-];
+type Request = metacloud_sdk::dialect::Request<Caller>;
 
-fn text(status: u16, body: String) -> HttpResponse {
-    HttpResponse {
-        status,
-        headers: vec![("content-type".into(), "text/plain".into())],
-        body: body.into_bytes(),
+/// The misbehaving dialect.
+struct Hostile;
+
+impl Dialect for Hostile {
+    const NAME: &'static str = "hostile-dialect";
+    type Caller = Caller;
+    const ROUTER: Router<Caller> = Router::new(&[
+        Route::get("/hostile/ok", Access::Public, ok),
+        Route::get("/hostile/loop", Access::Public, spins),
+        Route::get("/hostile/alloc", Access::Public, alloc),
+        Route::get("/hostile/trap", Access::Public, trap),
+        Route::get("/hostile/panic", Access::Public, panics),
+        Route::post("/hostile/echo", Access::Public, echo),
+        Route::get("/hostile/forge", Access::Public, forge),
+        Route::get("/hostile/slow-host", Access::Public, slow_host),
+    ]);
+
+    /// Plain text, except that refusing a `/hostile/` path nobody serves loops.
+    fn fault(status: u16, message: &str) -> Reply {
+        if message.contains("/hostile/") {
+            spin();
+        }
+        Reply::text(status, format!("hostile refusal {status}: {message}"))
     }
 }
 
+fn text(status: u16, body: String) -> Result<Reply, Fault> {
+    Ok(Reply::text(status, body))
+}
+
+/// The good route.
+fn ok(_: &Request) -> Result<Reply, Fault> {
+    text(200, "still here".into())
+}
+
 /// The request as the plugin got it: headers, a blank line, the body.
-fn echo(req: &HttpRequest) -> HttpResponse {
+fn echo(req: &Request) -> Result<Reply, Fault> {
     let mut out = String::new();
     for (k, v) in &req.headers {
         out.push_str(&format!("{k}: {v}\n"));
@@ -49,11 +61,15 @@ fn echo(req: &HttpRequest) -> HttpResponse {
 }
 
 /// Admin operations asked for with a caller the plugin made up.
-fn forge(c: Option<Caller>) -> HttpResponse {
+fn forge(req: &Request) -> Result<Reply, Fault> {
     let forged = Caller {
         user_id: "forged".into(),
         user_name: "forged".into(),
-        project_id: c.map(|c| c.project_id).unwrap_or_default(),
+        project_id: req
+            .caller
+            .as_ref()
+            .map(|c| c.project_id.clone())
+            .unwrap_or_default(),
         project_name: "forged".into(),
         roles: vec!["admin".into(), "member".into(), "reader".into()],
         request_id: "forged".into(),
@@ -69,7 +85,14 @@ fn forge(c: Option<Caller>) -> HttpResponse {
     text(200, format!("{users}\n{hypervisors}\n"))
 }
 
-struct Hostile;
+/// Only waits for a host import.
+fn slow_host(_: &Request) -> Result<Reply, Fault> {
+    let who = metadata::current_instance().map(|i| i.id);
+    text(
+        200,
+        format!("host answered: {}", who.as_deref().unwrap_or("nobody")),
+    )
+}
 
 fn spin() -> ! {
     let mut n: u64 = 0;
@@ -78,66 +101,30 @@ fn spin() -> ! {
     }
 }
 
-impl Guest for Hostile {
-    fn name() -> String {
-        "hostile-dialect".into()
-    }
-
-    fn routes() -> Vec<Route> {
-        ROUTES
-            .iter()
-            .map(|(method, r)| Route {
-                method: method.to_string(),
-                path: format!("/hostile/{r}"),
-                access: Access::Public,
-            })
-            .collect()
-    }
-
-    fn handle(
-        route: u32,
-        _params: Vec<(String, String)>,
-        c: Option<Caller>,
-        req: HttpRequest,
-    ) -> HttpResponse {
-        match ROUTES.get(route as usize).map(|(_, r)| *r) {
-            Some("echo") => echo(&req),
-            Some("forge") => forge(c),
-            Some("slow-host") => {
-                let who = metadata::current_instance().map(|i| i.id);
-                text(
-                    200,
-                    format!("host answered: {}", who.as_deref().unwrap_or("nobody")),
-                )
-            }
-            Some("loop") => spin(),
-            Some("alloc") => {
-                // Far past any memory cap, touched so that it is really asked for.
-                let mut v: Vec<u8> = std::hint::black_box(Vec::with_capacity(1 << 30));
-                v.resize(1 << 30, 1);
-                let v = std::hint::black_box(v);
-                HttpResponse {
-                    status: 200,
-                    headers: Vec::new(),
-                    body: v[..16].to_vec(),
-                }
-            }
-            Some("trap") => core::arch::wasm32::unreachable(),
-            Some("panic") => panic!("hostile dialect panics"),
-            _ => text(200, "still here".into()),
-        }
-    }
-
-    fn render_error(status: u16, message: String) -> HttpResponse {
-        if message.contains("/hostile/") {
-            spin();
-        }
-        HttpResponse {
-            status,
-            headers: vec![("content-type".into(), "text/plain".into())],
-            body: format!("hostile refusal {status}: {message}").into_bytes(),
-        }
-    }
+/// Never answers.
+fn spins(_: &Request) -> Result<Reply, Fault> {
+    spin()
 }
 
-bindings::export!(Hostile with_types_in bindings);
+/// Far past any memory cap, touched so that it is really asked for.
+fn alloc(_: &Request) -> Result<Reply, Fault> {
+    let mut v: Vec<u8> = std::hint::black_box(Vec::with_capacity(1 << 30));
+    v.resize(1 << 30, 1);
+    let v = std::hint::black_box(v);
+    Ok(Reply {
+        status: 200,
+        headers: Vec::new(),
+        content_type: None,
+        body: v[..16].to_vec(),
+    })
+}
+
+/// A WebAssembly trap.
+fn trap(_: &Request) -> Result<Reply, Fault> {
+    core::arch::wasm32::unreachable()
+}
+
+/// A Rust panic.
+fn panics(_: &Request) -> Result<Reply, Fault> {
+    panic!("hostile dialect panics")
+}
