@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use metacloud_config::Config;
-use metacloud_db::instances::Instance;
+use metacloud_db::instances::{Instance, ServerFilter};
 use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::metadata::InstanceData;
 use metacloud_plugins::api::{
@@ -752,42 +752,6 @@ fn server(i: Instance, flavor: Flavor, fault: Option<metacloud_db::instances::Fa
     }
 }
 
-/// Nova's list filters and paging over the caller's instances, newest first.
-fn query(mut all: Vec<Instance>, q: &ServerQuery) -> Result<Vec<Instance>, ApiError> {
-    let name = match &q.name {
-        Some(n) => Some(
-            regex::RegexBuilder::new(n)
-                .size_limit(1 << 20)
-                .build()
-                .map_err(|e| ApiError::BadRequest(format!("Invalid name filter {n:?}: {e}")))?,
-        ),
-        None => None,
-    };
-    all.retain(|i| {
-        q.project_id.as_ref().is_none_or(|p| &i.project_id == p)
-            && name.as_ref().is_none_or(|re| re.is_match(&i.name))
-            && (q.vm_states.is_empty() || q.vm_states.iter().any(|s| s == i.vm_state.as_str()))
-            && q.flavor_id.as_ref().is_none_or(|f| &i.flavor_id == f)
-            && q.image_id
-                .as_ref()
-                .is_none_or(|im| i.image_id.as_ref() == Some(im))
-            && q.host.as_ref().is_none_or(|h| i.host.as_ref() == Some(h))
-            && q.changes_since.is_none_or(|t| i.updated_at >= t)
-    });
-    all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.uuid.cmp(&a.uuid)));
-    if let Some(marker) = &q.marker {
-        let at = all
-            .iter()
-            .position(|i| &i.uuid == marker)
-            .ok_or_else(|| ApiError::BadRequest(format!("marker [{marker}] not found")))?;
-        all.drain(..=at);
-    }
-    if let Some(limit) = q.limit {
-        all.truncate(limit as usize);
-    }
-    Ok(all)
-}
-
 fn requester(c: &Caller) -> metacloud_image::Requester {
     metacloud_image::Requester {
         project_id: c.project_id.clone(),
@@ -908,12 +872,20 @@ impl compute::Host for ComputeHost {
 
     fn list_servers(&mut self, c: Caller, q: ServerQuery) -> Result<Vec<Server>, OpError> {
         let ctx = self.context(&c)?;
-        // With `changes-since`, deleted servers are listed too (as Nova does).
-        let all = match q.changes_since {
-            Some(since) => self.run(self.api.list_changed(&ctx, q.all_projects, since))?,
-            None => self.run(self.api.list(&ctx, q.all_projects))?,
+        // Filtered, ordered and paged by the database; with `changes-since`, deleted
+        // servers are listed too (as Nova does).
+        let filter = ServerFilter {
+            project: q.project_id,
+            name: q.name,
+            vm_states: q.vm_states,
+            flavor_id: q.flavor_id,
+            image_id: q.image_id,
+            host: q.host,
+            changes_since: q.changes_since,
+            marker: q.marker,
+            limit: q.limit,
         };
-        let page = query(all, &q).map_err(op_error)?;
+        let page = self.run(self.api.list_page(&ctx, q.all_projects, filter))?;
         self.servers(&ctx, page)
     }
 
@@ -1681,94 +1653,6 @@ impl signatures::Host for ComputeHost {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn inst(uuid: &str, name: &str, created: i64) -> Instance {
-        Instance {
-            uuid: uuid.into(),
-            name: name.into(),
-            project_id: "p".into(),
-            user_id: "u".into(),
-            flavor_id: "1".into(),
-            image_id: None,
-            host: None,
-            availability_zone: None,
-            vm_state: VmState::Active,
-            task_state: None,
-            power_state: 1,
-            vcpus: 1,
-            memory_mb: 64,
-            disk_gb: 1,
-            attempts: 1,
-            tried_hosts: vec![],
-            reservation_id: "r".into(),
-            key_name: None,
-            user_data: None,
-            metadata: Default::default(),
-            launched_at: None,
-            terminated_at: None,
-            created_at: created,
-            updated_at: created,
-            deleted: false,
-            locked_by: None,
-            access_ip_v4: None,
-            access_ip_v6: None,
-        }
-    }
-
-    fn q() -> ServerQuery {
-        ServerQuery {
-            all_projects: false,
-            project_id: None,
-            name: None,
-            vm_states: vec![],
-            flavor_id: None,
-            image_id: None,
-            host: None,
-            changes_since: None,
-            limit: None,
-            marker: None,
-        }
-    }
-
-    #[test]
-    fn newest_first_paged_by_marker_and_filtered_by_regex() {
-        let all = vec![
-            inst("a", "web-1", 1),
-            inst("b", "web-2", 2),
-            inst("c", "db-1", 3),
-        ];
-        let ids = |v: Vec<Instance>| v.into_iter().map(|i| i.uuid).collect::<Vec<_>>();
-        assert_eq!(ids(query(all.clone(), &q()).unwrap()), vec!["c", "b", "a"]);
-        let page = ServerQuery {
-            limit: Some(2),
-            ..q()
-        };
-        assert_eq!(ids(query(all.clone(), &page).unwrap()), vec!["c", "b"]);
-        let next = ServerQuery {
-            limit: Some(2),
-            marker: Some("b".into()),
-            ..q()
-        };
-        assert_eq!(ids(query(all.clone(), &next).unwrap()), vec!["a"]);
-        let named = ServerQuery {
-            name: Some("^web".into()),
-            ..q()
-        };
-        assert_eq!(ids(query(all.clone(), &named).unwrap()), vec!["b", "a"]);
-        let bad = ServerQuery {
-            marker: Some("zz".into()),
-            ..q()
-        };
-        assert!(matches!(
-            query(all.clone(), &bad),
-            Err(ApiError::BadRequest(_))
-        ));
-        let re = ServerQuery {
-            name: Some("(".into()),
-            ..q()
-        };
-        assert!(matches!(query(all, &re), Err(ApiError::BadRequest(_))));
-    }
 
     #[test]
     fn access_levels_follow_implied_roles() {
