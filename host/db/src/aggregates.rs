@@ -2,7 +2,7 @@
 //! `availability_zone` makes the aggregate an availability zone, as in Nova.
 
 use crate::{get, now_ms, Db, DbError};
-use metacloud_rpc::objects::HostAggregate;
+use metacloud_objects::HostAggregate;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use std::collections::{BTreeMap, HashMap};

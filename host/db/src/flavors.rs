@@ -1,7 +1,7 @@
 //! Flavors (instance types) and their extra specs.
 
 use crate::{get, now_ms, Db, DbError};
-use metacloud_rpc::objects::Flavor;
+use metacloud_objects::Flavor;
 use sqlx::any::AnyRow;
 use std::collections::BTreeMap;
 

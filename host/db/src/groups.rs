@@ -2,7 +2,7 @@
 
 use crate::quotas::{self, DefaultLimits, SERVER_GROUPS, SERVER_GROUP_MEMBERS};
 use crate::{get, now_ms, Db, DbError};
-use metacloud_rpc::objects::{group_policy, GroupSpec};
+use metacloud_objects::{group_policy, GroupSpec};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};

@@ -4,7 +4,7 @@ use crate::groups;
 use crate::nodes::{self, Claim};
 use crate::quotas::{self, DefaultLimits, CORES, INSTANCES, RAM};
 use crate::{get, now_ms, Db, DbError};
-use metacloud_rpc::objects::{Flavor, InstanceStatus, TaskState, VmState};
+use metacloud_objects::{Flavor, InstanceStatus, TaskState, VmState};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use std::collections::BTreeMap;

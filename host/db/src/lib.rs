@@ -15,7 +15,7 @@ pub mod identity;
 pub mod images;
 pub mod instances;
 pub mod keypairs;
-pub mod migrations;
+pub mod moves;
 pub mod nodes;
 pub mod quotas;
 pub mod resize;

@@ -1,7 +1,7 @@
 //! Compute nodes: what each host offers, what is claimed on it, and the scheduler's view.
 
 use crate::{get, now_ms, Db, DbError};
-use metacloud_rpc::objects::{HostState, NodeReport};
+use metacloud_objects::{HostState, NodeReport};
 use sqlx::{Any, Transaction};
 use std::collections::HashMap;
 

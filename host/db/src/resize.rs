@@ -1,4 +1,5 @@
-//! Resizes. A resized instance holds the claims of both flavors on its host, and the quota
+//! Resizes and cold migrations (a migration is a resize to another host that keeps the
+//! flavor; its record is kept in [`crate::moves`]). A resized instance holds the claims of both flavors on its host, and the quota
 //! of the larger one, until the user confirms (the old flavor's claim and any excess quota
 //! are freed) or reverts (the new flavor's are freed and the old flavor comes back). The
 //! flavor before the resize is kept in `instances.old_flavor` as JSON.
@@ -7,7 +8,7 @@ use crate::instances::{claim_of, instance_from_row, Instance, COLUMNS};
 use crate::nodes::{self, Claim};
 use crate::quotas::{self, DefaultLimits, CORES, RAM};
 use crate::{get, now_ms, Db, DbError};
-use metacloud_rpc::objects::{Flavor, TaskState, VmState};
+use metacloud_objects::{Flavor, TaskState, VmState};
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Transaction};
 
@@ -241,8 +242,7 @@ impl Db {
             None,
         )
         .await?;
-        crate::migrations::set_status_in(&mut tx, uuid, crate::migrations::status::CONFIRMED)
-            .await?;
+        crate::moves::set_status_in(&mut tx, uuid, crate::moves::status::CONFIRMED).await?;
         tx.commit().await?;
         Ok((self.get_instance(uuid).await?, old))
     }
@@ -287,8 +287,7 @@ impl Db {
             }
             None => None,
         };
-        crate::migrations::set_status_in(&mut tx, uuid, crate::migrations::status::REVERTED)
-            .await?;
+        crate::moves::set_status_in(&mut tx, uuid, crate::moves::status::REVERTED).await?;
         tx.commit().await?;
         Ok((self.get_instance(uuid).await?, old, left))
     }
@@ -336,10 +335,10 @@ impl Db {
         )
         .await?;
         set_host_in(&mut tx, uuid, dest).await?;
-        crate::migrations::record_in(
+        crate::moves::record_in(
             &mut tx,
             uuid,
-            crate::migrations::MIGRATION,
+            crate::moves::MIGRATION,
             source,
             dest,
             &inst.flavor_id,
@@ -376,7 +375,7 @@ impl Db {
         )
         .await?;
         set_host_in(&mut tx, uuid, source).await?;
-        crate::migrations::set_status_in(&mut tx, uuid, crate::migrations::status::ERROR).await?;
+        crate::moves::set_status_in(&mut tx, uuid, crate::moves::status::ERROR).await?;
         tx.commit().await.map_err(DbError::from)
     }
 }

@@ -4,7 +4,7 @@ use super::*;
 use crate::instances::{Instance, NewInstances, ServerFilter, StateChange};
 use crate::nodes::Claim;
 use crate::quotas::DefaultLimits;
-use metacloud_rpc::objects::{NodeReport, TaskState, VmState};
+use metacloud_objects::{NodeReport, TaskState, VmState};
 
 async fn both(f: impl Fn(Db) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
     let sqlite = Db::connect(&scratch::sqlite_url(), 5, Duration::from_secs(5))
@@ -22,7 +22,7 @@ async fn both(f: impl Fn(Db) -> std::pin::Pin<Box<dyn std::future::Future<Output
     scratch::drop_postgres_database(&url).await;
 }
 
-fn batch(db_flavor: metacloud_rpc::objects::Flavor, count: u32, project: &str) -> NewInstances {
+fn batch(db_flavor: metacloud_objects::Flavor, count: u32, project: &str) -> NewInstances {
     NewInstances {
         name: "vm".into(),
         count,
@@ -448,7 +448,7 @@ async fn a_resize_holds_both_claims_until_confirmed_or_reverted() {
                 task_state: Some(Some(TaskState::ResizePrep)),
                 ..Default::default()
             };
-            let resize = |db: Db, f: metacloud_rpc::objects::Flavor| {
+            let resize = |db: Db, f: metacloud_objects::Flavor| {
                 let limits = limits.clone();
                 let uuid = inst.uuid.clone();
                 let prep = prep.clone();
@@ -505,7 +505,7 @@ async fn a_resize_holds_both_claims_until_confirmed_or_reverted() {
 
 #[tokio::test]
 async fn an_evacuation_moves_the_claim_in_one_step_and_is_cleaned_up_once() {
-    use crate::migrations::{status, Evacuation};
+    use crate::moves::{status, Evacuation};
     both(|db| {
         Box::pin(async move {
             add_node(&db, "ev-src").await;

@@ -6,13 +6,14 @@
 //! embedded defaults (SQLite, in-process bus, `test:///default`) and split over machines
 //! (PostgreSQL, RabbitMQ, `qemu:///system`); only the configuration differs.
 
-use metacloud_api::http::{self, AppState};
 use metacloud_api::ComputeApi;
 use metacloud_compute::ComputeWorker;
 use metacloud_conductor::Conductor;
 use metacloud_config::{Config, QueueBackend, VirtType};
 use metacloud_db::quotas::DefaultLimits;
 use metacloud_db::Db;
+use metacloud_gateway::listeners::{self, DialectList, ListenError};
+use metacloud_gateway::native::{self as http, AppState};
 use metacloud_queue::amqp::AmqpBus;
 use metacloud_queue::embedded::EmbeddedBus;
 use metacloud_queue::{Bus, Consumer};
@@ -79,13 +80,13 @@ pub struct Running {
     /// The OpenStack Compute API, when a dialect plugin serves it.
     pub compute_addr: Option<SocketAddr>,
     /// The API dialects served on `compute_addr` (reloadable).
-    pub dialects: Option<Arc<metacloud_api::dialect::DialectService>>,
+    pub dialects: Option<Arc<metacloud_gateway::DialectService>>,
     /// Where the EC2 Query API listens.
     pub ec2_addr: Option<SocketAddr>,
     /// Where the metadata service listens.
     pub metadata_addr: Option<SocketAddr>,
     /// The dialects of every listener (identity, image, compute, EC2), for SIGHUP.
-    pub all_dialects: Vec<Arc<metacloud_api::dialect::DialectService>>,
+    pub all_dialects: Vec<Arc<metacloud_gateway::DialectService>>,
     pub image_addr: Option<SocketAddr>,
     pub computes: Vec<Arc<ComputeWorker>>,
     pub scheduler: Option<Arc<Scheduler>>,
@@ -238,10 +239,10 @@ async fn bind(
     Ok((listener, bound))
 }
 
-/// The identity service beside the API: bootstrap (accounts, `clouds.yaml`), then the
-/// identity, image and compute listeners, each serving its WASM dialects from
-/// `api.plugin_dir` (without one, only the native API runs). The catalog names the
-/// addresses actually bound.
+/// The identity service beside the API: bootstrap (accounts, `clouds.yaml`), then every
+/// listener of the gateway's table (identity, image, compute, and EC2 and metadata when
+/// they have dialects), each serving its WASM dialects from `api.plugin_dir` (without one,
+/// only the native API runs). The catalog names the addresses actually bound.
 async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Result<(), StartError> {
     let fail = |e: metacloud_identity::IdentityError| StartError::Service {
         role: "identity",
@@ -256,22 +257,8 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
     let Some(api) = running.api.clone() else {
         return Ok(());
     };
-    let (listener, addr) = bind(config.identity.listen, "identity.listen").await?;
-    let (compute_listener, compute_addr) =
-        bind(config.api.compute_listen, "api.compute_listen").await?;
-    let (image_listener, image_addr) = bind(config.api.image_listen, "api.image_listen").await?;
-    let ec2 = match config.api.ec2_dialects.is_empty() {
-        true => None,
-        false => Some(bind(config.api.ec2_listen, "api.ec2_listen").await?),
-    };
-    let metadata = match config.api.metadata_dialects.is_empty() {
-        true => None,
-        false => Some(bind(config.api.metadata_listen, "api.metadata_listen").await?),
-    };
     let mut config = config.clone();
-    config.identity.listen = addr;
-    config.api.image_listen = image_addr;
-    config.api.compute_listen = compute_addr;
+    let bound = listeners::bind(&mut config).await.map_err(listen_error)?;
     let identity = metacloud_identity::Identity::new(db.clone(), &config)
         .await
         .map_err(fail)?;
@@ -280,7 +267,7 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
         .map_err(fail)?;
     let images = metacloud_image::Images::new(db.clone(), config.data_dir().join("images"));
     let runtime = plugin_runtime(&config)?;
-    let backends = metacloud_api::dialect::Backends {
+    let backends = metacloud_gateway::Backends {
         identity: identity.clone(),
         api,
         images: images.clone(),
@@ -298,82 +285,54 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
         )?
         .into(),
     };
-    use metacloud_api::dialect::{router, DialectList};
-    let service = serve_dialects(&config, &runtime, &backends, DialectList::Identity)?;
-    running.all_dialects.push(service.clone());
-    spawn_server(listener, router(service), "identity");
-    running.listening.push((
-        "identity".into(),
-        format!(
-            "http://{addr}/v3 (clients: export OS_CLIENT_CONFIG_FILE={}; openstack --os-cloud metacloud …)",
-            boot.clouds_yaml.display()
-        ),
-    ));
-    let service = serve_dialects(&config, &runtime, &backends, DialectList::Image)?;
-    running.all_dialects.push(service.clone());
-    spawn_server(
-        image_listener,
-        metacloud_api::image_data::router(service),
-        "image",
-    );
-    running.listening.push((
-        "image".into(),
-        format!(
-            "http://{image_addr} (image API, store {})",
-            images.store().display()
-        ),
-    ));
-    running.image_addr = Some(image_addr);
-    let service = serve_dialects(&config, &runtime, &backends, DialectList::Compute)?;
-    running.dialects = Some(service.clone());
-    running.all_dialects.push(service.clone());
-    spawn_server(compute_listener, router(service), "compute");
-    running.listening.push((
-        "compute".into(),
-        format!(
-            "http://{compute_addr}/v2.1 (WASM dialects: {})",
-            config.api.dialects.join(", ")
-        ),
-    ));
-    running.compute_addr = Some(compute_addr);
-    if let Some((listener, ec2_addr)) = ec2 {
-        let service = serve_dialects(&config, &runtime, &backends, DialectList::Ec2)?;
-        running.all_dialects.push(service.clone());
-        spawn_server(listener, router(service), "ec2");
-        running.listening.push((
-            "ec2".into(),
-            format!(
-                "http://{ec2_addr}/ (WASM dialects: {}; credentials: openstack ec2 credentials create)",
-                config.api.ec2_dialects.join(", ")
+    let watch = Duration::from_secs(1);
+    let serving =
+        listeners::serve(bound, &config, &runtime, &backends, watch).map_err(listen_error)?;
+    for s in serving {
+        let (list, addr) = (s.list, s.addr);
+        let dialects = list.names(&config).join(", ");
+        let shown = match list {
+            DialectList::Identity => format!(
+                "http://{addr}/v3 (clients: export OS_CLIENT_CONFIG_FILE={}; openstack --os-cloud metacloud …)",
+                boot.clouds_yaml.display()
             ),
-        ));
-        running.ec2_addr = Some(ec2_addr);
-    }
-    if let Some((listener, md_addr)) = metadata {
-        let service = serve_dialects(&config, &runtime, &backends, DialectList::Metadata)?;
-        running.all_dialects.push(service.clone());
-        spawn_server(listener, router(service), "metadata");
-        running.listening.push((
-            "metadata".into(),
-            format!(
-                "http://{md_addr}/ (WASM dialects: {}; instances named by a proxy signing with api.metadata_secret)",
-                config.api.metadata_dialects.join(", ")
+            DialectList::Image => format!(
+                "http://{addr} (image API, store {})",
+                images.store().display()
             ),
-        ));
-        running.metadata_addr = Some(md_addr);
+            DialectList::Compute => format!("http://{addr}/v2.1 (WASM dialects: {dialects})"),
+            DialectList::Ec2 => format!(
+                "http://{addr}/ (WASM dialects: {dialects}; credentials: openstack ec2 credentials create)"
+            ),
+            DialectList::Metadata => format!(
+                "http://{addr}/ (WASM dialects: {dialects}; instances named by a proxy signing with api.metadata_secret)"
+            ),
+        };
+        running.listening.push((list.name().into(), shown));
+        match list {
+            DialectList::Identity => running.identity_addr = Some(addr),
+            DialectList::Image => running.image_addr = Some(addr),
+            DialectList::Compute => {
+                running.compute_addr = Some(addr);
+                running.dialects = Some(s.service.clone());
+            }
+            DialectList::Ec2 => running.ec2_addr = Some(addr),
+            DialectList::Metadata => running.metadata_addr = Some(addr),
+        }
+        running.all_dialects.push(s.service);
     }
     running.identity = Some(identity);
-    running.identity_addr = Some(addr);
     Ok(())
 }
 
-/// Serves `app` on `listener` until the process ends.
-fn spawn_server(listener: tokio::net::TcpListener, app: axum::Router, what: &'static str) {
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, server = what, "API server stopped");
-        }
-    });
+fn listen_error(e: ListenError) -> StartError {
+    match e {
+        ListenError::Bind { addr, key, reason } => StartError::Listen { addr, key, reason },
+        ListenError::Dialects { reason, .. } => StartError::Service {
+            role: "api",
+            reason,
+        },
+    }
 }
 
 fn plugin_runtime(config: &Config) -> Result<metacloud_plugins::Runtime, StartError> {
@@ -388,29 +347,6 @@ fn plugin_runtime(config: &Config) -> Result<metacloud_plugins::Runtime, StartEr
         role: "api",
         reason: e.to_string(),
     })
-}
-
-/// The dialects `list` names, from `api.plugin_dir`, in that order, served so that they
-/// reload when the directory or the config file changes (or on SIGHUP).
-fn serve_dialects(
-    config: &Config,
-    runtime: &metacloud_plugins::Runtime,
-    b: &metacloud_api::dialect::Backends,
-    list: metacloud_api::dialect::DialectList,
-) -> Result<Arc<metacloud_api::dialect::DialectService>, StartError> {
-    let fail = |reason: String| StartError::Service {
-        role: "api",
-        reason,
-    };
-    let service = metacloud_api::dialect::DialectService::from_config(
-        config,
-        list,
-        runtime.clone(),
-        b.clone(),
-    )
-    .map_err(fail)?;
-    service.spawn_watch(Duration::from_secs(1));
-    Ok(service)
 }
 
 /// Starts `roles` in this process with one queue connection and one database pool.

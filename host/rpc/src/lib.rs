@@ -8,7 +8,8 @@
 
 pub mod compute;
 pub mod conductor;
-pub mod objects;
+/// The plain objects messages carry (the `metacloud-objects` crate).
+pub use metacloud_objects as objects;
 pub mod scheduler;
 
 mod client;

@@ -12,9 +12,7 @@ tokio::task_local! {
 }
 
 /// A fresh request id in Nova's form, `req-<uuid>`.
-pub fn new_request_id() -> String {
-    format!("req-{}", uuid::Uuid::new_v4())
-}
+pub use metacloud_objects::new_request_id;
 
 /// The request id of the work this task does, or a fresh one outside any request.
 pub fn current_request_id() -> String {

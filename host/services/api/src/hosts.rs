@@ -2,7 +2,7 @@
 //! or marked down (fenced), and the evacuation of instances off a host that is down.
 
 use crate::{ApiError, ComputeApi, Context};
-use metacloud_db::migrations::Migration;
+use metacloud_db::moves::Migration;
 use metacloud_db::services::{Service, ServiceChange};
 use metacloud_rpc::objects::{InstanceSpec, TaskState, VmState};
 use metacloud_rpc::{conductor, topics};
@@ -106,10 +106,7 @@ impl ComputeApi {
         let flavor = self.db.get_flavor(&inst.flavor_id).await?;
         let image = match &inst.image_id {
             Some(id) => {
-                let who = metacloud_image::Requester {
-                    project_id: inst.project_id.clone(),
-                    roles: vec!["admin".into()],
-                };
+                let who = ctx.as_admin_of(&inst.project_id);
                 Some(images.for_boot(&who, id).await.map_err(|e| {
                     ApiError::Conflict(format!(
                         "Cannot evacuate instance {uuid}: its image {id} cannot be used: {e}"
@@ -191,10 +188,7 @@ impl ComputeApi {
             self.usable_target(dest, &source).await?;
         }
         let flavor = self.db.get_flavor(&inst.flavor_id).await?;
-        let admin = metacloud_image::Requester {
-            project_id: ctx.project_id.clone(),
-            roles: ctx.roles.clone(),
-        };
+        let admin = ctx.clone();
         let base = match &inst.image_id {
             Some(id) => images.for_boot(&admin, id).await.ok(),
             None => None,

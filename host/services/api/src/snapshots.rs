@@ -5,7 +5,7 @@
 
 use crate::{ApiError, ComputeApi, Context};
 use metacloud_db::images::Image;
-use metacloud_image::{ImageError, Images, Requester};
+use metacloud_image::{ImageError, Images};
 use metacloud_rpc::compute::{self, ImageUpload, Snapshot};
 use metacloud_rpc::objects::{TaskState, VmState};
 use metacloud_rpc::topics;
@@ -37,7 +37,8 @@ pub struct UploadVia {
     pub token: String,
 }
 
-pub(crate) fn image_error(e: ImageError) -> ApiError {
+/// An image service error as the compute API's.
+pub fn image_error(e: ImageError) -> ApiError {
     match e {
         ImageError::NotFound(m) => ApiError::NotFound(m),
         ImageError::Forbidden(m) => ApiError::Forbidden(m),
@@ -83,10 +84,7 @@ impl ComputeApi {
         let Some(host) = inst.host.clone() else {
             return Err(conflict());
         };
-        let who = Requester {
-            project_id: ctx.project_id.clone(),
-            roles: ctx.roles.clone(),
-        };
+        let who = ctx.clone();
         let base = match &inst.image_id {
             Some(id) => images.for_boot(&who, id).await.ok(),
             None => None,
@@ -198,7 +196,7 @@ impl ComputeApi {
 }
 
 /// Deletes the oldest backups of `uuid` of this type beyond `b.rotation`.
-async fn rotate(images: &Images, who: &Requester, uuid: &str, b: &Backup) {
+async fn rotate(images: &Images, who: &Context, uuid: &str, b: &Backup) {
     let prop = |img: &Image, k: &str| img.properties.get(k).cloned().unwrap_or_default();
     let mut backups: Vec<Image> = match images.list(who, None, None).await {
         Ok(all) => all

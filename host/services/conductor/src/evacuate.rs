@@ -3,7 +3,7 @@
 //! (never the source) unless the operator named one; the claim moves in one transaction.
 
 use crate::{rpc_error, Conductor};
-use metacloud_db::migrations::{status, Evacuation};
+use metacloud_db::moves::{status, Evacuation};
 use metacloud_rpc::compute;
 use metacloud_rpc::objects::{InstanceSpec, TaskState};
 use metacloud_rpc::{topics, RpcError};

@@ -4,26 +4,28 @@
 
 use crate::{Identity, IdentityError};
 use metacloud_db::identity::{Assignment, Change, Ec2Credential, NewUser, Project, Role, User};
+use metacloud_objects::Context;
 
 type Result<T> = std::result::Result<T, IdentityError>;
 
-/// Who is asking, as a validated token says (project none: an unscoped token).
-#[derive(Debug, Clone)]
-pub struct Who {
-    pub user_id: String,
-    pub project_id: Option<String>,
-    /// Effective roles on the project.
-    pub roles: Vec<String>,
+/// The identity policy's checks on who is asking (the shared request context; an
+/// unscoped token has an empty project).
+trait Policy {
+    /// An admin of a project (an unscoped token is nobody's admin).
+    fn is_identity_admin(&self) -> bool;
+    /// The caller itself, or an admin; else `identity:<action>` is forbidden.
+    fn self_or_admin(&self, user: &str, action: &str) -> Result<()>;
+    /// An admin; else `identity:<action>` is forbidden.
+    fn admin(&self, action: &str) -> Result<()>;
 }
 
-impl Who {
-    pub fn is_admin(&self) -> bool {
-        self.project_id.is_some() && self.roles.iter().any(|r| r == "admin")
+impl Policy for Context {
+    fn is_identity_admin(&self) -> bool {
+        !self.project_id.is_empty() && self.is_admin()
     }
 
-    /// The caller itself, or an admin; else `identity:<action>` is forbidden.
     fn self_or_admin(&self, user: &str, action: &str) -> Result<()> {
-        if self.user_id == user || self.is_admin() {
+        if self.user_id == user || self.is_identity_admin() {
             Ok(())
         } else {
             Err(forbidden(action))
@@ -31,7 +33,7 @@ impl Who {
     }
 
     fn admin(&self, action: &str) -> Result<()> {
-        if self.is_admin() {
+        if self.is_identity_admin() {
             Ok(())
         } else {
             Err(forbidden(action))
@@ -84,8 +86,8 @@ impl Identity {
     }
 
     /// All projects (admins), else the caller's own; optionally only those named `name`.
-    pub async fn list_projects(&self, who: &Who, name: Option<&str>) -> Result<Vec<Project>> {
-        if who.is_admin() {
+    pub async fn list_projects(&self, who: &Context, name: Option<&str>) -> Result<Vec<Project>> {
+        if who.is_identity_admin() {
             return Ok(self.db.list_projects(name).await?);
         }
         Ok(self
@@ -97,8 +99,8 @@ impl Identity {
     }
 
     /// A project: admins any, others the one their token is scoped to.
-    pub async fn get_project(&self, who: &Who, id: &str) -> Result<Project> {
-        if !who.is_admin() && who.project_id.as_deref() != Some(id) {
+    pub async fn get_project(&self, who: &Context, id: &str) -> Result<Project> {
+        if !who.is_identity_admin() && who.project_id != id {
             return Err(forbidden("get_project"));
         }
         Ok(self.db.get_project(id).await?)
@@ -106,7 +108,7 @@ impl Identity {
 
     pub async fn create_project(
         &self,
-        who: &Who,
+        who: &Context,
         name: &str,
         description: &str,
         enabled: bool,
@@ -118,7 +120,12 @@ impl Identity {
         Ok(project)
     }
 
-    pub async fn update_project(&self, who: &Who, id: &str, change: &Change) -> Result<Project> {
+    pub async fn update_project(
+        &self,
+        who: &Context,
+        id: &str,
+        change: &Change,
+    ) -> Result<Project> {
         who.admin("update_project")?;
         if let Some(n) = &change.name {
             name_ok(n)?;
@@ -126,7 +133,7 @@ impl Identity {
         Ok(self.db.update_project(id, change).await?)
     }
 
-    pub async fn delete_project(&self, who: &Who, id: &str) -> Result<()> {
+    pub async fn delete_project(&self, who: &Context, id: &str) -> Result<()> {
         who.admin("delete_project")?;
         self.db.delete_project(id).await?;
         tracing::info!(project = %id, "project deleted");
@@ -134,22 +141,22 @@ impl Identity {
     }
 
     /// Projects `user` holds a role on: the caller's own, or anyone's for admins.
-    pub async fn user_projects(&self, who: &Who, user: &str) -> Result<Vec<Project>> {
+    pub async fn user_projects(&self, who: &Context, user: &str) -> Result<Vec<Project>> {
         who.self_or_admin(user, "list_user_projects")?;
         self.projects_of(user).await
     }
 
-    pub async fn list_users(&self, who: &Who, name: Option<&str>) -> Result<Vec<User>> {
+    pub async fn list_users(&self, who: &Context, name: Option<&str>) -> Result<Vec<User>> {
         who.admin("list_users")?;
         Ok(self.db.list_users(name).await?)
     }
 
-    pub async fn get_user(&self, who: &Who, id: &str) -> Result<User> {
+    pub async fn get_user(&self, who: &Context, id: &str) -> Result<User> {
         who.self_or_admin(id, "get_user")?;
         Ok(self.db.get_user(id).await?)
     }
 
-    pub async fn create_user(&self, who: &Who, new: UserCreate) -> Result<User> {
+    pub async fn create_user(&self, who: &Context, new: UserCreate) -> Result<User> {
         who.admin("create_user")?;
         name_ok(&new.name)?;
         if let Some(p) = &new.default_project_id {
@@ -180,7 +187,7 @@ impl Identity {
     /// Changes a user; `password`, when given, in clear.
     pub async fn update_user(
         &self,
-        who: &Who,
+        who: &Context,
         id: &str,
         mut change: Change,
         password: Option<&str>,
@@ -195,7 +202,7 @@ impl Identity {
         Ok(self.db.update_user(id, &change).await?)
     }
 
-    pub async fn delete_user(&self, who: &Who, id: &str) -> Result<()> {
+    pub async fn delete_user(&self, who: &Context, id: &str) -> Result<()> {
         who.admin("delete_user")?;
         self.db.delete_user(id).await?;
         tracing::info!(user = %id, "user deleted");
@@ -203,15 +210,15 @@ impl Identity {
     }
 
     /// Roles, for anyone with a valid token.
-    pub async fn list_roles(&self, _who: &Who, name: Option<&str>) -> Result<Vec<Role>> {
+    pub async fn list_roles(&self, _who: &Context, name: Option<&str>) -> Result<Vec<Role>> {
         Ok(self.db.list_roles(name).await?)
     }
 
-    pub async fn get_role(&self, _who: &Who, id: &str) -> Result<Role> {
+    pub async fn get_role(&self, _who: &Context, id: &str) -> Result<Role> {
         Ok(self.db.get_role(id).await?)
     }
 
-    pub async fn create_role(&self, who: &Who, name: &str) -> Result<Role> {
+    pub async fn create_role(&self, who: &Context, name: &str) -> Result<Role> {
         who.admin("create_role")?;
         name_ok(name)?;
         if self.db.find_role(name).await.is_ok() {
@@ -223,12 +230,18 @@ impl Identity {
     }
 
     /// Roles assigned to `user` on `project` (not the implied ones).
-    pub async fn user_roles(&self, who: &Who, project: &str, user: &str) -> Result<Vec<Role>> {
+    pub async fn user_roles(&self, who: &Context, project: &str, user: &str) -> Result<Vec<Role>> {
         who.self_or_admin(user, "list_grants")?;
         Ok(self.db.roles_on(user, project).await?)
     }
 
-    pub async fn grant_role(&self, who: &Who, project: &str, user: &str, role: &str) -> Result<()> {
+    pub async fn grant_role(
+        &self,
+        who: &Context,
+        project: &str,
+        user: &str,
+        role: &str,
+    ) -> Result<()> {
         who.admin("create_grant")?;
         self.db.assign_role(project, user, role).await?;
         tracing::info!(project = %project, user = %user, role = %role, "role granted");
@@ -237,7 +250,7 @@ impl Identity {
 
     pub async fn revoke_role(
         &self,
-        who: &Who,
+        who: &Context,
         project: &str,
         user: &str,
         role: &str,
@@ -251,12 +264,12 @@ impl Identity {
     /// Assignments matching the filters; non-admins only their own.
     pub async fn list_assignments(
         &self,
-        who: &Who,
+        who: &Context,
         user: Option<&str>,
         project: Option<&str>,
         role: Option<&str>,
     ) -> Result<Vec<Assignment>> {
-        if !who.is_admin() && user != Some(who.user_id.as_str()) {
+        if !who.is_identity_admin() && user != Some(who.user_id.as_str()) {
             return Err(forbidden("list_role_assignments"));
         }
         Ok(self
@@ -268,7 +281,11 @@ impl Identity {
             .collect())
     }
 
-    pub async fn list_ec2_credentials(&self, who: &Who, user: &str) -> Result<Vec<Ec2Credential>> {
+    pub async fn list_ec2_credentials(
+        &self,
+        who: &Context,
+        user: &str,
+    ) -> Result<Vec<Ec2Credential>> {
         who.self_or_admin(user, "ec2_list_credentials")?;
         Ok(self.db.list_ec2_credentials(user).await?)
     }
@@ -277,13 +294,13 @@ impl Identity {
     /// the user must hold a role there.
     pub async fn create_ec2_credential(
         &self,
-        who: &Who,
+        who: &Context,
         user: &str,
         project: Option<&str>,
     ) -> Result<Ec2Credential> {
         who.self_or_admin(user, "ec2_create_credential")?;
         let project = project
-            .or(who.project_id.as_deref())
+            .or(Some(who.project_id.as_str()).filter(|p| !p.is_empty()))
             .ok_or_else(|| {
                 IdentityError::BadRequest("Expecting to find tenant_id in request body".into())
             })?
@@ -301,7 +318,7 @@ impl Identity {
     /// One of `user`'s EC2 credentials (another user's is not found).
     pub async fn get_ec2_credential(
         &self,
-        who: &Who,
+        who: &Context,
         user: &str,
         access: &str,
     ) -> Result<Ec2Credential> {
@@ -315,7 +332,12 @@ impl Identity {
         Ok(c)
     }
 
-    pub async fn delete_ec2_credential(&self, who: &Who, user: &str, access: &str) -> Result<()> {
+    pub async fn delete_ec2_credential(
+        &self,
+        who: &Context,
+        user: &str,
+        access: &str,
+    ) -> Result<()> {
         self.get_ec2_credential(who, user, access).await?;
         self.db.delete_ec2_credential(access).await?;
         tracing::info!(user = %user, access = %access, "EC2 credential deleted");
@@ -323,18 +345,18 @@ impl Identity {
     }
 
     /// The token `subject` stands for: its holder may see it, others only an admin.
-    pub async fn check_token(&self, who: &Who, subject: &str) -> Result<crate::Auth> {
+    pub async fn check_token(&self, who: &Context, subject: &str) -> Result<crate::Auth> {
         let a = self.validate(subject).await?;
-        if a.user.id != who.user_id && !who.is_admin() {
+        if a.user.id != who.user_id && !who.is_identity_admin() {
             return Err(forbidden("validate_token"));
         }
         Ok(a)
     }
 
     /// Revokes `subject`: its holder or an admin.
-    pub async fn revoke_token(&self, who: &Who, subject: &str) -> Result<()> {
+    pub async fn revoke_token(&self, who: &Context, subject: &str) -> Result<()> {
         let a = self.validate(subject).await?;
-        if a.user.id != who.user_id && !who.is_admin() {
+        if a.user.id != who.user_id && !who.is_identity_admin() {
             return Err(forbidden("revoke_token"));
         }
         self.revoke(subject).await

@@ -12,7 +12,7 @@ pub mod store;
 use displaydoc::Display;
 use metacloud_db::images::{Image, Member};
 use metacloud_db::{Db, DbError};
-use metacloud_rpc::objects::ImageRef;
+use metacloud_objects::{Context, ImageRef};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use thiserror::Error;
@@ -51,22 +51,6 @@ impl From<DbError> for ImageError {
             DbError::Conflict(m) => ImageError::Conflict(m),
             e => ImageError::Internal(e.to_string()),
         }
-    }
-}
-
-/// Who is asking.
-#[derive(Debug, Clone)]
-pub struct Requester {
-    pub project_id: String,
-    pub roles: Vec<String>,
-}
-
-impl Requester {
-    pub fn is_admin(&self) -> bool {
-        self.roles.iter().any(|r| r == "admin")
-    }
-    pub fn can_write(&self) -> bool {
-        self.roles.iter().any(|r| r == "admin" || r == "member")
     }
 }
 
@@ -110,7 +94,7 @@ impl Images {
     }
 
     /// Whether `who` may see `img` (`membership`: its membership status, if any).
-    pub fn visible(who: &Requester, img: &Image, membership: Option<&str>) -> bool {
+    pub fn visible(who: &Context, img: &Image, membership: Option<&str>) -> bool {
         who.is_admin()
             || img.owner.as_deref() == Some(who.project_id.as_str())
             || matches!(img.visibility.as_str(), "public" | "community")
@@ -118,7 +102,7 @@ impl Images {
     }
 
     /// An image `who` may see (another project's private one is "not found").
-    pub async fn get(&self, who: &Requester, id: &str) -> Result<Image, ImageError> {
+    pub async fn get(&self, who: &Context, id: &str) -> Result<Image, ImageError> {
         let img = self.db.get_image(id).await.map_err(|e| match e {
             DbError::NotFound(_) => not_found(id),
             e => e.into(),
@@ -132,7 +116,7 @@ impl Images {
     }
 
     /// An image `who` may change: its owner's (or any, for admins).
-    async fn owned(&self, who: &Requester, id: &str) -> Result<Image, ImageError> {
+    async fn owned(&self, who: &Context, id: &str) -> Result<Image, ImageError> {
         let img = self.get(who, id).await?;
         if !who.can_write() {
             return Err(ImageError::Forbidden(
@@ -147,7 +131,7 @@ impl Images {
         Ok(img)
     }
 
-    fn check(who: &Requester, img: &Image) -> Result<(), ImageError> {
+    fn check(who: &Context, img: &Image) -> Result<(), ImageError> {
         if !VISIBILITIES.contains(&img.visibility.as_str()) {
             return Err(ImageError::BadRequest(format!(
                 "Invalid visibility value: {}",
@@ -185,7 +169,7 @@ impl Images {
     }
 
     /// Records a new image owned by `who`'s project.
-    pub async fn create(&self, who: &Requester, mut img: Image) -> Result<Image, ImageError> {
+    pub async fn create(&self, who: &Context, mut img: Image) -> Result<Image, ImageError> {
         if !who.can_write() {
             return Err(ImageError::Forbidden(
                 "You are not authorized to complete add_image action.".into(),
@@ -214,7 +198,7 @@ impl Images {
     /// and shared ones it accepted (Glance's default listing); admins see all.
     pub async fn list(
         &self,
-        who: &Requester,
+        who: &Context,
         visibility: Option<&str>,
         member_status: Option<&str>,
     ) -> Result<Vec<Image>, ImageError> {
@@ -253,7 +237,7 @@ impl Images {
     /// Applies changes the caller asked for (already parsed from a JSON patch).
     pub async fn update(
         &self,
-        who: &Requester,
+        who: &Context,
         id: &str,
         change: impl FnOnce(&mut Image) -> Result<(), ImageError>,
     ) -> Result<Image, ImageError> {
@@ -264,7 +248,7 @@ impl Images {
     }
 
     /// Deletes an image and its data (refused while protected).
-    pub async fn delete(&self, who: &Requester, id: &str) -> Result<(), ImageError> {
+    pub async fn delete(&self, who: &Context, id: &str) -> Result<(), ImageError> {
         let img = self.owned(who, id).await?;
         if img.protected {
             return Err(ImageError::Forbidden(format!(
@@ -280,12 +264,7 @@ impl Images {
     }
 
     /// Stores the data of a `queued` image.
-    pub async fn upload<S, E>(
-        &self,
-        who: &Requester,
-        id: &str,
-        body: S,
-    ) -> Result<Image, ImageError>
+    pub async fn upload<S, E>(&self, who: &Context, id: &str, body: S) -> Result<Image, ImageError>
     where
         S: futures::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -327,7 +306,7 @@ impl Images {
     /// Shares an image with another project.
     pub async fn add_member(
         &self,
-        who: &Requester,
+        who: &Context,
         id: &str,
         member: &str,
     ) -> Result<Member, ImageError> {
@@ -341,7 +320,7 @@ impl Images {
         Ok(self.db.add_image_member(id, member).await?)
     }
 
-    pub async fn members(&self, who: &Requester, id: &str) -> Result<Vec<Member>, ImageError> {
+    pub async fn members(&self, who: &Context, id: &str) -> Result<Vec<Member>, ImageError> {
         let img = self.get(who, id).await?;
         let all = self.db.list_image_members(id).await?;
         if who.is_admin() || img.owner.as_deref() == Some(who.project_id.as_str()) {
@@ -358,7 +337,7 @@ impl Images {
     /// A member accepts or rejects; the owner may only look.
     pub async fn set_member_status(
         &self,
-        who: &Requester,
+        who: &Context,
         id: &str,
         member: &str,
         status: &str,
@@ -377,7 +356,7 @@ impl Images {
 
     pub async fn remove_member(
         &self,
-        who: &Requester,
+        who: &Context,
         id: &str,
         member: &str,
     ) -> Result<(), ImageError> {
@@ -387,7 +366,7 @@ impl Images {
 
     /// The image to boot from, as the compute host needs it: visible to the project,
     /// with data.
-    pub async fn for_boot(&self, who: &Requester, id: &str) -> Result<ImageRef, ImageError> {
+    pub async fn for_boot(&self, who: &Context, id: &str) -> Result<ImageRef, ImageError> {
         let img = self.get(who, id).await?;
         if img.status != "active" {
             return Err(ImageError::BadRequest(format!("Image {id} is not active.")));

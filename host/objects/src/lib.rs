@@ -1,4 +1,10 @@
-//! The things services pass around: flavors, images, instances, host states.
+//! The things services pass around: flavors, images, instances, host states, and who is
+//! asking ([`Context`]). Plain data at the bottom of the crate graph: the database, the
+//! queue's messages and every service share them, and this crate depends on nothing of
+//! ours.
+
+mod context;
+pub use context::{new_request_id, Context};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -1,571 +1,42 @@
-//! API dialects over HTTP. The host serves the routes a dialect plugin declares: it
-//! authenticates the caller (Keystone token), checks the route's access level, and hands
-//! the request to the plugin in a fresh instance; the plugin parses, validates and shapes
-//! everything, and reaches state only through [`ComputeHost`], the host compute API.
+//! The `compute` and `signatures` imports: the compute domain ([`ComputeApi`]) as a
+//! dialect sees it, with the conversions between its objects and the WIT records.
 
-use crate::identity_host::IdentityOps;
-use crate::image_host::ImageOps;
-use crate::metadata_host::{identify, MetadataOps};
-use crate::routes::{DialectSet, Found, RouteAt};
+use crate::caller::{context, Established};
 use crate::sealed::Seals;
-use crate::{ApiError, ComputeApi, Context, CreateRequest};
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::Router;
-use metacloud_config::Config;
+use metacloud_api::snapshots::UploadVia;
+use metacloud_api::{ActionEnv, ApiError, ComputeApi, Context, CreateRequest};
 use metacloud_db::instances::{Instance, ServerFilter};
 use metacloud_identity::{Identity, IdentityError};
-use metacloud_plugins::api::metadata::InstanceData;
 use metacloud_plugins::api::{
-    compute, pack_servers, signatures, Access, Aggregate, AvailabilityZone, BackupSpec, Caller,
-    Certificate, DialectImports, DialectPlugin, Fault, Flavor, FlavorCreate, HttpRequest,
-    HttpResponse, Hypervisor, Image, InstanceAction, Keypair, KeypairCreated, Migration, OpError,
-    QuotaError, QuotaUsage, Server, ServerCreate, ServerGroup, ServerPage, ServerQuery, Service,
-    ServiceChange,
+    compute, pack_servers, signatures, Aggregate, AvailabilityZone, BackupSpec, Caller,
+    Certificate, Fault, Flavor, FlavorCreate, Hypervisor, Image, InstanceAction, Keypair,
+    KeypairCreated, Migration, OpError, QuotaError, QuotaUsage, Server, ServerCreate, ServerGroup,
+    ServerPage, ServerQuery, Service, ServiceChange,
 };
-use metacloud_plugins::swap::{HotSwap, Source};
-use metacloud_plugins::Runtime;
-use metacloud_rpc::compute::PowerOp;
 use metacloud_rpc::objects::{ImageRef, SchedulerHints, VmState};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
-use tracing::Instrument;
-
-/// The dialect plugins served on one listener (OpenStack Compute and the admin API on the
-/// compute port, say), swappable while it runs ([`HotSwap`]): a request takes the set
-/// current when it arrives and finishes on it; a reload builds a whole new set beside it
-/// (routes checked for overlaps) and puts it in place, or changes nothing and says why.
-pub struct DialectService {
-    pub runtime: Runtime,
-    dialects: Arc<HotSwap<DialectSource>>,
-    identity: Identity,
-    api: ComputeApi,
-    pub(crate) images: metacloud_image::Images,
-    /// Base URL of the image API (what computes upload snapshots to).
-    image_url: String,
-    /// How far an EC2 request's signed timestamp may be from now.
-    ec2_max_skew_ms: i64,
-    /// What metadata proxies sign instance ids with.
-    metadata_secret: Arc<str>,
-}
-
-/// The host services behind every dialect listener.
-#[derive(Clone)]
-pub struct Backends {
-    pub identity: Identity,
-    pub api: ComputeApi,
-    pub images: metacloud_image::Images,
-    /// Base URL of the image API (what computes upload snapshots to).
-    pub image_url: String,
-    /// How far an EC2 request's signed timestamp may be from now (`api.ec2_max_skew_secs`).
-    pub ec2_max_skew: Duration,
-    /// What metadata proxies sign instance ids with (`api.metadata_secret`).
-    pub metadata_secret: Arc<str>,
-}
-
-/// Where a listener's dialects come from: the config key that names them (`list`) and
-/// the plugin directory (`api.plugin_dir`).
-#[derive(Clone)]
-pub struct DialectSource {
-    pub runtime: Runtime,
-    pub list: DialectList,
-}
-
-/// Which listener's dialects: each has its own list in the config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DialectList {
-    /// `api.dialects`, served on `api.compute_listen`.
-    Compute,
-    /// `identity.dialects`, served on `identity.listen`.
-    Identity,
-    /// `api.image_dialects`, served on `api.image_listen`.
-    Image,
-    /// `api.ec2_dialects`, served on `api.ec2_listen`.
-    Ec2,
-    /// `api.metadata_dialects`, served on `api.metadata_listen`.
-    Metadata,
-}
-
-impl DialectList {
-    /// The config key that names the dialects.
-    pub fn key(self) -> &'static str {
-        match self {
-            DialectList::Compute => "api.dialects",
-            DialectList::Identity => "identity.dialects",
-            DialectList::Image => "api.image_dialects",
-            DialectList::Ec2 => "api.ec2_dialects",
-            DialectList::Metadata => "api.metadata_dialects",
-        }
-    }
-
-    /// The dialect names `config` lists for this listener.
-    pub fn names(self, config: &Config) -> &[String] {
-        match self {
-            DialectList::Compute => &config.api.dialects,
-            DialectList::Identity => &config.identity.dialects,
-            DialectList::Image => &config.api.image_dialects,
-            DialectList::Ec2 => &config.api.ec2_dialects,
-            DialectList::Metadata => &config.api.metadata_dialects,
-        }
-    }
-}
-
-impl Source for DialectSource {
-    type Item = DialectSet;
-
-    fn what(&self) -> String {
-        format!("API dialects ({})", self.list.key())
-    }
-
-    fn build(&self, config: &Config) -> Result<Arc<DialectSet>, String> {
-        let dir = config
-            .api
-            .plugin_dir
-            .clone()
-            .ok_or_else(|| "api.plugin_dir is not set".to_string())?;
-        let key = self.list.key();
-        let dialects = load_dialects(&self.runtime, &dir, self.list.names(config), key)?;
-        let set = DialectSet::new(dialects).map_err(|e| format!("{e} ({key})"))?;
-        Ok(Arc::new(set))
-    }
-
-    fn plugin_dir(&self, config: &Config) -> Option<std::path::PathBuf> {
-        config.api.plugin_dir.clone()
-    }
-
-    fn describe(&self, set: &DialectSet) -> String {
-        set.names().join(", ")
-    }
-}
-
-/// The dialects `names` (config key `key`) from `dir`, in that order; an absent or doubled
-/// name is an error naming the key.
-pub fn load_dialects(
-    runtime: &Runtime,
-    dir: &std::path::Path,
-    names: &[String],
-    key: &str,
-) -> Result<Vec<DialectPlugin>, String> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot read {} (api.plugin_dir): {e}", dir.display()))?;
-    let mut paths: Vec<_> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
-        .collect();
-    paths.sort();
-    let mut found: Vec<DialectPlugin> = Vec::new();
-    for path in paths {
-        match DialectPlugin::load(runtime, &path, Default::default()) {
-            Ok(p) if names.contains(&p.name) => {
-                if found.iter().any(|f| f.name == p.name) {
-                    return Err(format!(
-                        "two API dialects named `{}` in {} (api.plugin_dir)",
-                        p.name,
-                        dir.display()
-                    ));
-                }
-                tracing::info!(name = %p.name, path = %path.display(), routes = p.routes.len(), "API dialect loaded");
-                found.push(p);
-            }
-            Ok(p) => {
-                tracing::debug!(name = %p.name, path = %path.display(), key, "API dialect not listed here; not served")
-            }
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "API dialect not loaded"),
-        }
-    }
-    let mut dialects = Vec::new();
-    for name in names {
-        let at = found.iter().position(|p| &p.name == name).ok_or_else(|| {
-            format!(
-                "{key} names `{name}`, but no plugin in {} (api.plugin_dir) calls itself that",
-                dir.display()
-            )
-        })?;
-        dialects.push(found.remove(at));
-    }
-    Ok(dialects)
-}
-
-impl DialectService {
-    /// Serves the dialects `list` names in `config`, reloadable ([`DialectService::reload`],
-    /// [`DialectService::spawn_watch`]).
-    pub fn from_config(
-        config: &Config,
-        list: DialectList,
-        runtime: Runtime,
-        b: Backends,
-    ) -> Result<Arc<DialectService>, String> {
-        let source = DialectSource {
-            runtime: runtime.clone(),
-            list,
-        };
-        let dialects = HotSwap::new(source, config.clone())?;
-        Ok(DialectService::new(runtime, dialects, b))
-    }
-
-    /// Serves `dialects` (fixed: [`HotSwap::fixed`], or reloadable).
-    pub fn new(
-        runtime: Runtime,
-        dialects: HotSwap<DialectSource>,
-        b: Backends,
-    ) -> Arc<DialectService> {
-        Arc::new(DialectService {
-            runtime,
-            dialects: Arc::new(dialects),
-            identity: b.identity,
-            api: b.api,
-            images: b.images,
-            image_url: b.image_url,
-            ec2_max_skew_ms: b.ec2_max_skew.as_millis() as i64,
-            metadata_secret: b.metadata_secret,
-        })
-    }
-
-    /// Whether this service serves the dialects of `list`.
-    fn serves(&self, list: DialectList) -> bool {
-        self.dialects.source().is_some_and(|s| s.list == list)
-    }
-
-    /// The dialects served now.
-    pub fn current(&self) -> Arc<DialectSet> {
-        self.dialects.current()
-    }
-
-    /// Loads the dialects again (config file and plugin directory) and serves them from
-    /// the next request on; requests under way finish on the old ones. On any error the
-    /// current set stays and the error says why. Blocking (plugins compile).
-    pub fn reload(&self) -> Result<Vec<String>, String> {
-        self.dialects.reload().map(|set| set.names())
-    }
-
-    /// Watches the config file and the plugin directory; a change reloads the dialects.
-    pub fn spawn_watch(&self, every: Duration) {
-        self.dialects.spawn_watch(every);
-    }
-
-    /// What one request's dialect may reach: its imports, for `caller`.
-    fn imports(
-        &self,
-        request_id: &str,
-        token: Option<&str>,
-        caller: Option<Caller>,
-        instance: Option<InstanceData>,
-        seals: Arc<Seals>,
-    ) -> DialectImports {
-        let handle = tokio::runtime::Handle::current();
-        let caller = Established::new(caller);
-        let compute = ComputeHost {
-            api: self.api.clone(),
-            images: self.images.clone(),
-            handle: handle.clone(),
-            request_id: request_id.to_string(),
-            token: token.map(String::from),
-            image_url: self.image_url.clone(),
-            caller: caller.clone(),
-            identity: self.identity.clone(),
-            ec2_max_skew_ms: self.ec2_max_skew_ms,
-            seals: seals.clone(),
-        };
-        DialectImports {
-            signatures: Some(Box::new(compute.clone())),
-            compute: Some(Box::new(compute)),
-            metadata: Some(Box::new(MetadataOps {
-                instance,
-                seals: seals.clone(),
-                secret: self.metadata_secret.clone(),
-            })),
-            identity: Some(Box::new(IdentityOps {
-                identity: self.identity.clone(),
-                seals,
-                handle: handle.clone(),
-                caller: caller.clone(),
-            })),
-            images: Some(Box::new(ImageOps {
-                images: self.images.clone(),
-                handle,
-                caller,
-            })),
-        }
-    }
-
-    /// The caller a token stands for (validations cached briefly by identity), or why not.
-    pub(crate) async fn caller(
-        &self,
-        token: &str,
-        request_id: &str,
-    ) -> Result<Caller, IdentityError> {
-        let auth = self.identity.validate_cached(token).await?;
-        // An unscoped token: no project, no roles (public routes only).
-        let (project_id, project_name) = auth.project.map(|p| (p.id, p.name)).unwrap_or_default();
-        Ok(Caller {
-            user_id: auth.user.id,
-            user_name: auth.user.name,
-            project_id,
-            project_name,
-            roles: auth.roles.into_iter().map(|r| r.name).collect(),
-            request_id: request_id.to_string(),
-        })
-    }
-}
-
-fn allowed(access: Access, roles: &[String]) -> bool {
-    let has = |r: &str| roles.iter().any(|x| x == r);
-    match access {
-        Access::Public => true,
-        Access::Reader => has("reader") || has("member") || has("admin"),
-        Access::Member => has("member") || has("admin"),
-        Access::Admin => has("admin"),
-    }
-}
-
-/// The router: every request is matched against the dialects current when it arrives.
-pub fn router(svc: Arc<DialectService>) -> Router {
-    Router::new().fallback(dispatch).with_state(svc)
-}
-
-pub(crate) async fn dispatch(
-    State(svc): State<Arc<DialectService>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let set = svc.current();
-    match set.find(method.as_str(), uri.path()) {
-        Found::Route(at, params) => serve(svc, set, at, method, uri, headers, params, body).await,
-        Found::OtherMethod(d) => {
-            let message = format!("The method {method} is not allowed for this resource.");
-            refuse(&svc, &set.plugins[d], 405, &message).await
-        }
-        Found::Nothing(d) => {
-            let message = format!("The resource could not be found: {}", uri.path());
-            refuse(&svc, &set.plugins[d], 404, &message).await
-        }
-    }
-}
-
-/// A refusal in the format of the dialect nearest to `path` (for routes the host serves
-/// itself, such as image data).
-pub(crate) async fn refuse_near(
-    svc: &Arc<DialectService>,
-    method: &Method,
-    path: &str,
-    status: u16,
-    message: &str,
-) -> Response {
-    let set = svc.current();
-    let at = match set.find(method.as_str(), path) {
-        Found::Route(at, _) => at.dialect,
-        Found::OtherMethod(d) | Found::Nothing(d) => d,
-    };
-    refuse(svc, &set.plugins[at], status, message).await
-}
-
-/// A refusal in `dialect`'s format (plain JSON if the plugin cannot even do that).
-async fn refuse(
-    svc: &Arc<DialectService>,
-    dialect: &Arc<DialectPlugin>,
-    status: u16,
-    message: &str,
-) -> Response {
-    let (svc2, dialect, message2) = (svc.clone(), dialect.clone(), message.to_string());
-    let rendered =
-        tokio::task::spawn_blocking(move || dialect.render_error(&svc2.runtime, status, &message2))
-            .await;
-    match rendered {
-        Ok(Ok(resp)) => into_response(resp),
-        _ => {
-            let body = serde_json::json!({"error": {"code": status, "message": message}});
-            (
-                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                axum::Json(body),
-            )
-                .into_response()
-        }
-    }
-}
-
-fn into_response(r: HttpResponse) -> Response {
-    let mut resp = Response::new(axum::body::Body::from(r.body));
-    *resp.status_mut() =
-        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    for (k, v) in r.headers {
-        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
-            resp.headers_mut().append(k, v);
-        }
-    }
-    resp
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn serve(
-    svc: Arc<DialectService>,
-    set: Arc<DialectSet>,
-    at: RouteAt,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    params: Vec<(String, String)>,
-    body: Bytes,
-) -> Response {
-    let request_id = metacloud_rpc::new_request_id();
-    let dialect = set.plugins[at.dialect].clone();
-    let route = at.route;
-    let span = tracing::info_span!("dialect", request_id = %request_id, dialect = %dialect.name, method = %method, path = %uri.path());
-    let id = request_id.clone();
-    let mut resp = metacloud_rpc::with_request_id(
-        request_id.clone(),
-        async move {
-            let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok());
-            let access = dialect.routes[route as usize].access;
-            let caller = match token {
-                Some(token) => match svc.caller(token, &id).await {
-                    Ok(c) => Some(c),
-                    Err(IdentityError::Internal(e)) => {
-                        tracing::error!(error = %e, "token validation failed");
-                        return refuse(&svc, &dialect, 503, "The identity service is unavailable").await;
-                    }
-                    // A public route answers without credentials (logging in with a stale
-                    // token in the headers, say).
-                    Err(_) if access == Access::Public => None,
-                    Err(_) => return refuse(&svc, &dialect, 401, "The request you have made requires authentication.").await,
-                },
-                None => None,
-            };
-            match &caller {
-                None if access != Access::Public => {
-                    return refuse(&svc, &dialect, 401, "The request you have made requires authentication.").await
-                }
-                Some(c) if access != Access::Public && c.project_id.is_empty() => {
-                    return refuse(&svc, &dialect, 401, "This request needs a project-scoped token.").await
-                }
-                Some(c) if !allowed(access, &c.roles) => {
-                    let path = &dialect.routes[route as usize].path;
-                    return refuse(&svc, &dialect, 403, &format!("Policy doesn't allow {method} {path} to be performed.")).await;
-                }
-                _ => {}
-            }
-            let mut req = HttpRequest {
-                method: method.to_string(),
-                path: uri.path().to_string(),
-                query: uri
-                    .query()
-                    .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-                    .unwrap_or_default(),
-                headers: headers
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-                    .collect(),
-                body: body.to_vec(),
-            };
-            // On the metadata listener: the instance the request comes from.
-            let instance = match svc.serves(DialectList::Metadata) {
-                true => identify(svc.api.db(), &svc.metadata_secret, &headers).await,
-                false => None,
-            };
-            let seals = Arc::new(Seals::new());
-            seals.seal_request(&mut req.headers, &mut req.body);
-            let imports = svc.imports(&id, token, caller.clone(), instance, seals.clone());
-            let (svc2, dialect2) = (svc.clone(), dialect.clone());
-            let span = tracing::Span::current();
-            let handled = tokio::task::spawn_blocking(move || {
-                let _entered = span.enter();
-                dialect2.handle(&svc2.runtime, imports, route, params, caller, req)
-            })
-            .await;
-            match handled {
-                Ok(Ok(mut resp)) => {
-                    seals.open_response(&mut resp);
-                    into_response(resp)
-                }
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "dialect plugin failed");
-                    refuse(&svc, &dialect, 500, "The server has either erred or is incapable of performing the requested operation.").await
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "dialect task failed");
-                    refuse(&svc, &dialect, 500, "The server has either erred or is incapable of performing the requested operation.").await
-                }
-            }
-        }
-        .instrument(span),
-    )
-    .await;
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut()
-            .insert("x-openstack-request-id", v.clone());
-        resp.headers_mut().insert("x-compute-request-id", v);
-    }
-    resp
-}
 
 /// The host compute API as a dialect's `compute` import. Runs on the plugin's blocking
 /// thread and waits there for the async work.
 #[derive(Clone)]
-pub struct ComputeHost {
-    api: ComputeApi,
-    images: metacloud_image::Images,
-    handle: tokio::runtime::Handle,
-    request_id: String,
+pub(crate) struct ComputeHost {
+    pub(crate) api: ComputeApi,
+    pub(crate) images: metacloud_image::Images,
+    pub(crate) handle: tokio::runtime::Handle,
+    pub(crate) request_id: String,
     /// The caller's token, handed to a compute that uploads a snapshot for it.
-    token: Option<String>,
+    pub(crate) token: Option<String>,
     /// Base URL of the image API.
-    image_url: String,
+    pub(crate) image_url: String,
     /// The caller the host established for this request, if any.
-    caller: Established,
+    pub(crate) caller: Established,
     /// Checks EC2 signatures (`signatures` import).
-    identity: Identity,
+    pub(crate) identity: Identity,
     /// How far an EC2 request's timestamp may be from now.
-    ec2_max_skew_ms: i64,
+    pub(crate) ec2_max_skew_ms: i64,
     /// This request's sealed secrets: a certificate's private key goes out through them.
-    seals: Arc<Seals>,
-}
-
-/// The caller the host established for one request: from its token, or from an EC2
-/// signature it verified during the request. Every import checks the caller a dialect
-/// passes against it.
-#[derive(Clone, Default)]
-pub(crate) struct Established(Arc<std::sync::Mutex<Option<Caller>>>);
-
-impl Established {
-    pub(crate) fn new(caller: Option<Caller>) -> Established {
-        Established(Arc::new(std::sync::Mutex::new(caller)))
-    }
-
-    fn get(&self) -> Option<Caller> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// The established caller, if `claimed` is it (same user, project and roles); a
-    /// mismatch is logged: a dialect tried to act as someone else.
-    pub(crate) fn check(&self, claimed: &Caller) -> Option<Caller> {
-        let known = self.get()?;
-        if known.user_id == claimed.user_id
-            && known.project_id == claimed.project_id
-            && known.roles == claimed.roles
-        {
-            Some(known)
-        } else {
-            tracing::warn!(claimed = %claimed.user_id, "dialect passed a caller the host did not establish");
-            None
-        }
-    }
-
-    /// [`Established::check`], for operations that need a project-scoped caller.
-    pub(crate) fn check_scoped(&self, claimed: &Caller) -> Result<Caller, OpError> {
-        self.check(claimed)
-            .filter(|k| !k.project_id.is_empty())
-            .ok_or_else(|| {
-                OpError::Forbidden("the caller is not the one the host authenticated".into())
-            })
-    }
-
-    fn set(&self, caller: Caller) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(caller);
-    }
+    pub(crate) seals: Arc<Seals>,
 }
 
 impl ComputeHost {
@@ -573,15 +44,6 @@ impl ComputeHost {
     /// dialect cannot act as someone else.
     fn context(&self, c: &Caller) -> Result<Context, OpError> {
         self.caller.check_scoped(c).map(|k| context(&k))
-    }
-}
-
-fn context(c: &Caller) -> Context {
-    Context {
-        request_id: c.request_id.clone(),
-        project_id: c.project_id.clone(),
-        user_id: c.user_id.clone(),
-        roles: c.roles.clone(),
     }
 }
 
@@ -612,7 +74,7 @@ fn op_error(e: ApiError) -> OpError {
 fn wit_service(s: metacloud_db::services::Service, zones: &HashMap<String, String>) -> Service {
     Service {
         id: s.id,
-        zone: if s.binary == crate::hosts::COMPUTE_BINARY {
+        zone: if s.binary == metacloud_api::hosts::COMPUTE_BINARY {
             zones.get(&s.host).cloned().unwrap_or_else(|| "nova".into())
         } else {
             "internal".into()
@@ -752,13 +214,6 @@ fn server(i: Instance, flavor: Flavor, fault: Option<metacloud_db::instances::Fa
     }
 }
 
-fn requester(c: &Caller) -> metacloud_image::Requester {
-    metacloud_image::Requester {
-        project_id: c.project_id.clone(),
-        roles: c.roles.clone(),
-    }
-}
-
 fn wit_image(i: metacloud_db::images::Image) -> Image {
     Image {
         id: i.id,
@@ -787,19 +242,6 @@ fn wit_aggregate(a: metacloud_db::aggregates::Aggregate) -> Aggregate {
 }
 
 impl ComputeHost {
-    /// Deletes a finished migration's transfer image (as an admin of its owner: the
-    /// image belongs to whoever migrated, not to the caller who confirms).
-    fn drop_transfer_image(&self, c: &Caller, image: Option<String>) {
-        let Some(id) = image else { return };
-        let admin = metacloud_image::Requester {
-            project_id: c.project_id.clone(),
-            roles: vec!["admin".into()],
-        };
-        if let Err(e) = self.handle.block_on(self.images.delete(&admin, &id)) {
-            tracing::warn!(image = %id, error = %e, "cannot delete a migration's transfer image");
-        }
-    }
-
     /// The availability zone of each compute host.
     fn zones(&self) -> Result<HashMap<String, String>, OpError> {
         Ok(self
@@ -820,15 +262,12 @@ impl ComputeHost {
         &self,
         fut: impl std::future::Future<Output = Result<T, metacloud_image::ImageError>>,
     ) -> Result<T, OpError> {
-        self.run(async { fut.await.map_err(crate::snapshots::image_error) })
+        self.run(async { fut.await.map_err(metacloud_api::snapshots::image_error) })
     }
 
     /// An image the caller may boot from (400 when there is none such).
     fn boot_image(&self, c: &Caller, id: &str) -> Result<ImageRef, OpError> {
-        let who = metacloud_image::Requester {
-            project_id: c.project_id.clone(),
-            roles: c.roles.clone(),
-        };
+        let who = context(c);
         self.run(async {
             self.images.for_boot(&who, id).await.map_err(|e| match e {
                 metacloud_image::ImageError::NotFound(_) => {
@@ -970,15 +409,15 @@ impl compute::Host for ComputeHost {
             .token
             .clone()
             .ok_or_else(|| OpError::Forbidden("a token is needed to upload a snapshot".into()))?;
-        let via = crate::snapshots::UploadVia {
+        let via = metacloud_api::snapshots::UploadVia {
             image_url: self.image_url.clone(),
             token,
         };
-        let backup = backup.map(|b| crate::snapshots::Backup {
+        let backup = backup.map(|b| metacloud_api::snapshots::Backup {
             kind: b.kind,
             rotation: b.rotation,
         });
-        let req = crate::snapshots::SnapshotRequest {
+        let req = metacloud_api::snapshots::SnapshotRequest {
             name,
             metadata: metadata.into_iter().collect(),
             backup,
@@ -994,18 +433,18 @@ impl compute::Host for ComputeHost {
     }
 
     fn list_images(&mut self, c: Caller) -> Result<Vec<Image>, OpError> {
-        let who = requester(&c);
+        let who = context(&c);
         let all = self.run_image(self.images.list(&who, None, None))?;
         Ok(all.into_iter().map(wit_image).collect())
     }
 
     fn get_image(&mut self, c: Caller, id: String) -> Result<Image, OpError> {
-        let who = requester(&c);
+        let who = context(&c);
         self.run_image(self.images.get(&who, &id)).map(wit_image)
     }
 
     fn delete_image(&mut self, c: Caller, id: String) -> Result<(), OpError> {
-        let who = requester(&c);
+        let who = context(&c);
         self.run_image(self.images.delete(&who, &id))
     }
 
@@ -1016,7 +455,7 @@ impl compute::Host for ComputeHost {
         metadata: Vec<(String, String)>,
         replace: bool,
     ) -> Result<Vec<(String, String)>, OpError> {
-        let who = requester(&c);
+        let who = context(&c);
         let img = self.run_image(self.images.update(&who, &id, |img| {
             if replace {
                 img.properties.clear();
@@ -1028,7 +467,7 @@ impl compute::Host for ComputeHost {
     }
 
     fn delete_image_metadata(&mut self, c: Caller, id: String, key: String) -> Result<(), OpError> {
-        let who = requester(&c);
+        let who = context(&c);
         self.run_image(
             self.images
                 .update(&who, &id, |img| match img.properties.remove(&key) {
@@ -1042,13 +481,8 @@ impl compute::Host for ComputeHost {
     }
 
     fn delete_server(&mut self, c: Caller, id: String) -> Result<(), OpError> {
-        // A pending migration's transfer image goes with the server.
-        let transfer = self
-            .run(async { Ok(self.api.db().pending_resize(&id).await.ok().flatten()) })?
-            .and_then(|old| old.transfer_image);
-        self.run(self.api.delete(&self.context(&c)?, &id))?;
-        self.drop_transfer_image(&c, transfer);
-        Ok(())
+        let ctx = self.context(&c)?;
+        self.run(self.api.delete_server(&ctx, &id, &self.images))
     }
 
     fn server_action(
@@ -1059,65 +493,14 @@ impl compute::Host for ComputeHost {
         args: Vec<(String, String)>,
     ) -> Result<(), OpError> {
         let ctx = self.context(&c)?;
-        match action.as_str() {
-            "start" => self.run(self.api.start(&ctx, &id)),
-            "lock" => self.run(self.api.lock(&ctx, &id)),
-            "resize" => {
-                let flavor = args
-                    .iter()
-                    .find(|(k, _)| k == "flavor")
-                    .map(|(_, v)| v.clone())
-                    .ok_or_else(|| OpError::BadRequest("resize needs a flavor".into()))?;
-                self.run(self.api.resize(&ctx, &id, &flavor))
-            }
-            "confirm-resize" => {
-                let transfer = self.run(self.api.confirm_resize(&ctx, &id))?;
-                self.drop_transfer_image(&c, transfer);
-                Ok(())
-            }
-            "revert-resize" => {
-                let transfer = self.run(self.api.revert_resize(&ctx, &id))?;
-                self.drop_transfer_image(&c, transfer);
-                Ok(())
-            }
-            "migrate" => {
-                let host = args
-                    .iter()
-                    .find(|(k, _)| k == "host")
-                    .map(|(_, v)| v.as_str());
-                let token = self.token.clone().ok_or_else(|| {
-                    OpError::Forbidden("migrating needs the caller's token".into())
-                })?;
-                let via = crate::snapshots::UploadVia {
-                    image_url: self.image_url.clone(),
-                    token,
-                };
-                self.run(self.api.migrate(&ctx, &id, host, &self.images, via))
-            }
-            "evacuate" => {
-                let host = args
-                    .iter()
-                    .find(|(k, _)| k == "host")
-                    .map(|(_, v)| v.as_str());
-                self.run(self.api.evacuate(&ctx, &id, host, &self.images))
-                    .map(|_| ())
-            }
-            "unlock" => self.run(self.api.unlock(&ctx, &id)),
-
-            "stop" => self.run(self.api.stop(&ctx, &id)),
-            "reboot" => {
-                let hard = args
-                    .iter()
-                    .any(|(k, v)| k == "type" && v.eq_ignore_ascii_case("HARD"));
-                self.run(self.api.reboot(&ctx, &id, hard))
-            }
-            other => match PowerOp::parse(other) {
-                Some(op) => self.run(self.api.change_power(&ctx, &id, op)),
-                None => Err(OpError::BadRequest(format!(
-                    "There is no such action: {other}"
-                ))),
-            },
-        }
+        let env = ActionEnv {
+            images: &self.images,
+            upload: self.token.clone().map(|token| UploadVia {
+                image_url: self.image_url.clone(),
+                token,
+            }),
+        };
+        self.run(self.api.server_action(&ctx, &id, &action, &args, env))
     }
 
     fn console_output(&mut self, c: Caller, id: String) -> Result<String, OpError> {
@@ -1544,7 +927,7 @@ impl compute::Host for ComputeHost {
         policy: String,
         max_server_per_host: Option<u32>,
     ) -> Result<ServerGroup, OpError> {
-        let req = crate::CreateGroupRequest {
+        let req = metacloud_api::CreateGroupRequest {
             name,
             policy,
             max_server_per_host,
@@ -1647,20 +1030,5 @@ impl signatures::Host for ComputeHost {
                 None
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn access_levels_follow_implied_roles() {
-        let roles = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(allowed(Access::Reader, &roles(&["reader"])));
-        assert!(!allowed(Access::Member, &roles(&["reader"])));
-        assert!(allowed(Access::Member, &roles(&["admin"])));
-        assert!(!allowed(Access::Admin, &roles(&["member", "reader"])));
-        assert!(allowed(Access::Public, &[]));
     }
 }

@@ -2,14 +2,16 @@
 //! `/v2/images/{id}/file` stream between the client and the store (an image is far larger
 //! than a plugin's memory cap). Only their errors go through the dialect, in its format.
 
-use crate::dialect::{dispatch, refuse_near, DialectService};
+use crate::dispatch::{dispatch, refuse_near};
+use crate::service::DialectService;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use axum::Router;
-use metacloud_image::{ImageError, Requester};
+use metacloud_image::ImageError;
+use metacloud_objects::Context;
 use std::sync::Arc;
 
 /// The image listener: the data routes, and everything else for the dialects.
@@ -33,7 +35,7 @@ async fn requester(
     svc: &Arc<DialectService>,
     headers: &HeaderMap,
     request_id: &str,
-) -> Result<Requester, (u16, &'static str)> {
+) -> Result<Context, (u16, &'static str)> {
     const NO: (u16, &str) = (401, "The request you have made requires authentication.");
     let token = headers
         .get("x-auth-token")
@@ -43,10 +45,7 @@ async fn requester(
     if caller.project_id.is_empty() {
         return Err(NO);
     }
-    Ok(Requester {
-        project_id: caller.project_id,
-        roles: caller.roles,
-    })
+    Ok(crate::caller::context(&caller))
 }
 
 /// The request id both ways: in the span and in the response headers.

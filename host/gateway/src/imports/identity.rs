@@ -2,10 +2,12 @@
 //! opened from and sealed into this request's [`Seals`], and the caller checked against
 //! the one the host established (a dialect cannot claim to be someone else).
 
+use crate::caller::context;
 use crate::sealed::Seals;
 use metacloud_db::identity as db;
-use metacloud_identity::manage::{UserCreate as NewUser, Who};
+use metacloud_identity::manage::UserCreate as NewUser;
 use metacloud_identity::{Auth, Identity, IdentityError as Error};
+use metacloud_objects::Context;
 use metacloud_plugins::api::identity::{
     self, Assignment, Caller, Catalog, CatalogService, Change, Ec2Credential, IdentityError,
     Project, ProjectRef, Role, Token, User, UserCreate, UserRef,
@@ -21,7 +23,7 @@ pub struct IdentityOps {
     pub seals: Arc<Seals>,
     pub handle: tokio::runtime::Handle,
     /// The caller the host established for the request, if any.
-    pub caller: crate::dialect::Established,
+    pub caller: crate::caller::Established,
 }
 
 fn wit_error(e: Error) -> IdentityError {
@@ -102,13 +104,9 @@ impl IdentityOps {
     }
 
     /// The caller as the host established it; `c` must be that caller.
-    fn who(&self, c: &Caller) -> R<Who> {
+    fn who(&self, c: &Caller) -> R<Context> {
         let known = self.caller.check(c).ok_or_else(unauthorized)?;
-        Ok(Who {
-            user_id: known.user_id,
-            project_id: Some(known.project_id).filter(|p| !p.is_empty()),
-            roles: known.roles,
-        })
+        Ok(context(&known))
     }
 
     /// A sealed reference of this request, opened (a bad one: `bad` error).

@@ -3,13 +3,13 @@
 //! project, user and roles it names (`X-Project-Id`, `X-User-Id`, `X-Roles`), as a
 //! trusted service would; tenants use the OpenStack and EC2 dialects instead.
 
-use crate::{ApiError, ComputeApi, Context, CreateRequest};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use metacloud_api::{ApiError, ComputeApi, Context, CreateRequest};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -22,11 +22,20 @@ pub struct AppState {
     pub token: Arc<String>,
 }
 
-impl IntoResponse for ApiError {
+/// A compute API error as the native API answers it: `{"error": {"code", "message"}}`.
+struct Failure(ApiError);
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Failure {
+        Failure(e)
+    }
+}
+
+impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         let status =
-            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json!({"error": {"code": status.as_u16(), "message": self.to_string()}});
+            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json!({"error": {"code": status.as_u16(), "message": self.0.to_string()}});
         (status, Json(body)).into_response()
     }
 }
@@ -114,7 +123,7 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
 }
 
 type Ctx = axum::Extension<Context>;
-type Result<T> = std::result::Result<T, ApiError>;
+type Result<T> = std::result::Result<T, Failure>;
 
 async fn create(
     State(s): State<AppState>,
@@ -178,9 +187,9 @@ async fn action(
         "stop" => s.api.stop(&ctx, &id).await?,
         "reboot" => s.api.reboot(&ctx, &id, body.hard).await?,
         other => {
-            return Err(ApiError::BadRequest(format!(
+            return Err(Failure(ApiError::BadRequest(format!(
                 "unknown action {other:?} (start, stop, reboot)"
-            )))
+            ))))
         }
     }
     Ok(StatusCode::ACCEPTED)
@@ -266,13 +275,13 @@ type JsonBody<T> = std::result::Result<Json<T>, axum::extract::rejection::JsonRe
 
 fn body<T>(b: JsonBody<T>) -> Result<T> {
     b.map(|Json(v)| v)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
+        .map_err(|e| Failure(ApiError::BadRequest(e.body_text())))
 }
 
 async fn create_group(
     State(s): State<AppState>,
     ctx: Ctx,
-    b: JsonBody<crate::CreateGroupRequest>,
+    b: JsonBody<metacloud_api::CreateGroupRequest>,
 ) -> Result<impl IntoResponse> {
     let group = s.api.create_group(&ctx, body(b)?).await?;
     Ok(Json(json!({ "server_group": group })))

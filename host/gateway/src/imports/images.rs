@@ -1,8 +1,10 @@
 //! The image service as a dialect's `images` import: WIT records in and out, the caller
 //! checked against the one the host established.
 
+use crate::caller::context;
 use metacloud_db::images::{Image, Member as DbMember};
-use metacloud_image::{ImageError, Images, Requester};
+use metacloud_image::{ImageError, Images};
+use metacloud_objects::Context;
 use metacloud_plugins::api::images::{self, ImageFields, Member, StoredImage};
 use metacloud_plugins::api::{Caller, OpError};
 use std::future::Future;
@@ -14,7 +16,7 @@ pub struct ImageOps {
     pub images: Images,
     pub handle: tokio::runtime::Handle,
     /// The caller the host established for the request, if any.
-    pub caller: crate::dialect::Established,
+    pub caller: crate::caller::Established,
 }
 
 fn op_error(e: ImageError) -> OpError {
@@ -82,12 +84,8 @@ impl ImageOps {
     }
 
     /// The caller as the host established it; `c` must be that caller, scoped to a project.
-    fn who(&self, c: &Caller) -> R<Requester> {
-        let known = self.caller.check_scoped(c)?;
-        Ok(Requester {
-            project_id: known.project_id,
-            roles: known.roles,
-        })
+    fn who(&self, c: &Caller) -> R<Context> {
+        Ok(context(&self.caller.check_scoped(c)?))
     }
 }
 

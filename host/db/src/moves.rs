@@ -1,12 +1,13 @@
-//! Instances moved between hosts (Nova's migrations). Evacuation: an instance whose host
-//! is down is rebuilt from its image on another host. Its claim moves with it in one
-//! transaction, so an instance holds a claim exactly on the host it is on; the record stays
-//! until the source host, back up, has destroyed the old guest.
+//! Instances moved between hosts, and the record of every move (Nova's `migrations` table;
+//! the schema's own migrations are the files under `migrations/`). Evacuation: an instance
+//! whose host is down is rebuilt from its image on another host. Its claim moves with it in
+//! one transaction, so an instance holds a claim exactly on the host it is on; the record
+//! stays until the source host, back up, has destroyed the old guest.
 
 use crate::instances::{claim_of, instance_from_row, Instance, COLUMNS};
 use crate::nodes;
 use crate::{get, now_ms, Db, DbError};
-use metacloud_rpc::objects::TaskState;
+use metacloud_objects::TaskState;
 use serde::Serialize;
 
 /// Evacuations and migrations, as their `migration_type` column names them.

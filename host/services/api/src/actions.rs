@@ -1,0 +1,106 @@
+//! Server actions by name (`start`, `reboot`, `resize`, `migrate`, …), as the dialects
+//! name them: one dispatch in the domain, whatever API the request came through.
+
+use crate::snapshots::UploadVia;
+use crate::{ApiError, ComputeApi, Context};
+use metacloud_image::Images;
+use metacloud_rpc::compute::PowerOp;
+
+/// What an action may need besides the request context.
+pub struct ActionEnv<'a> {
+    /// The image service (migrations move disks as transfer images).
+    pub images: &'a Images,
+    /// How a source compute uploads a migrating disk (the caller's token); none when the
+    /// request carried no token.
+    pub upload: Option<UploadVia>,
+}
+
+fn arg<'a>(args: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    args.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+impl ComputeApi {
+    /// Runs the action `action` with `args` on server `id`; an unknown action is a 400.
+    pub async fn server_action(
+        &self,
+        ctx: &Context,
+        id: &str,
+        action: &str,
+        args: &[(String, String)],
+        env: ActionEnv<'_>,
+    ) -> Result<(), ApiError> {
+        match action {
+            "start" => self.start(ctx, id).await,
+            "stop" => self.stop(ctx, id).await,
+            "lock" => self.lock(ctx, id).await,
+            "unlock" => self.unlock(ctx, id).await,
+            "reboot" => {
+                let hard = arg(args, "type").is_some_and(|t| t.eq_ignore_ascii_case("HARD"));
+                self.reboot(ctx, id, hard).await
+            }
+            "resize" => {
+                let flavor = arg(args, "flavor")
+                    .ok_or_else(|| ApiError::BadRequest("resize needs a flavor".into()))?;
+                self.resize(ctx, id, flavor).await
+            }
+            "confirm-resize" => {
+                let transfer = self.confirm_resize(ctx, id).await?;
+                drop_transfer_image(ctx, env.images, transfer).await;
+                Ok(())
+            }
+            "revert-resize" => {
+                let transfer = self.revert_resize(ctx, id).await?;
+                drop_transfer_image(ctx, env.images, transfer).await;
+                Ok(())
+            }
+            "migrate" => {
+                let via = env.upload.ok_or_else(|| {
+                    ApiError::Forbidden("migrating needs the caller's token".into())
+                })?;
+                self.migrate(ctx, id, arg(args, "host"), env.images, via)
+                    .await
+            }
+            "evacuate" => self
+                .evacuate(ctx, id, arg(args, "host"), env.images)
+                .await
+                .map(|_| ()),
+            other => match PowerOp::parse(other) {
+                Some(op) => self.change_power(ctx, id, op).await,
+                None => Err(ApiError::BadRequest(format!(
+                    "There is no such action: {other}"
+                ))),
+            },
+        }
+    }
+}
+
+impl ComputeApi {
+    /// Deletes server `id` and, with it, the transfer image of a migration it was in.
+    pub async fn delete_server(
+        &self,
+        ctx: &Context,
+        id: &str,
+        images: &Images,
+    ) -> Result<(), ApiError> {
+        let transfer = self
+            .db()
+            .pending_resize(id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|old| old.transfer_image);
+        self.delete(ctx, id).await?;
+        drop_transfer_image(ctx, images, transfer).await;
+        Ok(())
+    }
+}
+
+/// Deletes a finished migration's transfer image (as an admin of its owner: the image
+/// belongs to whoever migrated, not to the caller who confirms).
+async fn drop_transfer_image(ctx: &Context, images: &Images, image: Option<String>) {
+    let Some(id) = image else { return };
+    let admin = ctx.as_admin_of(&ctx.project_id);
+    if let Err(e) = images.delete(&admin, &id).await {
+        tracing::warn!(image = %id, error = %e, "cannot delete a migration's transfer image");
+    }
+}
