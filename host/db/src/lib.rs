@@ -19,6 +19,7 @@ pub mod moves;
 pub mod nodes;
 pub mod quotas;
 pub mod resize;
+mod rows;
 pub mod services;
 
 pub use error::DbError;

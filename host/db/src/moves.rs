@@ -4,8 +4,8 @@
 //! one transaction, so an instance holds a claim exactly on the host it is on; the record
 //! stays until the source host, back up, has destroyed the old guest.
 
-use crate::instances::{claim_of, instance_from_row, Instance, COLUMNS};
 use crate::nodes;
+use crate::rows::{claim_of, instance_from_row, Instance, COLUMNS};
 use crate::{get, now_ms, Db, DbError};
 use metacloud_objects::TaskState;
 use serde::Serialize;
@@ -257,7 +257,7 @@ impl Db {
     /// Ends an evacuation that found no destination: the instance stays on its source with
     /// its task cleared.
     pub async fn abandon_evacuation(&self, uuid: &str, source: &str) -> Result<(), DbError> {
-        let change = crate::instances::StateChange {
+        let change = crate::rows::StateChange {
             task_state: Some(None),
             expected_task_state: Some(vec![Some(TaskState::Rebuilding)]),
             expected_host: Some(source.to_string()),

@@ -4,9 +4,9 @@
 //! are freed) or reverts (the new flavor's are freed and the old flavor comes back). The
 //! flavor before the resize is kept in `instances.old_flavor` as JSON.
 
-use crate::instances::{claim_of, instance_from_row, Instance, COLUMNS};
 use crate::nodes::{self, Claim};
 use crate::quotas::{self, DefaultLimits, CORES, RAM};
+use crate::rows::{claim_of, instance_from_row, Instance, COLUMNS};
 use crate::{get, now_ms, Db, DbError};
 use metacloud_objects::{Flavor, TaskState, VmState};
 use serde::{Deserialize, Serialize};

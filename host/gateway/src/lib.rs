@@ -1,8 +1,8 @@
 //! The API gateway: every listener the cloud's APIs are served on, and the host's side of
 //! the dialect plugins that speak them.
 //!
-//! - [`listeners`]: the table of listeners (address and the config key naming its
-//!   dialects), started in one loop.
+//! - [`listeners`]: the listener table ([`DialectList`]: address and the config key naming
+//!   its dialects), bound and started in one loop.
 //! - [`service`]: a listener's dialects ([`service::DialectService`]), hot-swappable, with
 //!   the backends (identity, compute, images) behind them.
 //! - [`dispatch`]: a request's way in — route lookup, the caller from its token, the
@@ -27,6 +27,7 @@ pub mod native;
 pub mod routes;
 pub mod sealed;
 pub mod service;
+mod table;
 
 pub use dispatch::router;
 pub use service::{Backends, DialectList, DialectService};

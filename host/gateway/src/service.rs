@@ -1,8 +1,8 @@
 //! A listener's dialects: which ones (the config key naming them), loaded from the plugin
 //! directory, served hot-swappable, with the host services behind them.
 
-pub use crate::listeners::DialectList;
 use crate::routes::DialectSet;
+pub use crate::table::DialectList;
 use metacloud_api::ComputeApi;
 use metacloud_config::Config;
 use metacloud_identity::{Identity, IdentityError};

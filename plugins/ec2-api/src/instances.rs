@@ -25,7 +25,7 @@ use crate::bindings::metacloud::api::types::{
 use crate::ids::{self, Kind};
 use crate::params::{paginate, Filter, Paging, Params};
 use crate::xml::{iso8601, Xml};
-use crate::{images, tags, Ctx, Ec2Error, Family};
+use crate::{images, tag_rules, Ctx, Ec2Error, Family};
 use base64::Engine;
 use std::collections::{BTreeMap, HashMap};
 
@@ -465,12 +465,12 @@ impl RunRequest {
                 )));
             }
             for (k, v) in spec.tags {
-                tags::validate_tag(&k, &v)?;
+                tag_rules::validate_tag(&k, &v)?;
                 tags_out.retain(|(old, _): &(String, String)| *old != k);
                 tags_out.push((k, v));
             }
         }
-        tags::check_tag_count(tags_out.len())?;
+        tag_rules::check_tag_count(tags_out.len())?;
         Ok(RunRequest {
             image: image.to_string(),
             min_count: min_count as u32,

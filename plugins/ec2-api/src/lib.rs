@@ -24,6 +24,7 @@ pub mod keypairs;
 pub mod params;
 pub mod regions;
 pub mod sigv4;
+mod tag_rules;
 pub mod tags;
 pub mod xml;
 
