@@ -415,6 +415,16 @@ macro_rules! __glue {
         pub fn setting(key: &str) -> Option<String> {
             __metacloud_bindings::metacloud::host::config::get(key)
         }
+        /// Adds `value` to this plugin's counter `name` (shown in the scheduler's report).
+        #[allow(dead_code)]
+        pub fn counter(name: &str, value: u64) {
+            __metacloud_bindings::metacloud::host::metrics::counter_add(name, value, &[])
+        }
+        /// Sets this plugin's gauge `name` to `value` (shown in the scheduler's report).
+        #[allow(dead_code)]
+        pub fn gauge(name: &str, value: f64) {
+            __metacloud_bindings::metacloud::host::metrics::gauge_set(name, value, &[])
+        }
     };
     (filter, $ty:ty) => {
         $crate::__glue!(@common);

@@ -498,6 +498,91 @@ fn the_python_filter_loads_and_filters() {
     );
 }
 
+/// A plugin's own metrics (`metrics.counter-add` and the `gauge-set` added in
+/// metacloud:host 1.1.0) are kept per plugin and reported with its health.
+#[test]
+fn a_plugins_own_metrics_are_reported_with_its_health() {
+    let hosts: Vec<HostState> = ["a", "b", "c"]
+        .iter()
+        .map(|h| HostState {
+            host: h.to_string(),
+            memory_mb: 8_192,
+            ..Default::default()
+        })
+        .collect();
+    let report = metacloud_scheduler::wasm::trial(
+        &example("pack-weigher"),
+        Default::default(),
+        &hosts,
+        &spec(1, None),
+    )
+    .expect("trial");
+    assert_eq!(
+        report.metrics.get("hosts-weighed"),
+        Some(&3.0),
+        "{report:?}"
+    );
+    assert_eq!(
+        report.metrics.get("last-candidates"),
+        Some(&3.0),
+        "{report:?}"
+    );
+    // A plugin that reports nothing has no metrics.
+    let quiet = metacloud_scheduler::wasm::trial(
+        &dist().join("weigher-ram.wasm"),
+        Default::default(),
+        &hosts,
+        &spec(1, None),
+    )
+    .expect("trial");
+    assert!(quiet.metrics.is_empty(), "{quiet:?}");
+}
+
+/// The SDK's "hello" dialect (`examples/plugins/hello-dialect`, the one in sdk/README.md)
+/// loads as a dialect and serves its routes, its 400 and its refusals in its own format.
+#[test]
+fn the_hello_dialect_written_with_the_sdk_serves() {
+    let rt = Runtime::new(PluginLimits::default(), None).unwrap();
+    let hello = DialectPlugin::load(&rt, &example("hello-dialect"), Default::default())
+        .expect("hello dialect loads");
+    assert_eq!(hello.name, "hello");
+    let paths: Vec<&str> = hello.routes.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["/hello", "/hello/{name}"]);
+    let get = |query: Vec<(String, String)>| HttpRequest {
+        method: "GET".into(),
+        path: "/hello/world".into(),
+        query,
+        headers: vec![],
+        body: vec![],
+    };
+    let call = |query| {
+        hello
+            .handle(
+                &rt,
+                DialectImports::none(),
+                1,
+                vec![("name".into(), "world".into())],
+                None,
+                get(query),
+            )
+            .expect("handled")
+    };
+    let ok = call(vec![("times".into(), "2".into())]);
+    assert_eq!(ok.status, 200);
+    let body: serde_json::Value = serde_json::from_slice(&ok.body).unwrap();
+    assert_eq!(body, serde_json::json!({"hello": ["world", "world"]}));
+    let bad = call(vec![("times".into(), "many".into())]);
+    assert_eq!(bad.status, 400);
+    let body: serde_json::Value = serde_json::from_slice(&bad.body).unwrap();
+    assert_eq!(body["error"]["code"], 400, "{body}");
+    let refused = hello.render_error(&rt, 404, "nothing here").unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&refused.body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"error": {"code": 404, "message": "nothing here"}})
+    );
+}
+
 /// 200 and more builds in flight while the weigher is swapped from spread (RAMWeigher) to pack
 /// (the example PackWeigher) by dropping its file and editing the TOML: not one request
 /// fails, and placements after the swap pack.

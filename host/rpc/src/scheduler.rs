@@ -34,6 +34,9 @@ pub struct PluginHealth {
     pub failures: u64,
     pub consecutive_failures: u64,
     pub healthy: bool,
+    /// The plugin's own counters and gauges (its `metrics` import), by name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metrics: std::collections::BTreeMap<String, f64>,
 }
 
 /// The scheduler's answer: `hosts[i]` for `spec.instance_uuids[i]`, plus alternates per

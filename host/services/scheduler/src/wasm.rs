@@ -547,6 +547,7 @@ impl Policy for WasmChain {
                 failures: h.failures,
                 consecutive_failures: h.consecutive_failures,
                 healthy: h.healthy,
+                metrics: h.metrics,
             })
             .collect()
     }
@@ -580,6 +581,9 @@ pub struct TrialReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weights: Option<Vec<(String, f64, f64)>>,
     pub micros: u64,
+    /// The counters and gauges the plugin reported through its `metrics` import.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, f64>,
 }
 
 /// Runs one plugin on `hosts` for `spec`, without a cloud: the SDK's test harness.
@@ -611,6 +615,7 @@ pub fn trial(
         passed: None,
         weights: None,
         micros: 0,
+        metrics: BTreeMap::new(),
     };
     match plugin.kind {
         Kind::Filter => {
@@ -636,5 +641,6 @@ pub fn trial(
         }
     }
     report.micros = started.elapsed().as_micros() as u64;
+    report.metrics = plugin.health().metrics;
     Ok(report)
 }
