@@ -595,7 +595,10 @@ async fn ten_thousand(
     order.sort_by(|a, b| b.cmp(a));
     let marker = order[5_000].1.clone();
     for (what, path) in [
-        ("GET /v2.1/servers?limit=100", "/v2.1/servers?limit=100".to_string()),
+        (
+            "GET /v2.1/servers?limit=100",
+            "/v2.1/servers?limit=100".to_string(),
+        ),
         (
             "GET /v2.1/servers/detail?limit=100",
             "/v2.1/servers/detail?limit=100".to_string(),

@@ -872,7 +872,8 @@ async fn a_dialect_never_holds_a_secret_nor_acts_as_another_caller() {
         echoed.contains(r#""name":"x""#),
         "the rest of the body is intact: {echoed}"
     );
-    // A caller the plugin makes up (an admin) is refused by identity and compute alike,
+    // A caller the plugin makes up (an admin) is refused by identity and compute alike
+    // (flavor management and the zones' host names included, which once read its roles),
     // with or without a real caller behind the request.
     for auth in [Some(token.as_str()), None] {
         let mut req = http.get(format!("{base}/hostile/forge"));
@@ -882,7 +883,10 @@ async fn a_dialect_never_holds_a_secret_nor_acts_as_another_caller() {
         let r = req.send().await.unwrap();
         assert_eq!(r.status().as_u16(), 200);
         let text = r.text().await.unwrap();
-        assert_eq!(text, "identity: refused\ncompute: refused\n", "{auth:?}");
+        assert_eq!(
+            text, "identity: refused\ncompute: refused\nflavor: refused\nzones: refused\n",
+            "{auth:?}"
+        );
     }
     running.stop();
 }

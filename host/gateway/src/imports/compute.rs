@@ -518,27 +518,9 @@ impl compute::Host for ComputeHost {
     }
 
     fn create_flavor(&mut self, c: Caller, f: FlavorCreate) -> Result<Flavor, OpError> {
-        if !c.roles.iter().any(|r| r == "admin") {
-            return Err(OpError::Forbidden(
-                "Policy doesn't allow os_compute_api:os-flavor-manage:create to be performed."
-                    .into(),
-            ));
-        }
-        if f.name.trim().is_empty() || f.name.len() > 255 {
-            return Err(OpError::BadRequest(
-                "Invalid input for field/attribute name: 1 to 255 characters".into(),
-            ));
-        }
-        if f.vcpus == 0 || f.ram_mb == 0 {
-            return Err(OpError::BadRequest(
-                "vcpus and ram must be at least 1".into(),
-            ));
-        }
-        let flavor = metacloud_rpc::objects::Flavor {
-            id: f
-                .id
-                .clone()
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        let ctx = self.context(&c)?;
+        let flavor = metacloud_objects::Flavor {
+            id: f.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             name: f.name,
             vcpus: f.vcpus,
             memory_mb: f.ram_mb,
@@ -548,25 +530,13 @@ impl compute::Host for ComputeHost {
             extra_specs: Default::default(),
             is_public: f.is_public,
         };
-        self.run(async {
-            self.api.db().create_flavor(&flavor).await?;
-            tracing::info!(flavor = %flavor.name, id = %flavor.id, "flavor created");
-            Ok(wit_flavor(&self.api.db().get_flavor(&flavor.id).await?))
-        })
+        self.run(self.api.create_flavor(&ctx, flavor))
+            .map(|f| wit_flavor(&f))
     }
 
     fn delete_flavor(&mut self, c: Caller, id: String) -> Result<(), OpError> {
-        if !c.roles.iter().any(|r| r == "admin") {
-            return Err(OpError::Forbidden(
-                "Policy doesn't allow os_compute_api:os-flavor-manage:delete to be performed."
-                    .into(),
-            ));
-        }
-        self.run(async {
-            self.api.db().delete_flavor(&id).await?;
-            tracing::info!(flavor = %id, "flavor deleted");
-            Ok(())
-        })
+        let ctx = self.context(&c)?;
+        self.run(self.api.delete_flavor(&ctx, &id))
     }
 
     fn list_keypairs(&mut self, c: Caller) -> Result<Vec<Keypair>, OpError> {
@@ -628,7 +598,7 @@ impl compute::Host for ComputeHost {
     }
 
     fn list_availability_zones(&mut self, c: Caller) -> Result<Vec<AvailabilityZone>, OpError> {
-        let admin = c.roles.iter().any(|r| r == "admin");
+        let admin = self.context(&c)?.is_admin();
         let hosts = self.run(async {
             Ok(self
                 .api

@@ -7,6 +7,33 @@ use metacloud_rpc::objects::Flavor;
 use std::collections::BTreeMap;
 
 impl ComputeApi {
+    /// Creates a flavor (admin): a name of 1 to 255 characters, at least one vCPU and
+    /// some RAM.
+    pub async fn create_flavor(&self, ctx: &Context, flavor: Flavor) -> Result<Flavor, ApiError> {
+        Self::require_admin(ctx, "os_compute_api:os-flavor-manage:create")?;
+        if flavor.name.trim().is_empty() || flavor.name.len() > 255 {
+            return Err(ApiError::BadRequest(
+                "Invalid input for field/attribute name: 1 to 255 characters".into(),
+            ));
+        }
+        if flavor.vcpus == 0 || flavor.memory_mb == 0 {
+            return Err(ApiError::BadRequest(
+                "vcpus and ram must be at least 1".into(),
+            ));
+        }
+        self.db.create_flavor(&flavor).await?;
+        tracing::info!(flavor = %flavor.name, id = %flavor.id, "flavor created");
+        Ok(self.db.get_flavor(&flavor.id).await?)
+    }
+
+    /// Deletes a flavor (admin); servers made from it keep their sizes.
+    pub async fn delete_flavor(&self, ctx: &Context, id: &str) -> Result<(), ApiError> {
+        Self::require_admin(ctx, "os_compute_api:os-flavor-manage:delete")?;
+        self.db.delete_flavor(id).await?;
+        tracing::info!(flavor = %id, "flavor deleted");
+        Ok(())
+    }
+
     /// Whether the caller may use `f`: it is public, the caller is an admin, or the
     /// caller's project was given access.
     async fn may_use(&self, ctx: &Context, f: &Flavor) -> Result<bool, ApiError> {

@@ -8,7 +8,7 @@
 
 metacloud_sdk::dialect_plugin!(Hostile, "../../../wit/api");
 
-use bindings::metacloud::api::types::Caller;
+use bindings::metacloud::api::types::{Caller, FlavorCreate};
 use bindings::metacloud::api::{compute, identity, metadata};
 use metacloud_sdk::dialect::{Access, Dialect, Fault, Reply, Route, Router};
 
@@ -82,7 +82,28 @@ fn forge(req: &Request) -> Result<Reply, Fault> {
         Ok(h) => format!("compute: {} hypervisors", h.len()),
         Err(_) => "compute: refused".to_string(),
     };
-    text(200, format!("{users}\n{hypervisors}\n"))
+    let flavor = FlavorCreate {
+        id: None,
+        name: "forged".into(),
+        vcpus: 1,
+        ram_mb: 64,
+        disk_gb: 1,
+        ephemeral_gb: 0,
+        swap_mb: 0,
+        is_public: true,
+    };
+    let flavor = match compute::create_flavor(&forged, &flavor) {
+        Ok(f) => format!("flavor: created {}", f.id),
+        Err(_) => "flavor: refused".to_string(),
+    };
+    let zones = match compute::list_availability_zones(&forged) {
+        Ok(z) => format!(
+            "zones: {} hosts shown",
+            z.iter().map(|z| z.hosts.len()).sum::<usize>()
+        ),
+        Err(_) => "zones: refused".to_string(),
+    };
+    text(200, format!("{users}\n{hypervisors}\n{flavor}\n{zones}\n"))
 }
 
 /// Only waits for a host import.
