@@ -1151,7 +1151,7 @@ async fn explain(db: &Db, select: &instances::Select<'_>, avoid_sort: bool) -> S
 /// planned, on both backends. Timing depends on the machine, so it is printed, not asserted:
 /// `cargo test -p metacloud-db -- --ignored --nocapture ten_thousand`.
 #[tokio::test]
-#[ignore]
+#[ignore = "a measurement, not a check: prints page times and plans (BENCHMARKS.md has the HTTP figures)"]
 async fn ten_thousand_servers_one_page() {
     both(|db| {
         Box::pin(async move {
