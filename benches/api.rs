@@ -566,22 +566,13 @@ async fn ten_thousand(
             .collect(),
     );
     for batch in 0..99 {
-        let new = metacloud_db::instances::NewInstances {
-            name: format!("many-{batch}"),
-            count: 100,
-            project_id: ctx.project_id.clone(),
-            user_id: ctx.user_id.clone(),
-            flavor: flavor.clone(),
-            image_id: None,
-            availability_zone: None,
-            key_name: None,
-            user_data: None,
-            metadata: Default::default(),
-            request_id: "req-bench".into(),
-            server_group: None,
-            access_ip_v4: None,
-            access_ip_v6: None,
-        };
+        let new = metacloud_db::instances::NewInstances::plain(
+            &format!("many-{batch}"),
+            100,
+            &ctx.project_id,
+            &ctx.user_id,
+            flavor.clone(),
+        );
         api.db()
             .create_instances(&new, &unlimited)
             .await

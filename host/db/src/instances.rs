@@ -60,6 +60,29 @@ pub struct NewInstances {
     pub access_ip_v6: Option<String>,
 }
 
+impl NewInstances {
+    /// `count` instances of `flavor` named `name` for a user of `project`, with nothing
+    /// else asked for (no image, zone, key, user data, metadata, group or access address).
+    pub fn plain(name: &str, count: u32, project: &str, user: &str, flavor: Flavor) -> Self {
+        NewInstances {
+            name: name.into(),
+            count,
+            project_id: project.into(),
+            user_id: user.into(),
+            flavor,
+            image_id: None,
+            availability_zone: None,
+            key_name: None,
+            user_data: None,
+            metadata: BTreeMap::new(),
+            request_id: metacloud_objects::new_request_id(),
+            server_group: None,
+            access_ip_v4: None,
+            access_ip_v6: None,
+        }
+    }
+}
+
 /// One page of a server list (Nova's `GET /servers` filters): every filter given must hold,
 /// and the instances come newest first (`created_at DESC, uuid DESC`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

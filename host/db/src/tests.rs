@@ -23,22 +23,7 @@ async fn both(f: impl Fn(Db) -> std::pin::Pin<Box<dyn std::future::Future<Output
 }
 
 fn batch(db_flavor: metacloud_objects::Flavor, count: u32, project: &str) -> NewInstances {
-    NewInstances {
-        name: "vm".into(),
-        count,
-        project_id: project.into(),
-        user_id: "u".into(),
-        flavor: db_flavor,
-        image_id: None,
-        availability_zone: None,
-        key_name: None,
-        user_data: None,
-        metadata: Default::default(),
-        request_id: "req-test".into(),
-        server_group: None,
-        access_ip_v4: None,
-        access_ip_v6: None,
-    }
+    NewInstances::plain("vm", count, project, "u", db_flavor)
 }
 
 async fn add_node(db: &Db, host: &str) {

@@ -1270,22 +1270,7 @@ mod tests {
             );
             let flavor = db.get_flavor("m1.nano").await.unwrap();
             for (project, count) in [("p1", 3), ("p2", 2)] {
-                let new = NewInstances {
-                    name: "vm".into(),
-                    count,
-                    project_id: project.into(),
-                    user_id: "u".into(),
-                    flavor: flavor.clone(),
-                    image_id: None,
-                    availability_zone: None,
-                    key_name: None,
-                    user_data: None,
-                    metadata: Default::default(),
-                    request_id: "req-test".into(),
-                    server_group: None,
-                    access_ip_v4: None,
-                    access_ip_v6: None,
-                };
+                let new = NewInstances::plain("vm", count, project, "u", flavor.clone());
                 db.create_instances(&new, &limits).await.unwrap();
             }
             let (member, admin) = (ctx("p1", "member"), ctx("p1", "admin"));
