@@ -13,13 +13,14 @@
 //!   with a message naming the versions served.
 //!
 //! The shape: [`state`] is what every store holds; [`base`] the imports every world gets
-//! (log, config, metrics); each world — [`scheduler`], [`api`] — is one module implementing
+//! (log, config, metrics); each world — [`scheduler`], [`api`], [`network`] — is one module implementing
 //! [`World`]; [`swap`] serves any of them hot-swappable.
 
 pub mod api;
 pub mod base;
 mod error;
 mod health;
+pub mod network;
 mod runtime;
 pub mod scheduler;
 mod state;
@@ -44,6 +45,7 @@ pub const WORLDS: &[Served] = &[
         scheduler::SchedulerWorld::PACKAGES,
     ),
     (api::DialectWorld::NAME, api::DialectWorld::PACKAGES),
+    (network::NetworkWorld::NAME, network::NetworkWorld::PACKAGES),
 ];
 
 /// Every WIT package and major version this host serves.
