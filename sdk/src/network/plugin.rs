@@ -3,8 +3,9 @@
 //! [`Driver`](super::Driver).
 
 /// Generates the bindings of the `network-driver` world in the calling crate and exports
-/// `$ty`, a [`Driver`](crate::network::Driver). `$wit` is the path of `wit/network`
-/// relative to the plugin crate's directory.
+/// `$ty`, a [`Driver`](crate::network::Driver). `$wit` is the path of the `network` WIT
+/// package relative to the plugin crate's directory: `plugins/network-wit` for now, the
+/// copy of `wit/network` with the fixes it needs to parse (see its README).
 ///
 /// It defines, at the place it is called, `bindings` (the generated code) and
 /// `__DriverExport`, which answers `info` from the driver's constants and `plan` by turning
