@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the first-party plugins (and the hostile ones the tests use) and the examples into
-# WebAssembly components under plugins/dist/ (api/, hostile/, examples/). Idempotent.
+# WebAssembly components under plugins/dist/ (api/, network/, hostile/, examples/). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -10,15 +10,25 @@ fi
 v2=plugins/hostile/hostile-v2/wit/scheduler.wit
 sed 's/^package metacloud:scheduler@1\.0\.0;/package metacloud:scheduler@2.0.0;/' wit/scheduler/scheduler.wit > "$v2.tmp"
 cmp -s "$v2.tmp" "$v2" && rm "$v2.tmp" || mv "$v2.tmp" "$v2"
+# The network drivers build against plugins/network-wit/, wit/network with the two fixes the
+# contract needs to parse (plugins/network-wit/README.md); a no-op once wit/network has them.
+nw=plugins/network-wit/network.wit
+sed -e 's/^\([[:space:]]*\)interface: /\1%interface: /' \
+  -e 's/^\([[:space:]]*\)use types\.{info, desired, plan};/\1use types.{info as driver-info, desired, plan as driver-plan};/' \
+  -e 's/^\([[:space:]]*\)info: func() -> info;/\1info: func() -> driver-info;/' \
+  -e 's/-> result<plan, plugin-error>;/-> result<driver-plan, plugin-error>;/' \
+  wit/network/network.wit > "$nw.tmp"
+cmp -s "$nw.tmp" "$nw" && rm "$nw.tmp" || mv "$nw.tmp" "$nw"
 cargo build -q --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --release
 out=plugins/target/wasm32-wasip2/release
-mkdir -p plugins/dist/hostile plugins/dist/api
+mkdir -p plugins/dist/hostile plugins/dist/api plugins/dist/network
 for crate in $(sed -n 's/^    "\(.*\)",$/\1/p' plugins/Cargo.toml); do
   name=$(basename "$crate")
   file="$out/${name//-/_}.wasm"
   case "$crate" in
     hostile/*) dest="plugins/dist/hostile/$name.wasm" ;;
     *-api) dest="plugins/dist/api/$name.wasm" ;;
+    network-*) dest="plugins/dist/network/${name#network-}.wasm" ;;
     *) dest="plugins/dist/$name.wasm" ;;
   esac
   cmp -s "$file" "$dest" 2>/dev/null || cp "$file" "$dest"
@@ -45,4 +55,4 @@ if [ ! -f "$py" ] || [ examples/plugins/python-filter/app.py -nt "$py" ] || [ wi
     -p examples/plugins/python-filter -o "$py.tmp" >/dev/null
   mv "$py.tmp" "$py"
 fi
-echo "[build-plugins] $(ls plugins/dist/*.wasm | wc -l) plugins in plugins/dist, $(ls plugins/dist/hostile/*.wasm | wc -l) hostile, $(ls plugins/dist/examples/*.wasm | wc -l) examples"
+echo "[build-plugins] $(ls plugins/dist/*.wasm | wc -l) plugins in plugins/dist, $(ls plugins/dist/network/*.wasm | wc -l) network drivers, $(ls plugins/dist/hostile/*.wasm | wc -l) hostile, $(ls plugins/dist/examples/*.wasm | wc -l) examples"

@@ -6,12 +6,16 @@
 //! `info`, `filter` and `weigh`. The plugin writes only its decision.
 //!
 //! API dialects (HTTP APIs behind the `api-dialect` world) are written with the
-//! [`dialect`] module and [`dialect_plugin!`].
+//! [`dialect`] module and [`dialect_plugin!`]; network drivers (the `network-driver`
+//! world) with the [`network`] module and [`network_driver_plugin!`].
 
 use std::cell::RefCell;
 
 #[cfg(feature = "dialect")]
 pub mod dialect;
+
+#[cfg(feature = "network")]
+pub mod network;
 
 /// The hosts as the scheduler sees them, one entry per host index.
 #[derive(Debug, Clone, Default, PartialEq)]
