@@ -10,15 +10,6 @@ fi
 v2=plugins/hostile/hostile-v2/wit/scheduler.wit
 sed 's/^package metacloud:scheduler@1\.0\.0;/package metacloud:scheduler@2.0.0;/' wit/scheduler/scheduler.wit > "$v2.tmp"
 cmp -s "$v2.tmp" "$v2" && rm "$v2.tmp" || mv "$v2.tmp" "$v2"
-# The network drivers build against plugins/network-wit/, wit/network with the two fixes the
-# contract needs to parse (plugins/network-wit/README.md); a no-op once wit/network has them.
-nw=plugins/network-wit/network.wit
-sed -e 's/^\([[:space:]]*\)interface: /\1%interface: /' \
-  -e 's/^\([[:space:]]*\)use types\.{info, desired, plan};/\1use types.{info as driver-info, desired, plan as driver-plan};/' \
-  -e 's/^\([[:space:]]*\)info: func() -> info;/\1info: func() -> driver-info;/' \
-  -e 's/-> result<plan, plugin-error>;/-> result<driver-plan, plugin-error>;/' \
-  wit/network/network.wit > "$nw.tmp"
-cmp -s "$nw.tmp" "$nw" && rm "$nw.tmp" || mv "$nw.tmp" "$nw"
 cargo build -q --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --release
 out=plugins/target/wasm32-wasip2/release
 mkdir -p plugins/dist/hostile plugins/dist/api plugins/dist/network

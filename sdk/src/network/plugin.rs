@@ -4,8 +4,8 @@
 
 /// Generates the bindings of the `network-driver` world in the calling crate and exports
 /// `$ty`, a [`Driver`](crate::network::Driver). `$wit` is the path of the `network` WIT
-/// package relative to the plugin crate's directory: `plugins/network-wit` for now, the
-/// copy of `wit/network` with the fixes it needs to parse (see its README).
+/// package relative to the plugin crate's directory: `wit/network` of this repository
+/// for the first-party drivers.
 ///
 /// It defines, at the place it is called, `bindings` (the generated code) and
 /// `__DriverExport`, which answers `info` from the driver's constants and `plan` by turning
@@ -237,8 +237,8 @@ macro_rules! __network_export {
             }
 
             /// The WIT plan of the SDK's.
-            pub fn plan(p: s::Plan) -> w::Plan {
-                w::Plan {
+            pub fn plan(p: s::Plan) -> w::NetworkPlan {
+                w::NetworkPlan {
                     bridges: p.bridges.into_iter().map(bridge).collect(),
                     segments: p.segments.into_iter().map(segment).collect(),
                     uplinks: p.uplinks.into_iter().map(uplink).collect(),
@@ -268,8 +268,8 @@ macro_rules! __network_export {
         }
 
         impl bindings::exports::metacloud::network::driver::Guest for __DriverExport {
-            fn info() -> bindings::metacloud::network::types::Info {
-                bindings::metacloud::network::types::Info {
+            fn info() -> bindings::metacloud::network::types::DriverInfo {
+                bindings::metacloud::network::types::DriverInfo {
                     name: <$ty as $crate::network::Driver>::NAME.to_string(),
                     segmented: <$ty as $crate::network::Driver>::SEGMENTED,
                 }
@@ -278,7 +278,7 @@ macro_rules! __network_export {
             fn plan(
                 desired: bindings::metacloud::network::types::Desired,
             ) -> Result<
-                bindings::metacloud::network::types::Plan,
+                bindings::metacloud::network::types::NetworkPlan,
                 bindings::metacloud::host::types::PluginError,
             > {
                 let desired = __network_convert::desired(desired);

@@ -27,4 +27,4 @@ impl Driver for HostileNetAddress {
     }
 }
 
-metacloud_sdk::network_driver_plugin!(HostileNetAddress, "../../network-wit");
+metacloud_sdk::network_driver_plugin!(HostileNetAddress, "../../../wit/network");

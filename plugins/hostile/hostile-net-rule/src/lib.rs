@@ -38,4 +38,4 @@ impl Driver for HostileNetRule {
     }
 }
 
-metacloud_sdk::network_driver_plugin!(HostileNetRule, "../../network-wit");
+metacloud_sdk::network_driver_plugin!(HostileNetRule, "../../../wit/network");

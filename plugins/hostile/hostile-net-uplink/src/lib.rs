@@ -25,4 +25,4 @@ impl Driver for HostileNetUplink {
     }
 }
 
-metacloud_sdk::network_driver_plugin!(HostileNetUplink, "../../network-wit");
+metacloud_sdk::network_driver_plugin!(HostileNetUplink, "../../../wit/network");
