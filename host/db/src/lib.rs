@@ -186,6 +186,8 @@ where
 }
 
 #[cfg(test)]
+mod network_tests;
+#[cfg(test)]
 mod schema_tests;
 #[cfg(test)]
 mod tests;
