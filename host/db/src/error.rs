@@ -27,4 +27,30 @@ pub enum DbError {
     MarkerNotFound(String),
     /// Invalid name filter {name:?}: {reason}
     InvalidNameFilter { name: String, reason: String },
+    /// Invalid network: {0}
+    InvalidNetwork(String),
+    /// The CIDR {cidr} overlaps with {other}
+    AddressOverlap { cidr: String, other: String },
+    /// No more fixed IP addresses are available on network {network}
+    AddressesExhausted { network: String },
+    /// Fixed IP address {address} is already in use on network {network}
+    AddressInUse { address: String, network: String },
+    /// Fixed IP address {address} is not available on network {network}: {reason}
+    AddressNotAvailable {
+        address: String,
+        network: String,
+        reason: String,
+    },
+    /// Network {network} is still in use: {reason}
+    NetworkInUse { network: String, reason: String },
+    /// No more floating IP addresses are available in pool {pool}
+    FloatingIpsExhausted { pool: String },
+    /// Floating IP {address} is associated with port {port}; disassociate it first
+    FloatingIpAssociated { address: String, port: String },
+    /// Invalid security group rule: {0}
+    InvalidSecurityGroupRule(String),
+    /// This rule already exists in security group {group}
+    SecurityGroupRuleExists { group: String },
+    /// Security group {group} cannot be deleted: {reason}
+    SecurityGroupInUse { group: String, reason: String },
 }

@@ -10,16 +10,19 @@ pub mod aggregates;
 pub mod certificates;
 mod error;
 pub mod flavors;
+pub mod floating;
 pub mod groups;
 pub mod identity;
 pub mod images;
 pub mod instances;
 pub mod keypairs;
 pub mod moves;
+pub mod networks;
 pub mod nodes;
 pub mod quotas;
 pub mod resize;
 mod rows;
+pub mod secgroups;
 pub mod services;
 
 pub use error::DbError;
@@ -182,6 +185,8 @@ where
     row.try_get(col).map_err(DbError::from)
 }
 
+#[cfg(test)]
+mod network_tests;
 #[cfg(test)]
 mod schema_tests;
 #[cfg(test)]

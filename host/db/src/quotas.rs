@@ -154,40 +154,53 @@ pub(crate) async fn reserve(
 ) -> Result<(), DbError> {
     for (resource, delta) in deltas {
         let limit = limit_in(tx, project, resource, defaults).await?;
-        sqlx::query(
-            "INSERT INTO quota_usages (project_id, resource, in_use) VALUES ($1, $2, 0) \
-             ON CONFLICT (project_id, resource) DO NOTHING",
-        )
-        .bind(project)
-        .bind(*resource)
-        .execute(&mut **tx)
-        .await?;
-        let done = sqlx::query(
-            "UPDATE quota_usages SET in_use = in_use + $1 \
-             WHERE project_id = $2 AND resource = $3 AND ($4 < 0 OR in_use + $1 <= $4)",
-        )
-        .bind(*delta)
-        .bind(project)
-        .bind(*resource)
-        .bind(limit)
-        .execute(&mut **tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            let used: i64 = sqlx::query(
-                "SELECT in_use FROM quota_usages WHERE project_id = $1 AND resource = $2",
-            )
-            .bind(project)
-            .bind(*resource)
-            .fetch_one(&mut **tx)
-            .await
-            .and_then(|r| sqlx::Row::try_get(&r, "in_use"))?;
-            return Err(DbError::QuotaExceeded {
-                resource: resource.to_string(),
-                requested: *delta,
-                used,
-                limit,
-            });
-        }
+        reserve_limited(tx, project, resource, *delta, limit).await?;
+    }
+    Ok(())
+}
+
+/// Adds `delta` to a project's usage of `resource` inside `tx` against a `limit` the caller
+/// gives (`-1`: no limit), as one conditional `UPDATE` (atomic on both backends); fails with
+/// `QuotaExceeded`, leaving the caller to roll back.
+pub(crate) async fn reserve_limited(
+    tx: &mut Transaction<'_, Any>,
+    project: &str,
+    resource: &str,
+    delta: i64,
+    limit: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO quota_usages (project_id, resource, in_use) VALUES ($1, $2, 0) \
+         ON CONFLICT (project_id, resource) DO NOTHING",
+    )
+    .bind(project)
+    .bind(resource)
+    .execute(&mut **tx)
+    .await?;
+    let done = sqlx::query(
+        "UPDATE quota_usages SET in_use = in_use + $1 \
+         WHERE project_id = $2 AND resource = $3 AND ($4 < 0 OR in_use + $1 <= $4)",
+    )
+    .bind(delta)
+    .bind(project)
+    .bind(resource)
+    .bind(limit)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        let used: i64 =
+            sqlx::query("SELECT in_use FROM quota_usages WHERE project_id = $1 AND resource = $2")
+                .bind(project)
+                .bind(resource)
+                .fetch_one(&mut **tx)
+                .await
+                .and_then(|r| sqlx::Row::try_get(&r, "in_use"))?;
+        return Err(DbError::QuotaExceeded {
+            resource: resource.to_string(),
+            requested: delta,
+            used,
+            limit,
+        });
     }
     Ok(())
 }

@@ -1,0 +1,596 @@
+//! Networks, floating addresses and security groups: the same checks on SQLite and on
+//! PostgreSQL.
+
+use super::*;
+use crate::networks::NewNetwork;
+use crate::secgroups::NewRule;
+use std::collections::BTreeSet;
+
+async fn both(f: impl Fn(Db) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
+    let sqlite = Db::connect(&scratch::sqlite_url(), 5, Duration::from_secs(5))
+        .await
+        .unwrap();
+    sqlite.migrate().await.unwrap();
+    f(sqlite).await;
+    let url = scratch::create_postgres_database().await.unwrap();
+    let pg = Db::connect(&url, 10, Duration::from_secs(10))
+        .await
+        .unwrap();
+    pg.migrate().await.unwrap();
+    f(pg.clone()).await;
+    pg.close().await;
+    scratch::drop_postgres_database(&url).await;
+}
+
+fn net(name: &str, cidr: &str) -> NewNetwork {
+    NewNetwork {
+        name: name.into(),
+        cidr: cidr.into(),
+        driver: "linux-bridge".into(),
+        dhcp: true,
+        ..NewNetwork::default()
+    }
+}
+
+#[tokio::test]
+async fn network_creation_checks_cidr_gateway_range_and_overlap() {
+    both(|db| {
+        Box::pin(async move {
+            let n = db
+                .create_network(&net("private", "10.0.0.0/24"))
+                .await
+                .unwrap();
+            assert_eq!(
+                (
+                    n.gateway.as_str(),
+                    n.range_start.as_str(),
+                    n.range_end.as_str()
+                ),
+                ("10.0.0.1", "10.0.0.2", "10.0.0.254")
+            );
+            assert_eq!(n.mtu, 1500);
+            assert_eq!(db.free_address_count(&n.id).await.unwrap(), 253);
+            for (cidr, why) in [
+                ("10.1.0.0", "no prefix"),
+                ("10.1.0.0/7", "prefix too short"),
+                ("10.1.0.0/31", "prefix too long"),
+                ("10.1.0.5/24", "host bits"),
+                ("fe80::/64", "IPv6"),
+                ("nonsense/24", "not an address"),
+            ] {
+                let e = db.create_network(&net("bad", cidr)).await.unwrap_err();
+                assert!(matches!(e, DbError::InvalidNetwork(_)), "{why}: {e}");
+            }
+            let mut outside = net("bad", "10.1.0.0/24");
+            outside.gateway = Some("10.2.0.1".into());
+            let e = db.create_network(&outside).await.unwrap_err();
+            assert!(e.to_string().contains("gateway 10.2.0.1"), "{e}");
+            let mut broadcast = net("bad", "10.1.0.0/24");
+            broadcast.gateway = Some("10.1.0.255".into());
+            assert!(matches!(
+                db.create_network(&broadcast).await,
+                Err(DbError::InvalidNetwork(_))
+            ));
+            let mut range = net("bad", "10.1.0.0/24");
+            range.range_start = Some("10.1.0.100".into());
+            range.range_end = Some("10.1.0.50".into());
+            assert!(matches!(
+                db.create_network(&range).await,
+                Err(DbError::InvalidNetwork(_))
+            ));
+            for cidr in ["10.0.0.0/16", "10.0.0.128/25", "10.0.0.0/24"] {
+                let e = db.create_network(&net("over", cidr)).await.unwrap_err();
+                assert!(matches!(e, DbError::AddressOverlap { .. }), "{cidr}: {e}");
+                assert!(e.to_string().contains("private"), "{e}");
+            }
+            let mut seg = net("vlan", "10.3.0.0/28");
+            seg.segment = Some(100);
+            seg.range_start = Some("10.3.0.5".into());
+            seg.range_end = Some("10.3.0.9".into());
+            let v = db.create_network(&seg).await.unwrap();
+            assert_eq!(v.segment, Some(100));
+            assert_eq!(db.free_address_count(&v.id).await.unwrap(), 5);
+            let mut dup = net("vlan2", "10.4.0.0/28");
+            dup.segment = Some(100);
+            assert!(matches!(
+                db.create_network(&dup).await,
+                Err(DbError::Conflict(_))
+            ));
+            // Associating, listing, deleting.
+            assert_eq!(db.list_networks(Some("p1")).await.unwrap().len(), 2);
+            db.associate_network(&v.id, "p2").await.unwrap();
+            assert_eq!(db.list_networks(Some("p1")).await.unwrap().len(), 1);
+            assert!(matches!(
+                db.associate_network(&v.id, "p1").await,
+                Err(DbError::Conflict(_))
+            ));
+            assert!(matches!(
+                db.allocate_port("i1", "p1", &v.id, None).await,
+                Err(DbError::NotFound(_))
+            ));
+            db.disassociate_network(&v.id).await.unwrap();
+            let port = db.allocate_port("i1", "p1", &v.id, None).await.unwrap();
+            assert!(matches!(
+                db.delete_network(&v.id).await,
+                Err(DbError::NetworkInUse { .. })
+            ));
+            db.release_ports_of_instance("i1").await.unwrap();
+            assert_eq!(port.address, "10.3.0.5");
+            db.delete_network(&v.id).await.unwrap();
+            assert!(matches!(
+                db.get_network(&v.id).await,
+                Err(DbError::NotFound(_))
+            ));
+            // Its segment and CIDR are free again.
+            db.create_network(&seg).await.unwrap();
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_port_allocations_get_distinct_addresses_until_exhausted() {
+    both(|db| {
+        Box::pin(async move {
+            let n = db
+                .create_network(&net("private", "10.0.0.0/24"))
+                .await
+                .unwrap();
+            let mut tasks = Vec::new();
+            for i in 0..200 {
+                let db = db.clone();
+                let id = n.id.clone();
+                tasks.push(tokio::spawn(async move {
+                    db.allocate_port(&format!("vm-{i}"), "p1", &id, None).await
+                }));
+            }
+            let mut addresses = BTreeSet::new();
+            let mut macs = BTreeSet::new();
+            for t in tasks {
+                let p = t.await.unwrap().unwrap();
+                assert!(
+                    p.mac.starts_with("fa:16:3e:") && p.mac.len() == 17,
+                    "{}",
+                    p.mac
+                );
+                assert!(p.device.starts_with("tap") && p.device.len() <= 15);
+                assert_ne!(p.address, "10.0.0.1", "the gateway");
+                addresses.insert(p.address);
+                macs.insert(p.mac);
+            }
+            assert_eq!(addresses.len(), 200);
+            assert_eq!(macs.len(), 200);
+            assert_eq!(db.free_address_count(&n.id).await.unwrap(), 53);
+            for i in 200..253 {
+                let p = db
+                    .allocate_port(&format!("vm-{i}"), "p1", &n.id, None)
+                    .await
+                    .unwrap();
+                addresses.insert(p.address);
+            }
+            assert_eq!(addresses.len(), 253);
+            let e = db
+                .allocate_port("vm-253", "p1", &n.id, None)
+                .await
+                .unwrap_err();
+            assert!(matches!(e, DbError::AddressesExhausted { .. }), "{e}");
+            assert!(e.to_string().contains("private"), "{e}");
+            assert!(db.ports_of_instance("vm-253").await.unwrap().is_empty());
+            assert_eq!(db.ports_of_network(&n.id).await.unwrap().len(), 253);
+            for i in 0..253 {
+                let freed = db
+                    .release_ports_of_instance(&format!("vm-{i}"))
+                    .await
+                    .unwrap();
+                assert_eq!(freed.len(), 1);
+            }
+            assert_eq!(db.free_address_count(&n.id).await.unwrap(), 253);
+            assert!(db.ports_of_network(&n.id).await.unwrap().is_empty());
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_requested_address_is_given_once_and_only_from_the_range() {
+    both(|db| {
+        Box::pin(async move {
+            let n = db
+                .create_network(&net("private", "10.0.0.0/24"))
+                .await
+                .unwrap();
+            let p = db
+                .allocate_port("i1", "p1", &n.id, Some("10.0.0.50"))
+                .await
+                .unwrap();
+            assert_eq!(p.address, "10.0.0.50");
+            let f = db.get_fixed_ip(&n.id, "10.0.0.50").await.unwrap();
+            assert!(f.allocated && !f.leased);
+            assert_eq!(f.port_id.as_deref(), Some(p.id.as_str()));
+            assert_eq!(f.instance_id.as_deref(), Some("i1"));
+            let e = db
+                .allocate_port("i2", "p1", &n.id, Some("10.0.0.50"))
+                .await
+                .unwrap_err();
+            assert!(matches!(e, DbError::AddressInUse { .. }), "{e}");
+            for bad in ["10.0.0.1", "10.0.1.5", "10.0.0.255", "not-an-ip"] {
+                let e = db
+                    .allocate_port("i2", "p1", &n.id, Some(bad))
+                    .await
+                    .unwrap_err();
+                assert!(
+                    matches!(e, DbError::AddressNotAvailable { .. }),
+                    "{bad}: {e}"
+                );
+            }
+            assert!(db.ports_of_instance("i2").await.unwrap().is_empty());
+            // Leases, hosts and change counters.
+            db.mark_leased("10.0.0.50", &n.id, true).await.unwrap();
+            assert!(db.get_fixed_ip(&n.id, "10.0.0.50").await.unwrap().leased);
+            assert!(matches!(
+                db.mark_leased("10.0.0.51", &n.id, true).await,
+                Err(DbError::NotFound(_))
+            ));
+            let scope = networks::host_scope("h1");
+            assert_eq!(db.network_generation(&scope).await.unwrap(), 0);
+            let moved = db.set_port_host("i1", Some("h1")).await.unwrap();
+            assert_eq!(moved[0].host.as_deref(), Some("h1"));
+            assert_eq!(db.ports_on_host("h1").await.unwrap().len(), 1);
+            assert_eq!(db.network_generation(&scope).await.unwrap(), 1);
+            let freed = db.release_ports_of_instance("i1").await.unwrap();
+            assert_eq!(freed, vec![moved[0].clone()]);
+            assert_eq!(db.network_generation(&scope).await.unwrap(), 2);
+            let f = db.get_fixed_ip(&n.id, "10.0.0.50").await.unwrap();
+            assert!(!f.allocated && !f.leased && f.port_id.is_none());
+            assert!(db.ports_on_host("h1").await.unwrap().is_empty());
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn floating_addresses_follow_quota_association_and_release() {
+    both(|db| {
+        Box::pin(async move {
+            let r = db
+                .create_floating_range("public", "192.0.2.0/29", "br-ex", Some("192.0.2.1"))
+                .await
+                .unwrap();
+            assert_eq!(r.pool, "public");
+            assert_eq!(db.list_pools().await.unwrap(), vec!["public".to_string()]);
+            assert!(matches!(
+                db.create_floating_range("other", "192.0.2.0/28", "br-ex", None)
+                    .await,
+                Err(DbError::AddressOverlap { .. })
+            ));
+            assert!(matches!(
+                db.allocate_floating("p1", "nowhere", -1).await,
+                Err(DbError::NotFound(_))
+            ));
+            // 6 hosts minus the gateway: 5 addresses; p1 may hold 3.
+            let mut tasks = Vec::new();
+            for _ in 0..6 {
+                let db = db.clone();
+                tasks.push(tokio::spawn(async move {
+                    db.allocate_floating("p1", "public", 3).await
+                }));
+            }
+            let (mut ok, mut over) = (BTreeSet::new(), 0);
+            for t in tasks {
+                match t.await.unwrap() {
+                    Ok(f) => {
+                        assert_ne!(f.address, "192.0.2.1");
+                        assert_eq!(f.interface, "br-ex");
+                        ok.insert(f.address);
+                    }
+                    Err(DbError::QuotaExceeded { resource, .. }) => {
+                        assert_eq!(resource, "floating_ips");
+                        over += 1
+                    }
+                    Err(e) => panic!("unexpected {e}"),
+                }
+            }
+            assert_eq!((ok.len(), over), (3, 3));
+            db.allocate_floating("p2", "public", -1).await.unwrap();
+            db.allocate_floating("p2", "public", -1).await.unwrap();
+            let e = db.allocate_floating("p2", "public", -1).await.unwrap_err();
+            assert!(matches!(e, DbError::FloatingIpsExhausted { .. }), "{e}");
+            assert!(e.to_string().contains("public"), "{e}");
+            assert_eq!(db.quota_usage("p2").await.unwrap()["floating_ips"], 2);
+
+            let n = db
+                .create_network(&net("private", "10.0.0.0/24"))
+                .await
+                .unwrap();
+            let port = db.allocate_port("i1", "p1", &n.id, None).await.unwrap();
+            db.set_port_host("i1", Some("h1")).await.unwrap();
+            let other = db.allocate_port("i2", "p2", &n.id, None).await.unwrap();
+            let addr = ok.iter().next().unwrap().clone();
+            assert!(matches!(
+                db.associate_floating(&addr, "p1", &other.id).await,
+                Err(DbError::NotFound(_))
+            ));
+            assert!(matches!(
+                db.associate_floating(&addr, "p2", &other.id).await,
+                Err(DbError::NotFound(_))
+            ));
+            let g0 = db
+                .network_generation(&networks::host_scope("h1"))
+                .await
+                .unwrap();
+            let f = db.associate_floating(&addr, "p1", &port.id).await.unwrap();
+            assert_eq!(f.fixed_address.as_deref(), Some(port.address.as_str()));
+            assert_eq!(f.host.as_deref(), Some("h1"));
+            assert!(
+                db.network_generation(&networks::host_scope("h1"))
+                    .await
+                    .unwrap()
+                    > g0
+            );
+            let port2 = db.allocate_port("i3", "p1", &n.id, None).await.unwrap();
+            assert!(matches!(
+                db.associate_floating(&addr, "p1", &port2.id).await,
+                Err(DbError::FloatingIpAssociated { .. })
+            ));
+            let of = db
+                .floating_of_ports(std::slice::from_ref(&port.id))
+                .await
+                .unwrap();
+            assert_eq!(of.len(), 1);
+            assert_eq!(of[0].address, addr);
+            assert!(db.floating_of_ports(&[]).await.unwrap().is_empty());
+            let f = db.disassociate_floating(&addr, "p1").await.unwrap();
+            assert!(f.port_id.is_none() && f.fixed_address.is_none());
+            db.associate_floating(&addr, "p1", &port.id).await.unwrap();
+            // Releasing disassociates; a deleted instance's ports drop their association.
+            assert!(matches!(
+                db.release_floating(&addr, "p2").await,
+                Err(DbError::NotFound(_))
+            ));
+            db.release_floating(&addr, "p1").await.unwrap();
+            assert_eq!(db.list_floating(Some("p1")).await.unwrap().len(), 2);
+            assert_eq!(db.quota_usage("p1").await.unwrap()["floating_ips"], 2);
+            let held = db.list_floating(Some("p1")).await.unwrap()[0]
+                .address
+                .clone();
+            db.associate_floating(&held, "p1", &port.id).await.unwrap();
+            db.release_ports_of_instance("i1").await.unwrap();
+            let f = db.get_floating(&held).await.unwrap();
+            assert_eq!(f.project_id.as_deref(), Some("p1"));
+            assert!(f.port_id.is_none());
+            assert_eq!(db.list_floating(None).await.unwrap().len(), 4);
+            assert!(matches!(
+                db.delete_floating_range("192.0.2.0/29").await,
+                Err(DbError::Conflict(_))
+            ));
+            for f in db.list_floating(None).await.unwrap() {
+                db.release_floating(&f.address, f.project_id.as_deref().unwrap())
+                    .await
+                    .unwrap();
+            }
+            db.delete_floating_range("192.0.2.0/29").await.unwrap();
+            assert!(db.list_pools().await.unwrap().is_empty());
+        })
+    })
+    .await;
+}
+
+fn tcp(min: i64, max: i64) -> NewRule {
+    NewRule {
+        direction: "ingress".into(),
+        protocol: Some("tcp".into()),
+        port_min: Some(min),
+        port_max: Some(max),
+        remote_cidr: Some("0.0.0.0/0".into()),
+        ..NewRule::default()
+    }
+}
+
+#[tokio::test]
+async fn security_groups_default_rules_validation_and_use() {
+    both(|db| {
+        Box::pin(async move {
+            let mut tasks = Vec::new();
+            for _ in 0..10 {
+                let db = db.clone();
+                tasks.push(tokio::spawn(
+                    async move { db.ensure_default_group("p1").await },
+                ));
+            }
+            let mut ids = BTreeSet::new();
+            for t in tasks {
+                ids.insert(t.await.unwrap().unwrap().id);
+            }
+            assert_eq!(ids.len(), 1, "one default group");
+            let default = db.ensure_default_group("p1").await.unwrap();
+            assert_eq!(db.list_security_groups(Some("p1")).await.unwrap().len(), 1);
+            let rules = db.security_group_rules(&default.id).await.unwrap();
+            assert_eq!(rules.len(), 2);
+            assert!(rules.iter().any(|r| r.direction == "ingress"
+                && r.protocol.is_none()
+                && r.remote_group_id.as_deref() == Some(default.id.as_str())));
+            assert!(rules.iter().any(|r| r.direction == "egress"
+                && r.remote_cidr.is_none()
+                && r.remote_group_id.is_none()));
+
+            let web = db
+                .create_security_group("p1", "web", "web servers", 2)
+                .await
+                .unwrap();
+            assert!(matches!(
+                db.create_security_group("p1", "web", "", 5).await,
+                Err(DbError::Conflict(_))
+            ));
+            assert!(matches!(
+                db.create_security_group("p1", "default", "", 5).await,
+                Err(DbError::Conflict(_))
+            ));
+            db.create_security_group("p1", "db", "", 2).await.unwrap();
+            assert!(matches!(
+                db.create_security_group("p1", "more", "", 2).await,
+                Err(DbError::QuotaExceeded { .. })
+            ));
+
+            let bad = [
+                NewRule {
+                    direction: "sideways".into(),
+                    ..NewRule::default()
+                },
+                NewRule {
+                    protocol: Some("gre".into()),
+                    ..tcp(1, 2)
+                },
+                tcp(0, 22),
+                tcp(22, 65536),
+                tcp(443, 80),
+                NewRule {
+                    port_max: None,
+                    ..tcp(22, 22)
+                },
+                NewRule {
+                    direction: "ingress".into(),
+                    protocol: Some("icmp".into()),
+                    icmp_type: Some(256),
+                    ..NewRule::default()
+                },
+                NewRule {
+                    direction: "ingress".into(),
+                    protocol: Some("icmp".into()),
+                    icmp_code: Some(0),
+                    ..NewRule::default()
+                },
+                NewRule {
+                    direction: "ingress".into(),
+                    port_min: Some(22),
+                    port_max: Some(22),
+                    ..NewRule::default()
+                },
+                NewRule {
+                    remote_cidr: Some("10.0.0.0/33".into()),
+                    ..tcp(22, 22)
+                },
+                NewRule {
+                    remote_cidr: Some("banana".into()),
+                    ..tcp(22, 22)
+                },
+                NewRule {
+                    remote_group_id: Some(default.id.clone()),
+                    ..tcp(22, 22)
+                },
+            ];
+            for r in &bad {
+                let e = db
+                    .add_security_group_rule("p1", &web.id, r, -1)
+                    .await
+                    .unwrap_err();
+                assert!(
+                    matches!(e, DbError::InvalidSecurityGroupRule(_)),
+                    "{r:?}: {e}"
+                );
+            }
+            let ssh = db
+                .add_security_group_rule("p1", &web.id, &tcp(22, 22), 3)
+                .await
+                .unwrap();
+            assert_eq!(ssh.protocol.as_deref(), Some("tcp"));
+            let e = db
+                .add_security_group_rule("p1", &web.id, &tcp(22, 22), 3)
+                .await
+                .unwrap_err();
+            assert!(matches!(e, DbError::SecurityGroupRuleExists { .. }), "{e}");
+            let ping = NewRule {
+                direction: "ingress".into(),
+                protocol: Some("ICMP".into()),
+                icmp_type: Some(8),
+                icmp_code: Some(0),
+                remote_cidr: Some("10.1.2.3/16".into()),
+                ..NewRule::default()
+            };
+            let ping = db
+                .add_security_group_rule("p1", &web.id, &ping, 3)
+                .await
+                .unwrap();
+            assert_eq!(ping.remote_cidr.as_deref(), Some("10.1.0.0/16"));
+            let from_default = NewRule {
+                direction: "ingress".into(),
+                remote_group_id: Some(default.id.clone()),
+                ..NewRule::default()
+            };
+            db.add_security_group_rule("p1", &web.id, &from_default, 3)
+                .await
+                .unwrap();
+            assert!(matches!(
+                db.add_security_group_rule("p1", &web.id, &tcp(80, 80), 3)
+                    .await,
+                Err(DbError::QuotaExceeded { .. })
+            ));
+            assert!(matches!(
+                db.add_security_group_rule("p2", &web.id, &tcp(80, 80), -1)
+                    .await,
+                Err(DbError::NotFound(_))
+            ));
+            db.remove_security_group_rule("p1", &ssh.id).await.unwrap();
+            assert!(matches!(
+                db.remove_security_group_rule("p1", &ssh.id).await,
+                Err(DbError::NotFound(_))
+            ));
+
+            // Members, and what the network worker reads.
+            let n = db
+                .create_network(&net("private", "10.0.0.0/24"))
+                .await
+                .unwrap();
+            let port = db.allocate_port("i1", "p1", &n.id, None).await.unwrap();
+            db.add_instance_to_group("i1", "p1", &web.id).await.unwrap();
+            db.add_instance_to_group("i1", "p1", &default.id)
+                .await
+                .unwrap();
+            assert!(matches!(
+                db.add_instance_to_group("i1", "p1", &web.id).await,
+                Err(DbError::Conflict(_))
+            ));
+            assert!(matches!(
+                db.add_instance_to_group("i1", "p2", &web.id).await,
+                Err(DbError::NotFound(_))
+            ));
+            let names: Vec<String> = db
+                .groups_of_instance("i1")
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|g| g.name)
+                .collect();
+            assert_eq!(names, vec!["default".to_string(), "web".into()]);
+            let view = db
+                .groups_with_members(&[web.id.clone(), "nope".into()])
+                .await
+                .unwrap();
+            assert_eq!(view.len(), 1);
+            assert_eq!(view[0].rules.len(), 2);
+            assert_eq!(view[0].member_addresses, vec![port.address.clone()]);
+
+            let e = db.delete_security_group("p1", &web.id).await.unwrap_err();
+            assert!(matches!(e, DbError::SecurityGroupInUse { .. }), "{e}");
+            let e = db
+                .delete_security_group("p1", &default.id)
+                .await
+                .unwrap_err();
+            assert!(matches!(e, DbError::SecurityGroupInUse { .. }), "{e}");
+            db.remove_instance_from_group("i1", &web.id).await.unwrap();
+            assert!(matches!(
+                db.remove_instance_from_group("i1", &web.id).await,
+                Err(DbError::NotFound(_))
+            ));
+            db.delete_security_group("p1", &web.id).await.unwrap();
+            assert!(matches!(
+                db.get_security_group("p1", &web.id).await,
+                Err(DbError::NotFound(_))
+            ));
+            // The group quota has room again.
+            db.create_security_group("p1", "more", "", 2).await.unwrap();
+            db.remove_instance_from_all_groups("i1").await.unwrap();
+            assert!(db.groups_of_instance("i1").await.unwrap().is_empty());
+        })
+    })
+    .await;
+}
