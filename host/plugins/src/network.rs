@@ -16,6 +16,7 @@ mod bindings {
     wasmtime::component::bindgen!({
         world: "network-driver",
         path: "../../wit/network",
+        additional_derives: [PartialEq],
         with: {
             "metacloud:host": crate::base::bindings::metacloud::host,
         },
