@@ -30,6 +30,9 @@ apt_install() {
 
 # 1. build dependencies -------------------------------------------------------------------
 apt_install pkg-config libvirt-dev libvirt0 qemu-utils
+# The network worker: nftables, one dnsmasq per network (dnsmasq-base: no system service),
+# dhcp_release, conntrack; busybox's udhcpc is the DHCP client of the network tests.
+apt_install nftables dnsmasq-base dnsmasq-utils conntrack busybox
 if command -v rustup >/dev/null 2>&1; then
   if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
     say "adding the wasm32-wasip2 Rust target (plugins)"

@@ -10,5 +10,6 @@ mod identity;
 mod images;
 mod metadata;
 mod multinode;
+mod network_worker;
 mod openstack;
 mod plugins;

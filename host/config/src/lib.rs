@@ -30,6 +30,7 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub compute: ComputeConfig,
     pub plugins: PluginsConfig,
+    pub network: NetworkConfig,
     /// Where the configuration came from (`<defaults>` without a file).
     #[serde(skip)]
     pub source: String,
@@ -140,6 +141,8 @@ impl Config {
         fix(&mut self.scheduler.plugin_dir);
         fix(&mut self.api.plugin_dir);
         fix(&mut self.plugins.cache_dir);
+        fix(&mut self.network.plugin_dir);
+        fix(&mut self.network.state_dir);
     }
 
     fn resolve_paths(&mut self) {
@@ -152,6 +155,9 @@ impl Config {
         }
         if self.plugins.cache_dir.is_none() {
             self.plugins.cache_dir = Some(data.join("plugin-cache"));
+        }
+        if self.network.state_dir.is_none() {
+            self.network.state_dir = Some(data.join("network"));
         }
         if self.compute.image_cache_path.is_none() {
             self.compute.image_cache_path = Some(data.join("image-cache"));
@@ -188,6 +194,7 @@ impl Config {
         self.scheduler.validate()?;
         self.compute.validate()?;
         self.plugins.validate()?;
+        self.network.validate()?;
         Ok(())
     }
 }

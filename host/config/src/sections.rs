@@ -667,3 +667,106 @@ impl PluginsConfig {
         )
     }
 }
+
+/// `[network]`: the network worker and its driver plugin.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// The driver plugin (`flat`, `flat-dhcp`, `vlan`, or a third party's), by the name it
+    /// gives itself, from `plugin_dir`. Empty: no network worker runs and guests get a
+    /// user-mode NIC only (addresses are still allocated and shown).
+    pub driver: String,
+    /// Directory of network driver components (`*.wasm`).
+    pub plugin_dir: Option<PathBuf>,
+    /// The driver's own settings (`lease_seconds`, `domain`, …).
+    pub driver_config: std::collections::BTreeMap<String, toml::Value>,
+    /// A network worker on every compute host (nova-network's `multi_host`); otherwise one
+    /// worker serves every network.
+    pub multi_host: bool,
+    /// Interfaces of the host's own namespace that plans may use: operators' bridges (flat
+    /// networks, floating pools, uplinks) and the underlay. Nothing else is ever touched.
+    pub allowed_interfaces: Vec<String>,
+    /// The underlay interface and this host's address on it, for VXLAN segments between
+    /// hosts; `peers` are the other network hosts' underlay addresses.
+    pub underlay_interface: Option<String>,
+    pub underlay_address: Option<std::net::Ipv4Addr>,
+    pub peers: Vec<std::net::Ipv4Addr>,
+    /// Where the worker keeps its DHCP files and pid files (default `<data_dir>/network`).
+    pub state_dir: Option<PathBuf>,
+    /// The port the metadata proxy listens on inside each network's namespace (guests'
+    /// requests to 169.254.169.254:80 are redirected there).
+    pub metadata_proxy_port: u16,
+    /// Seconds between full reconciliations (changes are applied as they happen; this
+    /// heals drift).
+    pub reconcile_interval_secs: u64,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            driver: String::new(),
+            plugin_dir: None,
+            driver_config: Default::default(),
+            multi_host: false,
+            allowed_interfaces: Vec::new(),
+            underlay_interface: None,
+            underlay_address: None,
+            peers: Vec::new(),
+            state_dir: None,
+            metadata_proxy_port: 8775,
+            reconcile_interval_secs: 60,
+        }
+    }
+}
+
+impl NetworkConfig {
+    /// Whether a network worker runs (a driver is named).
+    pub fn enabled(&self) -> bool {
+        !self.driver.is_empty()
+    }
+
+    pub(crate) fn validate(&self) -> Check {
+        ensure(
+            !self.enabled() || self.plugin_dir.is_some(),
+            "network.plugin_dir",
+            "must name the directory of network driver plugins when network.driver is set",
+        )?;
+        ensure(
+            self.underlay_interface.is_some() == self.underlay_address.is_some(),
+            "network.underlay_address",
+            "network.underlay_interface and network.underlay_address go together",
+        )?;
+        for name in self
+            .allowed_interfaces
+            .iter()
+            .chain(self.underlay_interface.iter())
+        {
+            ensure(
+                !name.is_empty()
+                    && name.len() <= 15
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
+                "network.allowed_interfaces",
+                format!("{name:?} is not an interface name"),
+            )?;
+        }
+        if let Some(u) = &self.underlay_interface {
+            ensure(
+                self.allowed_interfaces.contains(u),
+                "network.underlay_interface",
+                format!("{u} must also be in network.allowed_interfaces"),
+            )?;
+        }
+        ensure(
+            self.metadata_proxy_port != 0,
+            "network.metadata_proxy_port",
+            "must not be 0",
+        )?;
+        ensure(
+            (1..=86_400).contains(&self.reconcile_interval_secs),
+            "network.reconcile_interval_secs",
+            "must be between 1 and 86400",
+        )
+    }
+}

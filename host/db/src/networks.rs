@@ -763,6 +763,17 @@ impl Db {
         Ok(())
     }
 
+    /// The sum of every change counter: it changes whenever anything a network worker
+    /// plans from changes, on any host (what a central worker watches).
+    pub async fn network_generations_total(&self) -> Result<i64, DbError> {
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(generation), 0) AS BIGINT) AS total FROM network_generations",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        get(&row, "total")
+    }
+
     /// The value of a change counter (`networks`, `security_groups`, or
     /// [`host_scope`]`(host)`): 0 until the first change.
     pub async fn network_generation(&self, scope: &str) -> Result<i64, DbError> {

@@ -33,10 +33,18 @@ pub enum Role {
     Scheduler,
     Conductor,
     Compute,
+    /// The network worker (runs only when `network.driver` names a driver).
+    Network,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Api, Role::Conductor, Role::Scheduler, Role::Compute];
+    pub const ALL: [Role; 5] = [
+        Role::Api,
+        Role::Conductor,
+        Role::Scheduler,
+        Role::Network,
+        Role::Compute,
+    ];
 
     pub fn binary(self) -> &'static str {
         match self {
@@ -44,6 +52,7 @@ impl Role {
             Role::Scheduler => "metacloud-scheduler",
             Role::Conductor => "metacloud-conductor",
             Role::Compute => "metacloud-compute",
+            Role::Network => "metacloud-network",
         }
     }
 }
@@ -89,6 +98,8 @@ pub struct Running {
     pub all_dialects: Vec<Arc<metacloud_gateway::DialectService>>,
     pub image_addr: Option<SocketAddr>,
     pub computes: Vec<Arc<ComputeWorker>>,
+    /// The network worker, when `network.driver` is set.
+    pub network: Option<Arc<metacloud_network::worker::NetworkWorker>>,
     pub scheduler: Option<Arc<Scheduler>>,
     pub bus: Arc<dyn Bus>,
     pub db: Option<Db>,
@@ -239,6 +250,47 @@ async fn bind(
     Ok((listener, bound))
 }
 
+/// The network worker: its driver plugin, the reconcile loop, metadata proxies forwarding
+/// to this process's metadata listener (or `api.metadata_listen`).
+async fn start_network(
+    config: &Config,
+    db: &Db,
+    rpc: &Rpc,
+    running: &mut Running,
+) -> Result<(), StartError> {
+    let mut upstream = running.metadata_addr.unwrap_or(config.api.metadata_listen);
+    if upstream.ip().is_unspecified() {
+        upstream.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let secret = kept_secret(
+        config,
+        config.api.metadata_secret.as_deref(),
+        "metadata-secret",
+    )?;
+    let metadata = metacloud_network::service::MetadataUpstream {
+        address: upstream,
+        secret: secret.into(),
+    };
+    let (worker, consumer) =
+        metacloud_network::service::start(config, db.clone(), rpc.clone(), metadata)
+            .await
+            .map_err(|e| StartError::Service {
+                role: "network",
+                reason: e.to_string(),
+            })?;
+    running.consumers.push(consumer);
+    running.listening.push((
+        "network".into(),
+        format!(
+            "driver `{}`, queue topic `{}`",
+            worker.driver.name,
+            topics::network(&config.host(), config.network.multi_host)
+        ),
+    ));
+    running.network = Some(worker);
+    Ok(())
+}
+
 /// The identity service beside the API: bootstrap (accounts, `clouds.yaml`), then every
 /// listener of the gateway's table (identity, image, compute, and EC2 and metadata when
 /// they have dialects), each serving its WASM dialects from `api.plugin_dir` (without one,
@@ -366,7 +418,8 @@ pub async fn start_on(
         Duration::from_secs(config.queue.call_timeout_secs),
     );
     let host = config.host();
-    let needs_db = roles.contains(&Role::Api) || roles.contains(&Role::Conductor);
+    let network = roles.contains(&Role::Network) && config.network.enabled();
+    let needs_db = roles.contains(&Role::Api) || roles.contains(&Role::Conductor) || network;
     let db = if needs_db {
         Some(connect_db(config).await?)
     } else {
@@ -391,6 +444,7 @@ pub async fn start_on(
         metadata_addr: None,
         image_addr: None,
         computes: vec![],
+        network: None,
         scheduler: None,
         bus: bus.clone(),
         db: db.clone(),
@@ -477,6 +531,11 @@ pub async fn start_on(
         running.api_addr = Some(addr);
         running.api_token = Some(token);
         start_identity(config, db, &mut running).await?;
+    }
+    if let (true, Some(db)) = (network, &db) {
+        start_network(config, db, &rpc, &mut running).await?;
+    } else if roles.contains(&Role::Network) && roles.len() == 1 {
+        tracing::warn!("network.driver is not set: no network worker runs");
     }
     if let Some(driver) = driver {
         let description = driver.describe();

@@ -30,6 +30,8 @@ enum Command {
     Conductor,
     /// A compute worker for this host.
     Compute,
+    /// The network worker of this host (multi-host) or of every network.
+    Network,
     /// Database management.
     Db {
         #[command(subcommand)]
@@ -175,6 +177,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Scheduler => &[Role::Scheduler],
         Command::Conductor => &[Role::Conductor],
         Command::Compute => &[Role::Compute],
+        Command::Network => &[Role::Network],
     };
     init_logging();
     let running = metacloud::start(&config, roles).await?;

@@ -1,13 +1,14 @@
 //! What services say to each other.
 //!
 //! Each service has one request enum ([`conductor::Request`], [`scheduler::Request`],
-//! [`compute::Request`]) serialized as `{"method": ..., "args": ...}` JSON inside a queue
+//! [`compute::Request`], [`network::Request`]) serialized as `{"method": ..., "args": ...}` JSON inside a queue
 //! [`Message`](metacloud_queue::Message). [`Rpc`] sends them (cast or call) and [`serve`]
 //! turns an async function into a queue handler, carrying the request id in a task-local
 //! and a tracing span.
 
 pub mod compute;
 pub mod conductor;
+pub mod network;
 /// The plain objects messages carry (the `metacloud-objects` crate).
 pub use metacloud_objects as objects;
 pub mod scheduler;
@@ -32,6 +33,16 @@ pub mod topics {
     /// The topic of the compute worker on `host`.
     pub fn compute(host: &str) -> String {
         format!("compute.{host}")
+    }
+
+    /// The topic of the network worker serving `host`: its own in multi-host mode, the
+    /// central worker's (`network`) otherwise.
+    pub fn network(host: &str, multi_host: bool) -> String {
+        if multi_host {
+            format!("network.{host}")
+        } else {
+            "network".to_string()
+        }
     }
 }
 

@@ -63,6 +63,16 @@ pub struct GuestSpec {
     pub root_gb: u64,
     /// Root disk; `None` boots nothing (simulated hosts only).
     pub image: Option<ImageSource>,
+    /// The guest's network interfaces: a tap per port, which the network worker attaches
+    /// to the port's network. None: one user-mode NIC (no network worker).
+    pub nics: Vec<Nic>,
+}
+
+/// One interface: libvirt makes tap `device` and QEMU gives the guest `mac`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nic {
+    pub mac: String,
+    pub device: String,
 }
 
 /// One domain as the hypervisor sees it.
@@ -105,6 +115,8 @@ pub enum VirtError {
     Libvirt { uuid: String, reason: String },
     /// I/O error on {path}: {reason}
     Io { path: PathBuf, reason: String },
+    /// no network for instance {uuid}: {reason}
+    Network { uuid: String, reason: String },
 }
 
 /// What the compute worker needs from a hypervisor.

@@ -201,12 +201,33 @@ fn owner_of(metadata: &str) -> Option<String> {
     (!host.is_empty()).then_some(host)
 }
 
+/// The guest's NICs: for each port a tap libvirt makes (`type='ethernet'`) with the port's
+/// MAC, attached to its network by the network worker; without ports, one user-mode NIC.
+fn nics_xml(nics: &[crate::Nic]) -> String {
+    if nics.is_empty() {
+        return "    <interface type='user'>\n      <model type='virtio'/>\n    </interface>"
+            .into();
+    }
+    nics.iter()
+        .map(|n| {
+            format!(
+                "    <interface type='ethernet'>\n      <mac address='{}'/>\n      \
+                 <target dev='{}'/>\n      <model type='virtio'/>\n    </interface>",
+                xml_escape(&n.mac),
+                xml_escape(&n.device)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The domain XML of a guest.
 ///
 /// `domain_type` `test` gives the minimal domain libvirt's test driver accepts; any other
 /// type gives a full QEMU guest: ACPI, serial console logged to `console_log`, VNC and
-/// SPICE on `graphics_listen` (default 127.0.0.1), a user-mode virtio NIC and, when `disk` is given, a virtio qcow2
-/// root disk. No `<cpu>` element: the hypervisor's default model, never host-passthrough.
+/// SPICE on `graphics_listen` (default 127.0.0.1), its NICs (a tap per port, or one
+/// user-mode NIC) and, when `disk` is given, a virtio qcow2 root disk. No `<cpu>` element:
+/// the hypervisor's default model, never host-passthrough.
 pub fn domain_xml(
     opts: &LibvirtOptions,
     spec: &GuestSpec,
@@ -243,6 +264,7 @@ pub fn domain_xml(
             )
         })
         .unwrap_or_default();
+    let nics = nics_xml(&spec.nics);
     format!(
         "<domain type='{dtype}'>
   <name>{name}</name>
@@ -262,9 +284,7 @@ pub fn domain_xml(
   <on_reboot>restart</on_reboot>
   <on_crash>destroy</on_crash>
   <devices>{disk}
-    <interface type='user'>
-      <model type='virtio'/>
-    </interface>
+{nics}
     <serial type='pty'>
       <log file='{console}' append='on'/>
       <target port='0'/>
@@ -1035,6 +1055,7 @@ mod tests {
             memory_mb: 512,
             root_gb: 1,
             image: None,
+            nics: vec![],
         }
     }
 

@@ -31,6 +31,7 @@ fn guest(uuid: String) -> GuestSpec {
         memory_mb: 64,
         root_gb: 0,
         image: None,
+        nics: vec![],
     }
 }
 

@@ -11,9 +11,10 @@ use metacloud_config::Config;
 use metacloud_queue::Consumer;
 use metacloud_rpc::compute::{Domain, ImageUpload, PowerOp, Request, Snapshot};
 use metacloud_rpc::conductor::{self, InstanceUpdate};
+use metacloud_rpc::network;
 use metacloud_rpc::objects::{power, ImageRef, InstanceSpec, NodeReport, TaskState, VmState};
 use metacloud_rpc::{serve, topics, Rpc, RpcError};
-use metacloud_virt::{Driver, GuestSpec, ImageSource, PowerState, VirtError};
+use metacloud_virt::{Driver, GuestSpec, ImageSource, Nic, PowerState, VirtError};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,9 @@ pub struct ComputeWorker {
     node_defaults: NodeReport,
     /// Where disk snapshots wait for their upload.
     snapshot_dir: std::path::PathBuf,
+    /// The network worker's topic when one runs (`network.driver` set): guests get a tap
+    /// per port, asked for before the guest is defined.
+    network_topic: Option<String>,
     http: reqwest::Client,
 }
 
@@ -99,6 +103,10 @@ fn json<T: serde::Serialize>(v: T) -> Result<Value, RpcError> {
 impl ComputeWorker {
     pub fn new(config: &Config, host: String, rpc: Rpc, driver: Arc<dyn Driver>) -> Arc<Self> {
         let c = &config.compute;
+        let network_topic = config
+            .network
+            .enabled()
+            .then(|| topics::network(&host, config.network.multi_host));
         Arc::new(ComputeWorker {
             host,
             rpc,
@@ -109,6 +117,7 @@ impl ComputeWorker {
             boot_timeout: Duration::from_secs(c.boot_timeout_secs),
             destroy_unknown: c.destroy_unknown_domains,
             spawn_delay: Duration::from_millis(c.debug_spawn_delay_ms),
+            network_topic,
             snapshot_dir: c
                 .instances_path
                 .clone()
@@ -284,17 +293,21 @@ impl ComputeWorker {
             Request::RebuildInstance { instance, stopped } => {
                 let uuid = instance.uuid.clone();
                 tracing::info!(instance = %uuid, "rebuilding instance");
-                let spec = Self::guest_spec(&instance);
-                let result = self
-                    .blocking(move |d| {
-                        d.destroy(&spec.uuid)?;
-                        d.spawn(&spec)?;
-                        if stopped {
-                            d.power_off(&spec.uuid, None)?;
-                        }
-                        Ok(())
-                    })
-                    .await;
+                let result = match self.guest_spec(&instance).await {
+                    Ok(spec) => {
+                        self.blocking(move |d| {
+                            d.destroy(&spec.uuid)?;
+                            d.spawn(&spec)?;
+                            if stopped {
+                                d.power_off(&spec.uuid, None)?;
+                            }
+                            Ok(())
+                        })
+                        .await
+                    }
+                    Err(e) => Err(e),
+                };
+                self.plugged(&uuid).await;
                 let to = if stopped {
                     VmState::Stopped
                 } else {
@@ -316,8 +329,11 @@ impl ComputeWorker {
             } => {
                 let uuid = instance.uuid.clone();
                 tracing::info!(instance = %uuid, flavor = %instance.flavor.name, "resizing instance");
-                let spec = Self::guest_spec(&instance);
-                let result = self.blocking(move |d| d.resize(&spec, running)).await;
+                let result = match self.guest_spec(&instance).await {
+                    Ok(spec) => self.blocking(move |d| d.resize(&spec, running)).await,
+                    Err(e) => Err(e),
+                };
+                self.plugged(&uuid).await;
                 self.finish_action(&uuid, task, then, result).await
             }
             Request::MigrateOut {
@@ -332,16 +348,20 @@ impl ComputeWorker {
             Request::FinishMigration { instance, running } => {
                 let uuid = instance.uuid.clone();
                 tracing::info!(instance = %uuid, "making a migrated guest from its transfer image");
-                let spec = Self::guest_spec(&instance);
-                let result = self
-                    .blocking(move |d| {
-                        d.spawn(&spec)?;
-                        if !running {
-                            d.power_off(&spec.uuid, None)?;
-                        }
-                        Ok(())
-                    })
-                    .await;
+                let result = match self.guest_spec(&instance).await {
+                    Ok(spec) => {
+                        self.blocking(move |d| {
+                            d.spawn(&spec)?;
+                            if !running {
+                                d.power_off(&spec.uuid, None)?;
+                            }
+                            Ok(())
+                        })
+                        .await
+                    }
+                    Err(e) => Err(e),
+                };
+                self.plugged(&uuid).await;
                 self.finish_action(&uuid, TaskState::ResizeMigrating, VmState::Resized, result)
                     .await
             }
@@ -594,13 +614,53 @@ impl ComputeWorker {
         Ok(size)
     }
 
-    fn guest_spec(instance: &InstanceSpec) -> GuestSpec {
-        GuestSpec {
+    /// The guest for `instance`, with a NIC per port the network worker gives it here.
+    async fn guest_spec(&self, instance: &InstanceSpec) -> Result<GuestSpec, VirtError> {
+        Ok(GuestSpec {
             uuid: instance.uuid.clone(),
             vcpus: instance.flavor.vcpus,
             memory_mb: instance.flavor.memory_mb,
             root_gb: instance.flavor.root_gb,
             image: instance.image.as_ref().and_then(image_source),
+            nics: self.nics(&instance.uuid).await?,
+        })
+    }
+
+    /// The instance's ports on this host, from the network worker (none without one).
+    async fn nics(&self, uuid: &str) -> Result<Vec<Nic>, VirtError> {
+        let Some(topic) = &self.network_topic else {
+            return Ok(Vec::new());
+        };
+        let req = network::Request::Ports {
+            uuid: uuid.to_string(),
+            host: self.host.clone(),
+        };
+        let ports: Vec<network::PortSpec> =
+            self.rpc
+                .call(topic, &req)
+                .await
+                .map_err(|e| VirtError::Network {
+                    uuid: uuid.to_string(),
+                    reason: format!("the network worker gave no ports: {e}"),
+                })?;
+        Ok(ports
+            .into_iter()
+            .map(|p| Nic {
+                mac: p.mac,
+                device: p.device,
+            })
+            .collect())
+    }
+
+    /// Tells the network worker the guest's taps exist.
+    async fn plugged(&self, uuid: &str) {
+        if let Some(topic) = &self.network_topic {
+            let req = network::Request::Plugged {
+                uuid: uuid.to_string(),
+            };
+            if let Err(e) = self.rpc.cast(topic, &req).await {
+                tracing::warn!(instance = %uuid, error = %e, "cannot tell the network worker");
+            }
         }
     }
 
@@ -612,8 +672,10 @@ impl ComputeWorker {
         if !self.spawn_delay.is_zero() {
             tokio::time::sleep(self.spawn_delay).await;
         }
-        let spec = Self::guest_spec(&instance);
-        let spawned = self.blocking(move |d| d.spawn(&spec)).await;
+        let spawned = match self.guest_spec(&instance).await {
+            Ok(spec) => self.blocking(move |d| d.spawn(&spec)).await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = spawned {
             tracing::warn!(instance = %uuid, error = %e, "spawn failed");
             let req = conductor::Request::BuildFailed {
@@ -626,6 +688,7 @@ impl ComputeWorker {
             }
             return;
         }
+        self.plugged(&uuid).await;
         let req = conductor::Request::BuildSucceeded {
             uuid: uuid.clone(),
             host: self.host.clone(),

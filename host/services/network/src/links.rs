@@ -1,0 +1,337 @@
+//! Links and addresses over netlink (`rtnetlink`), in the host's namespace or in one of
+//! ours. Every operation is idempotent: it looks first and changes only what differs.
+
+use crate::netns;
+use futures::TryStreamExt;
+use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
+use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, LinkVxlan, RouteMessageBuilder};
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+
+/// A netlink failure, naming what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {reason}")]
+pub struct LinkError {
+    pub what: String,
+    pub reason: String,
+}
+
+fn fail(what: impl Into<String>, reason: impl ToString) -> LinkError {
+    LinkError {
+        what: what.into(),
+        reason: reason.to_string(),
+    }
+}
+
+/// A netlink connection bound to one namespace (none: the host's).
+pub struct Links {
+    handle: Handle,
+    namespace: Option<String>,
+}
+
+impl Links {
+    /// A connection in `namespace` (the socket is made on a thread inside it, so it stays
+    /// bound there), or in the host's namespace.
+    pub fn open(namespace: Option<&str>) -> Result<Links, LinkError> {
+        let runtime = tokio::runtime::Handle::current();
+        let open = move || {
+            let _guard = runtime.enter();
+            rtnetlink::new_connection().map(|(conn, handle, _)| {
+                tokio::spawn(conn);
+                handle
+            })
+        };
+        let handle = match namespace {
+            Some(ns) => netns::in_namespace(ns, open).map_err(|e| fail("netlink", e))?,
+            None => open(),
+        }
+        .map_err(|e| fail("netlink socket", e))?;
+        Ok(Links {
+            handle,
+            namespace: namespace.map(str::to_string),
+        })
+    }
+
+    fn at(&self, what: &str) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{what} in {ns}"),
+            None => what.to_string(),
+        }
+    }
+
+    /// The link called `name`, if any.
+    pub async fn get(&self, name: &str) -> Result<Option<LinkMessage>, LinkError> {
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
+        match links.try_next().await {
+            Ok(link) => Ok(link),
+            // ENODEV: no such link.
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -19 => Ok(None),
+            Err(e) => Err(fail(self.at(&format!("look up {name}")), e)),
+        }
+    }
+
+    async fn index(&self, name: &str) -> Result<u32, LinkError> {
+        self.get(name)
+            .await?
+            .map(|l| l.header.index)
+            .ok_or_else(|| fail(self.at(&format!("look up {name}")), "no such link"))
+    }
+
+    /// Every link name of the namespace.
+    pub async fn names(&self) -> Result<Vec<String>, LinkError> {
+        let links: Vec<LinkMessage> = self
+            .handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| fail(self.at("list links"), e))?;
+        Ok(links.iter().filter_map(name_of).collect())
+    }
+
+    /// The bridge a link is enslaved to (its controller's index).
+    pub fn controller(link: &LinkMessage) -> Option<u32> {
+        link.attributes.iter().find_map(|a| match a {
+            LinkAttribute::Controller(i) => Some(*i),
+            _ => None,
+        })
+    }
+
+    /// Makes bridge `name` with `mtu` unless it exists, and brings it up.
+    pub async fn ensure_bridge(&self, name: &str, mtu: u32) -> Result<u32, LinkError> {
+        if self.get(name).await?.is_none() {
+            let msg = LinkBridge::new(name).mtu(mtu).build();
+            self.handle
+                .link()
+                .add(msg)
+                .execute()
+                .await
+                .map_err(|e| fail(self.at(&format!("make bridge {name}")), e))?;
+        }
+        self.up(name).await
+    }
+
+    /// Brings `name` up; returns its index.
+    pub async fn up(&self, name: &str) -> Result<u32, LinkError> {
+        let index = self.index(name).await?;
+        self.handle
+            .link()
+            .set(LinkUnspec::new_with_index(index).up().build())
+            .execute()
+            .await
+            .map_err(|e| fail(self.at(&format!("bring {name} up")), e))?;
+        Ok(index)
+    }
+
+    /// Enslaves `name` to `bridge` (unless it is already) and brings it up.
+    pub async fn enslave(&self, name: &str, bridge: &str) -> Result<(), LinkError> {
+        let bridge_index = self.index(bridge).await?;
+        let link = self
+            .get(name)
+            .await?
+            .ok_or_else(|| fail(self.at(&format!("look up {name}")), "no such link"))?;
+        if Self::controller(&link) != Some(bridge_index) {
+            self.handle
+                .link()
+                .set(
+                    LinkUnspec::new_with_index(link.header.index)
+                        .controller(bridge_index)
+                        .build(),
+                )
+                .execute()
+                .await
+                .map_err(|e| fail(self.at(&format!("enslave {name} to {bridge}")), e))?;
+        }
+        self.up(name).await.map(|_| ())
+    }
+
+    /// Puts `address/prefix` on `name` unless it has it.
+    pub async fn ensure_address(
+        &self,
+        name: &str,
+        address: Ipv4Addr,
+        prefix: u8,
+    ) -> Result<(), LinkError> {
+        let index = self.index(name).await?;
+        let have: Vec<_> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| fail(self.at(&format!("list addresses of {name}")), e))?;
+        let present = have.iter().any(|m| {
+            m.header.prefix_len == prefix
+                && m.attributes
+                    .iter()
+                    .any(|a| matches!(a, AddressAttribute::Address(IpAddr::V4(a)) if *a == address))
+        });
+        if !present {
+            self.handle
+                .address()
+                .add(index, IpAddr::V4(address), prefix)
+                .execute()
+                .await
+                .map_err(|e| fail(self.at(&format!("add {address}/{prefix} to {name}")), e))?;
+        }
+        Ok(())
+    }
+
+    /// The IPv4 addresses on `name` with their prefixes.
+    pub async fn addresses(&self, name: &str) -> Result<Vec<(Ipv4Addr, u8)>, LinkError> {
+        let index = self.index(name).await?;
+        let have: Vec<_> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| fail(self.at(&format!("list addresses of {name}")), e))?;
+        Ok(have
+            .iter()
+            .flat_map(|m| {
+                m.attributes.iter().filter_map(move |a| match a {
+                    AddressAttribute::Address(IpAddr::V4(a)) => Some((*a, m.header.prefix_len)),
+                    _ => None,
+                })
+            })
+            .collect())
+    }
+
+    /// Removes `address/prefix` from `name` (if there).
+    pub async fn remove_address(
+        &self,
+        name: &str,
+        address: Ipv4Addr,
+        prefix: u8,
+    ) -> Result<(), LinkError> {
+        let index = self.index(name).await?;
+        let have: Vec<_> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .set_address_filter(IpAddr::V4(address))
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| fail(self.at(&format!("list addresses of {name}")), e))?;
+        for m in have.into_iter().filter(|m| m.header.prefix_len == prefix) {
+            self.handle
+                .address()
+                .del(m)
+                .execute()
+                .await
+                .map_err(|e| fail(self.at(&format!("remove {address} from {name}")), e))?;
+        }
+        Ok(())
+    }
+
+    /// Moves `name` from this namespace into namespace `to`.
+    pub async fn move_to(&self, name: &str, to: &str) -> Result<(), LinkError> {
+        let index = self.index(name).await?;
+        let ns = File::open(netns::path(to)).map_err(|e| fail(format!("open {to}"), e))?;
+        self.handle
+            .link()
+            .set(
+                LinkUnspec::new_with_index(index)
+                    .setns_by_fd(ns.as_raw_fd())
+                    .build(),
+            )
+            .execute()
+            .await
+            .map_err(|e| fail(self.at(&format!("move {name} to {to}")), e))
+    }
+
+    /// Makes a veth pair `name` — `peer` unless `name` exists.
+    pub async fn ensure_veth(&self, name: &str, peer: &str) -> Result<(), LinkError> {
+        if self.get(name).await?.is_none() {
+            self.handle
+                .link()
+                .add(LinkVeth::new(name, peer).build())
+                .execute()
+                .await
+                .map_err(|e| fail(self.at(&format!("make veth {name}")), e))?;
+        }
+        Ok(())
+    }
+
+    /// Makes VXLAN device `name` (VNI `vni`, leaving through `underlay` from `local` to
+    /// `remote`) unless it exists.
+    pub async fn ensure_vxlan(
+        &self,
+        name: &str,
+        vni: u32,
+        underlay: &str,
+        local: Ipv4Addr,
+        remote: Option<Ipv4Addr>,
+        mtu: u32,
+    ) -> Result<(), LinkError> {
+        if self.get(name).await?.is_some() {
+            return Ok(());
+        }
+        let dev = self.index(underlay).await?;
+        let mut builder = LinkVxlan::new(name, vni)
+            .dev(dev)
+            .local(local)
+            .port(4789)
+            .learning(true)
+            .mtu(mtu);
+        if let Some(r) = remote {
+            builder = builder.remote(r);
+        }
+        self.handle
+            .link()
+            .add(builder.build())
+            .execute()
+            .await
+            .map_err(|e| fail(self.at(&format!("make vxlan {name}")), e))
+    }
+
+    /// Removes `name` if it exists.
+    pub async fn delete(&self, name: &str) -> Result<(), LinkError> {
+        if let Some(link) = self.get(name).await? {
+            self.handle
+                .link()
+                .del(link.header.index)
+                .execute()
+                .await
+                .map_err(|e| fail(self.at(&format!("remove {name}")), e))?;
+        }
+        Ok(())
+    }
+
+    /// A default route via `gateway` (replacing any).
+    pub async fn default_route(&self, gateway: Ipv4Addr) -> Result<(), LinkError> {
+        let route = RouteMessageBuilder::<Ipv4Addr>::new()
+            .gateway(gateway)
+            .build();
+        self.handle
+            .route()
+            .add(route)
+            .replace()
+            .execute()
+            .await
+            .map_err(|e| fail(self.at(&format!("default route via {gateway}")), e))
+    }
+}
+
+/// A link's name.
+pub fn name_of(link: &LinkMessage) -> Option<String> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfName(n) => Some(n.clone()),
+        _ => None,
+    })
+}

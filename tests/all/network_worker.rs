@@ -1,0 +1,484 @@
+//! The network worker on real namespaces, bridges, nftables and dnsmasq, with the real
+//! driver plugins. "Guests" are network namespaces this test makes, each behind a veth
+//! whose host end is named as libvirt would name the port's tap; busybox's udhcpc asks
+//! for the address. Nothing crosses a physical interface: every namespace, bridge and veth
+//! here is made by the test or by the worker, and removed at the end.
+
+use metacloud_db::instances::NewInstances;
+use metacloud_db::networks::{NewNetwork, Port};
+use metacloud_db::quotas::DefaultLimits;
+use metacloud_db::Db;
+use metacloud_network::apply::{Applier, ProxyTemplate};
+use metacloud_network::check::Policy;
+use metacloud_network::service::load_driver;
+use metacloud_network::worker::{NetworkWorker, ReconcileError, Settings};
+use metacloud_plugins::{PluginLimits, Runtime};
+use metacloud_tests::scratch_dir;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn dist(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/dist")
+        .join(file)
+}
+
+/// Runs a scaffolding command of the test (never the product's own work).
+fn sh(args: &[&str]) -> std::process::Output {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"));
+    out
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = sh(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// A guest: a namespace with `eth0` carrying the port's MAC, its other end in the host
+/// namespace named as the port's tap.
+struct Guest {
+    ns: String,
+}
+
+impl Guest {
+    fn new(port: &Port) -> Guest {
+        let ns = format!("mct-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        ok(&["ip", "netns", "add", &ns]);
+        let peer = format!("g{}", &ns[4..]);
+        ok(&[
+            "ip",
+            "link",
+            "add",
+            &port.device,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &peer,
+        ]);
+        ok(&["ip", "link", "set", &peer, "netns", &ns]);
+        ok(&["ip", "-n", &ns, "link", "set", &peer, "name", "eth0"]);
+        ok(&["ip", "-n", &ns, "link", "set", "eth0", "address", &port.mac]);
+        ok(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
+        ok(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+        Guest { ns }
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut full = vec!["ip", "netns", "exec", &self.ns];
+        full.extend_from_slice(args);
+        sh(&full)
+    }
+
+    /// Asks for an address by DHCP (bounded: 5 tries, 1 s apart) and returns it.
+    fn dhcp(&self) -> Option<String> {
+        let out = self.run(&[
+            "busybox",
+            "udhcpc",
+            "-i",
+            "eth0",
+            "-n",
+            "-q",
+            "-f",
+            "-t",
+            "5",
+            "-T",
+            "1",
+            "-s",
+            "/bin/true",
+        ]);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // "udhcpc: lease of 10.77.0.2 obtained from 10.77.0.1, lease time 86400"
+        let lease = text
+            .split("lease of ")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .to_string();
+        // "… obtained from 10.77.0.1": the server is the network's gateway.
+        let server = text
+            .split("obtained from ")
+            .nth(1)?
+            .split([',', ' '])
+            .next()?
+            .to_string();
+        self.run(&["ip", "addr", "add", &format!("{lease}/24"), "dev", "eth0"]);
+        self.run(&["ip", "route", "add", "default", "via", &server]);
+        Some(lease)
+    }
+
+    fn ping(&self, address: &str) -> bool {
+        self.run(&["busybox", "ping", "-c", "1", "-W", "2", address])
+            .status
+            .success()
+    }
+
+    /// Fetches `url` with curl (bounded: 3 s), off the runtime's threads so the
+    /// worker's proxy in this process keeps serving.
+    async fn get(&self, url: &str) -> Option<String> {
+        let (ns, url) = (self.ns.clone(), url.to_string());
+        tokio::task::spawn_blocking(move || fetch(&ns, &url))
+            .await
+            .unwrap()
+    }
+}
+
+fn fetch(ns: &str, url: &str) -> Option<String> {
+    {
+        let out = sh(&["ip", "netns", "exec", ns, "curl", "-sf", "-m", "3", url]);
+        if !out.status.success() {
+            eprintln!(
+                "curl {url} from {ns}: {:?} {} {}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+    }
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        let _ = sh(&["ip", "netns", "del", &self.ns]);
+    }
+}
+
+/// A metadata service stand-in: answers with the instance id the proxy named, after
+/// checking its signature.
+async fn metadata_upstream(secret: &'static str) -> SocketAddr {
+    use axum::http::HeaderMap;
+    let app = axum::Router::new().fallback(move |headers: HeaderMap| async move {
+        let id = headers
+            .get("x-instance-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let sig = headers
+            .get("x-instance-id-signature")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if sig == metacloud_network::proxy::sign(secret, id) {
+            format!("METACLOUD-GUEST-IID {id}\n")
+        } else {
+            "bad signature\n".to_string()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+struct Cloud {
+    db: Db,
+    dir: PathBuf,
+    runtime: Runtime,
+}
+
+impl Cloud {
+    async fn new() -> Cloud {
+        for tool in ["nft", "dnsmasq", "busybox"] {
+            assert!(
+                sh(&["sh", "-c", &format!("command -v {tool}")])
+                    .status
+                    .success(),
+                "{tool} is missing: scripts/setup.sh installs it"
+            );
+        }
+        let dir = scratch_dir("netw");
+        let url = format!("sqlite://{}/db.sqlite", dir.display());
+        let db = Db::connect(&url, 5, Duration::from_secs(5)).await.unwrap();
+        db.migrate().await.unwrap();
+        let runtime = Runtime::new(PluginLimits::default(), None).unwrap();
+        Cloud { db, dir, runtime }
+    }
+
+    async fn network(&self, name: &str, cidr: &str, project: &str) -> String {
+        let n = self
+            .db
+            .create_network(&NewNetwork {
+                name: name.into(),
+                project_id: Some(project.into()),
+                cidr: cidr.into(),
+                dhcp: true,
+                driver: "flat-dhcp".into(),
+                ..NewNetwork::default()
+            })
+            .await
+            .unwrap();
+        n.id
+    }
+
+    /// An instance with a port on `network`, placed on host `h1`.
+    async fn port(&self, network: &str, project: &str, name: &str) -> Port {
+        let flavor = self.db.get_flavor("m1.tiny").await.unwrap();
+        let i = self
+            .db
+            .create_instances(
+                &NewInstances::plain(name, 1, project, "u", flavor),
+                &DefaultLimits::default(),
+            )
+            .await
+            .unwrap()
+            .remove(0);
+        self.db
+            .allocate_port(&i.uuid, project, network, None)
+            .await
+            .unwrap();
+        self.db.ensure_default_group(project).await.unwrap();
+        let g = self
+            .db
+            .security_group_by_name(project, "default")
+            .await
+            .unwrap()
+            .unwrap();
+        self.db
+            .add_instance_to_group(&i.uuid, project, &g.id)
+            .await
+            .unwrap();
+        self.db
+            .set_port_host(&i.uuid, Some("h1"))
+            .await
+            .unwrap()
+            .remove(0)
+    }
+
+    async fn worker(&self, driver: &str, upstream: Option<SocketAddr>) -> Arc<NetworkWorker> {
+        let (dir, name) = match driver.split_once('/') {
+            Some((d, n)) => (dist(d), n.to_string()),
+            None => (dist("network"), driver.to_string()),
+        };
+        let plugin = load_driver(&self.runtime, &dir, &name, Default::default()).unwrap();
+        let applier = Applier::new(
+            "mcn-",
+            self.dir.join("network"),
+            8775,
+            upstream.map(|u| ProxyTemplate {
+                db: self.db.clone(),
+                upstream: u,
+                secret: "s3cret".into(),
+            }),
+        );
+        NetworkWorker::new(
+            Settings {
+                host: "h1".into(),
+                multi_host: true,
+                underlay_interface: None,
+                underlay_address: None,
+                peers: vec![],
+                reconcile_interval: Duration::from_secs(60),
+            },
+            self.db.clone(),
+            self.runtime.clone(),
+            Arc::new(plugin),
+            Policy::default(),
+            applier,
+        )
+    }
+}
+
+impl Drop for Cloud {
+    /// Whatever a failed test left: the worker's namespaces and DHCP servers.
+    fn drop(&mut self) {
+        let state = self.dir.join("network");
+        if let Ok(dirs) = std::fs::read_dir(state.join("dhcp")) {
+            for d in dirs.flatten() {
+                if let Ok(pid) = std::fs::read_to_string(d.path().join("pid")) {
+                    let _ = sh(&["kill", pid.trim()]);
+                }
+            }
+        }
+        let applied = std::fs::read_to_string(state.join("applied.json")).unwrap_or_default();
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&applied) {
+            for ns in v["namespaces"].as_array().into_iter().flatten() {
+                if let Some(ns) = ns.as_str() {
+                    let _ = sh(&["ip", "netns", "del", ns]);
+                }
+            }
+        }
+    }
+}
+
+fn namespace_of(network: &str) -> String {
+    format!("mcn-{}", &network.replace('-', "")[..8])
+}
+
+fn count_rules(ns: &str) -> usize {
+    ok(&["ip", "netns", "exec", ns, "nft", "list", "ruleset"])
+        .lines()
+        .filter(|l| {
+            l.contains("accept")
+                || l.contains("drop")
+                || l.contains("jump")
+                || l.contains("dnat")
+                || l.contains("return")
+        })
+        .count()
+}
+
+fn dnsmasq_count(dir: &Path) -> usize {
+    let needle = dir.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| {
+                    String::from_utf8_lossy(&c).contains(&needle)
+                        && String::from_utf8_lossy(&c).starts_with("dnsmasq")
+                })
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flat_dhcp_guests_lease_reach_each_other_and_their_metadata_and_a_restart_duplicates_nothing(
+) {
+    let cloud = Cloud::new().await;
+    let net = cloud.network("private", "10.77.0.0/24", "p1").await;
+    let (a, b) = (
+        cloud.port(&net, "p1", "vm-a").await,
+        cloud.port(&net, "p1", "vm-b").await,
+    );
+    let (ga, gb) = (Guest::new(&a), Guest::new(&b));
+    let upstream = metadata_upstream("s3cret").await;
+    let worker = cloud.worker("flat-dhcp", Some(upstream)).await;
+    let report = worker.reconcile().await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.attached.len(), 2, "{report:?}");
+    let ns = namespace_of(&net);
+    assert_eq!(report.namespaces, vec![ns.clone()]);
+    // The host's namespace got no address on the guest network, and the taps left it.
+    let host_addrs = ok(&["ip", "-4", "addr"]);
+    assert!(!host_addrs.contains("10.77.0."), "{host_addrs}");
+    assert!(sh(&["ip", "link", "show", &a.device]).status.code() != Some(0));
+
+    assert_eq!(
+        ga.dhcp().as_deref(),
+        Some(a.address.as_str()),
+        "guest a's lease"
+    );
+    assert_eq!(
+        gb.dhcp().as_deref(),
+        Some(b.address.as_str()),
+        "guest b's lease"
+    );
+    assert!(ga.ping(&b.address), "a reaches b (same default group)");
+    let iid = ga
+        .get("http://169.254.169.254/latest/meta-data/instance-id")
+        .await;
+    assert_eq!(
+        iid.as_deref(),
+        Some(format!("METACLOUD-GUEST-IID {}\n", a.instance_id).as_str())
+    );
+    let iid = gb.get("http://169.254.169.254/").await;
+    assert_eq!(
+        iid.as_deref(),
+        Some(format!("METACLOUD-GUEST-IID {}\n", b.instance_id).as_str())
+    );
+
+    // A guest that spoofs b's address gets nothing through.
+    ga.run(&["ip", "addr", "flush", "dev", "eth0"]);
+    ga.run(&[
+        "ip",
+        "addr",
+        "add",
+        &format!("{}/24", b.address),
+        "dev",
+        "eth0",
+    ]);
+    assert!(
+        !ga.ping("10.77.0.1"),
+        "a spoofing b's address reached the gateway"
+    );
+
+    // A restarted worker (a new applier over the same state) reconciles to the same state.
+    let rules = count_rules(&ns);
+    let state = cloud.dir.join("network");
+    assert_eq!(dnsmasq_count(&state), 1);
+    drop(worker);
+    let again = cloud.worker("flat-dhcp", Some(upstream)).await;
+    let report = again.reconcile().await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let report = again.reconcile().await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(count_rules(&ns), rules, "rules after a restart");
+    assert_eq!(dnsmasq_count(&state), 1, "DHCP servers after a restart");
+
+    // Deleting the ports removes what they owned: their DHCP entries, and (multi-host:
+    // no port of the network is left on this host) the network's namespace and server.
+    cloud
+        .db
+        .release_ports_of_instance(&a.instance_id)
+        .await
+        .unwrap();
+    let report = again.reconcile().await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let hosts = std::fs::read_to_string(state.join("dhcp").join(&net).join("hosts")).unwrap();
+    assert!(!hosts.contains(&a.mac) && hosts.contains(&b.mac), "{hosts}");
+    cloud
+        .db
+        .release_ports_of_instance(&b.instance_id)
+        .await
+        .unwrap();
+    let report = again.reconcile().await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.removed, vec![ns.clone()]);
+    assert!(!Path::new("/run/netns").join(&ns).exists());
+    assert_eq!(dnsmasq_count(&state), 0);
+    assert!(!state.join("dhcp").join(&net).exists());
+    assert_eq!(cloud.db.free_address_count(&net).await.unwrap(), 253);
+    cloud.db.delete_network(&net).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_driver_plans_are_refused_whole_and_nothing_is_applied() {
+    let cloud = Cloud::new().await;
+    let net = cloud.network("private", "10.78.0.0/24", "p1").await;
+    let a = cloud.port(&net, "p1", "vm-a").await;
+    let _g = Guest::new(&a);
+    for (driver, reason) in [
+        (
+            "hostile/hostile-net-uplink",
+            "eth0 is not in network.allowed_interfaces",
+        ),
+        ("hostile/hostile-net-address", "is not inside 10.78.0.0/24"),
+        ("hostile/hostile-net-rule", "is not in the desired state"),
+    ] {
+        let worker = cloud.worker(driver, None).await;
+        match worker.reconcile().await {
+            Err(ReconcileError::Refused { refusal, .. }) => {
+                let all = refusal.reasons.join("; ");
+                assert!(all.contains(reason), "{driver}: {all}");
+            }
+            other => panic!("{driver}: not refused: {other:?}"),
+        }
+        assert!(
+            !Path::new("/run/netns").join(namespace_of(&net)).exists(),
+            "{driver}: namespace made"
+        );
+        assert!(
+            sh(&["ip", "link", "show", &a.device]).status.success(),
+            "{driver}: tap moved"
+        );
+    }
+    let _ = sh(&["ip", "link", "del", &a.device]);
+}
