@@ -157,6 +157,10 @@ fn fetch(ns: &str, url: &str) -> Option<String> {
 
 impl Drop for Guest {
     fn drop(&mut self) {
+        let pids = sh(&["ip", "netns", "pids", &self.ns]);
+        for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
+            let _ = sh(&["kill", pid]);
+        }
         let _ = sh(&["ip", "netns", "del", &self.ns]);
     }
 }
@@ -211,6 +215,16 @@ impl Cloud {
     }
 
     async fn network(&self, name: &str, cidr: &str, project: &str) -> String {
+        self.segmented(name, cidr, project, None).await
+    }
+
+    async fn segmented(
+        &self,
+        name: &str,
+        cidr: &str,
+        project: &str,
+        segment: Option<i64>,
+    ) -> String {
         let n = self
             .db
             .create_network(&NewNetwork {
@@ -218,7 +232,13 @@ impl Cloud {
                 project_id: Some(project.into()),
                 cidr: cidr.into(),
                 dhcp: true,
-                driver: "flat-dhcp".into(),
+                segment,
+                driver: if segment.is_some() {
+                    "vlan"
+                } else {
+                    "flat-dhcp"
+                }
+                .into(),
                 ..NewNetwork::default()
             })
             .await
@@ -261,6 +281,15 @@ impl Cloud {
     }
 
     async fn worker(&self, driver: &str, upstream: Option<SocketAddr>) -> Arc<NetworkWorker> {
+        self.worker_allowing(driver, upstream, &[]).await
+    }
+
+    async fn worker_allowing(
+        &self,
+        driver: &str,
+        upstream: Option<SocketAddr>,
+        allowed: &[&str],
+    ) -> Arc<NetworkWorker> {
         let (dir, name) = match driver.split_once('/') {
             Some((d, n)) => (dist(d), n.to_string()),
             None => (dist("network"), driver.to_string()),
@@ -288,7 +317,10 @@ impl Cloud {
             self.db.clone(),
             self.runtime.clone(),
             Arc::new(plugin),
-            Policy::default(),
+            Policy {
+                allowed_interfaces: allowed.iter().map(|s| s.to_string()).collect(),
+                ..Policy::default()
+            },
             applier,
         )
     }
@@ -481,4 +513,189 @@ async fn hostile_driver_plans_are_refused_whole_and_nothing_is_applied() {
         );
     }
     let _ = sh(&["ip", "link", "del", &a.device]);
+}
+
+/// An "outside" network of the test: a bridge in the host's namespace (the floating pool's
+/// interface, as an operator would name it) and a namespace on it at `address`.
+struct Outside {
+    bridge: String,
+    ns: String,
+}
+
+impl Outside {
+    fn new(address: &str) -> Outside {
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
+        let (bridge, ns, veth) = (
+            format!("mctp-{tag}"),
+            format!("mcto-{tag}"),
+            format!("mcto-{tag}"),
+        );
+        ok(&["ip", "link", "add", &bridge, "type", "bridge"]);
+        ok(&["ip", "link", "set", &bridge, "up"]);
+        ok(&["ip", "netns", "add", &ns]);
+        ok(&[
+            "ip",
+            "link",
+            "add",
+            &veth,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("{veth}i"),
+        ]);
+        ok(&["ip", "link", "set", &veth, "master", &bridge, "up"]);
+        ok(&["ip", "link", "set", &format!("{veth}i"), "netns", &ns]);
+        ok(&[
+            "ip",
+            "-n",
+            &ns,
+            "link",
+            "set",
+            &format!("{veth}i"),
+            "name",
+            "eth0",
+        ]);
+        ok(&["ip", "-n", &ns, "addr", "add", address, "dev", "eth0"]);
+        ok(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
+        Outside { bridge, ns }
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = sh(&["ip", "netns", "del", &self.ns]);
+        let _ = sh(&["ip", "link", "del", &self.bridge]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vlan_projects_are_isolated_floating_addresses_answer_and_rules_reach_running_guests() {
+    let cloud = Cloud::new().await;
+    let net1 = cloud
+        .segmented("p1-net", "10.80.0.0/24", "p1", Some(801))
+        .await;
+    let net2 = cloud
+        .segmented("p2-net", "10.81.0.0/24", "p2", Some(802))
+        .await;
+    let a1 = cloud.port(&net1, "p1", "a1").await;
+    let a2 = cloud.port(&net1, "p1", "a2").await;
+    let b1 = cloud.port(&net2, "p2", "b1").await;
+    let (ga1, ga2, gb1) = (Guest::new(&a1), Guest::new(&a2), Guest::new(&b1));
+    let outside = Outside::new("172.30.0.250/24");
+    cloud
+        .db
+        .create_floating_range("public", "172.30.0.0/24", &outside.bridge, None)
+        .await
+        .unwrap();
+    let worker = cloud
+        .worker_allowing("vlan", None, &[&outside.bridge])
+        .await;
+    let report = worker.reconcile().await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(
+        report.namespaces.len(),
+        2,
+        "a namespace per project network"
+    );
+    for (g, p) in [(&ga1, &a1), (&ga2, &a2), (&gb1, &b1)] {
+        assert_eq!(g.dhcp().as_deref(), Some(p.address.as_str()));
+    }
+    assert!(
+        ga1.ping(&a2.address),
+        "guests of one project reach each other"
+    );
+    assert!(!ga1.ping(&b1.address), "p1's guest reached p2's network");
+    assert!(!gb1.ping(&a1.address), "p2's guest reached p1's network");
+
+    // a1 serves HTTP; its floating address is reachable from outside once a rule allows it.
+    let www = cloud.dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "METACLOUD-GUEST-HTTP\n").unwrap();
+    ok(&[
+        "ip",
+        "netns",
+        "exec",
+        &ga1.ns,
+        "busybox",
+        "httpd",
+        "-p",
+        "80",
+        "-h",
+        www.to_str().unwrap(),
+    ]);
+    let fip = cloud
+        .db
+        .allocate_floating("p1", "public", 10)
+        .await
+        .unwrap()
+        .address;
+    cloud
+        .db
+        .associate_floating(&fip, "p1", &a1.id)
+        .await
+        .unwrap();
+    let report = worker.reconcile().await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let url = format!("http://{fip}/");
+    assert_eq!(
+        fetch(&outside.ns, &url),
+        None,
+        "the default group let outside traffic in"
+    );
+
+    // The rule change reaches the running guest through the worker's own loop.
+    let looping = worker.spawn();
+    let group = cloud
+        .db
+        .security_group_by_name("p1", "default")
+        .await
+        .unwrap()
+        .unwrap();
+    let asked = std::time::Instant::now();
+    let rule = metacloud_db::secgroups::NewRule {
+        direction: "ingress".into(),
+        protocol: Some("tcp".into()),
+        port_min: Some(80),
+        port_max: Some(80),
+        remote_cidr: Some("0.0.0.0/0".into()),
+        ..Default::default()
+    };
+    cloud
+        .db
+        .add_security_group_rule("p1", &group.id, &rule, 20)
+        .await
+        .unwrap();
+    let ns = outside.ns.clone();
+    let page = metacloud_tests::wait_for(
+        "the floating address to answer",
+        Duration::from_secs(5),
+        || {
+            let (ns, url) = (ns.clone(), url.clone());
+            async move {
+                tokio::task::spawn_blocking(move || fetch(&ns, &url))
+                    .await
+                    .unwrap()
+            }
+        },
+    )
+    .await;
+    assert_eq!(page, "METACLOUD-GUEST-HTTP\n");
+    eprintln!("rule took effect in {:?}", asked.elapsed());
+
+    // Disassociated: the address answers no more.
+    cloud.db.disassociate_floating(&fip, "p1").await.unwrap();
+    let ns = outside.ns.clone();
+    metacloud_tests::wait_for("the floating address to go", Duration::from_secs(5), || {
+        let (ns, url) = (ns.clone(), url.clone());
+        async move {
+            let gone = tokio::task::spawn_blocking(move || fetch(&ns, &url))
+                .await
+                .unwrap()
+                .is_none();
+            gone.then_some(())
+        }
+    })
+    .await;
+    looping.abort();
 }
