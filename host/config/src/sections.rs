@@ -699,6 +699,23 @@ pub struct NetworkConfig {
     /// Seconds between full reconciliations (changes are applied as they happen; this
     /// heals drift).
     pub reconcile_interval_secs: u64,
+    /// Networks the worker makes at start when no network has their name (shared by every
+    /// project), so that a first guest gets an address without an operator step:
+    /// `[[network.networks]] name = "private", cidr = "10.0.0.0/24"`.
+    pub networks: Vec<DeclaredNetwork>,
+}
+
+/// A network declared in the configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredNetwork {
+    pub name: String,
+    pub cidr: String,
+    #[serde(default)]
+    pub dns: Vec<String>,
+    /// The segment (VXLAN VNI) for the `vlan` driver.
+    #[serde(default)]
+    pub segment: Option<i64>,
 }
 
 impl Default for NetworkConfig {
@@ -715,6 +732,7 @@ impl Default for NetworkConfig {
             state_dir: None,
             metadata_proxy_port: 8775,
             reconcile_interval_secs: 60,
+            networks: Vec::new(),
         }
     }
 }
@@ -763,6 +781,13 @@ impl NetworkConfig {
             "network.metadata_proxy_port",
             "must not be 0",
         )?;
+        for n in &self.networks {
+            ensure(
+                !n.name.is_empty() && n.cidr.contains('/'),
+                "network.networks",
+                format!("{:?} needs a name and a CIDR such as 10.0.0.0/24", n.name),
+            )?;
+        }
         ensure(
             (1..=86_400).contains(&self.reconcile_interval_secs),
             "network.reconcile_interval_secs",

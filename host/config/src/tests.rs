@@ -69,3 +69,28 @@ fn line_of_key_finds_nested_keys() {
     assert_eq!(locate::line_of_key(text, "queue.url"), Some(2));
     assert_eq!(locate::line_of_key(text, "queue.prefetch"), None);
 }
+
+#[test]
+fn network_settings_are_checked_with_the_key_named() {
+    let check = |text: &str| {
+        Config::parse(text, "n.toml")
+            .unwrap()
+            .validate()
+            .map_err(|(key, reason)| format!("{key}: {reason}"))
+    };
+    assert!(
+        check("[network]\n").is_ok(),
+        "no driver: no worker, nothing to check"
+    );
+    let err = check("[network]\ndriver = \"flat-dhcp\"\n").unwrap_err();
+    assert!(err.starts_with("network.plugin_dir"), "{err}");
+    let err = check("[network]\nallowed_interfaces = [\"eth0; rm\"]\n").unwrap_err();
+    assert!(err.starts_with("network.allowed_interfaces"), "{err}");
+    let err = check("[network]\nunderlay_interface = \"u0\"\nunderlay_address = \"192.0.2.1\"\n")
+        .unwrap_err();
+    assert!(err.starts_with("network.underlay_interface"), "{err}");
+    let ok = "[network]\ndriver = \"vlan\"\nplugin_dir = \"p\"\nallowed_interfaces = [\"u0\"]\n\
+              underlay_interface = \"u0\"\nunderlay_address = \"192.0.2.1\"\n\
+              [[network.networks]]\nname = \"private\"\ncidr = \"10.0.0.0/24\"\n";
+    assert_eq!(check(ok), Ok(()));
+}

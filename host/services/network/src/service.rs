@@ -30,6 +30,8 @@ pub enum StartError {
     Plugin(#[from] metacloud_plugins::PluginError),
     #[error("network worker: {0}")]
     Queue(String),
+    #[error("network.networks: {0}")]
+    Declared(String),
 }
 
 /// Where the metadata proxies forward, and the secret they sign with.
@@ -127,6 +129,7 @@ pub async fn start(
             secret: metadata.secret,
         }),
     );
+    declare_networks(config, &db).await?;
     let host = config.host();
     let worker = NetworkWorker::new(
         Settings {
@@ -156,6 +159,34 @@ pub async fn start(
         .await
         .map_err(|e| StartError::Queue(e.to_string()))?;
     Ok((worker, consumer))
+}
+
+/// Makes the configuration's networks that do not exist yet (by name).
+async fn declare_networks(config: &Config, db: &Db) -> Result<(), StartError> {
+    let have = db
+        .list_networks(None)
+        .await
+        .map_err(|e| StartError::Declared(e.to_string()))?;
+    for n in &config.network.networks {
+        if have.iter().any(|h| h.name == n.name) {
+            continue;
+        }
+        let made = db
+            .create_network(&metacloud_db::networks::NewNetwork {
+                name: n.name.clone(),
+                project_id: None,
+                cidr: n.cidr.clone(),
+                dns: n.dns.clone(),
+                segment: n.segment,
+                dhcp: true,
+                driver: config.network.driver.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| StartError::Declared(format!("{}: {e}", n.name)))?;
+        tracing::info!(network = %made.name, cidr = %made.cidr, id = %made.id, "network made from the configuration");
+    }
+    Ok(())
 }
 
 impl NetworkWorker {
