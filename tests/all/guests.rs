@@ -437,3 +437,82 @@ async fn a_domain_the_database_does_not_know_is_destroyed_when_configured() {
     virsh(&["destroy", &format!("instance-{foreign}")]);
     g.cloud.running.stop();
 }
+
+/// The first `stage=net ip=<address>` the guest printed (without the prefix length).
+fn guest_ip(console: &str) -> Option<String> {
+    let rest = console.split("stage=net ip=").nth(1)?;
+    let ip = rest.split(['/', ' ', '\r', '\n']).next()?;
+    (ip != "none" && !ip.is_empty()).then(|| ip.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_real_guests_on_a_flat_dhcp_network_lease_read_their_metadata_and_reach_each_other() {
+    let test = "two_real_guests_on_a_flat_dhcp_network_lease_read_their_metadata_and_reach_each_other";
+    if skip(test) {
+        return;
+    }
+    let g = start("net", |c| {
+        c.network.driver = "flat-dhcp".into();
+        c.network.plugin_dir = Some(crate::plugins::dist().join("network"));
+        c.network.state_dir = Some(c.data_dir().join("network"));
+        c.network.networks = vec![metacloud_config::DeclaredNetwork {
+            name: "private".into(),
+            cidr: "10.91.0.0/24".into(),
+            dns: vec![],
+            segment: None,
+        }];
+    })
+    .await;
+    let image = g.upload("guest", &guest_dir().join("guest.raw")).await;
+
+    step("boot the web guest");
+    let web = g.boot("web", &image, "1").await;
+    g.wait(&web, "ACTIVE").await;
+    let console = wait_for("the web guest's address and metadata", Duration::from_secs(240), || async {
+        let c = g.console(&web).await;
+        (c.contains(&format!("METACLOUD-GUEST-IID {web}")) && guest_ip(&c).is_some()).then_some(c)
+    })
+    .await;
+    let web_ip = guest_ip(&console).unwrap();
+    assert!(web_ip.starts_with("10.91.0."), "{console}");
+    let shown = g.server(&web).await;
+    assert_eq!(shown["addresses"]["private"][0]["addr"], web_ip.as_str(), "{shown}");
+
+    step("boot the client guest with user data");
+    use base64::Engine;
+    let script = format!(
+        "#!/bin/sh\nping -c 3 {web_ip} >/dev/null && echo PING-OK\nwget -q -O - http://{web_ip}/\n"
+    );
+    let (s, _, b) = g
+        .cloud
+        .call(
+            &g.token,
+            reqwest::Method::POST,
+            "/v2.1/servers",
+            Some(json!({"server": {
+                "name": "client", "imageRef": image, "flavorRef": "1",
+                "user_data": base64::engine::general_purpose::STANDARD.encode(script),
+            }})),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let client = b["server"]["id"].as_str().unwrap().to_string();
+    g.booted.0.lock().unwrap().push(client.clone());
+    let console = wait_for("the client's user data to finish", Duration::from_secs(240), || async {
+        let c = g.console(&client).await;
+        c.contains("GUEST-USERDATA-END").then_some(c)
+    })
+    .await;
+    assert!(console.contains(&format!("METACLOUD-GUEST-IID {client}")), "{console}");
+    let client_ip = guest_ip(&console).expect("the client's address");
+    assert!(client_ip.starts_with("10.91.0.") && client_ip != web_ip, "{console}");
+    assert!(console.contains("GUEST-USERDATA PING-OK"), "{console}");
+    assert!(
+        console.contains(&format!("GUEST-USERDATA METACLOUD-GUEST-HTTP {web} {web_ip}")),
+        "{console}"
+    );
+
+    step("delete both: their addresses are free again");
+    g.delete(&client).await;
+    g.delete(&web).await;
+}
