@@ -641,6 +641,39 @@ impl Db {
         rows.iter().map(group_from_row).collect()
     }
 
+    /// (instance, group project, group name) of every membership of any of `instances`
+    /// (one query per 500), for a page of servers.
+    pub async fn group_names_of_instances(
+        &self,
+        instances: &[String],
+    ) -> Result<Vec<(String, String, String)>, DbError> {
+        let mut out = Vec::new();
+        for chunk in instances.chunks(500) {
+            let marks = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT m.instance_id AS instance_id, g.project_id AS project_id, g.name AS name \
+                 FROM security_groups g \
+                 JOIN security_group_members m ON m.group_id = g.id \
+                 WHERE m.instance_id IN ({marks}) ORDER BY g.name"
+            );
+            let mut q = sqlx::query(&sql);
+            for i in chunk {
+                q = q.bind(i);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push((
+                    get(&r, "instance_id")?,
+                    get(&r, "project_id")?,
+                    get(&r, "name")?,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
     /// The groups `ids` with their rules and their members' fixed addresses, for the
     /// network worker (unknown ids are left out).
     pub async fn groups_with_members(
