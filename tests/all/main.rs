@@ -10,5 +10,6 @@ mod identity;
 mod images;
 mod metadata;
 mod multinode;
+mod networks;
 mod openstack;
 mod plugins;
