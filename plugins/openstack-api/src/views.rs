@@ -809,6 +809,45 @@ mod tests {
     }
 
     #[test]
+    fn addresses_and_groups_are_the_same_in_both_paths() {
+        use crate::bindings::metacloud::api::types::ServerAddress;
+        let addr = |net: &str, a: &str, kind: &str| ServerAddress {
+            network: net.into(),
+            version: 4,
+            addr: a.into(),
+            kind: kind.into(),
+            mac: "fa:16:3e:00:00:01".into(),
+        };
+        let net = ServerNetworkInfo {
+            server_id: "0123456789".into(),
+            addresses: vec![
+                addr("private", "10.0.0.3", "fixed"),
+                addr("private", "192.0.2.9", "floating"),
+                addr("other \"net\"", "10.1.0.3", "fixed"),
+            ],
+            security_groups: vec!["default".into(), "web".into()],
+        };
+        let r = request(false);
+        let s = sample(true, false);
+        let row = row_of(&s);
+        let view = ServerView::new(&r, &row).with_network(Some(&net));
+        let mut out = Vec::new();
+        view.write_json(&mut out);
+        let parsed: Value = serde_json::from_slice(&out).expect("valid JSON");
+        let full = server_with(&r, &s, Some(&net));
+        assert_eq!(parsed, full);
+        assert_eq!(serde_json::to_value(&view).unwrap(), full);
+        assert_eq!(
+            full["addresses"]["private"][1]["OS-EXT-IPS:type"],
+            "floating"
+        );
+        assert_eq!(
+            full["security_groups"],
+            json!([{"name": "default"}, {"name": "web"}])
+        );
+    }
+
+    #[test]
     fn a_malformed_page_is_an_error() {
         let mut page = pack(&[sample(true, true)]);
         page.count = 2;
