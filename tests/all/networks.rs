@@ -696,6 +696,40 @@ async fn security_groups_rules_and_server_membership() {
         404
     );
 
+    // Update: a new name and description; another group's name is 400.
+    let (s, b) = c
+        .put(
+            &demo,
+            &format!("/v2.1/os-security-groups/{web}"),
+            json!({"security_group": {"name": "www", "description": "renamed"}}),
+        )
+        .await;
+    assert_eq!(
+        (
+            s,
+            b["security_group"]["name"].as_str(),
+            b["security_group"]["description"].as_str()
+        ),
+        (200, Some("www"), Some("renamed")),
+        "{b}"
+    );
+    let (s, b) = c
+        .put(
+            &demo,
+            &format!("/v2.1/os-security-groups/{web}"),
+            json!({"security_group": {"name": "default", "description": "d"}}),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    let (s, _) = c
+        .put(
+            &demo,
+            &format!("/v2.1/os-security-groups/{web}"),
+            json!({"security_group": {"name": "web", "description": "web servers"}}),
+        )
+        .await;
+    assert_eq!(s, 200);
+
     // Rules: tcp/22 from anywhere, icmp any, from a group; bad ones are 400s.
     let rule = |body: Value| {
         let mut m = json!({"parent_group_id": web});

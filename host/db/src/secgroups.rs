@@ -353,6 +353,46 @@ impl Db {
         self.get_security_group(project, &id).await
     }
 
+    /// Renames a project's group and changes its description (not `default`'s name).
+    pub async fn update_security_group(
+        &self,
+        project: &str,
+        id: &str,
+        name: &str,
+        description: &str,
+    ) -> Result<SecurityGroup, DbError> {
+        let group = self.get_security_group(project, id).await?;
+        let name = name.trim();
+        if name.is_empty() || name.len() > 255 || description.len() > 255 {
+            return Err(DbError::Conflict(
+                "A security group name is 1 to 255 characters, a description at most 255".into(),
+            ));
+        }
+        if (group.name == DEFAULT_GROUP) != (name == DEFAULT_GROUP) {
+            return Err(DbError::Conflict(
+                "The name default is reserved for the project's default security group".into(),
+            ));
+        }
+        let done = sqlx::query(
+            "UPDATE security_groups SET name = $1, description = $2, updated_at = $3 \
+             WHERE id = $4 AND project_id = $5 AND NOT EXISTS (SELECT 1 FROM security_groups \
+             WHERE project_id = $5 AND name = $1 AND id <> $4)",
+        )
+        .bind(name)
+        .bind(description)
+        .bind(now_ms())
+        .bind(id)
+        .bind(project)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::Conflict(format!(
+                "Security group {name} already exists"
+            )));
+        }
+        self.get_security_group(project, id).await
+    }
+
     /// A project's group by id.
     pub async fn get_security_group(
         &self,

@@ -730,15 +730,15 @@ pub fn create_group(r: &Request) -> Result<Reply, Fault> {
     Ok(Reply::json(200, &json!({"security_group": group_view(&g)})))
 }
 
-/// Renaming a group is not supported here (no network driver needs it): Nova's answer
-/// when the network API could not.
+/// `PUT /os-security-groups/{id}`: a new name and description (both required, as Nova).
 pub fn update_group(r: &Request) -> Result<Reply, Fault> {
     let id = r.param("security_group_id");
-    compute::get_security_group(r.caller()?, id).map_err(group_missing(id))?;
-    Err(Fault::new(
-        501,
-        "Network driver does not support this function.",
-    ))
+    let body = r.body_json()?;
+    let m = object(&body, "security_group")?;
+    let (name, description) = name_and_description(&m)?;
+    let g = compute::update_security_group(r.caller()?, id, &name, &description)
+        .map_err(group_missing(id))?;
+    Ok(Reply::json(200, &json!({"security_group": group_view(&g)})))
 }
 
 pub fn delete_group(r: &Request) -> Result<Reply, Fault> {

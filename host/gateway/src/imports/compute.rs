@@ -488,6 +488,16 @@ impl compute::Host for ComputeHost {
         self.net_create_group(&c, &name, &description)
     }
 
+    fn update_security_group(
+        &mut self,
+        c: Caller,
+        id: String,
+        name: String,
+        description: String,
+    ) -> Result<SecurityGroup, OpError> {
+        self.net_update_group(&c, &id, &name, &description)
+    }
+
     fn delete_security_group(&mut self, c: Caller, id: String) -> Result<(), OpError> {
         self.net_delete_group(&c, &id)
     }

@@ -369,6 +369,22 @@ impl ComputeHost {
         ))?))
     }
 
+    pub(super) fn net_update_group(
+        &self,
+        c: &Caller,
+        id: &str,
+        name: &str,
+        description: &str,
+    ) -> Result<SecurityGroup, OpError> {
+        let ctx = self.ctx(c)?;
+        Ok(wit_group(self.run(self.api.update_security_group(
+            &ctx,
+            id,
+            name,
+            description,
+        ))?))
+    }
+
     pub(super) fn net_delete_group(&self, c: &Caller, id: &str) -> Result<(), OpError> {
         let ctx = self.ctx(c)?;
         self.run(self.api.delete_security_group(&ctx, id))

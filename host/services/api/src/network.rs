@@ -864,6 +864,26 @@ impl ComputeApi {
         self.group_view(g).await
     }
 
+    pub async fn update_security_group(
+        &self,
+        ctx: &Context,
+        id: &str,
+        name: &str,
+        description: &str,
+    ) -> Result<GroupView, ApiError> {
+        Self::require_write(ctx, "os_compute_api:os-security-groups")?;
+        self.own_group(ctx, id).await?;
+        let g = self
+            .db
+            .update_security_group(&ctx.project_id, id, name, description)
+            .await
+            .map_err(|e| match e {
+                DbError::Conflict(m) => ApiError::BadRequest(m),
+                e => net_error(e),
+            })?;
+        self.group_view(g).await
+    }
+
     pub async fn delete_security_group(&self, ctx: &Context, id: &str) -> Result<(), ApiError> {
         Self::require_write(ctx, "os_compute_api:os-security-groups")?;
         self.own_group(ctx, id).await?;
