@@ -323,6 +323,176 @@ impl compute::Host for Canned {
     fn root_certificate(&mut self, _: Caller) -> Result<String, OpError> {
         unavailable()
     }
+    // Networking (api@1.1.0): the listing asks for its page's addresses; none here.
+    fn create_servers_networked(
+        &mut self,
+        _: Caller,
+        _: ServerCreate,
+        _: compute::ServerNetworking,
+    ) -> Result<Vec<Server>, OpError> {
+        unavailable()
+    }
+    fn servers_network_info(
+        &mut self,
+        _: Caller,
+        _: Vec<String>,
+    ) -> Result<Vec<compute::ServerNetworkInfo>, OpError> {
+        Ok(Vec::new())
+    }
+    fn list_networks(&mut self, _: Caller, _: bool) -> Result<Vec<compute::Network>, OpError> {
+        unavailable()
+    }
+    fn get_network(&mut self, _: Caller, _: String) -> Result<compute::Network, OpError> {
+        unavailable()
+    }
+    fn create_network(
+        &mut self,
+        _: Caller,
+        _: compute::NetworkCreate,
+    ) -> Result<compute::Network, OpError> {
+        unavailable()
+    }
+    fn delete_network(&mut self, _: Caller, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn network_action(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: String,
+        _: Option<String>,
+    ) -> Result<compute::Network, OpError> {
+        unavailable()
+    }
+    fn network_free_addresses(&mut self, _: Caller, _: String) -> Result<i64, OpError> {
+        unavailable()
+    }
+    fn list_floating_pools(&mut self, _: Caller) -> Result<Vec<String>, OpError> {
+        unavailable()
+    }
+    fn list_floating_ips(&mut self, _: Caller) -> Result<Vec<compute::FloatingIp>, OpError> {
+        unavailable()
+    }
+    fn get_floating_ip(&mut self, _: Caller, _: String) -> Result<compute::FloatingIp, OpError> {
+        unavailable()
+    }
+    fn allocate_floating_ip(
+        &mut self,
+        _: Caller,
+        _: Option<String>,
+    ) -> Result<compute::FloatingIp, OpError> {
+        unavailable()
+    }
+    fn release_floating_ip(&mut self, _: Caller, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn associate_floating_ip(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: String,
+        _: Option<String>,
+    ) -> Result<compute::FloatingIp, OpError> {
+        unavailable()
+    }
+    fn disassociate_floating_ip(&mut self, _: Caller, _: String, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn list_all_floating_ips(&mut self, _: Caller) -> Result<Vec<compute::FloatingIp>, OpError> {
+        unavailable()
+    }
+    fn list_floating_ranges(&mut self, _: Caller) -> Result<Vec<compute::FloatingRange>, OpError> {
+        unavailable()
+    }
+    fn create_floating_range(
+        &mut self,
+        _: Caller,
+        _: Option<String>,
+        _: String,
+        _: Option<String>,
+        _: Option<String>,
+    ) -> Result<compute::FloatingRange, OpError> {
+        unavailable()
+    }
+    fn delete_floating_range(&mut self, _: Caller, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn get_fixed_ip(&mut self, _: Caller, _: String) -> Result<compute::FixedIp, OpError> {
+        unavailable()
+    }
+    fn reserve_fixed_ip(&mut self, _: Caller, _: String, _: bool) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn list_security_groups(
+        &mut self,
+        _: Caller,
+        _: bool,
+    ) -> Result<Vec<compute::SecurityGroup>, OpError> {
+        unavailable()
+    }
+    fn get_security_group(
+        &mut self,
+        _: Caller,
+        _: String,
+    ) -> Result<compute::SecurityGroup, OpError> {
+        unavailable()
+    }
+    fn create_security_group(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: String,
+    ) -> Result<compute::SecurityGroup, OpError> {
+        unavailable()
+    }
+    fn update_security_group(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: String,
+        _: String,
+    ) -> Result<compute::SecurityGroup, OpError> {
+        unavailable()
+    }
+    fn delete_security_group(&mut self, _: Caller, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn create_security_group_rule(
+        &mut self,
+        _: Caller,
+        _: compute::SecurityGroupRuleCreate,
+    ) -> Result<compute::SecurityGroupRule, OpError> {
+        unavailable()
+    }
+    fn delete_security_group_rule(&mut self, _: Caller, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn server_security_groups(
+        &mut self,
+        _: Caller,
+        _: String,
+    ) -> Result<Vec<compute::SecurityGroup>, OpError> {
+        unavailable()
+    }
+    fn add_server_security_group(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: String,
+    ) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn remove_server_security_group(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: String,
+    ) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn server_ports(&mut self, _: Caller, _: String) -> Result<Vec<compute::Port>, OpError> {
+        unavailable()
+    }
 }
 
 fn canned_servers() -> Vec<Server> {

@@ -11,5 +11,6 @@ mod images;
 mod metadata;
 mod multinode;
 mod network_worker;
+mod networks;
 mod openstack;
 mod plugins;

@@ -594,6 +594,32 @@ impl Db {
         fixed_from_row(&row)
     }
 
+    /// Takes a fixed address out of allocation (or gives it back): Nova's os-fixed-ips
+    /// reserve and unreserve.
+    pub async fn set_fixed_ip_reserved(
+        &self,
+        network: &str,
+        address: &str,
+        reserved: bool,
+    ) -> Result<FixedIp, DbError> {
+        let done = sqlx::query(
+            "UPDATE fixed_ips SET reserved = $1, updated_at = $2 \
+             WHERE network_id = $3 AND address = $4",
+        )
+        .bind(reserved as i64)
+        .bind(now_ms())
+        .bind(network)
+        .bind(address)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound(format!(
+                "Fixed IP {address} on network {network}"
+            )));
+        }
+        self.get_fixed_ip(network, address).await
+    }
+
     /// Makes a port for `instance` on `network` with a free address, or the `requested`
     /// one, in one transaction. The network must be shared or the project's own.
     pub async fn allocate_port(
@@ -663,6 +689,29 @@ impl Db {
 
     pub async fn ports_of_instance(&self, instance: &str) -> Result<Vec<Port>, DbError> {
         self.ports_where("instance_id", instance).await
+    }
+
+    /// The ports of any of `instances` (one query per 500), for a page of servers.
+    pub async fn ports_of_instances(&self, instances: &[String]) -> Result<Vec<Port>, DbError> {
+        let mut out = Vec::new();
+        for chunk in instances.chunks(500) {
+            let marks = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT {PORT_COLUMNS} FROM ports WHERE instance_id IN ({marks}) \
+                 ORDER BY created_at, id"
+            );
+            let mut q = sqlx::query(&sql);
+            for i in chunk {
+                q = q.bind(i);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(port_from_row(&r)?);
+            }
+        }
+        Ok(out)
     }
 
     pub async fn ports_on_host(&self, host: &str) -> Result<Vec<Port>, DbError> {

@@ -353,6 +353,46 @@ impl Db {
         self.get_security_group(project, &id).await
     }
 
+    /// Renames a project's group and changes its description (not `default`'s name).
+    pub async fn update_security_group(
+        &self,
+        project: &str,
+        id: &str,
+        name: &str,
+        description: &str,
+    ) -> Result<SecurityGroup, DbError> {
+        let group = self.get_security_group(project, id).await?;
+        let name = name.trim();
+        if name.is_empty() || name.len() > 255 || description.len() > 255 {
+            return Err(DbError::Conflict(
+                "A security group name is 1 to 255 characters, a description at most 255".into(),
+            ));
+        }
+        if (group.name == DEFAULT_GROUP) != (name == DEFAULT_GROUP) {
+            return Err(DbError::Conflict(
+                "The name default is reserved for the project's default security group".into(),
+            ));
+        }
+        let done = sqlx::query(
+            "UPDATE security_groups SET name = $1, description = $2, updated_at = $3 \
+             WHERE id = $4 AND project_id = $5 AND NOT EXISTS (SELECT 1 FROM security_groups \
+             WHERE project_id = $5 AND name = $1 AND id <> $4)",
+        )
+        .bind(name)
+        .bind(description)
+        .bind(now_ms())
+        .bind(id)
+        .bind(project)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::Conflict(format!(
+                "Security group {name} already exists"
+            )));
+        }
+        self.get_security_group(project, id).await
+    }
+
     /// A project's group by id.
     pub async fn get_security_group(
         &self,
@@ -639,6 +679,39 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(group_from_row).collect()
+    }
+
+    /// (instance, group project, group name) of every membership of any of `instances`
+    /// (one query per 500), for a page of servers.
+    pub async fn group_names_of_instances(
+        &self,
+        instances: &[String],
+    ) -> Result<Vec<(String, String, String)>, DbError> {
+        let mut out = Vec::new();
+        for chunk in instances.chunks(500) {
+            let marks = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT m.instance_id AS instance_id, g.project_id AS project_id, g.name AS name \
+                 FROM security_groups g \
+                 JOIN security_group_members m ON m.group_id = g.id \
+                 WHERE m.instance_id IN ({marks}) ORDER BY g.name"
+            );
+            let mut q = sqlx::query(&sql);
+            for i in chunk {
+                q = q.bind(i);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push((
+                    get(&r, "instance_id")?,
+                    get(&r, "project_id")?,
+                    get(&r, "name")?,
+                ));
+            }
+        }
+        Ok(out)
     }
 
     /// The groups `ids` with their rules and their members' fixed addresses, for the

@@ -1,6 +1,6 @@
 //! The Metacloud admin API as a dialect plugin: what an operator runs the cloud with —
-//! services and hosts (maintenance, forced down, evacuation), hypervisors, flavors, quotas
-//! and aggregates — under `/admin/v1`, for the `admin` role only. JSON in, JSON out;
+//! services and hosts (maintenance, forced down, evacuation), hypervisors, flavors, quotas,
+//! aggregates, networks and floating ranges — under `/admin/v1`, for the `admin` role only. JSON in, JSON out;
 //! request bodies are strict (an unknown field is a 400), and every error is
 //! `{"error": {"code": N, "title": "...", "message": "..."}}`.
 
@@ -9,6 +9,7 @@ metacloud_sdk::dialect_plugin!(Admin, "../../wit/api");
 mod aggregates;
 mod flavors;
 mod hosts;
+mod networks;
 mod quotas;
 
 use bindings::metacloud::api::types::{Caller, OpError};
@@ -121,6 +122,17 @@ impl Dialect for Admin {
             "PATCH",
             "/aggregates/{aggregate_id}/metadata",
             aggregates::set_metadata
+        ),
+        admin!("GET", "/networks", networks::list),
+        admin!("POST", "/networks", networks::create),
+        admin!("GET", "/networks/{network_id}", networks::show),
+        admin!("DELETE", "/networks/{network_id}", networks::delete),
+        admin!("GET", "/floating-ranges", networks::list_ranges),
+        admin!("POST", "/floating-ranges", networks::create_range),
+        admin!(
+            "DELETE",
+            "/floating-ranges/{address}/{prefix}",
+            networks::delete_range
         ),
     ]);
 

@@ -13,13 +13,14 @@ mod groups;
 mod hosts;
 mod images;
 mod metadata;
+mod network;
 mod resources;
 pub mod time;
 pub mod views;
 
 use bindings::metacloud::api::compute;
 use bindings::metacloud::api::types::{
-    BackupSpec, Caller, OpError, SchedulerHints, ServerCreate, ServerQuery,
+    BackupSpec, Caller, OpError, SchedulerHints, ServerCreate, ServerNetworkInfo, ServerQuery,
 };
 use metacloud_sdk::dialect::{Access, Dialect, Route, Router, JSON};
 pub use metacloud_sdk::dialect::{Fault, Reply};
@@ -458,6 +459,222 @@ const ROUTES: &[Route<Caller>] = &[
         Access::Reader,
         certificates::show,
     ),
+    Route::new(
+        "GET",
+        "/v2.1/os-networks",
+        Access::Reader,
+        network::list_networks,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/os-networks",
+        Access::Admin,
+        network::create_network,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/os-networks/add",
+        Access::Admin,
+        network::add_network,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-networks/{network_id}",
+        Access::Reader,
+        network::show_network,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/os-networks/{network_id}",
+        Access::Admin,
+        network::delete_network,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/os-networks/{network_id}/action",
+        Access::Admin,
+        network::network_action,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-tenant-networks",
+        Access::Reader,
+        network::list_tenant_networks,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/os-tenant-networks",
+        Access::Member,
+        network::create_tenant_network,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-tenant-networks/{network_id}",
+        Access::Reader,
+        network::show_tenant_network,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/os-tenant-networks/{network_id}",
+        Access::Member,
+        network::delete_tenant_network,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-floating-ip-pools",
+        Access::Reader,
+        network::list_pools,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-floating-ips",
+        Access::Reader,
+        network::list_floating,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/os-floating-ips",
+        Access::Member,
+        network::allocate_floating,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-floating-ips/{floating_ip_id}",
+        Access::Reader,
+        network::show_floating,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/os-floating-ips/{floating_ip_id}",
+        Access::Member,
+        network::release_floating,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-floating-ips-bulk",
+        Access::Admin,
+        network::bulk_list,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/os-floating-ips-bulk",
+        Access::Admin,
+        network::bulk_create,
+    ),
+    Route::new(
+        "PUT",
+        "/v2.1/os-floating-ips-bulk/delete",
+        Access::Admin,
+        network::bulk_delete,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-floating-ips-bulk/{host_name}",
+        Access::Admin,
+        network::bulk_list,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-fixed-ips/{fixed_ip}",
+        Access::Admin,
+        network::show_fixed_ip,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/os-fixed-ips/{fixed_ip}/action",
+        Access::Admin,
+        network::fixed_ip_action,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-security-groups",
+        Access::Reader,
+        network::list_groups,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/os-security-groups",
+        Access::Member,
+        network::create_group,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-security-groups/{security_group_id}",
+        Access::Reader,
+        network::show_group,
+    ),
+    Route::new(
+        "PUT",
+        "/v2.1/os-security-groups/{security_group_id}",
+        Access::Member,
+        network::update_group,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/os-security-groups/{security_group_id}",
+        Access::Member,
+        network::delete_group,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/os-security-group-rules",
+        Access::Member,
+        network::create_rule,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/os-security-group-rules/{security_group_rule_id}",
+        Access::Member,
+        network::delete_rule,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-security-group-default-rules",
+        Access::Admin,
+        network::default_rules,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/os-security-group-default-rules",
+        Access::Admin,
+        network::default_rules,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-security-group-default-rules/{rule_id}",
+        Access::Admin,
+        network::default_rules,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/os-security-group-default-rules/{rule_id}",
+        Access::Admin,
+        network::default_rules,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/servers/{server_id}/os-security-groups",
+        Access::Reader,
+        network::server_groups,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/servers/{server_id}/os-virtual-interfaces",
+        Access::Reader,
+        network::virtual_interfaces,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/servers/{server_id}/os-interface",
+        Access::Reader,
+        network::list_interfaces,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/servers/{server_id}/os-interface/{port_id}",
+        Access::Reader,
+        network::show_interface,
+    ),
 ];
 
 /// A request as the handlers see it.
@@ -747,6 +964,11 @@ fn listing(r: &Request, detail: bool) -> Result<Reply, Fault> {
         let page = compute::list_servers_page(r.caller()?, &q)?;
         let rows = views::unpack(&page).map_err(|e| Fault::internal(e.to_string()))?;
         let links = next_link(r, true, limit, rows.len(), rows.last().map(|s| s.id));
+        // Addresses and groups of the whole page in one call.
+        let ids: Vec<String> = rows.iter().map(|s| s.id.to_string()).collect();
+        let infos = network::infos(r.caller()?, &ids)?;
+        let by_id: std::collections::HashMap<&str, &ServerNetworkInfo> =
+            infos.iter().map(|i| (i.server_id.as_str(), i)).collect();
         // About 1.5 kB a server: sized once instead of grown by doubling.
         let mut raw = Vec::with_capacity(rows.len() * 1600 + 256);
         raw.extend_from_slice(b"{\"servers\":[");
@@ -754,7 +976,9 @@ fn listing(r: &Request, detail: bool) -> Result<Reply, Fault> {
             if i > 0 {
                 raw.push(b',');
             }
-            views::ServerView::new(r, s).write_json(&mut raw);
+            views::ServerView::new(r, s)
+                .with_network(by_id.get(s.id).copied())
+                .write_json(&mut raw);
         }
         raw.push(b']');
         if let Some(l) = links {
@@ -789,8 +1013,13 @@ fn list_servers_detail(r: &Request) -> Result<Reply, Fault> {
 }
 
 fn show_server(r: &Request) -> Result<Reply, Fault> {
-    let s = compute::get_server(r.caller()?, r.param("server_id"))?;
-    Ok(Reply::json(200, &json!({"server": views::server(r, &s)})))
+    let c = r.caller()?;
+    let s = compute::get_server(c, r.param("server_id"))?;
+    let net = network::infos(c, std::slice::from_ref(&s.id))?;
+    Ok(Reply::json(
+        200,
+        &json!({"server": views::server_with(r, &s, net.first())}),
+    ))
 }
 
 /// Keys the 2.1 schema allows in `server` of a create request.
@@ -947,7 +1176,17 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
         access_ipv4: opt_string(server, "accessIPv4")?,
         access_ipv6: opt_string(server, "accessIPv6")?,
     };
-    let created = compute::create_servers(r.caller()?, &req)?;
+    let networking = network::create_networking(server)?;
+    let groups: Vec<Value> = if networking.security_groups.is_empty() {
+        vec![json!({"name": "default"})]
+    } else {
+        networking
+            .security_groups
+            .iter()
+            .map(|n| json!({"name": n}))
+            .collect()
+    };
+    let created = compute::create_servers_networked(r.caller()?, &req, &networking)?;
     let first = created
         .first()
         .ok_or_else(|| Fault::new(500, "no server was created"))?;
@@ -965,7 +1204,7 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
             "id": first.id,
             "links": links,
             "OS-DCF:diskConfig": "MANUAL",
-            "security_groups": [{"name": "default"}],
+            "security_groups": groups,
             "adminPass": views::admin_pass(&first.id),
         }}),
     );
@@ -1002,7 +1241,11 @@ fn update_server(r: &Request) -> Result<Reply, Fault> {
         opt_string(server, "accessIPv4")?.as_deref(),
         opt_string(server, "accessIPv6")?.as_deref(),
     )?;
-    Ok(Reply::json(200, &json!({"server": views::server(r, &s)})))
+    let net = network::infos(c, std::slice::from_ref(&s.id))?;
+    Ok(Reply::json(
+        200,
+        &json!({"server": views::server_with(r, &s, net.first())}),
+    ))
 }
 
 fn delete_server(r: &Request) -> Result<Reply, Fault> {
@@ -1105,7 +1348,8 @@ fn rebuild(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply, Fau
     };
     let admin_pass = opt_string(args, "adminPass")?;
     let s = compute::rebuild_server(c, id, &image, name.as_deref(), metadata.as_deref())?;
-    let mut view = views::server(r, &s);
+    let net = network::infos(c, std::slice::from_ref(&s.id))?;
+    let mut view = views::server_with(r, &s, net.first());
     // 2.1 shows a rebuilt server without the extension attributes.
     if let Some(m) = view.as_object_mut() {
         m.retain(|k, _| {
@@ -1143,6 +1387,9 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
     let (action, args) = obj.iter().next().expect("one entry");
     let c = r.caller()?;
     let id = r.param("server_id");
+    if let Some(reply) = network::server_action(c, id, action, args) {
+        return reply;
+    }
     match action.as_str() {
         "os-start" => compute::server_action(c, id, "start", &[])?,
         "rebuild" => return rebuild(r, c, id, args),

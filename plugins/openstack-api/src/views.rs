@@ -1,6 +1,6 @@
 //! Nova's JSON views of flavors and servers at microversion 2.1.
 
-use crate::bindings::metacloud::api::types::{Flavor, Server, ServerPage};
+use crate::bindings::metacloud::api::types::{Flavor, Server, ServerNetworkInfo, ServerPage};
 use crate::{time, NovaRequest, Request};
 use metacloud_page::PageError;
 use serde_json::{json, Map, Value};
@@ -101,6 +101,11 @@ pub fn server_brief(r: &Request, s: &Server) -> Value {
 }
 
 pub fn server(r: &Request, s: &Server) -> Value {
+    server_with(r, s, None)
+}
+
+/// A server with its addresses and security groups (`net`; none: no addresses, `default`).
+pub fn server_with(r: &Request, s: &Server, net: Option<&ServerNetworkInfo>) -> Value {
     let metadata: Map<String, Value> = s
         .metadata
         .iter()
@@ -124,7 +129,7 @@ pub fn server(r: &Request, s: &Server) -> Value {
         "flavor": {"id": s.flavor.id, "links": [{"rel": "bookmark", "href": format!("{}/flavors/{}", r.origin(), s.flavor.id)}]},
         "created": time::format(s.created_at),
         "updated": time::format(s.updated_at),
-        "addresses": {},
+        "addresses": crate::network::addresses(net),
         "accessIPv4": s.access_ipv4,
         "accessIPv6": s.access_ipv6,
         "links": links(r, "servers", &s.id),
@@ -139,7 +144,7 @@ pub fn server(r: &Request, s: &Server) -> Value {
         "OS-EXT-STS:vm_state": s.vm_state,
         "OS-EXT-STS:power_state": s.power_state,
         "os-extended-volumes:volumes_attached": [],
-        "security_groups": [{"name": "default"}],
+        "security_groups": crate::network::group_names(net),
     });
     if r.is_admin() {
         v["OS-EXT-SRV-ATTR:host"] = json!(s.host);
@@ -182,7 +187,7 @@ pub struct ServerView<'a> {
     flavor: Linked<'a>,
     created: time::Iso,
     updated: time::Iso,
-    addresses: Empty,
+    addresses: Addresses<'a>,
     #[serde(rename = "accessIPv4")]
     access_ipv4: &'a str,
     #[serde(rename = "accessIPv6")]
@@ -207,7 +212,7 @@ pub struct ServerView<'a> {
     power_state: u8,
     #[serde(rename = "os-extended-volumes:volumes_attached")]
     volumes: [Empty; 0],
-    security_groups: [Named; 1],
+    security_groups: Groups<'a>,
     #[serde(
         rename = "OS-EXT-SRV-ATTR:host",
         skip_serializing_if = "Option::is_none"
@@ -346,7 +351,30 @@ impl ServerView<'_> {
         self.created.push_json(out);
         out.extend_from_slice(b",\"updated\":");
         self.updated.push_json(out);
-        out.extend_from_slice(b",\"addresses\":{},\"accessIPv4\":");
+        out.extend_from_slice(b",\"addresses\":{");
+        for (i, (label, list)) in by_network(self.addresses.0).iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_str(out, label);
+            out.extend_from_slice(b":[");
+            for (j, a) in list.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"version\":");
+                push_int(out, a.version);
+                out.extend_from_slice(b",\"addr\":");
+                push_str(out, &a.addr);
+                out.extend_from_slice(b",\"OS-EXT-IPS:type\":");
+                push_str(out, &a.kind);
+                out.extend_from_slice(b",\"OS-EXT-IPS-MAC:mac_addr\":");
+                push_str(out, &a.mac);
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
+        out.extend_from_slice(b"},\"accessIPv4\":");
         push_str(out, self.access_ipv4);
         out.extend_from_slice(b",\"accessIPv6\":");
         push_str(out, self.access_ipv6);
@@ -376,7 +404,23 @@ impl ServerView<'_> {
         push_str(out, self.vm_state);
         out.extend_from_slice(b",\"OS-EXT-STS:power_state\":");
         push_int(out, self.power_state);
-        out.extend_from_slice(b",\"os-extended-volumes:volumes_attached\":[],\"security_groups\":[{\"name\":\"default\"}]");
+        out.extend_from_slice(
+            b",\"os-extended-volumes:volumes_attached\":[],\"security_groups\":[",
+        );
+        match self.security_groups.0 {
+            Some(net) => {
+                for (i, n) in net.security_groups.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(b"{\"name\":");
+                    push_str(out, n);
+                    out.push(b'}');
+                }
+            }
+            None => out.extend_from_slice(b"{\"name\":\"default\"}"),
+        }
+        out.push(b']');
         if let Some(h) = self.attr_host {
             out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:host\":");
             push_opt(out, h);
@@ -405,9 +449,41 @@ impl ServerView<'_> {
 #[derive(serde::Serialize)]
 pub struct Empty {}
 
-#[derive(serde::Serialize)]
-pub struct Named {
-    name: &'static str,
+/// A server's addresses grouped by network label, in order of first appearance.
+fn by_network(
+    net: Option<&ServerNetworkInfo>,
+) -> Vec<(
+    &str,
+    Vec<&crate::bindings::metacloud::api::types::ServerAddress>,
+)> {
+    let mut out: Vec<(&str, Vec<_>)> = Vec::new();
+    if let Some(n) = net {
+        for a in &n.addresses {
+            match out.iter_mut().find(|(l, _)| *l == a.network) {
+                Some((_, list)) => list.push(a),
+                None => out.push((&a.network, vec![a])),
+            }
+        }
+    }
+    out
+}
+
+/// `addresses` of a server view.
+pub struct Addresses<'a>(Option<&'a ServerNetworkInfo>);
+
+impl serde::Serialize for Addresses<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::network::addresses(self.0).serialize(s)
+    }
+}
+
+/// `security_groups` of a server view.
+pub struct Groups<'a>(Option<&'a ServerNetworkInfo>);
+
+impl serde::Serialize for Groups<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::network::group_names(self.0).serialize(s)
+    }
 }
 
 /// `http://{host}[/v2.1]/{kind}/{id}`, written straight into the output.
@@ -528,6 +604,13 @@ pub fn unpack(page: &ServerPage) -> Result<Vec<ServerRow<'_>>, PageError> {
 }
 
 impl<'a> ServerView<'a> {
+    /// The view with the server's addresses and security groups.
+    pub fn with_network(mut self, net: Option<&'a ServerNetworkInfo>) -> ServerView<'a> {
+        self.addresses = Addresses(net);
+        self.security_groups = Groups(net);
+        self
+    }
+
     pub fn new(r: &'a Request, s: &'a ServerRow<'a>) -> ServerView<'a> {
         let admin = r.is_admin();
         let host = r.host();
@@ -564,7 +647,7 @@ impl<'a> ServerView<'a> {
             },
             created: time::Iso(s.created_at),
             updated: time::Iso(s.updated_at),
-            addresses: Empty {},
+            addresses: Addresses(None),
             access_ipv4: s.access_ipv4,
             access_ipv6: s.access_ipv6,
             links: [
@@ -588,7 +671,7 @@ impl<'a> ServerView<'a> {
             vm_state: s.vm_state,
             power_state: s.power_state,
             volumes: [],
-            security_groups: [Named { name: "default" }],
+            security_groups: Groups(None),
             attr_host: admin.then_some(s.host),
             attr_hypervisor: admin.then_some(s.host),
             attr_instance: admin.then(|| format!("instance-{}", &s.id[..8.min(s.id.len())])),
@@ -723,6 +806,45 @@ mod tests {
                 assert_eq!(parsed, server(&r, s), "admin {admin}");
             }
         }
+    }
+
+    #[test]
+    fn addresses_and_groups_are_the_same_in_both_paths() {
+        use crate::bindings::metacloud::api::types::ServerAddress;
+        let addr = |net: &str, a: &str, kind: &str| ServerAddress {
+            network: net.into(),
+            version: 4,
+            addr: a.into(),
+            kind: kind.into(),
+            mac: "fa:16:3e:00:00:01".into(),
+        };
+        let net = ServerNetworkInfo {
+            server_id: "0123456789".into(),
+            addresses: vec![
+                addr("private", "10.0.0.3", "fixed"),
+                addr("private", "192.0.2.9", "floating"),
+                addr("other \"net\"", "10.1.0.3", "fixed"),
+            ],
+            security_groups: vec!["default".into(), "web".into()],
+        };
+        let r = request(false);
+        let s = sample(true, false);
+        let row = row_of(&s);
+        let view = ServerView::new(&r, &row).with_network(Some(&net));
+        let mut out = Vec::new();
+        view.write_json(&mut out);
+        let parsed: Value = serde_json::from_slice(&out).expect("valid JSON");
+        let full = server_with(&r, &s, Some(&net));
+        assert_eq!(parsed, full);
+        assert_eq!(serde_json::to_value(&view).unwrap(), full);
+        assert_eq!(
+            full["addresses"]["private"][1]["OS-EXT-IPS:type"],
+            "floating"
+        );
+        assert_eq!(
+            full["security_groups"],
+            json!([{"name": "default"}, {"name": "web"}])
+        );
     }
 
     #[test]

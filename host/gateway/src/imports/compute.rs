@@ -3,10 +3,15 @@
 
 use crate::caller::{context, Established};
 use crate::sealed::Seals;
+use metacloud_api::network::NetworkChoice;
 use metacloud_api::snapshots::UploadVia;
 use metacloud_api::{ActionEnv, ApiError, ComputeApi, Context, CreateRequest};
 use metacloud_db::instances::{Instance, ServerFilter};
 use metacloud_identity::{Identity, IdentityError};
+use metacloud_plugins::api::compute::{
+    FixedIp, FloatingIp, FloatingRange, Network, NetworkCreate, Port, SecurityGroup,
+    SecurityGroupRule, SecurityGroupRuleCreate, ServerNetworkInfo, ServerNetworking,
+};
 use metacloud_plugins::api::{
     compute, pack_servers, signatures, Aggregate, AvailabilityZone, BackupSpec, Caller,
     Certificate, Fault, Flavor, FlavorCreate, Hypervisor, Image, InstanceAction, Keypair,
@@ -44,6 +49,11 @@ impl ComputeHost {
     /// dialect cannot act as someone else.
     fn context(&self, c: &Caller) -> Result<Context, OpError> {
         self.caller.check_scoped(c).map(|k| context(&k))
+    }
+
+    /// [`Self::context`], for the networking functions (`network.rs`).
+    pub(super) fn ctx(&self, c: &Caller) -> Result<Context, OpError> {
+        self.context(c)
     }
 }
 
@@ -131,7 +141,7 @@ fn wit_flavor(f: &metacloud_rpc::objects::Flavor) -> Flavor {
 }
 
 impl ComputeHost {
-    fn run<T>(
+    pub(super) fn run<T>(
         &self,
         fut: impl std::future::Future<Output = Result<T, ApiError>>,
     ) -> Result<T, OpError> {
@@ -280,8 +290,15 @@ impl ComputeHost {
     }
 }
 
-impl compute::Host for ComputeHost {
-    fn create_servers(&mut self, c: Caller, req: ServerCreate) -> Result<Vec<Server>, OpError> {
+impl ComputeHost {
+    /// A server create with its networking (`create-servers` asks for the defaults).
+    fn create_with(
+        &self,
+        c: Caller,
+        req: ServerCreate,
+        networks: NetworkChoice,
+        security_groups: Vec<String>,
+    ) -> Result<Vec<Server>, OpError> {
         let ctx = self.context(&c)?;
         let image = match &req.image_ref {
             Some(id) => Some(self.boot_image(&c, id)?),
@@ -304,9 +321,227 @@ impl compute::Host for ComputeHost {
             },
             access_ip_v4: req.access_ipv4,
             access_ip_v6: req.access_ipv6,
+            networks,
+            security_groups,
         };
         let made = self.run(self.api.create(&ctx, create))?;
         self.servers(&ctx, made)
+    }
+}
+
+impl compute::Host for ComputeHost {
+    fn create_servers(&mut self, c: Caller, req: ServerCreate) -> Result<Vec<Server>, OpError> {
+        self.create_with(c, req, NetworkChoice::Default, Vec::new())
+    }
+
+    fn create_servers_networked(
+        &mut self,
+        c: Caller,
+        req: ServerCreate,
+        net: ServerNetworking,
+    ) -> Result<Vec<Server>, OpError> {
+        let (choice, groups) = ComputeHost::net_choice(net);
+        self.create_with(c, req, choice, groups)
+    }
+
+    fn servers_network_info(
+        &mut self,
+        c: Caller,
+        ids: Vec<String>,
+    ) -> Result<Vec<ServerNetworkInfo>, OpError> {
+        self.net_server_info(&c, ids)
+    }
+
+    fn list_networks(&mut self, c: Caller, all_projects: bool) -> Result<Vec<Network>, OpError> {
+        self.net_list_networks(&c, all_projects)
+    }
+
+    fn get_network(&mut self, c: Caller, id: String) -> Result<Network, OpError> {
+        self.net_get_network(&c, &id)
+    }
+
+    fn create_network(&mut self, c: Caller, n: NetworkCreate) -> Result<Network, OpError> {
+        self.net_create_network(&c, n)
+    }
+
+    fn delete_network(&mut self, c: Caller, id: String) -> Result<(), OpError> {
+        self.net_delete_network(&c, &id)
+    }
+
+    fn network_action(
+        &mut self,
+        c: Caller,
+        id: String,
+        action: String,
+        project: Option<String>,
+    ) -> Result<Network, OpError> {
+        self.net_network_action(&c, &id, &action, project.as_deref())
+    }
+
+    fn network_free_addresses(&mut self, c: Caller, id: String) -> Result<i64, OpError> {
+        self.net_free(&c, &id)
+    }
+
+    fn list_floating_pools(&mut self, c: Caller) -> Result<Vec<String>, OpError> {
+        self.net_pools(&c)
+    }
+
+    fn list_floating_ips(&mut self, c: Caller) -> Result<Vec<FloatingIp>, OpError> {
+        self.net_list_floating(&c)
+    }
+
+    fn get_floating_ip(&mut self, c: Caller, address: String) -> Result<FloatingIp, OpError> {
+        self.net_get_floating(&c, &address)
+    }
+
+    fn allocate_floating_ip(
+        &mut self,
+        c: Caller,
+        pool: Option<String>,
+    ) -> Result<FloatingIp, OpError> {
+        self.net_allocate_floating(&c, pool.as_deref())
+    }
+
+    fn release_floating_ip(&mut self, c: Caller, address: String) -> Result<(), OpError> {
+        self.net_release_floating(&c, &address)
+    }
+
+    fn associate_floating_ip(
+        &mut self,
+        c: Caller,
+        server_id: String,
+        address: String,
+        fixed_address: Option<String>,
+    ) -> Result<FloatingIp, OpError> {
+        self.net_associate_floating(&c, &server_id, &address, fixed_address.as_deref())
+    }
+
+    fn disassociate_floating_ip(
+        &mut self,
+        c: Caller,
+        server_id: String,
+        address: String,
+    ) -> Result<(), OpError> {
+        self.net_disassociate_floating(&c, &server_id, &address)
+    }
+
+    fn list_all_floating_ips(&mut self, c: Caller) -> Result<Vec<FloatingIp>, OpError> {
+        self.net_all_floating(&c)
+    }
+
+    fn list_floating_ranges(&mut self, c: Caller) -> Result<Vec<FloatingRange>, OpError> {
+        self.net_ranges(&c)
+    }
+
+    fn create_floating_range(
+        &mut self,
+        c: Caller,
+        pool: Option<String>,
+        cidr: String,
+        interface: Option<String>,
+        gateway: Option<String>,
+    ) -> Result<FloatingRange, OpError> {
+        self.net_create_range(
+            &c,
+            pool.as_deref(),
+            &cidr,
+            interface.as_deref(),
+            gateway.as_deref(),
+        )
+    }
+
+    fn delete_floating_range(&mut self, c: Caller, cidr: String) -> Result<(), OpError> {
+        self.net_delete_range(&c, &cidr)
+    }
+
+    fn get_fixed_ip(&mut self, c: Caller, address: String) -> Result<FixedIp, OpError> {
+        self.net_fixed_ip(&c, &address)
+    }
+
+    fn reserve_fixed_ip(
+        &mut self,
+        c: Caller,
+        address: String,
+        reserved: bool,
+    ) -> Result<(), OpError> {
+        self.net_reserve_fixed_ip(&c, &address, reserved)
+    }
+
+    fn list_security_groups(
+        &mut self,
+        c: Caller,
+        all_projects: bool,
+    ) -> Result<Vec<SecurityGroup>, OpError> {
+        self.net_list_groups(&c, all_projects)
+    }
+
+    fn get_security_group(&mut self, c: Caller, id: String) -> Result<SecurityGroup, OpError> {
+        self.net_get_group(&c, &id)
+    }
+
+    fn create_security_group(
+        &mut self,
+        c: Caller,
+        name: String,
+        description: String,
+    ) -> Result<SecurityGroup, OpError> {
+        self.net_create_group(&c, &name, &description)
+    }
+
+    fn update_security_group(
+        &mut self,
+        c: Caller,
+        id: String,
+        name: String,
+        description: String,
+    ) -> Result<SecurityGroup, OpError> {
+        self.net_update_group(&c, &id, &name, &description)
+    }
+
+    fn delete_security_group(&mut self, c: Caller, id: String) -> Result<(), OpError> {
+        self.net_delete_group(&c, &id)
+    }
+
+    fn create_security_group_rule(
+        &mut self,
+        c: Caller,
+        r: SecurityGroupRuleCreate,
+    ) -> Result<SecurityGroupRule, OpError> {
+        self.net_create_rule(&c, r)
+    }
+
+    fn delete_security_group_rule(&mut self, c: Caller, id: String) -> Result<(), OpError> {
+        self.net_delete_rule(&c, &id)
+    }
+
+    fn server_security_groups(
+        &mut self,
+        c: Caller,
+        server_id: String,
+    ) -> Result<Vec<SecurityGroup>, OpError> {
+        self.net_server_groups(&c, &server_id)
+    }
+
+    fn add_server_security_group(
+        &mut self,
+        c: Caller,
+        server_id: String,
+        name: String,
+    ) -> Result<(), OpError> {
+        self.net_add_server_group(&c, &server_id, &name, true)
+    }
+
+    fn remove_server_security_group(
+        &mut self,
+        c: Caller,
+        server_id: String,
+        name: String,
+    ) -> Result<(), OpError> {
+        self.net_add_server_group(&c, &server_id, &name, false)
+    }
+
+    fn server_ports(&mut self, c: Caller, server_id: String) -> Result<Vec<Port>, OpError> {
+        self.net_server_ports(&c, &server_id)
     }
 
     fn list_servers(&mut self, c: Caller, q: ServerQuery) -> Result<Vec<Server>, OpError> {

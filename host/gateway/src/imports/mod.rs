@@ -5,6 +5,7 @@ mod compute;
 mod identity;
 mod images;
 pub mod metadata;
+mod network;
 
 use crate::caller::Established;
 use crate::sealed::Seals;

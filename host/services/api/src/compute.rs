@@ -39,6 +39,19 @@ pub struct CreateRequest {
     pub access_ip_v4: Option<String>,
     #[serde(default)]
     pub access_ip_v6: Option<String>,
+    /// The networks to put ports on (the dialects' `networks`).
+    #[serde(skip)]
+    pub networks: crate::network::NetworkChoice,
+    /// Security group names; none: `default`.
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+}
+
+/// An instance's name and host (for the fixed address view).
+#[derive(Debug, Clone)]
+pub struct InstanceBrief {
+    pub name: String,
+    pub host: Option<String>,
 }
 
 /// An instance with its latest fault, as the API shows it.
@@ -81,7 +94,7 @@ const MAX_BATCH: u32 = 1000;
 /// Quotas of Nova's 2.1 API that are recorded and reported per project but limit nothing
 /// here (file injection and nova-network resources do not exist; metadata is capped at 128
 /// items regardless), with Nova's defaults.
-const RECORDED_QUOTAS: [(&str, i64); 8] = [
+pub(crate) const RECORDED_QUOTAS: [(&str, i64); 8] = [
     ("metadata_items", 128),
     ("injected_files", 5),
     ("injected_file_content_bytes", 10240),
@@ -217,6 +230,9 @@ impl ComputeApi {
                 Err(e) => return Err(e.into()),
             }
         }
+        let plan = self
+            .plan_networking(ctx, &req.networks, &req.security_groups, max)
+            .await?;
         let new = NewInstances {
             name: req.name.clone(),
             count: max,
@@ -234,6 +250,19 @@ impl ComputeApi {
             access_ip_v6: checked_ip(req.access_ip_v6.as_deref(), true)?,
         };
         let instances = self.db.create_instances(&new, &self.limits).await?;
+        // Ports right after the rows, all or nothing: a failure deletes the new instances
+        // (their quota comes back) and the ports made so far.
+        let uuids: Vec<String> = instances.iter().map(|i| i.uuid.clone()).collect();
+        if let Err(e) =
+            crate::network::allocate_ports(&self.db, &ctx.project_id, &uuids, &plan).await
+        {
+            for u in &uuids {
+                if let Err(d) = self.db.delete_instance(u, Some(None)).await {
+                    tracing::warn!(instance = %u, error = %d, "cannot roll back a new instance");
+                }
+            }
+            return Err(e);
+        }
         let spec = RequestSpec {
             instance_uuids: instances.iter().map(|i| i.uuid.clone()).collect(),
             project_id: ctx.project_id.clone(),
@@ -753,7 +782,11 @@ impl ComputeApi {
         );
         for (resource, _) in RECORDED_QUOTAS {
             let limit = self.db.quota_limit(project, resource, &recorded).await?;
-            out.push((resource.to_string(), limit, 0));
+            out.push((
+                resource.to_string(),
+                limit,
+                usage.get(resource).copied().unwrap_or(0),
+            ));
         }
         Ok(out)
     }
@@ -835,6 +868,10 @@ impl ComputeApi {
             .flatten()
             .and_then(|old| old.source_host);
         self.delete_here(ctx, uuid).await?;
+        // Its addresses go back to their networks and it leaves its groups.
+        if let Err(e) = crate::network::release_instance(&self.db, uuid).await {
+            tracing::warn!(instance = %uuid, error = %e, "cannot release the instance's ports");
+        }
         if let Some(source) = left_on {
             self.destroy_left_guest(uuid, &source).await;
         }

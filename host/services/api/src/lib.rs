@@ -15,10 +15,11 @@ mod flavors;
 mod groups;
 pub mod hosts;
 pub mod keypairs;
+pub mod network;
 pub mod snapshots;
 
 pub use actions::ActionEnv;
-pub use compute::{ComputeApi, CreateRequest, InstanceView};
+pub use compute::{ComputeApi, CreateRequest, InstanceBrief, InstanceView};
 pub use error::ApiError;
 pub use groups::CreateGroupRequest;
 pub use metacloud_objects::Context;
