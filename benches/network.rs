@@ -40,14 +40,25 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn ok(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().expect(args[0]);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect(args[0]);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 async fn instances(db: &Db, n: u32, project: &str) -> Vec<String> {
     let flavor = db.get_flavor("m1.tiny").await.unwrap();
     let mut limits = DefaultLimits::default();
-    for (k, v) in [("instances", 10_000), ("cores", 100_000), ("ram", 100_000_000)] {
+    for (k, v) in [
+        ("instances", 10_000),
+        ("cores", 100_000),
+        ("ram", 100_000_000),
+    ] {
         limits.0.insert(k.to_string(), v);
     }
     db.create_instances(&NewInstances::plain("vm", n, project, "u", flavor), &limits)
@@ -124,7 +135,17 @@ async fn rule_change(dir: &Path) {
         db.add_instance_to_group(&u, "p1", &group.id).await.unwrap();
         db.set_port_host(&u, Some("bench")).await.unwrap();
         let peer = format!("b{}", &port.id.replace('-', "")[..10]);
-        ok(&["ip", "link", "add", &port.device, "type", "veth", "peer", "name", &peer]);
+        ok(&[
+            "ip",
+            "link",
+            "add",
+            &port.device,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &peer,
+        ]);
         devices.push(peer);
     }
     let runtime = Runtime::new(PluginLimits::default(), None).unwrap();
@@ -163,7 +184,10 @@ async fn rule_change(dir: &Path) {
             port_max: Some(1000 + run as i64),
             ..Default::default()
         };
-        let r = db.add_security_group_rule("p1", &group.id, &rule, 1000).await.unwrap();
+        let r = db
+            .add_security_group_rule("p1", &group.id, &rule, 1000)
+            .await
+            .unwrap();
         let t0 = Instant::now();
         worker.reconcile().await.unwrap();
         direct.push(t0.elapsed());
@@ -183,7 +207,9 @@ async fn rule_change(dir: &Path) {
             ..Default::default()
         };
         let t0 = Instant::now();
-        db.add_security_group_rule("p1", &group.id, &rule, 1000).await.unwrap();
+        db.add_security_group_rule("p1", &group.id, &rule, 1000)
+            .await
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while !rules_have(&ns, port) {
             assert!(Instant::now() < deadline, "rule never applied by the loop");
@@ -203,7 +229,8 @@ async fn rule_change(dir: &Path) {
         runs()
     );
     let _ = Command::new("ip").args(["netns", "del", &ns]).status();
-    let pid = std::fs::read_to_string(dir.join("network/dhcp").join(&net).join("pid")).unwrap_or_default();
+    let pid = std::fs::read_to_string(dir.join("network/dhcp").join(&net).join("pid"))
+        .unwrap_or_default();
     let _ = Command::new("kill").arg(pid.trim()).status();
     for d in devices {
         let _ = Command::new("ip").args(["link", "del", &d]).status();
@@ -213,7 +240,16 @@ async fn rule_change(dir: &Path) {
 /// Whether the namespace's ruleset accepts TCP `port` (the rule under test).
 fn rules_have(ns: &str, port: usize) -> bool {
     let out = Command::new("ip")
-        .args(["netns", "exec", ns, "nft", "list", "table", "inet", "metacloud"])
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "nft",
+            "list",
+            "table",
+            "inet",
+            "metacloud",
+        ])
         .output()
         .expect("nft");
     String::from_utf8_lossy(&out.stdout).contains(&format!("tcp dport {port} accept"))
@@ -228,7 +264,9 @@ async fn main() {
     report_allocation("SQLite", &allocation(&sqlite).await);
     match metacloud_db::scratch::create_postgres_database().await {
         Ok(pg_url) => {
-            let pg = Db::connect(&pg_url, 10, Duration::from_secs(5)).await.unwrap();
+            let pg = Db::connect(&pg_url, 10, Duration::from_secs(5))
+                .await
+                .unwrap();
             pg.migrate().await.unwrap();
             report_allocation("PostgreSQL (10 connections)", &allocation(&pg).await);
             pg.close().await;
