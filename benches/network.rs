@@ -232,8 +232,9 @@ async fn rule_change(dir: &Path) {
     let pid = std::fs::read_to_string(dir.join("network/dhcp").join(&net).join("pid"))
         .unwrap_or_default();
     let _ = Command::new("kill").arg(pid.trim()).status();
+    // The veths went with the namespace their tap ends were moved into; any left go now.
     for d in devices {
-        let _ = Command::new("ip").args(["link", "del", &d]).status();
+        let _ = Command::new("ip").args(["link", "del", &d]).output();
     }
 }
 

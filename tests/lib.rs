@@ -265,3 +265,23 @@ pub fn guest_dir() -> &'static Path {
         dir
     })
 }
+
+/// Removes what a network worker made under `state_dir` (its DHCP servers and the
+/// namespaces it recorded): networks outlive their worker by design, tests' must not.
+pub fn remove_network_state(state_dir: &Path) {
+    if let Ok(dirs) = std::fs::read_dir(state_dir.join("dhcp")) {
+        for d in dirs.flatten() {
+            if let Ok(pid) = std::fs::read_to_string(d.path().join("pid")) {
+                let _ = Command::new("kill").arg(pid.trim()).output();
+            }
+        }
+    }
+    let applied = std::fs::read_to_string(state_dir.join("applied.json")).unwrap_or_default();
+    if let Ok(v) = serde_json::from_str::<Value>(&applied) {
+        for ns in v["namespaces"].as_array().into_iter().flatten() {
+            if let Some(ns) = ns.as_str() {
+                let _ = Command::new("ip").args(["netns", "del", ns]).output();
+            }
+        }
+    }
+}

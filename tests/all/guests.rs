@@ -574,4 +574,5 @@ async fn two_real_guests_on_a_flat_dhcp_network_lease_read_their_metadata_and_re
     step("delete both");
     g.delete(&client).await;
     g.delete(&web).await;
+    metacloud_tests::remove_network_state(&g.config.network.state_dir.clone().unwrap());
 }

@@ -329,22 +329,7 @@ impl Cloud {
 impl Drop for Cloud {
     /// Whatever a failed test left: the worker's namespaces and DHCP servers.
     fn drop(&mut self) {
-        let state = self.dir.join("network");
-        if let Ok(dirs) = std::fs::read_dir(state.join("dhcp")) {
-            for d in dirs.flatten() {
-                if let Ok(pid) = std::fs::read_to_string(d.path().join("pid")) {
-                    let _ = sh(&["kill", pid.trim()]);
-                }
-            }
-        }
-        let applied = std::fs::read_to_string(state.join("applied.json")).unwrap_or_default();
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&applied) {
-            for ns in v["namespaces"].as_array().into_iter().flatten() {
-                if let Some(ns) = ns.as_str() {
-                    let _ = sh(&["ip", "netns", "del", ns]);
-                }
-            }
-        }
+        metacloud_tests::remove_network_state(&self.dir.join("network"));
     }
 }
 

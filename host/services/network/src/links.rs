@@ -153,6 +153,23 @@ impl Links {
         self.up(name).await.map(|_| ())
     }
 
+    /// The address messages of link `name` (only `address`, when given).
+    async fn address_messages(
+        &self,
+        name: &str,
+        address: Option<Ipv4Addr>,
+    ) -> Result<Vec<rtnetlink::packet_route::address::AddressMessage>, LinkError> {
+        let index = self.index(name).await?;
+        let mut get = self.handle.address().get().set_link_index_filter(index);
+        if let Some(a) = address {
+            get = get.set_address_filter(IpAddr::V4(a));
+        }
+        get.execute()
+            .try_collect()
+            .await
+            .map_err(|e| fail(self.at(&format!("list addresses of {name}")), e))
+    }
+
     /// Puts `address/prefix` on `name` unless it has it.
     pub async fn ensure_address(
         &self,
@@ -160,16 +177,7 @@ impl Links {
         address: Ipv4Addr,
         prefix: u8,
     ) -> Result<(), LinkError> {
-        let index = self.index(name).await?;
-        let have: Vec<_> = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(index)
-            .execute()
-            .try_collect()
-            .await
-            .map_err(|e| fail(self.at(&format!("list addresses of {name}")), e))?;
+        let have = self.address_messages(name, None).await?;
         let present = have.iter().any(|m| {
             m.header.prefix_len == prefix
                 && m.attributes
@@ -177,6 +185,7 @@ impl Links {
                     .any(|a| matches!(a, AddressAttribute::Address(IpAddr::V4(a)) if *a == address))
         });
         if !present {
+            let index = self.index(name).await?;
             self.handle
                 .address()
                 .add(index, IpAddr::V4(address), prefix)
@@ -189,16 +198,7 @@ impl Links {
 
     /// The IPv4 addresses on `name` with their prefixes.
     pub async fn addresses(&self, name: &str) -> Result<Vec<(Ipv4Addr, u8)>, LinkError> {
-        let index = self.index(name).await?;
-        let have: Vec<_> = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(index)
-            .execute()
-            .try_collect()
-            .await
-            .map_err(|e| fail(self.at(&format!("list addresses of {name}")), e))?;
+        let have = self.address_messages(name, None).await?;
         Ok(have
             .iter()
             .flat_map(|m| {
@@ -217,17 +217,7 @@ impl Links {
         address: Ipv4Addr,
         prefix: u8,
     ) -> Result<(), LinkError> {
-        let index = self.index(name).await?;
-        let have: Vec<_> = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(index)
-            .set_address_filter(IpAddr::V4(address))
-            .execute()
-            .try_collect()
-            .await
-            .map_err(|e| fail(self.at(&format!("list addresses of {name}")), e))?;
+        let have = self.address_messages(name, Some(address)).await?;
         for m in have.into_iter().filter(|m| m.header.prefix_len == prefix) {
             self.handle
                 .address()
