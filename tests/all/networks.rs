@@ -1088,3 +1088,155 @@ async fn ports_are_allocated_and_freed_on_postgresql() {
     drop(c);
     metacloud_db::scratch::drop_postgres_database(&url).await;
 }
+
+/// Issue 14, Done-when 3, through the API with the network worker running: 200 concurrent
+/// boots on a /24 get 200 distinct addresses, each in the network's DHCP hosts; the
+/// network's last addresses go, then the next boot fails with a clear fault and leaves
+/// nothing; after the deletes every address is free and the hosts file is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_concurrent_boots_on_a_slash_24_and_every_address_back_after() {
+    let mut cfg = crate::openstack::config();
+    let state = cfg.data_dir().join("network");
+    cfg.network.driver = "flat-dhcp".into();
+    cfg.network.plugin_dir = Some(crate::plugins::dist().join("network"));
+    cfg.network.state_dir = Some(state.clone());
+    cfg.network.networks = vec![metacloud_config::DeclaredNetwork {
+        name: "private".into(),
+        cidr: "10.92.0.0/24".into(),
+        dns: vec![],
+        segment: None,
+    }];
+    cfg.scheduler.max_instances_per_host = 1000;
+    cfg.scheduler.max_io_ops_per_host = 1000;
+    cfg.compute.override_vcpus = Some(10_000);
+    cfg.compute.override_memory_mb = Some(10_000_000);
+    cfg.compute.override_disk_gb = Some(100_000);
+    cfg.validate().unwrap();
+    let c = std::sync::Arc::new(Cloud::start_with(cfg).await);
+    let admin = c.token("admin", "admin-pw", "admin").await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+    let project = c.project_of(&demo).await;
+    let (s, b) = c
+        .put(
+            &admin,
+            &format!("/v2.1/os-quota-sets/{project}"),
+            json!({"quota_set": {"instances": 1000, "cores": 10000, "ram": 10000000}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+
+    // 200 boots at once, each its own request.
+    let posts: Vec<_> = (0..200)
+        .map(|i| {
+            let (c, demo) = (c.clone(), demo.clone());
+            tokio::spawn(async move {
+                c.server(&demo, json!({"name": format!("vm{i}"), "flavorRef": "42"}))
+                    .await
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for p in posts {
+        let (s, b) = p.await.unwrap();
+        assert_eq!(s, 202, "{b}");
+        ids.push(b["server"]["id"].as_str().unwrap().to_string());
+    }
+    let (_, l) = c.get(&demo, "/v2.1/servers/detail?limit=1000").await;
+    let mut addresses: Vec<String> = l["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| fixed_of(s, "private"))
+        .collect();
+    assert_eq!(addresses.len(), 200);
+    addresses.sort();
+    addresses.dedup();
+    assert_eq!(addresses.len(), 200, "an address given twice");
+
+    // The worker has every placed port in its network's DHCP hosts.
+    let hosts_file = |state: &std::path::Path| -> Vec<String> {
+        let dhcp = state.join("dhcp");
+        std::fs::read_dir(&dhcp)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|d| {
+                std::fs::read_to_string(d.path().join("hosts"))
+                    .unwrap_or_default()
+                    .lines()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let st = state.clone();
+    wait_for("200 DHCP hosts", Duration::from_secs(60), || {
+        let st = st.clone();
+        async move { (hosts_file(&st).len() == 200).then_some(()) }
+    })
+    .await;
+
+    // 53 more fill the /24 (253 usable: the gateway is the 254th); the next boot fails.
+    let (s, b) = c
+        .server(
+            &demo,
+            json!({"name": "fill", "flavorRef": "42", "min_count": 53}),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let (s, b) = c
+        .server(&demo, json!({"name": "one-too-many", "flavorRef": "42"}))
+        .await;
+    assert_eq!(s, 409, "{b}");
+    let fault = b.to_string();
+    assert!(
+        fault.contains("private") || fault.contains("10.92.0.0/24"),
+        "{fault}"
+    );
+    let (_, l) = c.get(&demo, "/v2.1/servers?name=one-too-many").await;
+    assert_eq!(
+        l["servers"].as_array().unwrap().len(),
+        0,
+        "the failed boot left a server"
+    );
+
+    // Delete everything: every address back, the hosts file empty.
+    let (_, l) = c.get(&demo, "/v2.1/servers?limit=1000").await;
+    let all: Vec<String> = l["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(all.len(), 253);
+    for id in &all {
+        let (s, b) = c.delete(&demo, &format!("/v2.1/servers/{id}")).await;
+        assert_eq!(s, 204, "{b}");
+    }
+    let (_, _, nets) = c
+        .call(&admin, Method::GET, "/admin/v1/networks", None)
+        .await;
+    let net = nets["networks"][0]["id"].as_str().unwrap().to_string();
+    wait_for("every address free", Duration::from_secs(60), || {
+        let (c, admin, net) = (c.clone(), admin.clone(), net.clone());
+        async move {
+            let (_, _, b) = c
+                .call(
+                    &admin,
+                    Method::GET,
+                    &format!("/admin/v1/networks/{net}"),
+                    None,
+                )
+                .await;
+            (b["network"]["free_addresses"].as_i64() == Some(253)).then_some(())
+        }
+    })
+    .await;
+    let st = state.clone();
+    wait_for("an empty DHCP hosts file", Duration::from_secs(30), || {
+        let st = st.clone();
+        async move { hosts_file(&st).is_empty().then_some(()) }
+    })
+    .await;
+    metacloud_tests::remove_network_state(&state);
+}

@@ -167,8 +167,10 @@ async fn serve(
             let imports = svc.imports(&id, token, caller.clone(), instance, seals.clone());
             let (svc2, dialect2) = (svc.clone(), dialect.clone());
             let span = tracing::Span::current();
+            let slot = svc.running.clone().acquire_owned().await;
             let handled = tokio::task::spawn_blocking(move || {
                 let _entered = span.enter();
+                let _slot = slot;
                 dialect2.handle(&svc2.runtime, imports, route, params, caller, req)
             })
             .await;

@@ -28,6 +28,15 @@ pub struct DialectService {
     pub(crate) ec2_max_skew_ms: i64,
     /// What metadata proxies sign instance ids with.
     pub(crate) metadata_secret: Arc<str>,
+    /// Plugin calls running at once. A call's deadline is wall time outside host imports,
+    /// so hundreds of calls sharing a few cores would miss it by waiting for a core, not by
+    /// their own work: requests beyond this wait for a slot before their plugin starts.
+    pub(crate) running: Arc<tokio::sync::Semaphore>,
+}
+
+/// Plugin calls a listener runs at once: four per core.
+fn call_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 4
 }
 
 /// The host services behind every dialect listener.
@@ -160,6 +169,7 @@ impl DialectService {
             image_url: b.image_url,
             ec2_max_skew_ms: b.ec2_max_skew.as_millis() as i64,
             metadata_secret: b.metadata_secret,
+            running: Arc::new(tokio::sync::Semaphore::new(call_slots())),
         })
     }
 

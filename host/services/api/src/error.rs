@@ -57,7 +57,10 @@ impl From<DbError> for ApiError {
                 used,
                 limit,
             },
-            e => ApiError::Internal(e.to_string()),
+            e => {
+                tracing::error!(error = %e, "database error answered as 500");
+                ApiError::Internal(e.to_string())
+            }
         }
     }
 }
