@@ -285,3 +285,13 @@ pub fn remove_network_state(state_dir: &Path) {
         }
     }
 }
+
+/// Removes what a network worker made under its state directory when dropped, so that a
+/// failing test leaves no namespace or DHCP server behind.
+pub struct NetworkStateGuard(pub PathBuf);
+
+impl Drop for NetworkStateGuard {
+    fn drop(&mut self) {
+        remove_network_state(&self.0);
+    }
+}

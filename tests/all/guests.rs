@@ -519,6 +519,7 @@ async fn two_real_guests_on_a_flat_dhcp_network_lease_read_their_metadata_and_re
         }];
     })
     .await;
+    let _cleanup = metacloud_tests::NetworkStateGuard(g.config.network.state_dir.clone().unwrap());
     let image = g.upload("guest", &guest_dir().join("guest.raw")).await;
 
     step("boot two guests");
@@ -574,5 +575,4 @@ async fn two_real_guests_on_a_flat_dhcp_network_lease_read_their_metadata_and_re
     step("delete both");
     g.delete(&client).await;
     g.delete(&web).await;
-    metacloud_tests::remove_network_state(&g.config.network.state_dir.clone().unwrap());
 }

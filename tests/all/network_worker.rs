@@ -684,3 +684,70 @@ async fn vlan_projects_are_isolated_floating_addresses_answer_and_rules_reach_ru
     .await;
     looping.abort();
 }
+
+/// What a worker recorded as attached, once it has applied at least once.
+fn attached(state: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(state.join("applied.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(v["attached"].as_array()?.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_worker_killed_mid_way_and_restarted_duplicates_no_rule_or_server() {
+    let cloud = Cloud::new().await;
+    let net = cloud.network("private", "10.79.0.0/24", "p1").await;
+    let mut guests = Vec::new();
+    for name in ["k1", "k2", "k3"] {
+        let p = cloud.port(&net, "p1", name).await;
+        guests.push(Guest::new(&p));
+    }
+    let state = cloud.dir.join("network");
+    let config = cloud.dir.join("network.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[service]\nhost = \"h1\"\ndata_dir = \"{d}\"\n\
+             [database]\nurl = \"sqlite://{d}/db.sqlite\"\n\
+             [plugins]\ncache_dir = \"{d}/plugin-cache\"\n\
+             [network]\ndriver = \"flat-dhcp\"\nmulti_host = true\n\
+             plugin_dir = \"{p}\"\nstate_dir = \"{s}\"\n",
+            d = cloud.dir.display(),
+            p = dist("network").display(),
+            s = state.display(),
+        ),
+    )
+    .unwrap();
+    // Killed as soon as it says it starts: mid-way through its first apply, or before.
+    let mut first = metacloud_tests::Proc::start("network-1", &config, &["network"], &[]);
+    metacloud_tests::wait_for("the worker to start", Duration::from_secs(60), || async {
+        first.logged("network worker starting").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    first.kill();
+    // Restarted: it reconciles whatever the first left.
+    let mut second = metacloud_tests::Proc::start("network-2", &config, &["network"], &[]);
+    let st = state.clone();
+    metacloud_tests::wait_for("three ports attached", Duration::from_secs(60), || {
+        let st = st.clone();
+        async move { (attached(&st) == Some(3)).then_some(()) }
+    })
+    .await;
+    let ns = namespace_of(&net);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (rules, servers) = (count_rules(&ns), dnsmasq_count(&state));
+    assert_eq!(servers, 1, "DHCP servers after kill and restart");
+    // A clean restart of the same state: the same rules, the same one server.
+    second.kill();
+    let _third = metacloud_tests::Proc::start("network-3", &config, &["network"], &[]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(attached(&state), Some(3));
+    assert_eq!(count_rules(&ns), rules, "rules after a second restart");
+    assert_eq!(
+        dnsmasq_count(&state),
+        1,
+        "DHCP servers after a second restart"
+    );
+    // The guests still lease their addresses.
+    assert!(guests[0].dhcp().is_some(), "no lease after the restarts");
+}

@@ -1112,6 +1112,7 @@ async fn two_hundred_concurrent_boots_on_a_slash_24_and_every_address_back_after
     cfg.compute.override_memory_mb = Some(10_000_000);
     cfg.compute.override_disk_gb = Some(100_000);
     cfg.validate().unwrap();
+    let _cleanup = metacloud_tests::NetworkStateGuard(state.clone());
     let c = std::sync::Arc::new(Cloud::start_with(cfg).await);
     let admin = c.token("admin", "admin-pw", "admin").await;
     let demo = c.token("demo", "demo-pw", "demo").await;
@@ -1238,5 +1239,4 @@ async fn two_hundred_concurrent_boots_on_a_slash_24_and_every_address_back_after
         async move { hosts_file(&st).is_empty().then_some(()) }
     })
     .await;
-    metacloud_tests::remove_network_state(&state);
 }

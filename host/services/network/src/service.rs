@@ -199,10 +199,9 @@ impl NetworkWorker {
                     .set_port_host(&uuid, Some(&host))
                     .await
                     .map_err(|e| RpcError::Remote(e.to_string()))?;
-                // The plan (DHCP entries, filters) is ready before the guest asks.
-                if let Err(e) = self.reconcile().await {
-                    tracing::warn!(instance = %uuid, error = %e, "network not ready for instance");
-                }
+                // The loop applies it (DHCP entry, filters) while the guest is defined;
+                // many boots at once share one reconciliation.
+                self.wake();
                 let specs: Vec<PortSpec> = ports
                     .into_iter()
                     .map(|p| PortSpec {
@@ -216,9 +215,7 @@ impl NetworkWorker {
             }
             Request::Plugged { uuid } => {
                 tracing::debug!(instance = %uuid, "guest plugged");
-                if let Err(e) = self.reconcile().await {
-                    tracing::warn!(instance = %uuid, error = %e, "attaching the guest failed");
-                }
+                self.wake();
                 Ok(serde_json::Value::Null)
             }
             Request::Refresh { reason } => {
