@@ -20,7 +20,17 @@ export METADATA_SECRET="conformance-$(date +%s)-$RANDOM"
 config=${METACLOUD_CONFORMANCE_CONFIG:-examples/all-in-one.toml}
 METACLOUD_METADATA_SECRET="$METADATA_SECRET" METACLOUD_DATA="$data" ./target/debug/metacloud --config "$config" all >"$log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
+# Networks outlive their worker by design (a restart finds them); this run's go with it:
+# its DHCP servers and the namespaces its worker recorded (examples/qemu.toml has one).
+remove_networks() {
+  local p ns
+  for p in "$data"/network/dhcp/*/pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
+  for ns in $(grep -o '"mcn-[0-9a-f]*"' "$data/network/applied.json" 2>/dev/null | tr -d '"'); do
+    ip netns del "$ns" 2>/dev/null
+  done
+  return 0
+}
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; remove_networks; rm -rf "$data"' EXIT
 for _ in $(seq 1 120); do
   grep -q '^ready' "$log" && break
   kill -0 $pid 2>/dev/null || { echo "conformance: metacloud did not start:"; tail -20 "$log"; exit 1; }
