@@ -6,6 +6,25 @@
 mod context;
 pub use context::{new_request_id, Context};
 
+/// A DNS-safe host name from an instance name (as Nova's `sanitize_hostname`).
+pub fn hostname(name: &str, uuid: &str) -> String {
+    let mut out = String::new();
+    for c in name.to_ascii_lowercase().chars() {
+        match c {
+            'a'..='z' | '0'..='9' | '-' => out.push(c),
+            ' ' | '_' | '.' => out.push('-'),
+            _ => {}
+        }
+    }
+    let out: String = out.trim_matches('-').chars().take(63).collect();
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        format!("server-{}", uuid.split('-').next().unwrap_or(uuid))
+    } else {
+        out
+    }
+}
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -40,24 +40,7 @@ fn signed(secret: &str, data: &str, signature: &str) -> bool {
         .is_some_and(|sig| mac(secret, data).verify_slice(&sig).is_ok())
 }
 
-/// A DNS-safe host name from an instance name (as Nova's `sanitize_hostname`).
-pub fn hostname(name: &str, uuid: &str) -> String {
-    let mut out = String::new();
-    for c in name.to_ascii_lowercase().chars() {
-        match c {
-            'a'..='z' | '0'..='9' | '-' => out.push(c),
-            ' ' | '_' | '.' => out.push('-'),
-            _ => {}
-        }
-    }
-    let out: String = out.trim_matches('-').chars().take(63).collect();
-    let out = out.trim_end_matches('-').to_string();
-    if out.is_empty() {
-        format!("server-{}", uuid.split('-').next().unwrap_or(uuid))
-    } else {
-        out
-    }
-}
+pub use metacloud_objects::hostname;
 
 /// Why a metadata request has no instance behind it (logged, never shown).
 fn unknown(why: &str, instance: &str) -> Option<InstanceData> {

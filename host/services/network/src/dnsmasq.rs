@@ -153,12 +153,9 @@ fn gone(before: &str, after: &str) -> Vec<(String, String)> {
 }
 
 fn netmask(prefix: u8) -> std::net::Ipv4Addr {
-    let bits = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(prefix))
-    };
-    bits.into()
+    ipnet::Ipv4Net::new(std::net::Ipv4Addr::UNSPECIFIED, prefix.min(32))
+        .map(|n| n.netmask())
+        .unwrap_or(std::net::Ipv4Addr::BROADCAST)
 }
 
 /// The command line (nova-network's, with the DNS service off unless servers are given).

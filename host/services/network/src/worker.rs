@@ -52,21 +52,6 @@ pub struct NetworkWorker {
     last: Mutex<Option<Report>>,
 }
 
-/// A DNS-safe host name from an instance's display name (letters, digits, `-`).
-pub fn hostname(name: &str, uuid: &str) -> String {
-    let mut out: String = name
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    out = out.trim_matches('-').chars().take(63).collect();
-    if out.is_empty() {
-        format!("server-{}", &uuid[..uuid.len().min(8)])
-    } else {
-        out
-    }
-}
-
 fn to_network(n: &metacloud_db::networks::Network) -> Network {
     Network {
         id: n.id.clone(),
@@ -179,7 +164,7 @@ impl NetworkWorker {
                 network_id: p.network_id.clone(),
                 instance_id: p.instance_id.clone(),
                 project_id: p.project_id.clone(),
-                hostname: hostname(&name, &p.instance_id),
+                hostname: metacloud_rpc::objects::hostname(&name, &p.instance_id),
                 mac: p.mac.clone(),
                 address: p.address.clone(),
                 device: p.device.clone(),
