@@ -138,7 +138,7 @@ impl Guest {
     }
 }
 
-fn fetch(ns: &str, url: &str) -> Option<String> {
+pub(crate) fn fetch(ns: &str, url: &str) -> Option<String> {
     {
         let out = sh(&["ip", "netns", "exec", ns, "curl", "-sf", "-m", "3", url]);
         if !out.status.success() {
@@ -333,7 +333,7 @@ impl Drop for Cloud {
     }
 }
 
-fn namespace_of(network: &str) -> String {
+pub(crate) fn namespace_of(network: &str) -> String {
     format!("mcn-{}", &network.replace('-', "")[..8])
 }
 
@@ -502,13 +502,13 @@ async fn hostile_driver_plans_are_refused_whole_and_nothing_is_applied() {
 
 /// An "outside" network of the test: a bridge in the host's namespace (the floating pool's
 /// interface, as an operator would name it) and a namespace on it at `address`.
-struct Outside {
-    bridge: String,
-    ns: String,
+pub(crate) struct Outside {
+    pub(crate) bridge: String,
+    pub(crate) ns: String,
 }
 
 impl Outside {
-    fn new(address: &str) -> Outside {
+    pub(crate) fn new(address: &str) -> Outside {
         let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
         let (bridge, ns, veth) = (
             format!("mctp-{tag}"),

@@ -1240,3 +1240,98 @@ async fn two_hundred_concurrent_boots_on_a_slash_24_and_every_address_back_after
     })
     .await;
 }
+
+/// `[network] auto_assign_floating_ip`: a new server's port gets a floating address of the
+/// default pool (shown in `addresses` and `os-floating-ips`); deleting the server gives it
+/// back to the pool and out of the project's usage. An empty pool does not fail a boot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn auto_assigned_floating_addresses_come_with_a_server_and_go_with_it() {
+    let mut config = crate::openstack::config();
+    config.network.auto_assign_floating_ip = true;
+    config.network.default_floating_pool = "public".into();
+    let c = Cloud::start_with(config).await;
+    let admin = c.token("admin", "admin-pw", "admin").await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+    c.network(&admin, "private", "10.0.0.0/24").await;
+    let (s, b) = c
+        .post(
+            &admin,
+            "/v2.1/os-floating-ips-bulk",
+            // A /30: two addresses.
+            json!({"floating_ips_bulk_create": {"ip_range": "192.0.2.4/30", "interface": "br-ex"}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["floating_ips_bulk_create"]["pool"], "public", "{b}");
+
+    let mut servers = Vec::new();
+    for name in ["a", "b", "c"] {
+        let (s, b) = c
+            .server(&demo, json!({"name": name, "flavorRef": "42"}))
+            .await;
+        assert_eq!(s, 202, "{b}");
+        let id = b["server"]["id"].as_str().unwrap().to_string();
+        c.wait_status(&demo, &id, "ACTIVE").await;
+        servers.push(id);
+    }
+    let floating_of = |b: &Value| -> Vec<String> {
+        b["server"]["addresses"]["private"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter(|a| a["OS-EXT-IPS:type"] == "floating")
+            .map(|a| a["addr"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut given = Vec::new();
+    for id in &servers[..2] {
+        let (_, b) = c.get(&demo, &format!("/v2.1/servers/{id}")).await;
+        let f = floating_of(&b);
+        assert_eq!(f.len(), 1, "{b}");
+        given.push(f[0].clone());
+    }
+    given.sort();
+    assert_eq!(given, ["192.0.2.5", "192.0.2.6"]);
+    // The pool ran dry: the third server boots with its fixed address only.
+    let (_, b) = c.get(&demo, &format!("/v2.1/servers/{}", servers[2])).await;
+    assert!(floating_of(&b).is_empty(), "{b}");
+    assert_eq!(fixed_of(&b["server"], "private").len(), 1, "{b}");
+    let (_, b) = c.get(&demo, "/v2.1/os-floating-ips").await;
+    assert_eq!(b["floating_ips"].as_array().unwrap().len(), 2, "{b}");
+    let detail = format!("/v2.1/os-quota-sets/{}/detail", c.project_of(&demo).await);
+    let (_, b) = c.get(&demo, &detail).await;
+    let usage = |b: &Value| b["quota_set"]["floating_ips"]["in_use"].as_i64();
+    assert_eq!(usage(&b), Some(2), "{b}");
+    let (_, b) = c.get(&demo, "/v2.1/limits").await;
+    assert_eq!(b["limits"]["absolute"]["totalFloatingIpsUsed"], 2, "{b}");
+
+    // The first server goes: its address is free again and the third server's next
+    // allocation can have it.
+    let (s, _) = c.delete_server(&demo, &servers[0]).await;
+    assert_eq!(s, 204);
+    let c2 = &c;
+    let demo2 = &demo;
+    wait_for(
+        "the address back in its pool",
+        Duration::from_secs(10),
+        || async move {
+            let (_, b) = c2.get(demo2, "/v2.1/os-floating-ips").await;
+            (b["floating_ips"].as_array().unwrap().len() == 1).then_some(())
+        },
+    )
+    .await;
+    let (_, b) = c.get(&admin, "/v2.1/os-floating-ips-bulk").await;
+    let free: Vec<&Value> = b["floating_ip_info"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["project_id"].is_null())
+        .collect();
+    assert_eq!(free.len(), 1, "{b}");
+    let (_, b) = c.get(&demo, &detail).await;
+    assert_eq!(usage(&b), Some(1), "{b}");
+    let (s, b) = c.post(&demo, "/v2.1/os-floating-ips", json!({})).await;
+    assert_eq!(s, 200, "the default pool is `public`: {b}");
+    assert_eq!(b["floating_ip"]["pool"], "public");
+}

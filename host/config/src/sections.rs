@@ -703,6 +703,12 @@ pub struct NetworkConfig {
     /// project), so that a first guest gets an address without an operator step:
     /// `[[network.networks]] name = "private", cidr = "10.0.0.0/24"`.
     pub networks: Vec<DeclaredNetwork>,
+    /// nova-network's `auto_assign_floating_ip`: every new port also gets a floating
+    /// address from `default_floating_pool`, given back to the pool with the port.
+    pub auto_assign_floating_ip: bool,
+    /// The pool of floating addresses used when a request names none (Nova's
+    /// `default_floating_pool`).
+    pub default_floating_pool: String,
 }
 
 /// A network declared in the configuration.
@@ -733,6 +739,8 @@ impl Default for NetworkConfig {
             metadata_proxy_port: 8775,
             reconcile_interval_secs: 60,
             networks: Vec::new(),
+            auto_assign_floating_ip: false,
+            default_floating_pool: "nova".into(),
         }
     }
 }
@@ -788,6 +796,11 @@ impl NetworkConfig {
                 format!("{:?} needs a name and a CIDR such as 10.0.0.0/24", n.name),
             )?;
         }
+        ensure(
+            !self.default_floating_pool.trim().is_empty(),
+            "network.default_floating_pool",
+            "must name a pool of floating addresses",
+        )?;
         ensure(
             (1..=86_400).contains(&self.reconcile_interval_secs),
             "network.reconcile_interval_secs",

@@ -268,6 +268,31 @@ impl Db {
         pool: &str,
         quota_limit: i64,
     ) -> Result<FloatingIp, DbError> {
+        self.claim_floating(project, pool, quota_limit, None).await
+    }
+
+    /// nova-network's `auto_assign_floating_ip`: gives `project` a free address of `pool`
+    /// already pointed at `port`, marked auto-assigned so that it goes back to the pool
+    /// (and out of the project's usage) when the port is released. Counted in the
+    /// project's `floating_ips` usage but not held to its limit, as Nova did.
+    pub async fn auto_assign_floating(
+        &self,
+        project: &str,
+        pool: &str,
+        port: &str,
+    ) -> Result<FloatingIp, DbError> {
+        self.claim_floating(project, pool, -1, Some(port)).await
+    }
+
+    /// One free address of `pool` to `project` in one transaction; with `port`, pointed
+    /// at it and auto-assigned.
+    async fn claim_floating(
+        &self,
+        project: &str,
+        pool: &str,
+        quota_limit: i64,
+        port: Option<&str>,
+    ) -> Result<FloatingIp, DbError> {
         let mut tx = self.pool.begin().await?;
         let known = sqlx::query("SELECT 1 AS one FROM floating_ranges WHERE pool = $1 LIMIT 1")
             .bind(pool)
@@ -276,6 +301,18 @@ impl Db {
         if known.is_none() {
             return Err(DbError::NotFound(format!("Floating IP pool {pool}")));
         }
+        let host = match port {
+            Some(port) => {
+                let row = sqlx::query("SELECT host FROM ports WHERE id = $1 AND project_id = $2")
+                    .bind(port)
+                    .bind(project)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| DbError::NotFound(format!("Port {port}")))?;
+                get::<Option<String>>(&row, "host")?
+            }
+            None => None,
+        };
         reserve_limited(&mut tx, project, FLOATING_IPS, 1, quota_limit).await?;
         let now = now_ms();
         loop {
@@ -293,15 +330,20 @@ impl Db {
             };
             let id: i64 = get(&row, "id")?;
             let done = sqlx::query(
-                "UPDATE floating_ips SET project_id = $1, auto_assigned = 0, updated_at = $2 \
-                 WHERE id = $3 AND project_id IS NULL",
+                "UPDATE floating_ips SET project_id = $1, auto_assigned = $2, port_id = $3, \
+                 updated_at = $4 WHERE id = $5 AND project_id IS NULL",
             )
             .bind(project)
+            .bind(i64::from(port.is_some()))
+            .bind(port)
             .bind(now)
             .bind(id)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 1 {
+                if let Some(h) = &host {
+                    bump(&mut tx, &host_scope(h)).await?;
+                }
                 let row = sqlx::query(&format!("{FLOATING_SELECT} WHERE f.id = $1"))
                     .bind(id)
                     .fetch_one(&mut *tx)

@@ -375,6 +375,58 @@ async fn floating_addresses_follow_quota_association_and_release() {
     .await;
 }
 
+#[tokio::test]
+async fn auto_assigned_floating_addresses_follow_their_port_back_to_the_pool() {
+    both(|db| {
+        Box::pin(async move {
+            db.create_floating_range("public", "192.0.2.8/30", "br-ex", None)
+                .await
+                .unwrap();
+            let n = db
+                .create_network(&net("private", "10.0.0.0/24"))
+                .await
+                .unwrap();
+            let port = db.allocate_port("i1", "p1", &n.id, None).await.unwrap();
+            assert!(matches!(
+                db.auto_assign_floating("p1", "nowhere", &port.id).await,
+                Err(DbError::NotFound(_))
+            ));
+            assert!(matches!(
+                db.auto_assign_floating("p2", "public", &port.id).await,
+                Err(DbError::NotFound(_))
+            ));
+            // The project's usage at its limit does not stop an auto-assignment.
+            db.allocate_floating("p1", "public", 1).await.unwrap();
+            let f = db
+                .auto_assign_floating("p1", "public", &port.id)
+                .await
+                .unwrap();
+            assert!(f.auto_assigned);
+            assert_eq!(f.project_id.as_deref(), Some("p1"));
+            assert_eq!(f.fixed_address.as_deref(), Some(port.address.as_str()));
+            assert_eq!(db.quota_usage("p1").await.unwrap()["floating_ips"], 2);
+            // The /30 has two host addresses: the pool is now empty.
+            let port2 = db.allocate_port("i2", "p1", &n.id, None).await.unwrap();
+            assert!(matches!(
+                db.auto_assign_floating("p1", "public", &port2.id).await,
+                Err(DbError::FloatingIpsExhausted { .. })
+            ));
+            assert_eq!(db.quota_usage("p1").await.unwrap()["floating_ips"], 2);
+            // The instance goes: its auto-assigned address goes back to the pool.
+            db.release_ports_of_instance("i1").await.unwrap();
+            let back = db.get_floating(&f.address).await.unwrap();
+            assert!(back.project_id.is_none() && back.port_id.is_none() && !back.auto_assigned);
+            assert_eq!(db.quota_usage("p1").await.unwrap()["floating_ips"], 1);
+            let again = db
+                .auto_assign_floating("p1", "public", &port2.id)
+                .await
+                .unwrap();
+            assert_eq!(again.address, f.address);
+        })
+    })
+    .await;
+}
+
 fn tcp(min: i64, max: i64) -> NewRule {
     NewRule {
         direction: "ingress".into(),

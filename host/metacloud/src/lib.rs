@@ -512,6 +512,10 @@ pub async fn start_on(
             rpc.clone(),
             limits,
             config.service.service_down_time_secs as i64 * 1000,
+        )
+        .with_floating(
+            &config.network.default_floating_pool,
+            config.network.auto_assign_floating_ip,
         );
         let (listener, addr) = bind(config.api.listen, "api.listen").await?;
         let app = http::router(AppState {

@@ -194,8 +194,11 @@ pub fn limits(r: &Request) -> Result<Reply, Fault> {
         "maxServerGroups": get("server_groups").0, "totalServerGroupsUsed": get("server_groups").1,
         "maxServerGroupMembers": get("server_group_members").0,
         "maxServerMeta": 128, "maxPersonality": 5, "maxPersonalitySize": 10240,
-        "maxImageMeta": 128, "maxSecurityGroups": -1, "maxSecurityGroupRules": -1,
-        "totalSecurityGroupsUsed": 0, "maxTotalFloatingIps": -1, "totalFloatingIpsUsed": 0,
+        "maxImageMeta": 128, "maxSecurityGroups": get("security_groups").0,
+        "maxSecurityGroupRules": get("security_group_rules").0,
+        "totalSecurityGroupsUsed": get("security_groups").1,
+        "maxTotalFloatingIps": get("floating_ips").0,
+        "totalFloatingIpsUsed": get("floating_ips").1,
     });
     Ok(Reply::json(
         200,

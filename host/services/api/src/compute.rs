@@ -87,6 +87,7 @@ pub struct ComputeApi {
     pub(crate) rpc: Rpc,
     pub(crate) limits: DefaultLimits,
     down_time_ms: i64,
+    pub(crate) floating: crate::network::FloatingPolicy,
 }
 
 const MAX_BATCH: u32 = 1000;
@@ -112,7 +113,18 @@ impl ComputeApi {
             rpc,
             limits,
             down_time_ms,
+            floating: Default::default(),
         }
+    }
+
+    /// The pool used when a request names none, and whether new ports get a floating
+    /// address from it (`[network] default_floating_pool`, `auto_assign_floating_ip`).
+    pub fn with_floating(mut self, default_pool: &str, auto_assign: bool) -> ComputeApi {
+        self.floating = crate::network::FloatingPolicy {
+            default_pool: default_pool.to_string(),
+            auto_assign,
+        };
+        self
     }
 
     pub fn db(&self) -> &Db {
@@ -253,15 +265,27 @@ impl ComputeApi {
         // Ports right after the rows, all or nothing: a failure deletes the new instances
         // (their quota comes back) and the ports made so far.
         let uuids: Vec<String> = instances.iter().map(|i| i.uuid.clone()).collect();
-        if let Err(e) =
-            crate::network::allocate_ports(&self.db, &ctx.project_id, &uuids, &plan).await
+        let ports = match crate::network::allocate_ports(&self.db, &ctx.project_id, &uuids, &plan)
+            .await
         {
-            for u in &uuids {
-                if let Err(d) = self.db.delete_instance(u, Some(None)).await {
-                    tracing::warn!(instance = %u, error = %d, "cannot roll back a new instance");
+            Ok(ports) => ports,
+            Err(e) => {
+                for u in &uuids {
+                    if let Err(d) = self.db.delete_instance(u, Some(None)).await {
+                        tracing::warn!(instance = %u, error = %d, "cannot roll back a new instance");
+                    }
                 }
+                return Err(e);
             }
-            return Err(e);
+        };
+        if self.floating.auto_assign {
+            crate::network::auto_assign_floating(
+                &self.db,
+                &ctx.project_id,
+                &self.floating.default_pool,
+                &ports,
+            )
+            .await;
         }
         let spec = RequestSpec {
             instance_uuids: instances.iter().map(|i| i.uuid.clone()).collect(),

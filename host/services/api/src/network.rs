@@ -119,6 +119,43 @@ pub async fn allocate_ports(
     Ok(made)
 }
 
+/// How floating addresses are handed out (`[network]` of the configuration).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloatingPolicy {
+    /// The pool of a request that names none.
+    pub default_pool: String,
+    /// nova-network's `auto_assign_floating_ip`.
+    pub auto_assign: bool,
+}
+
+impl Default for FloatingPolicy {
+    fn default() -> Self {
+        FloatingPolicy {
+            default_pool: DEFAULT_POOL.to_string(),
+            auto_assign: false,
+        }
+    }
+}
+
+/// nova-network's `auto_assign_floating_ip`: each instance's first port gets a floating
+/// address of `pool`, given back with the port. An empty or missing pool does not fail
+/// the boot (the instance keeps its fixed address); it is logged as a warning.
+pub async fn auto_assign_floating(db: &Db, project: &str, pool: &str, ports: &[Port]) {
+    let mut seen = std::collections::BTreeSet::new();
+    for port in ports.iter().filter(|p| seen.insert(p.instance_id.clone())) {
+        match db.auto_assign_floating(project, pool, &port.id).await {
+            Ok(f) => tracing::info!(
+                instance = %port.instance_id, address = %f.address, fixed = %port.address,
+                "floating address auto-assigned"
+            ),
+            Err(e) => tracing::warn!(
+                instance = %port.instance_id, %pool, error = %e,
+                "no floating address auto-assigned"
+            ),
+        }
+    }
+}
+
 /// Releases an instance's ports (their fixed addresses back to their networks, floating
 /// ones disassociated) and takes it out of its security groups.
 pub async fn release_instance(db: &Db, instance: &str) -> Result<Vec<Port>, ApiError> {
@@ -563,7 +600,7 @@ impl ComputeApi {
         pool: Option<&str>,
     ) -> Result<FloatingIp, ApiError> {
         Self::require_write(ctx, "os_compute_api:os-floating-ips")?;
-        let pool = pool.unwrap_or(DEFAULT_POOL);
+        let pool = pool.unwrap_or(&self.floating.default_pool);
         let limit = self.network_quota(&ctx.project_id, FLOATING_IPS).await?;
         let f = self
             .db
@@ -735,7 +772,7 @@ impl ComputeApi {
         let r = self
             .db
             .create_floating_range(
-                pool.unwrap_or(DEFAULT_POOL),
+                pool.unwrap_or(&self.floating.default_pool),
                 &cidr,
                 interface.unwrap_or(DEFAULT_PUBLIC_INTERFACE),
                 gateway,
