@@ -701,6 +701,22 @@ async fn addresses_in_ec2_terms() {
         .await;
     assert_eq!(first(&xml, "ipAddress"), ip, "{xml}");
     assert_eq!(first(&xml, "privateIpAddress"), private, "{xml}");
+    // Filters on networking.
+    for (filter, value, found) in [
+        ("ip-address", ip.as_str(), true),
+        ("private-ip-address", private.as_str(), true),
+        ("group-name", "default", true),
+        ("private-ip-address", "10.99.0.1", false),
+    ] {
+        let (s, xml) = demo
+            .call(&format!(
+                "Action=DescribeInstances&Filter.1.Name={filter}&Filter.1.Value.1={value}"
+            ))
+            .await;
+        assert_eq!(s, 200, "{xml}");
+        let want = if found { vec![vm.clone()] } else { vec![] };
+        assert_eq!(all(&xml, "instanceId"), want, "{filter}={value}: {xml}");
+    }
     refused(
         demo.call(&format!("Action=ReleaseAddress&PublicIp={ip}"))
             .await,

@@ -371,6 +371,25 @@ pub const INSTANCE_FILTERS: &[&str] = &[
     "reservation-id",
     "tag-key",
     "tag-value",
+    // On its networking (see NETWORK_FILTERS).
+    "group-id",
+    "group-name",
+    "instance.group-id",
+    "instance.group-name",
+    "ip-address",
+    "private-dns-name",
+    "private-ip-address",
+];
+
+/// The filters that need the instances' networking (a host call for all of them).
+pub const NETWORK_FILTERS: &[&str] = &[
+    "group-id",
+    "group-name",
+    "instance.group-id",
+    "instance.group-name",
+    "ip-address",
+    "private-dns-name",
+    "private-ip-address",
 ];
 
 fn check_filters(filters: &[Filter], known: &[&str], tags_too: bool) -> Result<(), Ec2Error> {
@@ -386,8 +405,31 @@ fn check_filters(filters: &[Filter], known: &[&str], tags_too: bool) -> Result<(
     Ok(())
 }
 
-/// Whether a server passes one DescribeInstances filter.
-pub fn filter_matches(f: &Filter, s: &Server) -> bool {
+/// Whether a server passes one filter on its networking (`net`, if it has any).
+fn network_filter_matches(f: &Filter, s: &Server, net: Option<&InstanceNet>) -> bool {
+    let Some(n) = net else {
+        return false;
+    };
+    match f.name.as_str() {
+        "group-id" | "instance.group-id" => {
+            f.matches_any(n.groups.iter().map(|(id, _)| id.as_str()))
+        }
+        "group-name" | "instance.group-name" => {
+            f.matches_any(n.groups.iter().map(|(_, name)| name.as_str()))
+        }
+        "ip-address" => n.public_ip.as_deref().is_some_and(|ip| f.matches(ip)),
+        "private-ip-address" => n.private_ip.as_deref().is_some_and(|ip| f.matches(ip)),
+        "private-dns-name" => n.private_ip.is_some() && f.matches(&hostname(&s.name, &s.id)),
+        _ => false,
+    }
+}
+
+/// Whether a server passes one DescribeInstances filter (`net`: its networking, for the
+/// filters of NETWORK_FILTERS).
+pub fn filter_matches(f: &Filter, s: &Server, net: Option<&InstanceNet>) -> bool {
+    if NETWORK_FILTERS.contains(&f.name.as_str()) {
+        return network_filter_matches(f, s, net);
+    }
     let state = server_state(s);
     match f.name.as_str() {
         "availability-zone" => s.availability_zone.as_deref().is_some_and(|z| f.matches(z)),
@@ -440,6 +482,13 @@ impl DescribeRequest {
             paging,
         })
     }
+
+    /// Whether a filter needs the instances' networking.
+    pub fn needs_nets(&self) -> bool {
+        self.filters
+            .iter()
+            .any(|f| NETWORK_FILTERS.contains(&f.name.as_str()))
+    }
 }
 
 /// The named servers (each must exist), or all of them, deduplicated, in order.
@@ -458,9 +507,14 @@ fn chosen<'a>(servers: &'a [Server], wanted: &[String]) -> Result<Vec<&'a Server
 pub fn select<'a>(
     servers: &'a [Server],
     req: &DescribeRequest,
+    nets: &Nets,
 ) -> Result<(Vec<&'a Server>, Option<String>), Ec2Error> {
     let mut picked = chosen(servers, &req.ids)?;
-    picked.retain(|s| req.filters.iter().all(|f| filter_matches(f, s)));
+    picked.retain(|s| {
+        req.filters
+            .iter()
+            .all(|f| filter_matches(f, s, nets.get(&s.id)))
+    });
     paginate(picked, |s| instance_id(s), &req.paging)
 }
 
@@ -483,8 +537,18 @@ pub fn render_describe(
 pub fn describe_instances(ctx: &Ctx) -> Result<String, Ec2Error> {
     let req = DescribeRequest::parse(ctx.params)?;
     let servers = list_servers(ctx.caller, ctx.now_ms)?;
-    let (page, next) = select(&servers, &req)?;
-    let nets = load_nets(ctx.caller, &page)?;
+    // Networking filters need every instance's networking; else only the page's is asked.
+    let all_nets = if req.needs_nets() {
+        load_nets(ctx.caller, &servers.iter().collect::<Vec<_>>())?
+    } else {
+        Nets::new()
+    };
+    let (page, next) = select(&servers, &req, &all_nets)?;
+    let nets = if req.needs_nets() {
+        all_nets
+    } else {
+        load_nets(ctx.caller, &page)?
+    };
     Ok(render_describe(&servers, &page, next.as_deref(), &nets))
 }
 
@@ -1088,7 +1152,7 @@ mod tests {
     fn describe(list: &[(&str, &str)]) -> Result<Vec<String>, Ec2Error> {
         let servers = fleet();
         let req = DescribeRequest::parse(&params(list))?;
-        let (page, _) = select(&servers, &req)?;
+        let (page, _) = select(&servers, &req, &Nets::new())?;
         Ok(page.iter().map(|s| instance_id(s)).collect())
     }
 
@@ -1152,7 +1216,7 @@ mod tests {
     fn describe_pages() {
         let servers = fleet();
         let req = DescribeRequest::parse(&params(&[("MaxResults", "5")])).unwrap();
-        assert_eq!(select(&servers, &req).unwrap().1, None);
+        assert_eq!(select(&servers, &req, &Nets::new()).unwrap().1, None);
         let mut many = Vec::new();
         for i in 0..12u32 {
             let mut s = server(&format!("{i:08x}-0000-0000-0000-000000000000"), "active");
@@ -1167,7 +1231,7 @@ mod tests {
                 p.push(("NextToken".to_string(), t.clone()));
             }
             let req = DescribeRequest::parse(&Params::from_pairs(p)).unwrap();
-            let (page, next) = select(&many, &req).unwrap();
+            let (page, next) = select(&many, &req, &Nets::new()).unwrap();
             seen.extend(page.iter().map(|s| s.id.clone()));
             match next {
                 Some(t) => token = Some(t),
@@ -1433,6 +1497,60 @@ mod tests {
             !body.contains("privateIpAddress")
                 && body.contains("<privateDnsName></privateDnsName>")
         );
+    }
+
+    #[test]
+    fn networking_filters() {
+        let servers = fleet();
+        let mut nets = Nets::new();
+        nets.insert(
+            servers[0].id.clone(),
+            InstanceNet {
+                private_ip: Some("10.0.0.3".into()),
+                public_ip: Some("192.0.2.9".into()),
+                groups: vec![("sg-0f1e2d3c4b5a69788".into(), "web".into())],
+            },
+        );
+        nets.insert(
+            servers[1].id.clone(),
+            InstanceNet {
+                private_ip: Some("10.0.0.4".into()),
+                public_ip: None,
+                groups: vec![("sg-11111111222233334".into(), "default".into())],
+            },
+        );
+        let pick = |list: &[(&str, &str)], nets: &Nets| {
+            let req = DescribeRequest::parse(&params(list)).unwrap();
+            let (page, _) = select(&servers, &req, nets).unwrap();
+            page.iter().map(|s| instance_id(s)).collect::<Vec<_>>()
+        };
+        let a = "i-0a000000000000000".to_string();
+        let b = "i-0b000000000000000".to_string();
+        let f = |name: &'static str, value: &'static str| {
+            [("Filter.1.Name", name), ("Filter.1.Value.1", value)]
+        };
+        assert_eq!(
+            pick(&f("private-ip-address", "10.0.0.3"), &nets),
+            vec![a.clone()]
+        );
+        assert_eq!(
+            pick(&f("private-ip-address", "10.0.0.*"), &nets),
+            vec![a.clone(), b.clone()]
+        );
+        assert_eq!(pick(&f("ip-address", "192.0.2.9"), &nets), vec![a.clone()]);
+        assert_eq!(pick(&f("group-name", "default"), &nets), vec![b.clone()]);
+        assert_eq!(
+            pick(&f("instance.group-id", "sg-0f1e2d3c4b5a69788"), &nets),
+            vec![a.clone()]
+        );
+        assert_eq!(pick(&f("private-dns-name", "web-2"), &nets), vec![a]);
+        // Without networking nothing matches them.
+        assert!(pick(&f("group-name", "*"), &Nets::new()).is_empty());
+        let req = DescribeRequest::parse(&params(&f("group-name", "web"))).unwrap();
+        assert!(req.needs_nets());
+        assert!(!DescribeRequest::parse(&params(&f("key-name", "k")))
+            .unwrap()
+            .needs_nets());
     }
 
     #[test]

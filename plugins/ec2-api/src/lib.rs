@@ -917,7 +917,8 @@ mod tests {
         };
         for p in testing::garbage_params() {
             if let Ok(req) = instances::DescribeRequest::parse(&p) {
-                if let Ok((page, next)) = instances::select(&servers, &req) {
+                if let Ok((page, next)) = instances::select(&servers, &req, &instances::Nets::new())
+                {
                     check(instances::render_describe(
                         &servers,
                         &page,
