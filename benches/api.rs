@@ -464,6 +464,14 @@ impl compute::Host for Canned {
     ) -> Result<compute::SecurityGroupRule, OpError> {
         unavailable()
     }
+    fn create_security_group_rule_directed(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: compute::SecurityGroupRuleCreate,
+    ) -> Result<compute::SecurityGroupRule, OpError> {
+        unavailable()
+    }
     fn delete_security_group_rule(&mut self, _: Caller, _: String) -> Result<(), OpError> {
         unavailable()
     }

@@ -2,8 +2,10 @@
 # Runs the shared conformance scripts against a fresh `metacloud all` (embedded defaults,
 # the ports OpenStack users know) with real clients nobody here wrote.
 #
-#   scripts/conformance.sh [openstack-cli|ec2|metadata|tempest|guest ...]   (default: openstack-cli)
+#   scripts/conformance.sh [openstack-cli|ec2|ec2-network|metadata|tempest|guest ...]   (default: openstack-cli)
 #
+# `ec2-network` is ours (tests/conformance/ec2-network.sh: EC2 addresses and security groups
+# with boto3); the others are ../shared/conformance's.
 # `guest` boots a real guest (../shared/guest/build-guest.sh) with the openstack CLI and reads
 # its marker from `openstack console log show`; run it with METACLOUD_CONFORMANCE_CONFIG=
 # examples/qemu.toml (the compute worker on qemu:///system).
@@ -115,14 +117,17 @@ for name in "${@:-openstack-cli}"; do
     fi
     continue
   fi
-  if bash "$shared/$name.sh" "$data/clouds.yaml" >"$data/$name.out" 2>&1; then
+  # Our own scripts (tests/conformance, e.g. ec2-network) run as the shared ones do.
+  script="$shared/$name.sh"
+  [ -f "tests/conformance/$name.sh" ] && script="tests/conformance/$name.sh"
+  if bash "$script" "$data/clouds.yaml" >"$data/$name.out" 2>&1; then
     echo "conformance $name: passed"
   # The shared scripts test output with `client | grep -q` under pipefail: when grep has
   # its match before the client's last write, the client dies of SIGPIPE (exit 141, seen
   # about once in five here) and the step "fails" on a right answer. One more run, said
   # out loud; a real fault fails both.
   elif first=$(grep -m1 '^FAIL' "$data/$name.out" || true) &&
-       bash "$shared/$name.sh" "$data/clouds.yaml" >"$data/$name.retry" 2>&1; then
+       bash "$script" "$data/clouds.yaml" >"$data/$name.retry" 2>&1; then
     echo "conformance $name: passed on a second run (the first said: ${first:-no FAIL line})"
   else
     echo "conformance $name: FAILED"; tail -25 "$data/$name.out"; status=1

@@ -16,10 +16,11 @@ cargo test --manifest-path sdk/Cargo.toml --lib 2>&1 | tee -a "$log" || status=$
 cargo test --manifest-path plugins/Cargo.toml -p openstack-api -p admin-api -p identity-api -p image-api -p ec2-api -p metadata-api --lib 2>&1 | tee -a "$log" || status=$?
 # rustfmt and clippy (warnings as errors) over the root, plugins/ and sdk/ workspaces.
 bash scripts/lint.sh 2>&1 | tee -a "$log" || status=1
-# Real OpenStack and AWS clients against `metacloud all` (../shared/conformance): the openstack
+# Real OpenStack and AWS clients against `metacloud all` (../shared/conformance, and ours in
+# tests/conformance: boto3 on EC2 addresses and security groups): the openstack
 # CLI workflow, boto3 and the aws CLI on the EC2 API, cloud-init's metadata crawlers, and
 # tempest's compute API groups (known failures: scripts/tempest-known-failures.txt).
-bash scripts/conformance.sh openstack-cli ec2 metadata tempest 2>&1 | tee -a "$log" || status=1
+bash scripts/conformance.sh openstack-cli ec2 ec2-network metadata tempest 2>&1 | tee -a "$log" || status=1
 # A real guest on qemu:///system, booted and read back with the openstack CLI.
 if [ "${METACLOUD_SKIP_QEMU:-}" = 1 ]; then
   echo "!!! SKIPPED: real guests on qemu:///system (METACLOUD_SKIP_QEMU=1) !!!" | tee -a "$log"

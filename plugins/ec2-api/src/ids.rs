@@ -1,4 +1,5 @@
-//! EC2 ids for the host's UUIDs: `i-` (instances) or `ami-` (images) and the first 17 hex
+//! EC2 ids for the host's UUIDs: `i-` (instances), `ami-` (images) or `sg-` (security
+//! groups) and the first 17 hex
 //! digits of the UUID without its dashes. The reverse is a search: the caller's servers
 //! (or images) are listed and the one whose id starts with those digits is it. An id the
 //! host did not make a UUID of is hashed (SHA-256) instead, so every id has an EC2 form.
@@ -16,6 +17,7 @@ pub const SHORT_DIGITS: usize = 8;
 pub enum Kind {
     Instance,
     Image,
+    SecurityGroup,
 }
 
 impl Kind {
@@ -23,6 +25,7 @@ impl Kind {
         match self {
             Kind::Instance => "i-",
             Kind::Image => "ami-",
+            Kind::SecurityGroup => "sg-",
         }
     }
 
@@ -31,6 +34,7 @@ impl Kind {
         let code = match self {
             Kind::Instance => "InvalidInstanceID.Malformed",
             Kind::Image => "InvalidAMIID.Malformed",
+            Kind::SecurityGroup => "InvalidGroupId.Malformed",
         };
         Ec2Error::client(
             code,
@@ -48,6 +52,10 @@ impl Kind {
             Kind::Image => Ec2Error::client(
                 "InvalidAMIID.NotFound",
                 format!("The image id '[{id}]' does not exist"),
+            ),
+            Kind::SecurityGroup => Ec2Error::client(
+                "InvalidGroup.NotFound",
+                format!("The security group '{id}' does not exist"),
             ),
         }
     }

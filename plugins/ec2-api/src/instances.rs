@@ -20,12 +20,13 @@
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::{
-    Caller, Flavor, OpError, SchedulerHints, Server, ServerCreate, ServerQuery,
+    Caller, Flavor, NetworkRequest, OpError, SchedulerHints, SecurityGroup, Server, ServerCreate,
+    ServerNetworkInfo, ServerNetworking, ServerQuery,
 };
 use crate::ids::{self, Kind};
 use crate::params::{paginate, Filter, Paging, Params};
 use crate::xml::{iso8601, Xml};
-use crate::{images, tag_rules, Ctx, Ec2Error, Family};
+use crate::{images, security_groups, tag_rules, Ctx, Ec2Error, Family};
 use base64::Engine;
 use std::collections::{BTreeMap, HashMap};
 
@@ -159,8 +160,99 @@ pub fn instance_id(s: &Server) -> String {
     ids::ec2_id(Kind::Instance, &s.id)
 }
 
+/// What an instance's view shows of its networking.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceNet {
+    /// Its first fixed address.
+    pub private_ip: Option<String>,
+    /// Its first floating address.
+    pub public_ip: Option<String>,
+    /// Its security groups: EC2 id and name.
+    pub groups: Vec<(String, String)>,
+}
+
+/// The networking of instances by host id.
+pub type Nets = HashMap<String, InstanceNet>;
+
+/// The views' networking from the host's records (a group the caller cannot see keeps its
+/// name, with no id).
+pub fn nets_of(infos: &[ServerNetworkInfo], groups: &[SecurityGroup]) -> Nets {
+    let mut out = Nets::new();
+    for info in infos {
+        let first = |kind: &str| {
+            info.addresses
+                .iter()
+                .find(|a| a.kind == kind && a.version == 4)
+                .map(|a| a.addr.clone())
+        };
+        let named = info
+            .security_groups
+            .iter()
+            .map(|name| {
+                let id = groups
+                    .iter()
+                    .find(|g| &g.name == name)
+                    .map(security_groups::group_id)
+                    .unwrap_or_default();
+                (id, name.clone())
+            })
+            .collect();
+        out.insert(
+            info.server_id.clone(),
+            InstanceNet {
+                private_ip: first("fixed"),
+                public_ip: first("floating"),
+                groups: named,
+            },
+        );
+    }
+    out
+}
+
+/// The networking of the servers shown.
+pub fn load_nets(c: &Caller, servers: &[&Server]) -> Result<Nets, Ec2Error> {
+    if servers.is_empty() {
+        return Ok(Nets::new());
+    }
+    let err = |e| Ec2Error::from_op(e, Family::Other);
+    let ids: Vec<String> = servers.iter().map(|s| s.id.clone()).collect();
+    let infos = compute::servers_network_info(c, &ids).map_err(err)?;
+    let groups = compute::list_security_groups(c, false).map_err(err)?;
+    Ok(nets_of(&infos, &groups))
+}
+
+/// A server's host name (the one its DHCP lease and metadata give it): the name in lower
+/// case, letters, digits and dashes (spaces, dots and underscores become dashes), at most
+/// 63 characters; else `server-` and the first part of its id. The host's rule
+/// (`metacloud_objects::hostname`, Nova's sanitize_hostname), which the views cannot ask
+/// for.
+pub fn hostname(name: &str, uuid: &str) -> String {
+    let mut out = String::new();
+    for c in name.to_ascii_lowercase().chars() {
+        match c {
+            'a'..='z' | '0'..='9' | '-' => out.push(c),
+            ' ' | '_' | '.' => out.push('-'),
+            _ => {}
+        }
+    }
+    let out: String = out.trim_matches('-').chars().take(63).collect();
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        format!("server-{}", uuid.split('-').next().unwrap_or(uuid))
+    } else {
+        out
+    }
+}
+
+fn write_group_set(x: &mut Xml, net: Option<&InstanceNet>) {
+    let groups = net.map(|n| n.groups.as_slice()).unwrap_or_default();
+    x.set("groupSet", groups, |x, (id, name)| {
+        x.leaf("groupId", id).leaf("groupName", name);
+    });
+}
+
 /// Writes one instance's fields.
-pub fn write_instance(x: &mut Xml, s: &Server, launch_index: u32) {
+pub fn write_instance(x: &mut Xml, s: &Server, launch_index: u32, net: Option<&InstanceNet>) {
     let state = server_state(s);
     let image = s
         .image_id
@@ -170,7 +262,13 @@ pub fn write_instance(x: &mut Xml, s: &Server, launch_index: u32) {
     x.leaf("instanceId", &instance_id(s))
         .leaf("imageId", &image)
         .state("instanceState", state.code, state.name)
-        .leaf("privateDnsName", "")
+        .leaf(
+            "privateDnsName",
+            &match net.and_then(|n| n.private_ip.as_ref()) {
+                Some(_) => hostname(&s.name, &s.id),
+                None => String::new(),
+            },
+        )
         .leaf("dnsName", "")
         .leaf(
             "reason",
@@ -197,13 +295,22 @@ pub fn write_instance(x: &mut Xml, s: &Server, launch_index: u32) {
         .elem("monitoring", |x| {
             x.leaf("state", "disabled");
         });
-    if !s.access_ipv4.is_empty() {
-        x.leaf("ipAddress", &s.access_ipv4);
+    if let Some(ip) = net.and_then(|n| n.private_ip.as_ref()) {
+        x.leaf("privateIpAddress", ip);
+    }
+    match net.and_then(|n| n.public_ip.as_ref()) {
+        Some(ip) => {
+            x.leaf("ipAddress", ip);
+        }
+        None if !s.access_ipv4.is_empty() => {
+            x.leaf("ipAddress", &s.access_ipv4);
+        }
+        None => {}
     }
     if !s.access_ipv6.is_empty() {
         x.leaf("ipv6Address", &s.access_ipv6);
     }
-    x.elem("groupSet", |_| {});
+    write_group_set(x, net);
     if let Some(f) = &s.fault {
         x.elem("stateReason", |x| {
             x.leaf("code", "Server.InternalError")
@@ -222,7 +329,12 @@ pub fn write_instance(x: &mut Xml, s: &Server, launch_index: u32) {
 }
 
 /// `reservationSet`: the servers grouped by reservation, in listing order.
-pub fn write_reservations(x: &mut Xml, servers: &[&Server], indexes: &HashMap<&str, u32>) {
+pub fn write_reservations(
+    x: &mut Xml,
+    servers: &[&Server],
+    indexes: &HashMap<&str, u32>,
+    nets: &Nets,
+) {
     let mut order: Vec<&str> = Vec::new();
     let mut groups: HashMap<&str, Vec<&Server>> = HashMap::new();
     for s in servers {
@@ -235,11 +347,12 @@ pub fn write_reservations(x: &mut Xml, servers: &[&Server], indexes: &HashMap<&s
     x.set("reservationSet", order, |x, r| {
         let members = &groups[r];
         x.leaf("reservationId", r)
-            .leaf("ownerId", &members[0].project_id)
-            .elem("groupSet", |_| {})
-            .set("instancesSet", members, |x, s| {
-                write_instance(x, s, indexes.get(s.id.as_str()).copied().unwrap_or(0));
-            });
+            .leaf("ownerId", &members[0].project_id);
+        write_group_set(x, nets.get(&members[0].id));
+        x.set("instancesSet", members, |x, s| {
+            let index = indexes.get(s.id.as_str()).copied().unwrap_or(0);
+            write_instance(x, s, index, nets.get(&s.id));
+        });
     });
 }
 
@@ -258,6 +371,25 @@ pub const INSTANCE_FILTERS: &[&str] = &[
     "reservation-id",
     "tag-key",
     "tag-value",
+    // On its networking (see NETWORK_FILTERS).
+    "group-id",
+    "group-name",
+    "instance.group-id",
+    "instance.group-name",
+    "ip-address",
+    "private-dns-name",
+    "private-ip-address",
+];
+
+/// The filters that need the instances' networking (a host call for all of them).
+pub const NETWORK_FILTERS: &[&str] = &[
+    "group-id",
+    "group-name",
+    "instance.group-id",
+    "instance.group-name",
+    "ip-address",
+    "private-dns-name",
+    "private-ip-address",
 ];
 
 fn check_filters(filters: &[Filter], known: &[&str], tags_too: bool) -> Result<(), Ec2Error> {
@@ -273,8 +405,31 @@ fn check_filters(filters: &[Filter], known: &[&str], tags_too: bool) -> Result<(
     Ok(())
 }
 
-/// Whether a server passes one DescribeInstances filter.
-pub fn filter_matches(f: &Filter, s: &Server) -> bool {
+/// Whether a server passes one filter on its networking (`net`, if it has any).
+fn network_filter_matches(f: &Filter, s: &Server, net: Option<&InstanceNet>) -> bool {
+    let Some(n) = net else {
+        return false;
+    };
+    match f.name.as_str() {
+        "group-id" | "instance.group-id" => {
+            f.matches_any(n.groups.iter().map(|(id, _)| id.as_str()))
+        }
+        "group-name" | "instance.group-name" => {
+            f.matches_any(n.groups.iter().map(|(_, name)| name.as_str()))
+        }
+        "ip-address" => n.public_ip.as_deref().is_some_and(|ip| f.matches(ip)),
+        "private-ip-address" => n.private_ip.as_deref().is_some_and(|ip| f.matches(ip)),
+        "private-dns-name" => n.private_ip.is_some() && f.matches(&hostname(&s.name, &s.id)),
+        _ => false,
+    }
+}
+
+/// Whether a server passes one DescribeInstances filter (`net`: its networking, for the
+/// filters of NETWORK_FILTERS).
+pub fn filter_matches(f: &Filter, s: &Server, net: Option<&InstanceNet>) -> bool {
+    if NETWORK_FILTERS.contains(&f.name.as_str()) {
+        return network_filter_matches(f, s, net);
+    }
     let state = server_state(s);
     match f.name.as_str() {
         "availability-zone" => s.availability_zone.as_deref().is_some_and(|z| f.matches(z)),
@@ -327,6 +482,13 @@ impl DescribeRequest {
             paging,
         })
     }
+
+    /// Whether a filter needs the instances' networking.
+    pub fn needs_nets(&self) -> bool {
+        self.filters
+            .iter()
+            .any(|f| NETWORK_FILTERS.contains(&f.name.as_str()))
+    }
 }
 
 /// The named servers (each must exist), or all of them, deduplicated, in order.
@@ -345,17 +507,27 @@ fn chosen<'a>(servers: &'a [Server], wanted: &[String]) -> Result<Vec<&'a Server
 pub fn select<'a>(
     servers: &'a [Server],
     req: &DescribeRequest,
+    nets: &Nets,
 ) -> Result<(Vec<&'a Server>, Option<String>), Ec2Error> {
     let mut picked = chosen(servers, &req.ids)?;
-    picked.retain(|s| req.filters.iter().all(|f| filter_matches(f, s)));
+    picked.retain(|s| {
+        req.filters
+            .iter()
+            .all(|f| filter_matches(f, s, nets.get(&s.id)))
+    });
     paginate(picked, |s| instance_id(s), &req.paging)
 }
 
 /// The body of a DescribeInstances response.
-pub fn render_describe(all: &[Server], page: &[&Server], next: Option<&str>) -> String {
+pub fn render_describe(
+    all: &[Server],
+    page: &[&Server],
+    next: Option<&str>,
+    nets: &Nets,
+) -> String {
     let indexes = launch_indexes(all);
     let mut x = Xml::new();
-    write_reservations(&mut x, page, &indexes);
+    write_reservations(&mut x, page, &indexes, nets);
     if let Some(t) = next {
         x.leaf("nextToken", t);
     }
@@ -365,32 +537,35 @@ pub fn render_describe(all: &[Server], page: &[&Server], next: Option<&str>) -> 
 pub fn describe_instances(ctx: &Ctx) -> Result<String, Ec2Error> {
     let req = DescribeRequest::parse(ctx.params)?;
     let servers = list_servers(ctx.caller, ctx.now_ms)?;
-    let (page, next) = select(&servers, &req)?;
-    Ok(render_describe(&servers, &page, next.as_deref()))
+    // Networking filters need every instance's networking; else only the page's is asked.
+    let all_nets = if req.needs_nets() {
+        load_nets(ctx.caller, &servers.iter().collect::<Vec<_>>())?
+    } else {
+        Nets::new()
+    };
+    let (page, next) = select(&servers, &req, &all_nets)?;
+    let nets = if req.needs_nets() {
+        all_nets
+    } else {
+        load_nets(ctx.caller, &page)?
+    };
+    Ok(render_describe(&servers, &page, next.as_deref(), &nets))
 }
 
 // --- RunInstances -------------------------------------------------------------------------
 
 /// Parameters of RunInstances this cloud cannot honour, and why.
 const UNSUPPORTED_RUN: &[(&str, &str)] = &[
-    (
-        "SecurityGroup.",
-        "security groups: networking is not built yet",
-    ),
-    (
-        "SecurityGroupId.",
-        "security groups: networking is not built yet",
-    ),
-    ("SubnetId", "subnets: networking is not built yet"),
+    ("SubnetId", "subnets: there are no VPCs here"),
     (
         "NetworkInterface.",
-        "network interfaces: networking is not built yet",
+        "network interfaces: there are no VPCs here",
     ),
     (
         "PrivateIpAddress",
-        "private addresses: networking is not built yet",
+        "private addresses: they are given from the project's networks",
     ),
-    ("Ipv6Address", "IPv6 addresses: networking is not built yet"),
+    ("Ipv6Address", "IPv6 addresses: networks are IPv4"),
     (
         "BlockDeviceMapping.",
         "block device mappings: block storage is not built yet",
@@ -411,6 +586,10 @@ pub struct RunRequest {
     pub user_data: Option<String>,
     pub zone: Option<String>,
     pub tags: Vec<(String, String)>,
+    /// `SecurityGroup.N`: group names.
+    pub group_names: Vec<String>,
+    /// `SecurityGroupId.N`: group ids (`sg-…`).
+    pub group_ids: Vec<String>,
 }
 
 fn non_empty<'a>(p: &'a Params, name: &str) -> Option<&'a str> {
@@ -471,7 +650,17 @@ impl RunRequest {
             }
         }
         tag_rules::check_tag_count(tags_out.len())?;
+        let group_ids = p.list("SecurityGroupId")?;
+        for id in &group_ids {
+            ids::parse(Kind::SecurityGroup, id)?;
+        }
         Ok(RunRequest {
+            group_names: p
+                .list("SecurityGroup")?
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            group_ids: group_ids.into_iter().map(String::from).collect(),
             image: image.to_string(),
             min_count: min_count as u32,
             max_count: max_count as u32,
@@ -529,19 +718,19 @@ pub fn flavor_for<'a>(flavors: &'a [Flavor], wanted: Option<&str>) -> Result<&'a
 }
 
 /// The body of a RunInstances response.
-pub fn render_run(owner: &str, made: &[Server]) -> String {
+pub fn render_run(owner: &str, made: &[Server], nets: &Nets) -> String {
     let mut x = Xml::new();
     let reservation = made
         .first()
         .map(|s| s.reservation_id.as_str())
         .unwrap_or("");
     let indexes = launch_indexes(made);
-    x.leaf("reservationId", reservation)
-        .leaf("ownerId", owner)
-        .elem("groupSet", |_| {})
-        .set("instancesSet", made, |x, s| {
-            write_instance(x, s, indexes.get(s.id.as_str()).copied().unwrap_or(0));
-        });
+    x.leaf("reservationId", reservation).leaf("ownerId", owner);
+    write_group_set(&mut x, made.first().and_then(|s| nets.get(&s.id)));
+    x.set("instancesSet", made, |x, s| {
+        let index = indexes.get(s.id.as_str()).copied().unwrap_or(0);
+        write_instance(x, s, index, nets.get(&s.id));
+    });
     x.finish()
 }
 
@@ -561,9 +750,22 @@ pub fn run_instances(ctx: &Ctx) -> Result<String, Ec2Error> {
             e => Ec2Error::from_op(e, Family::KeyPair),
         })?;
     }
-    let made = compute::create_servers(c, &req.server_create(&image.id, &flavor.id))
-        .map_err(|e| Ec2Error::from_op(e, Family::Launch))?;
-    Ok(render_run(&c.project_id, &made))
+    let groups = if req.group_names.is_empty() && req.group_ids.is_empty() {
+        Vec::new()
+    } else {
+        let all = compute::list_security_groups(c, false)
+            .map_err(|e| Ec2Error::from_op(e, Family::SecurityGroup))?;
+        security_groups::launch_groups(&req.group_names, &req.group_ids, &all)?
+    };
+    let net = ServerNetworking {
+        networks: NetworkRequest::Default,
+        security_groups: groups,
+    };
+    let made =
+        compute::create_servers_networked(c, &req.server_create(&image.id, &flavor.id), &net)
+            .map_err(|e| Ec2Error::from_op(e, Family::Launch))?;
+    let nets = load_nets(c, &made.iter().collect::<Vec<_>>())?;
+    Ok(render_run(&c.project_id, &made, &nets))
 }
 
 // --- State changes ------------------------------------------------------------------------
@@ -950,7 +1152,7 @@ mod tests {
     fn describe(list: &[(&str, &str)]) -> Result<Vec<String>, Ec2Error> {
         let servers = fleet();
         let req = DescribeRequest::parse(&params(list))?;
-        let (page, _) = select(&servers, &req)?;
+        let (page, _) = select(&servers, &req, &Nets::new())?;
         Ok(page.iter().map(|s| instance_id(s)).collect())
     }
 
@@ -1014,7 +1216,7 @@ mod tests {
     fn describe_pages() {
         let servers = fleet();
         let req = DescribeRequest::parse(&params(&[("MaxResults", "5")])).unwrap();
-        assert_eq!(select(&servers, &req).unwrap().1, None);
+        assert_eq!(select(&servers, &req, &Nets::new()).unwrap().1, None);
         let mut many = Vec::new();
         for i in 0..12u32 {
             let mut s = server(&format!("{i:08x}-0000-0000-0000-000000000000"), "active");
@@ -1029,7 +1231,7 @@ mod tests {
                 p.push(("NextToken".to_string(), t.clone()));
             }
             let req = DescribeRequest::parse(&Params::from_pairs(p)).unwrap();
-            let (page, next) = select(&many, &req).unwrap();
+            let (page, next) = select(&many, &req, &Nets::new()).unwrap();
             seen.extend(page.iter().map(|s| s.id.clone()));
             match next {
                 Some(t) => token = Some(t),
@@ -1059,7 +1261,7 @@ mod tests {
     fn describe_xml_groups_by_reservation() {
         let servers = fleet();
         let page: Vec<&Server> = servers.iter().collect();
-        let body = render_describe(&servers, &page, Some("tok"));
+        let body = render_describe(&servers, &page, Some("tok"), &Nets::new());
         assert_eq!(body.matches("<reservationId>").count(), 2);
         assert!(body.starts_with("<reservationSet><item><reservationId>r-1</reservationId><ownerId>p1</ownerId><groupSet></groupSet><instancesSet><item><instanceId>i-0a000000000000000</instanceId>"), "{body}");
         // web-1 was launched first in r-1 (same time, name order).
@@ -1089,7 +1291,7 @@ mod tests {
         s.flavor.name = "m1.<tiny>".into();
         s.reservation_id = "r-<1>".into();
         s.launched_at = Some(i64::MIN);
-        let body = render_describe(&[s.clone()], &[&s], None);
+        let body = render_describe(&[s.clone()], &[&s], None, &Nets::new());
         assert!(
             !body.contains("<script>")
                 && !body.contains("<y>")
@@ -1166,7 +1368,27 @@ mod tests {
             with(&[("UserData", "not base64!")]),
             Err("InvalidParameterValue")
         );
-        assert_eq!(with(&[("SecurityGroupId.1", "sg-1")]), Err("Unsupported"));
+        assert_eq!(with(&[("SecurityGroupId.1", "sg-0f1e2d3c")]), Ok(()));
+        assert_eq!(
+            with(&[("SecurityGroupId.1", "sg-1")]),
+            Err("InvalidGroupId.Malformed")
+        );
+        let r = RunRequest::parse(&params(&[
+            ("ImageId", "ami-0f1e2d3c"),
+            ("MinCount", "1"),
+            ("MaxCount", "1"),
+            ("SecurityGroup.1", "web"),
+            ("SecurityGroup.2", "db"),
+            ("SecurityGroupId.1", "sg-0f1e2d3c"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (r.group_names, r.group_ids),
+            (
+                vec!["web".to_string(), "db".to_string()],
+                vec!["sg-0f1e2d3c".to_string()]
+            )
+        );
         assert_eq!(with(&[("SubnetId", "subnet-1")]), Err("Unsupported"));
         assert_eq!(
             with(&[("BlockDeviceMapping.1.DeviceName", "/dev/sda")]),
@@ -1225,10 +1447,118 @@ mod tests {
     #[test]
     fn run_response() {
         let made = fleet()[..2].to_vec();
-        let body = render_run("p1", &made);
+        let body = render_run("p1", &made, &Nets::new());
         assert!(body.starts_with("<reservationId>r-1</reservationId><ownerId>p1</ownerId><groupSet></groupSet><instancesSet><item><instanceId>"));
         assert_eq!(body.matches("<instanceId>").count(), 2);
-        assert_eq!(render_run("p1", &[]), "<reservationId></reservationId><ownerId>p1</ownerId><groupSet></groupSet><instancesSet></instancesSet>");
+        assert_eq!(render_run("p1", &[], &Nets::new()), "<reservationId></reservationId><ownerId>p1</ownerId><groupSet></groupSet><instancesSet></instancesSet>");
+    }
+
+    #[test]
+    fn views_show_addresses_and_groups() {
+        use crate::bindings::metacloud::api::types::ServerAddress;
+        let made = fleet()[..1].to_vec();
+        let addr = |addr: &str, kind: &str| ServerAddress {
+            network: "private".into(),
+            version: 4,
+            addr: addr.into(),
+            kind: kind.into(),
+            mac: "fa:16:3e:00:00:01".into(),
+        };
+        let info = ServerNetworkInfo {
+            server_id: made[0].id.clone(),
+            addresses: vec![addr("10.0.0.3", "fixed"), addr("192.0.2.9", "floating")],
+            security_groups: vec!["web".into(), "gone".into()],
+        };
+        let group = SecurityGroup {
+            id: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".into(),
+            project_id: "p1".into(),
+            name: "web".into(),
+            description: String::new(),
+            rules: vec![],
+        };
+        let nets = nets_of(&[info], &[group]);
+        let body = render_run("p1", &made, &nets);
+        let groups = "<groupSet><item><groupId>sg-0f1e2d3c4b5a69788</groupId><groupName>web</groupName></item><item><groupId></groupId><groupName>gone</groupName></item></groupSet>";
+        assert!(
+            body.starts_with(&format!(
+                "<reservationId>r-1</reservationId><ownerId>p1</ownerId>{groups}"
+            )),
+            "{body}"
+        );
+        assert!(body.contains(&format!("<privateIpAddress>10.0.0.3</privateIpAddress><ipAddress>192.0.2.9</ipAddress>{groups}")), "{body}");
+        let host = hostname(&made[0].name, &made[0].id);
+        assert!(
+            body.contains(&format!("<privateDnsName>{host}</privateDnsName>")),
+            "{body}"
+        );
+        // Without networking: no addresses, no name, no groups.
+        let body = render_run("p1", &made, &Nets::new());
+        assert!(
+            !body.contains("privateIpAddress")
+                && body.contains("<privateDnsName></privateDnsName>")
+        );
+    }
+
+    #[test]
+    fn networking_filters() {
+        let servers = fleet();
+        let mut nets = Nets::new();
+        nets.insert(
+            servers[0].id.clone(),
+            InstanceNet {
+                private_ip: Some("10.0.0.3".into()),
+                public_ip: Some("192.0.2.9".into()),
+                groups: vec![("sg-0f1e2d3c4b5a69788".into(), "web".into())],
+            },
+        );
+        nets.insert(
+            servers[1].id.clone(),
+            InstanceNet {
+                private_ip: Some("10.0.0.4".into()),
+                public_ip: None,
+                groups: vec![("sg-11111111222233334".into(), "default".into())],
+            },
+        );
+        let pick = |list: &[(&str, &str)], nets: &Nets| {
+            let req = DescribeRequest::parse(&params(list)).unwrap();
+            let (page, _) = select(&servers, &req, nets).unwrap();
+            page.iter().map(|s| instance_id(s)).collect::<Vec<_>>()
+        };
+        let a = "i-0a000000000000000".to_string();
+        let b = "i-0b000000000000000".to_string();
+        let f = |name: &'static str, value: &'static str| {
+            [("Filter.1.Name", name), ("Filter.1.Value.1", value)]
+        };
+        assert_eq!(
+            pick(&f("private-ip-address", "10.0.0.3"), &nets),
+            vec![a.clone()]
+        );
+        assert_eq!(
+            pick(&f("private-ip-address", "10.0.0.*"), &nets),
+            vec![a.clone(), b.clone()]
+        );
+        assert_eq!(pick(&f("ip-address", "192.0.2.9"), &nets), vec![a.clone()]);
+        assert_eq!(pick(&f("group-name", "default"), &nets), vec![b.clone()]);
+        assert_eq!(
+            pick(&f("instance.group-id", "sg-0f1e2d3c4b5a69788"), &nets),
+            vec![a.clone()]
+        );
+        assert_eq!(pick(&f("private-dns-name", "web-2"), &nets), vec![a]);
+        // Without networking nothing matches them.
+        assert!(pick(&f("group-name", "*"), &Nets::new()).is_empty());
+        let req = DescribeRequest::parse(&params(&f("group-name", "web"))).unwrap();
+        assert!(req.needs_nets());
+        assert!(!DescribeRequest::parse(&params(&f("key-name", "k")))
+            .unwrap()
+            .needs_nets());
+    }
+
+    #[test]
+    fn host_names_as_the_host_makes_them() {
+        assert_eq!(hostname("My Web_Server.1", "u"), "my-web-server-1");
+        assert_eq!(hostname("--x--", "u"), "x");
+        assert_eq!(hostname("<>!", "0a1b2c3d-0000"), "server-0a1b2c3d");
+        assert_eq!(hostname(&"a".repeat(80), "u").len(), 63);
     }
 
     #[test]

@@ -6,23 +6,25 @@
 //! There is no Keystone token here: the routes are public, and the plugin builds the
 //! canonical request and string to sign ([`sigv4`]) for the host to verify against the
 //! secret it holds (`signatures::verify-signature`), which yields the caller. Instances and
-//! images get EC2 ids ([`ids`]); tags on instances are their metadata. Networking actions
-//! (security groups, addresses, VPCs) and block storage are not built: they answer
-//! `Unsupported`, never a pretend success.
+//! images get EC2 ids ([`ids`]); tags on instances are their metadata. Addresses and
+//! security groups are EC2-Classic's ([`addresses`], [`security_groups`]); VPC actions and
+//! block storage are not built: they answer `Unsupported`, never a pretend success.
 //!
 //! Modules: [`params`] (form parsing, indexed lists, filters, tag specifications), [`xml`]
 //! (the response writer), and one per resource family ([`instances`], [`images`],
-//! [`keypairs`], [`tags`], [`regions`]). Each holds pure parsing and shaping functions,
+//! [`keypairs`], [`tags`], [`regions`], [`addresses`], [`security_groups`]). Each holds pure parsing and shaping functions,
 //! unit-tested natively, and thin handlers that call the imports.
 
 metacloud_sdk::dialect_plugin!(Ec2, "../../wit/api");
 
+pub mod addresses;
 pub mod ids;
 pub mod images;
 pub mod instances;
 pub mod keypairs;
 pub mod params;
 pub mod regions;
+pub mod security_groups;
 pub mod sigv4;
 mod tag_rules;
 pub mod tags;
@@ -58,6 +60,11 @@ pub enum Family {
     KeyPair,
     /// Importing a key: bad input is the key's format.
     KeyImport,
+    /// Elastic (floating) addresses.
+    Address,
+    SecurityGroup,
+    /// Security group rules (IpPermissions).
+    Rule,
     Other,
 }
 
@@ -115,6 +122,8 @@ impl Ec2Error {
                     Instance => "InvalidInstanceID.NotFound",
                     Image => "InvalidAMIID.NotFound",
                     KeyPair | KeyImport => "InvalidKeyPair.NotFound",
+                    Address => "InvalidAddress.NotFound",
+                    SecurityGroup | Rule => "InvalidGroup.NotFound",
                     Launch | Other => "InvalidParameterValue",
                 },
                 m,
@@ -123,21 +132,31 @@ impl Ec2Error {
                 match family {
                     Instance => "IncorrectInstanceState",
                     KeyPair | KeyImport => "InvalidKeyPair.Duplicate",
+                    Address => "InvalidIPAddress.InUse",
+                    SecurityGroup => "InvalidGroup.InUse",
+                    Rule => "InvalidPermission.Duplicate",
                     Launch => "InvalidParameterValue",
                     Image | Other => "IncorrectState",
                 },
                 m,
             ),
-            OpError::Forbidden(m) => Ec2Error::new(
-                403,
-                "UnauthorizedOperation",
-                format!("You are not authorized to perform this operation: {m}"),
-            ),
+            OpError::Forbidden(m) => match (family, is_quota(&m)) {
+                (Address, true) => Ec2Error::client("AddressLimitExceeded", m),
+                (SecurityGroup, true) => Ec2Error::client("SecurityGroupLimitExceeded", m),
+                (Rule, true) => Ec2Error::client("RulesPerSecurityGroupLimitExceeded", m),
+                _ => Ec2Error::new(
+                    403,
+                    "UnauthorizedOperation",
+                    format!("You are not authorized to perform this operation: {m}"),
+                ),
+            },
             OpError::BadRequest(m) => Ec2Error::client(
-                if family == KeyImport {
-                    "InvalidKey.Format"
-                } else {
-                    "InvalidParameterValue"
+                match family {
+                    KeyImport => "InvalidKey.Format",
+                    Rule if m.contains("already exists") => "InvalidPermission.Duplicate",
+                    SecurityGroup if m.contains("already exists") => "InvalidGroup.Duplicate",
+                    SecurityGroup if m.contains("cannot be deleted") => "InvalidGroup.InUse",
+                    _ => "InvalidParameterValue",
                 },
                 m,
             ),
@@ -145,6 +164,9 @@ impl Ec2Error {
                 match (family, q.resource.as_str()) {
                     (_, "cores") => "VcpuLimitExceeded",
                     (Instance | Launch, _) => "InstanceLimitExceeded",
+                    (Address, _) => "AddressLimitExceeded",
+                    (SecurityGroup, _) => "SecurityGroupLimitExceeded",
+                    (Rule, _) => "RulesPerSecurityGroupLimitExceeded",
                     _ => "ResourceLimitExceeded",
                 },
                 format!(
@@ -155,6 +177,14 @@ impl Ec2Error {
             OpError::Unavailable(m) => Ec2Error::new(503, "Unavailable", m),
             OpError::Internal(m) => Ec2Error::new(500, "InternalError", m),
         }
+    }
+
+    /// `InvalidAddress.NotFound` for an address the caller does not hold.
+    pub fn address_not_found(address: &str) -> Ec2Error {
+        Ec2Error::client(
+            "InvalidAddress.NotFound",
+            format!("Address '{address}' not found."),
+        )
     }
 
     /// The error for a status the host decided (`render-error`).
@@ -172,6 +202,13 @@ impl Ec2Error {
         };
         Ec2Error::new(status, code, message)
     }
+}
+
+/// Whether a host refusal is about a quota (the host words networking quotas so, as Nova's
+/// 403s are).
+fn is_quota(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("quota")
 }
 
 /// What a handler sees: the caller the signature established, the parameters, the
@@ -281,6 +318,66 @@ pub const ACTIONS: &[Action] = &[
         check: |p| instances::console_target(p).map(drop),
     },
     Action {
+        name: "AllocateAddress",
+        run: addresses::allocate_address,
+        check: |p| addresses::AllocateRequest::parse(p).map(drop),
+    },
+    Action {
+        name: "AssociateAddress",
+        run: addresses::associate_address,
+        check: |p| addresses::AssociateRequest::parse(p).map(drop),
+    },
+    Action {
+        name: "DisassociateAddress",
+        run: addresses::disassociate_address,
+        check: |p| addresses::address_target(p).map(drop),
+    },
+    Action {
+        name: "ReleaseAddress",
+        run: addresses::release_address,
+        check: |p| addresses::address_target(p).map(drop),
+    },
+    Action {
+        name: "DescribeAddresses",
+        run: addresses::describe_addresses,
+        check: |p| addresses::DescribeRequest::parse(p).map(drop),
+    },
+    Action {
+        name: "CreateSecurityGroup",
+        run: security_groups::create_security_group,
+        check: |p| security_groups::CreateRequest::parse(p).map(drop),
+    },
+    Action {
+        name: "DeleteSecurityGroup",
+        run: security_groups::delete_security_group,
+        check: |p| security_groups::group_ref(p).map(drop),
+    },
+    Action {
+        name: "DescribeSecurityGroups",
+        run: security_groups::describe_security_groups,
+        check: |p| security_groups::DescribeRequest::parse(p).map(drop),
+    },
+    Action {
+        name: "AuthorizeSecurityGroupIngress",
+        run: security_groups::authorize_ingress,
+        check: |p| security_groups::RulesRequest::parse(p).map(drop),
+    },
+    Action {
+        name: "AuthorizeSecurityGroupEgress",
+        run: security_groups::authorize_egress,
+        check: |p| security_groups::RulesRequest::parse(p).map(drop),
+    },
+    Action {
+        name: "RevokeSecurityGroupIngress",
+        run: security_groups::revoke_ingress,
+        check: |p| security_groups::RulesRequest::parse(p).map(drop),
+    },
+    Action {
+        name: "RevokeSecurityGroupEgress",
+        run: security_groups::revoke_egress,
+        check: |p| security_groups::RulesRequest::parse(p).map(drop),
+    },
+    Action {
         name: "CreateTags",
         run: tags::create_tags,
         check: |p| tags::CreateRequest::parse(p).map(drop),
@@ -297,42 +394,31 @@ pub const ACTIONS: &[Action] = &[
     },
 ];
 
-/// Networking actions: answered `Unsupported` until networking is built.
+/// Networking actions of VPCs (this cloud's addresses and security groups are
+/// EC2-Classic's): answered `Unsupported`.
 pub const NETWORKING: &[&str] = &[
-    "AllocateAddress",
-    "AssociateAddress",
     "AttachInternetGateway",
     "AttachNetworkInterface",
-    "AuthorizeSecurityGroupEgress",
-    "AuthorizeSecurityGroupIngress",
     "CreateInternetGateway",
     "CreateNetworkInterface",
     "CreateRoute",
     "CreateRouteTable",
-    "CreateSecurityGroup",
     "CreateSubnet",
     "CreateVpc",
     "DeleteInternetGateway",
     "DeleteNetworkInterface",
     "DeleteRouteTable",
-    "DeleteSecurityGroup",
     "DeleteSubnet",
     "DeleteVpc",
-    "DescribeAddresses",
     "DescribeInternetGateways",
     "DescribeNetworkInterfaces",
     "DescribeRouteTables",
     "DescribeSecurityGroupRules",
-    "DescribeSecurityGroups",
     "DescribeSubnets",
     "DescribeVpcs",
     "DetachInternetGateway",
     "DetachNetworkInterface",
-    "DisassociateAddress",
     "ModifySecurityGroupRules",
-    "ReleaseAddress",
-    "RevokeSecurityGroupEgress",
-    "RevokeSecurityGroupIngress",
 ];
 
 /// Block-storage actions: answered `Unsupported` (there is no volume service).
@@ -363,8 +449,9 @@ pub fn select_action(p: &Params) -> Result<&'static Action, Ec2Error> {
     };
     if NETWORKING.contains(&name) {
         return Err(Ec2Error::unsupported(format!(
-            "The action {name} is not supported: networking (security groups, addresses, \
-             VPCs, subnets, network interfaces) is not built yet."
+            "The action {name} is not supported: there are no VPCs here (no subnets, route \
+             tables, gateways or network interfaces); addresses and security groups are \
+             EC2-Classic's."
         )));
     }
     if STORAGE.contains(&name) {
@@ -574,16 +661,21 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!((e.status, e.code), (400, "InvalidAction"));
-        for net in [
-            "DescribeSecurityGroups",
-            "AuthorizeSecurityGroupIngress",
-            "AllocateAddress",
-            "DescribeAddresses",
-        ] {
+        for net in ["CreateVpc", "DescribeSubnets", "DescribeNetworkInterfaces"] {
             let e =
                 select_action(&params(&[("Action", net), ("Version", API_VERSION)])).unwrap_err();
             assert_eq!((e.status, e.code), (400, "Unsupported"), "{net}");
-            assert!(e.message.contains("networking"), "{}", e.message);
+            assert!(e.message.contains("VPCs"), "{}", e.message);
+        }
+        for served in [
+            "DescribeSecurityGroups",
+            "AuthorizeSecurityGroupIngress",
+            "RevokeSecurityGroupEgress",
+            "AllocateAddress",
+            "DescribeAddresses",
+        ] {
+            let a = select_action(&params(&[("Action", served), ("Version", API_VERSION)]));
+            assert_eq!(a.unwrap().name, served);
         }
         let e = select_action(&params(&[
             ("Action", "CreateVolume"),
@@ -801,6 +893,22 @@ mod tests {
             properties: vec![],
         };
         let all_images = vec![image];
+        let groups = vec![bindings::metacloud::api::types::SecurityGroup {
+            id: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".into(),
+            project_id: "p1".into(),
+            name: "<web>".into(),
+            description: "<img>".into(),
+            rules: vec![],
+        }];
+        let floating = vec![bindings::metacloud::api::types::FloatingIp {
+            address: "192.0.2.5".into(),
+            pool: "<web>".into(),
+            interface: "eth0".into(),
+            project_id: Some("p1".into()),
+            fixed_address: Some("<img>".into()),
+            instance_id: Some("<web>".into()),
+            host: None,
+        }];
         let check = |body: String| {
             assert!(
                 !body.contains("<>") && !body.contains("<web>") && !body.contains("<img>"),
@@ -809,8 +917,14 @@ mod tests {
         };
         for p in testing::garbage_params() {
             if let Ok(req) = instances::DescribeRequest::parse(&p) {
-                if let Ok((page, next)) = instances::select(&servers, &req) {
-                    check(instances::render_describe(&servers, &page, next.as_deref()));
+                if let Ok((page, next)) = instances::select(&servers, &req, &instances::Nets::new())
+                {
+                    check(instances::render_describe(
+                        &servers,
+                        &page,
+                        next.as_deref(),
+                        &instances::Nets::new(),
+                    ));
                 }
             }
             if let Ok(req) = instances::StatusRequest::parse(&p) {
@@ -831,6 +945,16 @@ mod tests {
             if let Ok(req) = regions::TypesRequest::parse(&p) {
                 if let Ok((page, next)) = regions::select_types(&flavors, &req) {
                     check(regions::render_types(&page, next.as_deref()));
+                }
+            }
+            if let Ok(req) = security_groups::DescribeRequest::parse(&p) {
+                if let Ok(page) = security_groups::select(&groups, &req) {
+                    check(security_groups::render_describe(&page, &groups));
+                }
+            }
+            if let Ok(req) = addresses::DescribeRequest::parse(&p) {
+                if let Ok(list) = addresses::select(&floating, &req) {
+                    check(addresses::render_describe(&list));
                 }
             }
             if let Ok(req) = regions::RegionsRequest::parse(&p) {

@@ -507,7 +507,16 @@ impl compute::Host for ComputeHost {
         c: Caller,
         r: SecurityGroupRuleCreate,
     ) -> Result<SecurityGroupRule, OpError> {
-        self.net_create_rule(&c, r)
+        self.net_create_rule(&c, "ingress", r)
+    }
+
+    fn create_security_group_rule_directed(
+        &mut self,
+        c: Caller,
+        direction: String,
+        r: SecurityGroupRuleCreate,
+    ) -> Result<SecurityGroupRule, OpError> {
+        self.net_create_rule(&c, &direction, r)
     }
 
     fn delete_security_group_rule(&mut self, c: Caller, id: String) -> Result<(), OpError> {

@@ -390,10 +390,12 @@ impl ComputeHost {
         self.run(self.api.delete_security_group(&ctx, id))
     }
 
-    /// Nova's rule arguments (ingress; ICMP type/code in the ports, -1 for any).
+    /// Nova's rule arguments (ICMP type/code in the ports, -1 for any), in `direction`
+    /// (`ingress` for Nova's os-security-group-rules; `egress` too for EC2).
     pub(super) fn net_create_rule(
         &self,
         c: &Caller,
+        direction: &str,
         r: SecurityGroupRuleCreate,
     ) -> Result<SecurityGroupRule, OpError> {
         let ctx = self.ctx(c)?;
@@ -405,7 +407,7 @@ impl ComputeHost {
             == Some("icmp");
         let any = |v: Option<i64>| v.filter(|v| *v != -1);
         let rule = NewRule {
-            direction: "ingress".into(),
+            direction: direction.into(),
             protocol: r.protocol,
             port_min: if icmp { None } else { r.from_port },
             port_max: if icmp { None } else { r.to_port },
