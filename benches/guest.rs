@@ -269,9 +269,11 @@ async fn main() {
     let instances = config.compute.instances_path.clone().unwrap();
     if network {
         let state = config.network.state_dir.clone().unwrap();
-        let _cleanup = metacloud_tests::NetworkStateGuard(state);
+        let cleanup = metacloud_tests::NetworkStateGuard(state);
         network_runs(&cloud, &image, &instances, runs).await;
         running.stop();
+        // The network's DHCP server and namespace, before their state files go.
+        drop(cleanup);
         let _ = std::fs::remove_dir_all(config.data_dir());
         return;
     }

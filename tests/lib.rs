@@ -67,9 +67,31 @@ pub struct Proc {
 impl Proc {
     /// Starts `metacloud --config CONFIG ARGS…` with extra environment.
     pub fn start(name: &str, config: &Path, args: &[&str], env: &[(&str, String)]) -> Proc {
-        let mut cmd = Command::new(bin());
+        Proc::start_in(name, &[], config, args, env)
+    }
+
+    /// Starts `WRAPPER… metacloud --config CONFIG ARGS…` (a wrapper such as `ip netns exec
+    /// NS` that execs its command, so that the process is still the one killed).
+    pub fn start_in(
+        name: &str,
+        wrapper: &[&str],
+        config: &Path,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Proc {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
         cmd.arg("--config").arg(config).args(args);
-        cmd.env("METACLOUD_LOG", "info,sqlx=warn,lapin=warn");
+        cmd.env(
+            "METACLOUD_LOG",
+            "info,sqlx=warn,lapin=warn,netlink_packet_route=error",
+        );
         for (k, v) in env {
             cmd.env(k, v);
         }

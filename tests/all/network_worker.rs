@@ -208,7 +208,19 @@ impl Cloud {
         }
         let dir = scratch_dir("netw");
         let url = format!("sqlite://{}/db.sqlite", dir.display());
-        let db = Db::connect(&url, 5, Duration::from_secs(5)).await.unwrap();
+        Cloud::on(dir, &url).await
+    }
+
+    /// The same on a scratch PostgreSQL database (the scale column).
+    async fn on_postgres() -> (Cloud, String) {
+        let url = metacloud_db::scratch::create_postgres_database()
+            .await
+            .expect("scratch PostgreSQL database");
+        (Cloud::on(scratch_dir("netw"), &url).await, url)
+    }
+
+    async fn on(dir: PathBuf, url: &str) -> Cloud {
+        let db = Db::connect(url, 5, Duration::from_secs(5)).await.unwrap();
         db.migrate().await.unwrap();
         let runtime = Runtime::new(PluginLimits::default(), None).unwrap();
         Cloud { db, dir, runtime }
@@ -248,6 +260,11 @@ impl Cloud {
 
     /// An instance with a port on `network`, placed on host `h1`.
     async fn port(&self, network: &str, project: &str, name: &str) -> Port {
+        self.port_on(network, project, name, "h1").await
+    }
+
+    /// An instance with a port on `network`, placed on `host`.
+    async fn port_on(&self, network: &str, project: &str, name: &str, host: &str) -> Port {
         let flavor = self.db.get_flavor("m1.tiny").await.unwrap();
         let i = self
             .db
@@ -274,7 +291,7 @@ impl Cloud {
             .await
             .unwrap();
         self.db
-            .set_port_host(&i.uuid, Some("h1"))
+            .set_port_host(&i.uuid, Some(host))
             .await
             .unwrap()
             .remove(0)
@@ -750,4 +767,263 @@ async fn a_network_worker_killed_mid_way_and_restarted_duplicates_no_rule_or_ser
     );
     // The guests still lease their addresses.
     assert!(guests[0].dhcp().is_some(), "no lease after the restarts");
+}
+
+/// One "host" of the two-host test: a network namespace the test made (the worker's own
+/// root namespace as far as it knows) with a leg on the test's underlay, and a mount
+/// namespace of its own (kept in a file, so it outlives a worker) whose `/run/netns` is
+/// private, as on a second machine: both hosts name their network's namespace `mcn-<tag>`
+/// without meeting, and a restarted worker finds what the last one made.
+struct Host {
+    ns: String,
+    mounts: PathBuf,
+    state: PathBuf,
+    config: PathBuf,
+    worker: Option<metacloud_tests::Proc>,
+}
+
+impl Host {
+    fn new(cloud: &Cloud, name: &str, underlay: &str, peers: &[&str], db: &str) -> Host {
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
+        let ns = format!("mch-{tag}{name}");
+        ok(&["ip", "netns", "add", &ns]);
+        let dir = cloud.dir.join(name);
+        let state = dir.join("network");
+        let config = dir.join("network.toml");
+        let holder = dir.join("mnt");
+        std::fs::create_dir_all(&holder).unwrap();
+        let mounts = holder.join("ns");
+        std::fs::write(&mounts, "").unwrap();
+        let holder = holder.to_str().unwrap();
+        ok(&["mount", "--bind", holder, holder]);
+        ok(&["mount", "--make-private", holder]);
+        ok(&[
+            "unshare",
+            &format!("--mount={}", mounts.display()),
+            "--propagation",
+            "private",
+            "mount",
+            "-t",
+            "tmpfs",
+            "mcnetns",
+            "/run/netns",
+        ]);
+        let peers: Vec<String> = peers.iter().map(|p| format!("\"{p}\"")).collect();
+        std::fs::write(
+            &config,
+            format!(
+                "[service]\nhost = \"{name}\"\ndata_dir = \"{d}\"\n\
+                 [database]\nurl = \"{db}\"\n\
+                 [plugins]\ncache_dir = \"{d}/plugin-cache\"\n\
+                 [network]\ndriver = \"vlan\"\nmulti_host = true\n\
+                 plugin_dir = \"{p}\"\nstate_dir = \"{s}\"\n\
+                 allowed_interfaces = [\"{underlay}\"]\nunderlay_interface = \"{underlay}\"\n\
+                 underlay_address = \"{local}\"\npeers = [{peers}]\n",
+                d = dir.display(),
+                p = dist("network").display(),
+                s = state.display(),
+                local = "UNDERLAY",
+                peers = peers.join(", "),
+            ),
+        )
+        .unwrap();
+        Host {
+            ns,
+            mounts,
+            state,
+            config,
+            worker: None,
+        }
+    }
+
+    /// Puts the underlay leg `dev` (made in the test's namespace) into the host with
+    /// `address`, and names that address in the config.
+    fn underlay(&self, dev: &str, address: &str) {
+        ok(&["ip", "link", "set", dev, "netns", &self.ns]);
+        ok(&[
+            "ip",
+            "-n",
+            &self.ns,
+            "addr",
+            "add",
+            &format!("{address}/24"),
+            "dev",
+            dev,
+        ]);
+        ok(&["ip", "-n", &self.ns, "link", "set", dev, "up"]);
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        std::fs::write(&self.config, text.replace("UNDERLAY", address)).unwrap();
+    }
+
+    /// Moves a guest's tap (made in the test's namespace) onto this host.
+    fn plug(&self, port: &Port) {
+        ok(&["ip", "link", "set", &port.device, "netns", &self.ns]);
+    }
+
+    fn start(&mut self, label: &str) {
+        self.worker = Some(metacloud_tests::Proc::start_in(
+            label,
+            &[
+                "nsenter",
+                &format!("--mount={}", self.mounts.display()),
+                &format!("--net=/run/netns/{}", self.ns),
+            ],
+            &self.config,
+            &["network"],
+            &[],
+        ));
+    }
+
+    /// Runs `args` in the worker's namespaces (its mount namespace sees its `/run/netns`),
+    /// inside the network namespace `inner`.
+    fn run_inside(&self, inner: &str, args: &[&str]) -> String {
+        let pid = self
+            .worker
+            .as_ref()
+            .expect("a running worker")
+            .pid()
+            .to_string();
+        let mut full = vec![
+            "nsenter", "-t", &pid, "-m", "-n", "ip", "netns", "exec", inner,
+        ];
+        full.extend_from_slice(args);
+        ok(&full)
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if let Some(mut w) = self.worker.take() {
+            w.kill();
+        }
+        metacloud_tests::remove_network_state(&self.state);
+        let _ = sh(&["umount", self.mounts.to_str().unwrap()]);
+        let _ = sh(&["umount", self.mounts.parent().unwrap().to_str().unwrap()]);
+        let _ = sh(&["ip", "netns", "del", &self.ns]);
+    }
+}
+
+/// The MAC a guest has for `address` in its neighbour table.
+fn neighbour_mac(guest: &Guest, address: &str) -> Option<String> {
+    let out = guest.run(&["ip", "neigh", "show", address]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let rest = text.split("lladdr ").nth(1)?;
+    Some(rest.split_whitespace().next()?.to_ascii_lowercase())
+}
+
+/// The `vlan` driver between two hosts (each a namespace with its own `metacloud network`
+/// process, on PostgreSQL): a project's network is one VXLAN segment flooded to every peer
+/// (head-end replication: one fdb entry per peer, a third peer that does not exist
+/// included); guests on the two hosts lease their addresses from their own host and reach
+/// each other across the segment; each guest's gateway is its own host's (the namespace's
+/// stack — gateway, DHCP, metadata — does not answer across the segment); a restart of one
+/// worker keeps one fdb entry per peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vlan_segments_join_two_hosts_with_a_local_gateway_on_each() {
+    let (cloud, url) = Cloud::on_postgres().await;
+    // The workers live in namespaces of their own, where 127.0.0.1 is not the test's:
+    // they reach the same database through PostgreSQL's Unix socket.
+    let socket = "/var/run/postgresql";
+    assert!(
+        Path::new(socket).join(".s.PGSQL.5432").exists(),
+        "PostgreSQL's socket in {socket}"
+    );
+    let db_name = url.rsplit('/').next().unwrap();
+    let worker_url = format!("postgres://postgres@localhost/{db_name}?host={socket}");
+    let net = cloud
+        .segmented("p1-net", "10.78.0.0/24", "p1", Some(778))
+        .await;
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    let (ua, ub) = (format!("mcu{tag}a"), format!("mcu{tag}b"));
+    let peers = ["10.200.78.1", "10.200.78.2", "10.200.78.3"];
+    let mut a = Host::new(&cloud, "ha", &ua, &peers, &worker_url);
+    let mut b = Host::new(&cloud, "hb", &ub, &peers, &worker_url);
+    ok(&[
+        "ip", "link", "add", &ua, "type", "veth", "peer", "name", &ub,
+    ]);
+    a.underlay(&ua, peers[0]);
+    b.underlay(&ub, peers[1]);
+    let pa = cloud.port_on(&net, "p1", "ga", "ha").await;
+    let pb = cloud.port_on(&net, "p1", "gb", "hb").await;
+    let (ga, gb) = (Guest::new(&pa), Guest::new(&pb));
+    a.plug(&pa);
+    b.plug(&pb);
+    a.start("network-ha");
+    b.start("network-hb");
+    for h in [&a, &b] {
+        let st = h.state.clone();
+        metacloud_tests::wait_for("the host's port attached", Duration::from_secs(60), || {
+            let st = st.clone();
+            async move { (attached(&st) == Some(1)).then_some(()) }
+        })
+        .await;
+    }
+
+    let ns = namespace_of(&net);
+    let tagged = &ns["mcn-".len()..];
+    let (bridge, segment) = (format!("mcbr-{tagged}"), format!("mcvx-{tagged}"));
+    let flood = |h: &Host| -> Vec<String> {
+        let text = h.run_inside(&ns, &["bridge", "fdb", "show", "dev", &segment]);
+        let mut dsts: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("00:00:00:00:00:00"))
+            .filter_map(|l| {
+                l.split("dst ")
+                    .nth(1)?
+                    .split_whitespace()
+                    .next()
+                    .map(String::from)
+            })
+            .collect();
+        dsts.sort();
+        dsts
+    };
+    assert_eq!(
+        flood(&a),
+        ["10.200.78.2", "10.200.78.3"],
+        "host a floods to both peers"
+    );
+    assert_eq!(
+        flood(&b),
+        ["10.200.78.1", "10.200.78.3"],
+        "host b floods to both peers"
+    );
+
+    assert_eq!(ga.dhcp().as_deref(), Some(pa.address.as_str()));
+    assert_eq!(gb.dhcp().as_deref(), Some(pb.address.as_str()));
+    assert!(
+        ga.ping(&pb.address),
+        "a guest on host a reached none on host b"
+    );
+    assert!(
+        gb.ping(&pa.address),
+        "a guest on host b reached none on host a"
+    );
+
+    // Each guest's gateway is its own host's bridge.
+    let gateway = "10.78.0.1";
+    for (g, h) in [(&ga, &a), (&gb, &b)] {
+        assert!(g.ping(gateway));
+        let own = h
+            .run_inside(&ns, &["cat", &format!("/sys/class/net/{bridge}/address")])
+            .trim()
+            .to_ascii_lowercase();
+        assert_eq!(
+            neighbour_mac(g, gateway),
+            Some(own),
+            "the other host's gateway answered"
+        );
+    }
+
+    // A restart of host a's worker: still one entry per peer, guests still connected.
+    a.worker.take().unwrap().kill();
+    a.start("network-ha-2");
+    let st = a.state.clone();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(attached(&st), Some(1));
+    assert_eq!(flood(&a), ["10.200.78.2", "10.200.78.3"], "after a restart");
+    assert!(ga.ping(&pb.address), "after a restart");
+    drop((ga, gb));
+    drop((a, b));
+    metacloud_db::scratch::drop_postgres_database(&url).await;
 }

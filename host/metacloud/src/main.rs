@@ -79,9 +79,13 @@ enum ConfigCommand {
     Check,
 }
 
+/// The log filter without `METACLOUD_LOG`. netlink-packet-route warns on every link it
+/// reads from a kernel newer than it knows (a longer `IFLA_INET6_CONF`): harmless, silenced.
+const DEFAULT_LOG: &str = "info,sqlx=warn,lapin=warn,netlink_packet_route=error";
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("METACLOUD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,lapin=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

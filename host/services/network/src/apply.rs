@@ -184,11 +184,14 @@ impl Applier {
                         what: format!("local {}", s.local),
                         reason: format!("{e}"),
                     })?;
-                    let remote = s.remotes.first().and_then(|r| r.parse().ok());
-                    host.ensure_vxlan(&s.name, s.vni, &s.underlay_interface, local, remote, b.mtu)
+                    // Every peer through the fdb (below), none as the device's default.
+                    host.ensure_vxlan(&s.name, s.vni, &s.underlay_interface, local, None, b.mtu)
                         .await?;
                     host.move_to(&s.name, ns).await?;
                 }
+                let remotes: Vec<Ipv4Addr> =
+                    s.remotes.iter().filter_map(|r| r.parse().ok()).collect();
+                links.sync_flood(&s.name, &remotes).await?;
                 links.enslave(&s.name, &b.name).await
             };
             if let Err(e) = step.await {
@@ -411,6 +414,11 @@ impl Applier {
                     device: &port.device,
                     filter: f,
                 });
+            }
+        }
+        for s in &c.plan.segments {
+            if let Some(ns) = ns_of(&s.network_id) {
+                per_ns.entry(ns).or_default().segments.push(&s.name);
             }
         }
         for m in &c.plan.metadata {

@@ -2,9 +2,16 @@
 //! ours. Every operation is idempotent: it looks first and changes only what differs.
 
 use crate::netns;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
+use rtnetlink::packet_core::{
+    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST,
+};
 use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
+use rtnetlink::packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage,
+};
+use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, LinkVxlan, RouteMessageBuilder};
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr};
@@ -288,6 +295,85 @@ impl Links {
             .execute()
             .await
             .map_err(|e| fail(self.at(&format!("make vxlan {name}")), e))
+    }
+
+    /// The remotes VXLAN device `name` floods to: its all-zero fdb entries' destinations
+    /// (`bridge fdb show dev NAME` lines `00:00:00:00:00:00 dst R`), with their messages.
+    async fn flood_entries(
+        &self,
+        name: &str,
+    ) -> Result<Vec<(Ipv4Addr, NeighbourMessage)>, LinkError> {
+        let index = self.index(name).await?;
+        let mut dump = self.handle.neighbours().get();
+        dump.message_mut().header.family = AddressFamily::Bridge;
+        let all: Vec<NeighbourMessage> = dump
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| fail(self.at(&format!("list the fdb of {name}")), e))?;
+        Ok(all
+            .into_iter()
+            .filter(|m| m.header.ifindex == index)
+            .filter(|m| {
+                m.attributes
+                    .iter()
+                    .any(|a| matches!(a, NeighbourAttribute::LinkLocalAddress(l) if l == &[0u8; 6]))
+            })
+            .filter_map(|m| {
+                let dst = m.attributes.iter().find_map(|a| match a {
+                    NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => Some(*v4),
+                    _ => None,
+                })?;
+                Some((dst, m))
+            })
+            .collect())
+    }
+
+    /// Makes VXLAN device `name` flood to exactly `remotes` (head-end replication to every
+    /// peer: one all-zero fdb entry per remote, as `bridge fdb append 00:00:00:00:00:00 dev
+    /// NAME dst R`): adds what is missing, removes peers no longer named.
+    pub async fn sync_flood(&self, name: &str, remotes: &[Ipv4Addr]) -> Result<(), LinkError> {
+        let present = self.flood_entries(name).await?;
+        for (dst, message) in &present {
+            if !remotes.contains(dst) {
+                self.handle
+                    .neighbours()
+                    .del(message.clone())
+                    .execute()
+                    .await
+                    .map_err(|e| fail(self.at(&format!("remove peer {dst} of {name}")), e))?;
+            }
+        }
+        let index = self.index(name).await?;
+        for remote in remotes {
+            if present.iter().any(|(d, _)| d == remote) {
+                continue;
+            }
+            let mut add = self
+                .handle
+                .neighbours()
+                .add_bridge(index, &[0u8; 6])
+                .destination(IpAddr::V4(*remote))
+                .flags(NeighbourFlags::Own);
+            // `append`, not `add`: the all-zero entry holds a list of destinations.
+            let mut request =
+                NetlinkMessage::from(RouteNetlinkMessage::NewNeighbour(add.message_mut().clone()));
+            request.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND;
+            let what = || self.at(&format!("add peer {remote} to {name}"));
+            let mut replies = self
+                .handle
+                .clone()
+                .request(request)
+                .map_err(|e| fail(what(), e))?;
+            while let Some(reply) = replies.next().await {
+                if let NetlinkPayload::Error(e) = reply.payload {
+                    if e.code.is_some() {
+                        return Err(fail(what(), e));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Removes `name` if it exists.

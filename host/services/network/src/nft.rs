@@ -8,7 +8,11 @@
 //!   Nova's were: `ip saddr A` → `out-A` (allowed: return), `ip daddr A` → `in-A`
 //!   (allowed: accept); what no flow allows is dropped.
 //! - `bridge metacloud`: stateless anti-spoofing per tap: only the port's MAC, its address
-//!   (and 0.0.0.0 for DHCP discovery), and ARP for its own address leave the port.
+//!   (and 0.0.0.0 for DHCP discovery), and ARP for its own address leave the port. On a
+//!   network segmented between hosts (VXLAN), every host's namespace carries the same
+//!   gateway, DHCP server and metadata redirect for its own guests, as nova-network's
+//!   multi-host did: nothing crosses the segment to or from the namespace's own stack (its
+//!   ARP answers for the gateway, DHCP offers, metadata), only guest-to-guest traffic.
 
 use metacloud_plugins::network::{Direction, Flow, PortFilter};
 use std::fmt::Write;
@@ -43,6 +47,8 @@ pub struct Ruleset<'a> {
     pub public: Option<&'a str>,
     /// Masquerade this CIDR leaving through `public`.
     pub masquerade: Option<&'a str>,
+    /// The segment devices (VXLAN to other hosts) on the namespace's bridges.
+    pub segments: Vec<&'a str>,
 }
 
 fn chain_tag(port_id: &str) -> String {
@@ -223,7 +229,19 @@ pub fn render_bridge(r: &Ruleset<'_>) -> String {
             "    iifname \"{dev}\" ether type != {{ ip, arp }} drop"
         );
     }
-    out.push_str("  }\n}\n");
+    out.push_str("  }\n");
+    if !r.segments.is_empty() {
+        let segments: Vec<String> = r.segments.iter().map(|s| format!("\"{s}\"")).collect();
+        let segments = set(&segments);
+        let _ = write!(
+            out,
+            "  chain segment-in {{\n    type filter hook input priority filter; policy accept;\n\
+             \x20   iifname {segments} drop\n  }}\n\
+             \x20 chain segment-out {{\n    type filter hook output priority filter; policy accept;\n\
+             \x20   oifname {segments} drop\n  }}\n"
+        );
+    }
+    out.push_str("}\n");
     out
 }
 
@@ -342,6 +360,7 @@ mod tests {
             }],
             public: Some("pub0"),
             masquerade: Some("10.0.0.0/24"),
+            segments: vec![],
         };
         let inet = render_inet(&r);
         for part in [
@@ -365,5 +384,43 @@ mod tests {
         ] {
             assert!(bridge.contains(part), "missing {part:?} in\n{bridge}");
         }
+        assert!(!bridge.contains("segment"), "{bridge}");
+    }
+
+    #[test]
+    fn a_segment_carries_guests_traffic_only() {
+        let r = Ruleset {
+            segments: vec!["mcvx-1", "mcvx-2"],
+            ..Ruleset::default()
+        };
+        let bridge = render_bridge(&r);
+        for part in [
+            "  chain segment-in {\n    type filter hook input priority filter; policy accept;\n    iifname { \"mcvx-1\", \"mcvx-2\" } drop\n  }\n",
+            "  chain segment-out {\n    type filter hook output priority filter; policy accept;\n    oifname { \"mcvx-1\", \"mcvx-2\" } drop\n  }\n",
+        ] {
+            assert!(bridge.contains(part), "missing {part:?} in\n{bridge}");
+        }
+        assert!(bridge.ends_with("  }\n}\n"), "{bridge}");
+        // nft itself accepts the text (checked without applying it).
+        let out = std::process::Command::new("nft")
+            .args(["-c", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                child
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(bridge.as_bytes())?;
+                child.wait_with_output()
+            })
+            .expect("nft");
+        assert!(
+            out.status.success(),
+            "{}\n{bridge}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
