@@ -193,13 +193,33 @@ impl Guests {
     }
 
     async fn boot_as(&self, token: &str, name: &str, image: &str, flavor: &str) -> String {
+        let server = json!({"name": name, "imageRef": image, "flavorRef": flavor});
+        self.create(token, server).await
+    }
+
+    /// Boots with `user_data` (given base64-encoded, as Nova takes it).
+    async fn boot_with_user_data(
+        &self,
+        name: &str,
+        image: &str,
+        flavor: &str,
+        user_data: &str,
+    ) -> String {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(user_data);
+        let server = json!({"name": name, "imageRef": image, "flavorRef": flavor,
+            "user_data": encoded});
+        self.create(&self.token, server).await
+    }
+
+    async fn create(&self, token: &str, server: Value) -> String {
         let (s, _, b) = self
             .cloud
             .call(
                 token,
                 reqwest::Method::POST,
                 "/v2.1/servers",
-                Some(json!({"server": {"name": name, "imageRef": image, "flavorRef": flavor}})),
+                Some(json!({ "server": server })),
             )
             .await;
         assert_eq!(s, 202, "{b}");
@@ -526,11 +546,12 @@ async fn console_type(uuid: &str, line: &str) {
 
 /// Two guests of `../shared/guest/build-guest.sh` on a flat-DHCP network. Each leases its
 /// address from the network's DHCP server (`stage=net ip=…`); each then reads its own id
-/// from 169.254.169.254, and one pings the other and fetches its `METACLOUD-GUEST-HTTP`
-/// page. The guest's init would do the metadata read and run user data itself, but its
-/// busybox (Debian 1.35.0-4+deb12u1+b1) crashes on `wget -T` on these machines
-/// ("Segmentation fault" on the console), so the test types the same requests, without
-/// `-T`, into the guest's root shell on its serial console.
+/// from 169.254.169.254, and the second runs its user data (given at create, served by
+/// the metadata service), which pings the first and fetches its `METACLOUD-GUEST-HTTP`
+/// page. The guest's init would do the metadata read and run the user data itself, but
+/// its busybox (Debian's busybox-static 1.35.0-4+deb12u1+b1) crashes in option parsing on
+/// `wget -T` (SIGSEGV before any system call, on the host too), so the test types the
+/// init's own commands, without `-T`, into the guest's root shell on its serial console.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_real_guests_on_a_flat_dhcp_network_lease_read_their_metadata_and_reach_each_other() {
     let test =
@@ -553,9 +574,19 @@ async fn two_real_guests_on_a_flat_dhcp_network_lease_read_their_metadata_and_re
     let _cleanup = metacloud_tests::NetworkStateGuard(g.config.network.state_dir.clone().unwrap());
     let image = g.upload("guest", &guest_dir().join("guest.raw")).await;
 
-    step("boot two guests");
+    step("boot two guests, the second with user data that reaches the first");
     let web = g.boot("web", &image, "1").await;
-    let client = g.boot("client", &image, "1").await;
+    // Ports are made at create: the first guest's address is known before it boots.
+    let web_ip = g.server(&web).await["addresses"]["private"][0]["addr"]
+        .as_str()
+        .expect("an address at create")
+        .to_string();
+    let user_data = format!(
+        "#!/bin/sh\nping -c 3 {web_ip} >/dev/null && echo ping-$((40+2))\nwget -q -O - http://{web_ip}/\n"
+    );
+    let client = g
+        .boot_with_user_data("client", &image, "1", &user_data)
+        .await;
     let mut ips = Vec::new();
     for id in [&web, &client] {
         g.wait(id, "ACTIVE").await;
@@ -590,16 +621,19 @@ async fn two_real_guests_on_a_flat_dhcp_network_lease_read_their_metadata_and_re
         .await;
     }
 
-    step("the client pings the web guest and fetches its page");
-    let web_ip = &ips[0];
+    step("the client runs its user data: it pings the web guest and fetches its page");
+    assert_eq!(&ips[0], &web_ip);
     console_type(
         &client,
-        &format!("ping -c 3 {web_ip} >/dev/null && echo PING-$((40+2))"),
+        "wget -q -O /tmp/user-data http://169.254.169.254/latest/user-data && chmod 755 /tmp/user-data && (/tmp/user-data 2>&1 | while IFS= read -r l; do echo \"GUEST-USERDATA $l\"; done; echo GUEST-USERDATA-$((0))END)",
     )
     .await;
-    console_type(&client, &format!("wget -q -O - http://{web_ip}/")).await;
     g.console_until(&client, Duration::from_secs(60), |c| {
-        c.contains("PING-42") && c.contains(&format!("METACLOUD-GUEST-HTTP unknown {web_ip}"))
+        c.contains("GUEST-USERDATA ping-42")
+            && c.contains(&format!(
+                "GUEST-USERDATA METACLOUD-GUEST-HTTP unknown {web_ip}"
+            ))
+            && c.contains("GUEST-USERDATA-0END")
     })
     .await;
 

@@ -1358,6 +1358,19 @@ fn rebuild(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply, Fau
                 || k.starts_with("os-extended-volumes")
                 || matches!(k.as_str(), "config_drive" | "key_name" | "security_groups"))
         });
+        // …and its addresses as `addr` and `version` only (Nova's `extend_address=False`).
+        for list in m
+            .get_mut("addresses")
+            .and_then(Value::as_object_mut)
+            .into_iter()
+            .flat_map(|a| a.values_mut())
+        {
+            for a in list.as_array_mut().into_iter().flatten() {
+                if let Some(a) = a.as_object_mut() {
+                    a.retain(|k, _| k == "addr" || k == "version");
+                }
+            }
+        }
     }
     view["adminPass"] = json!(admin_pass.unwrap_or_else(|| views::admin_pass(&s.id)));
     Ok(Reply::json(202, &json!({"server": view})))

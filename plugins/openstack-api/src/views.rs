@@ -146,6 +146,11 @@ pub fn server_with(r: &Request, s: &Server, net: Option<&ServerNetworkInfo>) -> 
         "os-extended-volumes:volumes_attached": [],
         "security_groups": crate::network::group_names(net),
     });
+    if Groups(net).is_empty() {
+        if let Some(m) = v.as_object_mut() {
+            m.remove("security_groups");
+        }
+    }
     if r.is_admin() {
         v["OS-EXT-SRV-ATTR:host"] = json!(s.host);
         v["OS-EXT-SRV-ATTR:hypervisor_hostname"] = json!(s.host);
@@ -212,6 +217,7 @@ pub struct ServerView<'a> {
     power_state: u8,
     #[serde(rename = "os-extended-volumes:volumes_attached")]
     volumes: [Empty; 0],
+    #[serde(skip_serializing_if = "Groups::is_empty")]
     security_groups: Groups<'a>,
     #[serde(
         rename = "OS-EXT-SRV-ATTR:host",
@@ -404,23 +410,24 @@ impl ServerView<'_> {
         push_str(out, self.vm_state);
         out.extend_from_slice(b",\"OS-EXT-STS:power_state\":");
         push_int(out, self.power_state);
-        out.extend_from_slice(
-            b",\"os-extended-volumes:volumes_attached\":[],\"security_groups\":[",
-        );
-        match self.security_groups.0 {
-            Some(net) => {
-                for (i, n) in net.security_groups.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
+        out.extend_from_slice(b",\"os-extended-volumes:volumes_attached\":[]");
+        if !self.security_groups.is_empty() {
+            out.extend_from_slice(b",\"security_groups\":[");
+            match self.security_groups.0 {
+                Some(net) => {
+                    for (i, n) in net.security_groups.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        out.extend_from_slice(b"{\"name\":");
+                        push_str(out, n);
+                        out.push(b'}');
                     }
-                    out.extend_from_slice(b"{\"name\":");
-                    push_str(out, n);
-                    out.push(b'}');
                 }
+                None => out.extend_from_slice(b"{\"name\":\"default\"}"),
             }
-            None => out.extend_from_slice(b"{\"name\":\"default\"}"),
+            out.push(b']');
         }
-        out.push(b']');
         if let Some(h) = self.attr_host {
             out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:host\":");
             push_opt(out, h);
@@ -477,8 +484,15 @@ impl serde::Serialize for Addresses<'_> {
     }
 }
 
-/// `security_groups` of a server view.
+/// `security_groups` of a server view. A server in no group has no `security_groups` key,
+/// as Nova shows it.
 pub struct Groups<'a>(Option<&'a ServerNetworkInfo>);
+
+impl Groups<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_some_and(|n| n.security_groups.is_empty())
+    }
+}
 
 impl serde::Serialize for Groups<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -845,6 +859,19 @@ mod tests {
             full["security_groups"],
             json!([{"name": "default"}, {"name": "web"}])
         );
+        // In no group: no `security_groups` key at all, in every path.
+        let none = ServerNetworkInfo {
+            security_groups: vec![],
+            ..net.clone()
+        };
+        let view = ServerView::new(&r, &row).with_network(Some(&none));
+        let mut out = Vec::new();
+        view.write_json(&mut out);
+        let parsed: Value = serde_json::from_slice(&out).expect("valid JSON");
+        let full = server_with(&r, &s, Some(&none));
+        assert_eq!(parsed, full);
+        assert_eq!(serde_json::to_value(&view).unwrap(), full);
+        assert!(full.get("security_groups").is_none(), "{full}");
     }
 
     #[test]
