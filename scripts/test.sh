@@ -13,7 +13,7 @@ trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --lib --bins --tests --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 cargo test --manifest-path sdk/Cargo.toml --lib 2>&1 | tee -a "$log" || status=$?
-cargo test --manifest-path plugins/Cargo.toml -p openstack-api -p admin-api -p identity-api -p image-api -p ec2-api -p metadata-api --lib 2>&1 | tee -a "$log" || status=$?
+cargo test --manifest-path plugins/Cargo.toml -p openstack-api -p admin-api -p identity-api -p image-api -p ec2-api -p metadata-api -p network-api --lib 2>&1 | tee -a "$log" || status=$?
 # rustfmt and clippy (warnings as errors) over the root, plugins/ and sdk/ workspaces.
 bash scripts/lint.sh 2>&1 | tee -a "$log" || status=1
 # Real OpenStack and AWS clients against `metacloud all` (../shared/conformance, and ours in

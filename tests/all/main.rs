@@ -10,6 +10,7 @@ mod identity;
 mod images;
 mod metadata;
 mod multinode;
+mod network_api;
 mod network_worker;
 mod networks;
 mod openstack;

@@ -209,6 +209,12 @@ pub struct ApiConfig {
     pub metadata_listen: SocketAddr,
     /// The dialects `metadata_listen` serves.
     pub metadata_dialects: Vec<String>,
+    /// Address of the Network API (Neutron's port; clients add `/v2.0`).
+    pub network_listen: SocketAddr,
+    /// The dialects `network_listen` serves (`openstack-network`). Empty (the default while
+    /// the Network API is being built, issue 15): no listener and no `network` entry in the
+    /// catalog, so clients use Nova's network APIs.
+    pub network_dialects: Vec<String>,
     /// The secret metadata proxies sign instance ids with; better set through
     /// `METACLOUD_METADATA_SECRET`. Without one, a random secret is made once and kept in
     /// `<data_dir>/metadata-secret`.
@@ -232,6 +238,8 @@ impl Default for ApiConfig {
             ec2_max_skew_secs: 300,
             metadata_listen: "127.0.0.1:8775".parse().expect("static address"),
             metadata_dialects: vec!["metadata".into()],
+            network_listen: "127.0.0.1:9696".parse().expect("static address"),
+            network_dialects: Vec::new(),
             metadata_secret: None,
             token: None,
         }
@@ -265,6 +273,8 @@ pub struct IdentityConfig {
     pub public_identity_url: Option<String>,
     pub public_compute_url: Option<String>,
     pub public_image_url: Option<String>,
+    /// The Network API's URL in the catalog (default: from `api.network_listen`).
+    pub public_network_url: Option<String>,
     /// Bootstrapped at start when missing: the admin user and project, and a demo member.
     pub admin_user: String,
     pub admin_project: String,
@@ -286,6 +296,7 @@ impl Default for IdentityConfig {
             public_identity_url: None,
             public_compute_url: None,
             public_image_url: None,
+            public_network_url: None,
             admin_user: "admin".into(),
             admin_project: "admin".into(),
             demo_user: "demo".into(),
@@ -316,6 +327,7 @@ impl IdentityConfig {
             ("identity.public_identity_url", &self.public_identity_url),
             ("identity.public_compute_url", &self.public_compute_url),
             ("identity.public_image_url", &self.public_image_url),
+            ("identity.public_network_url", &self.public_network_url),
         ] {
             if let Some(url) = v {
                 ensure(

@@ -17,6 +17,8 @@ pub enum DialectList {
     Ec2,
     /// `api.metadata_dialects`, served on `api.metadata_listen`.
     Metadata,
+    /// `api.network_dialects`, served on `api.network_listen`.
+    Network,
 }
 
 impl DialectList {
@@ -28,17 +30,19 @@ impl DialectList {
             DialectList::Image => "api.image_dialects",
             DialectList::Ec2 => "api.ec2_dialects",
             DialectList::Metadata => "api.metadata_dialects",
+            DialectList::Network => "api.network_dialects",
         }
     }
 
     /// Every listener, in the order they start (identity first: the catalog names the
     /// others).
-    pub const ALL: [DialectList; 5] = [
+    pub const ALL: [DialectList; 6] = [
         DialectList::Identity,
         DialectList::Image,
         DialectList::Compute,
         DialectList::Ec2,
         DialectList::Metadata,
+        DialectList::Network,
     ];
 
     /// The listener's name in logs.
@@ -49,6 +53,7 @@ impl DialectList {
             DialectList::Image => "image",
             DialectList::Ec2 => "ec2",
             DialectList::Metadata => "metadata",
+            DialectList::Network => "network",
         }
     }
 
@@ -60,6 +65,7 @@ impl DialectList {
             DialectList::Image => "api.image_listen",
             DialectList::Ec2 => "api.ec2_listen",
             DialectList::Metadata => "api.metadata_listen",
+            DialectList::Network => "api.network_listen",
         }
     }
 
@@ -71,6 +77,7 @@ impl DialectList {
             DialectList::Image => config.api.image_listen,
             DialectList::Ec2 => config.api.ec2_listen,
             DialectList::Metadata => config.api.metadata_listen,
+            DialectList::Network => config.api.network_listen,
         }
     }
 
@@ -82,12 +89,17 @@ impl DialectList {
             DialectList::Image => config.api.image_listen = addr,
             DialectList::Ec2 => config.api.ec2_listen = addr,
             DialectList::Metadata => config.api.metadata_listen = addr,
+            DialectList::Network => config.api.network_listen = addr,
         }
     }
 
-    /// Whether the listener runs only when its dialect list names some (EC2, metadata).
+    /// Whether the listener runs only when its dialect list names some (EC2, metadata,
+    /// network).
     pub fn optional(self) -> bool {
-        matches!(self, DialectList::Ec2 | DialectList::Metadata)
+        matches!(
+            self,
+            DialectList::Ec2 | DialectList::Metadata | DialectList::Network
+        )
     }
 
     /// The dialect names `config` lists for this listener.
@@ -98,6 +110,7 @@ impl DialectList {
             DialectList::Image => &config.api.image_dialects,
             DialectList::Ec2 => &config.api.ec2_dialects,
             DialectList::Metadata => &config.api.metadata_dialects,
+            DialectList::Network => &config.api.network_dialects,
         }
     }
 }

@@ -94,6 +94,8 @@ pub struct Running {
     pub ec2_addr: Option<SocketAddr>,
     /// Where the metadata service listens.
     pub metadata_addr: Option<SocketAddr>,
+    /// Where the Network API listens (when `api.network_dialects` names one).
+    pub network_addr: Option<SocketAddr>,
     /// The dialects of every listener (identity, image, compute, EC2), for SIGHUP.
     pub all_dialects: Vec<Arc<metacloud_gateway::DialectService>>,
     pub image_addr: Option<SocketAddr>,
@@ -359,6 +361,9 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
             DialectList::Metadata => format!(
                 "http://{addr}/ (WASM dialects: {dialects}; instances named by a proxy signing with api.metadata_secret)"
             ),
+            DialectList::Network => {
+                format!("http://{addr}/v2.0 (Network API; WASM dialects: {dialects})")
+            }
         };
         running.listening.push((list.name().into(), shown));
         match list {
@@ -370,6 +375,7 @@ async fn start_identity(config: &Config, db: &Db, running: &mut Running) -> Resu
             }
             DialectList::Ec2 => running.ec2_addr = Some(addr),
             DialectList::Metadata => running.metadata_addr = Some(addr),
+            DialectList::Network => running.network_addr = Some(addr),
         }
         running.all_dialects.push(s.service);
     }
@@ -442,6 +448,7 @@ pub async fn start_on(
         all_dialects: vec![],
         ec2_addr: None,
         metadata_addr: None,
+        network_addr: None,
         image_addr: None,
         computes: vec![],
         network: None,

@@ -40,6 +40,18 @@ impl Catalog {
             .clone()
             .unwrap_or_else(|| base(&config.api.image_listen));
         let trim = |s: String| s.trim_end_matches('/').to_string();
+        // The Network API only once a dialect serves it: clients that find a `network`
+        // entry send their network commands there instead of to Nova.
+        let network = (!config.api.network_dialects.is_empty()).then(|| Service {
+            id: "network".into(),
+            kind: "network".into(),
+            name: "neutron".into(),
+            url: trim(
+                id.public_network_url
+                    .clone()
+                    .unwrap_or_else(|| base(&config.api.network_listen)),
+            ),
+        });
         Catalog {
             region: id.region.clone(),
             services: vec![
@@ -61,7 +73,10 @@ impl Catalog {
                     name: "glance".into(),
                     url: trim(image),
                 },
-            ],
+            ]
+            .into_iter()
+            .chain(network)
+            .collect(),
         }
     }
 
