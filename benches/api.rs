@@ -501,6 +501,9 @@ impl compute::Host for Canned {
     fn server_ports(&mut self, _: Caller, _: String) -> Result<Vec<compute::Port>, OpError> {
         unavailable()
     }
+    fn list_ports(&mut self, _: Caller, _: bool) -> Result<Vec<compute::PortDetail>, OpError> {
+        unavailable()
+    }
 }
 
 fn canned_servers() -> Vec<Server> {

@@ -205,6 +205,189 @@ async fn the_network_api_serves_networks_subnets_and_security_groups_as_neutron(
         "SubnetNotFound",
     );
 
+    // Ports: a server's, by device_id; floating pools as external networks.
+    let (s, _, b) = cloud
+        .call(
+            &admin,
+            Method::POST,
+            "/v2.1/os-floating-ips-bulk",
+            Some(
+                json!({"floating_ips_bulk_create": {"ip_range": "192.0.2.8/29", "pool": "public",
+                "interface": "br-ex"}}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, _, b) = cloud
+        .call(
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({"server": {"name": "vm", "flavorRef": "42",
+                "networks": [{"uuid": private}]}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let vm = b["server"]["id"].as_str().unwrap().to_string();
+    cloud.wait_status(&demo, &vm, "ACTIVE").await;
+    let (s, b) = n.get(&demo, &format!("/v2.0/ports?device_id={vm}")).await;
+    assert_eq!(s, 200, "{b}");
+    let ports = b["ports"].as_array().unwrap().clone();
+    assert_eq!(ports.len(), 1, "{b}");
+    let port = ports[0]["id"].as_str().unwrap().to_string();
+    let fixed = ports[0]["fixed_ips"][0]["ip_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(fixed.starts_with("10.61.0."), "{b}");
+    assert_eq!(
+        (
+            ports[0]["network_id"].as_str(),
+            ports[0]["device_owner"].as_str(),
+            ports[0]["status"].as_str()
+        ),
+        // No network worker in this cloud: nothing plugs the port anywhere.
+        (Some(private.as_str()), Some("compute:nova"), Some("DOWN"))
+    );
+    assert_eq!(
+        ports[0]["security_groups"].as_array().unwrap().len(),
+        1,
+        "the default group: {b}"
+    );
+    assert!(ports[0].get("binding:host_id").is_none(), "admin-only: {b}");
+    let (_, b) = n.get(&admin, &format!("/v2.0/ports/{port}")).await;
+    assert_eq!(
+        (
+            b["port"]["binding:host_id"].as_str(),
+            b["port"]["binding:vif_type"].as_str()
+        ),
+        (Some(""), Some("unbound")),
+        "{b}"
+    );
+    let (_, b) = n.get(&other, "/v2.0/ports").await;
+    assert!(b["ports"].as_array().unwrap().is_empty(), "{b}");
+    neutron_error(
+        &n.get(&other, &format!("/v2.0/ports/{port}")).await,
+        404,
+        "PortNotFound",
+    );
+    let (_, b) = n.get(&other, "/v2.0/networks?router:external=true").await;
+    let external = b["networks"].as_array().unwrap().clone();
+    assert_eq!(external.len(), 1, "{b}");
+    assert_eq!(external[0]["name"], "public");
+    let public = external[0]["id"].as_str().unwrap().to_string();
+
+    // Floating IPs: allocated from the external network, pointed at the port and back.
+    neutron_error(
+        &n.post(
+            &demo,
+            "/v2.0/floatingips",
+            json!({"floatingip": {"floating_network_id": private}}),
+        )
+        .await,
+        404,
+        "ExternalNetworkNotFound",
+    );
+    neutron_error(
+        &n.post(
+            &reader,
+            "/v2.0/floatingips",
+            json!({"floatingip": {"floating_network_id": public}}),
+        )
+        .await,
+        403,
+        "HTTPForbidden",
+    );
+    let (s, b) = n
+        .post(
+            &demo,
+            "/v2.0/floatingips",
+            json!({"floatingip": {"floating_network_id": public}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let fip = b["floatingip"]["floating_ip_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(b["floatingip"]["id"], fip.as_str());
+    assert_eq!(
+        (
+            b["floatingip"]["port_id"].clone(),
+            b["floatingip"]["status"].as_str()
+        ),
+        (Value::Null, Some("DOWN"))
+    );
+    let (s, b) = n
+        .call(
+            &demo,
+            Method::PUT,
+            &format!("/v2.0/floatingips/{fip}"),
+            Some(json!({"floatingip": {"port_id": port}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (
+            b["floatingip"]["port_id"].as_str(),
+            b["floatingip"]["fixed_ip_address"].as_str()
+        ),
+        (Some(port.as_str()), Some(fixed.as_str()))
+    );
+    let (_, b) = cloud.get(&demo, &format!("/v2.1/servers/{vm}")).await;
+    let shown: Vec<&Value> = b["server"]["addresses"]["demo-net"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["OS-EXT-IPS:type"] == "floating")
+        .collect();
+    assert_eq!(shown.len(), 1, "{b}");
+    assert_eq!(shown[0]["addr"], fip.as_str());
+    let (_, b) = n
+        .get(&demo, &format!("/v2.0/floatingips?port_id={port}"))
+        .await;
+    assert_eq!(ids(&b, "floatingips"), vec![fip.clone()]);
+    neutron_error(
+        &n.get(&other, &format!("/v2.0/floatingips/{fip}")).await,
+        404,
+        "FloatingIPNotFound",
+    );
+    neutron_error(
+        &n.call(
+            &demo,
+            Method::PUT,
+            &format!("/v2.0/floatingips/{fip}"),
+            Some(json!({"floatingip": {"port_id": "no-such-port"}})),
+        )
+        .await,
+        404,
+        "PortNotFound",
+    );
+    let (s, b) = n
+        .call(
+            &demo,
+            Method::PUT,
+            &format!("/v2.0/floatingips/{fip}"),
+            Some(json!({"floatingip": {"port_id": null}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["floatingip"]["fixed_ip_address"], Value::Null, "{b}");
+    let (s, _) = n
+        .call(
+            &demo,
+            Method::DELETE,
+            &format!("/v2.0/floatingips/{fip}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    neutron_error(
+        &n.get(&demo, &format!("/v2.0/floatingips/{fip}")).await,
+        404,
+        "FloatingIPNotFound",
+    );
+
     // Security groups and rules.
     let (s, b) = n
         .post(

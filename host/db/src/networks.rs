@@ -714,6 +714,21 @@ impl Db {
         Ok(out)
     }
 
+    /// A project's ports, or every port.
+    pub async fn list_ports(&self, project: Option<&str>) -> Result<Vec<Port>, DbError> {
+        match project {
+            Some(p) => self.ports_where("project_id", p).await,
+            None => {
+                let rows = sqlx::query(&format!(
+                    "SELECT {PORT_COLUMNS} FROM ports ORDER BY created_at, id"
+                ))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(port_from_row).collect()
+            }
+        }
+    }
+
     pub async fn ports_on_host(&self, host: &str) -> Result<Vec<Port>, DbError> {
         self.ports_where("host", host).await
     }

@@ -1,8 +1,9 @@
 //! The OpenStack Network API (Neutron v2.0), as a dialect plugin over the host's networking
 //! (nova-network's model: a network has one IPv4 subnet, its security groups and floating
-//! addresses are the project's). This first part serves version discovery, the extension
-//! list (only what is served), networks and their subnets (read), and security groups with
-//! their rules (create, list, show, update, delete). Errors are Neutron's
+//! addresses are the project's). Served so far: version discovery, the extension list (only
+//! what is served), networks and their subnets (read; floating pools shown as external
+//! networks), ports (read), floating IPs (allocate from an external network, point at a
+//! port, release) and security groups with their rules. Errors are Neutron's
 //! `{"NeutronError": {"type", "message", "detail"}}`.
 //!
 //! A network's one subnet has the network's id: the two are the same object here.
@@ -10,7 +11,9 @@
 metacloud_sdk::dialect_plugin!(Neutron, "../../wit/api");
 
 mod errors;
+mod floating;
 mod networks;
+mod ports;
 mod query;
 mod security_groups;
 mod versions;
@@ -40,6 +43,13 @@ const ROUTES: &[Route<Caller>] = &[
     endpoint!("GET", "/v2.0/networks", Reader, networks::list),
     endpoint!("GET", "/v2.0/networks/{id}", Reader, networks::show),
     endpoint!("GET", "/v2.0/subnets", Reader, networks::list_subnets),
+    endpoint!("GET", "/v2.0/ports", Reader, ports::list),
+    endpoint!("GET", "/v2.0/ports/{id}", Reader, ports::show),
+    endpoint!("GET", "/v2.0/floatingips", Reader, floating::list),
+    endpoint!("POST", "/v2.0/floatingips", Member, floating::create),
+    endpoint!("GET", "/v2.0/floatingips/{id}", Reader, floating::show),
+    endpoint!("PUT", "/v2.0/floatingips/{id}", Member, floating::update),
+    endpoint!("DELETE", "/v2.0/floatingips/{id}", Member, floating::delete),
     endpoint!("GET", "/v2.0/subnets/{id}", Reader, networks::show_subnet),
     endpoint!(
         "GET",

@@ -4,6 +4,7 @@
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::Network;
 use crate::errors::{self, from_op};
+use crate::floating;
 use crate::query::{listing, single};
 use crate::{is_admin, Fault, Reply, Request};
 use serde_json::{json, Map, Value};
@@ -87,12 +88,21 @@ fn find(r: &Request, id: &str) -> Result<Option<Network>, Fault> {
 
 pub fn list(r: &Request) -> Result<Reply, Fault> {
     let admin = is_admin(r);
-    let items = visible(r)?.iter().map(|n| network_view(n, admin)).collect();
+    let mut items: Vec<Map<String, Value>> =
+        visible(r)?.iter().map(|n| network_view(n, admin)).collect();
+    items.extend(
+        floating::pools(r)?
+            .iter()
+            .map(|(id, name)| floating::external_network(id, name)),
+    );
     listing(r, "networks", items)
 }
 
 pub fn show(r: &Request) -> Result<Reply, Fault> {
     let id = r.param("id");
+    if let Some((id, name)) = floating::pools(r)?.into_iter().find(|(p, _)| p == id) {
+        return Ok(single(r, "network", floating::external_network(&id, &name)));
+    }
     Ok(match find(r, id)? {
         Some(n) => single(r, "network", network_view(&n, is_admin(r))),
         None => errors::typed(

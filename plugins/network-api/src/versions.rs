@@ -38,6 +38,8 @@ pub fn resources(r: &Request) -> Result<Reply, Fault> {
     let list: Vec<Value> = [
         ("network", "networks"),
         ("subnet", "subnets"),
+        ("port", "ports"),
+        ("floatingip", "floatingips"),
         ("security_group", "security-groups"),
         ("security_group_rule", "security-group-rules"),
     ]

@@ -9,7 +9,7 @@ use metacloud_api::{ActionEnv, ApiError, ComputeApi, Context, CreateRequest};
 use metacloud_db::instances::{Instance, ServerFilter};
 use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::compute::{
-    FixedIp, FloatingIp, FloatingRange, Network, NetworkCreate, Port, SecurityGroup,
+    FixedIp, FloatingIp, FloatingRange, Network, NetworkCreate, Port, PortDetail, SecurityGroup,
     SecurityGroupRule, SecurityGroupRuleCreate, ServerNetworkInfo, ServerNetworking,
 };
 use metacloud_plugins::api::{
@@ -551,6 +551,10 @@ impl compute::Host for ComputeHost {
 
     fn server_ports(&mut self, c: Caller, server_id: String) -> Result<Vec<Port>, OpError> {
         self.net_server_ports(&c, &server_id)
+    }
+
+    fn list_ports(&mut self, c: Caller, all_projects: bool) -> Result<Vec<PortDetail>, OpError> {
+        self.net_list_ports(&c, all_projects)
     }
 
     fn list_servers(&mut self, c: Caller, q: ServerQuery) -> Result<Vec<Server>, OpError> {

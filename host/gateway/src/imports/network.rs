@@ -7,7 +7,7 @@ use metacloud_api::network::{GroupView, NetworkChoice, RequestedNetwork};
 use metacloud_db::networks::NewNetwork;
 use metacloud_db::secgroups::NewRule;
 use metacloud_plugins::api::compute::{
-    FixedIp, FloatingIp, FloatingRange, Network, NetworkCreate, NetworkRequest, Port,
+    FixedIp, FloatingIp, FloatingRange, Network, NetworkCreate, NetworkRequest, Port, PortDetail,
     SecurityGroup, SecurityGroupRule, SecurityGroupRuleCreate, ServerAddress, ServerNetworkInfo,
     ServerNetworking,
 };
@@ -463,6 +463,30 @@ impl ComputeHost {
         } else {
             self.run(self.api.remove_server_security_group(&ctx, server, name))
         }
+    }
+
+    pub(super) fn net_list_ports(
+        &self,
+        c: &Caller,
+        all_projects: bool,
+    ) -> Result<Vec<PortDetail>, OpError> {
+        let ctx = self.ctx(c)?;
+        let ports = self.run(self.api.list_ports(&ctx, all_projects))?;
+        Ok(ports
+            .into_iter()
+            .map(|p| PortDetail {
+                project_id: p.project_id,
+                host: p.host.clone(),
+                port: Port {
+                    state: if p.host.is_some() { "ACTIVE" } else { "DOWN" }.into(),
+                    id: p.id,
+                    server_id: p.instance_id,
+                    network_id: p.network_id,
+                    mac: p.mac,
+                    address: p.address,
+                },
+            })
+            .collect())
     }
 
     pub(super) fn net_server_ports(&self, c: &Caller, server: &str) -> Result<Vec<Port>, OpError> {

@@ -1050,6 +1050,16 @@ impl ComputeApi {
     }
 
     /// A server's ports, with whether they are up (the server active).
+    /// The caller's project's ports; every project's for an admin asking for all.
+    pub async fn list_ports(
+        &self,
+        ctx: &Context,
+        all_projects: bool,
+    ) -> Result<Vec<Port>, ApiError> {
+        let project = (!(all_projects && ctx.is_admin())).then_some(ctx.project_id.as_str());
+        self.db.list_ports(project).await.map_err(net_error)
+    }
+
     pub async fn server_ports(
         &self,
         ctx: &Context,
