@@ -388,6 +388,106 @@ async fn the_network_api_serves_networks_subnets_and_security_groups_as_neutron(
         "FloatingIPNotFound",
     );
 
+    // Quotas: the caller's own, admins set and reset them.
+    let (s, b) = n.get(&demo, &format!("/v2.0/quotas/{demo_project}")).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (
+            b["quota"]["floatingip"].as_i64(),
+            b["quota"]["security_group_rule"].as_i64(),
+            b["quota"]["network"].as_i64()
+        ),
+        (Some(10), Some(20), Some(-1)),
+        "{b}"
+    );
+    let other_project = cloud.project_of(&other).await;
+    neutron_error(
+        &n.get(&demo, &format!("/v2.0/quotas/{other_project}")).await,
+        403,
+        "HTTPForbidden",
+    );
+    neutron_error(
+        &n.call(
+            &demo,
+            Method::PUT,
+            &format!("/v2.0/quotas/{demo_project}"),
+            Some(json!({"quota": {"floatingip": 50}})),
+        )
+        .await,
+        403,
+        "HTTPForbidden",
+    );
+    let (s, b) = n
+        .call(
+            &admin,
+            Method::PUT,
+            &format!("/v2.0/quotas/{demo_project}"),
+            Some(json!({"quota": {"floatingip": 1}})),
+        )
+        .await;
+    assert_eq!(
+        (s, b["quota"]["floatingip"].as_i64()),
+        (200, Some(1)),
+        "{b}"
+    );
+    let (s, b) = n
+        .call(
+            &admin,
+            Method::PUT,
+            &format!("/v2.0/quotas/{demo_project}"),
+            Some(json!({"quota": {"router": 5}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    let (s, b) = n
+        .post(
+            &demo,
+            "/v2.0/floatingips",
+            json!({"floatingip": {"floating_network_id": public}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let held = b["floatingip"]["id"].as_str().unwrap().to_string();
+    neutron_error(
+        &n.post(
+            &demo,
+            "/v2.0/floatingips",
+            json!({"floatingip": {"floating_network_id": public}}),
+        )
+        .await,
+        409,
+        "OverQuota",
+    );
+    let (_, b) = n
+        .get(&demo, &format!("/v2.0/quotas/{demo_project}/details"))
+        .await;
+    assert_eq!(
+        b["quota"]["floatingip"],
+        json!({"limit": 1, "used": 1, "reserved": 0}),
+        "{b}"
+    );
+    assert_eq!(b["quota"]["port"]["used"], 1, "{b}");
+    let (s, _) = n
+        .call(
+            &admin,
+            Method::DELETE,
+            &format!("/v2.0/quotas/{demo_project}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (_, b) = n.get(&demo, &format!("/v2.0/quotas/{demo_project}")).await;
+    assert_eq!(b["quota"]["floatingip"], 10, "{b}");
+    let (s, _) = n
+        .call(
+            &demo,
+            Method::DELETE,
+            &format!("/v2.0/floatingips/{held}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+
     // Security groups and rules.
     let (s, b) = n
         .post(

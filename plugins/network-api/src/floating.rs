@@ -200,6 +200,14 @@ pub fn create(r: &Request) -> Result<Reply, Fault> {
     };
     let f = match compute::allocate_floating_ip(r.caller()?, Some(&pool)) {
         Ok(f) => f,
+        // The host answers a quota refusal as Nova does (403): Neutron's is a 409.
+        Err(OpError::Forbidden(m)) if m.contains("over quota") => {
+            return Ok(errors::typed(
+                409,
+                "OverQuota",
+                "Quota exceeded for resources: ['floatingip'].",
+            ))
+        }
         Err(OpError::NotFound(m)) => {
             return Ok(errors::typed(
                 409,

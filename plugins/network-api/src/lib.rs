@@ -15,6 +15,7 @@ mod floating;
 mod networks;
 mod ports;
 mod query;
+mod quotas;
 mod security_groups;
 mod versions;
 
@@ -51,6 +52,15 @@ const ROUTES: &[Route<Caller>] = &[
     endpoint!("PUT", "/v2.0/floatingips/{id}", Member, floating::update),
     endpoint!("DELETE", "/v2.0/floatingips/{id}", Member, floating::delete),
     endpoint!("GET", "/v2.0/subnets/{id}", Reader, networks::show_subnet),
+    endpoint!("GET", "/v2.0/quotas/{project_id}", Reader, quotas::show),
+    endpoint!(
+        "GET",
+        "/v2.0/quotas/{project_id}/details",
+        Reader,
+        quotas::details
+    ),
+    endpoint!("PUT", "/v2.0/quotas/{project_id}", Admin, quotas::update),
+    endpoint!("DELETE", "/v2.0/quotas/{project_id}", Admin, quotas::reset),
     endpoint!(
         "GET",
         "/v2.0/security-groups",

@@ -13,6 +13,16 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
         "The security groups extension.",
     ),
     (
+        "quotas",
+        "Quota management support",
+        "Expose functions for quotas management per tenant",
+    ),
+    (
+        "quota_details",
+        "Quota details management support",
+        "Expose functions for quotas usage statistics per project",
+    ),
+    (
         "external-net",
         "Neutron external network",
         "Adds external network attribute to network resource.",
