@@ -19,7 +19,7 @@ const LIMITED: &[(&str, &str)] = &[
 const UNLIMITED: &[&str] = &["network", "subnet", "port", "router"];
 
 /// The project asked for, if the caller may see its quotas (its own, or any for admins).
-fn project<'a>(r: &'a Request) -> Result<Result<&'a str, Reply>, Fault> {
+fn project(r: &Request) -> Result<Result<&str, Reply>, Fault> {
     let project = r.param("project_id");
     if project != r.caller()?.project_id && !is_admin(r) {
         return Ok(Err(errors::typed(
