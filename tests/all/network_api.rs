@@ -363,6 +363,9 @@ async fn the_network_api_serves_networks_subnets_and_security_groups_as_neutron(
         404,
         "PortNotFound",
     );
+    // The refused request changed nothing: still pointed at the port.
+    let (_, b) = n.get(&demo, &format!("/v2.0/floatingips/{fip}")).await;
+    assert_eq!(b["floatingip"]["port_id"], port.as_str(), "{b}");
     let (s, b) = n
         .call(
             &demo,

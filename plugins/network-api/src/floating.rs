@@ -148,10 +148,24 @@ fn string(m: &Map<String, Value>, key: &str) -> Result<Option<String>, Fault> {
     }
 }
 
-/// Points `address` at port `port_id` (one of the caller's), or at nothing.
+/// Points `address` at port `port_id` (one of the caller's), or at nothing. An unknown
+/// port is refused before anything changes.
 fn point(r: &Request, f: &FloatingIp, port_id: Option<&str>) -> Result<Option<Reply>, Fault> {
     let c = r.caller()?;
     let ports = ports::visible(r)?;
+    let target = match port_id {
+        None => None,
+        Some(id) => match ports.iter().find(|p| p.port.id == id) {
+            Some(p) => Some(p),
+            None => {
+                return Ok(Some(errors::typed(
+                    404,
+                    "PortNotFound",
+                    format!("Port {id} could not be found."),
+                )))
+            }
+        },
+    };
     if let Some(current) = port_of(f, &ports) {
         if Some(current.port.id.as_str()) == port_id {
             return Ok(None);
@@ -159,23 +173,15 @@ fn point(r: &Request, f: &FloatingIp, port_id: Option<&str>) -> Result<Option<Re
         compute::disassociate_floating_ip(c, &current.port.server_id, &f.address)
             .map_err(from_op)?;
     }
-    let Some(port_id) = port_id else {
-        return Ok(None);
-    };
-    let Some(port) = ports.iter().find(|p| p.port.id == port_id) else {
-        return Ok(Some(errors::typed(
-            404,
-            "PortNotFound",
-            format!("Port {port_id} could not be found."),
-        )));
-    };
-    compute::associate_floating_ip(
-        c,
-        &port.port.server_id,
-        &f.address,
-        Some(&port.port.address),
-    )
-    .map_err(from_op)?;
+    if let Some(port) = target {
+        compute::associate_floating_ip(
+            c,
+            &port.port.server_id,
+            &f.address,
+            Some(&port.port.address),
+        )
+        .map_err(from_op)?;
+    }
     Ok(None)
 }
 
