@@ -4,6 +4,7 @@
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::{FloatingIp, OpError, PortDetail};
+use crate::body::{envelope, object, opt_string};
 use crate::errors::{self, from_op};
 use crate::query::{listing, single};
 use crate::{is_admin, ports, Fault, Reply, Request};
@@ -38,7 +39,7 @@ pub fn pools(r: &Request) -> Result<Vec<(String, String)>, Fault> {
 
 /// A pool as an external network (every project sees it).
 pub fn external_network(id: &str, name: &str) -> Map<String, Value> {
-    match json!({
+    object(json!({
         "id": id, "name": name, "tenant_id": "", "project_id": "", "status": "ACTIVE",
         "admin_state_up": true, "shared": false, "router:external": true, "subnets": [],
         "mtu": 1500, "description": "floating addresses of pool ".to_string() + name,
@@ -46,25 +47,19 @@ pub fn external_network(id: &str, name: &str) -> Map<String, Value> {
         "availability_zone_hints": [], "availability_zones": ["nova"],
         "ipv4_address_scope": null, "ipv6_address_scope": null, "l2_adjacency": true,
         "is_default": false,
-    }) {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
+    }))
 }
 
 fn view(f: &FloatingIp, port: Option<&PortDetail>) -> Map<String, Value> {
     let project = f.project_id.clone().unwrap_or_default();
-    match json!({
+    object(json!({
         "id": f.address, "floating_ip_address": f.address,
         "floating_network_id": pool_id(&f.pool), "router_id": null,
         "port_id": port.map(|p| p.port.id.clone()), "fixed_ip_address": f.fixed_address,
         "status": if f.fixed_address.is_some() { "ACTIVE" } else { "DOWN" },
         "tenant_id": project, "project_id": project, "description": "", "tags": [],
         "revision_number": 0, "port_details": null, "dns_domain": "", "dns_name": "",
-    }) {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
+    }))
 }
 
 /// The port a floating address points at, among `ports`.
@@ -127,27 +122,6 @@ pub fn show(r: &Request) -> Result<Reply, Fault> {
     }
 }
 
-fn body(r: &Request) -> Result<Map<String, Value>, Fault> {
-    let v: Value =
-        serde_json::from_slice(&r.body).map_err(|_| errors::malformed("Malformed request body"))?;
-    match v.get("floatingip") {
-        Some(Value::Object(m)) => Ok(m.clone()),
-        _ => Err(Fault::bad_request(
-            "Resource body required: floatingip is missing or not an object.",
-        )),
-    }
-}
-
-fn string(m: &Map<String, Value>, key: &str) -> Result<Option<String>, Fault> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(v) => Err(Fault::bad_request(format!(
-            "Invalid input for {key}. Reason: '{v}' is not a valid string."
-        ))),
-    }
-}
-
 /// Points `address` at port `port_id` (one of the caller's), or at nothing. An unknown
 /// port is refused before anything changes.
 fn point(r: &Request, f: &FloatingIp, port_id: Option<&str>) -> Result<Option<Reply>, Fault> {
@@ -186,13 +160,13 @@ fn point(r: &Request, f: &FloatingIp, port_id: Option<&str>) -> Result<Option<Re
 }
 
 pub fn create(r: &Request) -> Result<Reply, Fault> {
-    let m = body(r)?;
-    let network = string(&m, "floating_network_id")?.ok_or_else(|| {
+    let m = envelope(r, "floatingip")?;
+    let network = opt_string(&m, "floating_network_id")?.ok_or_else(|| {
         Fault::bad_request(
             "Failed to parse request. Required attribute 'floating_network_id' not specified",
         )
     })?;
-    if string(&m, "floating_ip_address")?.is_some() {
+    if opt_string(&m, "floating_ip_address")?.is_some() {
         return Err(Fault::bad_request(
             "Invalid input for operation: a given floating_ip_address is not served here; the pool gives the next free one.",
         ));
@@ -223,7 +197,7 @@ pub fn create(r: &Request) -> Result<Reply, Fault> {
         }
         Err(e) => return Err(from_op(e)),
     };
-    if let Some(port) = string(&m, "port_id")? {
+    if let Some(port) = opt_string(&m, "port_id")? {
         if let Some(refused) = point(r, &f, Some(&port))? {
             let _ = compute::release_floating_ip(r.caller()?, &f.address);
             return Ok(refused);
@@ -235,12 +209,12 @@ pub fn create(r: &Request) -> Result<Reply, Fault> {
 
 pub fn update(r: &Request) -> Result<Reply, Fault> {
     let id = r.param("id");
-    let m = body(r)?;
+    let m = envelope(r, "floatingip")?;
     let Some(f) = one(r, id)? else {
         return Ok(not_found(id));
     };
     if m.contains_key("port_id") {
-        if let Some(refused) = point(r, &f, string(&m, "port_id")?.as_deref())? {
+        if let Some(refused) = point(r, &f, opt_string(&m, "port_id")?.as_deref())? {
             return Ok(refused);
         }
     }

@@ -10,6 +10,7 @@
 
 metacloud_sdk::dialect_plugin!(Neutron, "../../wit/api");
 
+mod body;
 mod errors;
 mod floating;
 mod networks;

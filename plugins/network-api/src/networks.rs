@@ -3,6 +3,7 @@
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::Network;
+use crate::body::object;
 use crate::errors::{self, from_op};
 use crate::floating;
 use crate::query::{listing, single};
@@ -30,13 +31,6 @@ pub fn timestamp(ms: i64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
-}
-
-fn object(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
 }
 
 /// A network as Neutron shows it; `admin` adds the provider attributes.

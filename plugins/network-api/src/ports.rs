@@ -3,6 +3,7 @@
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::PortDetail;
+use crate::body::object;
 use crate::errors::{self, from_op};
 use crate::query::{listing, single};
 use crate::{is_admin, Fault, Reply, Request};
@@ -63,10 +64,7 @@ pub fn port_view(p: &PortDetail, groups: &[String], admin: bool) -> Map<String, 
         v["binding:host_id"] = json!(p.host.clone().unwrap_or_default());
         v["binding:vif_type"] = json!(if p.host.is_some() { "tap" } else { "unbound" });
     }
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
+    object(v)
 }
 
 fn views(r: &Request, ports: &[PortDetail]) -> Result<Vec<Map<String, Value>>, Fault> {

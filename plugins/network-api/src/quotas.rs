@@ -4,6 +4,7 @@
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::QuotaUsage;
+use crate::body::envelope;
 use crate::errors::{self, from_op};
 use crate::{is_admin, Fault, Reply, Request};
 use serde_json::{json, Map, Value};
@@ -103,15 +104,9 @@ pub fn details(r: &Request) -> Result<Reply, Fault> {
 /// cannot be limited here (400).
 pub fn update(r: &Request) -> Result<Reply, Fault> {
     let project = r.param("project_id");
-    let body: Value =
-        serde_json::from_slice(&r.body).map_err(|_| errors::malformed("Malformed request body"))?;
-    let Some(Value::Object(wanted)) = body.get("quota") else {
-        return Err(Fault::bad_request(
-            "Resource body required: quota is missing or not an object.",
-        ));
-    };
+    let wanted = envelope(r, "quota")?;
     let mut changes = Vec::new();
-    for (key, value) in wanted {
+    for (key, value) in &wanted {
         let Some((_, ours)) = LIMITED.iter().find(|(n, _)| n == key) else {
             return Err(Fault::bad_request(format!(
                 "Unrecognized attribute(s) '{key}': only {} can be limited here",

@@ -5,17 +5,11 @@ use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::{
     OpError, SecurityGroup, SecurityGroupRule, SecurityGroupRuleCreate,
 };
-use crate::errors::{self, from_op, malformed};
+use crate::body::{envelope, object, opt_int, opt_string};
+use crate::errors::{self, from_op};
 use crate::query::{listing, single};
 use crate::{is_admin, Fault, Reply, Request};
 use serde_json::{json, Map, Value};
-
-fn object(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
-}
 
 /// A rule as Neutron shows it (ICMP type and code in the port range, as Neutron keeps them).
 pub fn rule_view(r: &SecurityGroupRule, project: &str) -> Map<String, Value> {
@@ -63,40 +57,6 @@ fn group_not_found(id: &str) -> Reply {
     )
 }
 
-/// The body's object under `key`, or Neutron's 400.
-fn body_object(r: &Request, key: &str) -> Result<Map<String, Value>, Fault> {
-    let body: Value =
-        serde_json::from_slice(&r.body).map_err(|_| malformed("Malformed request body"))?;
-    match body.get(key) {
-        Some(Value::Object(m)) => Ok(m.clone()),
-        _ => Err(Fault::bad_request(format!(
-            "Resource body required: {key} is missing or not an object."
-        ))),
-    }
-}
-
-/// An optional string attribute; anything else but null is a 400.
-fn opt_string(m: &Map<String, Value>, key: &str) -> Result<Option<String>, Fault> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(v) => Err(Fault::bad_request(format!(
-            "Invalid input for {key}. Reason: '{v}' is not a valid string."
-        ))),
-    }
-}
-
-fn opt_int(m: &Map<String, Value>, key: &str) -> Result<Option<i64>, Fault> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64()),
-        Some(Value::String(s)) if s.parse::<i64>().is_ok() => Ok(s.parse().ok()),
-        Some(v) => Err(Fault::bad_request(format!(
-            "Invalid input for {key}. Reason: '{v}' is not an integer."
-        ))),
-    }
-}
-
 pub fn list(r: &Request) -> Result<Reply, Fault> {
     let items = groups(r)?.iter().map(group_view).collect();
     listing(r, "security_groups", items)
@@ -112,7 +72,7 @@ pub fn show(r: &Request) -> Result<Reply, Fault> {
 }
 
 pub fn create(r: &Request) -> Result<Reply, Fault> {
-    let m = body_object(r, "security_group")?;
+    let m = envelope(r, "security_group")?;
     let name = opt_string(&m, "name")?.unwrap_or_default();
     let description = opt_string(&m, "description")?.unwrap_or_default();
     if name == "default" {
@@ -131,7 +91,7 @@ pub fn create(r: &Request) -> Result<Reply, Fault> {
 
 pub fn update(r: &Request) -> Result<Reply, Fault> {
     let id = r.param("id");
-    let m = body_object(r, "security_group")?;
+    let m = envelope(r, "security_group")?;
     let c = r.caller()?;
     let current = match compute::get_security_group(c, id) {
         Ok(g) => g,
@@ -275,7 +235,7 @@ fn rule_create(m: &Map<String, Value>) -> Result<(String, SecurityGroupRuleCreat
 }
 
 pub fn create_rule(r: &Request) -> Result<Reply, Fault> {
-    let m = body_object(r, "security_group_rule")?;
+    let m = envelope(r, "security_group_rule")?;
     let (direction, new) = rule_create(&m)?;
     let c = r.caller()?;
     let group = match compute::get_security_group(c, &new.parent_group_id) {

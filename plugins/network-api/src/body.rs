@@ -1,0 +1,51 @@
+//! What every resource reads from a request body and how views become objects: Neutron's
+//! `{"<resource>": {…}}` envelope, optional string and integer attributes, each refused
+//! with Neutron's 400 when malformed.
+
+use crate::errors::malformed;
+use crate::{Fault, Request};
+use serde_json::{Map, Value};
+
+/// A view built with `json!({…})` as the object it is.
+pub fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// The body's object under `key` (`security_group`, `floatingip`, …), or Neutron's 400.
+pub fn envelope(r: &Request, key: &str) -> Result<Map<String, Value>, Fault> {
+    let body: Value =
+        serde_json::from_slice(&r.body).map_err(|_| malformed("Malformed request body"))?;
+    match body.get(key) {
+        Some(Value::Object(m)) => Ok(m.clone()),
+        _ => Err(Fault::bad_request(format!(
+            "Resource body required: {key} is missing or not an object."
+        ))),
+    }
+}
+
+/// An optional string attribute; anything else but null is a 400.
+pub fn opt_string(m: &Map<String, Value>, key: &str) -> Result<Option<String>, Fault> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(v) => Err(Fault::bad_request(format!(
+            "Invalid input for {key}. Reason: '{v}' is not a valid string."
+        ))),
+    }
+}
+
+/// An optional integer attribute (a number or a numeric string); anything else but null
+/// is a 400.
+pub fn opt_int(m: &Map<String, Value>, key: &str) -> Result<Option<i64>, Fault> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64()),
+        Some(Value::String(s)) if s.parse::<i64>().is_ok() => Ok(s.parse().ok()),
+        Some(v) => Err(Fault::bad_request(format!(
+            "Invalid input for {key}. Reason: '{v}' is not an integer."
+        ))),
+    }
+}
