@@ -34,6 +34,7 @@ fn config() -> Config {
     c.api.image_listen = "127.0.0.1:0".parse().unwrap();
     c.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
     c.api.metadata_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.network_listen = "127.0.0.1:0".parse().unwrap();
     c.api.plugin_dir = Some(dist().join("api"));
     c.identity.listen = "127.0.0.1:0".parse().unwrap();
     c.identity.demo_password = Some("demo-pw".into());
@@ -502,6 +503,97 @@ impl compute::Host for Canned {
         unavailable()
     }
     fn list_ports(&mut self, _: Caller, _: bool) -> Result<Vec<compute::PortDetail>, OpError> {
+        unavailable()
+    }
+    fn list_network_records(
+        &mut self,
+        _: Caller,
+        _: bool,
+    ) -> Result<Vec<compute::NetworkRecord>, OpError> {
+        unavailable()
+    }
+    fn create_network_record(
+        &mut self,
+        _: Caller,
+        _: compute::NetworkSpec,
+    ) -> Result<compute::NetworkRecord, OpError> {
+        unavailable()
+    }
+    fn update_network_record(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: Option<String>,
+        _: Option<bool>,
+    ) -> Result<compute::NetworkRecord, OpError> {
+        unavailable()
+    }
+    fn delete_network_record(&mut self, _: Caller, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn list_subnets(&mut self, _: Caller, _: bool) -> Result<Vec<compute::Subnet>, OpError> {
+        unavailable()
+    }
+    fn create_subnet(
+        &mut self,
+        _: Caller,
+        _: compute::SubnetCreate,
+    ) -> Result<compute::Subnet, OpError> {
+        unavailable()
+    }
+    fn update_subnet(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: Option<String>,
+        _: Option<Vec<String>>,
+    ) -> Result<compute::Subnet, OpError> {
+        unavailable()
+    }
+    fn delete_subnet(&mut self, _: Caller, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn list_routers(&mut self, _: Caller, _: bool) -> Result<Vec<compute::Router>, OpError> {
+        unavailable()
+    }
+    fn create_router(
+        &mut self,
+        _: Caller,
+        _: Option<String>,
+        _: String,
+        _: bool,
+        _: Option<String>,
+    ) -> Result<compute::Router, OpError> {
+        unavailable()
+    }
+    fn update_router(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: Option<String>,
+        _: Option<bool>,
+        _: Option<Option<String>>,
+    ) -> Result<compute::Router, OpError> {
+        unavailable()
+    }
+    fn delete_router(&mut self, _: Caller, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn add_router_interface(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: String,
+    ) -> Result<compute::RouterInterface, OpError> {
+        unavailable()
+    }
+    fn remove_router_interface(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: Option<String>,
+        _: Option<String>,
+    ) -> Result<compute::RouterInterface, OpError> {
         unavailable()
     }
 }

@@ -33,6 +33,7 @@ fn config(label: &str) -> Config {
     c.api.image_listen = "127.0.0.1:0".parse().unwrap();
     c.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
     c.api.metadata_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.network_listen = "127.0.0.1:0".parse().unwrap();
     c
 }
 

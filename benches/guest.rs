@@ -41,6 +41,7 @@ fn config(network: bool) -> Config {
     c.api.image_listen = "127.0.0.1:0".parse().unwrap();
     c.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
     c.api.metadata_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.network_listen = "127.0.0.1:0".parse().unwrap();
     c.api.plugin_dir = Some(dist().join("api"));
     c.scheduler.plugin_dir = Some(dist());
     c.identity.listen = "127.0.0.1:0".parse().unwrap();

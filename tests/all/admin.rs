@@ -45,6 +45,7 @@ fn config(dir: &std::path::Path, host: &str) -> Config {
     c.api.image_listen = "127.0.0.1:0".parse().unwrap();
     c.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
     c.api.metadata_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.network_listen = "127.0.0.1:0".parse().unwrap();
     c.identity.admin_password = Some("admin-pw".into());
     c.identity.demo_password = Some("demo-pw".into());
     c.validate().unwrap();

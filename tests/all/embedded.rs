@@ -48,6 +48,7 @@ fn embedded_config() -> Config {
     config.api.image_listen = "127.0.0.1:0".parse().unwrap();
     config.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
     config.api.metadata_listen = "127.0.0.1:0".parse().unwrap();
+    config.api.network_listen = "127.0.0.1:0".parse().unwrap();
     config.validate().unwrap();
     config
 }

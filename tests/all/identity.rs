@@ -28,6 +28,7 @@ impl Api {
             &mut c.api.image_listen,
             &mut c.api.ec2_listen,
             &mut c.api.metadata_listen,
+            &mut c.api.network_listen,
             &mut c.identity.listen,
         ] {
             *addr = "127.0.0.1:0".parse().unwrap();

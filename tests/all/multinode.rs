@@ -42,6 +42,7 @@ impl Deployment {
                 .replace("127.0.0.1:8774", "127.0.0.1:0")
                 .replace("127.0.0.1:8773", "127.0.0.1:0")
                 .replace("127.0.0.1:8775", "127.0.0.1:0")
+                .replace("127.0.0.1:9696", "127.0.0.1:0")
                 .replace(
                     "plugin_dir = \"../../plugins/dist/api\"",
                     &format!(

@@ -107,12 +107,10 @@ async fn the_network_api_serves_networks_subnets_and_security_groups_as_neutron(
         .map(|e| e["alias"].as_str().unwrap())
         .collect();
     assert!(aliases.contains(&"security-group"), "{b}");
-    assert!(
-        !aliases.contains(&"router"),
-        "routers are not served yet: {b}"
-    );
+    assert!(aliases.contains(&"router"), "{b}");
+    assert!(!aliases.contains(&"dvr"), "only what is served: {b}");
     neutron_error(
-        &n.get(&demo, "/v2.0/extensions/router").await,
+        &n.get(&demo, "/v2.0/extensions/dvr").await,
         404,
         "ExtensionNotFound",
     );
@@ -169,7 +167,13 @@ async fn the_network_api_serves_networks_subnets_and_security_groups_as_neutron(
         ),
         (Some("demo-net"), Some(false), Some(demo_project.as_str()))
     );
-    assert_eq!(net["subnets"], json!([private]));
+    let (_, b) = n
+        .get(&demo, &format!("/v2.0/subnets?network_id={private}"))
+        .await;
+    let private_subnet = ids(&b, "subnets");
+    assert_eq!(private_subnet.len(), 1, "{b}");
+    assert_ne!(private_subnet[0], private, "a subnet has its own id");
+    assert_eq!(net["subnets"], json!(private_subnet));
     assert!(
         net.get("provider:network_type").is_none(),
         "admin-only: {net}"
@@ -200,7 +204,8 @@ async fn the_network_api_serves_networks_subnets_and_security_groups_as_neutron(
     assert_eq!(subnet["dns_nameservers"], json!(["192.0.2.53"]));
     assert_eq!(subnet["allocation_pools"][0]["start"], "10.61.0.2");
     neutron_error(
-        &n.get(&other, &format!("/v2.0/subnets/{private}")).await,
+        &n.get(&other, &format!("/v2.0/subnets/{}", private_subnet[0]))
+            .await,
         404,
         "SubnetNotFound",
     );
@@ -652,4 +657,420 @@ async fn the_network_api_serves_networks_subnets_and_security_groups_as_neutron(
         404,
         "SecurityGroupNotFound",
     );
+}
+
+/// A started cloud with the Network API, and the tokens of an admin, the demo member,
+/// a member of another project and a reader of a third.
+async fn network_cloud() -> (Cloud, Neutron, [String; 4]) {
+    let mut c = config();
+    c.api.network_listen = "127.0.0.1:0".parse().unwrap();
+    c.api.network_dialects = vec!["openstack-network".into()];
+    let cloud = Cloud::start_with(c).await;
+    let addr = cloud.running.network_addr.expect("the Network API");
+    let n = Neutron {
+        http: reqwest::Client::new(),
+        base: format!("http://{addr}"),
+    };
+    let admin = cloud.token("admin", "admin-pw", "admin").await;
+    let demo = cloud.token("demo", "demo-pw", "demo").await;
+    let other = cloud
+        .user_in_new_project(&admin, "apiother", "member")
+        .await;
+    let reader = cloud
+        .user_in_new_project(&admin, "apireader", "reader")
+        .await;
+    (cloud, n, [admin, demo, other, reader])
+}
+
+impl Neutron {
+    async fn put(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        self.call(token, Method::PUT, path, Some(body)).await
+    }
+
+    async fn delete(&self, token: &str, path: &str) -> (u16, Value) {
+        self.call(token, Method::DELETE, path, None).await
+    }
+
+    /// Posts `body` and returns the new object's id (asserting 201).
+    async fn make(&self, token: &str, collection: &str, key: &str, body: Value) -> String {
+        let (s, b) = self.post(token, &format!("/v2.0/{collection}"), body).await;
+        assert_eq!(s, 201, "{collection}: {b}");
+        b[key]["id"].as_str().unwrap().to_string()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn networks_subnets_and_routers_made_through_the_network_api_stay_their_projects() {
+    let (cloud, n, [admin, demo, other, reader]) = network_cloud().await;
+    let demo_project = cloud.project_of(&demo).await;
+
+    // External networks are the admins'; every project sees them.
+    neutron_error(
+        &n.post(
+            &demo,
+            "/v2.0/networks",
+            json!({"network": {"name": "x", "router:external": true}}),
+        )
+        .await,
+        403,
+        "PolicyNotAuthorized",
+    );
+    neutron_error(
+        &n.post(
+            &demo,
+            "/v2.0/networks",
+            json!({"network": {"name": "x", "shared": true}}),
+        )
+        .await,
+        403,
+        "PolicyNotAuthorized",
+    );
+    let ext = n
+        .make(
+            &admin,
+            "networks",
+            "network",
+            json!({"network": {"name": "ext", "router:external": true}}),
+        )
+        .await;
+    let ext_subnet = n
+        .make(
+            &admin,
+            "subnets",
+            "subnet",
+            json!({"subnet": {"network_id": ext, "cidr": "198.51.100.0/24", "ip_version": 4,
+                "enable_dhcp": false, "name": "ext-sub",
+                "allocation_pools": [{"start": "198.51.100.10", "end": "198.51.100.20"}]}}),
+        )
+        .await;
+    for token in [&demo, &other, &reader] {
+        let (_, b) = n.get(token, &format!("/v2.0/networks/{ext}")).await;
+        assert_eq!(b["network"]["router:external"], true, "{b}");
+        assert_eq!(b["network"]["subnets"], json!([ext_subnet]), "{b}");
+    }
+    let (_, b) = n.get(&demo, &format!("/v2.0/subnets/{ext_subnet}")).await;
+    assert_eq!(
+        b["subnet"]["allocation_pools"],
+        json!([{"start": "198.51.100.10", "end": "198.51.100.20"}]),
+        "{b}"
+    );
+    neutron_error(
+        &n.post(
+            &demo,
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": ext, "cidr": "198.51.101.0/24"}}),
+        )
+        .await,
+        403,
+        "PolicyNotAuthorized",
+    );
+
+    // A member's network and subnet.
+    let mine = n
+        .make(
+            &demo,
+            "networks",
+            "network",
+            json!({"network": {"name": "mine"}}),
+        )
+        .await;
+    let (_, b) = n.get(&demo, &format!("/v2.0/networks/{mine}")).await;
+    assert_eq!(
+        (
+            b["network"]["project_id"].as_str(),
+            b["network"]["shared"].as_bool(),
+            b["network"]["subnets"].clone()
+        ),
+        (Some(demo_project.as_str()), Some(false), json!([])),
+        "{b}"
+    );
+    let (s, b) = n
+        .post(
+            &demo,
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": mine, "cidr": "10.70.0.0/24", "ip_version": 4,
+                "dns_nameservers": ["10.70.0.1"], "name": "mine-sub"}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let sub = b["subnet"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        (
+            b["subnet"]["gateway_ip"].as_str(),
+            b["subnet"]["dns_nameservers"].clone(),
+            b["subnet"]["enable_dhcp"].as_bool()
+        ),
+        (Some("10.70.0.1"), json!(["10.70.0.1"]), Some(true))
+    );
+
+    // Malformed or impossible bodies: Neutron's 400 (or 409), never a 500.
+    for body in [
+        json!({"subnet": {"network_id": mine, "cidr": "10.70.0.0/33"}}),
+        json!({"subnet": {"network_id": mine, "cidr": "not-a-cidr"}}),
+        json!({"subnet": {"network_id": mine}}),
+        json!({"subnet": {"cidr": "10.71.0.0/24"}}),
+        json!({"subnet": {"network_id": mine, "cidr": "10.71.0.0/24", "ip_version": 5}}),
+        json!({"subnet": {"network_id": mine, "cidr": "10.71.0.0/24", "enable_dhcp": "maybe"}}),
+        json!({"subnet": {"network_id": mine, "cidr": "10.71.0.0/24", "allocation_pools": 7}}),
+        json!({"subnet": []}),
+    ] {
+        let got = n.post(&demo, "/v2.0/subnets", body.clone()).await;
+        assert_eq!(got.0, 400, "{body} → {}", got.1);
+        assert!(got.1["NeutronError"]["message"].is_string(), "{}", got.1);
+    }
+    for body in [
+        json!({"network": {"name": 5}}),
+        json!({"network": {"name": "m", "mtu": "big"}}),
+        json!({"network": {"name": "m", "router:external": "perhaps"}}),
+        json!({"networks": {}}),
+    ] {
+        let got = n.post(&demo, "/v2.0/networks", body.clone()).await;
+        assert_eq!(got.0, 400, "{body} → {}", got.1);
+    }
+    let (s, b) = n.call(&demo, Method::POST, "/v2.0/routers", None).await;
+    assert_eq!(s, 400, "{b}");
+    let again = n
+        .post(
+            &demo,
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": mine, "cidr": "10.71.0.0/24"}}),
+        )
+        .await;
+    assert_eq!(again.0, 409, "one subnet per network: {}", again.1);
+    let overlap = n
+        .post(
+            &admin,
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": ext, "cidr": "10.70.0.0/25"}}),
+        )
+        .await;
+    neutron_error(&overlap, 400, "InvalidInput");
+
+    // Another project sees none of it and changes none of it; a reader changes nothing.
+    for path in [
+        format!("/v2.0/networks/{mine}"),
+        format!("/v2.0/subnets/{sub}"),
+    ] {
+        let got = n.get(&other, &path).await;
+        assert_eq!(got.0, 404, "{path}: {}", got.1);
+        let got = n
+            .put(
+                &other,
+                &path,
+                json!({"network": {"name": "x"}, "subnet": {"name": "x"}}),
+            )
+            .await;
+        assert_eq!(got.0, 404, "{path}: {}", got.1);
+        let got = n.delete(&other, &path).await;
+        assert_eq!(got.0, 404, "{path}: {}", got.1);
+    }
+    let (_, b) = n.get(&other, "/v2.0/subnets").await;
+    assert_eq!(ids(&b, "subnets"), vec![ext_subnet.clone()], "{b}");
+    neutron_error(
+        &n.post(
+            &other,
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": mine, "cidr": "10.72.0.0/24"}}),
+        )
+        .await,
+        404,
+        "NetworkNotFound",
+    );
+    let (s, _, b) = cloud
+        .call(
+            &other,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({"server": {"name": "x", "flavorRef": "42", "networks": [{"uuid": mine}]}})),
+        )
+        .await;
+    assert_eq!(s, 400, "another project's network: {b}");
+    for (path, body) in [
+        ("/v2.0/networks", json!({"network": {"name": "r"}})),
+        ("/v2.0/routers", json!({"router": {"name": "r"}})),
+    ] {
+        neutron_error(&n.post(&reader, path, body).await, 403, "HTTPForbidden");
+    }
+
+    // A router: its gateway from the external network's pool, an interface on the subnet.
+    neutron_error(
+        &n.post(
+            &demo,
+            "/v2.0/routers",
+            json!({"router": {"name": "r", "external_gateway_info": {"network_id": mine}}}),
+        )
+        .await,
+        400,
+        "HTTPBadRequest",
+    );
+    let (s, b) = n
+        .post(
+            &demo,
+            "/v2.0/routers",
+            json!({"router": {"name": "r", "external_gateway_info": {"network_id": ext}}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let router = b["router"]["id"].as_str().unwrap().to_string();
+    let gw = &b["router"]["external_gateway_info"];
+    assert_eq!(gw["network_id"], ext.as_str(), "{b}");
+    assert_eq!(
+        gw["external_fixed_ips"][0]["subnet_id"],
+        ext_subnet.as_str(),
+        "{b}"
+    );
+    let gw_ip = gw["external_fixed_ips"][0]["ip_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        gw_ip.starts_with("198.51.100.") && gw_ip != "198.51.100.1",
+        "{b}"
+    );
+    let (s, b) = n
+        .put(
+            &demo,
+            &format!("/v2.0/routers/{router}/add_router_interface"),
+            json!({"subnet_id": sub}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let iface = b["port_id"].as_str().unwrap().to_string();
+    assert_eq!(b["subnet_id"], sub.as_str());
+    let (_, b) = n
+        .get(&demo, &format!("/v2.0/ports?device_id={router}"))
+        .await;
+    let mut owners: Vec<(String, String)> = b["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["device_owner"].as_str().unwrap().to_string(),
+                p["fixed_ips"][0]["ip_address"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    owners.sort();
+    assert_eq!(
+        owners,
+        vec![
+            ("network:router_gateway".to_string(), gw_ip.clone()),
+            (
+                "network:router_interface".to_string(),
+                "10.70.0.1".to_string()
+            ),
+        ],
+        "{b}"
+    );
+    let (_, b) = n.get(&demo, &format!("/v2.0/ports/{iface}")).await;
+    assert_eq!(b["port"]["network_id"], mine.as_str(), "{b}");
+    neutron_error(
+        &n.get(&other, &format!("/v2.0/routers/{router}")).await,
+        404,
+        "RouterNotFound",
+    );
+    neutron_error(
+        &n.put(
+            &other,
+            &format!("/v2.0/routers/{router}/add_router_interface"),
+            json!({"subnet_id": sub}),
+        )
+        .await,
+        404,
+        "RouterNotFound",
+    );
+    let theirs = n
+        .make(
+            &other,
+            "routers",
+            "router",
+            json!({"router": {"name": "theirs"}}),
+        )
+        .await;
+    neutron_error(
+        &n.put(
+            &other,
+            &format!("/v2.0/routers/{theirs}/add_router_interface"),
+            json!({"subnet_id": sub}),
+        )
+        .await,
+        404,
+        "SubnetNotFound",
+    );
+    let (_, b) = n.get(&other, "/v2.0/routers").await;
+    assert_eq!(ids(&b, "routers"), vec![theirs.clone()]);
+
+    // In use: the subnet and the router refuse to go; the network too.
+    let (s, b) = n.delete(&demo, &format!("/v2.0/subnets/{sub}")).await;
+    assert_eq!(s, 409, "{b}");
+    neutron_error(
+        &n.delete(&demo, &format!("/v2.0/routers/{router}")).await,
+        409,
+        "RouterInUse",
+    );
+    let (s, b) = n.delete(&demo, &format!("/v2.0/networks/{mine}")).await;
+    assert_eq!(s, 409, "{b}");
+
+    // A floating address from the pool is not the router's.
+    let (s, b) = n
+        .post(
+            &demo,
+            "/v2.0/floatingips",
+            json!({"floatingip": {"floating_network_id": ext}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let fip = b["floatingip"]["floating_ip_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(fip, gw_ip);
+    assert_eq!(b["floatingip"]["floating_network_id"], ext.as_str());
+    let (s, b) = n.delete(&admin, &format!("/v2.0/networks/{ext}")).await;
+    assert_eq!(s, 409, "an address of it is held: {b}");
+
+    // Taken apart in order, nothing is left.
+    let (s, b) = n
+        .put(
+            &demo,
+            &format!("/v2.0/routers/{router}/remove_router_interface"),
+            json!({"subnet_id": sub}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["port_id"].as_str()),
+        (200, Some(iface.as_str())),
+        "{b}"
+    );
+    let (s, b) = n
+        .put(
+            &demo,
+            &format!("/v2.0/routers/{router}"),
+            json!({"router": {"external_gateway_info": {}}}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["router"]["external_gateway_info"].clone()),
+        (200, Value::Null),
+        "{b}"
+    );
+    for (token, path) in [
+        (&demo, format!("/v2.0/routers/{router}")),
+        (&other, format!("/v2.0/routers/{theirs}")),
+        (&demo, format!("/v2.0/floatingips/{fip}")),
+        (&demo, format!("/v2.0/subnets/{sub}")),
+        (&demo, format!("/v2.0/networks/{mine}")),
+        (&admin, format!("/v2.0/networks/{ext}")),
+    ] {
+        let (s, b) = n.delete(token, &path).await;
+        assert_eq!(s, 204, "{path}: {b}");
+    }
+    let (_, b) = n.get(&admin, "/v2.0/networks").await;
+    assert!(!ids(&b, "networks").contains(&ext), "{b}");
+    let (_, b) = n.get(&admin, "/v2.0/subnets").await;
+    assert!(b["subnets"].as_array().unwrap().is_empty(), "{b}");
 }

@@ -420,6 +420,7 @@ async fn a_cloud_schedules_through_wasm_plugins() {
     config.api.image_listen = "127.0.0.1:0".parse().unwrap();
     config.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
     config.api.metadata_listen = "127.0.0.1:0".parse().unwrap();
+    config.api.network_listen = "127.0.0.1:0".parse().unwrap();
     let running = metacloud::start(&config, &metacloud::Role::ALL)
         .await
         .expect("start all");
@@ -610,7 +611,7 @@ async fn swapping_spread_for_pack_under_load_loses_nothing() {
     let toml = |weigher: &str| {
         format!(
             "[service]\nhost = \"swap-0-{tag}\"\ndata_dir = \"{data}\"\n\
-             [api]\nlisten = \"127.0.0.1:0\"\nimage_listen = \"127.0.0.1:0\"\nec2_listen = \"127.0.0.1:0\"\nmetadata_listen = \"127.0.0.1:0\"\n[identity]\nlisten = \"127.0.0.1:0\"\n\
+             [api]\nlisten = \"127.0.0.1:0\"\nimage_listen = \"127.0.0.1:0\"\nec2_listen = \"127.0.0.1:0\"\nmetadata_listen = \"127.0.0.1:0\"\nnetwork_listen = \"127.0.0.1:0\"\n[identity]\nlisten = \"127.0.0.1:0\"\n\
              [compute]\noverride_memory_mb = 65536\noverride_vcpus = 512\ndebug_spawn_delay_ms = 500\n\
              [scheduler]\ndriver = \"wasm\"\nplugin_dir = \"{plugins}\"\n\
              filters = [\"ComputeFilter\", \"RamFilter\", \"VCPUFilter\", \"DiskFilter\"]\n\

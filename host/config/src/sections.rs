@@ -211,9 +211,9 @@ pub struct ApiConfig {
     pub metadata_dialects: Vec<String>,
     /// Address of the Network API (Neutron's port; clients add `/v2.0`).
     pub network_listen: SocketAddr,
-    /// The dialects `network_listen` serves (`openstack-network`). Empty (the default while
-    /// the Network API is being built, issue 15): no listener and no `network` entry in the
-    /// catalog, so clients use Nova's network APIs.
+    /// The dialects `network_listen` serves (`openstack-network`). Empty: no listener and no
+    /// `network` entry in the catalog, so clients use Nova's network APIs (os-networks,
+    /// os-floating-ips, os-security-groups) instead.
     pub network_dialects: Vec<String>,
     /// The secret metadata proxies sign instance ids with; better set through
     /// `METACLOUD_METADATA_SECRET`. Without one, a random secret is made once and kept in
@@ -239,7 +239,7 @@ impl Default for ApiConfig {
             metadata_listen: "127.0.0.1:8775".parse().expect("static address"),
             metadata_dialects: vec!["metadata".into()],
             network_listen: "127.0.0.1:9696".parse().expect("static address"),
-            network_dialects: Vec::new(),
+            network_dialects: vec!["openstack-network".into()],
             metadata_secret: None,
             token: None,
         }

@@ -21,7 +21,34 @@ pub struct FloatingRange {
     pub interface: String,
     pub gateway: Option<String>,
     pub created_at: i64,
+    /// The Network API's view: the range is a subnet of an external network.
+    pub id: String,
+    pub name: String,
+    pub network_id: Option<String>,
+    /// The addresses handed out (the allocation pool), inside `cidr`.
+    pub range_start: String,
+    pub range_end: String,
+    pub dns: Vec<String>,
 }
+
+/// A new floating range; `None`s take the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct NewRange {
+    pub pool: String,
+    pub cidr: String,
+    pub interface: String,
+    pub gateway: Option<String>,
+    /// The external network it belongs to; `None`: the pool's (made if the pool is new).
+    pub network_id: Option<String>,
+    pub name: String,
+    /// Default: every host address but the gateway.
+    pub range_start: Option<String>,
+    pub range_end: Option<String>,
+    pub dns: Vec<String>,
+}
+
+pub(crate) const RANGE_COLUMNS: &str = "cidr, pool, interface, gateway, created_at, id, name, \
+    network_id, first_address, last_address, range_start, range_end, dns";
 
 /// A floating address, with where it points when associated.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -57,14 +84,70 @@ fn floating_from_row(r: &AnyRow) -> Result<FloatingIp, DbError> {
     })
 }
 
-fn range_from_row(r: &AnyRow) -> Result<FloatingRange, DbError> {
+pub(crate) fn range_from_row(r: &AnyRow) -> Result<FloatingRange, DbError> {
+    let c = Cidr::parse(&get::<String>(r, "cidr")?).map_err(DbError::InvalidNetwork)?;
+    let (first, last) = host_span(&c);
+    let dns: String = get(r, "dns")?;
     Ok(FloatingRange {
         cidr: get(r, "cidr")?,
         pool: get(r, "pool")?,
         interface: get(r, "interface")?,
         gateway: get(r, "gateway")?,
         created_at: get(r, "created_at")?,
+        id: get::<Option<String>>(r, "id")?.unwrap_or_else(|| c.to_string_form()),
+        name: get(r, "name")?,
+        network_id: get(r, "network_id")?,
+        range_start: get::<Option<String>>(r, "range_start")?
+            .unwrap_or_else(|| Ipv4Addr::from(first).to_string()),
+        range_end: get::<Option<String>>(r, "range_end")?
+            .unwrap_or_else(|| Ipv4Addr::from(last).to_string()),
+        dns: dns
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
     })
+}
+
+/// The host addresses of a floating range's CIDR (all of a /31 or /32).
+fn host_span(c: &Cidr) -> (u32, u32) {
+    if c.prefix >= 31 {
+        (c.first(), c.last())
+    } else {
+        (c.first() + 1, c.last() - 1)
+    }
+}
+
+/// The external network of `pool`, made (shared, named after the pool) if the pool has
+/// none yet.
+async fn pool_network(
+    tx: &mut Transaction<'_, Any>,
+    pool: &str,
+    now: i64,
+) -> Result<String, DbError> {
+    let row = sqlx::query(
+        "SELECT network_id FROM floating_ranges WHERE pool = $1 AND network_id IS NOT NULL \
+         LIMIT 1",
+    )
+    .bind(pool)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(r) = row {
+        return get(&r, "network_id");
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO networks (id, name, project_id, cidr, first_address, last_address, \
+         gateway, range_start, range_end, dns, mtu, dhcp, driver, multi_host, created_at, \
+         updated_at, external) VALUES ($1, $2, NULL, '', 1, 0, '', '', '', '', 1500, 0, \
+         'external', 0, $3, $3, 1)",
+    )
+    .bind(&id)
+    .bind(pool)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
 }
 
 /// Disassociates the floating addresses of `port` inside `tx`; auto-assigned ones go back
@@ -107,7 +190,8 @@ fn not_found(address: &str) -> DbError {
 
 impl Db {
     /// Makes a floating range in `pool` with a row per host address (the gateway, if any,
-    /// left out). Refuses a range overlapping a network or another floating range.
+    /// left out), as a subnet of the pool's external network (made with the pool). Refuses a
+    /// range overlapping a network or another floating range.
     pub async fn create_floating_range(
         &self,
         pool: &str,
@@ -115,38 +199,64 @@ impl Db {
         interface: &str,
         gateway: Option<&str>,
     ) -> Result<FloatingRange, DbError> {
+        self.create_range(&NewRange {
+            pool: pool.to_string(),
+            cidr: cidr.to_string(),
+            interface: interface.to_string(),
+            gateway: gateway.map(String::from),
+            ..NewRange::default()
+        })
+        .await
+    }
+
+    /// [`Db::create_floating_range`] with every attribute of the Network API's subnet.
+    pub async fn create_range(&self, new: &NewRange) -> Result<FloatingRange, DbError> {
         let invalid = |s: String| DbError::InvalidNetwork(s);
-        if pool.trim().is_empty() || interface.trim().is_empty() {
+        let (pool, cidr, interface) = (new.pool.trim(), new.cidr.trim(), new.interface.trim());
+        if pool.is_empty() || interface.is_empty() {
             return Err(invalid(
                 "a floating range needs a pool and an interface".into(),
             ));
         }
-        let c = Cidr::parse(cidr.trim()).map_err(invalid)?;
+        let c = Cidr::parse(cidr).map_err(invalid)?;
         if c.prefix < 8 {
             return Err(invalid(format!(
                 "the prefix length of {cidr} must be at least 8"
             )));
         }
-        let (first, last) = if c.prefix >= 31 {
-            (c.first(), c.last())
-        } else {
-            (c.first() + 1, c.last() - 1)
+        let in_range = |what: &str, s: &str| -> Result<u32, DbError> {
+            let a = parse_ip(what, s).map_err(invalid)?;
+            if !c.contains(a) {
+                return Err(invalid(format!("{what} {a} is not in {cidr}")));
+            }
+            Ok(u32::from(a))
         };
+        let (mut first, mut last) = host_span(&c);
+        if let Some(s) = &new.range_start {
+            first = in_range("allocation pool start", s)?;
+        }
+        if let Some(e) = &new.range_end {
+            last = in_range("allocation pool end", e)?;
+        }
+        if first > last {
+            return Err(invalid(format!(
+                "the allocation pool {} to {} is empty",
+                Ipv4Addr::from(first),
+                Ipv4Addr::from(last)
+            )));
+        }
         if (last - first) as u64 + 1 > MAX_RANGE_ADDRESSES {
             return Err(invalid(format!(
                 "{cidr} holds more than {MAX_RANGE_ADDRESSES} addresses"
             )));
         }
-        let gateway = match gateway {
-            Some(g) => {
-                let a = parse_ip("gateway", g).map_err(invalid)?;
-                if !c.contains(a) {
-                    return Err(invalid(format!("gateway {a} is not in {cidr}")));
-                }
-                Some(a)
-            }
+        let gateway = match &new.gateway {
+            Some(g) => Some(Ipv4Addr::from(in_range("gateway", g)?)),
             None => None,
         };
+        for d in &new.dns {
+            parse_ip("name server", d).map_err(invalid)?;
+        }
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         bump(&mut tx, "networks").await?;
@@ -156,17 +266,29 @@ impl Db {
                 other,
             });
         }
+        let network_id = match &new.network_id {
+            Some(n) => n.clone(),
+            None => pool_network(&mut tx, pool, now).await?,
+        };
+        let id = uuid::Uuid::new_v4().to_string();
         sqlx::query(
             "INSERT INTO floating_ranges (cidr, pool, interface, gateway, first_address, \
-             last_address, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             last_address, created_at, id, name, network_id, range_start, range_end, dns) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(c.to_string_form())
-        .bind(pool.trim())
-        .bind(interface.trim())
+        .bind(pool)
+        .bind(interface)
         .bind(gateway.map(|g| g.to_string()))
         .bind(c.first() as i64)
         .bind(c.last() as i64)
         .bind(now)
+        .bind(&id)
+        .bind(new.name.trim())
+        .bind(&network_id)
+        .bind(Ipv4Addr::from(first).to_string())
+        .bind(Ipv4Addr::from(last).to_string())
+        .bind(new.dns.join(","))
         .execute(&mut *tx)
         .await?;
         let addresses: Vec<u32> = (first..=last)
@@ -193,16 +315,15 @@ impl Db {
                 q = q
                     .bind(Ipv4Addr::from(*a).to_string())
                     .bind(c.to_string_form())
-                    .bind(pool.trim())
+                    .bind(pool)
                     .bind(now);
             }
             q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        let row = sqlx::query(
-            "SELECT cidr, pool, interface, gateway, created_at FROM floating_ranges \
-             WHERE cidr = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {RANGE_COLUMNS} FROM floating_ranges WHERE cidr = $1"
+        ))
         .bind(c.to_string_form())
         .fetch_one(&self.pool)
         .await?;
@@ -215,7 +336,8 @@ impl Db {
         bump(&mut tx, "networks").await?;
         let done = sqlx::query(
             "DELETE FROM floating_ranges WHERE cidr = $1 AND NOT EXISTS \
-             (SELECT 1 FROM floating_ips WHERE range_cidr = $1 AND project_id IS NOT NULL)",
+             (SELECT 1 FROM floating_ips WHERE range_cidr = $1 \
+             AND (project_id IS NOT NULL OR router_id IS NOT NULL))",
         )
         .bind(cidr)
         .execute(&mut *tx)
@@ -223,8 +345,8 @@ impl Db {
         if done.rows_affected() == 0 {
             let held: i64 = get(
                 &sqlx::query(
-                    "SELECT COUNT(*) AS n FROM floating_ips \
-                     WHERE range_cidr = $1 AND project_id IS NOT NULL",
+                    "SELECT COUNT(*) AS n FROM floating_ips WHERE range_cidr = $1 \
+                     AND (project_id IS NOT NULL OR router_id IS NOT NULL)",
                 )
                 .bind(cidr)
                 .fetch_one(&mut *tx)
@@ -235,7 +357,8 @@ impl Db {
                 return Err(DbError::NotFound(format!("Floating IP range {cidr}")));
             }
             return Err(DbError::Conflict(format!(
-                "Floating IP range {cidr} still has {held} address(es) allocated to projects"
+                "Floating IP range {cidr} still has {held} address(es) allocated to projects \
+                 or routers"
             )));
         }
         tx.commit().await?;
@@ -243,10 +366,9 @@ impl Db {
     }
 
     pub async fn list_floating_ranges(&self) -> Result<Vec<FloatingRange>, DbError> {
-        let rows = sqlx::query(
-            "SELECT cidr, pool, interface, gateway, created_at FROM floating_ranges \
-             ORDER BY pool, first_address",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {RANGE_COLUMNS} FROM floating_ranges ORDER BY pool, first_address"
+        ))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(range_from_row).collect()
@@ -318,7 +440,7 @@ impl Db {
         loop {
             let row = sqlx::query(
                 "SELECT id FROM floating_ips WHERE pool = $1 AND project_id IS NULL \
-                 ORDER BY id LIMIT 1",
+                 AND router_id IS NULL ORDER BY id LIMIT 1",
             )
             .bind(pool)
             .fetch_optional(&mut *tx)
@@ -331,7 +453,7 @@ impl Db {
             let id: i64 = get(&row, "id")?;
             let done = sqlx::query(
                 "UPDATE floating_ips SET project_id = $1, auto_assigned = $2, port_id = $3, \
-                 updated_at = $4 WHERE id = $5 AND project_id IS NULL",
+                 updated_at = $4 WHERE id = $5 AND project_id IS NULL AND router_id IS NULL",
             )
             .bind(project)
             .bind(i64::from(port.is_some()))

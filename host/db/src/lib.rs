@@ -21,9 +21,11 @@ pub mod networks;
 pub mod nodes;
 pub mod quotas;
 pub mod resize;
+pub mod routers;
 mod rows;
 pub mod secgroups;
 pub mod services;
+pub mod subnets;
 
 pub use error::DbError;
 
@@ -132,6 +134,24 @@ impl Db {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| DbError::Migrate(one_line(&e.to_string())))
+    }
+
+    /// Applies the first `n` migrations only (tests of a later migration over older data).
+    #[cfg(test)]
+    pub(crate) async fn migrate_first(&self, n: usize) -> Result<(), DbError> {
+        let all = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let mut first = sqlx::migrate::Migrator {
+            migrations: std::borrow::Cow::Owned(all.migrations[..n].to_vec()),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        first.set_locking(all.locking);
+        first
             .run(&self.pool)
             .await
             .map_err(|e| DbError::Migrate(one_line(&e.to_string())))

@@ -646,3 +646,248 @@ async fn security_groups_default_rules_validation_and_use() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn networks_get_subnets_later_and_routers_take_gateway_addresses_of_external_ones() {
+    use crate::subnets::{BareNetwork, NewSubnet};
+    both(|db| {
+        Box::pin(async move {
+            // A network without a subnet carries no ports and is no usable network yet.
+            let n = db
+                .create_bare_network(&BareNetwork {
+                    name: "tenant".into(),
+                    project_id: Some("p1".into()),
+                    driver: "flat-dhcp".into(),
+                    ..BareNetwork::default()
+                })
+                .await
+                .unwrap();
+            assert!(!n.has_addresses() && n.subnet_id.is_none());
+            assert!(db.list_networks(Some("p1")).await.unwrap().is_empty());
+            assert_eq!(db.network_records(Some("p1")).await.unwrap().len(), 1);
+            assert!(db.network_records(Some("p2")).await.unwrap().is_empty());
+            assert!(matches!(
+                db.allocate_port("i1", "p1", &n.id, None).await,
+                Err(DbError::InvalidNetwork(_))
+            ));
+            let s = db
+                .add_subnet(
+                    &n.id,
+                    &NewSubnet {
+                        name: "tenant-sub".into(),
+                        cidr: "10.80.0.0/28".into(),
+                        dns: vec!["10.80.0.1".into()],
+                        dhcp: true,
+                        ..NewSubnet::default()
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                (
+                    s.gateway.as_deref(),
+                    s.range_start.as_str(),
+                    s.range_end.as_str()
+                ),
+                (Some("10.80.0.1"), "10.80.0.2", "10.80.0.14")
+            );
+            assert_ne!(s.id, n.id);
+            assert!(matches!(
+                db.add_subnet(
+                    &n.id,
+                    &NewSubnet {
+                        cidr: "10.81.0.0/28".into(),
+                        ..NewSubnet::default()
+                    }
+                )
+                .await,
+                Err(DbError::Conflict(_))
+            ));
+            assert_eq!(db.list_networks(Some("p1")).await.unwrap().len(), 1);
+            let port = db.allocate_port("i1", "p1", &n.id, None).await.unwrap();
+            assert_eq!(port.address, "10.80.0.2");
+
+            // An external network's subnet is a floating range with an allocation pool.
+            let ext = db
+                .create_bare_network(&BareNetwork {
+                    name: "ext".into(),
+                    external: true,
+                    ..BareNetwork::default()
+                })
+                .await
+                .unwrap();
+            let es = db
+                .add_subnet(
+                    &ext.id,
+                    &NewSubnet {
+                        cidr: "192.0.2.0/28".into(),
+                        range_start: Some("192.0.2.4".into()),
+                        range_end: Some("192.0.2.6".into()),
+                        interface: "br-ex".into(),
+                        ..NewSubnet::default()
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                (es.range_start.as_str(), es.range_end.as_str()),
+                ("192.0.2.4", "192.0.2.6")
+            );
+            let ext = db.get_network(&ext.id).await.unwrap();
+            assert_eq!(ext.pool.as_deref(), Some("ext"));
+            assert!(db
+                .network_records(Some("p2"))
+                .await
+                .unwrap()
+                .iter()
+                .any(|x| x.id == ext.id));
+            assert_eq!(
+                db.list_subnets(Some("p2")).await.unwrap().len(),
+                1,
+                "the external one"
+            );
+
+            // A router takes the pool's first free address; projects get the others.
+            let r = db.create_router("p1", "r", true).await.unwrap();
+            let r = db.set_router_gateway(&r.id, Some(&ext.id)).await.unwrap();
+            assert_eq!(r.gateway_address.as_deref(), Some("192.0.2.4"));
+            let before = db.get_router(&r.id).await.unwrap();
+            assert!(matches!(
+                db.set_router_gateway(&r.id, Some(&n.id)).await,
+                Err(DbError::InvalidNetwork(_))
+            ));
+            assert_eq!(
+                db.get_router(&r.id).await.unwrap(),
+                before,
+                "a refusal changes nothing"
+            );
+            let f1 = db.allocate_floating("p1", "ext", -1).await.unwrap();
+            let f2 = db.allocate_floating("p1", "ext", -1).await.unwrap();
+            assert_eq!(
+                (f1.address.as_str(), f2.address.as_str()),
+                ("192.0.2.5", "192.0.2.6")
+            );
+            assert!(matches!(
+                db.allocate_floating("p1", "ext", -1).await,
+                Err(DbError::FloatingIpsExhausted { .. })
+            ));
+            let i = db.add_router_interface(&r.id, &s.id).await.unwrap();
+            assert_eq!(
+                (i.address.as_str(), i.network_id.as_str()),
+                ("10.80.0.1", n.id.as_str())
+            );
+            assert!(matches!(
+                db.add_router_interface(&r.id, &s.id).await,
+                Err(DbError::Conflict(_))
+            ));
+
+            // In use: nothing goes while something depends on it.
+            assert!(matches!(
+                db.delete_router(&r.id).await,
+                Err(DbError::Conflict(_))
+            ));
+            assert!(matches!(
+                db.delete_subnet(&s.id).await,
+                Err(DbError::NetworkInUse { .. })
+            ));
+            assert!(db.delete_external_network(&ext.id).await.is_err());
+            db.remove_router_interface(&r.id, Some(&s.id), None)
+                .await
+                .unwrap();
+            db.release_ports_of_instance("i1").await.unwrap();
+            db.delete_subnet(&s.id).await.unwrap();
+            assert!(db.get_network(&n.id).await.unwrap().cidr.is_empty());
+            assert_eq!(db.free_address_count(&n.id).await.unwrap(), 0);
+            // Its addresses are free for another network now.
+            db.create_network(&net("again", "10.80.0.0/28"))
+                .await
+                .unwrap();
+            db.delete_router(&r.id).await.unwrap();
+            let back = db.allocate_floating("p2", "ext", -1).await.unwrap();
+            assert_eq!(
+                back.address, "192.0.2.4",
+                "the router's address went back to the pool"
+            );
+            for f in ["192.0.2.4", "192.0.2.5", "192.0.2.6"] {
+                let project = if f == "192.0.2.4" { "p2" } else { "p1" };
+                db.release_floating(f, project).await.unwrap();
+            }
+            db.delete_external_network(&ext.id).await.unwrap();
+            db.delete_network(&n.id).await.unwrap();
+
+            // A pool made the old way has its external network too.
+            db.create_floating_range("legacy", "198.51.100.0/30", "eth0", None)
+                .await
+                .unwrap();
+            let legacy: Vec<_> = db
+                .network_records(None)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|x| x.external)
+                .collect();
+            assert_eq!(legacy.len(), 1);
+            assert_eq!(
+                (legacy[0].name.as_str(), legacy[0].pool.as_deref()),
+                ("legacy", Some("legacy"))
+            );
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pools_made_before_the_network_api_become_external_networks_on_migration() {
+    for url in [
+        scratch::sqlite_url(),
+        scratch::create_postgres_database().await.unwrap(),
+    ] {
+        let db = Db::connect(&url, 5, Duration::from_secs(10)).await.unwrap();
+        db.migrate_first(10).await.unwrap();
+        let n = db.create_network(&net("old", "10.90.0.0/29")).await;
+        assert!(n.is_err(), "0010 has no subnet_id column yet");
+        sqlx::query(
+            "INSERT INTO floating_ranges (cidr, pool, interface, gateway, first_address, \
+             last_address, created_at) VALUES ('203.0.113.0/30', 'nova', 'eth0', NULL, 1, 2, 7), \
+             ('203.0.113.8/30', 'nova', 'eth0', NULL, 9, 10, 8), \
+             ('203.0.113.16/30', 'other', 'eth0', NULL, 17, 18, 9)",
+        )
+        .execute(db.pool())
+        .await
+        .unwrap();
+        db.migrate().await.unwrap();
+        let ext: Vec<_> = db
+            .network_records(Some("anyone"))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|x| x.external)
+            .collect();
+        let mut got: Vec<(String, Option<String>)> = ext
+            .iter()
+            .map(|x| (x.name.clone(), x.pool.clone()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("nova".to_string(), Some("nova".to_string())),
+                ("other".to_string(), Some("other".to_string()))
+            ]
+        );
+        assert!(ext
+            .iter()
+            .all(|x| x.id.len() == 36 && x.id.split('-').count() == 5));
+        let subnets = db.list_subnets(None).await.unwrap();
+        assert_eq!(subnets.len(), 3);
+        let mut sids: Vec<&str> = subnets.iter().map(|s| s.id.as_str()).collect();
+        sids.sort();
+        sids.dedup();
+        assert_eq!(sids.len(), 3, "each range its own id");
+        assert_eq!(subnets[0].range_start, "203.0.113.1");
+        db.close().await;
+        if url.starts_with("postgres") {
+            scratch::drop_postgres_database(&url).await;
+        }
+    }
+}

@@ -108,6 +108,22 @@ pub struct Network {
     pub multi_host: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// An external network (the Network API's `router:external`): no fixed addresses; its
+    /// subnets are floating ranges of `pool`.
+    pub external: bool,
+    /// The floating pool of an external network once it has a range.
+    pub pool: Option<String>,
+    /// The id of the network's one IPv4 subnet; `None` until one is made (then `cidr` is
+    /// empty and no port can be made on it).
+    pub subnet_id: Option<String>,
+    pub subnet_name: String,
+}
+
+impl Network {
+    /// Whether ports can be made on it: a subnet, and not external.
+    pub fn has_addresses(&self) -> bool {
+        !self.external && !self.cidr.is_empty()
+    }
 }
 
 /// What a new network is made of; `None`s take the defaults.
@@ -164,10 +180,15 @@ pub struct FixedIp {
     pub updated_at: i64,
 }
 
-const NETWORK_COLUMNS: &str = "id, name, project_id, cidr, gateway, range_start, range_end, \
-    dns, segment, bridge, uplink, mtu, dhcp, driver, host, multi_host, created_at, updated_at";
+pub(crate) const NETWORK_COLUMNS: &str = "id, name, project_id, cidr, gateway, range_start, \
+    range_end, dns, segment, bridge, uplink, mtu, dhcp, driver, host, multi_host, created_at, \
+    updated_at, external, subnet_id, subnet_name, (SELECT MIN(r.pool) FROM floating_ranges r \
+    WHERE r.network_id = networks.id) AS pool";
 
-fn network_from_row(r: &AnyRow) -> Result<Network, DbError> {
+/// Networks that carry fixed addresses (the others exist for the Network API only).
+pub(crate) const WITH_ADDRESSES: &str = "external = 0 AND cidr <> ''";
+
+pub(crate) fn network_from_row(r: &AnyRow) -> Result<Network, DbError> {
     let dns: String = get(r, "dns")?;
     Ok(Network {
         id: get(r, "id")?,
@@ -192,6 +213,10 @@ fn network_from_row(r: &AnyRow) -> Result<Network, DbError> {
         multi_host: get::<i64>(r, "multi_host")? != 0,
         created_at: get(r, "created_at")?,
         updated_at: get(r, "updated_at")?,
+        external: get::<i64>(r, "external")? != 0,
+        pool: get(r, "pool")?,
+        subnet_id: get(r, "subnet_id")?,
+        subnet_name: get(r, "subnet_name")?,
     })
 }
 
@@ -262,7 +287,7 @@ pub(crate) async fn overlapping(
 ) -> Result<Option<String>, DbError> {
     let row = sqlx::query(
         "SELECT 'network ' || name || ' (' || cidr || ')' AS what FROM networks \
-         WHERE first_address <= $1 AND last_address >= $2 \
+         WHERE cidr <> '' AND first_address <= $1 AND last_address >= $2 \
          UNION ALL SELECT 'floating range ' || cidr || ' of pool ' || pool AS what \
          FROM floating_ranges WHERE first_address <= $1 AND last_address >= $2",
     )
@@ -278,7 +303,7 @@ fn invalid(s: impl Into<String>) -> DbError {
 }
 
 /// Checks a new network and works out its defaults: (cidr, gateway, range start, end).
-fn plan_network(new: &NewNetwork) -> Result<(Cidr, u32, u32, u32), DbError> {
+pub(crate) fn plan_network(new: &NewNetwork) -> Result<(Cidr, u32, u32, u32), DbError> {
     if new.name.trim().is_empty() {
         return Err(invalid("a network needs a name"));
     }
@@ -352,6 +377,46 @@ fn plan_network(new: &NewNetwork) -> Result<(Cidr, u32, u32, u32), DbError> {
     Ok((cidr, gateway, start, end))
 }
 
+/// The fixed address rows of a network's range (the gateway reserved if it falls inside).
+pub(crate) async fn insert_fixed_ips(
+    tx: &mut Transaction<'_, Any>,
+    id: &str,
+    start: u32,
+    end: u32,
+    gateway: u32,
+    now: i64,
+) -> Result<(), DbError> {
+    // 200 rows (800 parameters) a statement: under SQLite's oldest limit of 999.
+    let addresses: Vec<u32> = (start..=end).collect();
+    for chunk in addresses.chunks(200) {
+        let values = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "(${}, ${}, ${}, ${})",
+                    4 * i + 1,
+                    4 * i + 2,
+                    4 * i + 3,
+                    4 * i + 4
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO fixed_ips (network_id, address, reserved, updated_at) VALUES {values}"
+        );
+        let mut q = sqlx::query(&sql);
+        for a in chunk {
+            q = q
+                .bind(id)
+                .bind(Ipv4Addr::from(*a).to_string())
+                .bind((*a == gateway) as i64)
+                .bind(now);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// Where an address allocation comes from.
 enum Want<'a> {
     Any,
@@ -389,8 +454,8 @@ impl Db {
         sqlx::query(
             "INSERT INTO networks (id, name, project_id, cidr, first_address, last_address, \
              gateway, range_start, range_end, dns, segment, bridge, uplink, mtu, dhcp, driver, \
-             host, multi_host, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-             $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+             host, multi_host, created_at, updated_at, subnet_id) VALUES ($1, $2, $3, $4, $5, \
+             $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
         )
         .bind(&id)
         .bind(new.name.trim())
@@ -418,36 +483,10 @@ impl Db {
         .bind(new.multi_host as i64)
         .bind(now)
         .bind(now)
+        .bind(uuid::Uuid::new_v4().to_string())
         .execute(&mut *tx)
         .await?;
-        // 200 rows (800 parameters) a statement: under SQLite's oldest limit of 999.
-        let addresses: Vec<u32> = (start..=end).collect();
-        for chunk in addresses.chunks(200) {
-            let values = (0..chunk.len())
-                .map(|i| {
-                    format!(
-                        "(${}, ${}, ${}, ${})",
-                        4 * i + 1,
-                        4 * i + 2,
-                        4 * i + 3,
-                        4 * i + 4
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "INSERT INTO fixed_ips (network_id, address, reserved, updated_at) VALUES {values}"
-            );
-            let mut q = sqlx::query(&sql);
-            for a in chunk {
-                q = q
-                    .bind(&id)
-                    .bind(Ipv4Addr::from(*a).to_string())
-                    .bind((*a == gateway) as i64)
-                    .bind(now);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        insert_fixed_ips(&mut tx, &id, start, end, gateway, now).await?;
         tx.commit().await?;
         self.get_network(&id).await
     }
@@ -463,13 +502,14 @@ impl Db {
         network_from_row(&row)
     }
 
-    /// The networks a project may use (its own and the shared ones), or all of them.
+    /// The networks with addresses a project may use (its own and the shared ones), or all
+    /// of them.
     pub async fn list_networks(&self, project: Option<&str>) -> Result<Vec<Network>, DbError> {
         let rows = match project {
             Some(p) => {
                 sqlx::query(&format!(
-                    "SELECT {NETWORK_COLUMNS} FROM networks \
-                     WHERE project_id = $1 OR project_id IS NULL ORDER BY created_at, id"
+                    "SELECT {NETWORK_COLUMNS} FROM networks WHERE {WITH_ADDRESSES} \
+                     AND (project_id = $1 OR project_id IS NULL) ORDER BY created_at, id"
                 ))
                 .bind(p)
                 .fetch_all(&self.pool)
@@ -477,7 +517,8 @@ impl Db {
             }
             None => {
                 sqlx::query(&format!(
-                    "SELECT {NETWORK_COLUMNS} FROM networks ORDER BY created_at, id"
+                    "SELECT {NETWORK_COLUMNS} FROM networks WHERE {WITH_ADDRESSES} \
+                     ORDER BY created_at, id"
                 ))
                 .fetch_all(&self.pool)
                 .await?
@@ -632,6 +673,16 @@ impl Db {
         let net = self.get_network(network).await?;
         if net.project_id.as_deref().is_some_and(|p| p != project) {
             return Err(DbError::NotFound(format!("Network {network}")));
+        }
+        if !net.has_addresses() {
+            return Err(DbError::InvalidNetwork(format!(
+                "Network {network} has no subnet to take an address from{}",
+                if net.external {
+                    " (it is external)"
+                } else {
+                    ""
+                }
+            )));
         }
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_ms();

@@ -49,3 +49,37 @@ pub fn opt_int(m: &Map<String, Value>, key: &str) -> Result<Option<i64>, Fault> 
         ))),
     }
 }
+
+/// An optional boolean attribute (`true`/`false`, or their text as Neutron also takes);
+/// anything else but null is a 400.
+pub fn opt_bool(m: &Map<String, Value>, key: &str) -> Result<Option<bool>, Fault> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(v) => Err(Fault::bad_request(format!(
+            "Invalid input for {key}. Reason: '{v}' is not a valid boolean value."
+        ))),
+    }
+}
+
+/// An optional list of strings; anything else but null is a 400.
+pub fn opt_strings(m: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, Fault> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(Fault::bad_request(format!(
+                    "Invalid input for {key}. Reason: '{other}' is not a valid string."
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(v) => Err(Fault::bad_request(format!(
+            "Invalid input for {key}. Reason: '{v}' is not a list."
+        ))),
+    }
+}

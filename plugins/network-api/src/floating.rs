@@ -10,51 +10,28 @@ use crate::query::{listing, single};
 use crate::{is_admin, ports, Fault, Reply, Request};
 use serde_json::{json, Map, Value};
 
-/// A stable UUID-shaped id for pool `name` (two FNV-1a hashes; the same on every call).
-pub fn pool_id(name: &str) -> String {
-    let fnv = |seed: u64| {
-        name.bytes().fold(seed, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
-    };
-    let (a, b) = (fnv(0xcbf2_9ce4_8422_2325), fnv(0x8422_2325_cbf2_9ce4));
-    format!(
-        "{:08x}-{:04x}-8{:03x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xfff,
-        0x8000 | ((b >> 48) & 0x3fff),
-        b & 0xffff_ffff_ffff
-    )
-}
-
-/// The pools, as `(id, name)`.
-pub fn pools(r: &Request) -> Result<Vec<(String, String)>, Fault> {
-    Ok(compute::list_floating_pools(r.caller()?)
-        .map_err(from_op)?
+/// The external networks, as `(network id, pool)` for those with floating ranges.
+pub fn pools(r: &Request) -> Result<Vec<(String, Option<String>)>, Fault> {
+    Ok(crate::networks::visible(r)?
         .into_iter()
-        .map(|p| (pool_id(&p), p))
+        .filter(|n| n.external)
+        .map(|n| (n.network.id, n.pool))
         .collect())
 }
 
-/// A pool as an external network (every project sees it).
-pub fn external_network(id: &str, name: &str) -> Map<String, Value> {
-    object(json!({
-        "id": id, "name": name, "tenant_id": "", "project_id": "", "status": "ACTIVE",
-        "admin_state_up": true, "shared": false, "router:external": true, "subnets": [],
-        "mtu": 1500, "description": "floating addresses of pool ".to_string() + name,
-        "tags": [], "revision_number": 0, "port_security_enabled": true,
-        "availability_zone_hints": [], "availability_zones": ["nova"],
-        "ipv4_address_scope": null, "ipv6_address_scope": null, "l2_adjacency": true,
-        "is_default": false,
-    }))
+/// The external network of `pool`.
+fn network_of(pools: &[(String, Option<String>)], pool: &str) -> Option<String> {
+    pools
+        .iter()
+        .find(|(_, p)| p.as_deref() == Some(pool))
+        .map(|(id, _)| id.clone())
 }
 
-fn view(f: &FloatingIp, port: Option<&PortDetail>) -> Map<String, Value> {
+fn view(f: &FloatingIp, port: Option<&PortDetail>, network: Option<String>) -> Map<String, Value> {
     let project = f.project_id.clone().unwrap_or_default();
     object(json!({
         "id": f.address, "floating_ip_address": f.address,
-        "floating_network_id": pool_id(&f.pool), "router_id": null,
+        "floating_network_id": network, "router_id": null,
         "port_id": port.map(|p| p.port.id.clone()), "fixed_ip_address": f.fixed_address,
         "status": if f.fixed_address.is_some() { "ACTIVE" } else { "DOWN" },
         "tenant_id": project, "project_id": project, "description": "", "tags": [],
@@ -93,9 +70,10 @@ fn not_found(id: &str) -> Reply {
 
 pub fn list(r: &Request) -> Result<Reply, Fault> {
     let ports = ports::visible(r)?;
+    let pools = pools(r)?;
     let items = visible(r)?
         .iter()
-        .map(|f| view(f, port_of(f, &ports)))
+        .map(|f| view(f, port_of(f, &ports), network_of(&pools, &f.pool)))
         .collect();
     listing(r, "floatingips", items)
 }
@@ -106,7 +84,7 @@ fn one(r: &Request, id: &str) -> Result<Option<FloatingIp>, Fault> {
 
 fn shown(r: &Request, status: u16, f: &FloatingIp) -> Result<Reply, Fault> {
     let ports = ports::visible(r)?;
-    let v = view(f, port_of(f, &ports));
+    let v = view(f, port_of(f, &ports), network_of(&pools(r)?, &f.pool));
     Ok(if status == 200 {
         single(r, "floatingip", v)
     } else {
@@ -178,6 +156,11 @@ pub fn create(r: &Request) -> Result<Reply, Fault> {
             format!("External network {network} could not be found."),
         ));
     };
+    let Some(pool) = pool else {
+        return Err(Fault::bad_request(format!(
+            "Bad floatingip request: Network {network} does not contain any IPv4 subnet."
+        )));
+    };
     let f = match compute::allocate_floating_ip(r.caller()?, Some(&pool)) {
         Ok(f) => f,
         // The host answers a quota refusal as Nova does (403): Neutron's is a 409.
@@ -229,19 +212,4 @@ pub fn delete(r: &Request) -> Result<Reply, Fault> {
     }
     compute::release_floating_ip(r.caller()?, id).map_err(from_op)?;
     Ok(Reply::empty(204))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pool_id;
-
-    #[test]
-    fn pool_ids_are_stable_and_distinct() {
-        assert_eq!(pool_id("public"), pool_id("public"));
-        assert_ne!(pool_id("public"), pool_id("nova"));
-        let id = pool_id("public");
-        assert_eq!(id.len(), 36);
-        assert_eq!(&id[14..15], "8");
-        assert!(id.split('-').map(str::len).eq([8, 4, 4, 4, 12]));
-    }
 }

@@ -1,11 +1,11 @@
-//! Networks and their subnets (read). A network here is one IPv4 range: its Neutron view
-//! is a network with one subnet of the same id.
+//! Networks and subnets. A network here has at most one IPv4 subnet (its addresses); an
+//! external network's subnets are its floating ranges. Members make their project's own;
+//! external and shared networks are the admins'.
 
 use crate::bindings::metacloud::api::compute;
-use crate::bindings::metacloud::api::types::Network;
-use crate::body::object;
+use crate::bindings::metacloud::api::types::{NetworkRecord, NetworkSpec, Subnet, SubnetCreate};
+use crate::body::{envelope, object, opt_bool, opt_int, opt_string, opt_strings};
 use crate::errors::{self, from_op};
-use crate::floating;
 use crate::query::{listing, single};
 use crate::{is_admin, Fault, Reply, Request};
 use serde_json::{json, Map, Value};
@@ -33,95 +33,319 @@ pub fn timestamp(ms: i64) -> String {
     )
 }
 
-/// A network as Neutron shows it; `admin` adds the provider attributes.
-pub fn network_view(n: &Network, admin: bool) -> Map<String, Value> {
-    let project = n.project_id.clone().unwrap_or_default();
+/// A network as Neutron shows it, with the ids of its subnets; `admin` adds the provider
+/// attributes.
+pub fn network_view(n: &NetworkRecord, subnets: &[Subnet], admin: bool) -> Map<String, Value> {
+    let net = &n.network;
+    let project = net.project_id.clone().unwrap_or_default();
+    let ids: Vec<&str> = subnets
+        .iter()
+        .filter(|s| s.network_id == net.id)
+        .map(|s| s.id.as_str())
+        .collect();
     let mut v = json!({
-        "id": n.id, "name": n.label, "tenant_id": project, "project_id": project,
-        "status": "ACTIVE", "admin_state_up": true, "shared": n.project_id.is_none(),
-        "router:external": false, "subnets": [n.id], "mtu": n.mtu,
+        "id": net.id, "name": net.label, "tenant_id": project, "project_id": project,
+        "status": "ACTIVE", "admin_state_up": true,
+        "shared": net.project_id.is_none() && !n.external,
+        "router:external": n.external, "subnets": ids, "mtu": net.mtu,
         "description": "", "tags": [], "revision_number": 0,
         "port_security_enabled": true, "availability_zone_hints": [],
         "availability_zones": ["nova"], "ipv4_address_scope": null,
         "ipv6_address_scope": null, "l2_adjacency": true, "is_default": false,
-        "created_at": timestamp(n.created_at), "updated_at": timestamp(n.updated_at),
+        "created_at": timestamp(net.created_at), "updated_at": timestamp(net.updated_at),
     });
     if admin {
-        v["provider:network_type"] = json!(if n.vlan.is_some() { "vxlan" } else { "flat" });
-        v["provider:physical_network"] = json!(n.bridge_interface);
-        v["provider:segmentation_id"] = json!(n.vlan);
+        let kind = match (n.external, net.vlan) {
+            (true, _) | (false, None) => "flat",
+            (false, Some(_)) => "vxlan",
+        };
+        v["provider:network_type"] = json!(kind);
+        v["provider:physical_network"] = json!(net.bridge_interface);
+        v["provider:segmentation_id"] = json!(net.vlan);
     }
     object(v)
 }
 
-/// A network's one subnet as Neutron shows it.
-pub fn subnet_view(n: &Network) -> Map<String, Value> {
-    let project = n.project_id.clone().unwrap_or_default();
+/// A subnet as Neutron shows it.
+pub fn subnet_view(s: &Subnet) -> Map<String, Value> {
+    let project = s.project_id.clone().unwrap_or_default();
     object(json!({
-        "id": n.id, "name": n.label, "network_id": n.id,
+        "id": s.id, "name": s.name, "network_id": s.network_id,
         "tenant_id": project, "project_id": project,
-        "cidr": n.cidr, "ip_version": 4, "gateway_ip": n.gateway,
-        "enable_dhcp": n.enable_dhcp,
-        "allocation_pools": [{"start": n.dhcp_start, "end": n.dhcp_end}],
-        "dns_nameservers": n.dns, "host_routes": [], "ipv6_ra_mode": null,
+        "cidr": s.cidr, "ip_version": 4, "gateway_ip": s.gateway,
+        "enable_dhcp": s.enable_dhcp,
+        "allocation_pools": [{"start": s.allocation_start, "end": s.allocation_end}],
+        "dns_nameservers": s.dns, "host_routes": [], "ipv6_ra_mode": null,
         "ipv6_address_mode": null, "subnetpool_id": null, "description": "",
         "tags": [], "service_types": [], "revision_number": 0,
-        "created_at": timestamp(n.created_at), "updated_at": timestamp(n.updated_at),
+        "created_at": timestamp(s.created_at), "updated_at": timestamp(s.updated_at),
     }))
 }
 
-/// The networks the caller sees: its project's and the shared ones (every one for admins,
-/// as Neutron lists them).
-fn visible(r: &Request) -> Result<Vec<Network>, Fault> {
-    compute::list_networks(r.caller()?, is_admin(r)).map_err(from_op)
+/// The networks the caller sees: its project's, the shared and the external ones (every
+/// one for admins, as Neutron lists them).
+pub fn visible(r: &Request) -> Result<Vec<NetworkRecord>, Fault> {
+    compute::list_network_records(r.caller()?, is_admin(r)).map_err(from_op)
 }
 
-fn find(r: &Request, id: &str) -> Result<Option<Network>, Fault> {
-    Ok(visible(r)?.into_iter().find(|n| n.id == id))
+/// The subnets of the networks the caller sees.
+pub fn subnets(r: &Request) -> Result<Vec<Subnet>, Fault> {
+    compute::list_subnets(r.caller()?, is_admin(r)).map_err(from_op)
+}
+
+pub fn find(r: &Request, id: &str) -> Result<Option<NetworkRecord>, Fault> {
+    Ok(visible(r)?.into_iter().find(|n| n.network.id == id))
+}
+
+fn network_not_found(id: &str) -> Reply {
+    errors::typed(
+        404,
+        "NetworkNotFound",
+        format!("Network {id} could not be found."),
+    )
+}
+
+fn subnet_not_found(id: &str) -> Reply {
+    errors::typed(
+        404,
+        "SubnetNotFound",
+        format!("Subnet {id} could not be found."),
+    )
+}
+
+/// A refusal of the host as Neutron's error, with Neutron's type for what it recognises.
+fn refused(e: Fault, in_use: &str) -> Result<Reply, Fault> {
+    match e.status {
+        409 if e.message.contains("in use") || e.message.contains("Unable to complete") => {
+            Ok(errors::typed(409, in_use, &e.message))
+        }
+        403 => Ok(errors::typed(403, "PolicyNotAuthorized", &e.message)),
+        _ => Err(e),
+    }
+}
+
+fn shown_network(r: &Request, status: u16, n: &NetworkRecord) -> Result<Reply, Fault> {
+    let v = network_view(n, &subnets(r)?, is_admin(r));
+    Ok(if status == 200 {
+        single(r, "network", v)
+    } else {
+        Reply::json(status, &json!({ "network": Value::Object(v) }))
+    })
 }
 
 pub fn list(r: &Request) -> Result<Reply, Fault> {
     let admin = is_admin(r);
-    let mut items: Vec<Map<String, Value>> =
-        visible(r)?.iter().map(|n| network_view(n, admin)).collect();
-    items.extend(
-        floating::pools(r)?
-            .iter()
-            .map(|(id, name)| floating::external_network(id, name)),
-    );
+    let subnets = subnets(r)?;
+    let items = visible(r)?
+        .iter()
+        .map(|n| network_view(n, &subnets, admin))
+        .collect();
     listing(r, "networks", items)
 }
 
 pub fn show(r: &Request) -> Result<Reply, Fault> {
     let id = r.param("id");
-    if let Some((id, name)) = floating::pools(r)?.into_iter().find(|(p, _)| p == id) {
-        return Ok(single(r, "network", floating::external_network(&id, &name)));
+    match find(r, id)? {
+        Some(n) => shown_network(r, 200, &n),
+        None => Ok(network_not_found(id)),
     }
-    Ok(match find(r, id)? {
-        Some(n) => single(r, "network", network_view(&n, is_admin(r))),
-        None => errors::typed(
-            404,
-            "NetworkNotFound",
-            format!("Network {id} could not be found."),
-        ),
-    })
+}
+
+/// The project a new resource is for: `project_id` (or `tenant_id`) of the body, else the
+/// caller's.
+pub fn owner(r: &Request, m: &Map<String, Value>) -> Result<String, Fault> {
+    let given = match opt_string(m, "project_id")? {
+        Some(p) => Some(p),
+        None => opt_string(m, "tenant_id")?,
+    };
+    Ok(given.unwrap_or_else(|| {
+        r.caller
+            .as_ref()
+            .map(|c| c.project_id.clone())
+            .unwrap_or_default()
+    }))
+}
+
+pub fn create(r: &Request) -> Result<Reply, Fault> {
+    let m = envelope(r, "network")?;
+    let external = opt_bool(&m, "router:external")?.unwrap_or(false);
+    let shared = opt_bool(&m, "shared")?.unwrap_or(false);
+    let spec = NetworkSpec {
+        name: opt_string(&m, "name")?.unwrap_or_default(),
+        project_id: if shared { None } else { Some(owner(r, &m)?) },
+        external,
+        mtu: opt_int(&m, "mtu")?,
+    };
+    match compute::create_network_record(r.caller()?, &spec) {
+        Ok(n) => shown_network(r, 201, &n),
+        Err(e) => refused(from_op(e), "NetworkInUse"),
+    }
+}
+
+pub fn update(r: &Request) -> Result<Reply, Fault> {
+    let id = r.param("id");
+    let m = envelope(r, "network")?;
+    if find(r, id)?.is_none() {
+        return Ok(network_not_found(id));
+    }
+    if m.contains_key("router:external") {
+        return Err(Fault::bad_request(
+            "Invalid input for operation: router:external cannot be changed here; make a new network.",
+        ));
+    }
+    let name = opt_string(&m, "name")?;
+    let shared = opt_bool(&m, "shared")?;
+    match compute::update_network_record(r.caller()?, id, name.as_deref(), shared) {
+        Ok(n) => shown_network(r, 200, &n),
+        Err(e) => refused(from_op(e), "InvalidSharedSetting"),
+    }
+}
+
+pub fn delete(r: &Request) -> Result<Reply, Fault> {
+    let id = r.param("id");
+    if find(r, id)?.is_none() {
+        return Ok(network_not_found(id));
+    }
+    match compute::delete_network_record(r.caller()?, id) {
+        Ok(()) => Ok(Reply::empty(204)),
+        Err(e) => refused(from_op(e), "NetworkInUse"),
+    }
 }
 
 pub fn list_subnets(r: &Request) -> Result<Reply, Fault> {
-    let items = visible(r)?.iter().map(subnet_view).collect();
+    let items = subnets(r)?.iter().map(subnet_view).collect();
     listing(r, "subnets", items)
+}
+
+fn find_subnet(r: &Request, id: &str) -> Result<Option<Subnet>, Fault> {
+    Ok(subnets(r)?.into_iter().find(|s| s.id == id))
+}
+
+fn shown_subnet(r: &Request, status: u16, s: &Subnet) -> Reply {
+    let v = subnet_view(s);
+    if status == 200 {
+        single(r, "subnet", v)
+    } else {
+        Reply::json(status, &json!({ "subnet": Value::Object(v) }))
+    }
 }
 
 pub fn show_subnet(r: &Request) -> Result<Reply, Fault> {
     let id = r.param("id");
-    Ok(match find(r, id)? {
-        Some(n) => single(r, "subnet", subnet_view(&n)),
-        None => errors::typed(
-            404,
-            "SubnetNotFound",
-            format!("Subnet {id} could not be found."),
-        ),
+    Ok(match find_subnet(r, id)? {
+        Some(s) => shown_subnet(r, 200, &s),
+        None => subnet_not_found(id),
     })
+}
+
+/// The one allocation pool a subnet may have here, as (start, end).
+fn allocation_pool(m: &Map<String, Value>) -> Result<(Option<String>, Option<String>), Fault> {
+    let pools = match m.get("allocation_pools") {
+        None | Some(Value::Null) => return Ok((None, None)),
+        Some(Value::Array(a)) => a,
+        Some(_) => {
+            return Err(Fault::bad_request(
+                "Invalid input for allocation_pools. Reason: not a list of pools.",
+            ))
+        }
+    };
+    match pools.as_slice() {
+        [] => Ok((None, None)),
+        [Value::Object(p)] => Ok((opt_string(p, "start")?, opt_string(p, "end")?)),
+        [_] => Err(Fault::bad_request(
+            "Invalid input for allocation_pools. Reason: a pool is an object with start and end.",
+        )),
+        _ => Err(Fault::bad_request(
+            "Invalid input for allocation_pools. Reason: one allocation pool per subnet is served here.",
+        )),
+    }
+}
+
+pub fn create_subnet(r: &Request) -> Result<Reply, Fault> {
+    let m = envelope(r, "subnet")?;
+    let network = opt_string(&m, "network_id")?.ok_or_else(|| {
+        Fault::bad_request("Failed to parse request. Required attribute 'network_id' not specified")
+    })?;
+    match opt_int(&m, "ip_version")? {
+        None | Some(4) => {}
+        Some(6) => {
+            return Err(Fault::bad_request(
+                "Invalid input for operation: IPv6 subnets are not served here.",
+            ))
+        }
+        Some(v) => {
+            return Err(Fault::bad_request(format!(
+                "Invalid input for ip_version. Reason: {v} is not in [4, 6]."
+            )))
+        }
+    }
+    let cidr = opt_string(&m, "cidr")?.ok_or_else(|| {
+        Fault::bad_request(
+            "Bad subnets request: a cidr must be specified in the absence of a subnet pool.",
+        )
+    })?;
+    if find(r, &network)?.is_none() {
+        return Ok(network_not_found(&network));
+    }
+    let (start, end) = allocation_pool(&m)?;
+    let s = SubnetCreate {
+        network_id: network,
+        name: opt_string(&m, "name")?.unwrap_or_default(),
+        cidr,
+        gateway: opt_string(&m, "gateway_ip")?,
+        allocation_start: start,
+        allocation_end: end,
+        dns: opt_strings(&m, "dns_nameservers")?.unwrap_or_default(),
+        enable_dhcp: opt_bool(&m, "enable_dhcp")?.unwrap_or(true),
+    };
+    match compute::create_subnet(r.caller()?, &s) {
+        Ok(s) => Ok(shown_subnet(r, 201, &s)),
+        Err(e) => {
+            let f = from_op(e);
+            if f.status == 409 && f.message.contains("overlaps") {
+                return Ok(errors::typed(400, "InvalidInput", &f.message));
+            }
+            refused(f, "SubnetInUse")
+        }
+    }
+}
+
+pub fn update_subnet(r: &Request) -> Result<Reply, Fault> {
+    let id = r.param("id");
+    let m = envelope(r, "subnet")?;
+    if find_subnet(r, id)?.is_none() {
+        return Ok(subnet_not_found(id));
+    }
+    for fixed in [
+        "cidr",
+        "network_id",
+        "ip_version",
+        "allocation_pools",
+        "gateway_ip",
+    ] {
+        if m.contains_key(fixed) {
+            return Err(Fault::bad_request(format!(
+                "Invalid input for operation: {fixed} cannot be changed here."
+            )));
+        }
+    }
+    let name = opt_string(&m, "name")?;
+    let dns = opt_strings(&m, "dns_nameservers")?;
+    match compute::update_subnet(r.caller()?, id, name.as_deref(), dns.as_deref()) {
+        Ok(s) => Ok(shown_subnet(r, 200, &s)),
+        Err(e) => refused(from_op(e), "SubnetInUse"),
+    }
+}
+
+pub fn delete_subnet(r: &Request) -> Result<Reply, Fault> {
+    let id = r.param("id");
+    if find_subnet(r, id)?.is_none() {
+        return Ok(subnet_not_found(id));
+    }
+    match compute::delete_subnet(r.caller()?, id) {
+        Ok(()) => Ok(Reply::empty(204)),
+        Err(e) => refused(from_op(e), "SubnetInUse"),
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,11 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
         "Expose functions for quotas usage statistics per project",
     ),
     (
+        "router",
+        "Neutron L3 Router",
+        "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.",
+    ),
+    (
         "external-net",
         "Neutron external network",
         "Adds external network attribute to network resource.",
@@ -50,6 +55,7 @@ pub fn resources(r: &Request) -> Result<Reply, Fault> {
         ("subnet", "subnets"),
         ("port", "ports"),
         ("floatingip", "floatingips"),
+        ("router", "routers"),
         ("security_group", "security-groups"),
         ("security_group_rule", "security-group-rules"),
     ]

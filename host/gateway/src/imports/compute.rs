@@ -9,8 +9,9 @@ use metacloud_api::{ActionEnv, ApiError, ComputeApi, Context, CreateRequest};
 use metacloud_db::instances::{Instance, ServerFilter};
 use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::compute::{
-    FixedIp, FloatingIp, FloatingRange, Network, NetworkCreate, Port, PortDetail, SecurityGroup,
-    SecurityGroupRule, SecurityGroupRuleCreate, ServerNetworkInfo, ServerNetworking,
+    FixedIp, FloatingIp, FloatingRange, Network, NetworkCreate, NetworkRecord, NetworkSpec, Port,
+    PortDetail, Router, RouterInterface, SecurityGroup, SecurityGroupRule, SecurityGroupRuleCreate,
+    ServerNetworkInfo, ServerNetworking, Subnet, SubnetCreate,
 };
 use metacloud_plugins::api::{
     compute, pack_servers, signatures, Aggregate, AvailabilityZone, BackupSpec, Caller,
@@ -555,6 +556,114 @@ impl compute::Host for ComputeHost {
 
     fn list_ports(&mut self, c: Caller, all_projects: bool) -> Result<Vec<PortDetail>, OpError> {
         self.net_list_ports(&c, all_projects)
+    }
+
+    fn list_network_records(
+        &mut self,
+        c: Caller,
+        all_projects: bool,
+    ) -> Result<Vec<NetworkRecord>, OpError> {
+        self.na_list_networks(&c, all_projects)
+    }
+
+    fn create_network_record(
+        &mut self,
+        c: Caller,
+        n: NetworkSpec,
+    ) -> Result<NetworkRecord, OpError> {
+        self.na_create_network(&c, n)
+    }
+
+    fn update_network_record(
+        &mut self,
+        c: Caller,
+        id: String,
+        name: Option<String>,
+        shared: Option<bool>,
+    ) -> Result<NetworkRecord, OpError> {
+        self.na_update_network(&c, &id, name.as_deref(), shared)
+    }
+
+    fn delete_network_record(&mut self, c: Caller, id: String) -> Result<(), OpError> {
+        self.na_delete_network(&c, &id)
+    }
+
+    fn list_subnets(&mut self, c: Caller, all_projects: bool) -> Result<Vec<Subnet>, OpError> {
+        self.na_list_subnets(&c, all_projects)
+    }
+
+    fn create_subnet(&mut self, c: Caller, s: SubnetCreate) -> Result<Subnet, OpError> {
+        self.na_create_subnet(&c, s)
+    }
+
+    fn update_subnet(
+        &mut self,
+        c: Caller,
+        id: String,
+        name: Option<String>,
+        dns: Option<Vec<String>>,
+    ) -> Result<Subnet, OpError> {
+        self.na_update_subnet(&c, &id, name.as_deref(), dns.as_deref())
+    }
+
+    fn delete_subnet(&mut self, c: Caller, id: String) -> Result<(), OpError> {
+        self.na_delete_subnet(&c, &id)
+    }
+
+    fn list_routers(&mut self, c: Caller, all_projects: bool) -> Result<Vec<Router>, OpError> {
+        self.na_list_routers(&c, all_projects)
+    }
+
+    fn create_router(
+        &mut self,
+        c: Caller,
+        project_id: Option<String>,
+        name: String,
+        admin_state_up: bool,
+        gateway: Option<String>,
+    ) -> Result<Router, OpError> {
+        self.na_create_router(
+            &c,
+            project_id.as_deref(),
+            &name,
+            admin_state_up,
+            gateway.as_deref(),
+        )
+    }
+
+    fn update_router(
+        &mut self,
+        c: Caller,
+        id: String,
+        name: Option<String>,
+        admin_state_up: Option<bool>,
+        gateway: Option<Option<String>>,
+    ) -> Result<Router, OpError> {
+        let gateway = gateway.as_ref().map(|g| g.as_deref());
+        self.na_update_router(&c, &id, name.as_deref(), admin_state_up, gateway)
+    }
+
+    fn delete_router(&mut self, c: Caller, id: String) -> Result<(), OpError> {
+        self.na_delete_router(&c, &id)
+    }
+
+    fn add_router_interface(
+        &mut self,
+        c: Caller,
+        id: String,
+        subnet_id: String,
+    ) -> Result<RouterInterface, OpError> {
+        self.na_router_interface(&c, &id, Some(&subnet_id), (None, None))
+    }
+
+    fn remove_router_interface(
+        &mut self,
+        c: Caller,
+        id: String,
+        subnet_id: Option<String>,
+        port_id: Option<String>,
+    ) -> Result<RouterInterface, OpError> {
+        self.na_router_interface(&c, &id, None, (subnet_id.as_deref(), port_id.as_deref()))
     }
 
     fn list_servers(&mut self, c: Caller, q: ServerQuery) -> Result<Vec<Server>, OpError> {

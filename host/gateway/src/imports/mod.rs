@@ -6,6 +6,7 @@ mod identity;
 mod images;
 pub mod metadata;
 mod network;
+mod network_api;
 
 use crate::caller::Established;
 use crate::sealed::Seals;

@@ -13,7 +13,7 @@ use metacloud_plugins::api::compute::{
 };
 use metacloud_plugins::api::{Caller, OpError};
 
-fn wit_network(n: metacloud_db::networks::Network) -> Network {
+pub(super) fn wit_network(n: metacloud_db::networks::Network) -> Network {
     Network {
         id: n.id,
         label: n.name,

@@ -16,7 +16,9 @@ mod groups;
 pub mod hosts;
 pub mod keypairs;
 pub mod network;
+mod routers;
 pub mod snapshots;
+mod subnets;
 
 pub use actions::ActionEnv;
 pub use compute::{ComputeApi, CreateRequest, InstanceBrief, InstanceView};

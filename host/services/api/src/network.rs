@@ -196,7 +196,7 @@ pub struct GroupView {
 }
 
 fn visible_network(ctx: &Context, n: &Network) -> bool {
-    ctx.is_admin() || n.project_id.as_deref().is_none_or(|p| p == ctx.project_id)
+    crate::subnets::sees(ctx, n)
 }
 
 impl ComputeApi {
