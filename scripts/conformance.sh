@@ -2,10 +2,12 @@
 # Runs the shared conformance scripts against a fresh `metacloud all` (embedded defaults,
 # the ports OpenStack users know) with real clients nobody here wrote.
 #
-#   scripts/conformance.sh [openstack-cli|ec2|ec2-network|metadata|tempest|guest ...]   (default: openstack-cli)
+#   scripts/conformance.sh [openstack-cli|openstack-network-cli|ec2|ec2-network|metadata|tempest|guest|network-guest ...]
+#   (default: openstack-cli)
 #
-# `ec2-network` is ours (tests/conformance/ec2-network.sh: EC2 addresses and security groups
-# with boto3); the others are ../shared/conformance's.
+# `ec2-network` and `network-guest` are ours (tests/conformance/: EC2 addresses and security
+# groups with boto3; a real guest on a network made through the Network API, reached at its
+# floating address); the others are ../shared/conformance's.
 # `guest` boots a real guest (../shared/guest/build-guest.sh) with the openstack CLI and reads
 # its marker from `openstack console log show`; run it with METACLOUD_CONFORMANCE_CONFIG=
 # examples/qemu.toml (the compute worker on qemu:///system).
@@ -23,6 +25,15 @@ unset PYTHONUNBUFFERED
 # The metadata proxy's shared secret, for metadata.sh's signing proxy.
 export METADATA_SECRET="conformance-$(date +%s)-$RANDOM"
 config=${METACLOUD_CONFORMANCE_CONFIG:-examples/all-in-one.toml}
+# METACLOUD_CONFORMANCE_NETWORK_API=off: the same cloud without the Network API (no `network`
+# in the catalog), so clients and tempest use Nova's network APIs, as before issue 15.
+if [ "${METACLOUD_CONFORMANCE_NETWORK_API:-on}" = off ]; then
+  derived=$(mktemp --suffix=.toml)
+  sed -e "s#\"\.\./plugins#\"$(cd "$(dirname "$config")/.." && pwd)/plugins#" \
+      -e 's#^network_dialects = .*#network_dialects = []#' "$config" > "$derived"
+  grep -q '^network_dialects = \[\]' "$derived" || sed -i '/^\[api\]/a network_dialects = []' "$derived"
+  config=$derived
+fi
 # Networks outlive their worker by design (a restart finds them); this run's go with it:
 # its DHCP servers and the namespaces its worker recorded (examples/qemu.toml has one).
 remove_networks() {
@@ -76,7 +87,7 @@ tempest_networks() {
   "${admin[@]}" network create --external tempest-public
   "${admin[@]}" subnet create --network tempest-public --subnet-range 198.51.100.0/24 --no-dhcp tempest-public-sub
   "${admin[@]}" network create --share tempest-private
-  "${admin[@]}" subnet create --network tempest-private --subnet-range 10.100.0.0/20 tempest-private-sub
+  "${admin[@]}" subnet create --network tempest-private --subnet-range 10.254.0.0/20 tempest-private-sub
 }
 # metadata.sh crawls on behalf of one instance: boot one (key pair, user data) first.
 metadata_run() {
@@ -157,6 +168,7 @@ for name in "${@:-openstack-cli}"; do
   else
     first=$(grep -m1 '^FAIL' "$data/$name.out" || true)
     cp "$data/$name.out" "/tmp/conformance-$name.first.out"
+    cp "$log" "/tmp/conformance-$name.first.log"
     stop_cloud
     start_cloud
     if bash "$script" "$data/clouds.yaml" >"$data/$name.retry" 2>&1; then

@@ -18,14 +18,20 @@ cargo test --manifest-path plugins/Cargo.toml -p openstack-api -p admin-api -p i
 bash scripts/lint.sh 2>&1 | tee -a "$log" || status=1
 # Real OpenStack and AWS clients against `metacloud all` (../shared/conformance, and ours in
 # tests/conformance: boto3 on EC2 addresses and security groups): the openstack
-# CLI workflow, boto3 and the aws CLI on the EC2 API, cloud-init's metadata crawlers, and
-# tempest's compute API groups (known failures: scripts/tempest-known-failures.txt).
-bash scripts/conformance.sh openstack-cli ec2 ec2-network metadata tempest 2>&1 | tee -a "$log" || status=1
-# A real guest on qemu:///system, booted and read back with the openstack CLI.
+# CLI workflow, its network commands over the Network API, boto3 and the aws CLI on the EC2
+# API, cloud-init's metadata crawlers, and tempest's compute API groups (known failures:
+# scripts/tempest-known-failures.txt).
+bash scripts/conformance.sh openstack-cli openstack-network-cli ec2 ec2-network metadata 2>&1 | tee -a "$log" || status=1
+# tempest with the Network API off (Nova's network APIs): its network mode (issue 15) does
+# not reach its target yet; `METACLOUD_CONFORMANCE_NETWORK_API=on` runs it that way.
+METACLOUD_CONFORMANCE_NETWORK_API=${METACLOUD_CONFORMANCE_NETWORK_API:-off} bash scripts/conformance.sh tempest 2>&1 | tee -a "$log" || status=1
+# A real guest on qemu:///system, booted and read back with the openstack CLI; and one on a
+# network made through the Network API: DHCP, a floating address answering curl from an
+# outside namespace, a deleted rule closing it within 5 s (tests/conformance/network-guest.sh).
 if [ "${METACLOUD_SKIP_QEMU:-}" = 1 ]; then
   echo "!!! SKIPPED: real guests on qemu:///system (METACLOUD_SKIP_QEMU=1) !!!" | tee -a "$log"
 else
-  METACLOUD_CONFORMANCE_CONFIG=examples/qemu.toml bash scripts/conformance.sh guest 2>&1 | tee -a "$log" || status=1
+  METACLOUD_CONFORMANCE_CONFIG=examples/qemu.toml bash scripts/conformance.sh guest network-guest 2>&1 | tee -a "$log" || status=1
 fi
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')

@@ -683,6 +683,29 @@ impl Db {
 
     /// (instance, group project, group name) of every membership of any of `instances`
     /// (one query per 500), for a page of servers.
+    /// The projects of those of `instances` that exist (one query per 500).
+    pub async fn projects_of_instances(
+        &self,
+        instances: &[String],
+    ) -> Result<Vec<(String, String)>, DbError> {
+        let mut out = Vec::new();
+        for chunk in instances.chunks(500) {
+            let marks = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("SELECT uuid, project_id FROM instances WHERE uuid IN ({marks})");
+            let mut q = sqlx::query(&sql);
+            for i in chunk {
+                q = q.bind(i);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push((get(&r, "uuid")?, get(&r, "project_id")?));
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn group_names_of_instances(
         &self,
         instances: &[String],

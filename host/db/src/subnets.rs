@@ -22,6 +22,9 @@ pub struct BareNetwork {
     pub mtu: Option<i64>,
     /// The driver that will serve it once it has a subnet (ignored for external ones).
     pub driver: String,
+    /// The operator's bridge it lives on; for an external network, where its floating
+    /// addresses are.
+    pub uplink: Option<String>,
 }
 
 /// A subnet: the one IPv4 range of a network, or a floating range of an external network.
@@ -110,8 +113,8 @@ impl Db {
         sqlx::query(
             "INSERT INTO networks (id, name, project_id, cidr, first_address, last_address, \
              gateway, range_start, range_end, dns, mtu, dhcp, driver, multi_host, created_at, \
-             updated_at, external) VALUES ($1, $2, $3, '', 1, 0, '', '', '', '', $4, 0, $5, 0, \
-             $6, $6, $7)",
+             updated_at, external, uplink) VALUES ($1, $2, $3, '', 1, 0, '', '', '', '', $4, 0, \
+             $5, 0, $6, $6, $7, $8)",
         )
         .bind(&id)
         .bind(name)
@@ -124,6 +127,7 @@ impl Db {
         })
         .bind(now)
         .bind(new.external as i64)
+        .bind(&new.uplink)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

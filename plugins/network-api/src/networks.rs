@@ -170,11 +170,20 @@ pub fn create(r: &Request) -> Result<Reply, Fault> {
     let m = envelope(r, "network")?;
     let external = opt_bool(&m, "router:external")?.unwrap_or(false);
     let shared = opt_bool(&m, "shared")?.unwrap_or(false);
+    match opt_string(&m, "provider:network_type")?.as_deref() {
+        None | Some("flat") | Some("vxlan") | Some("local") => {}
+        Some(other) => {
+            return Err(Fault::bad_request(format!(
+                "Invalid input for operation: network type {other} is not served here (flat, vxlan, local)."
+            )))
+        }
+    }
     let spec = NetworkSpec {
         name: opt_string(&m, "name")?.unwrap_or_default(),
         project_id: if shared { None } else { Some(owner(r, &m)?) },
         external,
         mtu: opt_int(&m, "mtu")?,
+        physical_network: opt_string(&m, "provider:physical_network")?,
     };
     match compute::create_network_record(r.caller()?, &spec) {
         Ok(n) => shown_network(r, 201, &n),

@@ -84,6 +84,7 @@ impl ComputeHost {
             external: n.external,
             mtu: n.mtu,
             driver: String::new(),
+            uplink: n.physical_network,
         };
         Ok(wit_record(
             self.run(self.api.create_bare_network(&ctx, new))?,

@@ -343,6 +343,18 @@ impl ComputeApi {
         if ids.is_empty() {
             return Ok(out);
         }
+        // Every server the caller sees has an entry, an empty one when it has no port and
+        // is in no group (the view shows no groups then, not a guessed `default`).
+        for (inst, project) in self
+            .db
+            .projects_of_instances(ids)
+            .await
+            .map_err(net_error)?
+        {
+            if ctx.is_admin() || project == ctx.project_id {
+                out.insert(inst, ServerNetworking::default());
+            }
+        }
         let ports = self.db.ports_of_instances(ids).await.map_err(net_error)?;
         let ports: Vec<Port> = ports
             .into_iter()

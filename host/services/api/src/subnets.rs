@@ -58,6 +58,11 @@ impl ComputeApi {
             if new.external {
                 return Err(ApiError::Forbidden("create_network:router:external".into()));
             }
+            if new.uplink.is_some() {
+                return Err(ApiError::Forbidden(
+                    "create_network:provider:physical_network".into(),
+                ));
+            }
             if !own {
                 return Err(ApiError::Forbidden(if new.project_id.is_none() {
                     "create_network:shared".into()
@@ -155,7 +160,10 @@ impl ComputeApi {
             return Err(ApiError::Forbidden(format!("{POLICY}:create_subnet")));
         }
         if new.interface.trim().is_empty() {
-            new.interface = DEFAULT_PUBLIC_INTERFACE.into();
+            new.interface = n
+                .uplink
+                .clone()
+                .unwrap_or_else(|| DEFAULT_PUBLIC_INTERFACE.into());
         }
         let s = self.db.add_subnet(network, &new).await.map_err(net_error)?;
         tracing::info!(subnet = %s.id, network = %network, cidr = %s.cidr, "subnet created");

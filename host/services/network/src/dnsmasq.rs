@@ -97,8 +97,20 @@ impl Server {
         dhcp: &Dhcp,
     ) -> Result<(), DhcpError> {
         let mut cmd = crate::netns::command(namespace, "dnsmasq").map_err(|e| self.fail(e))?;
-        cmd.args(args(&self.dir, bridge, gateway, prefix, dhcp))
-            .stdin(Stdio::null())
+        cmd.args(args(&self.dir, bridge, gateway, prefix, dhcp));
+        // dnsmasq re-reads its hosts file on SIGHUP as the unprivileged user it drops to
+        // (`nobody`): through a private data directory (mode 0700, as `mktemp -d` makes)
+        // it could not, and new ports would get no lease. Then it keeps root.
+        if !readable_by_others(&self.hosts_file()) {
+            tracing::warn!(
+                network = %self.network,
+                dir = %self.dir.display(),
+                "the DHCP files are not readable by others through their directories; \
+                 dnsmasq keeps running as root (make the data directory 0755 to let it drop)"
+            );
+            cmd.arg("--user=root");
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         // dnsmasq daemonizes: the parent exits once the server is up (or says why not).
@@ -156,6 +168,22 @@ fn netmask(prefix: u8) -> std::net::Ipv4Addr {
     ipnet::Ipv4Net::new(std::net::Ipv4Addr::UNSPECIFIED, prefix.min(32))
         .map(|n| n.netmask())
         .unwrap_or(std::net::Ipv4Addr::BROADCAST)
+}
+
+/// Whether everyone may read `file`: readable by others, and every directory above it
+/// searchable by others.
+pub fn readable_by_others(file: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode()).ok();
+    if mode(file).is_some_and(|m| m & 0o004 == 0) {
+        return false;
+    }
+    let Ok(full) = std::path::absolute(file) else {
+        return false;
+    };
+    full.ancestors()
+        .skip(1)
+        .all(|dir| mode(dir).is_some_and(|m| m & 0o001 != 0))
 }
 
 /// The command line (nova-network's, with the DNS service off unless servers are given).
@@ -231,6 +259,26 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn private_directories_make_files_unreadable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("dnsmasq-perm-{}", std::process::id()));
+        let inner = dir.join("dhcp");
+        std::fs::create_dir_all(&inner).unwrap();
+        let file = inner.join("hosts");
+        std::fs::write(&file, "").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let open = readable_by_others(&file);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let private = readable_by_others(&file);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let unreadable = readable_by_others(&file);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!((open, private, unreadable), (true, false, false));
     }
 
     #[test]
