@@ -735,12 +735,14 @@ fn dialect_dir(name: &str, files: &[&str]) -> (std::path::PathBuf, std::path::Pa
     let plugins = dir.join("dialects");
     std::fs::create_dir_all(&plugins).unwrap();
     let dist = crate::plugins::dist();
-    // Every cloud needs its identity, image, EC2 and metadata dialects (their own listeners).
+    // Every cloud needs its identity, image, EC2, metadata and network dialects (their own
+    // listeners).
     for f in files.iter().chain(&[
         "api/identity-api.wasm",
         "api/image-api.wasm",
         "api/ec2-api.wasm",
         "api/metadata-api.wasm",
+        "api/network-api.wasm",
     ]) {
         let to = std::path::Path::new(f).file_name().unwrap();
         std::fs::copy(dist.join(f), plugins.join(to)).unwrap();

@@ -179,7 +179,7 @@ async fn password_tokens_scoped_with_catalog_and_clouds_yaml() {
             .iter()
             .filter_map(|s| s["type"].as_str())
             .collect();
-        assert_eq!(types, vec!["identity", "compute", "image"]);
+        assert_eq!(types, vec!["identity", "compute", "image", "network"]);
         assert!(t["expires_at"].as_str().unwrap().ends_with('Z'));
         // Admin implies member and reader.
         let (_, _, body) = k.login("admin", "admin-pw", Some("admin")).await;
