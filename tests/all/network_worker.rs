@@ -1027,3 +1027,100 @@ async fn vlan_segments_join_two_hosts_with_a_local_gateway_on_each() {
     drop((a, b));
     metacloud_db::scratch::drop_postgres_database(&url).await;
 }
+
+/// A network joined to a router whose gateway is on an external network reaches the outside
+/// as the router's address (the router's SNAT), with no floating address anywhere; taken off
+/// the router, it does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routers_networks_reach_the_outside_as_its_gateway_address() {
+    use metacloud_db::subnets::{BareNetwork, NewSubnet};
+    let cloud = Cloud::new().await;
+    let net = cloud.network("r-net", "10.84.0.0/24", "p1").await;
+    let a = cloud.port(&net, "p1", "a").await;
+    let g = Guest::new(&a);
+    let outside = Outside::new("172.29.0.250/24");
+    let ext = cloud
+        .db
+        .create_bare_network(&BareNetwork {
+            name: "ext".into(),
+            external: true,
+            uplink: Some(outside.bridge.clone()),
+            ..BareNetwork::default()
+        })
+        .await
+        .unwrap();
+    cloud
+        .db
+        .add_subnet(
+            &ext.id,
+            &NewSubnet {
+                cidr: "172.29.0.0/24".into(),
+                range_start: Some("172.29.0.10".into()),
+                range_end: Some("172.29.0.20".into()),
+                interface: outside.bridge.clone(),
+                ..NewSubnet::default()
+            },
+        )
+        .await
+        .unwrap();
+    let worker = cloud
+        .worker_allowing("flat-dhcp", None, &[&outside.bridge])
+        .await;
+    let report = worker.reconcile().await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(g.dhcp().as_deref(), Some(a.address.as_str()));
+    assert!(
+        !g.ping("172.29.0.250"),
+        "out without a router or a floating address"
+    );
+
+    let router = cloud.db.create_router("p1", "r", true).await.unwrap();
+    let router = cloud
+        .db
+        .set_router_gateway(&router.id, Some(&ext.id))
+        .await
+        .unwrap();
+    let gw = router.gateway_address.clone().unwrap();
+    assert_eq!(gw, "172.29.0.10");
+    let subnet = cloud.db.get_network(&net).await.unwrap().subnet_id.unwrap();
+    cloud
+        .db
+        .add_router_interface(&router.id, &subnet)
+        .await
+        .unwrap();
+    let report = worker.reconcile().await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let rules = ok(&[
+        "ip",
+        "netns",
+        "exec",
+        &namespace_of(&net),
+        "nft",
+        "list",
+        "table",
+        "inet",
+        "metacloud",
+    ]);
+    assert!(
+        rules.contains("ip saddr 10.84.0.0/24 oifname")
+            && rules.contains(&format!("snat ip to {gw}")),
+        "{rules}"
+    );
+    assert!(
+        g.ping("172.29.0.250"),
+        "the guest reaches the outside through its router"
+    );
+    // The outside saw the router's address: its neighbour table has it, not the guest's.
+    let seen = ok(&["ip", "-n", &outside.ns, "neigh", "show"]);
+    assert!(seen.contains(&gw), "{seen}");
+    assert!(!seen.contains(&a.address), "{seen}");
+
+    cloud
+        .db
+        .remove_router_interface(&router.id, Some(&subnet), None)
+        .await
+        .unwrap();
+    let report = worker.reconcile().await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(!g.ping("172.29.0.250"), "off the router, no way out");
+}

@@ -250,8 +250,8 @@ impl Applier {
         }
     }
 
-    /// Per network with floating addresses (or masquerade): the public leg, its addresses
-    /// and route. Returns the networks that have one, with their public interface.
+    /// Per network with floating addresses or a router's gateway: the public leg, its
+    /// addresses and route. Returns the networks that have one, with their public interface.
     async fn public_legs(
         &self,
         c: &Checked,
@@ -270,6 +270,23 @@ impl Applier {
                     .entry(port.network_id.clone())
                     .or_insert_with(|| (f.pool.clone(), Vec::new()));
                 if let Ok(a) = f.address.parse() {
+                    entry.1.push(a);
+                }
+            }
+        }
+        for g in &c.gateways {
+            let entry = wanted
+                .entry(g.network_id.clone())
+                .or_insert_with(|| (g.pool.clone(), Vec::new()));
+            if entry.0 != g.pool {
+                report.errors.push(format!(
+                    "router gateway {} of {}: the network's public leg is on pool {}",
+                    g.address, g.network_id, entry.0
+                ));
+                continue;
+            }
+            if let Ok(a) = g.address.parse() {
+                if !entry.1.contains(&a) {
                     entry.1.push(a);
                 }
             }
@@ -455,6 +472,11 @@ impl Applier {
                         let r = per_ns.entry(ns).or_default();
                         r.public = Some(public_if);
                         r.masquerade = Some(&n.cidr);
+                        r.snat_to = c
+                            .gateways
+                            .iter()
+                            .find(|g| &g.network_id == network)
+                            .map(|g| g.address.as_str());
                     }
                 }
             }

@@ -44,6 +44,17 @@ pub struct Refusal {
 pub struct Checked {
     pub desired: Desired,
     pub plan: Plan,
+    /// Routers' gateways for this state's networks (from the database, not the driver):
+    /// a network's masqueraded traffic leaves as its router's address.
+    pub gateways: Vec<RouterGateway>,
+}
+
+/// A network joined to a router whose gateway is `address` in floating `pool`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouterGateway {
+    pub network_id: String,
+    pub pool: String,
+    pub address: String,
 }
 
 /// Linux's limit on interface names (IFNAMSIZ - 1).
@@ -168,7 +179,11 @@ pub fn check(policy: &Policy, desired: Desired, plan: Plan) -> Result<Checked, R
         }
     }
     if ctx.reasons.is_empty() {
-        Ok(Checked { desired, plan })
+        Ok(Checked {
+            desired,
+            plan,
+            gateways: Vec::new(),
+        })
     } else {
         Err(Refusal {
             reasons: ctx.reasons,

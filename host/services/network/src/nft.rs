@@ -47,6 +47,8 @@ pub struct Ruleset<'a> {
     pub public: Option<&'a str>,
     /// Masquerade this CIDR leaving through `public`.
     pub masquerade: Option<&'a str>,
+    /// With a router: leave as this address (its gateway) instead of masquerading.
+    pub snat_to: Option<&'a str>,
     /// The segment devices (VXLAN to other hosts) on the namespace's bridges.
     pub segments: Vec<&'a str>,
 }
@@ -134,8 +136,17 @@ pub fn render_inet(r: &Ruleset<'_>) -> String {
                 f.fixed, f.floating
             );
         }
-        if let Some(cidr) = r.masquerade {
-            let _ = writeln!(out, "    ip saddr {cidr} oifname \"{public}\" masquerade");
+        match (r.masquerade, r.snat_to) {
+            (Some(cidr), Some(gw)) => {
+                let _ = writeln!(
+                    out,
+                    "    ip saddr {cidr} oifname \"{public}\" snat ip to {gw}"
+                );
+            }
+            (Some(cidr), None) => {
+                let _ = writeln!(out, "    ip saddr {cidr} oifname \"{public}\" masquerade");
+            }
+            _ => {}
         }
     }
     out.push_str(
@@ -360,6 +371,7 @@ mod tests {
             }],
             public: Some("pub0"),
             masquerade: Some("10.0.0.0/24"),
+            snat_to: None,
             segments: vec![],
         };
         let inet = render_inet(&r);
@@ -385,6 +397,22 @@ mod tests {
             assert!(bridge.contains(part), "missing {part:?} in\n{bridge}");
         }
         assert!(!bridge.contains("segment"), "{bridge}");
+    }
+
+    #[test]
+    fn a_routers_network_leaves_as_its_gateway_address() {
+        let r = Ruleset {
+            public: Some("pub0"),
+            masquerade: Some("10.0.0.0/24"),
+            snat_to: Some("172.24.4.2"),
+            ..Ruleset::default()
+        };
+        let inet = render_inet(&r);
+        assert!(
+            inet.contains("ip saddr 10.0.0.0/24 oifname \"pub0\" snat ip to 172.24.4.2"),
+            "{inet}"
+        );
+        assert!(!inet.contains("masquerade"), "{inet}");
     }
 
     #[test]

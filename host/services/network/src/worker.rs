@@ -223,6 +223,35 @@ impl NetworkWorker {
         })
     }
 
+    /// The routers' gateways of `desired`'s networks whose pool is in `desired`.
+    async fn gateways(
+        &self,
+        desired: &Desired,
+    ) -> Result<Vec<crate::check::RouterGateway>, metacloud_db::DbError> {
+        let mut out = Vec::new();
+        for r in self.db.list_routers(None).await? {
+            let (Some(ext), Some(address)) = (&r.external_network_id, &r.gateway_address) else {
+                continue;
+            };
+            let Some(pool) = self.db.get_network(ext).await?.pool else {
+                continue;
+            };
+            if !desired.pools.iter().any(|p| p.name == pool) {
+                continue;
+            }
+            for i in &r.interfaces {
+                if desired.networks.iter().any(|n| n.id == i.network_id) {
+                    out.push(crate::check::RouterGateway {
+                        network_id: i.network_id.clone(),
+                        pool: pool.clone(),
+                        address: address.clone(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Desired state → plan → check → apply, once.
     pub async fn reconcile(&self) -> Result<Report, ReconcileError> {
         let mut last = self.last.lock().await;
@@ -240,13 +269,15 @@ impl NetworkWorker {
                 driver: self.driver.name.clone(),
                 reason: e.to_string(),
             })?;
-        let checked = check(&self.policy, desired, plan).map_err(|refusal| {
+        let gateways = self.gateways(&desired).await?;
+        let mut checked = check(&self.policy, desired, plan).map_err(|refusal| {
             tracing::error!(driver = %self.driver.name, %refusal, "network plan refused; nothing of it applied");
             ReconcileError::Refused {
                 driver: self.driver.name.clone(),
                 refusal,
             }
         })?;
+        checked.gateways = gateways;
         let report = self.applier.apply(&checked).await;
         if report.errors.is_empty() {
             tracing::debug!(
