@@ -59,27 +59,8 @@ fn ids(v: &Value, collection: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_network_api_serves_networks_subnets_and_security_groups_as_neutron() {
-    let mut c = config();
-    c.api.network_listen = "127.0.0.1:0".parse().unwrap();
-    c.api.network_dialects = vec!["openstack-network".into()];
-    let cloud = Cloud::start_with(c).await;
-    let addr = cloud
-        .running
-        .network_addr
-        .expect("the Network API listening");
-    let n = Neutron {
-        http: reqwest::Client::new(),
-        base: format!("http://{addr}"),
-    };
-    let admin = cloud.token("admin", "admin-pw", "admin").await;
-    let demo = cloud.token("demo", "demo-pw", "demo").await;
-    let other = cloud
-        .user_in_new_project(&admin, "netother", "member")
-        .await;
-    let reader = cloud
-        .user_in_new_project(&admin, "netreader", "reader")
-        .await;
-
+    let (cloud, n, [admin, demo, other, reader]) = network_cloud().await;
+    let addr = cloud.running.network_addr.expect("the Network API");
     // The catalog names it; discovery and extensions.
     let r = cloud
         .http

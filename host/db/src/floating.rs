@@ -1,7 +1,9 @@
 //! Floating addresses: ranges the operator makes in named pools (`nova-manage floating
 //! create`), which projects allocate against their quota and associate with ports.
 
-use crate::networks::{bump, host_scope, overlapping, parse_ip, Cidr, MAX_RANGE_ADDRESSES};
+use crate::networks::{
+    bump, host_scope, overlapping, parse_ip, value_rows, Cidr, MAX_RANGE_ADDRESSES,
+};
 use crate::quotas::{reserve_limited, unreserve};
 use crate::{get, now_ms, Db, DbError};
 use serde::Serialize;
@@ -295,18 +297,7 @@ impl Db {
             .filter(|a| Some(Ipv4Addr::from(*a)) != gateway)
             .collect();
         for chunk in addresses.chunks(200) {
-            let values = (0..chunk.len())
-                .map(|i| {
-                    format!(
-                        "(${}, ${}, ${}, ${})",
-                        4 * i + 1,
-                        4 * i + 2,
-                        4 * i + 3,
-                        4 * i + 4
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            let values = value_rows(chunk.len(), 4);
             let sql = format!(
                 "INSERT INTO floating_ips (address, range_cidr, pool, updated_at) VALUES {values}"
             );

@@ -377,6 +377,18 @@ pub(crate) fn plan_network(new: &NewNetwork) -> Result<(Cidr, u32, u32, u32), Db
     Ok((cidr, gateway, start, end))
 }
 
+/// `($1, $2, …), (…)`: the VALUES of a multi-row INSERT of `rows` rows of `cols`
+/// parameters each.
+pub(crate) fn value_rows(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let marks: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The fixed address rows of a network's range (the gateway reserved if it falls inside).
 pub(crate) async fn insert_fixed_ips(
     tx: &mut Transaction<'_, Any>,
@@ -389,18 +401,7 @@ pub(crate) async fn insert_fixed_ips(
     // 200 rows (800 parameters) a statement: under SQLite's oldest limit of 999.
     let addresses: Vec<u32> = (start..=end).collect();
     for chunk in addresses.chunks(200) {
-        let values = (0..chunk.len())
-            .map(|i| {
-                format!(
-                    "(${}, ${}, ${}, ${})",
-                    4 * i + 1,
-                    4 * i + 2,
-                    4 * i + 3,
-                    4 * i + 4
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = value_rows(chunk.len(), 4);
         let sql = format!(
             "INSERT INTO fixed_ips (network_id, address, reserved, updated_at) VALUES {values}"
         );
