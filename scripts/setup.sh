@@ -89,6 +89,12 @@ for _ in $(seq 150); do
   sleep 0.2
 done
 virsh -q -c qemu:///system version >/dev/null 2>&1 || { say "libvirtd does not answer on qemu:///system"; tail -20 /var/log/libvirt/libvirtd.log || true; exit 1; }
+# iproute2 makes /run/netns a shared mount point on the first `ip netns add`; two first uses
+# at once (parallel tests, a worker) stack two such mounts, and a namespace made between them
+# is hidden under the second, never to be deleted. Made once here, before anything runs.
+mkdir -p /run/netns
+mountpoint -q /run/netns || mount --bind /run/netns /run/netns
+mount --make-shared /run/netns
 [ "$want" = hypervisor ] && exit 0
 
 # 3. PostgreSQL and RabbitMQ on 127.0.0.1 (the scale column of the tests) -------------------
