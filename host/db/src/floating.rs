@@ -1,6 +1,7 @@
 //! Floating addresses: ranges the operator makes in named pools (`nova-manage floating
 //! create`), which projects allocate against their quota and associate with ports.
 
+use crate::networks::in_marks;
 use crate::networks::{
     bump, host_scope, overlapping, parse_ip, value_rows, Cidr, MAX_RANGE_ADDRESSES,
 };
@@ -587,10 +588,7 @@ impl Db {
         }
         let mut out = Vec::new();
         for chunk in ports.chunks(500) {
-            let marks = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let marks = in_marks(chunk.len());
             let sql = format!("{FLOATING_SELECT} WHERE f.port_id IN ({marks}) ORDER BY f.id");
             let mut q = sqlx::query(&sql);
             for p in chunk {

@@ -377,6 +377,14 @@ pub(crate) fn plan_network(new: &NewNetwork) -> Result<(Cidr, u32, u32, u32), Db
     Ok((cidr, gateway, start, end))
 }
 
+/// `$1, $2, …, $n`: the placeholders of an `IN (…)` list.
+pub(crate) fn in_marks(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `($1, $2, …), (…)`: the VALUES of a multi-row INSERT of `rows` rows of `cols`
 /// parameters each.
 pub(crate) fn value_rows(rows: usize, cols: usize) -> String {
@@ -747,10 +755,7 @@ impl Db {
     pub async fn ports_of_instances(&self, instances: &[String]) -> Result<Vec<Port>, DbError> {
         let mut out = Vec::new();
         for chunk in instances.chunks(500) {
-            let marks = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let marks = in_marks(chunk.len());
             let sql = format!(
                 "SELECT {PORT_COLUMNS} FROM ports WHERE instance_id IN ({marks}) \
                  ORDER BY created_at, id"

@@ -1,5 +1,6 @@
 //! Security groups: a project's named rule sets and the instances in them.
 
+use crate::networks::in_marks;
 use crate::networks::{bump, Cidr};
 use crate::quotas::{reserve_limited, unreserve};
 use crate::{get, now_ms, Db, DbError};
@@ -690,10 +691,7 @@ impl Db {
     ) -> Result<Vec<(String, String)>, DbError> {
         let mut out = Vec::new();
         for chunk in instances.chunks(500) {
-            let marks = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let marks = in_marks(chunk.len());
             let sql = format!("SELECT uuid, project_id FROM instances WHERE uuid IN ({marks})");
             let mut q = sqlx::query(&sql);
             for i in chunk {
@@ -712,10 +710,7 @@ impl Db {
     ) -> Result<Vec<(String, String, String)>, DbError> {
         let mut out = Vec::new();
         for chunk in instances.chunks(500) {
-            let marks = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let marks = in_marks(chunk.len());
             let sql = format!(
                 "SELECT m.instance_id AS instance_id, g.project_id AS project_id, g.name AS name \
                  FROM security_groups g \
