@@ -505,6 +505,24 @@ impl compute::Host for Canned {
     fn list_ports(&mut self, _: Caller, _: bool) -> Result<Vec<compute::PortDetail>, OpError> {
         unavailable()
     }
+    fn create_port(
+        &mut self,
+        _: Caller,
+        _: compute::PortCreate,
+    ) -> Result<compute::PortDetail, OpError> {
+        unavailable()
+    }
+    fn update_port(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: compute::PortUpdate,
+    ) -> Result<compute::PortDetail, OpError> {
+        unavailable()
+    }
+    fn delete_port(&mut self, _: Caller, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
     fn list_network_records(
         &mut self,
         _: Caller,

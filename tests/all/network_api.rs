@@ -4,6 +4,7 @@
 //! read only.
 
 use crate::openstack::{config, Cloud};
+use metacloud_tests::wait_for;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -1054,4 +1055,309 @@ async fn networks_subnets_and_routers_made_through_the_network_api_stay_their_pr
     assert!(!ids(&b, "networks").contains(&ext), "{b}");
     let (_, b) = n.get(&admin, "/v2.0/subnets").await;
     assert!(b["subnets"].as_array().unwrap().is_empty(), "{b}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ports_made_through_the_network_api_go_to_a_server_and_outlive_it() {
+    let (cloud, n, [admin, demo, other, reader]) = network_cloud().await;
+    let net = n
+        .make(
+            &demo,
+            "networks",
+            "network",
+            json!({"network": {"name": "pnet"}}),
+        )
+        .await;
+    let subnet = n
+        .make(
+            &demo,
+            "subnets",
+            "subnet",
+            json!({"subnet": {"network_id": net, "cidr": "10.70.0.0/24", "ip_version": 4}}),
+        )
+        .await;
+    let web = n
+        .make(
+            &demo,
+            "security-groups",
+            "security_group",
+            json!({"security_group": {"name": "pweb"}}),
+        )
+        .await;
+
+    // An unbound port with the address asked for, and the project's default group.
+    let (s, b) = n
+        .post(
+            &demo,
+            "/v2.0/ports",
+            json!({"port": {"network_id": net, "name": "p1",
+                "fixed_ips": [{"subnet_id": subnet, "ip_address": "10.70.0.50"}]}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let port = b["port"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        (
+            b["port"]["name"].as_str(),
+            b["port"]["device_id"].as_str(),
+            b["port"]["device_owner"].as_str(),
+            b["port"]["status"].as_str(),
+            b["port"]["fixed_ips"].clone(),
+        ),
+        (
+            Some("p1"),
+            Some(""),
+            Some(""),
+            Some("DOWN"),
+            json!([{"subnet_id": subnet, "ip_address": "10.70.0.50"}])
+        ),
+        "{b}"
+    );
+    assert_eq!(b["port"]["security_groups"].as_array().unwrap().len(), 1);
+    let mac = b["port"]["mac_address"].as_str().unwrap().to_string();
+    assert!(mac.starts_with("fa:16:3e:"), "{b}");
+    // The same address again, an address outside the subnet, another network's subnet.
+    neutron_error(
+        &n.post(
+            &demo,
+            "/v2.0/ports",
+            json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "10.70.0.50"}]}}),
+        )
+        .await,
+        409,
+        "IpAddressAlreadyAllocated",
+    );
+    neutron_error(
+        &n.post(
+            &demo,
+            "/v2.0/ports",
+            json!({"port": {"network_id": net, "fixed_ips": [{"ip_address": "10.71.0.5"}]}}),
+        )
+        .await,
+        400,
+        "HTTPBadRequest",
+    );
+    // Malformed bodies: Neutron's 400, never a 500.
+    for body in [
+        json!({"port": {"name": "no network"}}),
+        json!({"port": {"network_id": net, "fixed_ips": "10.70.0.9"}}),
+        json!({"port": {"network_id": net, "admin_state_up": "maybe"}}),
+        json!({"port": {"network_id": net, "security_groups": "pweb"}}),
+        json!({"port": "not an object"}),
+    ] {
+        neutron_error(
+            &n.post(&demo, "/v2.0/ports", body.clone()).await,
+            400,
+            "HTTPBadRequest",
+        );
+    }
+    // A MAC is the admins' to choose.
+    neutron_error(
+        &n.post(
+            &demo,
+            "/v2.0/ports",
+            json!({"port": {"network_id": net, "mac_address": "fa:16:3e:00:00:01"}}),
+        )
+        .await,
+        403,
+        "PolicyNotAuthorized",
+    );
+
+    // Filters: by network, by address, by name.
+    for q in [
+        format!("network_id={net}"),
+        "fixed_ips=ip_address%3D10.70.0.50".to_string(),
+        "name=p1".to_string(),
+    ] {
+        let (_, b) = n.get(&demo, &format!("/v2.0/ports?{q}")).await;
+        assert_eq!(ids(&b, "ports"), vec![port.clone()], "{q}: {b}");
+    }
+
+    // Changes: name, groups; the network and MAC stay.
+    let (s, b) = n
+        .put(
+            &demo,
+            &format!("/v2.0/ports/{port}"),
+            json!({"port": {"name": "p1b", "security_groups": [web]}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (
+            b["port"]["name"].as_str(),
+            b["port"]["security_groups"].clone()
+        ),
+        (Some("p1b"), json!([web])),
+        "{b}"
+    );
+    neutron_error(
+        &n.put(
+            &demo,
+            &format!("/v2.0/ports/{port}"),
+            json!({"port": {"network_id": "elsewhere"}}),
+        )
+        .await,
+        400,
+        "HTTPBadRequest",
+    );
+
+    // Other projects neither see nor change it; a reader changes nothing.
+    for (method, body) in [
+        (Method::GET, None),
+        (Method::PUT, Some(json!({"port": {"name": "x"}}))),
+        (Method::DELETE, None),
+    ] {
+        let got = n
+            .call(&other, method.clone(), &format!("/v2.0/ports/{port}"), body)
+            .await;
+        neutron_error(&got, 404, "PortNotFound");
+    }
+    neutron_error(
+        &n.post(&other, "/v2.0/ports", json!({"port": {"network_id": net}}))
+            .await,
+        404,
+        "NetworkNotFound",
+    );
+    neutron_error(
+        &n.post(&reader, "/v2.0/ports", json!({"port": {"network_id": net}}))
+            .await,
+        403,
+        "HTTPForbidden",
+    );
+
+    // A server takes the port: its address, its groups; the port shows the server.
+    let (s, _, b) = cloud
+        .call(
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({"server": {"name": "pvm", "flavorRef": "42",
+                "networks": [{"port": port}]}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let vm = b["server"]["id"].as_str().unwrap().to_string();
+    cloud.wait_status(&demo, &vm, "ACTIVE").await;
+    let (_, b) = cloud.get(&demo, &format!("/v2.1/servers/{vm}")).await;
+    assert_eq!(
+        b["server"]["addresses"]["pnet"][0]["addr"], "10.70.0.50",
+        "{b}"
+    );
+    assert_eq!(
+        b["server"]["addresses"]["pnet"][0]["OS-EXT-IPS-MAC:mac_addr"], mac,
+        "{b}"
+    );
+    assert_eq!(
+        b["server"]["security_groups"],
+        json!([{"name": "pweb"}]),
+        "{b}"
+    );
+    let (_, b) = n.get(&demo, &format!("/v2.0/ports?device_id={vm}")).await;
+    assert_eq!(ids(&b, "ports"), vec![port.clone()], "{b}");
+    assert_eq!(b["ports"][0]["device_owner"], "compute:nova", "{b}");
+    // It serves one server; a plugged port is not deleted through the Network API.
+    let (s, _, b) = cloud
+        .call(
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({"server": {"name": "pvm2", "flavorRef": "42",
+                "networks": [{"port": port}]}})),
+        )
+        .await;
+    assert_eq!(s, 409, "{b}");
+    let (s, _, b) = cloud
+        .call(
+            &other,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({"server": {"name": "pvm3", "flavorRef": "42",
+                "networks": [{"port": port}]}})),
+        )
+        .await;
+    assert_eq!(s, 404, "another project's port: {b}");
+    neutron_error(
+        &n.delete(&demo, &format!("/v2.0/ports/{port}")).await,
+        409,
+        "PortInUse",
+    );
+
+    // The server goes; the port stays, unbound, with its address and groups.
+    let (s, b) = cloud.delete_server(&demo, &vm).await;
+    assert_eq!(s, 204, "{b}");
+    wait_for(
+        "the server gone",
+        std::time::Duration::from_secs(30),
+        || async {
+            (cloud.get(&demo, &format!("/v2.1/servers/{vm}")).await.0 == 404).then_some(())
+        },
+    )
+    .await;
+    let (s, b) = n.get(&demo, &format!("/v2.0/ports/{port}")).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (
+            b["port"]["device_id"].as_str(),
+            b["port"]["fixed_ips"][0]["ip_address"].as_str(),
+            b["port"]["security_groups"].clone()
+        ),
+        (Some(""), Some("10.70.0.50"), json!([web])),
+        "{b}"
+    );
+
+    // Bulk create is all or nothing; then everything is deleted.
+    let (s, b) = n
+        .post(
+            &demo,
+            "/v2.0/ports",
+            json!({"ports": [{"network_id": net, "name": "b1"},
+                {"network_id": net, "name": "b2", "security_groups": []}]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let bulk = ids(&b, "ports");
+    assert_eq!(b["ports"][1]["security_groups"], json!([]), "{b}");
+    let (s, b) = n
+        .post(
+            &demo,
+            "/v2.0/ports",
+            json!({"ports": [{"network_id": net, "name": "c1"},
+                {"network_id": net, "fixed_ips": [{"ip_address": "10.70.0.50"}]}]}),
+        )
+        .await;
+    assert_eq!(s, 409, "{b}");
+    let (_, b) = n.get(&demo, "/v2.0/ports?name=c1").await;
+    assert!(ids(&b, "ports").is_empty(), "rolled back: {b}");
+    for p in bulk.iter().chain([&port]) {
+        let (s, b) = n.delete(&demo, &format!("/v2.0/ports/{p}")).await;
+        assert_eq!(s, 204, "{b}");
+    }
+    neutron_error(
+        &n.get(&demo, &format!("/v2.0/ports/{port}")).await,
+        404,
+        "PortNotFound",
+    );
+    // Its address is free again; admins may choose a MAC.
+    let (s, b) = n
+        .post(
+            &admin,
+            "/v2.0/ports",
+            json!({"port": {"network_id": net, "mac_address": "fa:16:3e:00:00:01",
+                "project_id": cloud.project_of(&demo).await,
+                "fixed_ips": [{"ip_address": "10.70.0.50"}]}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["port"]["mac_address"], "fa:16:3e:00:00:01", "{b}");
+    neutron_error(
+        &n.post(
+            &admin,
+            "/v2.0/ports",
+            json!({"port": {"network_id": net, "mac_address": "fa:16:3e:00:00:01",
+                "project_id": cloud.project_of(&demo).await}}),
+        )
+        .await,
+        409,
+        "MacAddressInUse",
+    );
 }

@@ -5,7 +5,8 @@
 //! here is made by the test or by the worker, and removed at the end.
 
 use metacloud_db::instances::NewInstances;
-use metacloud_db::networks::{NewNetwork, Port};
+use metacloud_db::networks::NewNetwork;
+use metacloud_db::ports::Port;
 use metacloud_db::quotas::DefaultLimits;
 use metacloud_db::Db;
 use metacloud_network::apply::{Applier, ProxyTemplate};
@@ -421,12 +422,24 @@ async fn flat_dhcp_guests_lease_reach_each_other_and_their_metadata_and_a_restar
         .await;
     assert_eq!(
         iid.as_deref(),
-        Some(format!("METACLOUD-GUEST-IID {}\n", a.instance_id).as_str())
+        Some(
+            format!(
+                "METACLOUD-GUEST-IID {}\n",
+                a.instance_id.as_deref().unwrap()
+            )
+            .as_str()
+        )
     );
     let iid = gb.get("http://169.254.169.254/").await;
     assert_eq!(
         iid.as_deref(),
-        Some(format!("METACLOUD-GUEST-IID {}\n", b.instance_id).as_str())
+        Some(
+            format!(
+                "METACLOUD-GUEST-IID {}\n",
+                b.instance_id.as_deref().unwrap()
+            )
+            .as_str()
+        )
     );
 
     // A guest that spoofs b's address gets nothing through.
@@ -461,7 +474,7 @@ async fn flat_dhcp_guests_lease_reach_each_other_and_their_metadata_and_a_restar
     // no port of the network is left on this host) the network's namespace and server.
     cloud
         .db
-        .release_ports_of_instance(&a.instance_id)
+        .release_ports_of_instance(a.instance_id.as_deref().unwrap())
         .await
         .unwrap();
     let report = again.reconcile().await.unwrap();
@@ -470,7 +483,7 @@ async fn flat_dhcp_guests_lease_reach_each_other_and_their_metadata_and_a_restar
     assert!(!hosts.contains(&a.mac) && hosts.contains(&b.mac), "{hosts}");
     cloud
         .db
-        .release_ports_of_instance(&b.instance_id)
+        .release_ports_of_instance(b.instance_id.as_deref().unwrap())
         .await
         .unwrap();
     let report = again.reconcile().await.unwrap();

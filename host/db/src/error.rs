@@ -53,4 +53,8 @@ pub enum DbError {
     SecurityGroupRuleExists { group: String },
     /// Security group {group} cannot be deleted: {reason}
     SecurityGroupInUse { group: String, reason: String },
+    /// The MAC address {mac} is in use on network {network}
+    MacAddressInUse { mac: String, network: String },
+    /// Port {port} is still in use by server {server}
+    PortInUse { port: String, server: String },
 }

@@ -160,6 +160,22 @@ pub(crate) async fn detach_port(
     port: &str,
     now: i64,
 ) -> Result<(), DbError> {
+    return_auto_assigned(tx, port, now).await?;
+    sqlx::query("UPDATE floating_ips SET port_id = NULL, updated_at = $1 WHERE port_id = $2")
+        .bind(now)
+        .bind(port)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Gives a port's auto-assigned floating address back to its pool (and its project's
+/// quota); addresses the project allocated itself stay associated.
+pub(crate) async fn return_auto_assigned(
+    tx: &mut Transaction<'_, Any>,
+    port: &str,
+    now: i64,
+) -> Result<(), DbError> {
     let autos = sqlx::query(
         "SELECT project_id FROM floating_ips WHERE port_id = $1 AND auto_assigned = 1 \
          AND project_id IS NOT NULL",
@@ -179,11 +195,6 @@ pub(crate) async fn detach_port(
     .bind(port)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE floating_ips SET port_id = NULL, updated_at = $1 WHERE port_id = $2")
-        .bind(now)
-        .bind(port)
-        .execute(&mut **tx)
-        .await?;
     Ok(())
 }
 

@@ -19,6 +19,7 @@ pub mod keypairs;
 pub mod moves;
 pub mod networks;
 pub mod nodes;
+pub mod ports;
 pub mod quotas;
 pub mod resize;
 pub mod routers;

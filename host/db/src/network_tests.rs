@@ -891,3 +891,131 @@ async fn pools_made_before_the_network_api_become_external_networks_on_migration
         }
     }
 }
+
+#[tokio::test]
+async fn ports_made_unbound_are_bound_once_and_outlive_their_instance() {
+    use crate::ports::{NewPort, PortUpdate};
+    both(|db| {
+        Box::pin(async move {
+            let n = db.create_network(&net("pn", "10.91.0.0/29")).await.unwrap();
+            let new = |address: Option<&str>| NewPort {
+                project_id: "p1".into(),
+                network_id: n.id.clone(),
+                name: "mine".into(),
+                address: address.map(str::to_string),
+                admin_state_up: true,
+                group_ids: vec!["g1".into(), "g2".into()],
+                ..NewPort::default()
+            };
+            let p = db.create_port(&new(Some("10.91.0.3"))).await.unwrap();
+            assert_eq!(
+                (
+                    p.instance_id.as_deref(),
+                    p.kept,
+                    p.group_ids.len(),
+                    p.address.as_str()
+                ),
+                (None, true, 2, "10.91.0.3")
+            );
+            let taken = db.create_port(&new(Some("10.91.0.3"))).await;
+            assert!(
+                matches!(taken, Err(DbError::AddressInUse { .. })),
+                "{taken:?}"
+            );
+            let bad_mac = NewPort {
+                mac: Some("01:00:5e:00:00:01".into()),
+                ..new(None)
+            };
+            assert!(matches!(
+                db.create_port(&bad_mac).await,
+                Err(DbError::InvalidNetwork(_))
+            ));
+            // Another project cannot take it; its project binds it once.
+            assert!(matches!(
+                db.bind_port(&p.id, "vm-x", "p2").await,
+                Err(DbError::NotFound(_))
+            ));
+            let b = db.bind_port(&p.id, "vm-1", "p1").await.unwrap();
+            assert_eq!(b.instance_id.as_deref(), Some("vm-1"));
+            assert!(matches!(
+                db.bind_port(&p.id, "vm-2", "p1").await,
+                Err(DbError::PortInUse { .. })
+            ));
+            let fixed = db.get_fixed_ip(&n.id, "10.91.0.3").await.unwrap();
+            assert_eq!(fixed.instance_id.as_deref(), Some("vm-1"));
+            // A port the create made goes with the instance; the kept one is unbound.
+            let made = db.allocate_port("vm-1", "p1", &n.id, None).await.unwrap();
+            db.set_port_host("vm-1", Some("h1")).await.unwrap();
+            let released = db.release_ports_of_instance("vm-1").await.unwrap();
+            assert_eq!(released.len(), 2);
+            assert!(matches!(
+                db.get_port(&made.id).await,
+                Err(DbError::NotFound(_))
+            ));
+            let kept = db.get_port(&p.id).await.unwrap();
+            assert_eq!(
+                (kept.instance_id, kept.host, kept.address.as_str()),
+                (None, None, "10.91.0.3")
+            );
+            let fixed = db.get_fixed_ip(&n.id, "10.91.0.3").await.unwrap();
+            assert_eq!((fixed.allocated, fixed.instance_id), (true, None));
+            // A new address frees the old one in the same step.
+            let change = PortUpdate {
+                name: Some("renamed".into()),
+                address: Some("10.91.0.5".into()),
+                group_ids: Some(vec![]),
+                ..PortUpdate::default()
+            };
+            let u = db.update_port(&p.id, &change).await.unwrap();
+            assert_eq!(
+                (u.name.as_str(), u.address.as_str(), u.group_ids.len()),
+                ("renamed", "10.91.0.5", 0)
+            );
+            assert!(!db.get_fixed_ip(&n.id, "10.91.0.3").await.unwrap().allocated);
+            db.delete_port(&p.id).await.unwrap();
+            assert!(!db.get_fixed_ip(&n.id, "10.91.0.5").await.unwrap().allocated);
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ports_made_before_migration_0012_keep_their_rows_and_go_with_their_instance() {
+    for url in [
+        scratch::sqlite_url(),
+        scratch::create_postgres_database().await.unwrap(),
+    ] {
+        let db = Db::connect(&url, 5, Duration::from_secs(10)).await.unwrap();
+        db.migrate_first(11).await.unwrap();
+        let n = db
+            .create_network(&net("old", "10.92.0.0/29"))
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO ports (id, instance_id, network_id, project_id, mac, address, device, \
+             host, created_at) VALUES ('port-1', 'vm-1', $1, 'p1', 'fa:16:3e:00:00:09', \
+             '10.92.0.2', 'tapport-1', 'h1', 5)",
+        )
+        .bind(&n.id)
+        .execute(db.pool())
+        .await
+        .unwrap();
+        db.migrate().await.unwrap();
+        let p = db.get_port("port-1").await.unwrap();
+        assert_eq!(
+            (
+                p.instance_id.as_deref(),
+                p.host.as_deref(),
+                p.kept,
+                p.admin_state_up
+            ),
+            (Some("vm-1"), Some("h1"), false, true)
+        );
+        assert_eq!(db.release_ports_of_instance("vm-1").await.unwrap().len(), 1);
+        assert!(db.get_port("port-1").await.is_err(), "deleted, not kept");
+        db.close().await;
+        if url.starts_with("postgres") {
+            scratch::drop_postgres_database(&url).await;
+        }
+    }
+}

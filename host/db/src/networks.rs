@@ -151,22 +151,6 @@ pub struct NewNetwork {
     pub multi_host: bool,
 }
 
-/// A port: an instance's interface on a network, with its MAC and fixed address.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Port {
-    pub id: String,
-    pub instance_id: String,
-    pub network_id: String,
-    pub project_id: String,
-    /// `fa:16:3e:xx:xx:xx`.
-    pub mac: String,
-    pub address: String,
-    /// The tap device: `tap` and the first 11 characters of the id.
-    pub device: String,
-    pub host: Option<String>,
-    pub created_at: i64,
-}
-
 /// One fixed address row.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FixedIp {
@@ -217,23 +201,6 @@ pub(crate) fn network_from_row(r: &AnyRow) -> Result<Network, DbError> {
         pool: get(r, "pool")?,
         subnet_id: get(r, "subnet_id")?,
         subnet_name: get(r, "subnet_name")?,
-    })
-}
-
-pub(crate) const PORT_COLUMNS: &str =
-    "id, instance_id, network_id, project_id, mac, address, device, host, created_at";
-
-pub(crate) fn port_from_row(r: &AnyRow) -> Result<Port, DbError> {
-    Ok(Port {
-        id: get(r, "id")?,
-        instance_id: get(r, "instance_id")?,
-        network_id: get(r, "network_id")?,
-        project_id: get(r, "project_id")?,
-        mac: get(r, "mac")?,
-        address: get(r, "address")?,
-        device: get(r, "device")?,
-        host: get(r, "host")?,
-        created_at: get(r, "created_at")?,
     })
 }
 
@@ -427,7 +394,7 @@ pub(crate) async fn insert_fixed_ips(
 }
 
 /// Where an address allocation comes from.
-enum Want<'a> {
+pub(crate) enum Want<'a> {
     Any,
     Address(&'a str),
 }
@@ -670,195 +637,6 @@ impl Db {
         self.get_fixed_ip(network, address).await
     }
 
-    /// Makes a port for `instance` on `network` with a free address, or the `requested`
-    /// one, in one transaction. The network must be shared or the project's own.
-    pub async fn allocate_port(
-        &self,
-        instance: &str,
-        project: &str,
-        network: &str,
-        requested_address: Option<&str>,
-    ) -> Result<Port, DbError> {
-        let net = self.get_network(network).await?;
-        if net.project_id.as_deref().is_some_and(|p| p != project) {
-            return Err(DbError::NotFound(format!("Network {network}")));
-        }
-        if !net.has_addresses() {
-            return Err(DbError::InvalidNetwork(format!(
-                "Network {network} has no subnet to take an address from{}",
-                if net.external {
-                    " (it is external)"
-                } else {
-                    ""
-                }
-            )));
-        }
-        let id = uuid::Uuid::new_v4().to_string();
-        let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        let want = match requested_address {
-            Some(a) => Want::Address(a),
-            None => Want::Any,
-        };
-        let address = claim_address(&mut tx, &net, &id, instance, want).await?;
-        // A MAC collision (one in 16 million per port) takes another MAC.
-        for _ in 0..16 {
-            let done = sqlx::query(
-                "INSERT INTO ports (id, instance_id, network_id, project_id, mac, address, \
-                 device, host, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8) \
-                 ON CONFLICT (mac) DO NOTHING",
-            )
-            .bind(&id)
-            .bind(instance)
-            .bind(network)
-            .bind(project)
-            .bind(random_mac())
-            .bind(&address)
-            .bind(device_name(&id))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 1 {
-                tx.commit().await?;
-                return self.get_port(&id).await;
-            }
-        }
-        Err(DbError::Conflict(
-            "could not find a free MAC address after 16 tries".into(),
-        ))
-    }
-
-    pub async fn get_port(&self, id: &str) -> Result<Port, DbError> {
-        let row = sqlx::query(&format!("SELECT {PORT_COLUMNS} FROM ports WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| DbError::NotFound(format!("Port {id}")))?;
-        port_from_row(&row)
-    }
-
-    async fn ports_where(&self, column: &str, value: &str) -> Result<Vec<Port>, DbError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {PORT_COLUMNS} FROM ports WHERE {column} = $1 ORDER BY created_at, id"
-        ))
-        .bind(value)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(port_from_row).collect()
-    }
-
-    pub async fn ports_of_instance(&self, instance: &str) -> Result<Vec<Port>, DbError> {
-        self.ports_where("instance_id", instance).await
-    }
-
-    /// The ports of any of `instances` (one query per 500), for a page of servers.
-    pub async fn ports_of_instances(&self, instances: &[String]) -> Result<Vec<Port>, DbError> {
-        let mut out = Vec::new();
-        for chunk in instances.chunks(500) {
-            let marks = in_marks(chunk.len());
-            let sql = format!(
-                "SELECT {PORT_COLUMNS} FROM ports WHERE instance_id IN ({marks}) \
-                 ORDER BY created_at, id"
-            );
-            let mut q = sqlx::query(&sql);
-            for i in chunk {
-                q = q.bind(i);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.push(port_from_row(&r)?);
-            }
-        }
-        Ok(out)
-    }
-
-    /// A project's ports, or every port.
-    pub async fn list_ports(&self, project: Option<&str>) -> Result<Vec<Port>, DbError> {
-        match project {
-            Some(p) => self.ports_where("project_id", p).await,
-            None => {
-                let rows = sqlx::query(&format!(
-                    "SELECT {PORT_COLUMNS} FROM ports ORDER BY created_at, id"
-                ))
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter().map(port_from_row).collect()
-            }
-        }
-    }
-
-    pub async fn ports_on_host(&self, host: &str) -> Result<Vec<Port>, DbError> {
-        self.ports_where("host", host).await
-    }
-
-    pub async fn ports_of_network(&self, network: &str) -> Result<Vec<Port>, DbError> {
-        self.ports_where("network_id", network).await
-    }
-
-    /// Moves an instance's ports to `host` (`None`: nowhere); returns them.
-    pub async fn set_port_host(
-        &self,
-        instance: &str,
-        host: Option<&str>,
-    ) -> Result<Vec<Port>, DbError> {
-        let mut tx = self.pool.begin().await?;
-        let before = sqlx::query("SELECT DISTINCT host FROM ports WHERE instance_id = $1")
-            .bind(instance)
-            .fetch_all(&mut *tx)
-            .await?;
-        for r in &before {
-            if let Some(h) = get::<Option<String>>(r, "host")? {
-                bump(&mut tx, &host_scope(&h)).await?;
-            }
-        }
-        sqlx::query("UPDATE ports SET host = $1 WHERE instance_id = $2")
-            .bind(host)
-            .bind(instance)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(h) = host {
-            bump(&mut tx, &host_scope(h)).await?;
-        }
-        tx.commit().await?;
-        self.ports_of_instance(instance).await
-    }
-
-    /// Deletes an instance's ports, frees their addresses and disassociates their floating
-    /// addresses (auto-assigned ones go back to their pool); returns the ports deleted.
-    pub async fn release_ports_of_instance(&self, instance: &str) -> Result<Vec<Port>, DbError> {
-        let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {PORT_COLUMNS} FROM ports WHERE instance_id = $1 ORDER BY created_at, id"
-        ))
-        .bind(instance)
-        .fetch_all(&mut *tx)
-        .await?;
-        let ports = rows
-            .iter()
-            .map(port_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        let now = now_ms();
-        for p in &ports {
-            if let Some(h) = &p.host {
-                bump(&mut tx, &host_scope(h)).await?;
-            }
-            crate::floating::detach_port(&mut tx, &p.id, now).await?;
-            sqlx::query(
-                "UPDATE fixed_ips SET port_id = NULL, instance_id = NULL, allocated = 0, \
-                 leased = 0, updated_at = $1 WHERE port_id = $2",
-            )
-            .bind(now)
-            .bind(&p.id)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("DELETE FROM ports WHERE id = $1")
-                .bind(&p.id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(ports)
-    }
-
     /// Records that the DHCP server leased (or released) an allocated address.
     pub async fn mark_leased(
         &self,
@@ -911,11 +689,11 @@ impl Db {
 
 /// Claims an address for `port` inside `tx` with one conditional `UPDATE`; a lost race
 /// (another transaction took the same row first) tries the next free one.
-async fn claim_address(
+pub(crate) async fn claim_address(
     tx: &mut Transaction<'_, Any>,
     net: &Network,
     port: &str,
-    instance: &str,
+    instance: Option<&str>,
     want: Want<'_>,
 ) -> Result<String, DbError> {
     let now = now_ms();

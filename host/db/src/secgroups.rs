@@ -682,8 +682,6 @@ impl Db {
         rows.iter().map(group_from_row).collect()
     }
 
-    /// (instance, group project, group name) of every membership of any of `instances`
-    /// (one query per 500), for a page of servers.
     /// The projects of those of `instances` that exist (one query per 500).
     pub async fn projects_of_instances(
         &self,
@@ -704,6 +702,34 @@ impl Db {
         Ok(out)
     }
 
+    /// The group ids of each of `instances` that is in any (one query per 500), for the
+    /// Network API's port listings.
+    pub async fn group_ids_of_instances(
+        &self,
+        instances: &[String],
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, DbError> {
+        let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for chunk in instances.chunks(500) {
+            let marks = in_marks(chunk.len());
+            let sql = format!(
+                "SELECT instance_id, group_id FROM security_group_members \
+                 WHERE instance_id IN ({marks}) ORDER BY created_at, group_id"
+            );
+            let mut q = sqlx::query(&sql);
+            for i in chunk {
+                q = q.bind(i);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.entry(get(&r, "instance_id")?)
+                    .or_default()
+                    .push(get(&r, "group_id")?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// (instance, group project, group name) of every membership of any of `instances`
+    /// (one query per 500), for a page of servers.
     pub async fn group_names_of_instances(
         &self,
         instances: &[String],

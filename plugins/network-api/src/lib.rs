@@ -73,7 +73,10 @@ const ROUTES: &[Route<Caller>] = &[
         routers::remove_interface
     ),
     endpoint!("GET", "/v2.0/ports", Reader, ports::list),
+    endpoint!("POST", "/v2.0/ports", Member, ports::create_any),
     endpoint!("GET", "/v2.0/ports/{id}", Reader, ports::show),
+    endpoint!("PUT", "/v2.0/ports/{id}", Member, ports::update),
+    endpoint!("DELETE", "/v2.0/ports/{id}", Member, ports::delete),
     endpoint!("GET", "/v2.0/floatingips", Reader, floating::list),
     endpoint!("POST", "/v2.0/floatingips", Member, floating::create),
     endpoint!("GET", "/v2.0/floatingips/{id}", Reader, floating::show),

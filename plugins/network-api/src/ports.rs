@@ -1,54 +1,20 @@
-//! Ports (read): a server's network interfaces, as Neutron shows them (`device_owner`
-//! `compute:nova`, the server's security groups by id, `binding:host_id` for admins), and
-//! the routers' interfaces and gateways (`network:router_interface`,
-//! `network:router_gateway`).
+//! Ports: servers' network interfaces as Neutron shows them (`device_owner`
+//! `compute:nova`, the server's security groups by id, `binding:host_id` for admins),
+//! unbound ports made here (`device_id` empty until a server create names one), and the
+//! routers' interfaces and gateways (`network:router_interface`, `network:router_gateway`,
+//! read only). One fixed address a port.
 
 use crate::bindings::metacloud::api::compute;
-use crate::bindings::metacloud::api::types::{PortDetail, Router};
-use crate::body::object;
+use crate::bindings::metacloud::api::types::{PortCreate, PortDetail, PortUpdate, Router};
+use crate::body::{envelope, object, opt_bool, opt_string, opt_strings};
 use crate::errors::{self, from_op};
 use crate::query::{listing, single};
 use crate::{is_admin, networks, routers, Fault, Reply, Request};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
 
 /// The ports the caller sees (every project's for admins, as Neutron lists them).
 pub fn visible(r: &Request) -> Result<Vec<PortDetail>, Fault> {
     compute::list_ports(r.caller()?, is_admin(r)).map_err(from_op)
-}
-
-/// Security group ids of the ports' servers, by server id (names resolved among the groups
-/// the caller sees).
-fn groups_of(r: &Request, ports: &[PortDetail]) -> Result<BTreeMap<String, Vec<String>>, Fault> {
-    let c = r.caller()?;
-    let mut servers: Vec<String> = ports.iter().map(|p| p.port.server_id.clone()).collect();
-    servers.sort();
-    servers.dedup();
-    if servers.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    let infos = compute::servers_network_info(c, &servers).map_err(from_op)?;
-    let groups = compute::list_security_groups(c, is_admin(r)).map_err(from_op)?;
-    let mut out = BTreeMap::new();
-    for info in infos {
-        let project = ports
-            .iter()
-            .find(|p| p.port.server_id == info.server_id)
-            .map(|p| p.project_id.as_str())
-            .unwrap_or_default();
-        let ids = info
-            .security_groups
-            .iter()
-            .filter_map(|name| {
-                groups
-                    .iter()
-                    .find(|g| &g.name == name && g.project_id == project)
-                    .map(|g| g.id.clone())
-            })
-            .collect();
-        out.insert(info.server_id, ids);
-    }
-    Ok(out)
 }
 
 /// Whether IPv4 `addr` is inside `cidr`.
@@ -125,21 +91,18 @@ fn router_ports(
     Ok(out)
 }
 
-pub fn port_view(
-    p: &PortDetail,
-    groups: &[String],
-    subnet: Option<&str>,
-    admin: bool,
-) -> Map<String, Value> {
+pub fn port_view(p: &PortDetail, subnet: Option<&str>, admin: bool) -> Map<String, Value> {
+    let bound = !p.port.server_id.is_empty();
     let mut v = json!({
-        "id": p.port.id, "name": "", "network_id": p.port.network_id,
+        "id": p.port.id, "name": p.name, "network_id": p.port.network_id,
         "tenant_id": p.project_id, "project_id": p.project_id,
-        "mac_address": p.port.mac, "admin_state_up": true, "status": p.port.state,
-        "device_id": p.port.server_id, "device_owner": "compute:nova",
+        "mac_address": p.port.mac, "admin_state_up": p.admin_state_up, "status": p.port.state,
+        "device_id": p.port.server_id,
+        "device_owner": if bound { "compute:nova" } else { "" },
         "fixed_ips": [{"subnet_id": subnet, "ip_address": p.port.address}],
-        "security_groups": groups, "allowed_address_pairs": [], "extra_dhcp_opts": [],
-        "port_security_enabled": true, "description": "", "tags": [], "revision_number": 0,
-        "binding:vnic_type": "normal",
+        "security_groups": p.security_group_ids, "allowed_address_pairs": [],
+        "extra_dhcp_opts": [], "port_security_enabled": true, "description": "", "tags": [],
+        "revision_number": 0, "binding:vnic_type": "normal",
     });
     if admin {
         v["binding:host_id"] = json!(p.host.clone().unwrap_or_default());
@@ -152,7 +115,6 @@ fn views(r: &Request, ports: &[PortDetail]) -> Result<Vec<Map<String, Value>>, F
     if ports.is_empty() {
         return Ok(Vec::new());
     }
-    let groups = groups_of(r, ports)?;
     let nets = networks::visible(r)?;
     let subnet_of = |net: &str| {
         nets.iter()
@@ -162,10 +124,7 @@ fn views(r: &Request, ports: &[PortDetail]) -> Result<Vec<Map<String, Value>>, F
     let admin = is_admin(r);
     Ok(ports
         .iter()
-        .map(|p| {
-            let g = groups.get(&p.port.server_id).cloned().unwrap_or_default();
-            port_view(p, &g, subnet_of(&p.port.network_id).as_deref(), admin)
-        })
+        .map(|p| port_view(p, subnet_of(&p.port.network_id).as_deref(), admin))
         .collect())
 }
 
@@ -208,4 +167,215 @@ pub fn show(r: &Request) -> Result<Reply, Fault> {
             format!("Port {id} could not be found."),
         ),
     })
+}
+
+fn port_not_found(id: &str) -> Reply {
+    errors::typed(
+        404,
+        "PortNotFound",
+        format!("Port {id} could not be found."),
+    )
+}
+
+/// The one fixed address a body's `fixed_ips` asks for on `network` (its subnet checked),
+/// or none.
+fn fixed_ip(
+    r: &Request,
+    m: &Map<String, Value>,
+    network: &str,
+) -> Result<Option<String>, Fault> {
+    let Some(list) = m.get("fixed_ips").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let Some(list) = list.as_array() else {
+        return Err(Fault::bad_request(
+            "Invalid input for fixed_ips. Reason: it is not a list.",
+        ));
+    };
+    if list.len() > 1 {
+        return Err(Fault::bad_request(
+            "Invalid input for fixed_ips. Reason: a port holds one fixed IP here.",
+        ));
+    }
+    let Some(entry) = list.first() else {
+        return Ok(None);
+    };
+    let Some(entry) = entry.as_object() else {
+        return Err(Fault::bad_request(
+            "Invalid input for fixed_ips. Reason: each entry is an object.",
+        ));
+    };
+    let subnet = opt_string(entry, "subnet_id")?;
+    let address = opt_string(entry, "ip_address")?;
+    let net = networks::find(r, network)?;
+    let own = net.as_ref().and_then(|n| n.subnet_id.clone());
+    if let Some(s) = &subnet {
+        if own.as_deref() != Some(s.as_str()) {
+            return Err(Fault::bad_request(format!(
+                "Invalid input for operation: Failed to create port on network {network}, \
+                 because fixed_ips included invalid subnet {s}."
+            )));
+        }
+    }
+    if let (Some(a), Some(n)) = (&address, &net) {
+        if a.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err(Fault::bad_request(format!(
+                "Invalid input for ip_address. Reason: '{a}' is not a valid IP address."
+            )));
+        }
+        if !n.network.cidr.is_empty() && !in_cidr(a, &n.network.cidr) {
+            return Err(Fault::bad_request(format!(
+                "Invalid input for operation: IP address {a} is not a valid IP for the \
+                 specified subnet."
+            )));
+        }
+    }
+    Ok(address)
+}
+
+/// A refusal in Neutron's terms.
+fn refused(e: Fault) -> Result<Reply, Fault> {
+    let kind = match e.status {
+        403 => "PolicyNotAuthorized",
+        409 if e.message.contains("MAC address") => "MacAddressInUse",
+        409 if e.message.contains("is already in use") || e.message.contains("in use") => {
+            "IpAddressAlreadyAllocated"
+        }
+        409 if e.message.contains("No more fixed IP") => "IpAddressGenerationFailure",
+        404 if e.message.starts_with("Security group") => "SecurityGroupNotFound",
+        _ => return Err(e),
+    };
+    Ok(errors::typed(e.status, kind, &e.message))
+}
+
+fn shown(r: &Request, status: u16, p: &PortDetail) -> Result<Reply, Fault> {
+    let v = views(r, std::slice::from_ref(p))?.pop().unwrap_or_default();
+    Ok(if status == 200 {
+        single(r, "port", v)
+    } else {
+        Reply::json(status, &json!({ "port": Value::Object(v) }))
+    })
+}
+
+pub fn create(r: &Request) -> Result<Reply, Fault> {
+    let m = envelope(r, "port")?;
+    let network = opt_string(&m, "network_id")?.ok_or_else(|| {
+        Fault::bad_request("Failed to parse request. Required attribute 'network_id' not specified")
+    })?;
+    let Some(net) = networks::find(r, &network)? else {
+        return Ok(errors::typed(
+            404,
+            "NetworkNotFound",
+            format!("Network {network} could not be found."),
+        ));
+    };
+    if net.external && !is_admin(r) {
+        return Ok(errors::typed(
+            403,
+            "PolicyNotAuthorized",
+            "(rule:create_port) on an external network is disallowed by policy",
+        ));
+    }
+    let owner = networks::owner(r, &m)?;
+    let p = PortCreate {
+        project_id: Some(owner),
+        network_id: network.clone(),
+        name: opt_string(&m, "name")?.unwrap_or_default(),
+        fixed_ip: fixed_ip(r, &m, &network)?,
+        mac: opt_string(&m, "mac_address")?,
+        admin_state_up: opt_bool(&m, "admin_state_up")?.unwrap_or(true),
+        security_group_ids: opt_strings(&m, "security_groups")?,
+    };
+    if let Some(id) = opt_string(&m, "device_id")?.filter(|d| !d.is_empty()) {
+        return Err(Fault::bad_request(format!(
+            "Invalid input for operation: device_id {id}: a port is given to a server by \
+             the server create (networks: [{{\"port\": id}}]) here."
+        )));
+    }
+    match compute::create_port(r.caller()?, &p) {
+        Ok(port) => shown(r, 201, &port),
+        Err(e) => refused(from_op(e)),
+    }
+}
+
+/// Bulk create (`{"ports": [...]}`): each in turn, all or nothing.
+pub fn create_any(r: &Request) -> Result<Reply, Fault> {
+    let body: Value = serde_json::from_slice(&r.body)
+        .map_err(|_| errors::malformed("Malformed request body"))?;
+    let Some(list) = body.get("ports").and_then(Value::as_array) else {
+        return create(r);
+    };
+    let mut made: Vec<Map<String, Value>> = Vec::new();
+    for item in list {
+        let one = Request {
+            body: serde_json::to_vec(&json!({ "port": item })).unwrap_or_default(),
+            ..r.clone()
+        };
+        let reply = create(&one);
+        let ok = matches!(&reply, Ok(x) if x.status == 201);
+        if !ok {
+            for p in &made {
+                if let Some(id) = p.get("id").and_then(Value::as_str) {
+                    let _ = compute::delete_port(r.caller()?, id);
+                }
+            }
+            return reply;
+        }
+        let reply = reply?;
+        let v: Value = serde_json::from_slice(&reply.body).unwrap_or_default();
+        if let Some(Value::Object(p)) = v.get("port") {
+            made.push(p.clone());
+        }
+    }
+    Ok(Reply::json(201, &json!({ "ports": made })))
+}
+
+pub fn update(r: &Request) -> Result<Reply, Fault> {
+    let id = r.param("id");
+    let m = envelope(r, "port")?;
+    let Some(current) = visible(r)?.into_iter().find(|p| p.port.id == id) else {
+        return Ok(port_not_found(id));
+    };
+    for fixed in ["network_id", "mac_address", "device_id", "device_owner"] {
+        if let Some(v) = opt_string(&m, fixed)? {
+            let same = match fixed {
+                "network_id" => v == current.port.network_id,
+                "mac_address" => v.eq_ignore_ascii_case(&current.port.mac),
+                "device_id" => v == current.port.server_id,
+                _ => true,
+            };
+            if !same {
+                return Err(Fault::bad_request(format!(
+                    "Invalid input for operation: {fixed} cannot be changed here."
+                )));
+            }
+        }
+    }
+    let u = PortUpdate {
+        name: opt_string(&m, "name")?,
+        admin_state_up: opt_bool(&m, "admin_state_up")?,
+        security_group_ids: opt_strings(&m, "security_groups")?,
+        fixed_ip: fixed_ip(r, &m, &current.port.network_id)?,
+    };
+    match compute::update_port(r.caller()?, id, &u) {
+        Ok(port) => shown(r, 200, &port),
+        Err(e) => refused(from_op(e)),
+    }
+}
+
+pub fn delete(r: &Request) -> Result<Reply, Fault> {
+    let id = r.param("id");
+    if !visible(r)?.iter().any(|p| p.port.id == id) {
+        return Ok(port_not_found(id));
+    }
+    match compute::delete_port(r.caller()?, id) {
+        Ok(()) => Ok(Reply::empty(204)),
+        Err(e) => {
+            let e = from_op(e);
+            if e.status == 409 {
+                return Ok(errors::typed(409, "PortInUse", &e.message));
+            }
+            refused(e)
+        }
+    }
 }

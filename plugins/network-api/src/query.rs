@@ -23,8 +23,15 @@ fn matches(item: &Map<String, Value>, key: &str, wanted: &[&str]) -> bool {
         Value::Null => String::new(),
         other => other.to_string(),
     };
+    // `?fixed_ips=ip_address=10.0.0.3`: an attribute of an object in a list.
+    let inner = |v: &Value, w: &str| match (v, w.split_once('=')) {
+        (Value::Object(o), Some((k, want))) => o.get(k).is_some_and(|x| text(x) == want),
+        _ => false,
+    };
     match item.get(key) {
-        Some(Value::Array(values)) => values.iter().any(|v| wanted.iter().any(|w| text(v) == *w)),
+        Some(Value::Array(values)) => values
+            .iter()
+            .any(|v| wanted.iter().any(|w| text(v) == *w || inner(v, w))),
         Some(v) => wanted
             .iter()
             .any(|w| text(v).eq_ignore_ascii_case(w) || text(v) == *w),

@@ -10,8 +10,8 @@ use metacloud_db::instances::{Instance, ServerFilter};
 use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::compute::{
     FixedIp, FloatingIp, FloatingRange, Network, NetworkCreate, NetworkRecord, NetworkSpec, Port,
-    PortDetail, Router, RouterInterface, SecurityGroup, SecurityGroupRule, SecurityGroupRuleCreate,
-    ServerNetworkInfo, ServerNetworking, Subnet, SubnetCreate,
+    PortCreate, PortDetail, PortUpdate, Router, RouterInterface, SecurityGroup, SecurityGroupRule,
+    SecurityGroupRuleCreate, ServerNetworkInfo, ServerNetworking, Subnet, SubnetCreate,
 };
 use metacloud_plugins::api::{
     compute, pack_servers, signatures, Aggregate, AvailabilityZone, BackupSpec, Caller,
@@ -555,7 +555,19 @@ impl compute::Host for ComputeHost {
     }
 
     fn list_ports(&mut self, c: Caller, all_projects: bool) -> Result<Vec<PortDetail>, OpError> {
-        self.net_list_ports(&c, all_projects)
+        self.na_list_ports(&c, all_projects)
+    }
+
+    fn create_port(&mut self, c: Caller, p: PortCreate) -> Result<PortDetail, OpError> {
+        self.na_create_port(&c, p)
+    }
+
+    fn update_port(&mut self, c: Caller, id: String, u: PortUpdate) -> Result<PortDetail, OpError> {
+        self.na_update_port(&c, &id, u)
+    }
+
+    fn delete_port(&mut self, c: Caller, id: String) -> Result<(), OpError> {
+        self.na_delete_port(&c, &id)
     }
 
     fn list_network_records(

@@ -7,7 +7,7 @@ use metacloud_api::network::{GroupView, NetworkChoice, RequestedNetwork};
 use metacloud_db::networks::NewNetwork;
 use metacloud_db::secgroups::NewRule;
 use metacloud_plugins::api::compute::{
-    FixedIp, FloatingIp, FloatingRange, Network, NetworkCreate, NetworkRequest, Port, PortDetail,
+    FixedIp, FloatingIp, FloatingRange, Network, NetworkCreate, NetworkRequest, Port,
     SecurityGroup, SecurityGroupRule, SecurityGroupRuleCreate, ServerAddress, ServerNetworkInfo,
     ServerNetworking,
 };
@@ -211,7 +211,13 @@ impl ComputeHost {
             let mut out = Vec::with_capacity(list.len());
             for f in list {
                 let inst = match &f.port_id {
-                    Some(p) => self.api.db().get_port(p).await.ok().map(|p| p.instance_id),
+                    Some(p) => self
+                        .api
+                        .db()
+                        .get_port(p)
+                        .await
+                        .ok()
+                        .and_then(|p| p.instance_id),
                     None => None,
                 };
                 out.push(wit_floating(f, inst));
@@ -465,30 +471,6 @@ impl ComputeHost {
         }
     }
 
-    pub(super) fn net_list_ports(
-        &self,
-        c: &Caller,
-        all_projects: bool,
-    ) -> Result<Vec<PortDetail>, OpError> {
-        let ctx = self.ctx(c)?;
-        let ports = self.run(self.api.list_ports(&ctx, all_projects))?;
-        Ok(ports
-            .into_iter()
-            .map(|p| PortDetail {
-                project_id: p.project_id,
-                host: p.host.clone(),
-                port: Port {
-                    state: if p.host.is_some() { "ACTIVE" } else { "DOWN" }.into(),
-                    id: p.id,
-                    server_id: p.instance_id,
-                    network_id: p.network_id,
-                    mac: p.mac,
-                    address: p.address,
-                },
-            })
-            .collect())
-    }
-
     pub(super) fn net_server_ports(&self, c: &Caller, server: &str) -> Result<Vec<Port>, OpError> {
         let ctx = self.ctx(c)?;
         let (ports, up) = self.run(self.api.server_ports(&ctx, server))?;
@@ -496,7 +478,7 @@ impl ComputeHost {
             .into_iter()
             .map(|p| Port {
                 id: p.id,
-                server_id: p.instance_id,
+                server_id: p.instance_id.unwrap_or_default(),
                 network_id: p.network_id,
                 mac: p.mac,
                 address: p.address,

@@ -4,9 +4,12 @@
 
 use super::compute::ComputeHost;
 use super::network::wit_network;
+use metacloud_api::{PortRequest, PortView};
+use metacloud_db::ports::PortUpdate as DbPortUpdate;
 use metacloud_db::subnets::{BareNetwork, NewSubnet};
 use metacloud_plugins::api::compute::{
-    NetworkRecord, NetworkSpec, Router, RouterInterface, Subnet, SubnetCreate,
+    NetworkRecord, NetworkSpec, Port, PortCreate, PortDetail, PortUpdate, Router, RouterInterface,
+    Subnet, SubnetCreate,
 };
 use metacloud_plugins::api::{Caller, OpError};
 
@@ -34,6 +37,26 @@ fn wit_subnet(s: metacloud_db::subnets::Subnet) -> Subnet {
         enable_dhcp: s.dhcp,
         created_at: s.created_at,
         updated_at: s.updated_at,
+    }
+}
+
+/// A port as the dialect sees it: an unbound one has an empty `server-id`.
+pub(super) fn wit_port_detail(v: PortView) -> PortDetail {
+    let p = v.port;
+    PortDetail {
+        project_id: p.project_id,
+        host: p.host.clone(),
+        name: p.name,
+        admin_state_up: p.admin_state_up,
+        security_group_ids: v.group_ids,
+        port: Port {
+            state: if p.host.is_some() { "ACTIVE" } else { "DOWN" }.into(),
+            id: p.id,
+            server_id: p.instance_id.unwrap_or_default(),
+            network_id: p.network_id,
+            mac: p.mac,
+            address: p.address,
+        },
     }
 }
 
@@ -201,5 +224,56 @@ impl ComputeHost {
             )?,
         };
         Ok(wit_interface(i))
+    }
+
+    pub(super) fn na_list_ports(
+        &self,
+        c: &Caller,
+        all_projects: bool,
+    ) -> Result<Vec<PortDetail>, OpError> {
+        let ctx = self.ctx(c)?;
+        let ports = self.run(self.api.port_views(&ctx, all_projects))?;
+        Ok(ports.into_iter().map(wit_port_detail).collect())
+    }
+
+    pub(super) fn na_create_port(&self, c: &Caller, p: PortCreate) -> Result<PortDetail, OpError> {
+        let ctx = self.ctx(c)?;
+        let req = PortRequest {
+            project_id: p.project_id,
+            network_id: p.network_id,
+            name: p.name,
+            address: p.fixed_ip,
+            mac: p.mac,
+            admin_state_up: p.admin_state_up,
+            security_groups: p.security_group_ids,
+        };
+        let port = self.run(self.api.create_api_port(&ctx, req))?;
+        let group_ids = port.group_ids.clone();
+        Ok(wit_port_detail(PortView { port, group_ids }))
+    }
+
+    pub(super) fn na_update_port(
+        &self,
+        c: &Caller,
+        id: &str,
+        u: PortUpdate,
+    ) -> Result<PortDetail, OpError> {
+        let ctx = self.ctx(c)?;
+        let change = DbPortUpdate {
+            name: u.name,
+            admin_state_up: u.admin_state_up,
+            group_ids: u.security_group_ids,
+            address: u.fixed_ip,
+        };
+        self.run(self.api.update_api_port(&ctx, id, change))?;
+        self.na_list_ports(c, true)?
+            .into_iter()
+            .find(|p| p.port.id == id)
+            .ok_or_else(|| OpError::NotFound(format!("Port {id}")))
+    }
+
+    pub(super) fn na_delete_port(&self, c: &Caller, id: &str) -> Result<(), OpError> {
+        let ctx = self.ctx(c)?;
+        self.run(self.api.delete_api_port(&ctx, id))
     }
 }

@@ -7,7 +7,8 @@
 
 use crate::{ApiError, ComputeApi, Context};
 use metacloud_db::floating::{FloatingIp, FloatingRange, FLOATING_IPS};
-use metacloud_db::networks::{Cidr, FixedIp, Network, NewNetwork, Port};
+use metacloud_db::networks::{Cidr, FixedIp, Network, NewNetwork};
+use metacloud_db::ports::Port;
 use metacloud_db::quotas::DefaultLimits;
 use metacloud_db::secgroups::{NewRule, Rule, SecurityGroup, DEFAULT_GROUP, SECURITY_GROUPS};
 use metacloud_db::{Db, DbError};
@@ -50,11 +51,23 @@ pub enum NetworkChoice {
     Given(Vec<RequestedNetwork>),
 }
 
-/// A create's networking, checked: the networks to put a port on (with the fixed address
-/// wanted) and the security groups (ids) to join.
+/// One port of a create's plan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlannedPort {
+    /// A new port on a network, with the fixed address wanted.
+    New {
+        network: String,
+        fixed: Option<String>,
+    },
+    /// An unbound port made through the Network API.
+    Existing(String),
+}
+
+/// A create's networking, checked: the ports to make or take and the security groups
+/// (ids) to join (besides the groups of the ports it takes).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NetworkPlan {
-    pub ports: Vec<(String, Option<String>)>,
+    pub ports: Vec<PlannedPort>,
     pub groups: Vec<String>,
 }
 
@@ -76,6 +89,9 @@ pub(crate) fn net_error(e: DbError) -> ApiError {
             ApiError::BadRequest(e.to_string())
         }
         DbError::SecurityGroupInUse { .. } => ApiError::BadRequest(e.to_string()),
+        DbError::MacAddressInUse { .. } | DbError::PortInUse { .. } => {
+            ApiError::Conflict(e.to_string())
+        }
         e => e.into(),
     }
 }
@@ -92,16 +108,27 @@ pub async fn allocate_ports(
     let mut made = Vec::new();
     let mut failed = None;
     'all: for inst in instances {
-        for (net, fixed) in &plan.ports {
-            match db.allocate_port(inst, project, net, fixed.as_deref()).await {
-                Ok(p) => made.push(p),
+        let mut groups = plan.groups.clone();
+        for want in &plan.ports {
+            let got = match want {
+                PlannedPort::New { network, fixed } => {
+                    db.allocate_port(inst, project, network, fixed.as_deref())
+                        .await
+                }
+                PlannedPort::Existing(port) => db.bind_port(port, inst, project).await,
+            };
+            match got {
+                Ok(p) => {
+                    groups.extend(p.group_ids.iter().cloned());
+                    made.push(p)
+                }
                 Err(e) => {
                     failed = Some(e);
                     break 'all;
                 }
             }
         }
-        for g in &plan.groups {
+        for g in &groups {
             if let Err(e) = db.add_instance_to_group(inst, project, g).await {
                 if !matches!(e, DbError::Conflict(_)) {
                     failed = Some(e);
@@ -145,11 +172,12 @@ pub async fn auto_assign_floating(db: &Db, project: &str, pool: &str, ports: &[P
     for port in ports.iter().filter(|p| seen.insert(p.instance_id.clone())) {
         match db.auto_assign_floating(project, pool, &port.id).await {
             Ok(f) => tracing::info!(
-                instance = %port.instance_id, address = %f.address, fixed = %port.address,
+                instance = port.instance_id.as_deref().unwrap_or_default(),
+                address = %f.address, fixed = %port.address,
                 "floating address auto-assigned"
             ),
             Err(e) => tracing::warn!(
-                instance = %port.instance_id, %pool, error = %e,
+                instance = port.instance_id.as_deref().unwrap_or_default(), %pool, error = %e,
                 "no floating address auto-assigned"
             ),
         }
@@ -233,16 +261,25 @@ impl ComputeApi {
             .map_err(net_error)?;
         let ports = match choice {
             NetworkChoice::None => Vec::new(),
-            NetworkChoice::Default | NetworkChoice::Auto => {
-                usable.iter().map(|n| (n.id.clone(), None)).collect()
-            }
+            NetworkChoice::Default | NetworkChoice::Auto => usable
+                .iter()
+                .map(|n| PlannedPort::New {
+                    network: n.id.clone(),
+                    fixed: None,
+                })
+                .collect(),
             NetworkChoice::Given(list) => {
-                let mut out: Vec<(String, Option<String>)> = Vec::new();
+                let mut out: Vec<PlannedPort> = Vec::new();
                 for r in list {
                     if let Some(port) = &r.port_id {
-                        return Err(ApiError::BadRequest(format!(
-                            "Port {port} could not be found."
-                        )));
+                        self.check_free_port(ctx, port, count).await?;
+                        if out.contains(&PlannedPort::Existing(port.clone())) {
+                            return Err(ApiError::BadRequest(format!(
+                                "Port {port} is given twice."
+                            )));
+                        }
+                        out.push(PlannedPort::Existing(port.clone()));
+                        continue;
                     }
                     let Some(id) = &r.network_id else {
                         return Err(ApiError::BadRequest(
@@ -272,16 +309,20 @@ impl ComputeApi {
                             )));
                         }
                     }
-                    if out.iter().any(|(n, _)| n == id) {
-                        return Err(ApiError::BadRequest(format!("Network {id} is duplicated.")));
-                    }
-                    out.push((id.clone(), r.fixed_ip.clone()));
+                    out.push(PlannedPort::New {
+                        network: id.clone(),
+                        fixed: r.fixed_ip.clone(),
+                    });
                 }
                 out
             }
         };
         let mut group_ids = Vec::new();
-        let names: Vec<String> = if groups.is_empty() {
+        let only_ports =
+            !ports.is_empty() && ports.iter().all(|p| matches!(p, PlannedPort::Existing(_)));
+        let names: Vec<String> = if groups.is_empty() && only_ports {
+            Vec::new()
+        } else if groups.is_empty() {
             vec![DEFAULT_GROUP.to_string()]
         } else {
             groups.to_vec()
@@ -305,6 +346,32 @@ impl ComputeApi {
             ports,
             groups: group_ids,
         })
+    }
+
+    /// Checks a port a create names: the project's, unbound, and for one server only.
+    async fn check_free_port(&self, ctx: &Context, id: &str, count: u32) -> Result<(), ApiError> {
+        let port = match self.db.get_port(id).await {
+            Ok(p) if p.project_id == ctx.project_id => p,
+            Ok(_) | Err(DbError::NotFound(_)) => {
+                return Err(ApiError::NotFound(format!(
+                    "Port id {id} could not be found."
+                )))
+            }
+            Err(e) => return Err(net_error(e)),
+        };
+        if let Some(server) = &port.instance_id {
+            return Err(ApiError::Conflict(format!(
+                "Port {id} is still in use (by server {server})."
+            )));
+        }
+        if count > 1 {
+            return Err(ApiError::BadRequest(
+                "Unable to launch multiple instances with a single configured port ID. \
+                 Please launch your instance one by one with different ports."
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The project's group named `name` (or with that id); `default` is made on first use.
@@ -381,7 +448,10 @@ impl ComputeApi {
                 .get(&p.network_id)
                 .cloned()
                 .unwrap_or_else(|| p.network_id.clone());
-            let entry = out.entry(p.instance_id.clone()).or_default();
+            let Some(instance) = &p.instance_id else {
+                continue;
+            };
+            let entry = out.entry(instance.clone()).or_default();
             entry.addresses.push(ServerAddress {
                 network: label.clone(),
                 addr: p.address.clone(),
@@ -751,7 +821,7 @@ impl ComputeApi {
                     auto_assigned: false,
                 });
                 let instance = match &f.port_id {
-                    Some(p) => self.db.get_port(p).await.ok().map(|p| p.instance_id),
+                    Some(p) => self.db.get_port(p).await.ok().and_then(|p| p.instance_id),
                     None => None,
                 };
                 out.push((f, instance));

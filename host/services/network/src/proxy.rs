@@ -80,7 +80,7 @@ impl Proxy {
         ports
             .into_iter()
             .find(|p| p.address == addr)
-            .map(|p| (p.instance_id, p.project_id))
+            .and_then(|p| Some((p.instance_id?, p.project_id)))
     }
 }
 

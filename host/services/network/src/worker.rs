@@ -121,7 +121,7 @@ impl NetworkWorker {
     }
 
     /// The ports this worker serves.
-    async fn my_ports(&self) -> Result<Vec<metacloud_db::networks::Port>, metacloud_db::DbError> {
+    async fn my_ports(&self) -> Result<Vec<metacloud_db::ports::Port>, metacloud_db::DbError> {
         if self.settings.multi_host {
             return self.db.ports_on_host(&self.settings.host).await;
         }
@@ -147,13 +147,17 @@ impl NetworkWorker {
         let mut ports = Vec::new();
         let mut group_ids = BTreeSet::new();
         for p in &db_ports {
-            let name = match self.db.get_instance(&p.instance_id).await {
+            // An unbound port (made through the Network API) has no host either.
+            let Some(instance) = &p.instance_id else {
+                continue;
+            };
+            let name = match self.db.get_instance(instance).await {
                 Ok(i) => i.name,
                 Err(_) => continue,
             };
             let groups: Vec<String> = self
                 .db
-                .groups_of_instance(&p.instance_id)
+                .groups_of_instance(instance)
                 .await?
                 .into_iter()
                 .map(|g| g.id)
@@ -162,9 +166,9 @@ impl NetworkWorker {
             ports.push(Port {
                 id: p.id.clone(),
                 network_id: p.network_id.clone(),
-                instance_id: p.instance_id.clone(),
+                instance_id: instance.clone(),
                 project_id: p.project_id.clone(),
-                hostname: metacloud_rpc::objects::hostname(&name, &p.instance_id),
+                hostname: metacloud_rpc::objects::hostname(&name, instance),
                 mac: p.mac.clone(),
                 address: p.address.clone(),
                 device: p.device.clone(),
