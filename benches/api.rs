@@ -505,6 +505,15 @@ impl compute::Host for Canned {
     fn list_ports(&mut self, _: Caller, _: bool) -> Result<Vec<compute::PortDetail>, OpError> {
         unavailable()
     }
+    fn find_ports(
+        &mut self,
+        _: Caller,
+        _: bool,
+        _: Vec<String>,
+        _: Vec<String>,
+    ) -> Result<Vec<compute::PortDetail>, OpError> {
+        unavailable()
+    }
     fn create_port(
         &mut self,
         _: Caller,

@@ -1163,6 +1163,35 @@ async fn ports_made_through_the_network_api_go_to_a_server_and_outlive_it() {
         "PolicyNotAuthorized",
     );
 
+    // A network without a subnet takes ports without an address; no server boots on one.
+    let bare = n
+        .make(
+            &demo,
+            "networks",
+            "network",
+            json!({"network": {"name": "bare"}}),
+        )
+        .await;
+    let (s, b) = n
+        .post(&demo, "/v2.0/ports", json!({"port": {"network_id": bare}}))
+        .await;
+    assert_eq!((s, b["port"]["fixed_ips"].clone()), (201, json!([])), "{b}");
+    let bare_port = b["port"]["id"].as_str().unwrap().to_string();
+    let (s, _, b) = cloud
+        .call(
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({"server": {"name": "nope", "flavorRef": "42",
+                "networks": [{"port": bare_port}]}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(
+        n.delete(&demo, &format!("/v2.0/ports/{bare_port}")).await.0,
+        204
+    );
+
     // Filters: by network, by address, by name.
     for q in [
         format!("network_id={net}"),

@@ -154,17 +154,19 @@ async fn insert_port(tx: &mut Transaction<'_, Any>, row: &PortRow<'_>) -> Result
 }
 
 impl Db {
-    /// The network a port goes on, checked: the project's own or shared, with addresses.
+    /// The network a port goes on, checked: the project's own or shared, and (when
+    /// `addresses`) with a subnet to take an address from.
     async fn port_network(
         &self,
         project: &str,
         network: &str,
+        addresses: bool,
     ) -> Result<crate::networks::Network, DbError> {
         let net = self.get_network(network).await?;
         if net.project_id.as_deref().is_some_and(|p| p != project) {
             return Err(DbError::NotFound(format!("Network {network}")));
         }
-        if !net.has_addresses() {
+        if addresses && !net.has_addresses() {
             return Err(DbError::InvalidNetwork(format!(
                 "Network {network} has no subnet to take an address from{}",
                 if net.external {
@@ -186,7 +188,7 @@ impl Db {
         network: &str,
         requested_address: Option<&str>,
     ) -> Result<Port, DbError> {
-        let net = self.port_network(project, network).await?;
+        let net = self.port_network(project, network, true).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let mut tx = self.pool.begin().await?;
         let want = match requested_address {
@@ -220,14 +222,23 @@ impl Db {
                 )));
             }
         }
-        let net = self.port_network(&new.project_id, &new.network_id).await?;
+        // A network without a subnet takes ports without an address (Neutron's
+        // `fixed_ips: []`); asking for one there is refused.
+        let with_address = new.address.is_some();
+        let net = self
+            .port_network(&new.project_id, &new.network_id, with_address)
+            .await?;
         let id = uuid::Uuid::new_v4().to_string();
         let mut tx = self.pool.begin().await?;
         let want = match &new.address {
             Some(a) => Want::Address(a),
             None => Want::Any,
         };
-        let address = claim_address(&mut tx, &net, &id, None, want).await?;
+        let address = if net.has_addresses() {
+            claim_address(&mut tx, &net, &id, None, want).await?
+        } else {
+            String::new()
+        };
         let row = PortRow {
             id: &id,
             instance: None,
@@ -386,6 +397,25 @@ impl Db {
             let sql = format!(
                 "SELECT {PORT_COLUMNS} FROM ports WHERE instance_id IN ({marks}) \
                  ORDER BY created_at, id"
+            );
+            let mut q = sqlx::query(&sql);
+            for i in chunk {
+                q = q.bind(i);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(port_from_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ports among `ids` that exist (one query per 500).
+    pub async fn ports_by_ids(&self, ids: &[String]) -> Result<Vec<Port>, DbError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let marks = in_marks(chunk.len());
+            let sql = format!(
+                "SELECT {PORT_COLUMNS} FROM ports WHERE id IN ({marks}) ORDER BY created_at, id"
             );
             let mut q = sqlx::query(&sql);
             for i in chunk {

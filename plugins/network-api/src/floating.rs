@@ -68,10 +68,22 @@ fn not_found(id: &str) -> Reply {
     )
 }
 
+/// The ports the floating addresses `fs` point at (by their servers).
+fn ports_of(r: &Request, fs: &[FloatingIp]) -> Result<Vec<PortDetail>, Fault> {
+    let mut servers: Vec<String> = fs.iter().filter_map(|f| f.instance_id.clone()).collect();
+    servers.sort();
+    servers.dedup();
+    if servers.is_empty() {
+        return Ok(Vec::new());
+    }
+    ports::find(r, &[], &servers)
+}
+
 pub fn list(r: &Request) -> Result<Reply, Fault> {
-    let ports = ports::visible(r)?;
+    let fs = visible(r)?;
+    let ports = ports_of(r, &fs)?;
     let pools = pools(r)?;
-    let items = visible(r)?
+    let items = fs
         .iter()
         .map(|f| view(f, port_of(f, &ports), network_of(&pools, &f.pool)))
         .collect();
@@ -83,7 +95,7 @@ fn one(r: &Request, id: &str) -> Result<Option<FloatingIp>, Fault> {
 }
 
 fn shown(r: &Request, status: u16, f: &FloatingIp) -> Result<Reply, Fault> {
-    let ports = ports::visible(r)?;
+    let ports = ports_of(r, std::slice::from_ref(f))?;
     let v = view(f, port_of(f, &ports), network_of(&pools(r)?, &f.pool));
     Ok(if status == 200 {
         single(r, "floatingip", v)
@@ -104,7 +116,11 @@ pub fn show(r: &Request) -> Result<Reply, Fault> {
 /// port is refused before anything changes.
 fn point(r: &Request, f: &FloatingIp, port_id: Option<&str>) -> Result<Option<Reply>, Fault> {
     let c = r.caller()?;
-    let ports = ports::visible(r)?;
+    let ports = ports::find(
+        r,
+        &port_id.map(str::to_string).into_iter().collect::<Vec<_>>(),
+        &f.instance_id.clone().into_iter().collect::<Vec<_>>(),
+    )?;
     let target = match port_id {
         None => None,
         Some(id) => match ports.iter().find(|p| p.port.id == id) {
@@ -118,6 +134,13 @@ fn point(r: &Request, f: &FloatingIp, port_id: Option<&str>) -> Result<Option<Re
             }
         },
     };
+    if target.is_some_and(|p| p.port.server_id.is_empty()) {
+        return Err(Fault::bad_request(format!(
+            "Invalid input for operation: Port {} is not plugged into a server; a floating \
+             IP follows a server's port here.",
+            port_id.unwrap_or_default()
+        )));
+    }
     if let Some(current) = port_of(f, &ports) {
         if Some(current.port.id.as_str()) == port_id {
             return Ok(None);

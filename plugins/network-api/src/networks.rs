@@ -307,12 +307,19 @@ pub fn create_subnet(r: &Request) -> Result<Reply, Fault> {
         dns: opt_strings(&m, "dns_nameservers")?.unwrap_or_default(),
         enable_dhcp: opt_bool(&m, "enable_dhcp")?.unwrap_or(true),
     };
+    let (cidr, network) = (s.cidr.clone(), s.network_id.clone());
     match compute::create_subnet(r.caller()?, &s) {
         Ok(s) => Ok(shown_subnet(r, 201, &s)),
         Err(e) => {
             let f = from_op(e);
+            // tempest (and scripts like it) look for this text to try the next CIDR.
             if f.status == 409 && f.message.contains("overlaps") {
-                return Ok(errors::typed(400, "InvalidInput", &f.message));
+                let message = format!(
+                    "Invalid input for operation: Requested subnet with cidr: {cidr} for \
+                     network: {network} overlaps with another subnet ({}).",
+                    f.message
+                );
+                return Ok(errors::typed(400, "InvalidInput", message));
             }
             refused(f, "SubnetInUse")
         }

@@ -17,6 +17,11 @@ pub fn visible(r: &Request) -> Result<Vec<PortDetail>, Fault> {
     compute::list_ports(r.caller()?, is_admin(r)).map_err(from_op)
 }
 
+/// The ports among `ids`, and those of `servers`, that the caller sees.
+pub fn find(r: &Request, ids: &[String], servers: &[String]) -> Result<Vec<PortDetail>, Fault> {
+    compute::find_ports(r.caller()?, is_admin(r), ids, servers).map_err(from_op)
+}
+
 /// Whether IPv4 `addr` is inside `cidr`.
 pub fn in_cidr(addr: &str, cidr: &str) -> bool {
     let parse = |s: &str| s.trim().parse::<std::net::Ipv4Addr>().ok().map(u32::from);
@@ -99,7 +104,11 @@ pub fn port_view(p: &PortDetail, subnet: Option<&str>, admin: bool) -> Map<Strin
         "mac_address": p.port.mac, "admin_state_up": p.admin_state_up, "status": p.port.state,
         "device_id": p.port.server_id,
         "device_owner": if bound { "compute:nova" } else { "" },
-        "fixed_ips": [{"subnet_id": subnet, "ip_address": p.port.address}],
+        "fixed_ips": if p.port.address.is_empty() {
+            json!([])
+        } else {
+            json!([{"subnet_id": subnet, "ip_address": p.port.address}])
+        },
         "security_groups": p.security_group_ids, "allowed_address_pairs": [],
         "extra_dhcp_opts": [], "port_security_enabled": true, "description": "", "tags": [],
         "revision_number": 0, "binding:vnic_type": "normal",
@@ -131,15 +140,19 @@ fn views(r: &Request, ports: &[PortDetail]) -> Result<Vec<Map<String, Value>>, F
 /// Every port the caller sees, servers' and routers', narrowed early by `?device_id=`
 /// (what clients ask most) before the groups are looked up.
 fn all_views(r: &Request, only: Option<&str>) -> Result<Vec<Map<String, Value>>, Fault> {
-    let mut ports = visible(r)?;
     let mut devices: Vec<&str> = r.query_all("device_id").collect();
-    if let Some(id) = only {
+    if only.is_some() {
         devices.clear();
-        ports.retain(|p| p.port.id == id);
     }
-    if !devices.is_empty() {
-        ports.retain(|p| devices.contains(&p.port.server_id.as_str()));
-    }
+    let ports = match only {
+        Some(id) => find(r, &[id.to_string()], &[])?,
+        // `device_id=` (empty) asks for the unbound ports: from the whole list.
+        None if !devices.is_empty() && devices.iter().all(|d| !d.is_empty()) => {
+            let servers: Vec<String> = devices.iter().map(|d| d.to_string()).collect();
+            find(r, &[], &servers)?
+        }
+        None => visible(r)?,
+    };
     let mut out = views(r, &ports)?;
     let mut rs = routers::visible(r)?;
     if !devices.is_empty() {
@@ -333,7 +346,7 @@ pub fn create_any(r: &Request) -> Result<Reply, Fault> {
 pub fn update(r: &Request) -> Result<Reply, Fault> {
     let id = r.param("id");
     let m = envelope(r, "port")?;
-    let Some(current) = visible(r)?.into_iter().find(|p| p.port.id == id) else {
+    let Some(current) = find(r, &[id.to_string()], &[])?.pop() else {
         return Ok(port_not_found(id));
     };
     for fixed in ["network_id", "mac_address", "device_id", "device_owner"] {
@@ -365,7 +378,7 @@ pub fn update(r: &Request) -> Result<Reply, Fault> {
 
 pub fn delete(r: &Request) -> Result<Reply, Fault> {
     let id = r.param("id");
-    if !visible(r)?.iter().any(|p| p.port.id == id) {
+    if find(r, &[id.to_string()], &[])?.is_empty() {
         return Ok(port_not_found(id));
     }
     match compute::delete_port(r.caller()?, id) {

@@ -558,6 +558,16 @@ impl compute::Host for ComputeHost {
         self.na_list_ports(&c, all_projects)
     }
 
+    fn find_ports(
+        &mut self,
+        c: Caller,
+        all_projects: bool,
+        port_ids: Vec<String>,
+        server_ids: Vec<String>,
+    ) -> Result<Vec<PortDetail>, OpError> {
+        self.na_find_ports(&c, all_projects, &port_ids, &server_ids)
+    }
+
     fn create_port(&mut self, c: Caller, p: PortCreate) -> Result<PortDetail, OpError> {
         self.na_create_port(&c, p)
     }

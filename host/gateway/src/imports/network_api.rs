@@ -236,6 +236,21 @@ impl ComputeHost {
         Ok(ports.into_iter().map(wit_port_detail).collect())
     }
 
+    pub(super) fn na_find_ports(
+        &self,
+        c: &Caller,
+        all_projects: bool,
+        port_ids: &[String],
+        server_ids: &[String],
+    ) -> Result<Vec<PortDetail>, OpError> {
+        let ctx = self.ctx(c)?;
+        let ports = self.run(
+            self.api
+                .find_port_views(&ctx, all_projects, port_ids, server_ids),
+        )?;
+        Ok(ports.into_iter().map(wit_port_detail).collect())
+    }
+
     pub(super) fn na_create_port(&self, c: &Caller, p: PortCreate) -> Result<PortDetail, OpError> {
         let ctx = self.ctx(c)?;
         let req = PortRequest {
@@ -266,9 +281,8 @@ impl ComputeHost {
             address: u.fixed_ip,
         };
         self.run(self.api.update_api_port(&ctx, id, change))?;
-        self.na_list_ports(c, true)?
-            .into_iter()
-            .find(|p| p.port.id == id)
+        self.na_find_ports(c, true, &[id.to_string()], &[])?
+            .pop()
             .ok_or_else(|| OpError::NotFound(format!("Port {id}")))
     }
 

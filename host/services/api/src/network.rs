@@ -364,6 +364,11 @@ impl ComputeApi {
                 "Port {id} is still in use (by server {server})."
             )));
         }
+        if port.address.is_empty() {
+            return Err(ApiError::BadRequest(format!(
+                "Port {id} requires a FixedIP in order to be used."
+            )));
+        }
         if count > 1 {
             return Err(ApiError::BadRequest(
                 "Unable to launch multiple instances with a single configured port ID. \

@@ -51,6 +51,36 @@ impl ComputeApi {
         all_projects: bool,
     ) -> Result<Vec<PortView>, ApiError> {
         let ports = self.list_ports(ctx, all_projects).await?;
+        self.with_groups(ports).await
+    }
+
+    /// The ports among `port_ids`, and those of the servers `server_ids`, that the caller
+    /// sees (another project's only for admins with `all_projects`).
+    pub async fn find_port_views(
+        &self,
+        ctx: &Context,
+        all_projects: bool,
+        port_ids: &[String],
+        server_ids: &[String],
+    ) -> Result<Vec<PortView>, ApiError> {
+        let mut ports = self.db.ports_by_ids(port_ids).await.map_err(net_error)?;
+        for p in self
+            .db
+            .ports_of_instances(server_ids)
+            .await
+            .map_err(net_error)?
+        {
+            if !ports.iter().any(|x| x.id == p.id) {
+                ports.push(p);
+            }
+        }
+        let every = all_projects && ctx.is_admin();
+        ports.retain(|p| every || p.project_id == ctx.project_id);
+        self.with_groups(ports).await
+    }
+
+    /// Each port with its security group ids (its server's once bound).
+    async fn with_groups(&self, ports: Vec<Port>) -> Result<Vec<PortView>, ApiError> {
         let bound: Vec<String> = ports.iter().filter_map(|p| p.instance_id.clone()).collect();
         let groups: HashMap<String, Vec<String>> = self
             .db
