@@ -90,6 +90,13 @@ tempest_networks() {
   "${admin[@]}" subnet create --network tempest-public --subnet-range 198.51.100.0/24 --no-dhcp tempest-public-sub
   "${admin[@]}" network create --share tempest-private
   "${admin[@]}" subnet create --network tempest-private --subnet-range 10.254.0.0/20 tempest-private-sub
+  # What the Network API serves, told to tempest as a deployment's tempest.conf would:
+  # IPv4 only, and the extensions GET /v2.0/extensions lists (asked, not written down).
+  local exts
+  exts=$("${admin[@]}" extension list --network -f value -c Alias | paste -sd, -)
+  printf '[network-feature-enabled]\nipv6 = False\napi_extensions = %s\n' "$exts" > "$data/tempest-network.ini"
+  export TEMPEST_CONF_OVERRIDES="$data/tempest-network.ini"
+  cat "$TEMPEST_CONF_OVERRIDES"
 }
 # metadata.sh crawls on behalf of one instance: boot one (key pair, user data) first.
 metadata_run() {

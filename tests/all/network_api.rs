@@ -272,8 +272,8 @@ async fn the_network_api_serves_networks_subnets_and_security_groups_as_neutron(
             json!({"floatingip": {"floating_network_id": private}}),
         )
         .await,
-        404,
-        "ExternalNetworkNotFound",
+        400,
+        "HTTPBadRequest",
     );
     neutron_error(
         &n.post(
@@ -846,8 +846,9 @@ async fn networks_subnets_and_routers_made_through_the_network_api_stay_their_pr
         let got = n.delete(&other, &path).await;
         assert_eq!(got.0, 404, "{path}: {}", got.1);
     }
+    // An external network's subnets are not listed to members (shown by id, as above).
     let (_, b) = n.get(&other, "/v2.0/subnets").await;
-    assert_eq!(ids(&b, "subnets"), vec![ext_subnet.clone()], "{b}");
+    assert!(ids(&b, "subnets").is_empty(), "{b}");
     neutron_error(
         &n.post(
             &other,
@@ -1151,16 +1152,41 @@ async fn ports_made_through_the_network_api_go_to_a_server_and_outlive_it() {
             "HTTPBadRequest",
         );
     }
-    // A MAC is the admins' to choose.
+    // A MAC is chosen by the admins or the network's owner, not on a shared network.
+    let shared = n
+        .make(
+            &admin,
+            "networks",
+            "network",
+            json!({"network": {"name": "pshared", "shared": true}}),
+        )
+        .await;
     neutron_error(
         &n.post(
             &demo,
             "/v2.0/ports",
-            json!({"port": {"network_id": net, "mac_address": "fa:16:3e:00:00:01"}}),
+            json!({"port": {"network_id": shared, "mac_address": "fa:16:3e:00:00:01"}}),
         )
         .await,
         403,
         "PolicyNotAuthorized",
+    );
+    let (s, b) = n
+        .post(
+            &demo,
+            "/v2.0/ports",
+            json!({"port": {"network_id": net, "mac_address": "fa:16:3e:00:00:02"}}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["port"]["mac_address"].as_str()),
+        (201, Some("fa:16:3e:00:00:02")),
+        "{b}"
+    );
+    let mac_port = b["port"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        n.delete(&demo, &format!("/v2.0/ports/{mac_port}")).await.0,
+        204
     );
 
     // A network without a subnet takes ports without an address; no server boots on one.
@@ -1388,5 +1414,183 @@ async fn ports_made_through_the_network_api_go_to_a_server_and_outlive_it() {
         .await,
         409,
         "MacAddressInUse",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn floating_ips_follow_ports_and_requests_are_checked_as_neutron_checks_them() {
+    let (_cloud, n, [admin, demo, _other, _reader]) = network_cloud().await;
+    // Bulk networks and subnets.
+    let (s, b) = n
+        .post(
+            &demo,
+            "/v2.0/networks",
+            json!({"networks": [{"name": "bulk-a"}, {"name": "bulk-b"}]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let nets = ids(&b, "networks");
+    let (s, b) = n
+        .post(
+            &demo,
+            "/v2.0/subnets",
+            json!({"subnets": [
+                {"network_id": nets[0], "cidr": "10.93.0.0/24", "ip_version": 4},
+                {"network_id": nets[1], "cidr": "10.93.1.0/24", "ip_version": 4}]}),
+        )
+        .await;
+    assert_eq!((s, ids(&b, "subnets").len()), (201, 2), "{b}");
+    // Another network's range is refused in the words scripts look for.
+    let third = n
+        .make(
+            &demo,
+            "networks",
+            "network",
+            json!({"network": {"name": "bulk-c"}}),
+        )
+        .await;
+    let (s, b) = n
+        .post(
+            &demo,
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": third, "cidr": "10.93.0.0/25"}}),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    assert!(
+        b["NeutronError"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("overlaps with another subnet"),
+        "{b}"
+    );
+
+    // An external network: members see it, not its subnets; no floating IP from a
+    // private network.
+    let ext = n
+        .make(
+            &admin,
+            "networks",
+            "network",
+            json!({"network": {"name": "fext", "router:external": true}}),
+        )
+        .await;
+    n.make(
+        &admin,
+        "subnets",
+        "subnet",
+        json!({"subnet": {"network_id": ext, "cidr": "198.51.100.0/28", "enable_dhcp": false}}),
+    )
+    .await;
+    let (_, b) = n.get(&demo, "/v2.0/subnets").await;
+    assert!(
+        b["subnets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["network_id"] != ext),
+        "{b}"
+    );
+    neutron_error(
+        &n.post(
+            &demo,
+            "/v2.0/floatingips",
+            json!({"floatingip": {"floating_network_id": nets[0]}}),
+        )
+        .await,
+        400,
+        "HTTPBadRequest",
+    );
+
+    // A floating IP on an unbound port, moved to another, then the port deleted.
+    let port = |name: &str| {
+        let (n, demo, net) = (&n, &demo, nets[0].clone());
+        let name = name.to_string();
+        async move {
+            n.make(
+                demo,
+                "ports",
+                "port",
+                json!({"port": {"network_id": net, "name": name}}),
+            )
+            .await
+        }
+    };
+    let (p1, p2) = (port("f1").await, port("f2").await);
+    let (s, b) = n
+        .post(
+            &demo,
+            "/v2.0/floatingips",
+            json!({"floatingip": {"floating_network_id": ext, "port_id": p1}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let fip = b["floatingip"]["id"].as_str().unwrap().to_string();
+    assert_eq!(b["floatingip"]["port_id"], json!(p1), "{b}");
+    assert!(b["floatingip"]["fixed_ip_address"]
+        .as_str()
+        .unwrap()
+        .starts_with("10.93.0."));
+    let (s, b) = n
+        .put(
+            &demo,
+            &format!("/v2.0/floatingips/{fip}"),
+            json!({"floatingip": {"port_id": p2}}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["floatingip"]["port_id"].clone()),
+        (200, json!(p2)),
+        "{b}"
+    );
+    assert_eq!(n.delete(&demo, &format!("/v2.0/ports/{p2}")).await.0, 204);
+    let (_, b) = n.get(&demo, &format!("/v2.0/floatingips/{fip}")).await;
+    assert_eq!(b["floatingip"]["port_id"], Value::Null, "{b}");
+    assert_eq!(n.delete(&demo, &format!("/v2.0/ports/{p1}")).await.0, 204);
+
+    // Security group details: protocol numbers, port bounds, the reserved name.
+    let g = n
+        .make(
+            &demo,
+            "security-groups",
+            "security_group",
+            json!({"security_group": {"name": "sgx"}}),
+        )
+        .await;
+    let (s, b) = n
+        .post(
+            &demo,
+            "/v2.0/security-group-rules",
+            json!({"security_group_rule": {"security_group_id": g, "direction": "ingress",
+                "protocol": 17, "port_range_min": 53, "port_range_max": 53}}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["security_group_rule"]["protocol"].as_str()),
+        (201, Some("udp")),
+        "{b}"
+    );
+    let (s, b) = n
+        .post(
+            &demo,
+            "/v2.0/security-group-rules",
+            json!({"security_group_rule": {"security_group_id": g, "direction": "ingress",
+                "protocol": "tcp", "port_range_min": -16, "port_range_max": 80}}),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+    assert!(b["NeutronError"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Invalid value for port -16"));
+    neutron_error(
+        &n.put(
+            &demo,
+            &format!("/v2.0/security-groups/{g}"),
+            json!({"security_group": {"name": "default"}}),
+        )
+        .await,
+        409,
+        "SecurityGroupNameReserved",
     );
 }

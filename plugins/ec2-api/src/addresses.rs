@@ -323,6 +323,7 @@ mod tests {
             fixed_address: fixed.map(String::from),
             instance_id: instance.map(String::from),
             host: None,
+            port_id: None,
         }
     }
 

@@ -908,6 +908,7 @@ mod tests {
             fixed_address: Some("<img>".into()),
             instance_id: Some("<web>".into()),
             host: None,
+            port_id: None,
         }];
         let check = |body: String| {
             assert!(

@@ -3,8 +3,8 @@
 //! with Neutron's 400 when malformed.
 
 use crate::errors::malformed;
-use crate::{Fault, Request};
-use serde_json::{Map, Value};
+use crate::{Fault, Reply, Request};
+use serde_json::{json, Map, Value};
 
 /// A view built with `json!({…})` as the object it is.
 pub fn object(v: Value) -> Map<String, Value> {
@@ -82,4 +82,44 @@ pub fn opt_strings(m: &Map<String, Value>, key: &str) -> Result<Option<Vec<Strin
             "Invalid input for {key}. Reason: '{v}' is not a list."
         ))),
     }
+}
+
+/// A create that also takes Neutron's bulk form (`{"<plural>": [{…}, …]}`): each item
+/// through `create` in turn, all or nothing (`undo` deletes what was made before a
+/// refusal, which is then the answer).
+pub fn bulk(
+    r: &Request,
+    singular: &str,
+    plural: &str,
+    create: fn(&Request) -> Result<Reply, Fault>,
+    undo: fn(&Request, &str) -> Result<(), Fault>,
+) -> Result<Reply, Fault> {
+    let body: Value =
+        serde_json::from_slice(&r.body).map_err(|_| malformed("Malformed request body"))?;
+    let Some(list) = body.get(plural).and_then(Value::as_array) else {
+        return create(r);
+    };
+    let mut made: Vec<Map<String, Value>> = Vec::new();
+    for item in list {
+        let one = Request {
+            body: serde_json::to_vec(&json!({ singular: item })).unwrap_or_default(),
+            ..r.clone()
+        };
+        let reply = match create(&one) {
+            Ok(x) if x.status == 201 => x,
+            refused => {
+                for m in &made {
+                    if let Some(id) = m.get("id").and_then(Value::as_str) {
+                        undo(r, id)?;
+                    }
+                }
+                return refused;
+            }
+        };
+        let v: Value = serde_json::from_slice(&reply.body).unwrap_or_default();
+        if let Some(Value::Object(m)) = v.get(singular) {
+            made.push(m.clone());
+        }
+    }
+    Ok(Reply::json(201, &json!({ plural: made })))
 }

@@ -41,10 +41,8 @@ fn view(f: &FloatingIp, port: Option<&PortDetail>, network: Option<String>) -> M
 
 /// The port a floating address points at, among `ports`.
 fn port_of<'a>(f: &FloatingIp, ports: &'a [PortDetail]) -> Option<&'a PortDetail> {
-    let (server, fixed) = (f.instance_id.as_deref()?, f.fixed_address.as_deref()?);
-    ports
-        .iter()
-        .find(|p| p.port.server_id == server && p.port.address == fixed)
+    let id = f.port_id.as_deref()?;
+    ports.iter().find(|p| p.port.id == id)
 }
 
 fn visible(r: &Request) -> Result<Vec<FloatingIp>, Fault> {
@@ -68,15 +66,15 @@ fn not_found(id: &str) -> Reply {
     )
 }
 
-/// The ports the floating addresses `fs` point at (by their servers).
+/// The ports the floating addresses `fs` point at.
 fn ports_of(r: &Request, fs: &[FloatingIp]) -> Result<Vec<PortDetail>, Fault> {
-    let mut servers: Vec<String> = fs.iter().filter_map(|f| f.instance_id.clone()).collect();
-    servers.sort();
-    servers.dedup();
-    if servers.is_empty() {
+    let mut ids: Vec<String> = fs.iter().filter_map(|f| f.port_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
-    ports::find(r, &[], &servers)
+    ports::find(r, &ids, &[])
 }
 
 pub fn list(r: &Request) -> Result<Reply, Fault> {
@@ -112,51 +110,19 @@ pub fn show(r: &Request) -> Result<Reply, Fault> {
     }
 }
 
-/// Points `address` at port `port_id` (one of the caller's), or at nothing. An unknown
-/// port is refused before anything changes.
+/// Points `address` at port `port_id` (one of the caller's, bound to a server or not), or
+/// at nothing. An unknown port is refused before anything changes.
 fn point(r: &Request, f: &FloatingIp, port_id: Option<&str>) -> Result<Option<Reply>, Fault> {
-    let c = r.caller()?;
-    let ports = ports::find(
-        r,
-        &port_id.map(str::to_string).into_iter().collect::<Vec<_>>(),
-        &f.instance_id.clone().into_iter().collect::<Vec<_>>(),
-    )?;
-    let target = match port_id {
-        None => None,
-        Some(id) => match ports.iter().find(|p| p.port.id == id) {
-            Some(p) => Some(p),
-            None => {
-                return Ok(Some(errors::typed(
-                    404,
-                    "PortNotFound",
-                    format!("Port {id} could not be found."),
-                )))
-            }
-        },
-    };
-    if target.is_some_and(|p| p.port.server_id.is_empty()) {
-        return Err(Fault::bad_request(format!(
-            "Invalid input for operation: Port {} is not plugged into a server; a floating \
-             IP follows a server's port here.",
-            port_id.unwrap_or_default()
-        )));
-    }
-    if let Some(current) = port_of(f, &ports) {
-        if Some(current.port.id.as_str()) == port_id {
-            return Ok(None);
+    if let Some(id) = port_id {
+        if ports::find(r, &[id.to_string()], &[])?.is_empty() {
+            return Ok(Some(errors::typed(
+                404,
+                "PortNotFound",
+                format!("Port {id} could not be found."),
+            )));
         }
-        compute::disassociate_floating_ip(c, &current.port.server_id, &f.address)
-            .map_err(from_op)?;
     }
-    if let Some(port) = target {
-        compute::associate_floating_ip(
-            c,
-            &port.port.server_id,
-            &f.address,
-            Some(&port.port.address),
-        )
-        .map_err(from_op)?;
-    }
+    compute::set_floating_ip_port(r.caller()?, &f.address, port_id).map_err(from_op)?;
     Ok(None)
 }
 
@@ -173,6 +139,11 @@ pub fn create(r: &Request) -> Result<Reply, Fault> {
         ));
     }
     let Some((_, pool)) = pools(r)?.into_iter().find(|(id, _)| *id == network) else {
+        if crate::networks::find(r, &network)?.is_some() {
+            return Err(Fault::bad_request(format!(
+                "Bad floatingip request: Network {network} is not a valid external network."
+            )));
+        }
         return Ok(errors::typed(
             404,
             "ExternalNetworkNotFound",

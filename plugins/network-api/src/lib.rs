@@ -42,12 +42,12 @@ const ROUTES: &[Route<Caller>] = &[
         versions::extension
     ),
     endpoint!("GET", "/v2.0/networks", Reader, networks::list),
-    endpoint!("POST", "/v2.0/networks", Member, networks::create),
+    endpoint!("POST", "/v2.0/networks", Member, networks::create_any),
     endpoint!("GET", "/v2.0/networks/{id}", Reader, networks::show),
     endpoint!("PUT", "/v2.0/networks/{id}", Member, networks::update),
     endpoint!("DELETE", "/v2.0/networks/{id}", Member, networks::delete),
     endpoint!("GET", "/v2.0/subnets", Reader, networks::list_subnets),
-    endpoint!("POST", "/v2.0/subnets", Member, networks::create_subnet),
+    endpoint!("POST", "/v2.0/subnets", Member, networks::create_subnets),
     endpoint!("PUT", "/v2.0/subnets/{id}", Member, networks::update_subnet),
     endpoint!(
         "DELETE",

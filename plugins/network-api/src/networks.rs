@@ -222,7 +222,18 @@ pub fn delete(r: &Request) -> Result<Reply, Fault> {
 }
 
 pub fn list_subnets(r: &Request) -> Result<Reply, Fault> {
-    let items = subnets(r)?.iter().map(subnet_view).collect();
+    let mut all = subnets(r)?;
+    // As Neutron lists them: an external network's subnets are its owner's and the
+    // admins' to see (members allocate floating IPs from the network, not a subnet).
+    if !is_admin(r) {
+        let external: Vec<String> = visible(r)?
+            .into_iter()
+            .filter(|n| n.external)
+            .map(|n| n.network.id)
+            .collect();
+        all.retain(|s| !external.contains(&s.network_id));
+    }
+    let items = all.iter().map(subnet_view).collect();
     listing(r, "subnets", items)
 }
 
@@ -374,4 +385,20 @@ mod tests {
         assert_eq!(timestamp(1_796_438_767_000), "2026-12-05T02:46:07Z");
         assert_eq!(timestamp(951_782_400_000), "2000-02-29T00:00:00Z");
     }
+}
+
+/// `POST /networks`, one or in bulk.
+pub fn create_any(r: &Request) -> Result<Reply, Fault> {
+    crate::body::bulk(r, "network", "networks", create, |r, id| {
+        let _ = compute::delete_network_record(r.caller()?, id);
+        Ok(())
+    })
+}
+
+/// `POST /subnets`, one or in bulk.
+pub fn create_subnets(r: &Request) -> Result<Reply, Fault> {
+    crate::body::bulk(r, "subnet", "subnets", create_subnet, |r, id| {
+        let _ = compute::delete_subnet(r.caller()?, id);
+        Ok(())
+    })
 }

@@ -311,36 +311,12 @@ pub fn create(r: &Request) -> Result<Reply, Fault> {
     }
 }
 
-/// Bulk create (`{"ports": [...]}`): each in turn, all or nothing.
+/// `POST /ports`, one or in bulk.
 pub fn create_any(r: &Request) -> Result<Reply, Fault> {
-    let body: Value = serde_json::from_slice(&r.body)
-        .map_err(|_| errors::malformed("Malformed request body"))?;
-    let Some(list) = body.get("ports").and_then(Value::as_array) else {
-        return create(r);
-    };
-    let mut made: Vec<Map<String, Value>> = Vec::new();
-    for item in list {
-        let one = Request {
-            body: serde_json::to_vec(&json!({ "port": item })).unwrap_or_default(),
-            ..r.clone()
-        };
-        let reply = create(&one);
-        let ok = matches!(&reply, Ok(x) if x.status == 201);
-        if !ok {
-            for p in &made {
-                if let Some(id) = p.get("id").and_then(Value::as_str) {
-                    let _ = compute::delete_port(r.caller()?, id);
-                }
-            }
-            return reply;
-        }
-        let reply = reply?;
-        let v: Value = serde_json::from_slice(&reply.body).unwrap_or_default();
-        if let Some(Value::Object(p)) = v.get("port") {
-            made.push(p.clone());
-        }
-    }
-    Ok(Reply::json(201, &json!({ "ports": made })))
+    crate::body::bulk(r, "port", "ports", create, |r, id| {
+        let _ = compute::delete_port(r.caller()?, id);
+        Ok(())
+    })
 }
 
 pub fn update(r: &Request) -> Result<Reply, Fault> {

@@ -98,7 +98,14 @@ pub fn update(r: &Request) -> Result<Reply, Fault> {
         Err(OpError::NotFound(_)) => return Ok(group_not_found(id)),
         Err(e) => return Err(from_op(e)),
     };
-    let name = opt_string(&m, "name")?.unwrap_or(current.name);
+    let name = opt_string(&m, "name")?.unwrap_or(current.name.clone());
+    if name == "default" && current.name != "default" {
+        return Ok(errors::typed(
+            409,
+            "SecurityGroupNameReserved",
+            "Security group name 'default' is reserved.",
+        ));
+    }
     let description = opt_string(&m, "description")?.unwrap_or(current.description);
     let g = compute::update_security_group(c, id, &name, &description).map_err(from_op)?;
     Ok(single(r, "security_group", group_view(&g)))
@@ -187,7 +194,12 @@ fn rule_create(m: &Map<String, Value>) -> Result<(String, SecurityGroupRuleCreat
             )))
         }
     }
-    let protocol = match opt_string(m, "protocol")?.as_deref() {
+    // A protocol is a name or its IANA number, as a string or a JSON number.
+    let protocol = match m.get("protocol") {
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => opt_string(m, "protocol")?,
+    };
+    let protocol = match protocol.as_deref() {
         None | Some("any") => None,
         Some("1") => Some("icmp".to_string()),
         Some("6") => Some("tcp".to_string()),
@@ -196,6 +208,11 @@ fn rule_create(m: &Map<String, Value>) -> Result<(String, SecurityGroupRuleCreat
     };
     let (min, max) = (opt_int(m, "port_range_min")?, opt_int(m, "port_range_max")?);
     let icmp = protocol.as_deref() == Some("icmp");
+    if matches!(protocol.as_deref(), Some("tcp" | "udp")) {
+        if let Some(bad) = [min, max].into_iter().flatten().find(|p| !(0..=65535).contains(p)) {
+            return Err(Fault::bad_request(format!("Invalid value for port {bad}.")));
+        }
+    }
     let (from, to) = match (protocol.as_deref(), min, max) {
         (Some("tcp" | "udp"), None, None) => (Some(1), Some(65535)),
         (Some("tcp" | "udp"), Some(a), None) => (Some(a), Some(a)),

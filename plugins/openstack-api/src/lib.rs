@@ -1454,6 +1454,21 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
             compute::server_action(c, id, action, &[])?
         }
         "os-stop" => compute::server_action(c, id, "stop", &[])?,
+        "os-resetState" => {
+            let state = match args.get("state") {
+                Some(Value::String(s)) => s.clone(),
+                _ => {
+                    return Err(Fault::bad_request(
+                        "Invalid input for field/attribute os-resetState. 'state' is a required property",
+                    ))
+                }
+            };
+            compute::server_action(c, id, "reset-state", &[("state".into(), state)])?
+        }
+        "injectNetworkInfo" => {
+            no_args(action, args)?;
+            compute::server_action(c, id, "inject-network-info", &[])?
+        }
         "reboot" => {
             let kind = args.get("type").and_then(Value::as_str).ok_or_else(|| {
                 Fault::bad_request(

@@ -407,6 +407,15 @@ impl compute::Host for ComputeHost {
         self.net_release_floating(&c, &address)
     }
 
+    fn set_floating_ip_port(
+        &mut self,
+        c: Caller,
+        address: String,
+        port_id: Option<String>,
+    ) -> Result<FloatingIp, OpError> {
+        self.net_set_floating_port(&c, &address, port_id.as_deref())
+    }
+
     fn associate_floating_ip(
         &mut self,
         c: Caller,

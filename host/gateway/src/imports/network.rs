@@ -45,6 +45,7 @@ fn wit_floating(f: metacloud_db::floating::FloatingIp, instance: Option<String>)
         fixed_address: f.fixed_address,
         instance_id: instance,
         host: f.host,
+        port_id: f.port_id,
     }
 }
 
@@ -257,6 +258,17 @@ impl ComputeHost {
     pub(super) fn net_release_floating(&self, c: &Caller, address: &str) -> Result<(), OpError> {
         let ctx = self.ctx(c)?;
         self.run(self.api.release_floating(&ctx, address))
+    }
+
+    pub(super) fn net_set_floating_port(
+        &self,
+        c: &Caller,
+        address: &str,
+        port: Option<&str>,
+    ) -> Result<FloatingIp, OpError> {
+        let ctx = self.ctx(c)?;
+        let (f, instance) = self.run(self.api.set_floating_port(&ctx, address, port))?;
+        Ok(wit_floating(f, instance))
     }
 
     pub(super) fn net_associate_floating(

@@ -3,8 +3,10 @@
 
 use crate::snapshots::UploadVia;
 use crate::{ApiError, ComputeApi, Context};
+use metacloud_db::instances::StateChange;
 use metacloud_image::Images;
 use metacloud_rpc::compute::PowerOp;
+use metacloud_rpc::objects::VmState;
 
 /// What an action may need besides the request context.
 pub struct ActionEnv<'a> {
@@ -60,6 +62,8 @@ impl ComputeApi {
                 self.migrate(ctx, id, arg(args, "host"), env.images, via)
                     .await
             }
+            "reset-state" => self.reset_state(ctx, id, arg(args, "state")).await,
+            "inject-network-info" => self.inject_network_info(ctx, id).await,
             "evacuate" => self
                 .evacuate(ctx, id, arg(args, "host"), env.images)
                 .await
@@ -75,6 +79,55 @@ impl ComputeApi {
 }
 
 impl ComputeApi {
+    /// Nova's `os-resetState` (admins): sets the vm state to `active` or `error` and
+    /// clears the task state, whatever they were; nothing on the host changes.
+    async fn reset_state(
+        &self,
+        ctx: &Context,
+        id: &str,
+        state: Option<&str>,
+    ) -> Result<(), ApiError> {
+        Self::require_admin(ctx, "os_compute_api:os-admin-actions:reset_state")?;
+        let vm_state = match state {
+            Some("active") => VmState::Active,
+            Some("error") => VmState::Error,
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "Invalid input for field/attribute state. Value: {}. It is not one of \
+                     ['active', 'error']",
+                    other.unwrap_or("null")
+                )))
+            }
+        };
+        self.visible(ctx, id).await?;
+        let change = StateChange {
+            vm_state: Some(vm_state),
+            task_state: Some(None),
+            ..Default::default()
+        };
+        self.db.update_instance(id, &change).await?;
+        self.db
+            .record_action(
+                id,
+                "resetState",
+                &ctx.request_id,
+                &ctx.project_id,
+                &ctx.user_id,
+            )
+            .await?;
+        tracing::info!(instance = %id, state = vm_state.as_str(), "state reset by an admin");
+        Ok(())
+    }
+
+    /// Nova's `injectNetworkInfo` (admins): the network worker keeps every host's
+    /// networking in step with the database already, so there is nothing to push; the
+    /// server must exist and the action is recorded.
+    async fn inject_network_info(&self, ctx: &Context, id: &str) -> Result<(), ApiError> {
+        Self::require_admin(ctx, "os_compute_api:os-admin-actions:inject_network_info")?;
+        self.visible(ctx, id).await?;
+        Ok(())
+    }
+
     /// Deletes server `id` and, with it, the transfer image of a migration it was in.
     pub async fn delete_server(
         &self,

@@ -358,7 +358,7 @@ impl ComputeApi {
         })
     }
 
-    async fn visible(&self, ctx: &Context, uuid: &str) -> Result<Instance, ApiError> {
+    pub(crate) async fn visible(&self, ctx: &Context, uuid: &str) -> Result<Instance, ApiError> {
         let not_found = || ApiError::NotFound(format!("Instance {uuid}"));
         let inst = self.db.get_instance(uuid).await.map_err(|e| match e {
             DbError::NotFound(_) => not_found(),

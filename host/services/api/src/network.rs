@@ -755,6 +755,55 @@ impl ComputeApi {
         Ok(f)
     }
 
+    /// Points a floating address at a port of its project, bound or not (moving it from
+    /// the port it was on), or at nothing; returns it with the port's server, if any.
+    pub async fn set_floating_port(
+        &self,
+        ctx: &Context,
+        address: &str,
+        port: Option<&str>,
+    ) -> Result<(FloatingIp, Option<String>), ApiError> {
+        Self::require_write(ctx, "update_floatingip")?;
+        let f = self.get_floating(ctx, address).await?;
+        let project = f.project_id.clone().unwrap_or_default();
+        if f.port_id.as_deref() == port {
+            let server = self.server_of_port(port).await;
+            return Ok((f, server));
+        }
+        if let Some(p) = port {
+            let target = self.db.get_port(p).await.map_err(net_error)?;
+            if target.project_id != project {
+                return Err(ApiError::NotFound(format!("Port {p}")));
+            }
+            if target.address.is_empty() {
+                return Err(ApiError::BadRequest(format!(
+                    "Port {p} does not have any fixed IPs to associate a floating IP with."
+                )));
+            }
+        }
+        if f.port_id.is_some() {
+            self.db
+                .disassociate_floating(address, &project)
+                .await
+                .map_err(net_error)?;
+        }
+        let f = match port {
+            Some(p) => self
+                .db
+                .associate_floating(address, &project, p)
+                .await
+                .map_err(net_error)?,
+            None => self.db.get_floating(address).await.map_err(net_error)?,
+        };
+        tracing::info!(%address, port = port.unwrap_or("none"), "floating address pointed");
+        let server = self.server_of_port(port).await;
+        Ok((f, server))
+    }
+
+    async fn server_of_port(&self, port: Option<&str>) -> Option<String> {
+        self.db.get_port(port?).await.ok()?.instance_id
+    }
+
     pub async fn disassociate_floating(
         &self,
         ctx: &Context,

@@ -152,8 +152,17 @@ impl ComputeApi {
         if project != ctx.project_id && !ctx.is_admin() {
             return Err(ApiError::Forbidden("create_port:project_id".into()));
         }
+        // Neutron's default policy: a MAC is chosen by admins or the network's owner.
         if req.mac.is_some() && !ctx.is_admin() {
-            return Err(ApiError::Forbidden("create_port:mac_address".into()));
+            let owner = self
+                .db
+                .get_network(&req.network_id)
+                .await
+                .map_err(port_error)?
+                .project_id;
+            if owner.as_deref() != Some(ctx.project_id.as_str()) {
+                return Err(ApiError::Forbidden("create_port:mac_address".into()));
+            }
         }
         let group_ids = self
             .port_groups(&project, req.security_groups.as_deref())
