@@ -505,6 +505,14 @@ impl compute::Host for Canned {
     fn list_ports(&mut self, _: Caller, _: bool) -> Result<Vec<compute::PortDetail>, OpError> {
         unavailable()
     }
+    fn add_router_interface_port(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: String,
+    ) -> Result<compute::RouterInterface, OpError> {
+        unavailable()
+    }
     fn set_floating_ip_port(
         &mut self,
         _: Caller,

@@ -1517,6 +1517,34 @@ async fn floating_ips_follow_ports_and_requests_are_checked_as_neutron_checks_th
         }
     };
     let (p1, p2) = (port("f1").await, port("f2").await);
+    // A router joins that network (by an unbound port, which becomes its interface) to
+    // the external one: floating IPs of ports there name it.
+    let router = n
+        .make(
+            &demo,
+            "routers",
+            "router",
+            json!({"router": {"name": "fr", "external_gateway_info": {"network_id": ext}}}),
+        )
+        .await;
+    let p3 = port("f3").await;
+    let (s, b) = n
+        .put(
+            &demo,
+            &format!("/v2.0/routers/{router}/add_router_interface"),
+            json!({"port_id": p3}),
+        )
+        .await;
+    assert_eq!((s, b["port_id"].clone()), (200, json!(p3)), "{b}");
+    let (_, b) = n.get(&demo, &format!("/v2.0/ports/{p3}")).await;
+    assert_eq!(
+        (
+            b["port"]["device_id"].as_str(),
+            b["port"]["device_owner"].as_str()
+        ),
+        (Some(router.as_str()), Some("network:router_interface")),
+        "{b}"
+    );
     let (s, b) = n
         .post(
             &demo,
@@ -1527,6 +1555,7 @@ async fn floating_ips_follow_ports_and_requests_are_checked_as_neutron_checks_th
     assert_eq!(s, 201, "{b}");
     let fip = b["floatingip"]["id"].as_str().unwrap().to_string();
     assert_eq!(b["floatingip"]["port_id"], json!(p1), "{b}");
+    assert_eq!(b["floatingip"]["router_id"], json!(router), "{b}");
     assert!(b["floatingip"]["fixed_ip_address"]
         .as_str()
         .unwrap()
@@ -1547,6 +1576,19 @@ async fn floating_ips_follow_ports_and_requests_are_checked_as_neutron_checks_th
     let (_, b) = n.get(&demo, &format!("/v2.0/floatingips/{fip}")).await;
     assert_eq!(b["floatingip"]["port_id"], Value::Null, "{b}");
     assert_eq!(n.delete(&demo, &format!("/v2.0/ports/{p1}")).await.0, 204);
+    let (s, b) = n
+        .put(
+            &demo,
+            &format!("/v2.0/routers/{router}/remove_router_interface"),
+            json!({"port_id": p3}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    neutron_error(
+        &n.get(&demo, &format!("/v2.0/ports/{p3}")).await,
+        404,
+        "PortNotFound",
+    );
 
     // Security group details: protocol numbers, port bounds, the reserved name.
     let g = n

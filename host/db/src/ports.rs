@@ -521,7 +521,7 @@ async fn free_address_of(tx: &mut Transaction<'_, Any>, port: &str) -> Result<()
 }
 
 /// Deletes a port inside `tx`, with its address and floating associations.
-async fn remove_port(tx: &mut Transaction<'_, Any>, p: &Port) -> Result<(), DbError> {
+pub(crate) async fn remove_port(tx: &mut Transaction<'_, Any>, p: &Port) -> Result<(), DbError> {
     if let Some(h) = &p.host {
         bump(tx, &host_scope(h)).await?;
     }

@@ -237,6 +237,39 @@ impl Db {
         id: &str,
         subnet: &str,
     ) -> Result<RouterInterface, DbError> {
+        self.join_router(id, subnet, None).await
+    }
+
+    /// Joins the network of an unbound port to a router: the port becomes the router's
+    /// interface (its id kept, its address given back: a router's address on a network
+    /// is the subnet's gateway here).
+    pub async fn add_router_interface_port(
+        &self,
+        id: &str,
+        port: &str,
+    ) -> Result<RouterInterface, DbError> {
+        let p = self.get_port(port).await?;
+        if let Some(server) = p.instance_id {
+            return Err(DbError::PortInUse {
+                port: port.to_string(),
+                server,
+            });
+        }
+        let net = self.get_network(&p.network_id).await?;
+        let with_addresses = net.has_addresses();
+        let subnet = net
+            .subnet_id
+            .filter(|_| with_addresses)
+            .ok_or_else(|| DbError::InvalidNetwork(format!("Port {port} has no subnet")))?;
+        self.join_router(id, &subnet, Some(&p)).await
+    }
+
+    async fn join_router(
+        &self,
+        id: &str,
+        subnet: &str,
+        port: Option<&crate::ports::Port>,
+    ) -> Result<RouterInterface, DbError> {
         self.get_router(id).await?;
         let row = sqlx::query("SELECT id FROM networks WHERE subnet_id = $1 AND external = 0")
             .bind(subnet)
@@ -244,9 +277,15 @@ impl Db {
             .await?
             .ok_or_else(|| DbError::NotFound(format!("Subnet {subnet}")))?;
         let network: String = get(&row, "id")?;
-        let port = uuid::Uuid::new_v4().to_string();
         let mut tx = self.pool.begin().await?;
         bump(&mut tx, "networks").await?;
+        let port = match port {
+            Some(p) => {
+                crate::ports::remove_port(&mut tx, p).await?;
+                p.id.clone()
+            }
+            None => uuid::Uuid::new_v4().to_string(),
+        };
         let done = sqlx::query(
             "INSERT INTO router_interfaces (network_id, router_id, port_id, created_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (network_id) DO NOTHING",

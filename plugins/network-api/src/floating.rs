@@ -3,7 +3,7 @@
 //! (as in Nova's API here): `floatingips/203.0.113.5`.
 
 use crate::bindings::metacloud::api::compute;
-use crate::bindings::metacloud::api::types::{FloatingIp, OpError, PortDetail};
+use crate::bindings::metacloud::api::types::{FloatingIp, OpError, PortDetail, Router};
 use crate::body::{envelope, object, opt_string};
 use crate::errors::{self, from_op};
 use crate::query::{listing, single};
@@ -27,11 +27,31 @@ fn network_of(pools: &[(String, Option<String>)], pool: &str) -> Option<String> 
         .map(|(id, _)| id.clone())
 }
 
-fn view(f: &FloatingIp, port: Option<&PortDetail>, network: Option<String>) -> Map<String, Value> {
+/// The router that joins the port's network to the floating address's external network.
+fn router_of(routers: &[Router], port: Option<&PortDetail>, network: Option<&str>) -> Option<String> {
+    let (port, network) = (port?, network?);
+    routers
+        .iter()
+        .find(|x| {
+            x.external_network_id.as_deref() == Some(network)
+                && x.interfaces
+                    .iter()
+                    .any(|i| i.network_id == port.port.network_id)
+        })
+        .map(|x| x.id.clone())
+}
+
+fn view(
+    f: &FloatingIp,
+    port: Option<&PortDetail>,
+    network: Option<String>,
+    routers: &[Router],
+) -> Map<String, Value> {
     let project = f.project_id.clone().unwrap_or_default();
+    let router = router_of(routers, port, network.as_deref());
     object(json!({
         "id": f.address, "floating_ip_address": f.address,
-        "floating_network_id": network, "router_id": null,
+        "floating_network_id": network, "router_id": router,
         "port_id": port.map(|p| p.port.id.clone()), "fixed_ip_address": f.fixed_address,
         "status": if f.fixed_address.is_some() { "ACTIVE" } else { "DOWN" },
         "tenant_id": project, "project_id": project, "description": "", "tags": [],
@@ -81,9 +101,10 @@ pub fn list(r: &Request) -> Result<Reply, Fault> {
     let fs = visible(r)?;
     let ports = ports_of(r, &fs)?;
     let pools = pools(r)?;
+    let routers = crate::routers::visible(r)?;
     let items = fs
         .iter()
-        .map(|f| view(f, port_of(f, &ports), network_of(&pools, &f.pool)))
+        .map(|f| view(f, port_of(f, &ports), network_of(&pools, &f.pool), &routers))
         .collect();
     listing(r, "floatingips", items)
 }
@@ -94,7 +115,13 @@ fn one(r: &Request, id: &str) -> Result<Option<FloatingIp>, Fault> {
 
 fn shown(r: &Request, status: u16, f: &FloatingIp) -> Result<Reply, Fault> {
     let ports = ports_of(r, std::slice::from_ref(f))?;
-    let v = view(f, port_of(f, &ports), network_of(&pools(r)?, &f.pool));
+    let routers = crate::routers::visible(r)?;
+    let v = view(
+        f,
+        port_of(f, &ports),
+        network_of(&pools(r)?, &f.pool),
+        &routers,
+    );
     Ok(if status == 200 {
         single(r, "floatingip", v)
     } else {

@@ -203,10 +203,29 @@ pub fn add_interface(r: &Request) -> Result<Reply, Fault> {
     let Some(x) = find(r, id)? else {
         return Ok(not_found(id));
     };
-    if opt_string(&m, "port_id")?.is_some() {
-        return Err(Fault::bad_request(
-            "Bad router request: joining by port is not served here; give subnet_id.",
-        ));
+    if let Some(port) = opt_string(&m, "port_id")? {
+        if m.contains_key("subnet_id") {
+            return Err(Fault::bad_request(
+                "Bad router request: Cannot specify both subnet-id and port-id.",
+            ));
+        }
+        return match compute::add_router_interface_port(r.caller()?, id, &port) {
+            Ok(i) => Ok(interface_reply(&x, &i)),
+            Err(e) => {
+                let f = from_op(e);
+                if f.status == 404 {
+                    return Ok(errors::typed(
+                        404,
+                        "PortNotFound",
+                        format!("Port {port} could not be found."),
+                    ));
+                }
+                if f.status == 409 {
+                    return Ok(errors::typed(409, "PortInUse", &f.message));
+                }
+                refused(f)
+            }
+        };
     }
     let subnet = opt_string(&m, "subnet_id")?.ok_or_else(|| {
         Fault::bad_request("Bad router request: Either subnet_id or port_id must be specified.")

@@ -208,6 +208,18 @@ fn rule_create(m: &Map<String, Value>) -> Result<(String, SecurityGroupRuleCreat
     };
     let (min, max) = (opt_int(m, "port_range_min")?, opt_int(m, "port_range_max")?);
     let icmp = protocol.as_deref() == Some("icmp");
+    if icmp {
+        if let Some(t) = min.filter(|t| !(0..=255).contains(t)) {
+            return Err(Fault::bad_request(format!(
+                "Invalid value for ICMP type (port-range-min): {t}."
+            )));
+        }
+        if let Some(c) = max.filter(|c| !(0..=255).contains(c)) {
+            return Err(Fault::bad_request(format!(
+                "Invalid value for ICMP code (port-range-max): {c}."
+            )));
+        }
+    }
     if matches!(protocol.as_deref(), Some("tcp" | "udp")) {
         if let Some(bad) = [min, max].into_iter().flatten().find(|p| !(0..=65535).contains(p)) {
             return Err(Fault::bad_request(format!("Invalid value for port {bad}.")));

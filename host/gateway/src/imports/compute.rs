@@ -678,6 +678,15 @@ impl compute::Host for ComputeHost {
         self.na_delete_router(&c, &id)
     }
 
+    fn add_router_interface_port(
+        &mut self,
+        c: Caller,
+        id: String,
+        port_id: String,
+    ) -> Result<RouterInterface, OpError> {
+        self.na_router_interface_port(&c, &id, &port_id)
+    }
+
     fn add_router_interface(
         &mut self,
         c: Caller,

@@ -208,6 +208,17 @@ impl ComputeHost {
         self.run(self.api.delete_router(&ctx, id))
     }
 
+    pub(super) fn na_router_interface_port(
+        &self,
+        c: &Caller,
+        id: &str,
+        port: &str,
+    ) -> Result<RouterInterface, OpError> {
+        let ctx = self.ctx(c)?;
+        let i = self.run(self.api.add_router_interface_port(&ctx, id, port))?;
+        Ok(wit_interface(i))
+    }
+
     pub(super) fn na_router_interface(
         &self,
         c: &Caller,

@@ -160,6 +160,34 @@ impl ComputeApi {
         Ok(i)
     }
 
+    /// Joins the network of an unbound port of the router's project to the router; the
+    /// port becomes its interface.
+    pub async fn add_router_interface_port(
+        &self,
+        ctx: &Context,
+        id: &str,
+        port: &str,
+    ) -> Result<RouterInterface, ApiError> {
+        let r = self.own_router(ctx, id).await?;
+        let p = self.db.get_port(port).await.map_err(|e| match e {
+            DbError::NotFound(_) => ApiError::NotFound(format!("Port {port}")),
+            e => net_error(e),
+        })?;
+        if p.project_id != r.project_id || (!ctx.is_admin() && p.project_id != ctx.project_id) {
+            return Err(ApiError::NotFound(format!("Port {port}")));
+        }
+        let i = self
+            .db
+            .add_router_interface_port(id, port)
+            .await
+            .map_err(|e| match e {
+                DbError::Conflict(m) | DbError::InvalidNetwork(m) => ApiError::BadRequest(m),
+                e => net_error(e),
+            })?;
+        tracing::info!(router = %id, port = %port, "router interface added by port");
+        Ok(i)
+    }
+
     /// Takes a subnet (or an interface port) off the router.
     pub async fn remove_router_interface(
         &self,
