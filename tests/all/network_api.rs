@@ -1625,6 +1625,32 @@ async fn floating_ips_follow_ports_and_requests_are_checked_as_neutron_checks_th
         .as_str()
         .unwrap()
         .contains("Invalid value for port -16"));
+    for (min, max, said) in [
+        (json!(1), json!(256), "Invalid value for ICMP code"),
+        (json!(300), json!(1), "Invalid value for ICMP type"),
+        (
+            Value::Null,
+            json!(6),
+            "ICMP type (port-range-min) is missing",
+        ),
+    ] {
+        let (s, b) = n
+            .post(
+                &demo,
+                "/v2.0/security-group-rules",
+                json!({"security_group_rule": {"security_group_id": g, "direction": "ingress",
+                    "protocol": "icmp", "port_range_min": min, "port_range_max": max}}),
+            )
+            .await;
+        assert_eq!(s, 400, "{b}");
+        assert!(
+            b["NeutronError"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(said),
+            "{b}"
+        );
+    }
     neutron_error(
         &n.put(
             &demo,

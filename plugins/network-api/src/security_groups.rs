@@ -209,6 +209,11 @@ fn rule_create(m: &Map<String, Value>) -> Result<(String, SecurityGroupRuleCreat
     let (min, max) = (opt_int(m, "port_range_min")?, opt_int(m, "port_range_max")?);
     let icmp = protocol.as_deref() == Some("icmp");
     if icmp {
+        if min.is_none() && max.is_some() {
+            return Err(Fault::bad_request(
+                "ICMP type (port-range-min) is missing; an ICMP code needs its type.",
+            ));
+        }
         if let Some(t) = min.filter(|t| !(0..=255).contains(t)) {
             return Err(Fault::bad_request(format!(
                 "Invalid value for ICMP type (port-range-min): {t}."
