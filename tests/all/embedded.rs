@@ -220,10 +220,7 @@ async fn stop_start_reboot_follow_libvirt() {
     )
     .await;
     let actions = api.actions(&ctx, &uuid).await.unwrap();
-    assert_eq!(
-        actions,
-        vec!["create", "stop", "start", "reboot", "reboot (HARD)"]
-    );
+    assert_eq!(actions, vec!["create", "stop", "start", "reboot", "reboot"]);
     // Another project sees nothing.
     let other = Context {
         project_id: "other".into(),

@@ -1502,6 +1502,31 @@ async fn floating_ips_follow_ports_and_requests_are_checked_as_neutron_checks_th
         "HTTPBadRequest",
     );
 
+    // Nova's API takes the external network's id as the pool, as clients send it.
+    let (s, _, b) = _cloud
+        .call(
+            &demo,
+            Method::POST,
+            "/v2.1/os-floating-ips",
+            Some(json!({"pool": ext})),
+        )
+        .await;
+    assert_eq!(
+        (s, b["floating_ip"]["pool"].as_str()),
+        (200, Some("fext")),
+        "{b}"
+    );
+    let nova_fip = b["floating_ip"]["id"].as_str().unwrap().to_string();
+    let (s, _, _) = _cloud
+        .call(
+            &demo,
+            Method::DELETE,
+            &format!("/v2.1/os-floating-ips/{nova_fip}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 202);
+
     // A floating IP on an unbound port, moved to another, then the port deleted.
     let port = |name: &str| {
         let (n, demo, net) = (&n, &demo, nets[0].clone());

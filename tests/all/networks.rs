@@ -522,6 +522,23 @@ async fn floating_ips_pools_bulk_and_quota() {
         )
         .await;
     assert_eq!(s, 400, "{b}");
+    // Associated already: it moves to the server that asks (as Nova answers with a
+    // network service), and back.
+    let (s, b) = c
+        .server(&demo, json!({"name": "web2", "flavorRef": "42"}))
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let web2 = b["server"]["id"].as_str().unwrap().to_string();
+    c.wait_status(&demo, &web2, "ACTIVE").await;
+    for to in [&web2, &web] {
+        let (s, b) = c
+            .action(&demo, to, json!({"addFloatingIp": {"address": fip}}))
+            .await;
+        assert_eq!(s, 202, "{b}");
+        let (_, b) = c.get(&demo, &format!("/v2.1/os-floating-ips/{fid}")).await;
+        assert_eq!(b["floating_ip"]["instance_id"].as_str(), Some(to.as_str()));
+    }
+    assert_eq!(c.delete_server(&demo, &web2).await.0, 204);
     let (_, d) = c.get(&demo, "/v2.1/servers/detail").await;
     assert_eq!(
         d["servers"][0]["addresses"]["private"]

@@ -640,6 +640,25 @@ async fn security_groups_default_rules_validation_and_use() {
             ));
             // The group quota has room again.
             db.create_security_group("p1", "more", "", 2).await.unwrap();
+            // A group other groups' rules name goes with those rules.
+            let peer = db
+                .create_security_group("p1", "peer", "", 10)
+                .await
+                .unwrap();
+            let from_peer = NewRule {
+                remote_group_id: Some(peer.id.clone()),
+                remote_cidr: None,
+                ..tcp(80, 80)
+            };
+            db.add_security_group_rule("p1", &default.id, &from_peer, -1)
+                .await
+                .unwrap();
+            let before = db.security_group_rules(&default.id).await.unwrap().len();
+            db.delete_security_group("p1", &peer.id).await.unwrap();
+            assert_eq!(
+                db.security_group_rules(&default.id).await.unwrap().len(),
+                before - 1
+            );
             db.remove_instance_from_all_groups("i1").await.unwrap();
             assert!(db.groups_of_instance("i1").await.unwrap().is_empty());
         })

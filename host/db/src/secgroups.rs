@@ -453,8 +453,8 @@ impl Db {
         rows.iter().map(group_from_row).collect()
     }
 
-    /// Deletes a group and its rules; refused for `default`, while instances are in it, and
-    /// while other groups' rules name it.
+    /// Deletes a group and its rules, and the rules of other groups that name it (as Nova
+    /// and Neutron do); refused for `default` and while instances are in it.
     pub async fn delete_security_group(&self, project: &str, id: &str) -> Result<(), DbError> {
         let group = self.get_security_group(project, id).await?;
         if group.name == DEFAULT_GROUP {
@@ -468,11 +468,25 @@ impl Db {
             reason: reason.into(),
         };
         let mut tx = self.pool.begin().await?;
+        let members: i64 = get(
+            &sqlx::query("SELECT COUNT(*) AS n FROM security_group_members WHERE group_id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?,
+            "n",
+        )?;
+        if members > 0 {
+            return Err(in_use(&format!("{members} instance(s) are in it")));
+        }
+        sqlx::query(
+            "DELETE FROM security_group_rules WHERE remote_group_id = $1 AND group_id <> $1",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         let done = sqlx::query(
             "DELETE FROM security_groups WHERE id = $1 AND project_id = $2 \
-             AND NOT EXISTS (SELECT 1 FROM security_group_members WHERE group_id = $1) \
-             AND NOT EXISTS (SELECT 1 FROM security_group_rules \
-                             WHERE remote_group_id = $1 AND group_id <> $1)",
+             AND NOT EXISTS (SELECT 1 FROM security_group_members WHERE group_id = $1)",
         )
         .bind(id)
         .bind(project)
@@ -485,20 +499,7 @@ impl Db {
             _ => e.into(),
         })?;
         if done.rows_affected() == 0 {
-            let members: i64 = get(
-                &sqlx::query(
-                    "SELECT COUNT(*) AS n FROM security_group_members WHERE group_id = $1",
-                )
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?,
-                "n",
-            )?;
-            return Err(if members > 0 {
-                in_use(&format!("{members} instance(s) are in it"))
-            } else {
-                in_use("rules of other groups allow traffic from it")
-            });
+            return Err(in_use("instances joined it meanwhile"));
         }
         unreserve(&mut tx, project, &[(SECURITY_GROUPS, 1)]).await?;
         bump(&mut tx, "security_groups").await?;

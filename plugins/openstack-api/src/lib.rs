@@ -665,6 +665,18 @@ const ROUTES: &[Route<Caller>] = &[
     ),
     Route::new(
         "GET",
+        "/v2.1/servers/{server_id}/ips",
+        Access::Reader,
+        network::ips,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/servers/{server_id}/ips/{network_label}",
+        Access::Reader,
+        network::ips_of_network,
+    ),
+    Route::new(
+        "GET",
         "/v2.1/servers/{server_id}/os-interface",
         Access::Reader,
         network::list_interfaces,
@@ -1186,6 +1198,9 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
             .map(|n| json!({"name": n}))
             .collect()
     };
+    // A given password is echoed as Nova does (the guest reads its own from the metadata
+    // service's keys; nothing injects passwords here).
+    let admin_pass = opt_string(server, "adminPass")?;
     let created = compute::create_servers_networked(r.caller()?, &req, &networking)?;
     let first = created
         .first()
@@ -1205,7 +1220,7 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
             "links": links,
             "OS-DCF:diskConfig": "MANUAL",
             "security_groups": groups,
-            "adminPass": views::admin_pass(&first.id),
+            "adminPass": admin_pass.unwrap_or_else(|| views::admin_pass(&first.id)),
         }}),
     );
     reply.headers.push(("location".into(), location));
@@ -1242,10 +1257,36 @@ fn update_server(r: &Request) -> Result<Reply, Fault> {
         opt_string(server, "accessIPv6")?.as_deref(),
     )?;
     let net = network::infos(c, std::slice::from_ref(&s.id))?;
-    Ok(Reply::json(
-        200,
-        &json!({"server": views::server_with(r, &s, net.first())}),
-    ))
+    let mut view = views::server_with(r, &s, net.first());
+    basic_view(&mut view);
+    Ok(Reply::json(200, &json!({ "server": view })))
+}
+
+/// The server view Nova answers a rebuild and an update with at 2.1: without the
+/// extension attributes, and addresses as `addr` and `version` only
+/// (`extend_address=False`).
+fn basic_view(view: &mut Value) {
+    let Some(m) = view.as_object_mut() else {
+        return;
+    };
+    m.retain(|k, _| {
+        !(k.starts_with("OS-EXT-")
+            || k.starts_with("OS-SRV-USG:")
+            || k.starts_with("os-extended-volumes")
+            || matches!(k.as_str(), "config_drive" | "key_name" | "security_groups"))
+    });
+    for list in m
+        .get_mut("addresses")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|a| a.values_mut())
+    {
+        for a in list.as_array_mut().into_iter().flatten() {
+            if let Some(a) = a.as_object_mut() {
+                a.retain(|k, _| k == "addr" || k == "version");
+            }
+        }
+    }
 }
 
 fn delete_server(r: &Request) -> Result<Reply, Fault> {
@@ -1350,28 +1391,7 @@ fn rebuild(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply, Fau
     let s = compute::rebuild_server(c, id, &image, name.as_deref(), metadata.as_deref())?;
     let net = network::infos(c, std::slice::from_ref(&s.id))?;
     let mut view = views::server_with(r, &s, net.first());
-    // 2.1 shows a rebuilt server without the extension attributes.
-    if let Some(m) = view.as_object_mut() {
-        m.retain(|k, _| {
-            !(k.starts_with("OS-EXT-")
-                || k.starts_with("OS-SRV-USG:")
-                || k.starts_with("os-extended-volumes")
-                || matches!(k.as_str(), "config_drive" | "key_name" | "security_groups"))
-        });
-        // …and its addresses as `addr` and `version` only (Nova's `extend_address=False`).
-        for list in m
-            .get_mut("addresses")
-            .and_then(Value::as_object_mut)
-            .into_iter()
-            .flat_map(|a| a.values_mut())
-        {
-            for a in list.as_array_mut().into_iter().flatten() {
-                if let Some(a) = a.as_object_mut() {
-                    a.retain(|k, _| k == "addr" || k == "version");
-                }
-            }
-        }
-    }
+    basic_view(&mut view);
     view["adminPass"] = json!(admin_pass.unwrap_or_else(|| views::admin_pass(&s.id)));
     Ok(Reply::json(202, &json!({"server": view})))
 }

@@ -867,6 +867,42 @@ pub fn default_rules(_r: &Request) -> Result<Reply, Fault> {
     ))
 }
 
+// --- ips ---------------------------------------------------------------------------------
+
+/// The server's addresses by network, as Nova's `ips` resource shows them (`version`,
+/// `addr`); 404 for a server the caller does not see.
+fn ips_of(r: &Request) -> Result<Map<String, Value>, Fault> {
+    let id = r.param("server_id");
+    let info = compute::servers_network_info(r.caller()?, &[id.to_string()])?;
+    let Some(info) = info.into_iter().find(|i| i.server_id == id) else {
+        return Err(Fault::not_found(format!("Instance {id} could not be found.")));
+    };
+    let mut out = Map::new();
+    for a in &info.addresses {
+        let entry = out
+            .entry(a.network.clone())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(list) = entry {
+            list.push(json!({"version": a.version, "addr": a.addr}));
+        }
+    }
+    Ok(out)
+}
+
+pub fn ips(r: &Request) -> Result<Reply, Fault> {
+    Ok(Reply::json(200, &json!({"addresses": ips_of(r)?})))
+}
+
+pub fn ips_of_network(r: &Request) -> Result<Reply, Fault> {
+    let label = r.param("network_label");
+    match ips_of(r)?.remove(label) {
+        Some(list) => Ok(Reply::json(200, &json!({ label: list }))),
+        None => Err(Fault::not_found(format!(
+            "Network {label} could not be found."
+        ))),
+    }
+}
+
 // --- interfaces --------------------------------------------------------------------------
 
 pub fn virtual_interfaces(r: &Request) -> Result<Reply, Fault> {

@@ -1029,7 +1029,8 @@ impl ComputeApi {
         self.power_action(
             ctx,
             uuid,
-            if hard { "reboot (HARD)" } else { "reboot" },
+            // Nova records both kinds as `reboot`.
+            "reboot",
             states,
             allowed,
             task,

@@ -688,6 +688,12 @@ impl ComputeApi {
     ) -> Result<FloatingIp, ApiError> {
         Self::require_write(ctx, "os_compute_api:os-floating-ips")?;
         let pool = pool.unwrap_or(&self.floating.default_pool);
+        // Clients that speak the Network API name the pool by its external network's id.
+        let by_network = match self.db.get_network(pool).await {
+            Ok(n) if n.external => n.pool,
+            _ => None,
+        };
+        let pool = by_network.as_deref().unwrap_or(pool);
         let limit = self.network_quota(&ctx.project_id, FLOATING_IPS).await?;
         let f = self
             .db
@@ -726,7 +732,7 @@ impl ComputeApi {
     ) -> Result<FloatingIp, ApiError> {
         Self::require_write(ctx, "os_compute_api:os-floating-ips")?;
         let inst = self.changeable(ctx, server).await?;
-        self.get_floating(ctx, address).await?;
+        let current = self.get_floating(ctx, address).await?;
         let ports = self
             .db
             .ports_of_instance(&inst.uuid)
@@ -742,6 +748,13 @@ impl ComputeApi {
                 ))
             })?,
         };
+        // Associated elsewhere: it moves (Nova's answer with a network service).
+        if current.port_id.as_deref().is_some_and(|p| p != port.id) {
+            self.db
+                .disassociate_floating(address, &inst.project_id)
+                .await
+                .map_err(net_error)?;
+        }
         let f = self
             .db
             .associate_floating(address, &inst.project_id, &port.id)

@@ -231,8 +231,13 @@ struct Placed {
     at: std::time::Instant,
 }
 
-/// How long a selection is remembered when its claim never shows up (a failed claim).
-const PENDING_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a selection is remembered when its claim never shows up: a failed claim, or
+/// an instance claimed and deleted again before the next request looked (it never appears
+/// among the claimed ones then). Claims land within milliseconds of a selection, and the
+/// database's claim refuses an over-full host anyway, so the memory is kept short: a long
+/// one held phantom consumption for a minute whenever servers came and went quickly (as
+/// tempest makes them), and turned boots away with "No valid host".
+const PENDING_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Pending {
     /// Applies selections not yet reflected in `hosts` (whose `instances` list what the

@@ -385,6 +385,26 @@ fn pending_selections_spread_concurrent_requests_until_claimed() {
 }
 
 #[test]
+fn a_selection_whose_claim_never_shows_is_forgotten_after_the_ttl() {
+    // An instance claimed and deleted before the next request never appears as claimed:
+    // its selection must stop counting once the TTL is over, not hold the host's memory.
+    let chain = chain();
+    let mut pending = Pending::default();
+    let snapshot = vec![host("a", 4096)];
+    let first = chain.select(&spec(1, 1024), snapshot.clone()).unwrap();
+    pending.record(&spec(1, 1024), &first);
+    let mut hosts = snapshot.clone();
+    pending.apply(&mut hosts);
+    assert_eq!(hosts[0].memory_mb_used, 1024, "counted while fresh");
+    for p in pending.placed.values_mut() {
+        p.at -= crate::PENDING_TTL + std::time::Duration::from_secs(1);
+    }
+    let mut hosts = snapshot.clone();
+    pending.apply(&mut hosts);
+    assert_eq!(hosts[0].memory_mb_used, 0, "forgotten after the TTL");
+}
+
+#[test]
 fn pick_ranks_like_a_full_sort() {
     // Reference: sort by weight (best first), ties to the lower index.
     let mut seed = 7u64;
