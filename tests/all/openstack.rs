@@ -1400,3 +1400,94 @@ async fn snapshots_and_backups_become_images() {
     assert_eq!(s, 204);
     assert_eq!(c.get(&demo, &format!("/v2.1/images/{b2}")).await.0, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn server_subresources_and_states_as_nova_shows_them() {
+    let c = Cloud::start().await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+    let (s, b) = c.boot(&demo, "sub", 1).await;
+    assert_eq!(s, 202, "{b}");
+    let id = b["server"]["id"].as_str().unwrap().to_string();
+    c.wait_status(&demo, &id, "ACTIVE").await;
+    let post = |path: String, body: Value| {
+        let (c, demo) = (&c, &demo);
+        async move {
+            let (s, _, b) = c.call(demo, reqwest::Method::POST, &path, Some(body)).await;
+            (s, b)
+        }
+    };
+    // `ips`: addresses by network (none here: no network in this cloud).
+    let (s, b) = c.get(&demo, &format!("/v2.1/servers/{id}/ips")).await;
+    assert_eq!((s, b["addresses"].is_object()), (200, true), "{b}");
+    assert_eq!(
+        c.get(&demo, &format!("/v2.1/servers/{id}/ips/nowhere"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(c.get(&demo, "/v2.1/servers/no-such/ips").await.0, 404);
+    // The server password: empty, cleared; 404 for no server.
+    let (s, b) = c
+        .get(&demo, &format!("/v2.1/servers/{id}/os-server-password"))
+        .await;
+    assert_eq!((s, b["password"].as_str()), (200, Some("")), "{b}");
+    let (s, _, _) = c
+        .call(
+            &demo,
+            reqwest::Method::DELETE,
+            &format!("/v2.1/servers/{id}/os-server-password"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    assert_eq!(
+        c.get(&demo, "/v2.1/servers/no-such/os-server-password")
+            .await
+            .0,
+        404
+    );
+    // No soft delete: forceDelete and restore are Nova's conflict, 404 for no server.
+    for action in ["forceDelete", "restore"] {
+        let (s, b) = post(
+            format!("/v2.1/servers/{id}/action"),
+            json!({ action: null }),
+        )
+        .await;
+        assert_eq!(s, 409, "{action}: {b}");
+        let (s, _) = post(
+            "/v2.1/servers/no-such/action".into(),
+            json!({ action: null }),
+        )
+        .await;
+        assert_eq!(s, 404, "{action}");
+    }
+    // `progress` only while a server may progress.
+    let (_, b) = c.get(&demo, &format!("/v2.1/servers/{id}")).await;
+    assert_eq!(b["server"]["progress"], 0, "{b}");
+    let (s, _) = post(
+        format!("/v2.1/servers/{id}/action"),
+        json!({"os-stop": null}),
+    )
+    .await;
+    assert_eq!(s, 202);
+    c.wait_status(&demo, &id, "SHUTOFF").await;
+    let (_, b) = c.get(&demo, &format!("/v2.1/servers/{id}")).await;
+    assert!(b["server"].get("progress").is_none(), "{b}");
+    let (_, d) = c.get(&demo, "/v2.1/servers/detail").await;
+    assert!(d["servers"][0].get("progress").is_none(), "{d}");
+    // An update answers the basic view (no extension attributes).
+    let (s, _, b) = c
+        .call(
+            &demo,
+            reqwest::Method::PUT,
+            &format!("/v2.1/servers/{id}"),
+            Some(json!({"server": {"name": "renamed"}})),
+        )
+        .await;
+    assert_eq!(
+        (s, b["server"]["name"].as_str()),
+        (200, Some("renamed")),
+        "{b}"
+    );
+    assert!(b["server"].get("OS-EXT-STS:vm_state").is_none(), "{b}");
+}

@@ -665,6 +665,18 @@ const ROUTES: &[Route<Caller>] = &[
     ),
     Route::new(
         "GET",
+        "/v2.1/servers/{server_id}/os-server-password",
+        Access::Reader,
+        server_password,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/servers/{server_id}/os-server-password",
+        Access::Member,
+        server_password,
+    ),
+    Route::new(
+        "GET",
         "/v2.1/servers/{server_id}/ips",
         Access::Reader,
         network::ips,
@@ -1289,6 +1301,18 @@ fn basic_view(view: &mut Value) {
     }
 }
 
+/// `os-server-password`: the encrypted password a guest posted to the metadata service.
+/// Guests here post none (the metadata service keeps no password store), so it is empty,
+/// and clearing it succeeds; both for a server the caller sees (404 otherwise).
+fn server_password(r: &Request) -> Result<Reply, Fault> {
+    compute::get_server(r.caller()?, r.param("server_id"))?;
+    Ok(if r.method == "DELETE" {
+        Reply::empty(204)
+    } else {
+        Reply::json(200, &json!({"password": ""}))
+    })
+}
+
 fn delete_server(r: &Request) -> Result<Reply, Fault> {
     compute::delete_server(r.caller()?, r.param("server_id"))?;
     Ok(Reply::empty(204))
@@ -1484,6 +1508,19 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
                 }
             };
             compute::server_action(c, id, "reset-state", &[("state".into(), state)])?
+        }
+        // Soft delete is not kept here (Nova's reclaim_instance_interval = 0): no server is
+        // ever SOFT_DELETED, so both are Nova's conflict for an existing server.
+        "forceDelete" | "restore" => {
+            no_args(action, args)?;
+            let s = compute::get_server(c, id)?;
+            return Err(Fault::new(
+                409,
+                format!(
+                    "Cannot '{action}' instance {id} while it is in vm_state {}",
+                    s.vm_state
+                ),
+            ));
         }
         "injectNetworkInfo" => {
             no_args(action, args)?;

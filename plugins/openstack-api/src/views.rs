@@ -35,6 +35,14 @@ pub fn flavor(r: &Request, f: &Flavor) -> Value {
 }
 
 /// Nova's status from vm_state and task_state.
+/// Whether Nova shows `progress` for a server in `status` (only while it may progress).
+pub fn shows_progress(status: &str) -> bool {
+    matches!(
+        status,
+        "ACTIVE" | "BUILD" | "REBUILD" | "RESIZE" | "VERIFY_RESIZE" | "MIGRATING"
+    )
+}
+
 pub fn status(vm_state: &str, task_state: Option<&str>) -> &'static str {
     match (vm_state, task_state) {
         (_, Some("rebuilding")) => "REBUILD",
@@ -146,6 +154,11 @@ pub fn server_with(r: &Request, s: &Server, net: Option<&ServerNetworkInfo>) -> 
         "os-extended-volumes:volumes_attached": [],
         "security_groups": crate::network::group_names(net),
     });
+    if !shows_progress(status(&s.vm_state, s.task_state.as_deref())) {
+        if let Some(m) = v.as_object_mut() {
+            m.remove("progress");
+        }
+    }
     if Groups(net).is_empty() {
         if let Some(m) = v.as_object_mut() {
             m.remove("security_groups");
@@ -200,7 +213,8 @@ pub struct ServerView<'a> {
     links: [Link<'a>; 2],
     #[serde(rename = "OS-DCF:diskConfig")]
     disk_config: &'static str,
-    progress: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    progress: Option<u8>,
     #[serde(rename = "OS-EXT-AZ:availability_zone")]
     az: &'a str,
     config_drive: &'static str,
@@ -388,9 +402,11 @@ impl ServerView<'_> {
         link(out, &self.links[0].href, self.links[0].rel);
         out.push(b',');
         link(out, &self.links[1].href, self.links[1].rel);
-        out.extend_from_slice(
-            b"],\"OS-DCF:diskConfig\":\"MANUAL\",\"progress\":0,\"OS-EXT-AZ:availability_zone\":",
-        );
+        out.extend_from_slice(b"],\"OS-DCF:diskConfig\":\"MANUAL\",");
+        if self.progress.is_some() {
+            out.extend_from_slice(b"\"progress\":0,");
+        }
+        out.extend_from_slice(b"\"OS-EXT-AZ:availability_zone\":");
         push_str(out, self.az);
         out.extend_from_slice(b",\"config_drive\":\"\",\"key_name\":");
         push_opt(out, self.key_name);
@@ -675,7 +691,7 @@ impl<'a> ServerView<'a> {
                 },
             ],
             disk_config: "MANUAL",
-            progress: 0,
+            progress: shows_progress(status(s.vm_state, s.task_state)).then_some(0),
             az: s.availability_zone.unwrap_or("nova"),
             config_drive: "",
             key_name: s.key_name,
