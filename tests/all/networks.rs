@@ -814,10 +814,18 @@ async fn security_groups_rules_and_server_membership() {
         .post(
             &demo,
             "/v2.1/os-security-group-rules",
-            json!({"security_group_rule": {"parent_group_id": "no-such-group", "ip_protocol": "tcp", "from_port": 1, "to_port": 2}}),
+            json!({"security_group_rule": {"parent_group_id": "00000000-0000-4000-8000-000000000000", "ip_protocol": "tcp", "from_port": 1, "to_port": 2}}),
         )
         .await;
     assert_eq!(s, 404);
+    let (s, _) = c
+        .post(
+            &demo,
+            "/v2.1/os-security-group-rules",
+            json!({"security_group_rule": {"parent_group_id": "no-such-group", "ip_protocol": "tcp", "from_port": 1, "to_port": 2}}),
+        )
+        .await;
+    assert_eq!(s, 400, "not a UUID");
     let (_, b) = c
         .get(&demo, &format!("/v2.1/os-security-groups/{web}"))
         .await;

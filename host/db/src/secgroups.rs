@@ -312,8 +312,8 @@ impl Db {
         description: &str,
         limit: i64,
     ) -> Result<SecurityGroup, DbError> {
-        let name = name.trim();
-        if name.is_empty() || name.len() > 255 {
+        // Kept as given, spaces and all (as Nova and Neutron keep it); not only spaces.
+        if name.trim().is_empty() || name.len() > 255 {
             return Err(DbError::Conflict(
                 "A security group name must be 1 to 255 characters".into(),
             ));
@@ -363,8 +363,7 @@ impl Db {
         description: &str,
     ) -> Result<SecurityGroup, DbError> {
         let group = self.get_security_group(project, id).await?;
-        let name = name.trim();
-        if name.is_empty() || name.len() > 255 || description.len() > 255 {
+        if name.trim().is_empty() || name.len() > 255 || description.len() > 255 {
             return Err(DbError::Conflict(
                 "A security group name is 1 to 255 characters, a description at most 255".into(),
             ));

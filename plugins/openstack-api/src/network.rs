@@ -768,6 +768,12 @@ pub fn create_rule(r: &Request) -> Result<Reply, Fault> {
         Some(v) => return Err(invalid("parent_group_id", v, "is not a group id")),
         None => return Err(required("security_group_rule", "parent_group_id")),
     };
+    // Group ids are UUIDs (Nova's check with a network service).
+    if !is_uuid(&parent) {
+        return Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute parent_group_id. Value: {parent}. Security group id should be uuid"
+        )));
+    }
     let protocol = opt_str(&m, "ip_protocol")?.map(|p| p.to_ascii_lowercase());
     let from = opt_int(&m, "from_port")?;
     let to = opt_int(&m, "to_port")?;
@@ -997,4 +1003,13 @@ pub fn server_action(
         "addFloatingIp" | "removeFloatingIp" | "addSecurityGroup" | "removeSecurityGroup"
     )
     .then(run)
+}
+
+/// Whether `s` is a UUID in its hyphenated form.
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
