@@ -7,37 +7,18 @@
 
 use metacloud::Role;
 use metacloud_api::{Context, CreateRequest};
+use metacloud_benches::{dist, embedded_config};
 use metacloud_config::Config;
 use metacloud_plugins::api::*;
 use metacloud_plugins::{PluginLimits, Runtime};
 use metacloud_rpc::objects::VmState;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn dist() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist")
-}
-
 fn config() -> Config {
-    let dir = std::env::temp_dir().join(format!("mc-bench-api-{}", uuid::Uuid::new_v4().simple()));
-    let mut c = Config::default();
-    c.service.data_dir = Some(dir.clone());
-    c.service.host = Some("api-bench".into());
-    c.database.url = Some(format!("sqlite://{}/metacloud.db", dir.display()));
-    c.compute.instances_path = Some(dir.join("instances"));
-    c.compute.image_cache_path = Some(dir.join("cache"));
+    let mut c = embedded_config("api");
     c.compute.override_memory_mb = Some(262_144);
     c.compute.override_vcpus = Some(256);
-    c.api.listen = "127.0.0.1:0".parse().unwrap();
-    c.api.compute_listen = "127.0.0.1:0".parse().unwrap();
-    c.api.image_listen = "127.0.0.1:0".parse().unwrap();
-    c.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
-    c.api.metadata_listen = "127.0.0.1:0".parse().unwrap();
-    c.api.network_listen = "127.0.0.1:0".parse().unwrap();
-    c.api.plugin_dir = Some(dist().join("api"));
-    c.identity.listen = "127.0.0.1:0".parse().unwrap();
-    c.identity.demo_password = Some("demo-pw".into());
     c
 }
 

@@ -14,38 +14,20 @@
 //! itself (`/proc/uptime` before and after, 10 ms resolution).
 
 use metacloud::Role;
+use metacloud_benches::{dist, embedded_config};
 use metacloud_config::Config;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const MARKER: &str = "METACLOUD-GUEST-UP";
 
-fn dist() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist")
-}
-
 fn config(network: bool) -> Config {
-    let dir =
-        std::env::temp_dir().join(format!("mc-bench-guest-{}", uuid::Uuid::new_v4().simple()));
-    let mut c = Config::default();
-    c.service.data_dir = Some(dir.clone());
-    c.service.host = Some("guest-bench".into());
-    c.database.url = Some(format!("sqlite://{}/metacloud.db", dir.display()));
+    let mut c = embedded_config("guest");
+    let dir = c.service.data_dir.clone().expect("a data directory");
     c.compute.libvirt_uri = "qemu:///system".into();
-    c.compute.instances_path = Some(dir.join("instances"));
-    c.compute.image_cache_path = Some(dir.join("cache"));
-    c.api.listen = "127.0.0.1:0".parse().unwrap();
-    c.api.compute_listen = "127.0.0.1:0".parse().unwrap();
-    c.api.image_listen = "127.0.0.1:0".parse().unwrap();
-    c.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
-    c.api.metadata_listen = "127.0.0.1:0".parse().unwrap();
-    c.api.network_listen = "127.0.0.1:0".parse().unwrap();
-    c.api.plugin_dir = Some(dist().join("api"));
     c.scheduler.plugin_dir = Some(dist());
-    c.identity.listen = "127.0.0.1:0".parse().unwrap();
-    c.identity.demo_password = Some("demo-pw".into());
     if network {
         c.network.driver = "flat-dhcp".into();
         c.network.plugin_dir = Some(dist().join("network"));

@@ -9,7 +9,6 @@
 use metacloud::Role;
 use metacloud_config::Config;
 use serde_json::{json, Value};
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,27 +24,10 @@ const CLIENTS: usize = 8;
 const WINDOW: Duration = Duration::from_secs(5);
 
 fn config() -> Config {
-    let dir = std::env::temp_dir().join(format!("mc-bench-net-{}", uuid::Uuid::new_v4().simple()));
-    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist");
-    let mut c = Config::default();
-    c.service.data_dir = Some(dir.clone());
-    c.service.host = Some("net-bench".into());
-    c.database.url = Some(format!("sqlite://{}/metacloud.db", dir.display()));
-    c.compute.instances_path = Some(dir.join("instances"));
-    c.compute.image_cache_path = Some(dir.join("cache"));
+    let mut c = metacloud_benches::embedded_config("net");
     c.compute.override_memory_mb = Some(262_144);
     c.compute.override_vcpus = Some(256);
-    c.api.listen = "127.0.0.1:0".parse().unwrap();
-    c.api.compute_listen = "127.0.0.1:0".parse().unwrap();
-    c.api.image_listen = "127.0.0.1:0".parse().unwrap();
-    c.api.ec2_listen = "127.0.0.1:0".parse().unwrap();
-    c.api.metadata_listen = "127.0.0.1:0".parse().unwrap();
-    c.api.network_listen = "127.0.0.1:0".parse().unwrap();
     c.api.network_dialects = vec!["openstack-network".into()];
-    c.api.plugin_dir = Some(dist.join("api"));
-    c.identity.listen = "127.0.0.1:0".parse().unwrap();
-    c.identity.admin_password = Some("admin-pw".into());
-    c.identity.demo_password = Some("demo-pw".into());
     c
 }
 

@@ -641,7 +641,10 @@ async fn security_groups_default_rules_validation_and_use() {
             // The group quota has room again.
             db.create_security_group("p1", "more", "", 2).await.unwrap();
             // Names are kept as given, spaces and all; only spaces is refused.
-            let spaced = db.create_security_group("p1", " spaced ", "", 10).await.unwrap();
+            let spaced = db
+                .create_security_group("p1", " spaced ", "", 10)
+                .await
+                .unwrap();
             assert_eq!(spaced.name, " spaced ");
             assert!(db.create_security_group("p1", "   ", "", 10).await.is_err());
             db.delete_security_group("p1", &spaced.id).await.unwrap();

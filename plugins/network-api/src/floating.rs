@@ -28,7 +28,11 @@ fn network_of(pools: &[(String, Option<String>)], pool: &str) -> Option<String> 
 }
 
 /// The router that joins the port's network to the floating address's external network.
-fn router_of(routers: &[Router], port: Option<&PortDetail>, network: Option<&str>) -> Option<String> {
+fn router_of(
+    routers: &[Router],
+    port: Option<&PortDetail>,
+    network: Option<&str>,
+) -> Option<String> {
     let (port, network) = (port?, network?);
     routers
         .iter()

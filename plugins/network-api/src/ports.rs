@@ -192,11 +192,7 @@ fn port_not_found(id: &str) -> Reply {
 
 /// The one fixed address a body's `fixed_ips` asks for on `network` (its subnet checked),
 /// or none.
-fn fixed_ip(
-    r: &Request,
-    m: &Map<String, Value>,
-    network: &str,
-) -> Result<Option<String>, Fault> {
+fn fixed_ip(r: &Request, m: &Map<String, Value>, network: &str) -> Result<Option<String>, Fault> {
     let Some(list) = m.get("fixed_ips").filter(|v| !v.is_null()) else {
         return Ok(None);
     };

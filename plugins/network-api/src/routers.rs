@@ -203,45 +203,38 @@ pub fn add_interface(r: &Request) -> Result<Reply, Fault> {
     let Some(x) = find(r, id)? else {
         return Ok(not_found(id));
     };
-    if let Some(port) = opt_string(&m, "port_id")? {
-        if m.contains_key("subnet_id") {
+    let port = opt_string(&m, "port_id")?;
+    let subnet = opt_string(&m, "subnet_id")?;
+    let c = r.caller()?;
+    let (made, missing) = match (&port, &subnet) {
+        (Some(_), Some(_)) => {
             return Err(Fault::bad_request(
                 "Bad router request: Cannot specify both subnet-id and port-id.",
-            ));
+            ))
         }
-        return match compute::add_router_interface_port(r.caller()?, id, &port) {
-            Ok(i) => Ok(interface_reply(&x, &i)),
-            Err(e) => {
-                let f = from_op(e);
-                if f.status == 404 {
-                    return Ok(errors::typed(
-                        404,
-                        "PortNotFound",
-                        format!("Port {port} could not be found."),
-                    ));
-                }
-                if f.status == 409 {
-                    return Ok(errors::typed(409, "PortInUse", &f.message));
-                }
-                refused(f)
-            }
-        };
-    }
-    let subnet = opt_string(&m, "subnet_id")?.ok_or_else(|| {
-        Fault::bad_request("Bad router request: Either subnet_id or port_id must be specified.")
-    })?;
-    match compute::add_router_interface(r.caller()?, id, &subnet) {
+        (Some(p), None) => (
+            compute::add_router_interface_port(c, id, p),
+            ("PortNotFound", format!("Port {p} could not be found.")),
+        ),
+        (None, Some(s)) => (
+            compute::add_router_interface(c, id, s),
+            ("SubnetNotFound", format!("Subnet {s} could not be found.")),
+        ),
+        (None, None) => {
+            return Err(Fault::bad_request(
+                "Bad router request: Either subnet_id or port_id must be specified.",
+            ))
+        }
+    };
+    match made {
         Ok(i) => Ok(interface_reply(&x, &i)),
         Err(e) => {
             let f = from_op(e);
-            if f.status == 404 {
-                return Ok(errors::typed(
-                    404,
-                    "SubnetNotFound",
-                    format!("Subnet {subnet} could not be found."),
-                ));
+            match f.status {
+                404 => Ok(errors::typed(404, missing.0, missing.1)),
+                409 if port.is_some() => Ok(errors::typed(409, "PortInUse", &f.message)),
+                _ => refused(f),
             }
-            refused(f)
         }
     }
 }

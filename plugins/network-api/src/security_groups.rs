@@ -226,7 +226,11 @@ fn rule_create(m: &Map<String, Value>) -> Result<(String, SecurityGroupRuleCreat
         }
     }
     if matches!(protocol.as_deref(), Some("tcp" | "udp")) {
-        if let Some(bad) = [min, max].into_iter().flatten().find(|p| !(0..=65535).contains(p)) {
+        if let Some(bad) = [min, max]
+            .into_iter()
+            .flatten()
+            .find(|p| !(0..=65535).contains(p))
+        {
             return Err(Fault::bad_request(format!("Invalid value for port {bad}.")));
         }
     }

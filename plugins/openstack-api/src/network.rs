@@ -881,7 +881,9 @@ fn ips_of(r: &Request) -> Result<Map<String, Value>, Fault> {
     let id = r.param("server_id");
     let info = compute::servers_network_info(r.caller()?, &[id.to_string()])?;
     let Some(info) = info.into_iter().find(|i| i.server_id == id) else {
-        return Err(Fault::not_found(format!("Instance {id} could not be found.")));
+        return Err(Fault::not_found(format!(
+            "Instance {id} could not be found."
+        )));
     };
     let mut out = Map::new();
     for a in &info.addresses {
