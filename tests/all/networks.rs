@@ -539,6 +539,10 @@ async fn floating_ips_pools_bulk_and_quota() {
         assert_eq!(b["floating_ip"]["instance_id"].as_str(), Some(to.as_str()));
     }
     assert_eq!(c.delete_server(&demo, &web2).await.0, 204);
+    wait_for("web2 gone", Duration::from_secs(30), || async {
+        (c.get(&demo, &format!("/v2.1/servers/{web2}")).await.0 == 404).then_some(())
+    })
+    .await;
     let (_, d) = c.get(&demo, "/v2.1/servers/detail").await;
     assert_eq!(
         d["servers"][0]["addresses"]["private"]
