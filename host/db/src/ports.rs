@@ -389,18 +389,18 @@ impl Db {
         self.ports_where("instance_id", instance).await
     }
 
-    /// The ports of any of `instances` (one query per 500), for a page of servers.
-    pub async fn ports_of_instances(&self, instances: &[String]) -> Result<Vec<Port>, DbError> {
+    /// The ports whose `column` is any of `values` (one query per 500).
+    async fn ports_where_in(&self, column: &str, values: &[String]) -> Result<Vec<Port>, DbError> {
         let mut out = Vec::new();
-        for chunk in instances.chunks(500) {
+        for chunk in values.chunks(500) {
             let marks = in_marks(chunk.len());
             let sql = format!(
-                "SELECT {PORT_COLUMNS} FROM ports WHERE instance_id IN ({marks}) \
+                "SELECT {PORT_COLUMNS} FROM ports WHERE {column} IN ({marks}) \
                  ORDER BY created_at, id"
             );
             let mut q = sqlx::query(&sql);
-            for i in chunk {
-                q = q.bind(i);
+            for v in chunk {
+                q = q.bind(v);
             }
             for r in q.fetch_all(&self.pool).await? {
                 out.push(port_from_row(&r)?);
@@ -409,23 +409,14 @@ impl Db {
         Ok(out)
     }
 
-    /// The ports among `ids` that exist (one query per 500).
+    /// The ports of any of `instances`, for a page of servers.
+    pub async fn ports_of_instances(&self, instances: &[String]) -> Result<Vec<Port>, DbError> {
+        self.ports_where_in("instance_id", instances).await
+    }
+
+    /// The ports among `ids` that exist.
     pub async fn ports_by_ids(&self, ids: &[String]) -> Result<Vec<Port>, DbError> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(500) {
-            let marks = in_marks(chunk.len());
-            let sql = format!(
-                "SELECT {PORT_COLUMNS} FROM ports WHERE id IN ({marks}) ORDER BY created_at, id"
-            );
-            let mut q = sqlx::query(&sql);
-            for i in chunk {
-                q = q.bind(i);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.push(port_from_row(&r)?);
-            }
-        }
-        Ok(out)
+        self.ports_where_in("id", ids).await
     }
 
     /// A project's ports, or every port.
