@@ -483,6 +483,17 @@ impl compute::Host for Canned {
     fn server_ports(&mut self, _: Caller, _: String) -> Result<Vec<compute::Port>, OpError> {
         unavailable()
     }
+    fn attach_interface(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: compute::InterfaceAttach,
+    ) -> Result<compute::Port, OpError> {
+        unavailable()
+    }
+    fn detach_interface(&mut self, _: Caller, _: String, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
     fn list_ports(&mut self, _: Caller, _: bool) -> Result<Vec<compute::PortDetail>, OpError> {
         unavailable()
     }

@@ -644,7 +644,11 @@ async fn the_network_api_serves_networks_subnets_and_security_groups_as_neutron(
 /// A started cloud with the Network API, and the tokens of an admin, the demo member,
 /// a member of another project and a reader of a third.
 async fn network_cloud() -> (Cloud, Neutron, [String; 4]) {
-    let mut c = config();
+    network_cloud_with(config()).await
+}
+
+/// [`network_cloud`] on `c` (made from [`config`]).
+async fn network_cloud_with(mut c: metacloud_config::Config) -> (Cloud, Neutron, [String; 4]) {
     c.api.network_listen = "127.0.0.1:0".parse().unwrap();
     c.api.network_dialects = vec!["openstack-network".into()];
     let cloud = Cloud::start_with(c).await;
@@ -1686,4 +1690,354 @@ async fn floating_ips_follow_ports_and_requests_are_checked_as_neutron_checks_th
         409,
         "SecurityGroupNameReserved",
     );
+}
+
+/// A Nova fault: `{kind: {"code": status, "message": …}}`, whose message contains `says`.
+fn nova_fault(got: &(u16, Value), status: u16, kind: &str, says: &str) {
+    assert_eq!(got.0, status, "{}", got.1);
+    assert_eq!(got.1[kind]["code"], status, "{}", got.1);
+    let message = got.1[kind]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(says), "{says:?} not in {}", got.1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn interfaces_are_checked_a_failed_plug_changes_nothing_and_detach_releases_ports() {
+    interface_attach_and_detach(config()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn interfaces_attach_and_detach_on_postgresql() {
+    let url = metacloud_db::scratch::create_postgres_database()
+        .await
+        .expect("scratch PostgreSQL database");
+    let mut c = config();
+    c.database.url = Some(url.clone());
+    interface_attach_and_detach(c).await;
+    metacloud_db::scratch::drop_postgres_database(&url).await;
+}
+
+/// `os-interface` attach and detach through the OpenStack dialect, on a cloud whose
+/// compute host has no network worker (simulated guests have no port NICs to plug): every
+/// check Nova makes answers as Nova does, a plug the host refuses puts the port and the
+/// server's groups back as they were, and detach deletes a port the server's create made
+/// and unbinds one made through the Network API.
+async fn interface_attach_and_detach(c: metacloud_config::Config) {
+    let (cloud, n, [_admin, demo, other, reader]) = network_cloud_with(c).await;
+    let make_net = |name: &'static str, cidr: &'static str| {
+        let (n, demo) = (&n, demo.clone());
+        async move {
+            let net = n
+                .make(
+                    &demo,
+                    "networks",
+                    "network",
+                    json!({"network": {"name": name}}),
+                )
+                .await;
+            n.make(
+                &demo,
+                "subnets",
+                "subnet",
+                json!({"subnet": {"network_id": net, "cidr": cidr, "ip_version": 4}}),
+            )
+            .await;
+            net
+        }
+    };
+    let net_a = make_net("ifa", "10.71.0.0/24").await;
+    let net_b = make_net("ifb", "10.72.0.0/24").await;
+    let web = n
+        .make(
+            &demo,
+            "security-groups",
+            "security_group",
+            json!({"security_group": {"name": "ifweb"}}),
+        )
+        .await;
+    let free = n
+        .make(
+            &demo,
+            "ports",
+            "port",
+            json!({"port": {"network_id": net_a, "security_groups": [web]}}),
+        )
+        .await;
+    let nova = |token: &str, method: Method, path: String, body: Option<Value>| {
+        let (cloud, token) = (&cloud, token.to_string());
+        async move {
+            let (s, _, b) = cloud.call(&token, method, &path, body).await;
+            (s, b)
+        }
+    };
+    let (s, b) = nova(
+        &demo,
+        Method::POST,
+        "/v2.1/servers".into(),
+        Some(json!({"server": {"name": "ifvm", "flavorRef": "42", "networks": [{"uuid": net_a}]}})),
+    )
+    .await;
+    assert_eq!(s, 202, "{b}");
+    let vm = b["server"]["id"].as_str().unwrap().to_string();
+    cloud.wait_status(&demo, &vm, "ACTIVE").await;
+    let interfaces = format!("/v2.1/servers/{vm}/os-interface");
+    let (s, b) = cloud.get(&demo, &interfaces).await;
+    assert_eq!(s, 200, "{b}");
+    let made = b["interfaceAttachments"][0]["port_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let attach =
+        |token: &str, body: Value| nova(token, Method::POST, interfaces.clone(), Some(body));
+
+    // Malformed requests: 400 with Nova's messages, before anything is looked up.
+    let unknown = "0a2b4c6d-8e0f-4a1b-9c2d-3e4f5a6b7c8d";
+    for (body, says) in [
+        (
+            json!({"interfaceAttachment": {"port_id": free, "net_id": net_b}}),
+            "Must not input both",
+        ),
+        (
+            json!({"interfaceAttachment": {"port_id": "x"}}),
+            "is not a 'uuid'",
+        ),
+        (
+            json!({"interfaceAttachment": {"net_id": net_b, "fixed_ips": []}}),
+            "too short",
+        ),
+        (
+            json!({"interfaceAttachment": {"net_id": net_b, "fixed_ips": [{"ip_address": "a.b"}]}}),
+            "ip_address",
+        ),
+        (
+            json!({"interfaceAttachment": {"fixed_ips": [{"ip_address": "10.72.0.9"}]}}),
+            "Must input network_id",
+        ),
+        (
+            json!({"interfaceAttachment": {"net_id": net_b, "tag": "t"}}),
+            "'tag' was unexpected",
+        ),
+        (json!({"interface": {}}), "'interface' was unexpected"),
+        (
+            json!({"interfaceAttachment": []}),
+            "is not of type 'object'",
+        ),
+        (json!({}), "Multiple possible networks"),
+    ] {
+        nova_fault(&attach(&demo, body.clone()).await, 400, "badRequest", says);
+    }
+    // Unknown or other projects' things: 404; a port another server has: 409.
+    let elsewhere = n
+        .make(
+            &other,
+            "networks",
+            "network",
+            json!({"network": {"name": "ifo"}}),
+        )
+        .await;
+    n.make(
+        &other,
+        "subnets",
+        "subnet",
+        json!({"subnet": {"network_id": elsewhere, "cidr": "10.73.0.0/24", "ip_version": 4}}),
+    )
+    .await;
+    let others = n
+        .make(
+            &other,
+            "ports",
+            "port",
+            json!({"port": {"network_id": elsewhere}}),
+        )
+        .await;
+    for body in [
+        json!({"interfaceAttachment": {"net_id": unknown}}),
+        json!({"interfaceAttachment": {"net_id": elsewhere}}),
+        json!({"interfaceAttachment": {"port_id": unknown}}),
+        json!({"interfaceAttachment": {"port_id": others}}),
+    ] {
+        nova_fault(&attach(&demo, body).await, 404, "itemNotFound", "");
+    }
+    nova_fault(
+        &attach(&other, json!({"interfaceAttachment": {"port_id": others}})).await,
+        404,
+        "itemNotFound",
+        "",
+    );
+    nova_fault(
+        &attach(&demo, json!({"interfaceAttachment": {"port_id": made}})).await,
+        409,
+        "conflictingRequest",
+        "still in use",
+    );
+    nova_fault(
+        &attach(&reader, json!({"interfaceAttachment": {"net_id": net_b}})).await,
+        403,
+        "forbidden",
+        "",
+    );
+
+    // The host cannot plug (no network worker here): 400, and the port, its groups and
+    // the server's groups are as they were; a port made on a network is gone again with
+    // its address.
+    let groups_of = |id: String| {
+        let cloud = &cloud;
+        let demo = demo.clone();
+        async move {
+            let (_, g) = cloud
+                .get(&demo, &format!("/v2.1/servers/{id}/os-security-groups"))
+                .await;
+            let mut names: Vec<String> = g["security_groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["name"].as_str().unwrap().to_string())
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    let before = groups_of(vm.clone()).await;
+    nova_fault(
+        &attach(&demo, json!({"interfaceAttachment": {"port_id": free}})).await,
+        400,
+        "badRequest",
+        "no network worker",
+    );
+    let (_, p) = n.get(&demo, &format!("/v2.0/ports/{free}")).await;
+    assert_eq!(
+        (
+            p["port"]["device_id"].as_str(),
+            p["port"]["status"].as_str(),
+            p["port"]["security_groups"].clone()
+        ),
+        (Some(""), Some("DOWN"), json!([web])),
+        "{p}"
+    );
+    assert_eq!(groups_of(vm.clone()).await, before);
+    nova_fault(
+        &attach(
+            &demo,
+            json!({"interfaceAttachment": {"net_id": net_b,
+                "fixed_ips": [{"ip_address": "10.72.0.9"}]}}),
+        )
+        .await,
+        400,
+        "badRequest",
+        "no network worker",
+    );
+    let (_, l) = n
+        .get(&demo, &format!("/v2.0/ports?network_id={net_b}"))
+        .await;
+    assert_eq!(ids(&l, "ports"), Vec::<String>::new(), "{l}");
+    let (s, p) = n
+        .post(
+            &demo,
+            "/v2.0/ports",
+            json!({"port": {"network_id": net_b, "fixed_ips": [{"ip_address": "10.72.0.9"}]}}),
+        )
+        .await;
+    assert_eq!(s, 201, "10.72.0.9 is free again: {p}");
+    let again = p["port"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        n.delete(&demo, &format!("/v2.0/ports/{again}")).await.0,
+        204
+    );
+    let (_, b2) = cloud.get(&demo, &interfaces).await;
+    assert_eq!(ids_of_attachments(&b2), vec![made.clone()], "{b2}");
+
+    // Detach: only the server's own ports, by its project's members.
+    let detach =
+        |token: &str, port: &str| nova(token, Method::DELETE, format!("{interfaces}/{port}"), None);
+    nova_fault(
+        &detach(&demo, &free).await,
+        404,
+        "itemNotFound",
+        "attached to instance",
+    );
+    nova_fault(&detach(&reader, &made).await, 403, "forbidden", "");
+    nova_fault(&detach(&other, &made).await, 404, "itemNotFound", "");
+    // A port the create made is deleted, its address freed.
+    let (s, b2) = detach(&demo, &made).await;
+    assert_eq!(s, 202, "{b2}");
+    let (_, b2) = cloud.get(&demo, &interfaces).await;
+    assert_eq!(b2["interfaceAttachments"], json!([]), "{b2}");
+    assert_eq!(n.get(&demo, &format!("/v2.0/ports/{made}")).await.0, 404);
+    let (_, v) = cloud.get(&demo, &format!("/v2.1/servers/{vm}")).await;
+    assert_eq!(v["server"]["addresses"], json!({}), "{v}");
+    let (_, acts) = cloud
+        .get(&demo, &format!("/v2.1/servers/{vm}/os-instance-actions"))
+        .await;
+    assert!(
+        acts["instanceActions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["action"] == "detach_interface"),
+        "{acts}"
+    );
+
+    // A port made through the Network API is unbound and kept, with its address.
+    let (s, b2) = nova(
+        &demo,
+        Method::POST,
+        "/v2.1/servers".into(),
+        Some(json!({"server": {"name": "ifvm2", "flavorRef": "42",
+            "networks": [{"port": free}]}})),
+    )
+    .await;
+    assert_eq!(s, 202, "{b2}");
+    let vm2 = b2["server"]["id"].as_str().unwrap().to_string();
+    cloud.wait_status(&demo, &vm2, "ACTIVE").await;
+    let (_, p) = n.get(&demo, &format!("/v2.0/ports/{free}")).await;
+    let address = p["port"]["fixed_ips"][0]["ip_address"].clone();
+    assert_eq!(p["port"]["device_id"].as_str(), Some(vm2.as_str()), "{p}");
+    // Not while paused: the guest could not let the device go.
+    let (s, b2) = nova(
+        &demo,
+        Method::POST,
+        format!("/v2.1/servers/{vm2}/action"),
+        Some(json!({"pause": null})),
+    )
+    .await;
+    assert_eq!(s, 202, "{b2}");
+    cloud.wait_status(&demo, &vm2, "PAUSED").await;
+    let unplug2 = format!("/v2.1/servers/{vm2}/os-interface/{free}");
+    nova_fault(
+        &nova(&demo, Method::DELETE, unplug2.clone(), None).await,
+        409,
+        "conflictingRequest",
+        "vm_state paused",
+    );
+    let (s, b2) = nova(
+        &demo,
+        Method::POST,
+        format!("/v2.1/servers/{vm2}/action"),
+        Some(json!({"unpause": null})),
+    )
+    .await;
+    assert_eq!(s, 202, "{b2}");
+    cloud.wait_status(&demo, &vm2, "ACTIVE").await;
+    let (s, b2) = nova(&demo, Method::DELETE, unplug2, None).await;
+    assert_eq!(s, 202, "{b2}");
+    let (_, p) = n.get(&demo, &format!("/v2.0/ports/{free}")).await;
+    assert_eq!(
+        (
+            p["port"]["device_id"].as_str(),
+            p["port"]["fixed_ips"][0]["ip_address"].clone()
+        ),
+        (Some(""), address),
+        "{p}"
+    );
+    for id in [&vm, &vm2] {
+        assert_eq!(cloud.delete_server(&demo, id).await.0, 204);
+    }
+}
+
+fn ids_of_attachments(v: &Value) -> Vec<String> {
+    v["interfaceAttachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["port_id"].as_str().unwrap().to_string())
+        .collect()
 }

@@ -2,7 +2,10 @@
 # A real guest on a network made through the Network API, driven with the real openstack CLI:
 # it gets its address by DHCP; a floating address from an external network on an operator's
 # bridge answers its METACLOUD-GUEST-HTTP page to curl from an "outside" namespace this script
-# makes; deleting the group's TCP 80 rule stops that within 5 s. Every wait is bounded.
+# makes; deleting the group's TCP 80 rule stops that within 5 s; a port of a second network
+# hot-plugged into the running guest (`server add port`) is leased by the guest on its new
+# NIC, and `server remove port` takes the NIC out of the guest again, the port kept.
+# Every wait is bounded.
 #
 #   network-guest.sh [CLOUDS_YAML]
 #
@@ -30,6 +33,9 @@ bridge=mcpub0 ns=mcpub-out-$tag
 cleanup() {
   set +e
   demo server delete --wait "vm-$tag" >/dev/null 2>&1
+  demo port delete "port2-$tag" >/dev/null 2>&1
+  demo subnet delete "sub2-$tag" >/dev/null 2>&1; demo network delete "net2-$tag" >/dev/null 2>&1
+  rm -f "$udata"
   [ -n "${fip:-}" ] && demo floating ip delete "$fip" >/dev/null 2>&1
   demo subnet delete "sub-$tag" >/dev/null 2>&1; demo network delete "net-$tag" >/dev/null 2>&1
   demo security group delete "web-$tag" >/dev/null 2>&1
@@ -37,7 +43,20 @@ cleanup() {
   admin subnet delete "pub-sub-$tag" >/dev/null 2>&1; admin network delete "pub-$tag" >/dev/null 2>&1
   ip netns del "$ns" 2>/dev/null; ip link del "$bridge" 2>/dev/null
 }
+udata=$(mktemp)
 trap cleanup EXIT
+# The guest's user data (run once at boot, each printed line on the console as
+# GUEST-USERDATA): wait for a hot-plugged eth1, lease on it, then wait for it to go.
+cat > "$udata" <<'EOF'
+#!/bin/sh
+i=0; while [ ! -e /sys/class/net/eth1 ] && [ $i -lt 600 ]; do sleep 1; i=$((i+1)); done
+[ -e /sys/class/net/eth1 ] || { echo "hotplug none"; exit 0; }
+ip link set eth1 up
+udhcpc -i eth1 -s /usr/share/udhcpc/default.script -q -n -t 10 -T 1 >/dev/null 2>&1
+echo "hotplug eth1 ip=$(ip -4 -o addr show dev eth1 | awk '{print $4}')"
+i=0; while [ -e /sys/class/net/eth1 ] && [ $i -lt 600 ]; do sleep 1; i=$((i+1)); done
+[ -e /sys/class/net/eth1 ] && echo "unplug none" || echo "unplug eth1 gone"
+EOF
 
 step "an operator's bridge and an outside namespace on it (203.0.113.0/24)"
 ip link add "$bridge" type bridge 2>/dev/null || true
@@ -62,7 +81,7 @@ demo security group create "web-$tag" >/dev/null
 rule=$(demo security group rule create --protocol tcp --dst-port 80 --remote-ip 0.0.0.0/0 "web-$tag" -f value -c id)
 demo image create --disk-format raw --container-format bare --file "$guest" "guest-$tag" >/dev/null
 demo server create --image "guest-$tag" --flavor m1.tiny --network "net-$tag" --security-group "web-$tag" \
-  --wait "vm-$tag" >/dev/null || fail "server create --network --security-group"
+  --user-data "$udata" --wait "vm-$tag" >/dev/null || fail "server create --network --security-group"
 fixed=""
 for _ in $(seq 1 90); do
   fixed=$(demo console log show "vm-$tag" 2>/dev/null | grep -o 'stage=net ip=10\.30\.0\.[0-9]*' | head -1 | sed 's/.*ip=//' || true)
@@ -97,6 +116,33 @@ done
 took=$(( ($(date +%s%N) - asked) / 1000000 ))
 [ -n "$closed" ] && [ "$took" -le 5000 ] || fail "the page still answers ${took} ms after the rule went"
 echo "closed ${took} ms after the rule was deleted"
+
+step "hot-plug: a port of a second network attached to the running guest, then detached"
+demo network create "net2-$tag" >/dev/null
+demo subnet create --network "net2-$tag" --subnet-range 10.31.0.0/24 "sub2-$tag" >/dev/null
+port2=$(demo port create --network "net2-$tag" "port2-$tag" -f value -c id)
+addr2=$(demo port show "$port2" -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)["fixed_ips"][0]["ip_address"])')
+demo server add port "vm-$tag" "$port2" || fail "server add port"
+demo server show "vm-$tag" -f json | grep -q "$addr2" || fail "the server does not show $addr2 after the attach"
+leased=""
+for _ in $(seq 1 60); do
+  leased=$(demo console log show "vm-$tag" 2>/dev/null | grep -o 'GUEST-USERDATA hotplug eth1 ip=[0-9./]*' | head -1 | sed 's/.*ip=//' || true)
+  [ -n "$leased" ] && break
+  sleep 1
+done
+[ -n "$leased" ] || { demo console log show "vm-$tag" | tail -20; fail "the guest saw no eth1, or leased nothing on it"; }
+echo "the guest leased $leased on its hot-plugged eth1 (port $addr2)"
+[ "${leased%/*}" = "$addr2" ] || fail "the guest leased $leased, the port has $addr2"
+demo server remove port "vm-$tag" "$port2" || fail "server remove port"
+gone=""
+for _ in $(seq 1 60); do
+  demo console log show "vm-$tag" 2>/dev/null | grep -q 'GUEST-USERDATA unplug eth1 gone' && { gone=yes; break; }
+  sleep 1
+done
+[ -n "$gone" ] || fail "eth1 is still in the guest after server remove port"
+[ -z "$(demo port show "$port2" -f value -c device_id)" ] || fail "the port is still bound after the detach"
+if demo server show "vm-$tag" -f json | grep -q "$addr2"; then fail "the server still shows $addr2"; fi
+echo "eth1 left the guest; the port is kept, unbound"
 
 echo
 echo "network-guest: all steps passed"

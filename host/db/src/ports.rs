@@ -496,6 +496,30 @@ impl Db {
         tx.commit().await?;
         Ok(ports)
     }
+
+    /// Takes one port away from `instance` (an interface detach), as
+    /// [`Db::release_ports_of_instance`] does for all of them: a port the server's create
+    /// or an attach by network made is deleted, a port made through the Network API
+    /// unbound. Not found when the instance does not have it.
+    pub async fn release_port(&self, instance: &str, id: &str) -> Result<Port, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {PORT_COLUMNS} FROM ports WHERE id = $1 AND instance_id = $2"
+        ))
+        .bind(id)
+        .bind(instance)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| DbError::NotFound(format!("Port {id} of instance {instance}")))?;
+        let port = port_from_row(&row)?;
+        if port.kept {
+            unbind_port(&mut tx, &port).await?;
+        } else {
+            remove_port(&mut tx, &port).await?;
+        }
+        tx.commit().await?;
+        Ok(port)
+    }
 }
 
 /// Frees the fixed address a port holds, inside `tx`.

@@ -67,6 +67,21 @@ pub enum Request {
     Uptime,
     /// (call) The serial console log. Replies `String`.
     ConsoleOutput { uuid: String },
+    /// (call) Plug a port's NIC into the guest (hot-plug when it runs) and tell the network
+    /// worker its tap exists. The port is already bound to the instance and placed on this
+    /// host. Replies null; `Invalid` when the hypervisor or host cannot plug NICs.
+    AttachInterface { uuid: String, nic: Interface },
+    /// (call) Unplug a port's NIC from the guest, waiting for the guest to release it.
+    /// Replies null; `Conflict` when the guest keeps it.
+    DetachInterface { uuid: String, nic: Interface },
+}
+
+/// A port's NIC on a guest: the tap `device` libvirt makes, with the port's `mac`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interface {
+    pub port_id: String,
+    pub mac: String,
+    pub device: String,
 }
 
 /// Where a snapshot goes: the image service's data URL for the image, and a token that

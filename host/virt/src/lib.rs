@@ -117,6 +117,14 @@ pub enum VirtError {
     Io { path: PathBuf, reason: String },
     /// no network for instance {uuid}: {reason}
     Network { uuid: String, reason: String },
+    /// {what} is not supported by this hypervisor (instance {uuid})
+    Unsupported { uuid: String, what: String },
+    /// the guest of instance {uuid} did not release interface {mac} within {secs} s
+    DetachTimeout {
+        uuid: String,
+        mac: String,
+        secs: u64,
+    },
 }
 
 /// What the compute worker needs from a hypervisor.
@@ -163,6 +171,13 @@ pub trait Driver: Send + Sync {
     /// How a just-started guest is doing: failures the hypervisor reports and how much it
     /// has written to its console.
     fn boot_check(&self, uuid: &str) -> Result<BootCheck, VirtError>;
+    /// Plugs `nic` into the guest: into the running guest at once (hot-plug) and into its
+    /// definition, so it stays across restarts. Plugging a NIC the guest has is a no-op.
+    fn attach_interface(&self, uuid: &str, nic: &Nic) -> Result<(), VirtError>;
+    /// Unplugs the NIC with `nic.mac`: from the running guest, waiting up to `wait` for it
+    /// to let the device go (a guest acknowledges the unplug), then from its definition.
+    /// A NIC the guest does not have is not an error.
+    fn detach_interface(&self, uuid: &str, nic: &Nic, wait: Duration) -> Result<(), VirtError>;
     /// The serial console log of a guest (empty where the hypervisor keeps none).
     fn console_log(&self, uuid: &str) -> Result<String, VirtError>;
     /// e.g. `libvirt test:///default`.

@@ -209,16 +209,51 @@ fn nics_xml(nics: &[crate::Nic]) -> String {
             .into();
     }
     nics.iter()
-        .map(|n| {
-            format!(
-                "    <interface type='ethernet'>\n      <mac address='{}'/>\n      \
-                 <target dev='{}'/>\n      <model type='virtio'/>\n    </interface>",
-                xml_escape(&n.mac),
-                xml_escape(&n.device)
-            )
-        })
+        .map(|n| format!("    {}", nic_xml(n)))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// One port's interface element, as defined at spawn and hot-plugged later.
+fn nic_xml(n: &crate::Nic) -> String {
+    format!(
+        "<interface type='ethernet'>\n      <mac address='{}'/>\n      \
+         <target dev='{}'/>\n      <model type='virtio'/>\n    </interface>",
+        xml_escape(&n.mac),
+        xml_escape(&n.device)
+    )
+}
+
+/// Whether the domain's live (or, `live` false, persistent) definition has a NIC with
+/// `mac`.
+fn has_nic(uuid: &str, dom: &Domain, mac: &str, live: bool) -> Result<bool, VirtError> {
+    let flags = if live {
+        0
+    } else {
+        sys::VIR_DOMAIN_XML_INACTIVE
+    };
+    let xml = dom.xml_desc(flags).map_err(lv(uuid))?;
+    Ok(xml.contains(&format!(
+        "<mac address='{}'/>",
+        xml_escape(&mac.to_ascii_lowercase())
+    )))
+}
+
+/// A libvirt error, or [`VirtError::Unsupported`] when the driver lacks `what`.
+fn lv_or_unsupported<'a>(
+    uuid: &'a str,
+    what: &'a str,
+) -> impl Fn(virt::error::Error) -> VirtError + 'a {
+    move |e| {
+        if is_code(&e, ErrorNumber::NoSupport) {
+            VirtError::Unsupported {
+                uuid: uuid.to_string(),
+                what: what.to_string(),
+            }
+        } else {
+            lv(uuid)(e)
+        }
+    }
 }
 
 /// The domain XML of a guest.
@@ -1019,6 +1054,61 @@ impl Driver for LibvirtDriver {
             console_bytes,
             stopped_on_purpose,
         })
+    }
+
+    fn attach_interface(&self, uuid: &str, nic: &crate::Nic) -> Result<(), VirtError> {
+        let (uuid, dom) = self.require(uuid)?;
+        let _lock = self.lock(&uuid);
+        let live = dom.is_active().map_err(lv(&uuid))?;
+        if has_nic(&uuid, &dom, &nic.mac, live)? {
+            return Ok(());
+        }
+        let mut flags = sys::VIR_DOMAIN_AFFECT_CONFIG;
+        if live {
+            flags |= sys::VIR_DOMAIN_AFFECT_LIVE;
+        }
+        dom.attach_device_flags(&nic_xml(nic), flags)
+            .map_err(lv_or_unsupported(&uuid, "attaching interfaces"))?;
+        tracing::info!(instance = %uuid, mac = %nic.mac, tap = %nic.device, live, "interface attached");
+        Ok(())
+    }
+
+    fn detach_interface(
+        &self,
+        uuid: &str,
+        nic: &crate::Nic,
+        wait: Duration,
+    ) -> Result<(), VirtError> {
+        let (uuid, dom) = self.require(uuid)?;
+        let _lock = self.lock(&uuid);
+        // Matched by MAC: the tap name is libvirt's to keep.
+        let xml = format!(
+            "<interface type='ethernet'><mac address='{}'/></interface>",
+            xml_escape(&nic.mac)
+        );
+        let unsupported = lv_or_unsupported(&uuid, "detaching interfaces");
+        if dom.is_active().map_err(lv(&uuid))? && has_nic(&uuid, &dom, &nic.mac, true)? {
+            // The guest acknowledges an unplug (ACPI eject); until it does, the device stays.
+            dom.detach_device_flags(&xml, sys::VIR_DOMAIN_AFFECT_LIVE)
+                .map_err(&unsupported)?;
+            let deadline = Instant::now() + wait;
+            while has_nic(&uuid, &dom, &nic.mac, true)? {
+                if Instant::now() >= deadline {
+                    return Err(VirtError::DetachTimeout {
+                        uuid: uuid.clone(),
+                        mac: nic.mac.clone(),
+                        secs: wait.as_secs(),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        if has_nic(&uuid, &dom, &nic.mac, false)? {
+            dom.detach_device_flags(&xml, sys::VIR_DOMAIN_AFFECT_CONFIG)
+                .map_err(&unsupported)?;
+        }
+        tracing::info!(instance = %uuid, mac = %nic.mac, "interface detached");
+        Ok(())
     }
 
     fn console_log(&self, uuid: &str) -> Result<String, VirtError> {

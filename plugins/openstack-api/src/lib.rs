@@ -699,6 +699,18 @@ const ROUTES: &[Route<Caller>] = &[
         Access::Reader,
         network::show_interface,
     ),
+    Route::new(
+        "POST",
+        "/v2.1/servers/{server_id}/os-interface",
+        Access::Member,
+        network::attach_interface,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/servers/{server_id}/os-interface/{port_id}",
+        Access::Member,
+        network::detach_interface,
+    ),
 ];
 
 /// A request as the handlers see it.

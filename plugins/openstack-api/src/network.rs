@@ -951,6 +951,98 @@ pub fn show_interface(r: &Request) -> Result<Reply, Fault> {
     ))
 }
 
+/// `POST /servers/{id}/os-interface`: plugs a port, or a new port on a network, into the
+/// server (Nova's 2.1 schema; `tag` comes with 2.49, not served).
+pub fn attach_interface(r: &Request) -> Result<Reply, Fault> {
+    let body = if r.body.is_empty() {
+        json!({})
+    } else {
+        r.body_json()?
+    };
+    let Value::Object(top) = &body else {
+        return Err(invalid(
+            "body",
+            &body,
+            &format!("{body} is not of type 'object'"),
+        ));
+    };
+    extra("body", top, &["interfaceAttachment"])?;
+    let m = match top.get("interfaceAttachment") {
+        None => Map::new(),
+        Some(_) => object(&body, "interfaceAttachment")?,
+    };
+    extra(
+        "interfaceAttachment",
+        &m,
+        &["net_id", "port_id", "fixed_ips"],
+    )?;
+    let uuid_field = |field: &str| -> Result<Option<String>, Fault> {
+        match opt_str(&m, field)? {
+            Some(id) if !is_uuid(&id) => Err(invalid(
+                field,
+                &json!(id),
+                &format!("'{id}' is not a 'uuid'"),
+            )),
+            id => Ok(id),
+        }
+    };
+    let req = compute::InterfaceAttach {
+        port_id: uuid_field("port_id")?,
+        net_id: uuid_field("net_id")?,
+        fixed_ip: attach_fixed_ip(&m)?,
+    };
+    let port = compute::attach_interface(r.caller()?, r.param("server_id"), &req)?;
+    Ok(Reply::json(
+        200,
+        &json!({"interfaceAttachment": attachment(&port)}),
+    ))
+}
+
+/// The one address of an attach's `fixed_ips` (`[{"ip_address": ...}]`, one item).
+fn attach_fixed_ip(m: &Map<String, Value>) -> Result<Option<String>, Fault> {
+    let Some(v) = m.get("fixed_ips") else {
+        return Ok(None);
+    };
+    let Value::Array(items) = v else {
+        return Err(invalid(
+            "fixed_ips",
+            v,
+            &format!("{v} is not of type 'array'"),
+        ));
+    };
+    let [item] = items.as_slice() else {
+        let why = if items.is_empty() {
+            "[] is too short"
+        } else {
+            "is too long"
+        };
+        return Err(invalid("fixed_ips", v, why));
+    };
+    let Value::Object(ip) = item else {
+        return Err(invalid(
+            "fixed_ips",
+            v,
+            &format!("{item} is not of type 'object'"),
+        ));
+    };
+    extra("fixed_ips", ip, &["ip_address"])?;
+    match ip.get("ip_address") {
+        Some(Value::String(a)) if a.parse::<std::net::IpAddr>().is_ok() => Ok(Some(a.clone())),
+        Some(a) => Err(invalid(
+            "ip_address",
+            a,
+            &format!("{a} is not valid under any of the given schemas"),
+        )),
+        None => Err(required("fixed_ips", "ip_address")),
+    }
+}
+
+/// `DELETE /servers/{id}/os-interface/{port_id}`.
+pub fn detach_interface(r: &Request) -> Result<Reply, Fault> {
+    compute::detach_interface(r.caller()?, r.param("server_id"), r.param("port_id"))?;
+    Ok(Reply::empty(202))
+}
+
 // --- server actions ----------------------------------------------------------------------
 
 /// `addFloatingIp`, `removeFloatingIp`, `addSecurityGroup`, `removeSecurityGroup`; none

@@ -9,9 +9,10 @@ use metacloud_api::{ActionEnv, ApiError, ComputeApi, Context, CreateRequest};
 use metacloud_db::instances::{Instance, ServerFilter};
 use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::compute::{
-    FixedIp, FloatingIp, FloatingRange, Network, NetworkCreate, NetworkRecord, NetworkSpec, Port,
-    PortCreate, PortDetail, PortUpdate, Router, RouterInterface, SecurityGroup, SecurityGroupRule,
-    SecurityGroupRuleCreate, ServerNetworkInfo, ServerNetworking, Subnet, SubnetCreate,
+    FixedIp, FloatingIp, FloatingRange, InterfaceAttach, Network, NetworkCreate, NetworkRecord,
+    NetworkSpec, Port, PortCreate, PortDetail, PortUpdate, Router, RouterInterface, SecurityGroup,
+    SecurityGroupRule, SecurityGroupRuleCreate, ServerNetworkInfo, ServerNetworking, Subnet,
+    SubnetCreate,
 };
 use metacloud_plugins::api::{
     compute, pack_servers, signatures, Aggregate, AvailabilityZone, BackupSpec, Caller,
@@ -561,6 +562,24 @@ impl compute::Host for ComputeHost {
 
     fn server_ports(&mut self, c: Caller, server_id: String) -> Result<Vec<Port>, OpError> {
         self.net_server_ports(&c, &server_id)
+    }
+
+    fn attach_interface(
+        &mut self,
+        c: Caller,
+        server_id: String,
+        a: InterfaceAttach,
+    ) -> Result<Port, OpError> {
+        self.net_attach_interface(&c, &server_id, a)
+    }
+
+    fn detach_interface(
+        &mut self,
+        c: Caller,
+        server_id: String,
+        port_id: String,
+    ) -> Result<(), OpError> {
+        self.net_detach_interface(&c, &server_id, &port_id)
     }
 
     fn list_ports(&mut self, c: Caller, all_projects: bool) -> Result<Vec<PortDetail>, OpError> {

@@ -4,12 +4,13 @@
 
 use super::compute::ComputeHost;
 use metacloud_api::network::{GroupView, NetworkChoice, RequestedNetwork};
+use metacloud_api::InterfaceRequest;
 use metacloud_db::networks::NewNetwork;
 use metacloud_db::secgroups::NewRule;
 use metacloud_plugins::api::compute::{
-    FixedIp, FloatingIp, FloatingRange, Network, NetworkCreate, NetworkRequest, Port,
-    SecurityGroup, SecurityGroupRule, SecurityGroupRuleCreate, ServerAddress, ServerNetworkInfo,
-    ServerNetworking,
+    FixedIp, FloatingIp, FloatingRange, InterfaceAttach, Network, NetworkCreate, NetworkRequest,
+    Port, SecurityGroup, SecurityGroupRule, SecurityGroupRuleCreate, ServerAddress,
+    ServerNetworkInfo, ServerNetworking,
 };
 use metacloud_plugins::api::{Caller, OpError};
 
@@ -486,16 +487,45 @@ impl ComputeHost {
     pub(super) fn net_server_ports(&self, c: &Caller, server: &str) -> Result<Vec<Port>, OpError> {
         let ctx = self.ctx(c)?;
         let (ports, up) = self.run(self.api.server_ports(&ctx, server))?;
-        Ok(ports
-            .into_iter()
-            .map(|p| Port {
-                id: p.id,
-                server_id: p.instance_id.unwrap_or_default(),
-                network_id: p.network_id,
-                mac: p.mac,
-                address: p.address,
-                state: if up { "ACTIVE" } else { "DOWN" }.into(),
-            })
-            .collect())
+        Ok(ports.into_iter().map(|p| wit_port(p, up)).collect())
+    }
+
+    pub(super) fn net_attach_interface(
+        &self,
+        c: &Caller,
+        server: &str,
+        a: InterfaceAttach,
+    ) -> Result<Port, OpError> {
+        let ctx = self.ctx(c)?;
+        let req = InterfaceRequest {
+            port_id: a.port_id,
+            net_id: a.net_id,
+            fixed_ip: a.fixed_ip,
+        };
+        let port = self.run(self.api.attach_interface(&ctx, server, &req))?;
+        let (_, up) = self.run(self.api.server_ports(&ctx, server))?;
+        Ok(wit_port(port, up))
+    }
+
+    pub(super) fn net_detach_interface(
+        &self,
+        c: &Caller,
+        server: &str,
+        port: &str,
+    ) -> Result<(), OpError> {
+        let ctx = self.ctx(c)?;
+        self.run(self.api.detach_interface(&ctx, server, port))
+    }
+}
+
+/// A server's port; `up` while the server is active.
+fn wit_port(p: metacloud_db::ports::Port, up: bool) -> Port {
+    Port {
+        id: p.id,
+        server_id: p.instance_id.unwrap_or_default(),
+        network_id: p.network_id,
+        mac: p.mac,
+        address: p.address,
+        state: if up { "ACTIVE" } else { "DOWN" }.into(),
     }
 }

@@ -1089,7 +1089,6 @@ impl ComputeApi {
         Ok(())
     }
 
-    /// Instance actions recorded for an instance.
     /// The actions of an instance the caller may see, with who asked and when.
     pub async fn action_records(
         &self,

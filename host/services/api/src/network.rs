@@ -353,9 +353,7 @@ impl ComputeApi {
         let port = match self.db.get_port(id).await {
             Ok(p) if p.project_id == ctx.project_id => p,
             Ok(_) | Err(DbError::NotFound(_)) => {
-                return Err(ApiError::NotFound(format!(
-                    "Port id {id} could not be found."
-                )))
+                return Err(ApiError::NotFound(format!("Port id {id}")))
             }
             Err(e) => return Err(net_error(e)),
         };
@@ -1198,7 +1196,6 @@ impl ComputeApi {
             })
     }
 
-    /// A server's ports, with whether they are up (the server active).
     /// The caller's project's ports; every project's for an admin asking for all.
     pub async fn list_ports(
         &self,
@@ -1209,6 +1206,7 @@ impl ComputeApi {
         self.db.list_ports(project).await.map_err(net_error)
     }
 
+    /// A server's ports, with whether they are up (the server active).
     pub async fn server_ports(
         &self,
         ctx: &Context,

@@ -9,7 +9,7 @@ pub use power_sync::Unknown;
 
 use metacloud_config::Config;
 use metacloud_queue::Consumer;
-use metacloud_rpc::compute::{Domain, ImageUpload, PowerOp, Request, Snapshot};
+use metacloud_rpc::compute::{Domain, ImageUpload, Interface, PowerOp, Request, Snapshot};
 use metacloud_rpc::conductor::{self, InstanceUpdate};
 use metacloud_rpc::network;
 use metacloud_rpc::objects::{power, ImageRef, InstanceSpec, NodeReport, TaskState, VmState};
@@ -89,9 +89,14 @@ pub fn power_code(state: PowerState) -> i32 {
     state as i32
 }
 
+/// How long a guest has to release a NIC being unplugged (Nova's `device_detach_timeout`).
+const DETACH_WAIT: Duration = Duration::from_secs(20);
+
 fn virt_error(e: VirtError) -> RpcError {
     match e {
         VirtError::NotFound(m) => RpcError::NotFound(m),
+        e @ VirtError::Unsupported { .. } => RpcError::Invalid(e.to_string()),
+        e @ VirtError::DetachTimeout { .. } => RpcError::Conflict(e.to_string()),
         e => RpcError::Remote(e.to_string()),
     }
 }
@@ -444,6 +449,12 @@ impl ComputeWorker {
                     .await
                     .map_err(virt_error)?,
             ),
+            Request::AttachInterface { uuid, nic } => {
+                json(self.attach_interface(&uuid, nic).await?)
+            }
+            Request::DetachInterface { uuid, nic } => {
+                json(self.detach_interface(&uuid, nic).await?)
+            }
         }
     }
 
@@ -650,6 +661,45 @@ impl ComputeWorker {
                 device: p.device,
             })
             .collect())
+    }
+
+    /// Hot-plugs a port's NIC; without a network worker no port has a NIC here to plug.
+    async fn attach_interface(&self, uuid: &str, nic: Interface) -> Result<(), RpcError> {
+        if self.network_topic.is_none() {
+            return Err(RpcError::Invalid(format!(
+                "host {} runs no network worker: its guests have no port NICs to plug",
+                self.host
+            )));
+        }
+        let (u, n) = (
+            uuid.to_string(),
+            Nic {
+                mac: nic.mac,
+                device: nic.device,
+            },
+        );
+        self.blocking(move |d| d.attach_interface(&u, &n))
+            .await
+            .map_err(virt_error)?;
+        tracing::info!(instance = %uuid, port = %nic.port_id, "port plugged");
+        self.plugged(uuid).await;
+        Ok(())
+    }
+
+    /// Unplugs a port's NIC, giving the guest [`DETACH_WAIT`] to release it.
+    async fn detach_interface(&self, uuid: &str, nic: Interface) -> Result<(), RpcError> {
+        let (u, n) = (
+            uuid.to_string(),
+            Nic {
+                mac: nic.mac,
+                device: nic.device,
+            },
+        );
+        self.blocking(move |d| d.detach_interface(&u, &n, DETACH_WAIT))
+            .await
+            .map_err(virt_error)?;
+        tracing::info!(instance = %uuid, port = %nic.port_id, "port unplugged");
+        Ok(())
     }
 
     /// Tells the network worker the guest's taps exist.
