@@ -12,7 +12,8 @@
 # its marker from `openstack console log show`; run it with METACLOUD_CONFORMANCE_CONFIG=
 # examples/qemu.toml (the compute worker on qemu:///system).
 # Needs the binary and plugins built (scripts/test.sh does that first). Prints one line
-# per script, `conformance <name>: passed|FAILED`, and exits non-zero if any failed.
+# per script, `conformance <name>: passed|FAILED`, and exits non-zero if any failed;
+# METACLOUD_CONFORMANCE_SHOW=1 prints a passing script's output under its line too.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 shared="${METACLOUD_SHARED:-$(cd .. && pwd)/shared}/conformance"
@@ -169,6 +170,7 @@ for name in "${@:-openstack-cli}"; do
   [ -f "tests/conformance/$name.sh" ] && script="tests/conformance/$name.sh"
   if bash "$script" "$data/clouds.yaml" >"$data/$name.out" 2>&1; then
     echo "conformance $name: passed"
+    [ "${METACLOUD_CONFORMANCE_SHOW:-0}" = 1 ] && sed "s/^/  /" "$data/$name.out"
   # A client can still die of SIGPIPE when `grep -q` has its match before the client's
   # last write (see PYTHONUNBUFFERED above), and the step "fails" on a right answer. One
   # more run, said out loud; a real fault fails both. The second run is on a fresh cloud:

@@ -34,11 +34,12 @@ METACLOUD_CONFORMANCE_NETWORK_API=on \
   bash scripts/conformance.sh tempest 2>&1 | tee -a "$log" || status=1
 # A real guest on qemu:///system, booted and read back with the openstack CLI; and one on a
 # network made through the Network API: DHCP, a floating address answering curl from an
-# outside namespace, a deleted rule closing it within 5 s (tests/conformance/network-guest.sh).
+# outside namespace, a deleted rule closing it within 5 s, a port hot-plugged into the
+# running guest and out again (tests/conformance/network-guest.sh).
 if [ "${METACLOUD_SKIP_QEMU:-}" = 1 ]; then
   echo "!!! SKIPPED: real guests on qemu:///system (METACLOUD_SKIP_QEMU=1) !!!" | tee -a "$log"
 else
-  METACLOUD_CONFORMANCE_CONFIG=examples/qemu.toml bash scripts/conformance.sh guest network-guest 2>&1 | tee -a "$log" || status=1
+  METACLOUD_CONFORMANCE_SHOW=1 METACLOUD_CONFORMANCE_CONFIG=examples/qemu.toml bash scripts/conformance.sh guest network-guest 2>&1 | tee -a "$log" || status=1
 fi
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
