@@ -309,11 +309,14 @@ pub fn remove_network_state(state_dir: &Path) {
 }
 
 /// Removes what a network worker made under its state directory when dropped, so that a
-/// failing test leaves no namespace or DHCP server behind.
+/// failing test leaves no namespace or DHCP server behind. Drop it after the cloud: it
+/// first gives the worker's reconciliation loop, which ends within a second of its
+/// service, time to stop, so nothing is made again after the clean-up.
 pub struct NetworkStateGuard(pub PathBuf);
 
 impl Drop for NetworkStateGuard {
     fn drop(&mut self) {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
         remove_network_state(&self.0);
     }
 }

@@ -57,6 +57,8 @@ struct Guests {
     token: String,
     config: metacloud_config::Config,
     booted: Booted,
+    /// Last: dropped after the cloud (fields drop in order), even when a test panics.
+    _network: Option<metacloud_tests::NetworkStateGuard>,
 }
 
 /// Instances booted, whose domains a failing test must not leave running.
@@ -284,11 +286,16 @@ async fn start(label: &str, tweak: impl FnOnce(&mut metacloud_config::Config)) -
     c.validate().unwrap();
     let cloud = Cloud::start_with(c.clone()).await;
     let token = cloud.token("demo", "demo-pw", "demo").await;
+    let network = (!c.network.driver.is_empty())
+        .then(|| c.network.state_dir.clone())
+        .flatten()
+        .map(metacloud_tests::NetworkStateGuard);
     Guests {
         cloud,
         token,
         config: c,
         booted: Default::default(),
+        _network: network,
     }
 }
 
@@ -571,7 +578,6 @@ async fn two_real_guests_on_a_flat_dhcp_network_lease_read_their_metadata_and_re
         }];
     })
     .await;
-    let _cleanup = metacloud_tests::NetworkStateGuard(g.config.network.state_dir.clone().unwrap());
     let image = g.upload("guest", &guest_dir().join("guest.raw")).await;
 
     step("boot two guests, the second with user data that reaches the first");
@@ -703,7 +709,6 @@ async fn real_guests_of_two_projects_on_vlan_networks_are_isolated_and_rules_rea
         c.network.allowed_interfaces = vec![bridge.clone()];
     })
     .await;
-    let _cleanup = metacloud_tests::NetworkStateGuard(g.config.network.state_dir.clone().unwrap());
     let admin = g.cloud.token("admin", "admin-pw", "admin").await;
     let demo = g.token.clone();
     let other = g

@@ -712,7 +712,12 @@ async fn vlan_projects_are_isolated_floating_addresses_answer_and_rules_reach_ru
         }
     })
     .await;
-    looping.abort();
+    // The loop ends with its worker: nothing is re-made after a stopped service's clean-up.
+    drop(worker);
+    tokio::time::timeout(Duration::from_secs(5), looping)
+        .await
+        .expect("the reconciliation loop ends once its worker is dropped")
+        .unwrap();
 }
 
 /// What a worker recorded as attached, once it has applied at least once.

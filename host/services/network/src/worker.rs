@@ -300,14 +300,20 @@ impl NetworkWorker {
         self.db.network_generations_total().await.ok()
     }
 
-    /// Reconciles now, on every wake, when the database changes, and periodically.
+    /// Reconciles now, on every wake, when the database changes, and periodically; ends
+    /// within a second once every other handle on the worker is gone (its service stopped),
+    /// so that nothing is re-made after whoever stopped it cleaned up.
     pub fn spawn(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
+        let worker = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut seen = None;
             let mut woken = true;
             let mut last_full = tokio::time::Instant::now();
             loop {
+                let Some(me) = worker.upgrade() else {
+                    tracing::debug!("network worker stopped: reconciliation ends");
+                    return;
+                };
                 let now = me.fingerprint().await;
                 let due = last_full.elapsed() >= me.settings.reconcile_interval;
                 if woken || now != seen || due {
