@@ -494,6 +494,13 @@ impl compute::Host for Canned {
     fn detach_interface(&mut self, _: Caller, _: String, _: String) -> Result<(), OpError> {
         unavailable()
     }
+    fn servers_extra(
+        &mut self,
+        _: Caller,
+        _: Vec<String>,
+    ) -> Result<Vec<compute::ServerExtra>, OpError> {
+        unavailable()
+    }
     fn list_ports(&mut self, _: Caller, _: bool) -> Result<Vec<compute::PortDetail>, OpError> {
         unavailable()
     }

@@ -2,12 +2,13 @@
 # Runs the shared conformance scripts against a fresh `metacloud all` (embedded defaults,
 # the ports OpenStack users know) with real clients nobody here wrote.
 #
-#   scripts/conformance.sh [openstack-cli|openstack-network-cli|ec2|ec2-network|metadata|tempest|guest|network-guest ...]
+#   scripts/conformance.sh [openstack-cli|openstack-network-cli|ec2|ec2-network|metadata|microversions|tempest|guest|network-guest ...]
 #   (default: openstack-cli)
 #
-# `ec2-network` and `network-guest` are ours (tests/conformance/: EC2 addresses and security
-# groups with boto3; a real guest on a network made through the Network API, reached at its
-# floating address); the others are ../shared/conformance's.
+# `ec2-network`, `network-guest` and `microversions` are ours (tests/conformance/: EC2
+# addresses and security groups with boto3; a real guest on a network made through the
+# Network API, reached at its floating address; every announced compute microversion walked
+# with tempest's clients and schemas); the others are ../shared/conformance's.
 # `guest` boots a real guest (../shared/guest/build-guest.sh) with the openstack CLI and reads
 # its marker from `openstack console log show`; run it with METACLOUD_CONFORMANCE_CONFIG=
 # examples/qemu.toml (the compute worker on qemu:///system).

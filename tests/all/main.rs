@@ -9,6 +9,7 @@ mod guests;
 mod identity;
 mod images;
 mod metadata;
+mod microversions;
 mod multinode;
 mod network_api;
 mod network_worker;

@@ -930,3 +930,76 @@ async fn insert_action(
     .await?;
     Ok(())
 }
+
+/// What the compute API's later microversions show of a server beyond its row: its place
+/// in the create that made it (Nova's `launch_index`) and its user data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceExtra {
+    pub uuid: String,
+    pub project_id: String,
+    pub name: String,
+    pub reservation_id: String,
+    /// 0 for the first server of its create, by creation, then name and id (deleted
+    /// siblings keep their places, so a server's index never changes).
+    pub launch_index: u32,
+    pub user_data: Option<String>,
+}
+
+impl Db {
+    /// [`InstanceExtra`] of those of `ids` that exist, any project (two queries per 500).
+    pub async fn instance_extras(&self, ids: &[String]) -> Result<Vec<InstanceExtra>, DbError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let marks = crate::networks::in_marks(chunk.len());
+            let sql = format!(
+                "SELECT uuid, project_id, name, reservation_id, user_data FROM instances \
+                 WHERE uuid IN ({marks})"
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(InstanceExtra {
+                    uuid: get(&r, "uuid")?,
+                    project_id: get(&r, "project_id")?,
+                    name: get(&r, "name")?,
+                    reservation_id: get(&r, "reservation_id")?,
+                    launch_index: 0,
+                    user_data: get(&r, "user_data")?,
+                });
+            }
+        }
+        let mut reservations: Vec<String> = out.iter().map(|e| e.reservation_id.clone()).collect();
+        reservations.sort();
+        reservations.dedup();
+        let mut members: BTreeMap<String, Vec<(i64, String, String)>> = BTreeMap::new();
+        for chunk in reservations.chunks(500) {
+            let marks = crate::networks::in_marks(chunk.len());
+            let sql = format!(
+                "SELECT uuid, name, reservation_id, created_at FROM instances \
+                 WHERE reservation_id IN ({marks})"
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                members
+                    .entry(get(&r, "reservation_id")?)
+                    .or_default()
+                    .push((get(&r, "created_at")?, get(&r, "name")?, get(&r, "uuid")?));
+            }
+        }
+        for batch in members.values_mut() {
+            batch.sort();
+        }
+        for e in &mut out {
+            e.launch_index = members
+                .get(&e.reservation_id)
+                .and_then(|b| b.iter().position(|(_, _, u)| *u == e.uuid))
+                .unwrap_or(0) as u32;
+        }
+        Ok(out)
+    }
+}

@@ -13,6 +13,7 @@ mod groups;
 mod hosts;
 mod images;
 mod metadata;
+pub mod microversion;
 mod network;
 mod resources;
 pub mod time;
@@ -20,16 +21,12 @@ pub mod views;
 
 use bindings::metacloud::api::compute;
 use bindings::metacloud::api::types::{
-    BackupSpec, Caller, OpError, SchedulerHints, ServerCreate, ServerNetworkInfo, ServerQuery,
+    BackupSpec, Caller, OpError, SchedulerHints, ServerCreate, ServerExtra, ServerNetworkInfo,
+    ServerQuery,
 };
 use metacloud_sdk::dialect::{Access, Dialect, Route, Router, JSON};
 pub use metacloud_sdk::dialect::{Fault, Reply};
 use serde_json::{json, Map, Value};
-
-/// Microversions served: 2.1 only, for now (each later one changes behaviour that
-/// tempest checks, and is claimed only once implemented).
-pub const MIN_VERSION: (u32, u32) = (2, 1);
-pub const MAX_VERSION: (u32, u32) = (2, 1);
 
 /// The routes, in the order the host checks them.
 const ROUTES: &[Route<Caller>] = &[
@@ -742,7 +739,7 @@ impl NovaRequest for Request {
     }
 }
 
-/// The compute API at microversion 2.1.
+/// The compute API, microversions [`microversion::MIN`] to [`microversion::MAX`].
 pub struct Nova;
 
 impl Dialect for Nova {
@@ -758,14 +755,17 @@ impl Dialect for Nova {
         )
     }
 
-    /// The microversion asked for must be served.
+    /// The microversion asked for must be served, and the route exist at it.
     fn admit(req: &Request) -> Result<(), Fault> {
-        negotiate(req).map(|_| ())
+        microversion::check_route(req, microversion::negotiate(req)?)
     }
 
     /// Every response names its microversion (the minimum when none was negotiated).
     fn finish(req: Option<&Request>, reply: Reply) -> Reply {
-        let v = fmt_version(req.and_then(|r| negotiate(r).ok()).unwrap_or(MIN_VERSION));
+        let v = req
+            .and_then(|r| microversion::negotiate(r).ok())
+            .unwrap_or(microversion::MIN)
+            .to_string();
         reply
             .with_header("openstack-api-version", format!("compute {v}"))
             .with_header("x-openstack-nova-api-version", v)
@@ -812,59 +812,14 @@ impl From<OpError> for Fault {
     }
 }
 
-fn parse_version(v: &str) -> Option<(u32, u32)> {
-    let (a, b) = v.trim().split_once('.')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
-}
-
-fn fmt_version(v: (u32, u32)) -> String {
-    format!("{}.{}", v.0, v.1)
-}
-
-/// The microversion asked for: `OpenStack-API-Version: compute X.Y` (or the legacy
-/// `X-OpenStack-Nova-API-Version`), `latest` meaning the maximum, none the minimum.
-fn negotiate(req: &Request) -> Result<(u32, u32), Fault> {
-    let header = |name: &str| req.header(name).map(String::from);
-    let asked = header("openstack-api-version")
-        .and_then(|v| {
-            v.split(',')
-                .map(str::trim)
-                .find_map(|part| part.strip_prefix("compute ").map(|s| s.trim().to_string()))
-        })
-        .or_else(|| header("x-openstack-nova-api-version"));
-    let Some(asked) = asked else {
-        return Ok(MIN_VERSION);
-    };
-    if asked.eq_ignore_ascii_case("latest") {
-        return Ok(MAX_VERSION);
-    }
-    let v = parse_version(&asked).ok_or_else(|| {
-        Fault::bad_request(format!(
-            "API Version String {asked} is of invalid format. Must be of format MajorNum.MinorNum."
-        ))
-    })?;
-    if v < MIN_VERSION || v > MAX_VERSION {
-        return Err(Fault::new(
-            406,
-            format!(
-                "Version {} is not supported by the API. Minimum is {} and maximum is {}.",
-                fmt_version(v),
-                fmt_version(MIN_VERSION),
-                fmt_version(MAX_VERSION)
-            ),
-        ));
-    }
-    Ok(v)
-}
-
 // --- versions ----------------------------------------------------------------------------
 
 fn version_doc(base: &str) -> Value {
     json!({
         "id": "v2.1",
         "status": "CURRENT",
-        "version": fmt_version(MAX_VERSION),
-        "min_version": fmt_version(MIN_VERSION),
+        "version": microversion::MAX.to_string(),
+        "min_version": microversion::MIN.to_string(),
         "updated": "2013-07-23T11:33:21Z",
         "links": [{"rel": "self", "href": format!("{base}/v2.1/")},
                   {"rel": "describedby", "type": "text/html", "href": "http://docs.openstack.org/"}],
@@ -1005,6 +960,9 @@ fn listing(r: &Request, detail: bool) -> Result<Reply, Fault> {
         let infos = network::infos(r.caller()?, &ids)?;
         let by_id: std::collections::HashMap<&str, &ServerNetworkInfo> =
             infos.iter().map(|i| (i.server_id.as_str(), i)).collect();
+        let extras = extras(r, &ids)?;
+        let extra_of: std::collections::HashMap<&str, &ServerExtra> =
+            extras.iter().map(|e| (e.id.as_str(), e)).collect();
         // About 1.5 kB a server: sized once instead of grown by doubling.
         let mut raw = Vec::with_capacity(rows.len() * 1600 + 256);
         raw.extend_from_slice(b"{\"servers\":[");
@@ -1014,6 +972,7 @@ fn listing(r: &Request, detail: bool) -> Result<Reply, Fault> {
             }
             views::ServerView::new(r, s)
                 .with_network(by_id.get(s.id).copied())
+                .with_extra(r, extra_of.get(s.id).copied())
                 .write_json(&mut raw);
         }
         raw.push(b']');
@@ -1051,11 +1010,24 @@ fn list_servers_detail(r: &Request) -> Result<Reply, Fault> {
 fn show_server(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
     let s = compute::get_server(c, r.param("server_id"))?;
-    let net = network::infos(c, std::slice::from_ref(&s.id))?;
+    let ids = std::slice::from_ref(&s.id);
+    let net = network::infos(c, ids)?;
+    let extra = extras(r, ids)?;
     Ok(Reply::json(
         200,
-        &json!({"server": views::server_with(r, &s, net.first())}),
+        &json!({"server": views::server_full(r, &s, net.first(), extra.first())}),
     ))
+}
+
+/// What later microversions add to the servers `ids`, fetched only when the request's
+/// version and role show any of it.
+fn extras(r: &Request, ids: &[String]) -> Result<Vec<ServerExtra>, Fault> {
+    if ids.is_empty()
+        || !(r.is_admin() && microversion::since(r, microversion::Change::ExtendedServerAttributes))
+    {
+        return Ok(Vec::new());
+    }
+    Ok(compute::servers_extra(r.caller()?, ids)?)
 }
 
 /// Keys the 2.1 schema allows in `server` of a create request.

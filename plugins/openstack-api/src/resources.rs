@@ -3,6 +3,7 @@
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::{Caller, FlavorCreate, Hypervisor, ServerQuery};
+use crate::microversion::{since, Change};
 use crate::{time, views, Fault, NovaRequest, Reply, Request};
 use serde_json::{json, Map, Value};
 
@@ -106,22 +107,31 @@ pub fn delete_flavor(r: &Request) -> Result<Reply, Fault> {
 
 pub fn list_keypairs(r: &Request) -> Result<Reply, Fault> {
     let ks = compute::list_keypairs(r.caller()?)?;
+    let typed = since(r, Change::KeypairType);
     let items: Vec<Value> = ks
         .iter()
-        .map(|k| json!({"keypair": {"name": k.name, "public_key": k.public_key, "fingerprint": k.fingerprint}}))
+        .map(|k| {
+            let mut v =
+                json!({"name": k.name, "public_key": k.public_key, "fingerprint": k.fingerprint});
+            if typed {
+                v["type"] = json!(k.key_type);
+            }
+            json!({ "keypair": v })
+        })
         .collect();
     Ok(Reply::json(200, &json!({"keypairs": items})))
 }
 
 pub fn show_keypair(r: &Request) -> Result<Reply, Fault> {
     let k = compute::get_keypair(r.caller()?, r.param("keypair_name"))?;
-    Ok(Reply::json(
-        200,
-        &json!({"keypair": {
+    let mut v = json!({
         "name": k.name, "public_key": k.public_key, "fingerprint": k.fingerprint,
         "user_id": k.user_id, "created_at": time::format_micro(k.created_at),
-        "deleted": false, "deleted_at": null, "updated_at": null, "id": 0}}),
-    ))
+        "deleted": false, "deleted_at": null, "updated_at": null, "id": 0});
+    if since(r, Change::KeypairType) {
+        v["type"] = json!(k.key_type);
+    }
+    Ok(Reply::json(200, &json!({ "keypair": v })))
 }
 
 pub fn create_keypair(r: &Request) -> Result<Reply, Fault> {
@@ -134,10 +144,13 @@ pub fn create_keypair(r: &Request) -> Result<Reply, Fault> {
                 "Invalid input for field/attribute keypair. 'keypair' is a required property",
             )
         })?;
-    if let Some(key) = k
-        .keys()
-        .find(|key| !["name", "public_key"].contains(&key.as_str()))
-    {
+    let typed = since(r, Change::KeypairType);
+    let allowed: &[&str] = if typed {
+        &["name", "public_key", "type"]
+    } else {
+        &["name", "public_key"]
+    };
+    if let Some(key) = k.keys().find(|key| !allowed.contains(&key.as_str())) {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute keypair. Additional properties are not allowed ('{key}' was unexpected)")));
     }
     let name = k.get("name").and_then(Value::as_str).ok_or_else(|| {
@@ -149,18 +162,35 @@ pub fn create_keypair(r: &Request) -> Result<Reply, Fault> {
         .get("public_key")
         .and_then(Value::as_str)
         .map(String::from);
-    let made = compute::create_keypair(r.caller()?, name, "ssh", public.as_deref())?;
+    let key_type = match k.get("type") {
+        None => "ssh",
+        Some(Value::String(t)) if t == "ssh" || t == "x509" => t.as_str(),
+        Some(t) => {
+            return Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute type. Value: {t}. {t} is not one of ['ssh', 'x509']"
+        )))
+        }
+    };
+    let made = compute::create_keypair(r.caller()?, name, key_type, public.as_deref())?;
     let mut v = json!({"name": made.keypair.name, "public_key": made.keypair.public_key,
         "fingerprint": made.keypair.fingerprint, "user_id": made.keypair.user_id});
     if let Some(p) = made.private_key {
         v["private_key"] = json!(p);
     }
-    Ok(Reply::json(200, &json!({"keypair": v})))
+    if typed {
+        v["type"] = json!(made.keypair.key_type);
+        return Ok(Reply::json(201, &json!({ "keypair": v })));
+    }
+    Ok(Reply::json(200, &json!({ "keypair": v })))
 }
 
 pub fn delete_keypair(r: &Request) -> Result<Reply, Fault> {
     compute::delete_keypair(r.caller()?, r.param("keypair_name"))?;
-    Ok(Reply::empty(202))
+    Ok(Reply::empty(if since(r, Change::KeypairType) {
+        204
+    } else {
+        202
+    }))
 }
 
 // --- limits and quotas ------------------------------------------------------------------

@@ -1,6 +1,9 @@
-//! Nova's JSON views of flavors and servers at microversion 2.1.
+//! Nova's JSON views of flavors and servers, by microversion.
 
-use crate::bindings::metacloud::api::types::{Flavor, Server, ServerNetworkInfo, ServerPage};
+use crate::bindings::metacloud::api::types::{
+    Flavor, Server, ServerExtra, ServerNetworkInfo, ServerPage,
+};
+use crate::microversion::{since, Change};
 use crate::{time, NovaRequest, Request};
 use metacloud_page::PageError;
 use serde_json::{json, Map, Value};
@@ -114,6 +117,16 @@ pub fn server(r: &Request, s: &Server) -> Value {
 
 /// A server with its addresses and security groups (`net`; none: no addresses, `default`).
 pub fn server_with(r: &Request, s: &Server, net: Option<&ServerNetworkInfo>) -> Value {
+    server_full(r, s, net, None)
+}
+
+/// [`server_with`] and the attributes of later microversions (`extra`).
+pub fn server_full(
+    r: &Request,
+    s: &Server,
+    net: Option<&ServerNetworkInfo>,
+    extra: Option<&ServerExtra>,
+) -> Value {
     let metadata: Map<String, Value> = s
         .metadata
         .iter()
@@ -169,6 +182,11 @@ pub fn server_with(r: &Request, s: &Server, net: Option<&ServerNetworkInfo>) -> 
         v["OS-EXT-SRV-ATTR:hypervisor_hostname"] = json!(s.host);
         v["OS-EXT-SRV-ATTR:instance_name"] =
             json!(format!("instance-{}", &s.id[..8.min(s.id.len())]));
+    }
+    if let (Some(e), Some(m)) = (Extended::shown(r, extra), v.as_object_mut()) {
+        if let Ok(Value::Object(fields)) = serde_json::to_value(&e) {
+            m.extend(fields);
+        }
     }
     if let Some(f) = &s.fault {
         v["fault"] =
@@ -248,8 +266,67 @@ pub struct ServerView<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     attr_instance: Option<String>,
+    /// 2.3's extended attributes (admins).
+    #[serde(flatten)]
+    extended: Option<Extended<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     fault: Option<FaultView<'a>>,
+}
+
+/// The root device of every guest (libvirt's first virtio disk).
+pub const ROOT_DEVICE: &str = "/dev/vda";
+
+/// The extended server attributes admins see from 2.3 on. Kernel and ramdisk ids are
+/// empty: guests boot their image's own kernel.
+#[derive(serde::Serialize)]
+pub struct Extended<'a> {
+    #[serde(rename = "OS-EXT-SRV-ATTR:reservation_id")]
+    reservation_id: &'a str,
+    #[serde(rename = "OS-EXT-SRV-ATTR:launch_index")]
+    launch_index: u32,
+    #[serde(rename = "OS-EXT-SRV-ATTR:kernel_id")]
+    kernel_id: &'static str,
+    #[serde(rename = "OS-EXT-SRV-ATTR:ramdisk_id")]
+    ramdisk_id: &'static str,
+    #[serde(rename = "OS-EXT-SRV-ATTR:hostname")]
+    hostname: &'a str,
+    #[serde(rename = "OS-EXT-SRV-ATTR:root_device_name")]
+    root_device_name: &'static str,
+    #[serde(rename = "OS-EXT-SRV-ATTR:user_data")]
+    user_data: Option<&'a str>,
+}
+
+impl<'a> Extended<'a> {
+    /// The attributes of `extra` when the request shows them (an admin at 2.3 or later).
+    pub fn shown(r: &Request, extra: Option<&'a ServerExtra>) -> Option<Extended<'a>> {
+        let e = extra?;
+        (r.is_admin() && since(r, Change::ExtendedServerAttributes)).then_some(Extended {
+            reservation_id: &e.reservation_id,
+            launch_index: e.launch_index,
+            kernel_id: "",
+            ramdisk_id: "",
+            hostname: &e.hostname,
+            root_device_name: ROOT_DEVICE,
+            user_data: e.user_data.as_deref(),
+        })
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:reservation_id\":");
+        push_str(out, self.reservation_id);
+        out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:launch_index\":");
+        push_int(out, self.launch_index);
+        out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:kernel_id\":");
+        push_str(out, self.kernel_id);
+        out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:ramdisk_id\":");
+        push_str(out, self.ramdisk_id);
+        out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:hostname\":");
+        push_str(out, self.hostname);
+        out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:root_device_name\":");
+        push_str(out, self.root_device_name);
+        out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:user_data\":");
+        push_opt(out, self.user_data);
+    }
 }
 
 /// Appends `s` escaped for a JSON string, without the quotes. Most strings need no
@@ -456,6 +533,9 @@ impl ServerView<'_> {
             out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:instance_name\":");
             push_str(out, n);
         }
+        if let Some(e) = &self.extended {
+            e.write_json(out);
+        }
         if let Some(f) = &self.fault {
             out.extend_from_slice(b",\"fault\":{\"code\":");
             push_int(out, f.code);
@@ -641,6 +721,12 @@ impl<'a> ServerView<'a> {
         self
     }
 
+    /// With the attributes later microversions add (`extra` from `servers-extra`).
+    pub fn with_extra(mut self, r: &Request, extra: Option<&'a ServerExtra>) -> ServerView<'a> {
+        self.extended = Extended::shown(r, extra);
+        self
+    }
+
     pub fn new(r: &'a Request, s: &'a ServerRow<'a>) -> ServerView<'a> {
         let admin = r.is_admin();
         let host = r.host();
@@ -705,6 +791,7 @@ impl<'a> ServerView<'a> {
             attr_host: admin.then_some(s.host),
             attr_hypervisor: admin.then_some(s.host),
             attr_instance: admin.then(|| format!("instance-{}", &s.id[..8.min(s.id.len())])),
+            extended: None,
             fault: s.fault.map(|(code, message, created)| FaultView {
                 code,
                 message,
@@ -888,6 +975,45 @@ mod tests {
         assert_eq!(parsed, full);
         assert_eq!(serde_json::to_value(&view).unwrap(), full);
         assert!(full.get("security_groups").is_none(), "{full}");
+    }
+
+    #[test]
+    fn admins_see_the_extended_attributes_from_2_3_in_both_paths() {
+        let extra = ServerExtra {
+            id: "0123456789".into(),
+            reservation_id: "r-1".into(),
+            launch_index: 2,
+            user_data: Some("IyEvYmluL3No".into()),
+            hostname: "n".into(),
+        };
+        let s = sample(true, false);
+        let row = row_of(&s);
+        for (admin, version, shown) in [
+            (true, "2.3", true),
+            (true, "2.2", false),
+            (false, "2.3", false),
+        ] {
+            let r = request(admin).with_header("x-openstack-nova-api-version", version);
+            let full = server_full(&r, &s, None, Some(&extra));
+            let view = ServerView::new(&r, &row).with_extra(&r, Some(&extra));
+            let mut out = Vec::new();
+            view.write_json(&mut out);
+            let parsed: Value = serde_json::from_slice(&out).expect("valid JSON");
+            assert_eq!(parsed, full, "{admin} {version}");
+            assert_eq!(serde_json::to_value(&view).unwrap(), full);
+            let keys = [
+                ("OS-EXT-SRV-ATTR:reservation_id", json!("r-1")),
+                ("OS-EXT-SRV-ATTR:launch_index", json!(2)),
+                ("OS-EXT-SRV-ATTR:kernel_id", json!("")),
+                ("OS-EXT-SRV-ATTR:ramdisk_id", json!("")),
+                ("OS-EXT-SRV-ATTR:hostname", json!("n")),
+                ("OS-EXT-SRV-ATTR:root_device_name", json!("/dev/vda")),
+                ("OS-EXT-SRV-ATTR:user_data", json!("IyEvYmluL3No")),
+            ];
+            for (k, v) in keys {
+                assert_eq!(full.get(k), shown.then_some(&v), "{k} {admin} {version}");
+            }
+        }
     }
 
     #[test]

@@ -11,8 +11,8 @@ use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::compute::{
     FixedIp, FloatingIp, FloatingRange, InterfaceAttach, Network, NetworkCreate, NetworkRecord,
     NetworkSpec, Port, PortCreate, PortDetail, PortUpdate, Router, RouterInterface, SecurityGroup,
-    SecurityGroupRule, SecurityGroupRuleCreate, ServerNetworkInfo, ServerNetworking, Subnet,
-    SubnetCreate,
+    SecurityGroupRule, SecurityGroupRuleCreate, ServerExtra, ServerNetworkInfo, ServerNetworking,
+    Subnet, SubnetCreate,
 };
 use metacloud_plugins::api::{
     compute, pack_servers, signatures, Aggregate, AvailabilityZone, BackupSpec, Caller,
@@ -352,6 +352,21 @@ impl compute::Host for ComputeHost {
         ids: Vec<String>,
     ) -> Result<Vec<ServerNetworkInfo>, OpError> {
         self.net_server_info(&c, ids)
+    }
+
+    fn servers_extra(&mut self, c: Caller, ids: Vec<String>) -> Result<Vec<ServerExtra>, OpError> {
+        let ctx = self.context(&c)?;
+        let extras = self.run(self.api.servers_extra(&ctx, &ids))?;
+        Ok(extras
+            .into_iter()
+            .map(|e| ServerExtra {
+                hostname: metacloud_objects::hostname(&e.name, &e.uuid),
+                id: e.uuid,
+                reservation_id: e.reservation_id,
+                launch_index: e.launch_index,
+                user_data: e.user_data,
+            })
+            .collect())
     }
 
     fn list_networks(&mut self, c: Caller, all_projects: bool) -> Result<Vec<Network>, OpError> {

@@ -93,15 +93,13 @@ async fn instance_data(db: &Db, i: Instance) -> Result<InstanceData, metacloud_d
         None => None,
     };
     // Its place in its reservation by creation, then name and id: as the EC2 dialect
-    // numbers `amiLaunchIndex`, so both APIs agree.
-    let mut batch: Vec<Instance> = db
-        .list_instances(Some(&i.project_id), None)
+    // numbers `amiLaunchIndex` and the compute API's `launch_index`, so all agree.
+    let launch_index = db
+        .instance_extras(std::slice::from_ref(&i.uuid))
         .await?
-        .into_iter()
-        .filter(|x| x.reservation_id == i.reservation_id)
-        .collect();
-    batch.sort_by(|a, b| (a.created_at, &a.name, &a.uuid).cmp(&(b.created_at, &b.name, &b.uuid)));
-    let launch_index = batch.iter().position(|x| x.uuid == i.uuid).unwrap_or(0) as u32;
+        .first()
+        .map(|e| e.launch_index)
+        .unwrap_or(0);
     Ok(InstanceData {
         hostname: hostname(&i.name, &i.uuid),
         id: i.uuid,

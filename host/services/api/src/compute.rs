@@ -1289,6 +1289,24 @@ impl ComputeApi {
     }
 }
 
+impl ComputeApi {
+    /// What later microversions show of the servers `ids` the caller sees, beyond their
+    /// rows (launch index, user data).
+    pub async fn servers_extra(
+        &self,
+        ctx: &Context,
+        ids: &[String],
+    ) -> Result<Vec<metacloud_db::instances::InstanceExtra>, ApiError> {
+        Ok(self
+            .db
+            .instance_extras(ids)
+            .await?
+            .into_iter()
+            .filter(|e| ctx.is_admin() || e.project_id == ctx.project_id)
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

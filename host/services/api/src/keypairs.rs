@@ -6,6 +6,7 @@ use base64::Engine;
 use md5::{Digest, Md5};
 use metacloud_db::keypairs::Keypair;
 use metacloud_db::DbError;
+use sha1::Sha1;
 
 /// Nova's default `key_pairs` quota, per user.
 pub const KEYPAIRS_PER_USER: i64 = 100;
@@ -29,6 +30,90 @@ pub fn fingerprint(public_key: &str) -> Result<String, ApiError> {
         .decode(blob)
         .map_err(|_| invalid())?;
     Ok(Md5::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":"))
+}
+
+/// An SSH keypair: the imported public key (normalised), or a new Ed25519 pair with its
+/// private key; and its fingerprint.
+fn ssh_keypair(public_key: Option<&str>) -> Result<(String, Option<String>, String), ApiError> {
+    let (public, private) = match public_key {
+        Some(k) => {
+            let parsed = ssh_key::PublicKey::from_openssh(k.trim()).map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "Keypair data is invalid: failed to import the public key: {e}"
+                ))
+            })?;
+            (
+                parsed
+                    .to_openssh()
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+                None,
+            )
+        }
+        None => {
+            let private =
+                ssh_key::PrivateKey::random(&mut rand_core::OsRng, ssh_key::Algorithm::Ed25519)
+                    .map_err(|e| ApiError::Internal(format!("cannot generate a key: {e}")))?;
+            let public = private
+                .public_key()
+                .to_openssh()
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let pem = private
+                .to_openssh(ssh_key::LineEnding::LF)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            (
+                format!("{public} Generated-by-Metacloud"),
+                Some(pem.to_string()),
+            )
+        }
+    };
+    let fp = fingerprint(&public)?;
+    Ok((public, private, fp))
+}
+
+/// An X.509 keypair (Nova's `x509` type, for WinRM): the certificate is the public key,
+/// imported (PEM) or made here, self-signed for `CN=<user>` with client authentication
+/// (ECDSA P-256, ten years), with its private key. The fingerprint is Nova's: the SHA-1
+/// of the certificate's DER, colon-separated.
+fn x509_keypair(
+    user_id: &str,
+    public_key: Option<&str>,
+) -> Result<(String, Option<String>, String), ApiError> {
+    let (cert, private) = match public_key {
+        Some(pem) => (pem.trim().to_string(), None),
+        None => {
+            let internal =
+                |e: rcgen::Error| ApiError::Internal(format!("cannot make the certificate: {e}"));
+            let key = rcgen::KeyPair::generate().map_err(internal)?;
+            let now = time::OffsetDateTime::now_utc();
+            let mut p = rcgen::CertificateParams::default();
+            p.not_before = now - time::Duration::minutes(5);
+            p.not_after = now + time::Duration::days(3650);
+            p.distinguished_name
+                .push(rcgen::DnType::CommonName, user_id);
+            p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+            let cert = p.self_signed(&key).map_err(internal)?;
+            (cert.pem(), Some(key.serialize_pem()))
+        }
+    };
+    let fp = x509_fingerprint(&cert)?;
+    Ok((cert, private, fp))
+}
+
+/// The SHA-1 of a PEM certificate's DER, as colon-separated hex pairs.
+pub fn x509_fingerprint(pem: &str) -> Result<String, ApiError> {
+    let invalid = |why: String| {
+        ApiError::BadRequest(format!(
+            "Keypair data is invalid: failed to import the certificate: {why}"
+        ))
+    };
+    let (_, block) =
+        x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| invalid(e.to_string()))?;
+    block.parse_x509().map_err(|e| invalid(e.to_string()))?;
+    Ok(Sha1::digest(&block.contents)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
@@ -72,53 +157,26 @@ impl ComputeApi {
     ) -> Result<(Keypair, Option<String>), ApiError> {
         Self::require_write(ctx, "os_compute_api:os-keypairs:create")?;
         check_name(name)?;
-        if key_type != "ssh" {
-            return Err(ApiError::BadRequest(format!(
-                "Keypair data is invalid: key type {key_type} is not supported here (ssh is)"
-            )));
-        }
-        let (public, private) = match public_key {
-            Some(k) => {
-                let parsed = ssh_key::PublicKey::from_openssh(k.trim()).map_err(|e| {
-                    ApiError::BadRequest(format!(
-                        "Keypair data is invalid: failed to import the public key: {e}"
-                    ))
-                })?;
-                (
-                    parsed
-                        .to_openssh()
-                        .map_err(|e| ApiError::Internal(e.to_string()))?,
-                    None,
-                )
-            }
-            None => {
-                let private =
-                    ssh_key::PrivateKey::random(&mut rand_core::OsRng, ssh_key::Algorithm::Ed25519)
-                        .map_err(|e| ApiError::Internal(format!("cannot generate a key: {e}")))?;
-                let public = private
-                    .public_key()
-                    .to_openssh()
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                let pem = private
-                    .to_openssh(ssh_key::LineEnding::LF)
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                (
-                    format!("{public} Generated-by-Metacloud"),
-                    Some(pem.to_string()),
-                )
+        let (public, private, fingerprint) = match key_type {
+            "ssh" => ssh_keypair(public_key)?,
+            "x509" => x509_keypair(&ctx.user_id, public_key)?,
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "Keypair data is invalid: key type {other} is not one of ssh, x509"
+                )))
             }
         };
         let k = Keypair {
             user_id: ctx.user_id.clone(),
             name: name.to_string(),
             key_type: key_type.to_string(),
-            fingerprint: fingerprint(&public)?,
+            fingerprint,
             public_key: public,
             created_at: 0,
         };
         let limit = self.keypair_limit(&ctx.project_id).await?;
         let stored = self.db.create_keypair(&k, limit).await?;
-        tracing::info!(keypair = %name, generated = private.is_some(), "keypair created");
+        tracing::info!(keypair = %name, %key_type, generated = private.is_some(), "keypair created");
         Ok((stored, private))
     }
 
@@ -136,6 +194,19 @@ impl ComputeApi {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn x509_keypairs_are_made_and_imported_with_nova_fingerprints() {
+        let (cert, private, fp) = super::x509_keypair("u1", None).unwrap();
+        assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"), "{cert}");
+        assert!(private.unwrap().contains("PRIVATE KEY"));
+        assert_eq!((fp.len(), fp.matches(':').count()), (59, 19), "{fp}");
+        // Imported, the same certificate has the same fingerprint and no private key.
+        let (again, none, fp2) = super::x509_keypair("u1", Some(&cert)).unwrap();
+        assert_eq!((again.as_str(), none, fp2), (cert.trim(), None, fp));
+        assert!(super::x509_keypair("u1", Some("not a certificate")).is_err());
+        assert!(super::ssh_keypair(Some("ssh-rsa not-base64!")).is_err());
+    }
+
     #[test]
     fn fingerprints_are_md5_of_the_key_blob() {
         let key =

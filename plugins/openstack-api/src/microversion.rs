@@ -1,0 +1,215 @@
+//! Compute API microversions: what a request negotiated, and every change of the API by
+//! version in one table.
+//!
+//! Handlers never compare version numbers: they ask whether a [`Change`] applies to the
+//! request (`since(r, Change::KeypairType)`), and [`CHANGES`] says from which version on
+//! each does. Routes that exist only in a range of versions are listed in [`ROUTES`]; a
+//! request outside a route's range gets Nova's 404 before it is routed. A version is
+//! announced ([`MAX`]) only once every change up to it is served.
+
+use crate::{Fault, Request};
+use std::fmt;
+
+/// A compute API microversion, `major.minor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version(pub u32, pub u32);
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+impl Version {
+    fn parse(v: &str) -> Option<Version> {
+        let (a, b) = v.trim().split_once('.')?;
+        // Nova's pattern: no leading zeros, no signs.
+        let number = |s: &str| {
+            (!s.is_empty()
+                && s.bytes().all(|c| c.is_ascii_digit())
+                && (s == "0" || !s.starts_with('0')))
+            .then(|| s.parse().ok())
+            .flatten()
+        };
+        Some(Version(number(a)?, number(b)?))
+    }
+}
+
+/// The oldest version served.
+pub const MIN: Version = Version(2, 1);
+/// The newest version served: every change of [`CHANGES`] up to it is implemented.
+pub const MAX: Version = Version(2, 3);
+
+/// One change of the compute API; [`CHANGES`] says from which version on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Keypairs carry `type` (`ssh` or `x509`, asked at create); create answers 201 and
+    /// delete 204.
+    KeypairType,
+    /// Admins see the extended server attributes: reservation id, launch index, kernel
+    /// and ramdisk ids, hostname, root device name and user data.
+    ExtendedServerAttributes,
+}
+
+/// Every change, with the version that brought it.
+pub const CHANGES: &[(Change, Version)] = &[
+    (Change::KeypairType, Version(2, 2)),
+    (Change::ExtendedServerAttributes, Version(2, 3)),
+];
+
+impl Change {
+    /// The version that brought the change.
+    pub fn since(self) -> Version {
+        CHANGES
+            .iter()
+            .find(|(c, _)| *c == self)
+            .map(|(_, v)| *v)
+            .expect("every change is in CHANGES")
+    }
+}
+
+/// Routes served only in a range of versions: method (`*` any), path template, first and
+/// last version (`None`: still served).
+pub const ROUTES: &[(&str, &str, Version, Option<Version>)] = &[];
+
+/// Whether `change` applies to the request's version.
+pub fn since(r: &Request, change: Change) -> bool {
+    at(r) >= change.since()
+}
+
+/// The request's version (checked by [`negotiate`] before any handler runs).
+pub fn at(r: &Request) -> Version {
+    negotiate(r).unwrap_or(MIN)
+}
+
+/// The version asked for: `OpenStack-API-Version: compute X.Y` (or the legacy
+/// `X-OpenStack-Nova-API-Version`), `latest` meaning [`MAX`], none meaning [`MIN`].
+/// Malformed: 400; outside `MIN..=MAX`: 406, as Nova answers.
+pub fn negotiate(r: &Request) -> Result<Version, Fault> {
+    let asked = r
+        .header("openstack-api-version")
+        .and_then(|v| {
+            v.split(',')
+                .map(str::trim)
+                .find_map(|part| part.strip_prefix("compute ").map(str::trim))
+        })
+        .or_else(|| r.header("x-openstack-nova-api-version"));
+    let Some(asked) = asked else {
+        return Ok(MIN);
+    };
+    if asked.eq_ignore_ascii_case("latest") {
+        return Ok(MAX);
+    }
+    let v = Version::parse(asked).ok_or_else(|| {
+        Fault::bad_request(format!(
+            "API Version String {asked} is of invalid format. Must be of format MajorNum.MinorNum."
+        ))
+    })?;
+    if v < MIN || v > MAX {
+        return Err(Fault::new(
+            406,
+            format!(
+                "Version {v} is not supported by the API. Minimum is {MIN} and maximum is {MAX}."
+            ),
+        ));
+    }
+    Ok(v)
+}
+
+/// Nova's 404 for a route that does not exist at the request's version.
+pub fn check_route(r: &Request, v: Version) -> Result<(), Fault> {
+    let outside = ROUTES.iter().any(|(method, template, first, last)| {
+        (*method == "*" || *method == r.method)
+            && matches_template(template, &r.path)
+            && (v < *first || last.is_some_and(|l| v > l))
+    });
+    if outside {
+        return Err(Fault::not_found("The resource could not be found."));
+    }
+    Ok(())
+}
+
+/// Whether `path` fits `template` (`{name}` matches one segment; a trailing `/*` any rest).
+fn matches_template(template: &str, path: &str) -> bool {
+    let mut t = template.trim_end_matches('/').split('/');
+    let mut p = path.trim_end_matches('/').split('/');
+    loop {
+        match (t.next(), p.next()) {
+            (Some("*"), _) => return true,
+            (None, None) => return true,
+            (Some(ts), Some(ps)) if ts.starts_with('{') || ts == ps => {}
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(headers: &[(&str, &str)]) -> Request {
+        let mut r = Request::new("GET", "/v2.1/servers");
+        for (k, v) in headers {
+            r = r.with_header(k, v);
+        }
+        r
+    }
+
+    #[test]
+    fn negotiation_follows_nova() {
+        assert_eq!(negotiate(&req(&[])).unwrap(), MIN);
+        assert_eq!(
+            negotiate(&req(&[("openstack-api-version", "compute latest")])).unwrap(),
+            MAX
+        );
+        assert_eq!(
+            negotiate(&req(&[("x-openstack-nova-api-version", "2.2")])).unwrap(),
+            Version(2, 2)
+        );
+        // The standard header wins over the legacy one; other services' entries are skipped.
+        assert_eq!(
+            negotiate(&req(&[
+                ("openstack-api-version", "volume 3.1, compute 2.3"),
+                ("x-openstack-nova-api-version", "2.1")
+            ]))
+            .unwrap(),
+            Version(2, 3)
+        );
+        for bad in ["2", "2.x", "two.one", "2.01", "-2.1", ""] {
+            let e = negotiate(&req(&[("x-openstack-nova-api-version", bad)])).unwrap_err();
+            assert_eq!(e.status, 400, "{bad}");
+        }
+        let above = format!("{}.{}", MAX.0, MAX.1 + 1);
+        for unserved in ["2.0", "3.0", above.as_str()] {
+            let e = negotiate(&req(&[("x-openstack-nova-api-version", unserved)])).unwrap_err();
+            assert_eq!(e.status, 406, "{unserved}");
+        }
+    }
+
+    #[test]
+    fn every_change_is_in_the_table_once_and_in_order_and_announced() {
+        for (i, (c, v)) in CHANGES.iter().enumerate() {
+            assert_eq!(c.since(), *v);
+            assert_eq!(CHANGES.iter().filter(|(d, _)| d == c).count(), 1, "{c:?}");
+            assert!(*v > MIN && *v <= MAX, "{c:?} at {v} is not announced");
+            if i > 0 {
+                assert!(CHANGES[i - 1].1 <= *v, "{c:?} out of order");
+            }
+        }
+    }
+
+    #[test]
+    fn templates_match_segments() {
+        assert!(matches_template("/v2.1/os-hosts", "/v2.1/os-hosts"));
+        assert!(matches_template(
+            "/v2.1/os-hosts/{host}",
+            "/v2.1/os-hosts/h1/"
+        ));
+        assert!(matches_template(
+            "/v2.1/os-networks/*",
+            "/v2.1/os-networks/x/action"
+        ));
+        assert!(!matches_template("/v2.1/os-hosts/{host}", "/v2.1/os-hosts"));
+        assert!(!matches_template("/v2.1/os-hosts", "/v2.1/os-hostsx"));
+    }
+}
