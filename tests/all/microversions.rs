@@ -41,7 +41,7 @@ async fn keypairs_carry_their_type_from_2_2_and_x509_pairs_are_made_and_imported
     let c = Cloud::start().await;
     let demo = c.token("demo", "demo-pw", "demo").await;
     let (_, doc) = c.get(&demo, "/").await;
-    assert_eq!(doc["versions"][1]["version"], "2.3", "{doc}");
+    assert_eq!(doc["versions"][1]["version"], "2.9", "{doc}");
 
     // 2.1: 200 without `type`, which it does not take; delete 202.
     let (s, v, b) = c
@@ -273,4 +273,105 @@ async fn admins_see_the_extended_server_attributes_from_2_3() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fixed_ips_ip6_filters_public_flavor_access_and_locked_change_at_their_versions() {
+    let c = Cloud::start().await;
+    let admin = c.token("admin", "admin-pw", "admin").await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+
+    // 2.4: os-fixed-ips shows `reserved`.
+    let (s, _, n) = c
+        .at(
+            "2.4",
+            &admin,
+            Method::POST,
+            "/v2.1/os-networks",
+            Some(json!({"network": {"label": "mv", "cidr": "10.44.0.0/24"}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{n}");
+    for (v, shown) in [("2.3", false), ("2.4", true)] {
+        let (s, _, f) = c
+            .at(v, &admin, Method::GET, "/v2.1/os-fixed-ips/10.44.0.9", None)
+            .await;
+        assert_eq!(s, 200, "{f}");
+        assert_eq!(f["fixed_ip"].get("reserved").is_some(), shown, "{v}: {f}");
+    }
+
+    // 2.5: `ip6` filters for everyone (no server has an IPv6 address); ignored for
+    // non-admins before.
+    let (s, _, b) = c
+        .at(
+            "2.5",
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({"server": {"name": "mv5", "flavorRef": "42"}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let id = b["server"]["id"].as_str().unwrap().to_string();
+    for (v, token, seen) in [("2.4", &demo, 1), ("2.5", &demo, 0), ("2.1", &admin, 0)] {
+        let (_, _, l) = c
+            .at(v, token, Method::GET, "/v2.1/servers?ip6=fe80::1", None)
+            .await;
+        assert_eq!(l["servers"].as_array().unwrap().len(), seen, "{v}: {l}");
+    }
+
+    // 2.7: adding a project to a public flavor's access list is a 409 (kept before).
+    for (v, want) in [("2.6", 200), ("2.7", 409)] {
+        let (s, _, b) = c
+            .at(
+                v,
+                &admin,
+                Method::POST,
+                "/v2.1/flavors/42/action",
+                Some(json!({"addTenantAccess": {"tenant": format!("p{v}")}})),
+            )
+            .await;
+        assert_eq!(s, want, "{v}: {b}");
+    }
+
+    // 2.9: `locked` in show, detail, update and rebuild.
+    c.wait_status(&demo, &id, "ACTIVE").await;
+    let show = format!("/v2.1/servers/{id}");
+    let (_, _, b) = c.at("2.8", &demo, Method::GET, &show, None).await;
+    assert!(b["server"].get("locked").is_none(), "{b}");
+    let (_, _, b) = c.at("2.9", &demo, Method::GET, &show, None).await;
+    assert_eq!(b["server"]["locked"], false, "{b}");
+    let action = format!("/v2.1/servers/{id}/action");
+    let (s, _, _) = c
+        .at(
+            "2.9",
+            &demo,
+            Method::POST,
+            &action,
+            Some(json!({"lock": null})),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let (_, _, l) = c
+        .at("2.9", &demo, Method::GET, "/v2.1/servers/detail", None)
+        .await;
+    assert_eq!(l["servers"][0]["locked"], true, "{l}");
+    let (_, _, l) = c
+        .at("2.8", &demo, Method::GET, "/v2.1/servers/detail", None)
+        .await;
+    assert!(l["servers"][0].get("locked").is_none(), "{l}");
+    let (s, _, u) = c
+        .at(
+            "2.9",
+            &admin,
+            Method::PUT,
+            &show,
+            Some(json!({"server": {"name": "mv5b"}})),
+        )
+        .await;
+    assert_eq!(
+        (s, u["server"]["locked"].as_bool()),
+        (200, Some(true)),
+        "{u}"
+    );
 }

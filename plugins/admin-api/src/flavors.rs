@@ -124,6 +124,11 @@ pub fn list_access(r: &Request) -> Result<Reply, Fault> {
 
 pub fn add_access(r: &Request) -> Result<Reply, Fault> {
     let id = r.param("flavor_id");
+    if compute::get_flavor(r.caller()?, id)?.is_public {
+        return Err(Fault::conflict(format!(
+            "Can not add access to a public flavor ({id})"
+        )));
+    }
     let projects = compute::add_flavor_access(r.caller()?, id, r.param("project_id"))?;
     Ok(access_view(id, &projects))
 }

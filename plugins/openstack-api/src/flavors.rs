@@ -2,6 +2,7 @@
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::Flavor;
+use crate::microversion::{since, Change};
 use crate::{views, Fault, NovaRequest, Reply, Request};
 use serde_json::{json, Map, Value};
 
@@ -178,7 +179,11 @@ pub fn action(r: &Request) -> Result<Reply, Fault> {
             })
     };
     let projects = if let Some(args) = body.get("addTenantAccess") {
-        compute::add_flavor_access(c, id, &tenant(args, "addTenantAccess")?)?
+        let project = tenant(args, "addTenantAccess")?;
+        if since(r, Change::PublicFlavorAccessConflict) && compute::get_flavor(c, id)?.is_public {
+            return Err(Fault::conflict("Can not add access to a public flavor."));
+        }
+        compute::add_flavor_access(c, id, &project)?
     } else if let Some(args) = body.get("removeTenantAccess") {
         compute::remove_flavor_access(c, id, &tenant(args, "removeTenantAccess")?)?
     } else {

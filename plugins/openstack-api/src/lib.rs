@@ -948,6 +948,13 @@ fn next_link(
 
 fn listing(r: &Request, detail: bool) -> Result<Reply, Fault> {
     let q = server_query(r)?;
+    // Every address here is IPv4: an `ip6` filter matches no server. Non-admins' is
+    // ignored before 2.5, as Nova ignores filters they may not use.
+    if r.query("ip6").is_some()
+        && (r.is_admin() || microversion::since(r, microversion::Change::Ip6FilterForAll))
+    {
+        return Ok(Reply::json(200, &json!({"servers": []})));
+    }
     let limit = q.limit;
     if detail {
         // The hot path: the page crosses packed and is serialised straight from borrowed

@@ -612,11 +612,12 @@ pub fn bulk_delete(r: &Request) -> Result<Reply, Fault> {
 
 pub fn show_fixed_ip(r: &Request) -> Result<Reply, Fault> {
     let f = compute::get_fixed_ip(r.caller()?, r.param("fixed_ip"))?;
-    Ok(Reply::json(
-        200,
-        &json!({"fixed_ip": {"address": f.address, "cidr": f.cidr,
-            "hostname": f.instance_name, "host": f.host}}),
-    ))
+    let mut v = json!({"address": f.address, "cidr": f.cidr,
+        "hostname": f.instance_name, "host": f.host});
+    if crate::microversion::since(r, crate::microversion::Change::FixedIpReserved) {
+        v["reserved"] = json!(f.reserved);
+    }
+    Ok(Reply::json(200, &json!({ "fixed_ip": v })))
 }
 
 pub fn fixed_ip_action(r: &Request) -> Result<Reply, Fault> {

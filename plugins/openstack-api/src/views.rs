@@ -183,6 +183,9 @@ pub fn server_full(
         v["OS-EXT-SRV-ATTR:instance_name"] =
             json!(format!("instance-{}", &s.id[..8.min(s.id.len())]));
     }
+    if since(r, Change::ServerLocked) {
+        v["locked"] = json!(s.locked);
+    }
     if let (Some(e), Some(m)) = (Extended::shown(r, extra), v.as_object_mut()) {
         if let Ok(Value::Object(fields)) = serde_json::to_value(&e) {
             m.extend(fields);
@@ -266,6 +269,9 @@ pub struct ServerView<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     attr_instance: Option<String>,
+    /// From 2.9.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    locked: Option<bool>,
     /// 2.3's extended attributes (admins).
     #[serde(flatten)]
     extended: Option<Extended<'a>>,
@@ -533,6 +539,13 @@ impl ServerView<'_> {
             out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:instance_name\":");
             push_str(out, n);
         }
+        if let Some(locked) = self.locked {
+            out.extend_from_slice(if locked {
+                b",\"locked\":true"
+            } else {
+                b",\"locked\":false"
+            });
+        }
         if let Some(e) = &self.extended {
             e.write_json(out);
         }
@@ -791,6 +804,7 @@ impl<'a> ServerView<'a> {
             attr_host: admin.then_some(s.host),
             attr_hypervisor: admin.then_some(s.host),
             attr_instance: admin.then(|| format!("instance-{}", &s.id[..8.min(s.id.len())])),
+            locked: since(r, Change::ServerLocked).then_some(s.locked),
             extended: None,
             fault: s.fault.map(|(code, message, created)| FaultView {
                 code,
@@ -1013,6 +1027,28 @@ mod tests {
             for (k, v) in keys {
                 assert_eq!(full.get(k), shown.then_some(&v), "{k} {admin} {version}");
             }
+        }
+    }
+
+    #[test]
+    fn locked_is_shown_from_2_9_in_both_paths() {
+        let mut s = sample(true, false);
+        s.locked = true;
+        let row = row_of(&s);
+        for (version, shown) in [("2.8", None), ("2.9", Some(true))] {
+            let r = request(false).with_header("x-openstack-nova-api-version", version);
+            let full = server(&r, &s);
+            let view = ServerView::new(&r, &row);
+            let mut out = Vec::new();
+            view.write_json(&mut out);
+            let parsed: Value = serde_json::from_slice(&out).expect("valid JSON");
+            assert_eq!(parsed, full, "{version}");
+            assert_eq!(serde_json::to_value(&view).unwrap(), full);
+            assert_eq!(
+                full.get("locked").and_then(Value::as_bool),
+                shown,
+                "{version}"
+            );
         }
     }
 

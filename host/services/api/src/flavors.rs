@@ -122,12 +122,9 @@ impl ComputeApi {
         project: &str,
     ) -> Result<Vec<String>, ApiError> {
         Self::require_admin(ctx, "os_compute_api:os-flavor-access:add_tenant_access")?;
+        // A public flavor's access list means nothing, but Nova kept one before 2.7: the
+        // dialects refuse it where their API does (compute from 2.7, admin always).
         let f = self.db.get_live_flavor(id).await?;
-        if f.is_public {
-            return Err(ApiError::Conflict(format!(
-                "Can not add access to a public flavor ({id})"
-            )));
-        }
         self.db.add_flavor_access(&f.id, project).await?;
         tracing::info!(flavor = %f.id, %project, "flavor access added");
         Ok(self.db.flavor_access(&f.id).await?)
