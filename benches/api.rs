@@ -494,6 +494,39 @@ impl compute::Host for Canned {
     fn detach_interface(&mut self, _: Caller, _: String, _: String) -> Result<(), OpError> {
         unavailable()
     }
+    fn list_keypairs_of(
+        &mut self,
+        _: Caller,
+        _: Option<String>,
+    ) -> Result<Vec<compute::Keypair>, OpError> {
+        unavailable()
+    }
+    fn get_keypair_of(
+        &mut self,
+        _: Caller,
+        _: Option<String>,
+        _: String,
+    ) -> Result<compute::Keypair, OpError> {
+        unavailable()
+    }
+    fn create_keypair_for(
+        &mut self,
+        _: Caller,
+        _: Option<String>,
+        _: String,
+        _: String,
+        _: Option<String>,
+    ) -> Result<compute::KeypairCreated, OpError> {
+        unavailable()
+    }
+    fn delete_keypair_of(
+        &mut self,
+        _: Caller,
+        _: Option<String>,
+        _: String,
+    ) -> Result<(), OpError> {
+        unavailable()
+    }
     fn servers_extra(
         &mut self,
         _: Caller,

@@ -41,7 +41,7 @@ async fn keypairs_carry_their_type_from_2_2_and_x509_pairs_are_made_and_imported
     let c = Cloud::start().await;
     let demo = c.token("demo", "demo-pw", "demo").await;
     let (_, doc) = c.get(&demo, "/").await;
-    assert_eq!(doc["versions"][1]["version"], "2.9", "{doc}");
+    assert_eq!(doc["versions"][1]["version"], "2.15", "{doc}");
 
     // 2.1: 200 without `type`, which it does not take; delete 202.
     let (s, v, b) = c
@@ -374,4 +374,227 @@ async fn fixed_ips_ip6_filters_public_flavor_access_and_locked_change_at_their_v
         (200, Some(true)),
         "{u}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn keypairs_of_other_users_services_forced_down_interfaces_groups_and_evacuate_at_2_10_to_2_15(
+) {
+    let c = Cloud::start().await;
+    let admin = c.token("admin", "admin-pw", "admin").await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+    let keypairs = "/v2.1/os-keypairs";
+
+    // 2.10: admins name another user's keypairs; others may not.
+    let (s, _, own) = c
+        .at(
+            "2.10",
+            &demo,
+            Method::POST,
+            keypairs,
+            Some(json!({"keypair": {"name": "mine"}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{own}");
+    let demo_user = own["keypair"]["user_id"].as_str().unwrap().to_string();
+    let (s, _, made) = c
+        .at(
+            "2.10",
+            &admin,
+            Method::POST,
+            keypairs,
+            Some(json!({"keypair": {"name": "given", "user_id": demo_user}})),
+        )
+        .await;
+    assert_eq!(
+        (s, made["keypair"]["user_id"].as_str()),
+        (201, Some(demo_user.as_str())),
+        "{made}"
+    );
+    let names = |l: &Value| -> Vec<String> {
+        let mut n: Vec<String> = l["keypairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["keypair"]["name"].as_str().unwrap().to_string())
+            .collect();
+        n.sort();
+        n
+    };
+    let (_, _, l) = c.at("2.10", &demo, Method::GET, keypairs, None).await;
+    assert_eq!(names(&l), vec!["given", "mine"], "{l}");
+    let of_demo = format!("{keypairs}?user_id={demo_user}");
+    let (_, _, l) = c.at("2.10", &admin, Method::GET, &of_demo, None).await;
+    assert_eq!(names(&l), vec!["given", "mine"], "{l}");
+    // Before 2.10 the parameter is ignored: the admin's own (none).
+    let (_, _, l) = c.at("2.9", &admin, Method::GET, &of_demo, None).await;
+    assert_eq!(names(&l), Vec::<String>::new(), "{l}");
+    let admin_user = {
+        let (_, _, k) = c
+            .at(
+                "2.10",
+                &admin,
+                Method::POST,
+                keypairs,
+                Some(json!({"keypair": {"name": "adm"}})),
+            )
+            .await;
+        k["keypair"]["user_id"].as_str().unwrap().to_string()
+    };
+    let (s, _, b) = c
+        .at(
+            "2.10",
+            &demo,
+            Method::GET,
+            &format!("{keypairs}?user_id={admin_user}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 403, "{b}");
+    let (s, _, _) = c
+        .at(
+            "2.10",
+            &admin,
+            Method::DELETE,
+            &format!("{keypairs}/given?user_id={demo_user}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+
+    // 2.11: `forced_down` shown and set.
+    let (_, _, l) = c
+        .at("2.11", &admin, Method::GET, "/v2.1/os-services", None)
+        .await;
+    let compute = l["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["binary"] == "nova-compute")
+        .cloned()
+        .expect("a compute service");
+    assert_eq!(compute["forced_down"], false, "{l}");
+    let (_, _, l) = c
+        .at("2.10", &admin, Method::GET, "/v2.1/os-services", None)
+        .await;
+    assert!(l["services"][0].get("forced_down").is_none(), "{l}");
+    let force = |v: &'static str, down: bool| {
+        let (c, admin, host) = (&c, admin.clone(), compute["host"].clone());
+        async move {
+            c.at(
+                v,
+                &admin,
+                Method::PUT,
+                "/v2.1/os-services/force-down",
+                Some(json!({"host": host, "binary": "nova-compute", "forced_down": down})),
+            )
+            .await
+        }
+    };
+    assert_eq!(force("2.10", true).await.0, 404);
+    let (s, _, b) = force("2.11", true).await;
+    assert_eq!(
+        (s, b["service"]["forced_down"].as_bool()),
+        (200, Some(true)),
+        "{b}"
+    );
+    let (s, _, b) = force("2.11", false).await;
+    assert_eq!(
+        (s, b["service"]["forced_down"].as_bool()),
+        (200, Some(false)),
+        "{b}"
+    );
+
+    // 2.12: an interface's `net_id`.
+    let (s, _, n) = c
+        .at(
+            "2.12",
+            &admin,
+            Method::POST,
+            "/v2.1/os-networks",
+            Some(json!({"network": {"label": "mv12", "cidr": "10.45.0.0/24"}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{n}");
+    let net = n["network"]["id"].as_str().unwrap().to_string();
+    let (s, _, b) = c
+        .at(
+            "2.12",
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(
+                json!({"server": {"name": "mv12", "flavorRef": "42", "networks": [{"uuid": net}]}}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let vifs = format!(
+        "/v2.1/servers/{}/os-virtual-interfaces",
+        b["server"]["id"].as_str().unwrap()
+    );
+    let (_, _, v) = c.at("2.12", &demo, Method::GET, &vifs, None).await;
+    assert_eq!(
+        v["virtual_interfaces"][0]["net_id"].as_str(),
+        Some(net.as_str()),
+        "{v}"
+    );
+    let (_, _, v) = c.at("2.11", &demo, Method::GET, &vifs, None).await;
+    assert!(v["virtual_interfaces"][0].get("net_id").is_none(), "{v}");
+
+    // 2.13: groups show their owners; 2.15: the soft policies.
+    let group = |v: &'static str, policy: &'static str| {
+        let (c, demo) = (&c, demo.clone());
+        async move {
+            c.at(
+                v,
+                &demo,
+                Method::POST,
+                "/v2.1/os-server-groups",
+                Some(json!({"server_group": {"name": format!("g{v}"), "policies": [policy]}})),
+            )
+            .await
+        }
+    };
+    let (_, _, g) = group("2.12", "affinity").await;
+    assert!(g["server_group"].get("project_id").is_none(), "{g}");
+    let (_, _, g) = group("2.13", "affinity").await;
+    assert_eq!(
+        g["server_group"]["user_id"].as_str(),
+        Some(demo_user.as_str()),
+        "{g}"
+    );
+    assert!(g["server_group"]["project_id"].is_string(), "{g}");
+    assert_eq!(group("2.14", "soft-affinity").await.0, 400);
+    let (s, _, g) = group("2.15", "soft-anti-affinity").await;
+    assert_eq!(
+        (s, g["server_group"]["policies"][0].as_str()),
+        (200, Some("soft-anti-affinity")),
+        "{g}"
+    );
+
+    // 2.14: evacuate takes no `onSharedStorage` (checked before anything else).
+    let evacuate = format!(
+        "/v2.1/servers/{}/action",
+        b["server"]["id"].as_str().unwrap()
+    );
+    let (s, _, e) = c
+        .at(
+            "2.14",
+            &admin,
+            Method::POST,
+            &evacuate,
+            Some(json!({"evacuate": {"onSharedStorage": false}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    let (s, _, e) = c
+        .at(
+            "2.13",
+            &admin,
+            Method::POST,
+            &evacuate,
+            Some(json!({"evacuate": {}})),
+        )
+        .await;
+    assert_eq!(s, 400, "onSharedStorage is required before 2.14: {e}");
 }

@@ -1,13 +1,20 @@
-//! Server groups at 2.1: `policies` is a list of one policy, no rules.
+//! Server groups: `policies` is a list of one policy, no rules; `project_id` and
+//! `user_id` from 2.13; the soft policies from 2.15.
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::ServerGroup;
+use crate::microversion::{since, Change};
 use crate::{Fault, NovaRequest, Reply, Request};
 use serde_json::{json, Value};
 
-fn view(g: &ServerGroup) -> Value {
-    json!({"id": g.id, "name": g.name, "policies": [g.policy], "members": g.members,
-           "metadata": {}})
+fn view(r: &Request, g: &ServerGroup) -> Value {
+    let mut v = json!({"id": g.id, "name": g.name, "policies": [g.policy], "members": g.members,
+           "metadata": {}});
+    if since(r, Change::ServerGroupOwner) {
+        v["project_id"] = json!(g.project_id);
+        v["user_id"] = json!(g.user_id);
+    }
+    v
 }
 
 pub fn create(r: &Request) -> Result<Reply, Fault> {
@@ -45,8 +52,23 @@ pub fn create(r: &Request) -> Result<Reply, Fault> {
     let [policy] = policies.as_slice() else {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute policies. Value: {policies:?}. exactly one policy is required")));
     };
+    let known: &[&str] = if since(r, Change::SoftAffinityPolicies) {
+        &[
+            "anti-affinity",
+            "affinity",
+            "soft-anti-affinity",
+            "soft-affinity",
+        ]
+    } else {
+        &["anti-affinity", "affinity"]
+    };
+    if !known.contains(policy) {
+        return Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute 0. Value: {policy}. '{policy}' is not one of {known:?}"
+        )));
+    }
     let made = compute::create_server_group(r.caller()?, name, policy, None)?;
-    Ok(Reply::json(200, &json!({"server_group": view(&made)})))
+    Ok(Reply::json(200, &json!({"server_group": view(r, &made)})))
 }
 
 pub fn list(r: &Request) -> Result<Reply, Fault> {
@@ -54,7 +76,7 @@ pub fn list(r: &Request) -> Result<Reply, Fault> {
         && r.query("all_projects")
             .is_some_and(|v| !matches!(v, "0" | "false" | "False"));
     let groups = compute::list_server_groups(r.caller()?, all)?;
-    let mut items: Vec<Value> = groups.iter().map(view).collect();
+    let mut items: Vec<Value> = groups.iter().map(|g| view(r, g)).collect();
     let offset = r
         .query("offset")
         .and_then(|o| o.parse::<usize>().ok())
@@ -68,7 +90,7 @@ pub fn list(r: &Request) -> Result<Reply, Fault> {
 
 pub fn show(r: &Request) -> Result<Reply, Fault> {
     let g = compute::get_server_group(r.caller()?, r.param("group_id"))?;
-    Ok(Reply::json(200, &json!({"server_group": view(&g)})))
+    Ok(Reply::json(200, &json!({"server_group": view(r, &g)})))
 }
 
 pub fn delete(r: &Request) -> Result<Reply, Fault> {

@@ -4,6 +4,7 @@
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::{Caller, ServiceChange};
+use crate::microversion::{since, Change};
 use crate::resources::nova_binary;
 use crate::{time, Fault, NovaRequest, Reply, Request};
 use serde_json::{json, Map, Value};
@@ -37,9 +38,13 @@ fn required_string<'a>(m: &'a Map<String, Value>, key: &str) -> Result<&'a str, 
 }
 
 /// `PUT /v2.1/os-services/{action}`: `enable`, `disable`, `disable-log-reason` with
-/// `{"host", "binary"[, "disabled_reason"]}` (force-down needs 2.11).
+/// `{"host", "binary"[, "disabled_reason"]}`; from 2.11 `force-down` with
+/// `{"host", "binary", "forced_down"}`.
 pub fn update_service(r: &Request) -> Result<Reply, Fault> {
     let action = r.param("action");
+    if action == "force-down" && since(r, Change::ServiceForcedDown) {
+        return force_down(r);
+    }
     let (disabled, with_reason) = match action {
         "enable" => (false, false),
         "disable" => (true, false),
@@ -86,13 +91,68 @@ pub fn update_service(r: &Request) -> Result<Reply, Fault> {
     Ok(Reply::json(200, &json!({ "service": view })))
 }
 
-/// The `evacuate` server action of 2.1: `{"host"?, "onSharedStorage", "adminPass"?}`.
-/// Without shared storage the server is rebuilt from its image, and the reply carries
-/// the admin password (the given one, or a generated one).
-pub fn evacuate(c: &Caller, id: &str, args: &Value) -> Result<Reply, Fault> {
+/// The compute service `{"host", "binary"}` of a body names.
+fn named_service(
+    c: &Caller,
+    m: &Map<String, Value>,
+) -> Result<crate::bindings::metacloud::api::types::Service, Fault> {
+    let host = required_string(m, "host")?;
+    let binary = required_string(m, "binary")?;
+    compute::list_services(c)?
+        .into_iter()
+        .find(|s| s.host == host && nova_binary(&s.binary) == binary)
+        .ok_or_else(|| {
+            Fault::not_found(format!(
+                "Service {binary} on host {host} could not be found."
+            ))
+        })
+}
+
+/// `PUT /os-services/force-down` (2.11): marks a compute service down (or up again) at
+/// once, as an operator who knows its host is gone does before evacuating.
+fn force_down(r: &Request) -> Result<Reply, Fault> {
+    let body = r.body_json()?;
+    let m = object(&body, "service")?;
+    unexpected(m, &["host", "binary", "forced_down"], "service")?;
+    let forced = match m.get("forced_down") {
+        Some(Value::Bool(b)) => *b,
+        Some(v) => {
+            return Err(Fault::bad_request(format!(
+                "Invalid input for field/attribute forced_down. Value: {v}. {v} is not of type 'boolean'"
+            )))
+        }
+        None => return Err(Fault::bad_request("'forced_down' is a required property")),
+    };
+    let c = r.caller()?;
+    let service = named_service(c, m)?;
+    let change = ServiceChange {
+        disabled: None,
+        disabled_reason: None,
+        forced_down: Some(forced),
+    };
+    let s = compute::update_service(c, service.id, &change)?;
+    Ok(Reply::json(
+        200,
+        &json!({"service": {"host": s.host, "binary": nova_binary(&s.binary),
+            "forced_down": s.forced_down}}),
+    ))
+}
+
+/// The `evacuate` server action: `{"host"?, "onSharedStorage", "adminPass"?}` at 2.1,
+/// where the reply carries the admin password (the given one, or a generated one); from
+/// 2.14 `onSharedStorage` is gone (storage is detected) and the reply is empty. Storage
+/// is never shared here: the server is rebuilt from its image.
+pub fn evacuate(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply, Fault> {
     let m = object(args, "evacuate")?;
-    unexpected(m, &["host", "onSharedStorage", "adminPass"], "evacuate")?;
+    let v214 = since(r, Change::EvacuateDetectsStorage);
+    let allowed: &[&str] = if v214 {
+        &["host", "adminPass"]
+    } else {
+        &["host", "onSharedStorage", "adminPass"]
+    };
+    unexpected(m, allowed, "evacuate")?;
     let shared = match m.get("onSharedStorage") {
+        None if v214 => false,
         Some(Value::Bool(b)) => *b,
         Some(Value::String(s)) if ["true", "false"].contains(&s.to_ascii_lowercase().as_str()) => {
             s.eq_ignore_ascii_case("true")
@@ -129,6 +189,9 @@ pub fn evacuate(c: &Caller, id: &str, args: &Value) -> Result<Reply, Fault> {
         Some(_) => args.push(("host".to_string(), required_string(m, "host")?.to_string())),
     }
     compute::server_action(c, id, "evacuate", &args)?;
+    if v214 {
+        return Ok(Reply::empty(200));
+    }
     Ok(Reply::json(200, &json!({ "adminPass": password })))
 }
 

@@ -1442,7 +1442,7 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
         "os-start" => compute::server_action(c, id, "start", &[])?,
         "rebuild" => return rebuild(r, c, id, args),
         "createImage" | "createBackup" => return create_image(c, id, action, args),
-        "evacuate" => return hosts::evacuate(c, id, args),
+        "evacuate" => return hosts::evacuate(r, c, id, args),
         "migrate" => {
             // 2.1: no arguments (`{"migrate": null}`); the scheduler picks the host.
             if !args.is_null() && args.as_object().is_none_or(|m| !m.is_empty()) {

@@ -38,7 +38,7 @@ impl Version {
 /// The oldest version served.
 pub const MIN: Version = Version(2, 1);
 /// The newest version served: every change of [`CHANGES`] up to it is implemented.
-pub const MAX: Version = Version(2, 9);
+pub const MAX: Version = Version(2, 15);
 
 /// One change of the compute API; [`CHANGES`] says from which version on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,19 @@ pub enum Change {
     PublicFlavorAccessConflict,
     /// Servers show whether they are `locked`.
     ServerLocked,
+    /// Admins name another user's keypairs: `?user_id=` on list, show and delete,
+    /// `user_id` at create.
+    KeypairUserId,
+    /// Services show `forced_down`; `PUT /os-services/force-down` sets it.
+    ServiceForcedDown,
+    /// `os-virtual-interfaces` shows each interface's `net_id`.
+    InterfaceNetId,
+    /// Server groups show their `project_id` and `user_id`.
+    ServerGroupOwner,
+    /// `evacuate` takes no `onSharedStorage` (storage is detected) and answers no body.
+    EvacuateDetectsStorage,
+    /// Server groups may be `soft-affinity` or `soft-anti-affinity`.
+    SoftAffinityPolicies,
 }
 
 /// Every change, with the version that brought it.
@@ -69,6 +82,12 @@ pub const CHANGES: &[(Change, Version)] = &[
     // the route answers 404 until they are built.
     (Change::PublicFlavorAccessConflict, Version(2, 7)),
     (Change::ServerLocked, Version(2, 9)),
+    (Change::KeypairUserId, Version(2, 10)),
+    (Change::ServiceForcedDown, Version(2, 11)),
+    (Change::InterfaceNetId, Version(2, 12)),
+    (Change::ServerGroupOwner, Version(2, 13)),
+    (Change::EvacuateDetectsStorage, Version(2, 14)),
+    (Change::SoftAffinityPolicies, Version(2, 15)),
 ];
 
 impl Change {

@@ -918,7 +918,13 @@ pub fn virtual_interfaces(r: &Request) -> Result<Reply, Fault> {
     let ports = compute::server_ports(r.caller()?, r.param("server_id"))?;
     let items: Vec<Value> = ports
         .iter()
-        .map(|p| json!({"id": p.id, "mac_address": p.mac}))
+        .map(|p| {
+            let mut v = json!({"id": p.id, "mac_address": p.mac});
+            if crate::microversion::since(r, crate::microversion::Change::InterfaceNetId) {
+                v["net_id"] = json!(p.network_id);
+            }
+            v
+        })
         .collect();
     Ok(Reply::json(200, &json!({"virtual_interfaces": items})))
 }

@@ -105,8 +105,15 @@ pub fn delete_flavor(r: &Request) -> Result<Reply, Fault> {
 
 // --- keypairs ----------------------------------------------------------------------------
 
+/// The user a keypair request names with `?user_id=` (admins, from 2.10; ignored before).
+fn keypair_user(r: &Request) -> Option<String> {
+    since(r, Change::KeypairUserId)
+        .then(|| r.query("user_id").map(String::from))
+        .flatten()
+}
+
 pub fn list_keypairs(r: &Request) -> Result<Reply, Fault> {
-    let ks = compute::list_keypairs(r.caller()?)?;
+    let ks = compute::list_keypairs_of(r.caller()?, keypair_user(r).as_deref())?;
     let typed = since(r, Change::KeypairType);
     let items: Vec<Value> = ks
         .iter()
@@ -123,7 +130,11 @@ pub fn list_keypairs(r: &Request) -> Result<Reply, Fault> {
 }
 
 pub fn show_keypair(r: &Request) -> Result<Reply, Fault> {
-    let k = compute::get_keypair(r.caller()?, r.param("keypair_name"))?;
+    let k = compute::get_keypair_of(
+        r.caller()?,
+        keypair_user(r).as_deref(),
+        r.param("keypair_name"),
+    )?;
     let mut v = json!({
         "name": k.name, "public_key": k.public_key, "fingerprint": k.fingerprint,
         "user_id": k.user_id, "created_at": time::format_micro(k.created_at),
@@ -145,10 +156,11 @@ pub fn create_keypair(r: &Request) -> Result<Reply, Fault> {
             )
         })?;
     let typed = since(r, Change::KeypairType);
-    let allowed: &[&str] = if typed {
-        &["name", "public_key", "type"]
-    } else {
-        &["name", "public_key"]
+    let for_user = since(r, Change::KeypairUserId);
+    let allowed: &[&str] = match (typed, for_user) {
+        (_, true) => &["name", "public_key", "type", "user_id"],
+        (true, false) => &["name", "public_key", "type"],
+        (false, false) => &["name", "public_key"],
     };
     if let Some(key) = k.keys().find(|key| !allowed.contains(&key.as_str())) {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute keypair. Additional properties are not allowed ('{key}' was unexpected)")));
@@ -171,7 +183,16 @@ pub fn create_keypair(r: &Request) -> Result<Reply, Fault> {
         )))
         }
     };
-    let made = compute::create_keypair(r.caller()?, name, key_type, public.as_deref())?;
+    let user = match k.get("user_id") {
+        None => None,
+        Some(Value::String(u)) => Some(u.as_str()),
+        Some(u) => {
+            return Err(Fault::bad_request(format!(
+                "Invalid input for field/attribute user_id. Value: {u}. {u} is not of type 'string'"
+            )))
+        }
+    };
+    let made = compute::create_keypair_for(r.caller()?, user, name, key_type, public.as_deref())?;
     let mut v = json!({"name": made.keypair.name, "public_key": made.keypair.public_key,
         "fingerprint": made.keypair.fingerprint, "user_id": made.keypair.user_id});
     if let Some(p) = made.private_key {
@@ -185,7 +206,11 @@ pub fn create_keypair(r: &Request) -> Result<Reply, Fault> {
 }
 
 pub fn delete_keypair(r: &Request) -> Result<Reply, Fault> {
-    compute::delete_keypair(r.caller()?, r.param("keypair_name"))?;
+    compute::delete_keypair_of(
+        r.caller()?,
+        keypair_user(r).as_deref(),
+        r.param("keypair_name"),
+    )?;
     Ok(Reply::empty(if since(r, Change::KeypairType) {
         204
     } else {
@@ -442,13 +467,17 @@ pub fn services(r: &Request) -> Result<Reply, Fault> {
         })
         .filter(|s| r.query("host").is_none_or(|h| h == s.host))
         .map(|s| {
-            json!({
+            let mut v = json!({
                 "id": s.id, "binary": nova_binary(&s.binary), "host": s.host, "zone": s.zone,
                 "status": if s.disabled { "disabled" } else { "enabled" },
                 "state": if s.up { "up" } else { "down" },
                 "updated_at": time::format_micro(s.updated_at),
                 "disabled_reason": s.disabled_reason,
-            })
+            });
+            if since(r, Change::ServiceForcedDown) {
+                v["forced_down"] = json!(s.forced_down);
+            }
+            v
         })
         .collect();
     Ok(Reply::json(200, &json!({"services": items})))

@@ -971,13 +971,11 @@ impl compute::Host for ComputeHost {
     }
 
     fn list_keypairs(&mut self, c: Caller) -> Result<Vec<Keypair>, OpError> {
-        let ks = self.run(self.api.list_keypairs(&self.context(&c)?))?;
-        Ok(ks.into_iter().map(wit_keypair).collect())
+        self.list_keypairs_of(c, None)
     }
 
     fn get_keypair(&mut self, c: Caller, name: String) -> Result<Keypair, OpError> {
-        self.run(self.api.get_keypair(&self.context(&c)?, &name))
-            .map(wit_keypair)
+        self.get_keypair_of(c, None, name)
     }
 
     fn create_keypair(
@@ -987,8 +985,49 @@ impl compute::Host for ComputeHost {
         key_type: String,
         public_key: Option<String>,
     ) -> Result<KeypairCreated, OpError> {
+        self.create_keypair_for(c, None, name, key_type, public_key)
+    }
+
+    fn delete_keypair(&mut self, c: Caller, name: String) -> Result<(), OpError> {
+        self.delete_keypair_of(c, None, name)
+    }
+
+    fn list_keypairs_of(
+        &mut self,
+        c: Caller,
+        user_id: Option<String>,
+    ) -> Result<Vec<Keypair>, OpError> {
+        let ks = self.run(
+            self.api
+                .list_keypairs(&self.context(&c)?, user_id.as_deref()),
+        )?;
+        Ok(ks.into_iter().map(wit_keypair).collect())
+    }
+
+    fn get_keypair_of(
+        &mut self,
+        c: Caller,
+        user_id: Option<String>,
+        name: String,
+    ) -> Result<Keypair, OpError> {
+        self.run(
+            self.api
+                .get_keypair(&self.context(&c)?, user_id.as_deref(), &name),
+        )
+        .map(wit_keypair)
+    }
+
+    fn create_keypair_for(
+        &mut self,
+        c: Caller,
+        user_id: Option<String>,
+        name: String,
+        key_type: String,
+        public_key: Option<String>,
+    ) -> Result<KeypairCreated, OpError> {
         let (k, private) = self.run(self.api.create_keypair(
             &self.context(&c)?,
+            user_id.as_deref(),
             &name,
             &key_type,
             public_key.as_deref(),
@@ -999,8 +1038,16 @@ impl compute::Host for ComputeHost {
         })
     }
 
-    fn delete_keypair(&mut self, c: Caller, name: String) -> Result<(), OpError> {
-        self.run(self.api.delete_keypair(&self.context(&c)?, &name))
+    fn delete_keypair_of(
+        &mut self,
+        c: Caller,
+        user_id: Option<String>,
+        name: String,
+    ) -> Result<(), OpError> {
+        self.run(
+            self.api
+                .delete_keypair(&self.context(&c)?, user_id.as_deref(), &name),
+        )
     }
 
     fn get_quotas(&mut self, c: Caller, project: String) -> Result<Vec<QuotaUsage>, OpError> {

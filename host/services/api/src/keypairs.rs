@@ -21,6 +21,22 @@ impl ComputeApi {
     }
 }
 
+/// Whose keypairs a request acts on: `user` when given (Nova's `user_id`, 2.10), which
+/// only admins may name for someone else; else the caller.
+fn keypair_owner<'a>(
+    ctx: &'a Context,
+    user: Option<&'a str>,
+    action: &str,
+) -> Result<&'a str, ApiError> {
+    match user {
+        Some(u) if u != ctx.user_id && !ctx.is_admin() => Err(ApiError::Forbidden(format!(
+            "os_compute_api:os-keypairs:{action}"
+        ))),
+        Some(u) => Ok(u),
+        None => Ok(&ctx.user_id),
+    }
+}
+
 /// Nova's MD5 fingerprint of an OpenSSH public key line: `aa:bb:…`.
 pub fn fingerprint(public_key: &str) -> Result<String, ApiError> {
     let invalid =
@@ -133,29 +149,41 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 }
 
 impl ComputeApi {
-    pub async fn list_keypairs(&self, ctx: &Context) -> Result<Vec<Keypair>, ApiError> {
-        Ok(self.db.list_keypairs(&ctx.user_id).await?)
+    /// The keypairs of `user` (the caller's own when `None`; another user's for admins).
+    pub async fn list_keypairs(
+        &self,
+        ctx: &Context,
+        user: Option<&str>,
+    ) -> Result<Vec<Keypair>, ApiError> {
+        let owner = keypair_owner(ctx, user, "index")?;
+        Ok(self.db.list_keypairs(owner).await?)
     }
 
-    pub async fn get_keypair(&self, ctx: &Context, name: &str) -> Result<Keypair, ApiError> {
-        self.db
-            .get_keypair(&ctx.user_id, name)
-            .await
-            .map_err(|e| match e {
-                DbError::NotFound(_) => ApiError::NotFound(format!("Keypair {name}")),
-                e => e.into(),
-            })
+    pub async fn get_keypair(
+        &self,
+        ctx: &Context,
+        user: Option<&str>,
+        name: &str,
+    ) -> Result<Keypair, ApiError> {
+        let owner = keypair_owner(ctx, user, "show")?;
+        self.db.get_keypair(owner, name).await.map_err(|e| match e {
+            DbError::NotFound(_) => ApiError::NotFound(format!("Keypair {name}")),
+            e => e.into(),
+        })
     }
 
-    /// Imports `public_key`, or generates a pair and returns its private key too.
+    /// Imports `public_key`, or generates a pair and returns its private key too; for
+    /// `user` (an admin's request for another user), else the caller.
     pub async fn create_keypair(
         &self,
         ctx: &Context,
+        user: Option<&str>,
         name: &str,
         key_type: &str,
         public_key: Option<&str>,
     ) -> Result<(Keypair, Option<String>), ApiError> {
         Self::require_write(ctx, "os_compute_api:os-keypairs:create")?;
+        let owner = keypair_owner(ctx, user, "create")?;
         check_name(name)?;
         let (public, private, fingerprint) = match key_type {
             "ssh" => ssh_keypair(public_key)?,
@@ -167,7 +195,7 @@ impl ComputeApi {
             }
         };
         let k = Keypair {
-            user_id: ctx.user_id.clone(),
+            user_id: owner.to_string(),
             name: name.to_string(),
             key_type: key_type.to_string(),
             fingerprint,
@@ -180,10 +208,16 @@ impl ComputeApi {
         Ok((stored, private))
     }
 
-    pub async fn delete_keypair(&self, ctx: &Context, name: &str) -> Result<(), ApiError> {
+    pub async fn delete_keypair(
+        &self,
+        ctx: &Context,
+        user: Option<&str>,
+        name: &str,
+    ) -> Result<(), ApiError> {
         Self::require_write(ctx, "os_compute_api:os-keypairs:delete")?;
+        let owner = keypair_owner(ctx, user, "delete")?;
         self.db
-            .delete_keypair(&ctx.user_id, name)
+            .delete_keypair(owner, name)
             .await
             .map_err(|e| match e {
                 DbError::NotFound(_) => ApiError::NotFound(format!("Keypair {name}")),
