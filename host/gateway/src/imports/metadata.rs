@@ -92,8 +92,8 @@ async fn instance_data(db: &Db, i: Instance) -> Result<InstanceData, metacloud_d
             .map(|k| k.public_key),
         None => None,
     };
-    // Its place in its reservation by creation, then name and id: as the EC2 dialect
-    // numbers `amiLaunchIndex` and the compute API's `launch_index`, so all agree.
+    // Its place in its reservation by creation, then name and id, as the compute API's
+    // `launch_index` shows it (deleted siblings keep their places).
     let launch_index = db
         .instance_extras(std::slice::from_ref(&i.uuid))
         .await?
