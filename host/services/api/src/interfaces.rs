@@ -184,28 +184,6 @@ impl ComputeApi {
         Ok((port, Taken::Made))
     }
 
-    /// A port of `project` that no server has and that has an address.
-    async fn free_port(&self, project: &str, id: &str) -> Result<Port, ApiError> {
-        let port = match self.db.get_port(id).await {
-            Ok(p) if p.project_id == project => p,
-            Ok(_) | Err(DbError::NotFound(_)) => {
-                return Err(ApiError::NotFound(format!("Port id {id}")))
-            }
-            Err(e) => return Err(net_error(e)),
-        };
-        if let Some(server) = &port.instance_id {
-            return Err(ApiError::Conflict(format!(
-                "Port {id} is still in use (by server {server})."
-            )));
-        }
-        if port.address.is_empty() {
-            return Err(ApiError::BadRequest(format!(
-                "Port {id} requires a FixedIP in order to be used."
-            )));
-        }
-        Ok(port)
-    }
-
     /// The network a port is made on: the one asked for (the project's or shared, with
     /// the fixed address inside it), or the project's only network.
     async fn attach_network(

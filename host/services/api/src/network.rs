@@ -350,8 +350,22 @@ impl ComputeApi {
 
     /// Checks a port a create names: the project's, unbound, and for one server only.
     async fn check_free_port(&self, ctx: &Context, id: &str, count: u32) -> Result<(), ApiError> {
+        self.free_port(&ctx.project_id, id).await?;
+        if count > 1 {
+            return Err(ApiError::BadRequest(
+                "Unable to launch multiple instances with a single configured port ID. \
+                 Please launch your instance one by one with different ports."
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A port of `project` that no server has and that has an address (for a create or
+    /// an interface attach to take).
+    pub(crate) async fn free_port(&self, project: &str, id: &str) -> Result<Port, ApiError> {
         let port = match self.db.get_port(id).await {
-            Ok(p) if p.project_id == ctx.project_id => p,
+            Ok(p) if p.project_id == project => p,
             Ok(_) | Err(DbError::NotFound(_)) => {
                 return Err(ApiError::NotFound(format!("Port id {id}")))
             }
@@ -367,14 +381,7 @@ impl ComputeApi {
                 "Port {id} requires a FixedIP in order to be used."
             )));
         }
-        if count > 1 {
-            return Err(ApiError::BadRequest(
-                "Unable to launch multiple instances with a single configured port ID. \
-                 Please launch your instance one by one with different ports."
-                    .into(),
-            ));
-        }
-        Ok(())
+        Ok(port)
     }
 
     /// The project's group named `name` (or with that id); `default` is made on first use.
