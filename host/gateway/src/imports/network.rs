@@ -502,8 +502,7 @@ impl ComputeHost {
             net_id: a.net_id,
             fixed_ip: a.fixed_ip,
         };
-        let port = self.run(self.api.attach_interface(&ctx, server, &req))?;
-        let (_, up) = self.run(self.api.server_ports(&ctx, server))?;
+        let (port, up) = self.run(self.api.attach_interface(&ctx, server, &req))?;
         Ok(wit_port(port, up))
     }
 

@@ -61,13 +61,14 @@ fn nic(port: &Port) -> Interface {
 }
 
 impl ComputeApi {
-    /// Plugs a port into a server and returns it, bound.
+    /// Plugs a port into a server and returns it, bound, with whether the server is
+    /// active (the port is up then).
     pub async fn attach_interface(
         &self,
         ctx: &Context,
         uuid: &str,
         req: &InterfaceRequest,
-    ) -> Result<Port, ApiError> {
+    ) -> Result<(Port, bool), ApiError> {
         Self::require_write(ctx, "os_compute_api:os-attach-interfaces:create")?;
         let inst = self.changeable(ctx, uuid).await?;
         let host = plug_host(&inst, "attach_interface", &ATTACH_STATES)?;
@@ -94,7 +95,8 @@ impl ComputeApi {
             )
             .await?;
         tracing::info!(instance = %uuid, port = %port.id, address = %port.address, "interface attached");
-        self.db.get_port(&port.id).await.map_err(net_error)
+        let port = self.db.get_port(&port.id).await.map_err(net_error)?;
+        Ok((port, inst.vm_state == VmState::Active))
     }
 
     /// Unplugs a port from a server; the port is released as a server delete releases it
