@@ -311,6 +311,7 @@ impl compute::Host for Canned {
         _: Caller,
         _: ServerCreate,
         _: compute::ServerNetworking,
+        _: compute::ServerDetails,
     ) -> Result<Vec<Server>, OpError> {
         unavailable()
     }
@@ -532,6 +533,46 @@ impl compute::Host for Canned {
         _: Caller,
         _: Vec<String>,
     ) -> Result<Vec<compute::ServerExtra>, OpError> {
+        unavailable()
+    }
+    fn list_servers_page_filtered(
+        &mut self,
+        c: Caller,
+        q: ServerQuery,
+        _: compute::ServerFilters,
+    ) -> Result<ServerPage, OpError> {
+        self.list_servers_page(c, q)
+    }
+    fn describe_server(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: Option<String>,
+    ) -> Result<Server, OpError> {
+        unavailable()
+    }
+    fn server_tags(&mut self, _: Caller, _: String) -> Result<Vec<String>, OpError> {
+        unavailable()
+    }
+    fn set_server_tags(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: Vec<String>,
+    ) -> Result<Vec<String>, OpError> {
+        unavailable()
+    }
+    fn add_server_tag(&mut self, _: Caller, _: String, _: String) -> Result<bool, OpError> {
+        unavailable()
+    }
+    fn remove_server_tag(&mut self, _: Caller, _: String, _: String) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn list_instance_actions_of_any(
+        &mut self,
+        _: Caller,
+        _: String,
+    ) -> Result<Vec<InstanceAction>, OpError> {
         unavailable()
     }
     fn list_ports(&mut self, _: Caller, _: bool) -> Result<Vec<compute::PortDetail>, OpError> {

@@ -57,4 +57,6 @@ pub enum DbError {
     MacAddressInUse { mac: String, network: String },
     /// Port {port} is still in use by server {server}
     PortInUse { port: String, server: String },
+    /// The number of tags exceeded the per-server limit {limit}
+    TooManyTags { limit: usize },
 }

@@ -58,6 +58,10 @@ pub struct NewInstances {
     pub server_group: Option<String>,
     pub access_ip_v4: Option<String>,
     pub access_ip_v6: Option<String>,
+    /// The tenant's description (2.19).
+    pub description: Option<String>,
+    /// Tags (2.52), at most [`crate::details::MAX_TAGS`].
+    pub tags: Vec<String>,
 }
 
 impl NewInstances {
@@ -79,6 +83,8 @@ impl NewInstances {
             server_group: None,
             access_ip_v4: None,
             access_ip_v6: None,
+            description: None,
+            tags: Vec::new(),
         }
     }
 }
@@ -104,6 +110,12 @@ pub struct ServerFilter {
     pub marker: Option<String>,
     /// At most this many.
     pub limit: Option<u32>,
+    /// Tag filters (2.26): every one of `tags`, any of `tags_any`, not all of `not_tags`,
+    /// none of `not_tags_any`; empty lists filter nothing.
+    pub tags: Vec<String>,
+    pub tags_any: Vec<String>,
+    pub not_tags: Vec<String>,
+    pub not_tags_any: Vec<String>,
 }
 
 impl ServerFilter {
@@ -183,7 +195,39 @@ impl<'a> Select<'a> {
             s.sql
                 .push_str(&format!(" AND vm_state IN ({})", ps.join(", ")));
         }
+        s.tag_filters(f);
         s
+    }
+
+    /// The tag filters of `f`, as conditions on `instance_tags`.
+    fn tag_filters(&mut self, f: &'a ServerFilter) {
+        const HAS: &str = "uuid IN (SELECT instance_uuid FROM instance_tags WHERE tag";
+        let all = |s: &mut Self, tags: &'a [String]| -> Vec<String> {
+            tags.iter()
+                .map(|t| format!("{HAS} = {})", s.arg(Arg::Text(t))))
+                .collect()
+        };
+        let any = |s: &mut Self, tags: &'a [String]| -> String {
+            let ps: Vec<String> = tags.iter().map(|t| s.arg(Arg::Text(t))).collect();
+            format!("{HAS} IN ({}))", ps.join(", "))
+        };
+        if !f.tags.is_empty() {
+            let c = all(self, &f.tags);
+            self.sql.push_str(&format!(" AND {}", c.join(" AND ")));
+        }
+        if !f.tags_any.is_empty() {
+            let c = any(self, &f.tags_any);
+            self.sql.push_str(&format!(" AND {c}"));
+        }
+        if !f.not_tags.is_empty() {
+            let c = all(self, &f.not_tags);
+            self.sql
+                .push_str(&format!(" AND NOT ({})", c.join(" AND ")));
+        }
+        if !f.not_tags_any.is_empty() {
+            let c = any(self, &f.not_tags_any);
+            self.sql.push_str(&format!(" AND NOT {c}"));
+        }
     }
 
     /// Instances of `f` after `after` (`created_at`, `uuid`), newest first, at most `limit`.
@@ -290,9 +334,9 @@ impl Db {
                 "INSERT INTO instances (uuid, name, project_id, user_id, flavor_id, image_id, \
                  availability_zone, vm_state, task_state, power_state, vcpus, memory_mb, disk_gb, \
                  reservation_id, key_name, user_data, metadata, created_at, updated_at, \
-                 access_ip_v4, access_ip_v6) \
+                 access_ip_v4, access_ip_v6, description) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, 'building', 'scheduling', 0, $8, $9, $10, \
-                 $11, $12, $13, $14, $15, $16, $17, $18)",
+                 $11, $12, $13, $14, $15, $16, $17, $18, $19)",
             )
             .bind(&uuid)
             .bind(&name)
@@ -312,8 +356,10 @@ impl Db {
             .bind(now)
             .bind(&new.access_ip_v4)
             .bind(&new.access_ip_v6)
+            .bind(&new.description)
             .execute(&mut *tx)
             .await?;
+            crate::details::insert_tags(&mut tx, &uuid, &new.tags).await?;
             insert_action(&mut tx, &uuid, "create", new, now).await?;
             uuids.push(uuid);
         }
@@ -330,7 +376,7 @@ impl Db {
 
     /// Sets text columns of a live instance (`None` stores NULL) and moves `updated_at`
     /// forward; the column names are this module's own.
-    async fn set_columns(
+    pub(crate) async fn set_columns(
         &self,
         uuid: &str,
         columns: &[(&'static str, Option<&str>)],
@@ -943,6 +989,10 @@ pub struct InstanceExtra {
     /// siblings keep their places, so a server's index never changes).
     pub launch_index: u32,
     pub user_data: Option<String>,
+    pub host: Option<String>,
+    pub description: Option<String>,
+    /// Sorted.
+    pub tags: Vec<String>,
 }
 
 impl Db {
@@ -952,8 +1002,8 @@ impl Db {
         for chunk in ids.chunks(500) {
             let marks = crate::networks::in_marks(chunk.len());
             let sql = format!(
-                "SELECT uuid, project_id, name, reservation_id, user_data FROM instances \
-                 WHERE uuid IN ({marks})"
+                "SELECT uuid, project_id, name, reservation_id, user_data, host, description \
+                 FROM instances WHERE uuid IN ({marks})"
             );
             let mut q = sqlx::query(&sql);
             for id in chunk {
@@ -967,6 +1017,9 @@ impl Db {
                     reservation_id: get(&r, "reservation_id")?,
                     launch_index: 0,
                     user_data: get(&r, "user_data")?,
+                    host: get(&r, "host")?,
+                    description: get(&r, "description")?,
+                    tags: Vec::new(),
                 });
             }
         }
@@ -999,6 +1052,11 @@ impl Db {
                 .get(&e.reservation_id)
                 .and_then(|b| b.iter().position(|(_, _, u)| *u == e.uuid))
                 .unwrap_or(0) as u32;
+        }
+        let ids: Vec<String> = out.iter().map(|e| e.uuid.clone()).collect();
+        let mut tags = self.tags_of(&ids).await?;
+        for e in &mut out {
+            e.tags = tags.remove(&e.uuid).unwrap_or_default();
         }
         Ok(out)
     }

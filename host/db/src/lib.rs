@@ -8,6 +8,7 @@
 
 pub mod aggregates;
 pub mod certificates;
+pub mod details;
 mod error;
 pub mod flavors;
 pub mod floating;

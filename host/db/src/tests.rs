@@ -975,6 +975,7 @@ async fn paging_in_sql_lists_what_paging_in_memory_did() {
                     changes_since: rng.pick(&[None, None, Some(20), Some(i64::MIN)]),
                     marker: None,
                     limit: rng.pick(&[None, Some(0), Some(1), Some(7), Some(60), Some(1000)]),
+                    ..Default::default()
                 };
                 let unpaged = paged_in_memory(
                     &db,
@@ -1241,6 +1242,105 @@ async fn ten_thousand_servers_one_page() {
                     page.len()
                 );
             }
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn descriptions_and_tags_are_kept_and_filter_pages() {
+    both(|db| {
+        Box::pin(async move {
+            let nano = db.get_flavor("42").await.unwrap();
+            let limits = DefaultLimits::default();
+            let mut new = batch(nano.clone(), 1, "pt");
+            new.description = Some("first".into());
+            new.tags = vec!["b".into(), "a".into(), "a".into()];
+            let a = db.create_instances(&new, &limits).await.unwrap().remove(0);
+            let b = db
+                .create_instances(&batch(nano, 1, "pt"), &limits)
+                .await
+                .unwrap()
+                .remove(0);
+            assert_eq!(db.instance_tags(&a.uuid).await.unwrap(), ["a", "b"]);
+            let extras = db
+                .instance_extras(std::slice::from_ref(&a.uuid))
+                .await
+                .unwrap();
+            assert_eq!(extras[0].description.as_deref(), Some("first"));
+            assert_eq!(extras[0].tags, ["a", "b"]);
+            db.set_instance_description(&a.uuid, None).await.unwrap();
+            let extras = db
+                .instance_extras(std::slice::from_ref(&a.uuid))
+                .await
+                .unwrap();
+            assert_eq!(extras[0].description, None);
+
+            // One by one: a repeat is no change, a missing one NotFound, 50 at most.
+            assert!(db.add_instance_tag(&b.uuid, "c").await.unwrap());
+            assert!(!db.add_instance_tag(&b.uuid, "c").await.unwrap());
+            assert!(matches!(
+                db.remove_instance_tag(&b.uuid, "zz").await,
+                Err(DbError::NotFound(_))
+            ));
+            let fifty: Vec<String> = (0..50).map(|i| format!("t{i}")).collect();
+            assert_eq!(
+                db.set_instance_tags(&b.uuid, &fifty).await.unwrap().len(),
+                50
+            );
+            assert!(matches!(
+                db.add_instance_tag(&b.uuid, "one-more").await,
+                Err(DbError::TooManyTags { limit: 50 })
+            ));
+            let mut over = fifty.clone();
+            over.push("t50".into());
+            assert!(matches!(
+                db.set_instance_tags(&b.uuid, &over).await,
+                Err(DbError::TooManyTags { .. })
+            ));
+            db.set_instance_tags(&b.uuid, &["b".into(), "c".into()])
+                .await
+                .unwrap();
+
+            let page = |f: ServerFilter| {
+                let db = db.clone();
+                async move {
+                    let mut ids: Vec<String> = db
+                        .list_instances_page(&ServerFilter {
+                            project: Some("pt".into()),
+                            ..f
+                        })
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .map(|i| i.uuid)
+                        .collect();
+                    ids.sort();
+                    ids
+                }
+            };
+            let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+            let (ua, ub) = (vec![a.uuid.clone()], vec![b.uuid.clone()]);
+            let mut both_ids = vec![a.uuid.clone(), b.uuid.clone()];
+            both_ids.sort();
+            // a: {a, b}; b: {b, c}.
+            let f = |all: &[&str], any: &[&str], not: &[&str], not_any: &[&str]| ServerFilter {
+                tags: tags(all),
+                tags_any: tags(any),
+                not_tags: tags(not),
+                not_tags_any: tags(not_any),
+                ..Default::default()
+            };
+            assert_eq!(page(f(&["b"], &[], &[], &[])).await, both_ids);
+            assert_eq!(page(f(&["a", "b"], &[], &[], &[])).await, ua);
+            assert_eq!(page(f(&[], &["a", "c"], &[], &[])).await, both_ids);
+            assert_eq!(page(f(&[], &[], &["b", "c"], &[])).await, ua);
+            assert_eq!(page(f(&[], &[], &[], &["a"])).await, ub);
+            assert_eq!(
+                page(f(&["b"], &[], &[], &["c"])).await,
+                ua,
+                "filters combine"
+            );
         })
     })
     .await;

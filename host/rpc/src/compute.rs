@@ -74,6 +74,10 @@ pub enum Request {
     /// (call) Unplug a port's NIC from the guest, waiting for the guest to release it.
     /// Replies null; `Conflict` when the guest keeps it.
     DetachInterface { uuid: String, nic: Interface },
+    /// (call) Send the guest a non-maskable interrupt (Nova's `trigger_crash_dump`).
+    /// Replies null; `Invalid` when the hypervisor cannot, `Conflict` when the guest does
+    /// not run.
+    InjectNmi { uuid: String },
 }
 
 /// A port's NIC on a guest: the tap `device` libvirt makes, with the port's `mac`.

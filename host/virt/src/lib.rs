@@ -119,6 +119,8 @@ pub enum VirtError {
     Network { uuid: String, reason: String },
     /// {what} is not supported by this hypervisor (instance {uuid})
     Unsupported { uuid: String, what: String },
+    /// instance {0} is not running
+    NotRunning(String),
     /// the guest of instance {uuid} did not release interface {mac} within {secs} s
     DetachTimeout {
         uuid: String,
@@ -178,6 +180,10 @@ pub trait Driver: Send + Sync {
     /// to let the device go (a guest acknowledges the unplug), then from its definition.
     /// A NIC the guest does not have is not an error.
     fn detach_interface(&self, uuid: &str, nic: &Nic, wait: Duration) -> Result<(), VirtError>;
+    /// Sends a non-maskable interrupt to a running guest (Nova's `trigger_crash_dump`: a
+    /// guest configured for it dumps its kernel's memory and reboots). A guest that is
+    /// not running: [`VirtError::NotRunning`].
+    fn inject_nmi(&self, uuid: &str) -> Result<(), VirtError>;
     /// The serial console log of a guest (empty where the hypervisor keeps none).
     fn console_log(&self, uuid: &str) -> Result<String, VirtError>;
     /// e.g. `libvirt test:///default`.

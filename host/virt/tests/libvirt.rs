@@ -254,7 +254,7 @@ fn concurrent_spawns_of_one_guest_make_one_domain() {
 }
 
 #[test]
-fn simulated_guests_cannot_hot_plug_interfaces() {
+fn simulated_guests_cannot_hot_plug_interfaces_but_take_nmis() {
     let dir = scratch("test-nic");
     let d = LibvirtDriver::open("test:///default", opts(&dir, "test")).unwrap();
     let u = uuid(900);
@@ -270,6 +270,10 @@ fn simulated_guests_cannot_hot_plug_interfaces() {
         }
         other => panic!("attach on test:///default: {other:?}"),
     }
+    // It takes NMIs (and drops them) while the guest runs; a stopped guest has none.
+    d.inject_nmi(&u).unwrap();
+    d.power_off(&u, None).unwrap();
+    assert!(matches!(d.inject_nmi(&u), Err(VirtError::NotRunning(_))));
     // The guest has no such NIC: nothing to unplug.
     d.detach_interface(&u, &nic, Duration::from_secs(1))
         .unwrap();
@@ -393,7 +397,12 @@ fn real_qemu_guest_without_disk() {
     d.reboot(&u, None).unwrap();
     d.reboot(&u, Some(Duration::from_secs(5))).unwrap();
     assert_eq!(d.power_state(&u).unwrap(), Some(PowerState::Running));
+    // Nova's trigger_crash_dump: an NMI reaches a running guest; a stopped one has none.
+    d.inject_nmi(&u).unwrap();
+    assert_eq!(d.power_state(&u).unwrap(), Some(PowerState::Running));
 
+    d.power_off(&u, None).unwrap();
+    assert!(matches!(d.inject_nmi(&u), Err(VirtError::NotRunning(_))));
     d.destroy(&u).unwrap();
     assert_eq!(d.power_state(&u).unwrap(), None);
     let all = virsh(&["list", "--all", "--name"]);

@@ -21,7 +21,7 @@
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::{
     Caller, Flavor, NetworkRequest, OpError, SchedulerHints, SecurityGroup, Server, ServerCreate,
-    ServerNetworkInfo, ServerNetworking, ServerQuery,
+    ServerDetails, ServerNetworkInfo, ServerNetworking, ServerQuery,
 };
 use crate::ids::{self, Kind};
 use crate::params::{paginate, Filter, Paging, Params};
@@ -761,9 +761,16 @@ pub fn run_instances(ctx: &Ctx) -> Result<String, Ec2Error> {
         networks: NetworkRequest::Default,
         security_groups: groups,
     };
-    let made =
-        compute::create_servers_networked(c, &req.server_create(&image.id, &flavor.id), &net)
-            .map_err(|e| Ec2Error::from_op(e, Family::Launch))?;
+    let made = compute::create_servers_networked(
+        c,
+        &req.server_create(&image.id, &flavor.id),
+        &net,
+        &ServerDetails {
+            description: None,
+            tags: Vec::new(),
+        },
+    )
+    .map_err(|e| Ec2Error::from_op(e, Family::Launch))?;
     let nets = load_nets(c, &made.iter().collect::<Vec<_>>())?;
     Ok(render_run(&c.project_id, &made, &nets))
 }

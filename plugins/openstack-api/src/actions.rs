@@ -2,6 +2,7 @@
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::InstanceAction;
+use crate::microversion::{since, Change};
 use crate::{time, Fault, Reply, Request};
 use serde_json::{json, Value};
 
@@ -11,9 +12,19 @@ fn view(server: &str, a: &InstanceAction) -> Value {
            "start_time": time::format_micro(a.start_time), "user_id": a.user_id})
 }
 
+/// The server's actions; from 2.21 a deleted server's too.
+fn actions_of(r: &Request, server: &str) -> Result<Vec<InstanceAction>, Fault> {
+    let c = r.caller()?;
+    Ok(if since(r, Change::DeletedServerActions) {
+        compute::list_instance_actions_of_any(c, server)?
+    } else {
+        compute::list_instance_actions(c, server)?
+    })
+}
+
 pub fn list(r: &Request) -> Result<Reply, Fault> {
     let server = r.param("server_id");
-    let actions = compute::list_instance_actions(r.caller()?, server)?;
+    let actions = actions_of(r, server)?;
     // Newest first, as Nova lists them.
     let items: Vec<Value> = actions.iter().rev().map(|a| view(server, a)).collect();
     Ok(Reply::json(200, &json!({"instanceActions": items})))
@@ -22,7 +33,7 @@ pub fn list(r: &Request) -> Result<Reply, Fault> {
 pub fn show(r: &Request) -> Result<Reply, Fault> {
     let server = r.param("server_id");
     let request_id = r.param("request_id");
-    let actions = compute::list_instance_actions(r.caller()?, server)?;
+    let actions = actions_of(r, server)?;
     let a = actions
         .iter()
         .find(|a| a.request_id == request_id)

@@ -145,12 +145,33 @@ fn force_down(r: &Request) -> Result<Reply, Fault> {
 pub fn evacuate(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply, Fault> {
     let m = object(args, "evacuate")?;
     let v214 = since(r, Change::EvacuateDetectsStorage);
-    let allowed: &[&str] = if v214 {
-        &["host", "adminPass"]
-    } else {
-        &["host", "onSharedStorage", "adminPass"]
-    };
-    unexpected(m, allowed, "evacuate")?;
+    let mut allowed = vec!["host", "adminPass"];
+    if !v214 {
+        allowed.push("onSharedStorage");
+    }
+    let force_allowed = since(r, Change::EvacuateForce);
+    if force_allowed {
+        allowed.push("force");
+    }
+    unexpected(m, &allowed, "evacuate")?;
+    // 2.29's `force` skips the scheduler's checks of the host named; the host named is
+    // always checked for room here, so forcing changes nothing but is validated as Nova
+    // does.
+    match m.get("force") {
+        None | Some(Value::Bool(false)) => {}
+        Some(Value::Bool(true)) => {
+            if m.get("host").is_none_or(Value::is_null) {
+                return Err(Fault::bad_request(
+                    "Can't force to a non-provided destination",
+                ));
+            }
+        }
+        Some(v) => {
+            return Err(Fault::bad_request(format!(
+                "Invalid input for field/attribute force. Value: {v}. {v} is not of type 'boolean'"
+            )))
+        }
+    }
     let shared = match m.get("onSharedStorage") {
         None if v214 => false,
         Some(Value::Bool(b)) => *b,
@@ -211,7 +232,7 @@ pub fn migrations(r: &Request) -> Result<Reply, Fault> {
                 .is_none_or(|t| t == m.migration_type)
         })
         .map(|m| {
-            json!({
+            let mut v = json!({
                 "id": m.id,
                 "status": m.status,
                 "instance_uuid": m.instance_id,
@@ -220,14 +241,42 @@ pub fn migrations(r: &Request) -> Result<Reply, Fault> {
                 "dest_compute": m.dest_host,
                 "dest_node": m.dest_host,
                 "dest_host": m.dest_host,
-                "old_instance_type_id": m.flavor_id,
-                "new_instance_type_id": m.flavor_id,
+                "old_instance_type_id": flavor_number(&m.flavor_id),
+                "new_instance_type_id": flavor_number(&m.flavor_id),
                 "source_region": null,
                 "dest_region": null,
                 "created_at": time::format_micro(m.created_at),
                 "updated_at": time::format_micro(m.updated_at),
-            })
+            });
+            if since(r, Change::MigrationType) {
+                // `links` only for live migrations in progress, which are never made here.
+                v["migration_type"] = json!(m.migration_type);
+            }
+            v
         })
         .collect();
     Ok(Reply::json(200, &json!({ "migrations": items })))
+}
+
+/// A flavor id as Nova's integer `instance_type_id` (null when the id is not a number).
+fn flavor_number(id: &str) -> Value {
+    id.parse::<i64>().map_or(Value::Null, |n| json!(n))
+}
+
+/// `GET /servers/{id}/migrations` (2.23, admin): the server's live migrations in
+/// progress. Live migration is not built, so the list is empty for every server the
+/// caller sees (404 for others).
+pub fn server_migrations(r: &Request) -> Result<Reply, Fault> {
+    compute::get_server(r.caller()?, r.param("server_id"))?;
+    Ok(Reply::json(200, &json!({ "migrations": [] })))
+}
+
+/// `GET /servers/{id}/migrations/{migration_id}` (2.23): never one in progress.
+pub fn server_migration(r: &Request) -> Result<Reply, Fault> {
+    let server = r.param("server_id");
+    compute::get_server(r.caller()?, server)?;
+    Err(Fault::not_found(format!(
+        "In-progress live migration {} is not found for server {server}.",
+        r.param("migration_id")
+    )))
 }

@@ -15,14 +15,16 @@ mod images;
 mod metadata;
 pub mod microversion;
 mod network;
+mod paging;
 mod resources;
+mod tags;
 pub mod time;
 pub mod views;
 
 use bindings::metacloud::api::compute;
 use bindings::metacloud::api::types::{
-    BackupSpec, Caller, OpError, SchedulerHints, ServerCreate, ServerExtra, ServerNetworkInfo,
-    ServerQuery,
+    BackupSpec, Caller, OpError, SchedulerHints, ServerCreate, ServerDetails, ServerExtra,
+    ServerFilters, ServerNetworkInfo, ServerQuery,
 };
 use metacloud_sdk::dialect::{Access, Dialect, Route, Router, JSON};
 pub use metacloud_sdk::dialect::{Fault, Reply};
@@ -246,6 +248,54 @@ const ROUTES: &[Route<Caller>] = &[
         "/v2.1/servers/{server_id}/os-instance-actions",
         Access::Reader,
         actions::list,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/servers/{server_id}/migrations",
+        Access::Admin,
+        hosts::server_migrations,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/servers/{server_id}/migrations/{migration_id}",
+        Access::Admin,
+        hosts::server_migration,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/servers/{server_id}/tags",
+        Access::Reader,
+        tags::index,
+    ),
+    Route::new(
+        "PUT",
+        "/v2.1/servers/{server_id}/tags",
+        Access::Member,
+        tags::replace_all,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/servers/{server_id}/tags",
+        Access::Member,
+        tags::delete_all,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/servers/{server_id}/tags/{tag}",
+        Access::Reader,
+        tags::show,
+    ),
+    Route::new(
+        "PUT",
+        "/v2.1/servers/{server_id}/tags/{tag}",
+        Access::Member,
+        tags::add,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/servers/{server_id}/tags/{tag}",
+        Access::Member,
+        tags::remove,
     ),
     Route::new(
         "GET",
@@ -893,7 +943,10 @@ fn server_query(r: &Request) -> Result<ServerQuery, Fault> {
     if let Some(s) = r.query("status") {
         match vm_states_for(s) {
             Some(list) => vm_states.extend(list.iter().map(|s| s.to_string())),
-            // An unknown status matches nothing.
+            None if microversion::since(r, microversion::Change::StrictStatusFilter) => {
+                return Err(Fault::bad_request("Invalid status value"))
+            }
+            // An unknown status matches nothing (before 2.38).
             None => vm_states.push(format!("unknown:{s}")),
         }
     }
@@ -929,6 +982,60 @@ fn server_query(r: &Request) -> Result<ServerQuery, Fault> {
     })
 }
 
+/// The filters of later microversions on a listing (tags from 2.26).
+fn server_filters(r: &Request) -> ServerFilters {
+    let tagged = microversion::since(r, microversion::Change::ServerTags);
+    let tags = |name| {
+        if tagged {
+            tags::filter(r, name)
+        } else {
+            Vec::new()
+        }
+    };
+    ServerFilters {
+        tags: tags("tags"),
+        tags_any: tags("tags-any"),
+        not_tags: tags("not-tags"),
+        not_tags_any: tags("not-tags-any"),
+    }
+}
+
+/// A server's `description` (2.19): null or up to 255 printable characters.
+fn description(m: &Map<String, Value>) -> Result<Option<Option<String>>, Fault> {
+    let Some(v) = m.get("description") else {
+        return Ok(None);
+    };
+    let d = match v {
+        Value::Null => return Ok(Some(None)),
+        Value::String(d) => d,
+        other => {
+            return Err(Fault::bad_request(format!(
+                "Invalid input for field/attribute description. Value: {other}. {other} is not                  of type 'string', 'null'"
+            )))
+        }
+    };
+    if d.chars().count() > 255 {
+        return Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute description. Value: {d}. '{d}' is too long"
+        )));
+    }
+    if d.chars().any(char::is_control) {
+        return Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute description. Value: {d}. It must be printable              characters"
+        )));
+    }
+    Ok(Some(Some(d.clone())))
+}
+
+/// The keys a request body may carry beyond `base` at the request's version.
+fn with_later_keys(r: &Request, base: &[&'static str]) -> Vec<&'static str> {
+    let mut keys = base.to_vec();
+    if microversion::since(r, microversion::Change::ServerDescription) {
+        keys.push("description");
+    }
+    keys
+}
+
 /// The `next` link of a full page.
 fn next_link(
     r: &Request,
@@ -956,11 +1063,32 @@ fn listing(r: &Request, detail: bool) -> Result<Reply, Fault> {
         return Ok(Reply::json(200, &json!({"servers": []})));
     }
     let limit = q.limit;
-    if detail {
+    let more = server_filters(r);
+    let filtered = !(more.tags.is_empty()
+        && more.tags_any.is_empty()
+        && more.not_tags.is_empty()
+        && more.not_tags_any.is_empty());
+    if detail || filtered {
         // The hot path: the page crosses packed and is serialised straight from borrowed
         // rows, with no per-field copies and no intermediate JSON tree.
-        let page = compute::list_servers_page(r.caller()?, &q)?;
+        let page = if filtered {
+            compute::list_servers_page_filtered(r.caller()?, &q, &more)?
+        } else {
+            compute::list_servers_page(r.caller()?, &q)?
+        };
         let rows = views::unpack(&page).map_err(|e| Fault::internal(e.to_string()))?;
+        if !detail {
+            let links = next_link(r, false, limit, rows.len(), rows.last().map(|s| s.id));
+            let items: Vec<Value> = rows
+                .iter()
+                .map(|s| json!({"id": s.id, "name": s.name, "links": views::links(r, "servers", s.id)}))
+                .collect();
+            let mut body = json!({ "servers": items });
+            if let Some(l) = links {
+                body["servers_links"] = l;
+            }
+            return Ok(Reply::json(200, &body));
+        }
         let links = next_link(r, true, limit, rows.len(), rows.last().map(|s| s.id));
         // Addresses and groups of the whole page in one call.
         let ids: Vec<String> = rows.iter().map(|s| s.id.to_string()).collect();
@@ -1029,9 +1157,7 @@ fn show_server(r: &Request) -> Result<Reply, Fault> {
 /// What later microversions add to the servers `ids`, fetched only when the request's
 /// version and role show any of it.
 fn extras(r: &Request, ids: &[String]) -> Result<Vec<ServerExtra>, Fault> {
-    if ids.is_empty()
-        || !(r.is_admin() && microversion::since(r, microversion::Change::ExtendedServerAttributes))
-    {
+    if ids.is_empty() || !views::Later::wanted(r) {
         return Ok(Vec::new());
     }
     Ok(compute::servers_extra(r.caller()?, ids)?)
@@ -1130,9 +1256,14 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
                 "Invalid input for field/attribute server. 'server' is a required property",
             )
         })?;
-    if let Some(k) = server.keys().find(|k| !CREATE_KEYS.contains(&k.as_str())) {
+    let keys = with_later_keys(r, CREATE_KEYS);
+    if let Some(k) = server.keys().find(|k| !keys.contains(&k.as_str())) {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute server. Additional properties are not allowed ('{k}' was unexpected)")));
     }
+    let details = ServerDetails {
+        description: description(server)?.flatten(),
+        tags: Vec::new(),
+    };
     let name = opt_string(server, "name")?.ok_or_else(|| {
         Fault::bad_request(
             "Invalid input for field/attribute server. 'name' is a required property",
@@ -1191,7 +1322,7 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
         access_ipv4: opt_string(server, "accessIPv4")?,
         access_ipv6: opt_string(server, "accessIPv6")?,
     };
-    let networking = network::create_networking(server)?;
+    let networking = network::create_networking(r, server)?;
     let groups: Vec<Value> = if networking.security_groups.is_empty() {
         vec![json!({"name": "default"})]
     } else {
@@ -1204,7 +1335,7 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
     // A given password is echoed as Nova does (the guest reads its own from the metadata
     // service's keys; nothing injects passwords here).
     let admin_pass = opt_string(server, "adminPass")?;
-    let created = compute::create_servers_networked(r.caller()?, &req, &networking)?;
+    let created = compute::create_servers_networked(r.caller()?, &req, &networking, &details)?;
     let first = created
         .first()
         .ok_or_else(|| Fault::new(500, "no server was created"))?;
@@ -1240,8 +1371,11 @@ fn update_server(r: &Request) -> Result<Reply, Fault> {
                 "Invalid input for field/attribute server. 'server' is a required property",
             )
         })?;
-    const KEYS: &[&str] = &["name", "accessIPv4", "accessIPv6", "OS-DCF:diskConfig"];
-    if let Some(k) = server.keys().find(|k| !KEYS.contains(&k.as_str())) {
+    let keys = with_later_keys(
+        r,
+        &["name", "accessIPv4", "accessIPv6", "OS-DCF:diskConfig"],
+    );
+    if let Some(k) = server.keys().find(|k| !keys.contains(&k.as_str())) {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute server. Additional properties are not allowed ('{k}' was unexpected)")));
     }
     let c = r.caller()?;
@@ -1252,44 +1386,34 @@ fn update_server(r: &Request) -> Result<Reply, Fault> {
             return Err(Fault::bad_request(format!("Invalid input for field/attribute name. Value: {name}. It must be 1 to 255 characters, not only spaces")));
         }
     }
-    let s = compute::update_server(
+    let description = description(server)?;
+    let mut s = compute::update_server(
         c,
         id,
         name.as_deref(),
         opt_string(server, "accessIPv4")?.as_deref(),
         opt_string(server, "accessIPv6")?.as_deref(),
     )?;
-    let net = network::infos(c, std::slice::from_ref(&s.id))?;
-    let mut view = views::server_with(r, &s, net.first());
-    basic_view(&mut view);
-    Ok(Reply::json(200, &json!({ "server": view })))
+    if let Some(d) = description {
+        s = compute::describe_server(c, id, d.as_deref())?;
+    }
+    Ok(Reply::json(
+        200,
+        &json!({ "server": basic_view(r, c, &s)? }),
+    ))
 }
 
-/// The server view Nova answers a rebuild and an update with at 2.1: without the
-/// extension attributes, and addresses as `addr` and `version` only
-/// (`extend_address=False`).
-fn basic_view(view: &mut Value) {
-    let Some(m) = view.as_object_mut() else {
-        return;
-    };
-    m.retain(|k, _| {
-        !(k.starts_with("OS-EXT-")
-            || k.starts_with("OS-SRV-USG:")
-            || k.starts_with("os-extended-volumes")
-            || matches!(k.as_str(), "config_drive" | "key_name" | "security_groups"))
-    });
-    for list in m
-        .get_mut("addresses")
-        .and_then(Value::as_object_mut)
-        .into_iter()
-        .flat_map(|a| a.values_mut())
-    {
-        for a in list.as_array_mut().into_iter().flatten() {
-            if let Some(a) = a.as_object_mut() {
-                a.retain(|k, _| k == "addr" || k == "version");
-            }
-        }
-    }
+/// The server document Nova answers an update and a rebuild with (see
+/// [`views::server_basic`]).
+fn basic_view(
+    r: &Request,
+    c: &Caller,
+    s: &bindings::metacloud::api::types::Server,
+) -> Result<Value, Fault> {
+    let ids = std::slice::from_ref(&s.id);
+    let net = network::infos(c, ids)?;
+    let extra = extras(r, ids)?;
+    Ok(views::server_basic(r, s, net.first(), extra.first()))
 }
 
 /// `os-server-password`: the encrypted password a guest posted to the metadata service.
@@ -1383,7 +1507,8 @@ fn rebuild(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply, Fau
             "Invalid input for field/attribute rebuild. Value: {args}. {args} is not of type 'object'"
         ))
     })?;
-    if let Some(k) = args.keys().find(|k| !REBUILD_KEYS.contains(&k.as_str())) {
+    let keys = with_later_keys(r, REBUILD_KEYS);
+    if let Some(k) = args.keys().find(|k| !keys.contains(&k.as_str())) {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute rebuild. Additional properties are not allowed ('{k}' was unexpected)")));
     }
     let image = opt_string(args, "imageRef")?.ok_or_else(|| {
@@ -1403,10 +1528,12 @@ fn rebuild(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply, Fau
         m => Some(string_map(m, "metadata")?),
     };
     let admin_pass = opt_string(args, "adminPass")?;
-    let s = compute::rebuild_server(c, id, &image, name.as_deref(), metadata.as_deref())?;
-    let net = network::infos(c, std::slice::from_ref(&s.id))?;
-    let mut view = views::server_with(r, &s, net.first());
-    basic_view(&mut view);
+    let description = description(args)?;
+    let mut s = compute::rebuild_server(c, id, &image, name.as_deref(), metadata.as_deref())?;
+    if let Some(d) = description {
+        s = compute::describe_server(c, id, d.as_deref())?;
+    }
+    let mut view = basic_view(r, c, &s)?;
     view["adminPass"] = json!(admin_pass.unwrap_or_else(|| views::admin_pass(&s.id)));
     Ok(Reply::json(202, &json!({"server": view})))
 }
@@ -1440,6 +1567,15 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
     }
     match action.as_str() {
         "os-start" => compute::server_action(c, id, "start", &[])?,
+        "trigger_crash_dump" if microversion::since(r, microversion::Change::TriggerCrashDump) => {
+            if !args.is_null() {
+                return Err(Fault::bad_request(format!(
+                    "Invalid input for field/attribute trigger_crash_dump. Value: {args}. \
+                     {args} is not of type 'null'"
+                )));
+            }
+            compute::server_action(c, id, "trigger-crash-dump", &[])?
+        }
         "rebuild" => return rebuild(r, c, id, args),
         "createImage" | "createBackup" => return create_image(c, id, action, args),
         "evacuate" => return hosts::evacuate(r, c, id, args),

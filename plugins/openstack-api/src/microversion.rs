@@ -38,7 +38,7 @@ impl Version {
 /// The oldest version served.
 pub const MIN: Version = Version(2, 1);
 /// The newest version served: every change of [`CHANGES`] up to it is implemented.
-pub const MAX: Version = Version(2, 15);
+pub const MAX: Version = Version(2, 39);
 
 /// One change of the compute API; [`CHANGES`] says from which version on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +70,37 @@ pub enum Change {
     EvacuateDetectsStorage,
     /// Server groups may be `soft-affinity` or `soft-anti-affinity`.
     SoftAffinityPolicies,
+    /// Admins see each server's `host_status` (its compute service's state).
+    HostStatus,
+    /// The `trigger_crash_dump` action (an NMI to the guest).
+    TriggerCrashDump,
+    /// Servers carry a `description` (create, update, rebuild; shown in every document).
+    ServerDescription,
+    /// `os-instance-actions` answers for deleted servers too.
+    DeletedServerActions,
+    /// `os-migrations` shows `migration_type`; `/servers/{id}/migrations` answers.
+    MigrationType,
+    /// Server tags: `/servers/{id}/tags`, `tags` in show and detail, tag filters.
+    ServerTags,
+    /// Hypervisors show `cpu_info` as an object (before: a string of JSON).
+    HypervisorCpuInfoObject,
+    /// `evacuate` takes `force` (until 2.68 takes it away).
+    EvacuateForce,
+    /// A create's `networks` entries may carry a device `tag` (until 2.37).
+    NetworkTags,
+    /// Hypervisor listings page with `limit` and `marker`.
+    HypervisorPaging,
+    /// Keypair listings page with `limit` and `marker`.
+    KeypairPaging,
+    /// The proxies to other services answer 404 (images, nova-network, floating IPs,
+    /// security groups); quota sets and limits drop the network quotas.
+    NetworkProxiesGone,
+    /// A create must say `networks`: `auto`, `none` or a list (without device tags).
+    NetworksRequired,
+    /// An unknown `status` filter is a 400 (before: it matched nothing).
+    StrictStatusFilter,
+    /// The image-metadata proxy answers 404; limits drop `maxImageMeta`.
+    ImageMetadataGone,
 }
 
 /// Every change, with the version that brought it.
@@ -88,6 +119,32 @@ pub const CHANGES: &[(Change, Version)] = &[
     (Change::ServerGroupOwner, Version(2, 13)),
     (Change::EvacuateDetectsStorage, Version(2, 14)),
     (Change::SoftAffinityPolicies, Version(2, 15)),
+    (Change::HostStatus, Version(2, 16)),
+    (Change::TriggerCrashDump, Version(2, 17)),
+    // 2.18 makes the project id in URLs optional: the catalog's compute endpoint has none
+    // and no route takes one, at every version.
+    (Change::ServerDescription, Version(2, 19)),
+    // 2.20 (volume attach while shelved) is the volumes'.
+    (Change::DeletedServerActions, Version(2, 21)),
+    // 2.22 (force-complete a live migration) is live migration's: not built, its route
+    // answers 404.
+    (Change::MigrationType, Version(2, 23)),
+    // 2.24 (abort a live migration) and 2.25 (`block_migration: auto`) are live
+    // migration's.
+    (Change::ServerTags, Version(2, 26)),
+    // 2.27: `OpenStack-API-Version` is read and answered at every version.
+    (Change::HypervisorCpuInfoObject, Version(2, 28)),
+    (Change::EvacuateForce, Version(2, 29)),
+    // 2.30 (`force` on live migration) and 2.31 (console auth tokens of every console
+    // type) belong to live migration and the consoles.
+    (Change::NetworkTags, Version(2, 32)),
+    (Change::HypervisorPaging, Version(2, 33)),
+    // 2.34 (asynchronous live-migration checks) is live migration's.
+    (Change::KeypairPaging, Version(2, 35)),
+    (Change::NetworkProxiesGone, Version(2, 36)),
+    (Change::NetworksRequired, Version(2, 37)),
+    (Change::StrictStatusFilter, Version(2, 38)),
+    (Change::ImageMetadataGone, Version(2, 39)),
 ];
 
 impl Change {
@@ -103,7 +160,62 @@ impl Change {
 
 /// Routes served only in a range of versions: method (`*` any), path template, first and
 /// last version (`None`: still served).
-pub const ROUTES: &[(&str, &str, Version, Option<Version>)] = &[];
+pub const ROUTES: &[(&str, &str, Version, Option<Version>)] = &[
+    // 2.36: the proxies to the image and network services.
+    ("*", "/v2.1/images", MIN, Some(Version(2, 35))),
+    ("*", "/v2.1/images/detail", MIN, Some(Version(2, 35))),
+    ("*", "/v2.1/images/{image_id}", MIN, Some(Version(2, 35))),
+    ("*", "/v2.1/os-networks/*", MIN, Some(Version(2, 35))),
+    ("*", "/v2.1/os-tenant-networks/*", MIN, Some(Version(2, 35))),
+    ("*", "/v2.1/os-fixed-ips/*", MIN, Some(Version(2, 35))),
+    ("*", "/v2.1/os-floating-ips/*", MIN, Some(Version(2, 35))),
+    (
+        "*",
+        "/v2.1/os-floating-ips-bulk/*",
+        MIN,
+        Some(Version(2, 35)),
+    ),
+    ("*", "/v2.1/os-floating-ip-pools", MIN, Some(Version(2, 35))),
+    ("*", "/v2.1/os-security-groups/*", MIN, Some(Version(2, 35))),
+    (
+        "*",
+        "/v2.1/os-security-group-rules/*",
+        MIN,
+        Some(Version(2, 35)),
+    ),
+    (
+        "*",
+        "/v2.1/os-security-group-default-rules/*",
+        MIN,
+        Some(Version(2, 35)),
+    ),
+    // 2.39: the image-metadata proxy.
+    (
+        "*",
+        "/v2.1/images/{image_id}/metadata/*",
+        MIN,
+        Some(Version(2, 38)),
+    ),
+    (
+        "*",
+        "/v2.1/servers/{server_id}/migrations",
+        Version(2, 23),
+        None,
+    ),
+    (
+        "*",
+        "/v2.1/servers/{server_id}/migrations/{migration_id}",
+        Version(2, 23),
+        None,
+    ),
+    ("*", "/v2.1/servers/{server_id}/tags", Version(2, 26), None),
+    (
+        "*",
+        "/v2.1/servers/{server_id}/tags/{tag}",
+        Version(2, 26),
+        None,
+    ),
+];
 
 /// Whether `change` applies to the request's version.
 pub fn since(r: &Request, change: Change) -> bool {
@@ -244,5 +356,27 @@ mod tests {
         ));
         assert!(!matches_template("/v2.1/os-hosts/{host}", "/v2.1/os-hosts"));
         assert!(!matches_template("/v2.1/os-hosts", "/v2.1/os-hostsx"));
+    }
+    #[test]
+    fn routes_answer_only_within_their_versions() {
+        let at = |method: &str, path: &str, v: Version| {
+            check_route(&Request::new(method, path), v).is_ok()
+        };
+        assert!(at("GET", "/v2.1/images", Version(2, 35)));
+        assert!(!at("GET", "/v2.1/images", Version(2, 36)));
+        assert!(!at("POST", "/v2.1/os-floating-ips", Version(2, 36)));
+        assert!(!at("DELETE", "/v2.1/os-security-groups/7", Version(2, 36)));
+        // Only the proxies: a server's own security groups stay.
+        assert!(at(
+            "GET",
+            "/v2.1/servers/abc/os-security-groups",
+            Version(2, 39)
+        ));
+        assert!(at("GET", "/v2.1/images/i/metadata", Version(2, 38)));
+        assert!(!at("PUT", "/v2.1/images/i/metadata/k", Version(2, 39)));
+        assert!(!at("GET", "/v2.1/servers/s/tags", Version(2, 25)));
+        assert!(at("GET", "/v2.1/servers/s/tags/t", Version(2, 26)));
+        assert!(!at("GET", "/v2.1/servers/s/migrations", Version(2, 22)));
+        assert!(at("GET", "/v2.1/servers/s/migrations/1", Version(2, 23)));
     }
 }

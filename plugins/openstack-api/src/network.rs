@@ -8,6 +8,7 @@ use crate::bindings::metacloud::api::types::{
     Caller, FloatingIp, Network, NetworkCreate, NetworkRequest, RequestedNetwork, SecurityGroup,
     SecurityGroupRule, SecurityGroupRuleCreate, ServerNetworkInfo, ServerNetworking,
 };
+use crate::microversion::{since, Change};
 use crate::{time, Fault, NovaRequest, Reply, Request};
 use serde_json::{json, Map, Value};
 
@@ -116,18 +117,39 @@ fn netmask(cidr: &str) -> (String, String) {
 // --- server create and views -------------------------------------------------------------
 
 /// A create's `networks` and `security_groups`, checked as Nova's schema does.
-pub fn create_networking(server: &Map<String, Value>) -> Result<ServerNetworking, Fault> {
+pub fn create_networking(
+    r: &Request,
+    server: &Map<String, Value>,
+) -> Result<ServerNetworking, Fault> {
+    let v237 = since(r, Change::NetworksRequired);
+    // Device tags on the networks asked for: 2.32 to 2.36 (and again from 2.42, not yet
+    // announced).
+    let tagged = since(r, Change::NetworkTags) && !v237;
     let networks = match server.get("networks") {
+        None if v237 => {
+            return Err(Fault::bad_request(
+                "Invalid input for field/attribute server. 'networks' is a required property",
+            ))
+        }
         None => NetworkRequest::Default,
-        Some(Value::String(s)) if s == "auto" => NetworkRequest::Auto,
-        Some(Value::String(s)) if s == "none" => NetworkRequest::None,
+        Some(Value::String(s)) if v237 && s == "auto" => NetworkRequest::Auto,
+        Some(Value::String(s)) if v237 && s == "none" => NetworkRequest::None,
         Some(Value::Array(list)) => {
             let mut out = Vec::new();
             for n in list {
                 let m = n.as_object().ok_or_else(|| {
                     invalid("networks", n, &format!("{n} is not of type 'object'"))
                 })?;
-                extra("networks", m, &["uuid", "fixed_ip", "port", "tag"])?;
+                let keys: &[&str] = if tagged {
+                    &["uuid", "fixed_ip", "port", "tag"]
+                } else {
+                    &["uuid", "fixed_ip", "port"]
+                };
+                extra("networks", m, keys)?;
+                if let Some(t) = m.get("tag") {
+                    // Checked as Nova does; no device metadata is served, so it is not kept.
+                    crate::tags::check("tag", t.as_str().unwrap_or_default())?;
+                }
                 let fixed = opt_str(m, "fixed_ip")?;
                 if let Some(f) = &fixed {
                     if f.parse::<std::net::IpAddr>().is_err() {

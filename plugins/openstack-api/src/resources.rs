@@ -113,7 +113,13 @@ fn keypair_user(r: &Request) -> Option<String> {
 }
 
 pub fn list_keypairs(r: &Request) -> Result<Reply, Fault> {
-    let ks = compute::list_keypairs_of(r.caller()?, keypair_user(r).as_deref())?;
+    let mut ks = compute::list_keypairs_of(r.caller()?, keypair_user(r).as_deref())?;
+    let (ks, links) = if since(r, Change::KeypairPaging) {
+        ks.sort_by(|a, b| a.name.cmp(&b.name));
+        crate::paging::page(r, &ks, |k| k.name.clone(), "os-keypairs")?
+    } else {
+        (&ks[..], None)
+    };
     let typed = since(r, Change::KeypairType);
     let items: Vec<Value> = ks
         .iter()
@@ -126,7 +132,11 @@ pub fn list_keypairs(r: &Request) -> Result<Reply, Fault> {
             json!({ "keypair": v })
         })
         .collect();
-    Ok(Reply::json(200, &json!({"keypairs": items})))
+    let mut body = json!({ "keypairs": items });
+    if let Some(l) = links {
+        body["keypairs_links"] = l;
+    }
+    Ok(Reply::json(200, &body))
 }
 
 pub fn show_keypair(r: &Request) -> Result<Reply, Fault> {
@@ -241,7 +251,7 @@ pub fn limits(r: &Request) -> Result<Reply, Fault> {
             .map(|(_, l, used)| (*l, *used))
             .unwrap_or((-1, 0))
     };
-    let absolute = json!({
+    let mut absolute = json!({
         "maxTotalInstances": get("instances").0, "totalInstancesUsed": get("instances").1,
         "maxTotalCores": get("cores").0, "totalCoresUsed": get("cores").1,
         "maxTotalRAMSize": get("ram").0, "totalRAMUsed": get("ram").1,
@@ -255,6 +265,22 @@ pub fn limits(r: &Request) -> Result<Reply, Fault> {
         "maxTotalFloatingIps": get("floating_ips").0,
         "totalFloatingIpsUsed": get("floating_ips").1,
     });
+    if let Some(m) = absolute.as_object_mut() {
+        if since(r, Change::NetworkProxiesGone) {
+            for k in [
+                "maxSecurityGroups",
+                "maxSecurityGroupRules",
+                "totalSecurityGroupsUsed",
+                "maxTotalFloatingIps",
+                "totalFloatingIpsUsed",
+            ] {
+                m.remove(k);
+            }
+        }
+        if since(r, Change::ImageMetadataGone) {
+            m.remove("maxImageMeta");
+        }
+    }
     Ok(Reply::json(
         200,
         &json!({"limits": {"rate": [], "absolute": absolute}}),
@@ -267,6 +293,24 @@ pub fn show_quota_set(r: &Request) -> Result<Reply, Fault> {
 
 pub fn show_quota_detail(r: &Request) -> Result<Reply, Fault> {
     quota_set(r, true)
+}
+
+/// The network quotas 2.36 takes out of quota sets (and out of limits).
+const NETWORK_QUOTAS: &[&str] = &[
+    "fixed_ips",
+    "floating_ips",
+    "security_group_rules",
+    "security_groups",
+    "networks",
+];
+
+/// The quotas a project's quota set shows at the request's version.
+fn project_quotas(r: &Request, items: Vec<(String, i64, i64)>) -> Vec<(String, i64, i64)> {
+    let gone = since(r, Change::NetworkProxiesGone);
+    items
+        .into_iter()
+        .filter(|(k, _, _)| !(gone && NETWORK_QUOTAS.contains(&k.as_str())))
+        .collect()
 }
 
 fn quota_body(id: Option<&str>, items: Vec<(String, i64, i64)>, detail: bool) -> Value {
@@ -289,7 +333,7 @@ fn quota_body(id: Option<&str>, items: Vec<(String, i64, i64)>, detail: bool) ->
 
 fn quota_set(r: &Request, detail: bool) -> Result<Reply, Fault> {
     let project = r.param("tenant_id").to_string();
-    let items = usage(r, &project)?;
+    let items = project_quotas(r, usage(r, &project)?);
     Ok(Reply::json(200, &quota_body(Some(&project), items, detail)))
 }
 
@@ -299,6 +343,7 @@ pub fn quota_defaults(r: &Request) -> Result<Reply, Fault> {
         .into_iter()
         .map(|q| (q.resource, q.limit, 0))
         .collect();
+    let items = project_quotas(r, items);
     Ok(Reply::json(200, &quota_body(Some(&project), items, false)))
 }
 
@@ -348,13 +393,18 @@ pub fn update_quota_set(r: &Request) -> Result<Reply, Fault> {
         })?;
     let project = r.param("tenant_id").to_string();
     let c = r.caller()?;
+    if since(r, Change::NetworkProxiesGone) {
+        if let Some(k) = set.keys().find(|k| NETWORK_QUOTAS.contains(&k.as_str())) {
+            return Err(Fault::bad_request(format!("Invalid input for field/attribute quota_set. Additional properties are not allowed ('{k}' was unexpected)")));
+        }
+    }
     for (k, limit) in quota_limits(c, set, "quota_set")? {
         compute::set_quota(c, &project, &k, limit)?;
     }
     // The update reply has no `id`.
     Ok(Reply::json(
         200,
-        &quota_body(None, usage(r, &project)?, false),
+        &quota_body(None, project_quotas(r, usage(r, &project)?), false),
     ))
 }
 
@@ -483,8 +533,26 @@ pub fn services(r: &Request) -> Result<Reply, Fault> {
     Ok(Reply::json(200, &json!({"services": items})))
 }
 
+/// The hypervisors of a listing: from 2.33 paged by id.
+fn hypervisor_page(r: &Request, path: &str) -> Result<(Vec<Hypervisor>, Option<Value>), Fault> {
+    let mut hs = compute::list_hypervisors(r.caller()?)?;
+    if !since(r, Change::HypervisorPaging) {
+        return Ok((hs, None));
+    }
+    hs.sort_by_key(|h| h.id);
+    let (page, links) = crate::paging::page(r, &hs, |h| h.id.to_string(), path)?;
+    Ok((page.to_vec(), links))
+}
+
+fn with_links(mut body: Value, key: &str, links: Option<Value>) -> Value {
+    if let Some(l) = links {
+        body[key] = l;
+    }
+    body
+}
+
 pub fn hypervisors(r: &Request) -> Result<Reply, Fault> {
-    let hs = compute::list_hypervisors(r.caller()?)?;
+    let (hs, links) = hypervisor_page(r, "os-hypervisors")?;
     let items: Vec<Value> = hs
         .iter()
         .map(|h| {
@@ -493,7 +561,8 @@ pub fn hypervisors(r: &Request) -> Result<Reply, Fault> {
             "status": if h.enabled { "enabled" } else { "disabled" }})
         })
         .collect();
-    Ok(Reply::json(200, &json!({"hypervisors": items})))
+    let body = with_links(json!({ "hypervisors": items }), "hypervisors_links", links);
+    Ok(Reply::json(200, &body))
 }
 
 fn hypervisor_brief(h: &Hypervisor) -> Value {
@@ -502,7 +571,21 @@ fn hypervisor_brief(h: &Hypervisor) -> Value {
         "status": if h.enabled { "enabled" } else { "disabled" }})
 }
 
-fn hypervisor_detail(h: &Hypervisor) -> Value {
+/// What the hypervisor says of its CPUs (Nova's `cpu_info`): a JSON document, given as
+/// a string before 2.28 and as the object from it on.
+fn cpu_info(r: &Request, h: &Hypervisor) -> Value {
+    let info = json!({
+        "topology": {"sockets": 1, "cores": h.vcpus, "threads": 1},
+        "features": [],
+    });
+    if crate::microversion::since(r, crate::microversion::Change::HypervisorCpuInfoObject) {
+        info
+    } else {
+        json!(info.to_string())
+    }
+}
+
+fn hypervisor_detail(r: &Request, h: &Hypervisor) -> Value {
     json!({
         "id": h.id, "hypervisor_hostname": h.hostname,
         "state": if h.state_up { "up" } else { "down" },
@@ -515,7 +598,7 @@ fn hypervisor_detail(h: &Hypervisor) -> Value {
         "free_disk_gb": h.local_gb as i64 - h.local_gb_used as i64,
         "running_vms": h.running_vms, "current_workload": 0,
         "disk_available_least": h.local_gb as i64 - h.local_gb_used as i64,
-        "host_ip": "127.0.0.1", "cpu_info": "{}",
+        "host_ip": "127.0.0.1", "cpu_info": cpu_info(r, h),
         "service": {"id": h.id, "host": h.hostname, "disabled_reason": null},
     })
 }
@@ -532,7 +615,7 @@ pub fn show_hypervisor(r: &Request) -> Result<Reply, Fault> {
     let h = hypervisor_by_id(r)?;
     Ok(Reply::json(
         200,
-        &json!({"hypervisor": hypervisor_detail(&h)}),
+        &json!({"hypervisor": hypervisor_detail(r, &h)}),
     ))
 }
 
@@ -618,7 +701,8 @@ pub fn hypervisor_servers(r: &Request) -> Result<Reply, Fault> {
 }
 
 pub fn hypervisors_detail(r: &Request) -> Result<Reply, Fault> {
-    let hs = compute::list_hypervisors(r.caller()?)?;
-    let items: Vec<Value> = hs.iter().map(hypervisor_detail).collect();
-    Ok(Reply::json(200, &json!({"hypervisors": items})))
+    let (hs, links) = hypervisor_page(r, "os-hypervisors/detail")?;
+    let items: Vec<Value> = hs.iter().map(|h| hypervisor_detail(r, h)).collect();
+    let body = with_links(json!({ "hypervisors": items }), "hypervisors_links", links);
+    Ok(Reply::json(200, &body))
 }

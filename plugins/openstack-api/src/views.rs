@@ -120,12 +120,60 @@ pub fn server_with(r: &Request, s: &Server, net: Option<&ServerNetworkInfo>) -> 
     server_full(r, s, net, None)
 }
 
-/// [`server_with`] and the attributes of later microversions (`extra`).
+/// [`server_with`] and the attributes of later microversions (`extra`), as `show` and
+/// the detailed listing answer.
 pub fn server_full(
     r: &Request,
     s: &Server,
     net: Option<&ServerNetworkInfo>,
     extra: Option<&ServerExtra>,
+) -> Value {
+    server_as(r, s, net, extra, Shape::Full)
+}
+
+/// The server document of an update or a rebuild (before 2.75: without the extension
+/// attributes, addresses as `addr` and `version` only — Nova's `extend_address=False`).
+pub fn server_basic(
+    r: &Request,
+    s: &Server,
+    net: Option<&ServerNetworkInfo>,
+    extra: Option<&ServerExtra>,
+) -> Value {
+    let mut v = server_as(r, s, net, extra, Shape::Basic);
+    strip_extensions(&mut v);
+    v
+}
+
+fn strip_extensions(view: &mut Value) {
+    let Some(m) = view.as_object_mut() else {
+        return;
+    };
+    m.retain(|k, _| {
+        !(k.starts_with("OS-EXT-")
+            || k.starts_with("OS-SRV-USG:")
+            || k.starts_with("os-extended-volumes")
+            || matches!(k.as_str(), "config_drive" | "key_name" | "security_groups"))
+    });
+    for list in m
+        .get_mut("addresses")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|a| a.values_mut())
+    {
+        for a in list.as_array_mut().into_iter().flatten() {
+            if let Some(a) = a.as_object_mut() {
+                a.retain(|k, _| k == "addr" || k == "version");
+            }
+        }
+    }
+}
+
+fn server_as(
+    r: &Request,
+    s: &Server,
+    net: Option<&ServerNetworkInfo>,
+    extra: Option<&ServerExtra>,
+    shape: Shape,
 ) -> Value {
     let metadata: Map<String, Value> = s
         .metadata
@@ -186,10 +234,11 @@ pub fn server_full(
     if since(r, Change::ServerLocked) {
         v["locked"] = json!(s.locked);
     }
-    if let (Some(e), Some(m)) = (Extended::shown(r, extra), v.as_object_mut()) {
-        if let Ok(Value::Object(fields)) = serde_json::to_value(&e) {
-            m.extend(fields);
-        }
+    if let (Ok(Value::Object(fields)), Some(m)) = (
+        serde_json::to_value(Later::shown(r, extra, shape)),
+        v.as_object_mut(),
+    ) {
+        m.extend(fields);
     }
     if let Some(f) = &s.fault {
         v["fault"] =
@@ -272,9 +321,9 @@ pub struct ServerView<'a> {
     /// From 2.9.
     #[serde(skip_serializing_if = "Option::is_none")]
     locked: Option<bool>,
-    /// 2.3's extended attributes (admins).
+    /// What microversions after 2.9 add.
     #[serde(flatten)]
-    extended: Option<Extended<'a>>,
+    later: Later<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     fault: Option<FaultView<'a>>,
 }
@@ -302,6 +351,71 @@ pub struct Extended<'a> {
     user_data: Option<&'a str>,
 }
 
+/// Which server document: `show` and the detailed listing, or an update's or rebuild's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Full,
+    Basic,
+}
+
+/// What microversions after 2.9 add to a server document, as the request's version and
+/// role show it (each field absent before its version; a server without `extra` shows
+/// the defaults).
+#[derive(serde::Serialize, Default)]
+pub struct Later<'a> {
+    /// 2.3's extended attributes (admins).
+    #[serde(flatten)]
+    extended: Option<Extended<'a>>,
+    /// 2.16 (admins, full documents).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host_status: Option<&'a str>,
+    /// 2.19.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<Option<&'a str>>,
+    /// 2.26.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tags: Option<&'a [String]>,
+}
+
+impl<'a> Later<'a> {
+    pub fn shown(r: &Request, extra: Option<&'a ServerExtra>, shape: Shape) -> Later<'a> {
+        let full = shape == Shape::Full;
+        let admin = r.is_admin();
+        Later {
+            extended: if full {
+                Extended::shown(r, extra)
+            } else {
+                None
+            },
+            host_status: (full && admin && since(r, Change::HostStatus))
+                .then(|| extra.map_or("", |e| e.host_status.as_str())),
+            description: since(r, Change::ServerDescription)
+                .then(|| extra.and_then(|e| e.description.as_deref())),
+            tags: since(r, Change::ServerTags)
+                .then(|| extra.map_or(&[][..], |e| e.tags.as_slice())),
+        }
+    }
+
+    /// Whether the request shows any of it (else no `servers-extra` call is needed).
+    pub fn wanted(r: &Request) -> bool {
+        (r.is_admin() && since(r, Change::ExtendedServerAttributes))
+            || (r.is_admin() && since(r, Change::HostStatus))
+            || since(r, Change::ServerDescription)
+    }
+
+    /// Appends the fields, each after a comma, to a JSON object being written.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        if serde_json::to_writer(&mut *out, self).is_err() || out.len() - start <= 2 {
+            out.truncate(start);
+            return;
+        }
+        // `{…}` becomes `,…`.
+        out[start] = b',';
+        out.pop();
+    }
+}
+
 impl<'a> Extended<'a> {
     /// The attributes of `extra` when the request shows them (an admin at 2.3 or later).
     pub fn shown(r: &Request, extra: Option<&'a ServerExtra>) -> Option<Extended<'a>> {
@@ -315,23 +429,6 @@ impl<'a> Extended<'a> {
             root_device_name: ROOT_DEVICE,
             user_data: e.user_data.as_deref(),
         })
-    }
-
-    fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:reservation_id\":");
-        push_str(out, self.reservation_id);
-        out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:launch_index\":");
-        push_int(out, self.launch_index);
-        out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:kernel_id\":");
-        push_str(out, self.kernel_id);
-        out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:ramdisk_id\":");
-        push_str(out, self.ramdisk_id);
-        out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:hostname\":");
-        push_str(out, self.hostname);
-        out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:root_device_name\":");
-        push_str(out, self.root_device_name);
-        out.extend_from_slice(b",\"OS-EXT-SRV-ATTR:user_data\":");
-        push_opt(out, self.user_data);
     }
 }
 
@@ -546,9 +643,7 @@ impl ServerView<'_> {
                 b",\"locked\":false"
             });
         }
-        if let Some(e) = &self.extended {
-            e.write_json(out);
-        }
+        self.later.write_json(out);
         if let Some(f) = &self.fault {
             out.extend_from_slice(b",\"fault\":{\"code\":");
             push_int(out, f.code);
@@ -736,7 +831,7 @@ impl<'a> ServerView<'a> {
 
     /// With the attributes later microversions add (`extra` from `servers-extra`).
     pub fn with_extra(mut self, r: &Request, extra: Option<&'a ServerExtra>) -> ServerView<'a> {
-        self.extended = Extended::shown(r, extra);
+        self.later = Later::shown(r, extra, Shape::Full);
         self
     }
 
@@ -805,7 +900,7 @@ impl<'a> ServerView<'a> {
             attr_hypervisor: admin.then_some(s.host),
             attr_instance: admin.then(|| format!("instance-{}", &s.id[..8.min(s.id.len())])),
             locked: since(r, Change::ServerLocked).then_some(s.locked),
-            extended: None,
+            later: Later::default(),
             fault: s.fault.map(|(code, message, created)| FaultView {
                 code,
                 message,
@@ -999,6 +1094,9 @@ mod tests {
             launch_index: 2,
             user_data: Some("IyEvYmluL3No".into()),
             hostname: "n".into(),
+            host_status: "UP".into(),
+            description: Some("said \"so\"".into()),
+            tags: vec!["a".into(), "b/c".into()],
         };
         let s = sample(true, false);
         let row = row_of(&s);
@@ -1028,6 +1126,54 @@ mod tests {
                 assert_eq!(full.get(k), shown.then_some(&v), "{k} {admin} {version}");
             }
         }
+    }
+
+    #[test]
+    fn later_fields_appear_at_their_versions_in_both_paths() {
+        let extra = ServerExtra {
+            id: "0123456789".into(),
+            reservation_id: "r-1".into(),
+            launch_index: 0,
+            user_data: None,
+            hostname: "n".into(),
+            host_status: "MAINTENANCE".into(),
+            description: Some("d".into()),
+            tags: vec!["t".into()],
+        };
+        let s = sample(true, false);
+        let row = row_of(&s);
+        for (admin, version, status, description, tags) in [
+            (true, "2.15", false, false, false),
+            (true, "2.16", true, false, false),
+            (false, "2.16", false, false, false),
+            (false, "2.19", false, true, false),
+            (true, "2.26", true, true, true),
+            (false, "2.26", false, true, true),
+        ] {
+            let r = request(admin).with_header("x-openstack-nova-api-version", version);
+            let full = server_full(&r, &s, None, Some(&extra));
+            let view = ServerView::new(&r, &row).with_extra(&r, Some(&extra));
+            let mut out = Vec::new();
+            view.write_json(&mut out);
+            let parsed: Value = serde_json::from_slice(&out).expect("valid JSON");
+            assert_eq!(parsed, full, "{admin} {version}");
+            let at = format!("{admin} {version}");
+            assert_eq!(full.get("host_status").is_some(), status, "{at}");
+            assert_eq!(full.get("description").is_some(), description, "{at}");
+            assert_eq!(full.get("tags").is_some(), tags, "{at}");
+            // An update's document: the description and tags, never the host's status.
+            let basic = server_basic(&r, &s, None, Some(&extra));
+            assert!(basic.get("host_status").is_none(), "{at}");
+            assert_eq!(basic.get("description").is_some(), description, "{at}");
+            assert_eq!(basic.get("tags").is_some(), tags, "{at}");
+        }
+        // A server the host had no extra for shows the defaults.
+        let r = request(false).with_header("x-openstack-nova-api-version", "2.26");
+        let full = server_full(&r, &s, None, None);
+        assert_eq!(
+            (&full["description"], &full["tags"]),
+            (&Value::Null, &json!([]))
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@ use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::compute::{
     FixedIp, FloatingIp, FloatingRange, InterfaceAttach, Network, NetworkCreate, NetworkRecord,
     NetworkSpec, Port, PortCreate, PortDetail, PortUpdate, Router, RouterInterface, SecurityGroup,
-    SecurityGroupRule, SecurityGroupRuleCreate, ServerExtra, ServerNetworkInfo, ServerNetworking,
-    Subnet, SubnetCreate,
+    SecurityGroupRule, SecurityGroupRuleCreate, ServerDetails, ServerExtra, ServerFilters,
+    ServerNetworkInfo, ServerNetworking, Subnet, SubnetCreate,
 };
 use metacloud_plugins::api::{
     compute, pack_servers, signatures, Aggregate, AvailabilityZone, BackupSpec, Caller,
@@ -292,14 +292,54 @@ impl ComputeHost {
     }
 }
 
+fn instance_action(a: metacloud_db::instances::ActionRecord) -> InstanceAction {
+    InstanceAction {
+        action: a.action,
+        request_id: a.request_id,
+        user_id: a.user_id,
+        project_id: a.project_id,
+        start_time: a.start_time,
+    }
+}
+
 impl ComputeHost {
-    /// A server create with its networking (`create-servers` asks for the defaults).
+    /// A page of servers: filtered, ordered and paged by the database; with
+    /// `changes-since`, deleted servers are listed too (as Nova does).
+    fn list_filtered(
+        &self,
+        c: Caller,
+        q: ServerQuery,
+        more: ServerFilters,
+    ) -> Result<Vec<Server>, OpError> {
+        let ctx = self.context(&c)?;
+        let filter = ServerFilter {
+            project: q.project_id,
+            name: q.name,
+            vm_states: q.vm_states,
+            flavor_id: q.flavor_id,
+            image_id: q.image_id,
+            host: q.host,
+            changes_since: q.changes_since,
+            marker: q.marker,
+            limit: q.limit,
+            tags: more.tags,
+            tags_any: more.tags_any,
+            not_tags: more.not_tags,
+            not_tags_any: more.not_tags_any,
+        };
+        let page = self.run(self.api.list_page(&ctx, q.all_projects, filter))?;
+        self.servers(&ctx, page)
+    }
+
+    /// A server create with its networking (`create-servers` asks for the defaults) and
+    /// the details of later microversions.
     fn create_with(
         &self,
         c: Caller,
         req: ServerCreate,
         networks: NetworkChoice,
         security_groups: Vec<String>,
+        details: ServerDetails,
     ) -> Result<Vec<Server>, OpError> {
         let ctx = self.context(&c)?;
         let image = match &req.image_ref {
@@ -325,6 +365,8 @@ impl ComputeHost {
             access_ip_v6: req.access_ipv6,
             networks,
             security_groups,
+            description: details.description,
+            tags: details.tags,
         };
         let made = self.run(self.api.create(&ctx, create))?;
         self.servers(&ctx, made)
@@ -333,7 +375,16 @@ impl ComputeHost {
 
 impl compute::Host for ComputeHost {
     fn create_servers(&mut self, c: Caller, req: ServerCreate) -> Result<Vec<Server>, OpError> {
-        self.create_with(c, req, NetworkChoice::Default, Vec::new())
+        self.create_with(
+            c,
+            req,
+            NetworkChoice::Default,
+            Vec::new(),
+            ServerDetails {
+                description: None,
+                tags: Vec::new(),
+            },
+        )
     }
 
     fn create_servers_networked(
@@ -341,9 +392,10 @@ impl compute::Host for ComputeHost {
         c: Caller,
         req: ServerCreate,
         net: ServerNetworking,
+        details: ServerDetails,
     ) -> Result<Vec<Server>, OpError> {
         let (choice, groups) = ComputeHost::net_choice(net);
-        self.create_with(c, req, choice, groups)
+        self.create_with(c, req, choice, groups, details)
     }
 
     fn servers_network_info(
@@ -359,12 +411,18 @@ impl compute::Host for ComputeHost {
         let extras = self.run(self.api.servers_extra(&ctx, &ids))?;
         Ok(extras
             .into_iter()
-            .map(|e| ServerExtra {
-                hostname: metacloud_objects::hostname(&e.name, &e.uuid),
-                id: e.uuid,
-                reservation_id: e.reservation_id,
-                launch_index: e.launch_index,
-                user_data: e.user_data,
+            .map(|x| {
+                let e = x.extra;
+                ServerExtra {
+                    hostname: metacloud_objects::hostname(&e.name, &e.uuid),
+                    id: e.uuid,
+                    reservation_id: e.reservation_id,
+                    launch_index: e.launch_index,
+                    user_data: e.user_data,
+                    host_status: x.host_status.to_string(),
+                    description: e.description,
+                    tags: e.tags,
+                }
             })
             .collect())
     }
@@ -741,26 +799,72 @@ impl compute::Host for ComputeHost {
     }
 
     fn list_servers(&mut self, c: Caller, q: ServerQuery) -> Result<Vec<Server>, OpError> {
-        let ctx = self.context(&c)?;
-        // Filtered, ordered and paged by the database; with `changes-since`, deleted
-        // servers are listed too (as Nova does).
-        let filter = ServerFilter {
-            project: q.project_id,
-            name: q.name,
-            vm_states: q.vm_states,
-            flavor_id: q.flavor_id,
-            image_id: q.image_id,
-            host: q.host,
-            changes_since: q.changes_since,
-            marker: q.marker,
-            limit: q.limit,
+        let none = ServerFilters {
+            tags: Vec::new(),
+            tags_any: Vec::new(),
+            not_tags: Vec::new(),
+            not_tags_any: Vec::new(),
         };
-        let page = self.run(self.api.list_page(&ctx, q.all_projects, filter))?;
-        self.servers(&ctx, page)
+        self.list_filtered(c, q, none)
     }
 
     fn list_servers_page(&mut self, c: Caller, q: ServerQuery) -> Result<ServerPage, OpError> {
         self.list_servers(c, q).map(|s| pack_servers(&s))
+    }
+
+    fn list_servers_page_filtered(
+        &mut self,
+        c: Caller,
+        q: ServerQuery,
+        more: ServerFilters,
+    ) -> Result<ServerPage, OpError> {
+        self.list_filtered(c, q, more).map(|s| pack_servers(&s))
+    }
+
+    fn describe_server(
+        &mut self,
+        c: Caller,
+        id: String,
+        description: Option<String>,
+    ) -> Result<Server, OpError> {
+        let ctx = self.context(&c)?;
+        let inst = self.run(self.api.describe(&ctx, &id, description.as_deref()))?;
+        let mut s = self.servers(&ctx, vec![inst])?;
+        s.pop()
+            .ok_or_else(|| OpError::NotFound(format!("Instance {id} could not be found.")))
+    }
+
+    fn server_tags(&mut self, c: Caller, id: String) -> Result<Vec<String>, OpError> {
+        self.run(self.api.server_tags(&self.context(&c)?, &id))
+    }
+
+    fn set_server_tags(
+        &mut self,
+        c: Caller,
+        id: String,
+        tags: Vec<String>,
+    ) -> Result<Vec<String>, OpError> {
+        self.run(self.api.set_server_tags(&self.context(&c)?, &id, &tags))
+    }
+
+    fn add_server_tag(&mut self, c: Caller, id: String, tag: String) -> Result<bool, OpError> {
+        self.run(self.api.add_server_tag(&self.context(&c)?, &id, &tag))
+    }
+
+    fn remove_server_tag(&mut self, c: Caller, id: String, tag: String) -> Result<(), OpError> {
+        self.run(self.api.remove_server_tag(&self.context(&c)?, &id, &tag))
+    }
+
+    fn list_instance_actions_of_any(
+        &mut self,
+        c: Caller,
+        server_id: String,
+    ) -> Result<Vec<InstanceAction>, OpError> {
+        let records = self.run(
+            self.api
+                .action_records_of_any(&self.context(&c)?, &server_id),
+        )?;
+        Ok(records.into_iter().map(instance_action).collect())
     }
 
     fn get_server(&mut self, c: Caller, id: String) -> Result<Server, OpError> {
@@ -1408,16 +1512,7 @@ impl compute::Host for ComputeHost {
         server_id: String,
     ) -> Result<Vec<InstanceAction>, OpError> {
         let records = self.run(self.api.action_records(&self.context(&c)?, &server_id))?;
-        Ok(records
-            .into_iter()
-            .map(|a| InstanceAction {
-                action: a.action,
-                request_id: a.request_id,
-                user_id: a.user_id,
-                project_id: a.project_id,
-                start_time: a.start_time,
-            })
-            .collect())
+        Ok(records.into_iter().map(instance_action).collect())
     }
 
     fn create_certificate(&mut self, c: Caller) -> Result<Certificate, OpError> {

@@ -5,8 +5,9 @@ use crate::snapshots::UploadVia;
 use crate::{ApiError, ComputeApi, Context};
 use metacloud_db::instances::StateChange;
 use metacloud_image::Images;
-use metacloud_rpc::compute::PowerOp;
+use metacloud_rpc::compute::{self, PowerOp};
 use metacloud_rpc::objects::VmState;
+use metacloud_rpc::topics;
 
 /// What an action may need besides the request context.
 pub struct ActionEnv<'a> {
@@ -64,6 +65,7 @@ impl ComputeApi {
             }
             "reset-state" => self.reset_state(ctx, id, arg(args, "state")).await,
             "inject-network-info" => self.inject_network_info(ctx, id).await,
+            "trigger-crash-dump" => self.trigger_crash_dump(ctx, id).await,
             "evacuate" => self
                 .evacuate(ctx, id, arg(args, "host"), env.images)
                 .await
@@ -125,6 +127,40 @@ impl ComputeApi {
     async fn inject_network_info(&self, ctx: &Context, id: &str) -> Result<(), ApiError> {
         Self::require_admin(ctx, "os_compute_api:os-admin-actions:inject_network_info")?;
         self.visible(ctx, id).await?;
+        Ok(())
+    }
+
+    /// Nova's `trigger_crash_dump` (2.17): an NMI to the guest, which a guest set up for
+    /// it answers with a kernel crash dump. The server must be active with no task (409),
+    /// not locked for the caller (409); a hypervisor that cannot is a 400.
+    async fn trigger_crash_dump(&self, ctx: &Context, id: &str) -> Result<(), ApiError> {
+        Self::require_write(ctx, "os_compute_api:servers:trigger_crash_dump")?;
+        let inst = self.changeable(ctx, id).await?;
+        let host = match (&inst.host, inst.vm_state, inst.task_state) {
+            (Some(host), VmState::Active, None) => host.clone(),
+            _ => {
+                let task = inst.task_state.map(|t| t.as_str()).unwrap_or("None");
+                return Err(ApiError::Conflict(format!(
+                    "Cannot 'trigger_crash_dump' instance {id} while it is in vm_state {} \
+                     (task_state {task})",
+                    inst.vm_state.as_str()
+                )));
+            }
+        };
+        self.db()
+            .record_action(
+                id,
+                "trigger_crash_dump",
+                &ctx.request_id,
+                &ctx.project_id,
+                &ctx.user_id,
+            )
+            .await?;
+        let req = compute::Request::InjectNmi { uuid: id.into() };
+        self.rpc
+            .call::<_, ()>(&topics::compute(&host), &req)
+            .await?;
+        tracing::info!(instance = %id, %host, "crash dump triggered");
         Ok(())
     }
 

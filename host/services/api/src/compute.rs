@@ -45,6 +45,12 @@ pub struct CreateRequest {
     /// Security group names; none: `default`.
     #[serde(default)]
     pub security_groups: Vec<String>,
+    /// The tenant's description (the compute API's 2.19).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Tags (2.52).
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// An instance's name and host (for the fixed address view).
@@ -260,6 +266,8 @@ impl ComputeApi {
             server_group: req.hints.group.clone(),
             access_ip_v4: checked_ip(req.access_ip_v4.as_deref(), false)?,
             access_ip_v6: checked_ip(req.access_ip_v6.as_deref(), true)?,
+            description: req.description.clone(),
+            tags: req.tags.clone(),
         };
         let instances = self.db.create_instances(&new, &self.limits).await?;
         // Ports right after the rows, all or nothing: a failure deletes the new instances
@@ -1099,6 +1107,23 @@ impl ComputeApi {
         Ok(self.db.list_action_records(uuid).await?)
     }
 
+    /// [`ComputeApi::action_records`] of a deleted instance too (the compute API's 2.21).
+    pub async fn action_records_of_any(
+        &self,
+        ctx: &Context,
+        uuid: &str,
+    ) -> Result<Vec<metacloud_db::instances::ActionRecord>, ApiError> {
+        let not_found = || ApiError::NotFound(format!("Instance {uuid}"));
+        let inst = self.db.get_instance(uuid).await.map_err(|e| match e {
+            DbError::NotFound(_) => not_found(),
+            e => e.into(),
+        })?;
+        if !ctx.is_admin() && inst.project_id != ctx.project_id {
+            return Err(not_found());
+        }
+        Ok(self.db.list_action_records(uuid).await?)
+    }
+
     pub async fn actions(&self, ctx: &Context, uuid: &str) -> Result<Vec<String>, ApiError> {
         self.visible(ctx, uuid).await?;
         Ok(self.db.list_actions(uuid).await?)
@@ -1289,21 +1314,78 @@ impl ComputeApi {
     }
 }
 
+/// What later microversions show of a server beyond its row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerExtra {
+    pub extra: metacloud_db::instances::InstanceExtra,
+    /// Nova's `host_status` (2.16): `UP`, `DOWN`, `MAINTENANCE`, `UNKNOWN`, or empty
+    /// without a host. Computed for admins only (empty for others).
+    pub host_status: &'static str,
+}
+
+/// Nova's `host_status` of a server on `host`, from its compute service (`None`: no
+/// such service).
+pub fn host_status(host: Option<&str>, service: Option<&Service>) -> &'static str {
+    match (host, service) {
+        (None, _) => "",
+        (Some(_), None) => "UNKNOWN",
+        (Some(_), Some(s)) if s.forced_down => "DOWN",
+        (Some(_), Some(s)) if s.disabled => "MAINTENANCE",
+        (Some(_), Some(s)) if s.up => "UP",
+        _ => "UNKNOWN",
+    }
+}
+
 impl ComputeApi {
     /// What later microversions show of the servers `ids` the caller sees, beyond their
-    /// rows (launch index, user data).
+    /// rows (launch index, user data, description, tags; the host's status for admins).
     pub async fn servers_extra(
         &self,
         ctx: &Context,
         ids: &[String],
-    ) -> Result<Vec<metacloud_db::instances::InstanceExtra>, ApiError> {
-        Ok(self
+    ) -> Result<Vec<ServerExtra>, ApiError> {
+        let extras: Vec<_> = self
             .db
             .instance_extras(ids)
             .await?
             .into_iter()
             .filter(|e| ctx.is_admin() || e.project_id == ctx.project_id)
+            .collect();
+        let services = if ctx.is_admin() && extras.iter().any(|e| e.host.is_some()) {
+            self.db.list_services(self.down_time_ms).await?
+        } else {
+            Vec::new()
+        };
+        Ok(extras
+            .into_iter()
+            .map(|extra| {
+                let status = if ctx.is_admin() {
+                    let service = services.iter().find(|s| {
+                        s.binary == crate::hosts::COMPUTE_BINARY
+                            && Some(s.host.as_str()) == extra.host.as_deref()
+                    });
+                    host_status(extra.host.as_deref(), service)
+                } else {
+                    ""
+                };
+                ServerExtra {
+                    extra,
+                    host_status: status,
+                }
+            })
             .collect())
+    }
+
+    /// Sets (or clears) a server's description (Nova's update, 2.19).
+    pub async fn describe(
+        &self,
+        ctx: &Context,
+        uuid: &str,
+        description: Option<&str>,
+    ) -> Result<Instance, ApiError> {
+        Self::require_write(ctx, "os_compute_api:servers:update")?;
+        self.changeable(ctx, uuid).await?;
+        Ok(self.db.set_instance_description(uuid, description).await?)
     }
 }
 

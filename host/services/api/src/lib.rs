@@ -21,9 +21,12 @@ mod ports;
 mod routers;
 pub mod snapshots;
 mod subnets;
+mod tags;
 
 pub use actions::ActionEnv;
-pub use compute::{ComputeApi, CreateRequest, InstanceBrief, InstanceView};
+pub use compute::{
+    host_status, ComputeApi, CreateRequest, InstanceBrief, InstanceView, ServerExtra,
+};
 pub use error::ApiError;
 pub use groups::CreateGroupRequest;
 pub use interfaces::InterfaceRequest;

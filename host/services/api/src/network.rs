@@ -259,6 +259,10 @@ impl ComputeApi {
             .list_networks(Some(&ctx.project_id))
             .await
             .map_err(net_error)?;
+        let usable = match choice {
+            NetworkChoice::Auto => auto_network(&ctx.project_id, usable)?,
+            _ => usable,
+        };
         let ports = match choice {
             NetworkChoice::None => Vec::new(),
             NetworkChoice::Default | NetworkChoice::Auto => usable
@@ -1229,5 +1233,26 @@ impl ComputeApi {
             ports,
             inst.vm_state == metacloud_rpc::objects::VmState::Active,
         ))
+    }
+}
+
+/// The network `auto` (the compute API's 2.37) picks among those a project may use: the
+/// project's own when it has exactly one, else the only one there is; none when there is
+/// none. Several to choose from: Nova's NetworkAmbiguous (409).
+fn auto_network(
+    project: &str,
+    usable: Vec<metacloud_db::networks::Network>,
+) -> Result<Vec<metacloud_db::networks::Network>, ApiError> {
+    let own: Vec<_> = usable
+        .iter()
+        .filter(|n| n.project_id.as_deref() == Some(project))
+        .cloned()
+        .collect();
+    match (own.len(), usable.len()) {
+        (1, _) => Ok(own),
+        (_, 0 | 1) => Ok(usable),
+        _ => Err(ApiError::Conflict(
+            "Multiple possible networks found, use a Network ID to be more specific.".into(),
+        )),
     }
 }

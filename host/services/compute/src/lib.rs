@@ -97,6 +97,7 @@ fn virt_error(e: VirtError) -> RpcError {
         VirtError::NotFound(m) => RpcError::NotFound(m),
         e @ VirtError::Unsupported { .. } => RpcError::Invalid(e.to_string()),
         e @ VirtError::DetachTimeout { .. } => RpcError::Conflict(e.to_string()),
+        e @ VirtError::NotRunning(_) => RpcError::Conflict(e.to_string()),
         e => RpcError::Remote(e.to_string()),
     }
 }
@@ -455,6 +456,11 @@ impl ComputeWorker {
             Request::DetachInterface { uuid, nic } => {
                 json(self.detach_interface(&uuid, nic).await?)
             }
+            Request::InjectNmi { uuid } => json(
+                self.blocking(move |d| d.inject_nmi(&uuid))
+                    .await
+                    .map_err(virt_error)?,
+            ),
         }
     }
 
