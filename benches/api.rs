@@ -568,6 +568,15 @@ impl compute::Host for Canned {
     fn remove_server_tag(&mut self, _: Caller, _: String, _: String) -> Result<(), OpError> {
         unavailable()
     }
+    fn server_usages(
+        &mut self,
+        _: Caller,
+        _: Option<String>,
+        _: Option<i64>,
+        _: Option<i64>,
+    ) -> Result<compute::UsageReport, OpError> {
+        unavailable()
+    }
     fn list_instance_actions_of_any(
         &mut self,
         _: Caller,

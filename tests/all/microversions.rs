@@ -41,7 +41,7 @@ async fn keypairs_carry_their_type_from_2_2_and_x509_pairs_are_made_and_imported
     let c = Cloud::start().await;
     let demo = c.token("demo", "demo-pw", "demo").await;
     let (_, doc) = c.get(&demo, "/").await;
-    assert_eq!(doc["versions"][1]["version"], "2.39", "{doc}");
+    assert_eq!(doc["versions"][1]["version"], "2.47", "{doc}");
 
     // 2.1: 200 without `type`, which it does not take; delete 202.
     let (s, v, b) = c
@@ -1084,4 +1084,208 @@ async fn migrations_hypervisors_keypairs_proxies_quotas_and_networks_at_2_23_to_
         )
         .await;
     assert_eq!(s, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn usage_aggregates_hosts_network_actions_images_and_flavors_at_2_40_to_2_47() {
+    let c = Cloud::start().await;
+    let admin = c.token("admin", "admin-pw", "admin").await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+    let project = c.project_of(&demo).await;
+    let id = active_server(
+        &c,
+        "2.47",
+        &demo,
+        json!({"name": "u", "flavorRef": "42", "networks": "none"}),
+    )
+    .await;
+
+    // os-simple-tenant-usage: every project's for admins, one's own for members.
+    let period = "start=2000-01-01T00:00:00&end=2100-01-01T00:00:00";
+    let (s, _, u) = c
+        .at(
+            "2.1",
+            &admin,
+            Method::GET,
+            &format!("/v2.1/os-simple-tenant-usage?detailed=1&{period}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{u}");
+    let mine = u["tenant_usages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tenant_id"] == project.as_str())
+        .unwrap_or_else(|| panic!("no usage of {project}: {u}"));
+    let server = mine["server_usages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["instance_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("no usage of {id}: {mine}"));
+    assert_eq!(
+        (&server["state"], &server["flavor"], &server["ended_at"]),
+        (&json!("active"), &json!("m1.nano"), &Value::Null),
+        "{server}"
+    );
+    assert!(server["hours"].as_f64().unwrap() >= 0.0, "{server}");
+    assert!(mine["total_hours"].as_f64().unwrap() >= server["hours"].as_f64().unwrap());
+    let (s, _, _) = c
+        .at(
+            "2.1",
+            &demo,
+            Method::GET,
+            &format!("/v2.1/os-simple-tenant-usage?{period}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 403, "every project's usage is an admin's");
+    let (s, _, own) = c
+        .at(
+            "2.1",
+            &demo,
+            Method::GET,
+            &format!("/v2.1/os-simple-tenant-usage/{project}?{period}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{own}");
+    assert!(
+        !own["tenant_usage"]["server_usages"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{own}"
+    );
+    let (s, _, _) = c
+        .at(
+            "2.1",
+            &demo,
+            Method::GET,
+            "/v2.1/os-simple-tenant-usage/another?start=2000-01-01",
+            None,
+        )
+        .await;
+    assert_eq!(s, 403);
+    for bad in ["start=2100-01-01&end=2000-01-01", "start=yesterday"] {
+        let (s, _, e) = c
+            .at(
+                "2.1",
+                &admin,
+                Method::GET,
+                &format!("/v2.1/os-simple-tenant-usage?{bad}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, 400, "{bad}: {e}");
+    }
+    // Nothing ran in a period long past: an empty usage.
+    let (_, _, none) = c
+        .at(
+            "2.1",
+            &demo,
+            Method::GET,
+            &format!("/v2.1/os-simple-tenant-usage/{project}?start=2000-01-01&end=2000-01-02"),
+            None,
+        )
+        .await;
+    assert_eq!(none["tenant_usage"], json!({}), "{none}");
+    // 2.40: paged by server.
+    let paged = format!("/v2.1/os-simple-tenant-usage/{project}?limit=1&{period}");
+    let (_, _, p) = c.at("2.40", &demo, Method::GET, &paged, None).await;
+    assert_eq!(
+        p["tenant_usage"]["server_usages"].as_array().unwrap().len(),
+        1,
+        "{p}"
+    );
+    assert!(p["tenant_usage_links"][0]["href"].is_string(), "{p}");
+    let (_, _, p) = c.at("2.39", &demo, Method::GET, &paged, None).await;
+    assert!(p.get("tenant_usage_links").is_none(), "{p}");
+
+    // 2.41: aggregates show their uuid.
+    let (_, _, a) = c
+        .at(
+            "2.41",
+            &admin,
+            Method::POST,
+            "/v2.1/os-aggregates",
+            Some(json!({"aggregate": {"name": "mv41"}})),
+        )
+        .await;
+    assert!(a["aggregate"]["uuid"].is_string(), "{a}");
+    let agg = format!("/v2.1/os-aggregates/{}", a["aggregate"]["id"]);
+    let (_, _, a) = c.at("2.40", &admin, Method::GET, &agg, None).await;
+    assert!(a["aggregate"].get("uuid").is_none(), "{a}");
+
+    // 2.43: os-hosts is gone; 2.44: the network actions and virtual interfaces.
+    let (s, _, _) = c
+        .at("2.42", &admin, Method::GET, "/v2.1/os-hosts", None)
+        .await;
+    assert_eq!(s, 200);
+    let (s, _, _) = c
+        .at("2.43", &admin, Method::GET, "/v2.1/os-hosts", None)
+        .await;
+    assert_eq!(s, 404);
+    let server = format!("/v2.1/servers/{id}");
+    let (s, _, _) = c
+        .at(
+            "2.44",
+            &demo,
+            Method::GET,
+            &format!("{server}/os-virtual-interfaces"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _, _) = c
+        .at(
+            "2.44",
+            &demo,
+            Method::POST,
+            &format!("{server}/action"),
+            Some(json!({"addFloatingIp": {"address": "198.51.100.9"}})),
+        )
+        .await;
+    assert_eq!(s, 404);
+
+    // 2.45: createImage answers the image id, not a Location.
+    let (s, h, b) = {
+        let r = c
+            .http
+            .post(format!("{}{server}/action", c.nova))
+            .header("x-auth-token", &demo)
+            .header("openstack-api-version", "compute 2.45")
+            .json(&json!({"createImage": {"name": "mv45"}}))
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        let h = r.headers().get("location").is_some();
+        (s, h, r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    assert_eq!((s, h), (202, false), "{b}");
+    assert!(b["image_id"].is_string(), "{b}");
+
+    // 2.47: the flavor is embedded, in show and update alike.
+    let (_, _, v) = c.at("2.47", &demo, Method::GET, &server, None).await;
+    let f = &v["server"]["flavor"];
+    assert_eq!(
+        (&f["original_name"], &f["vcpus"], f.get("id")),
+        (&json!("m1.nano"), &json!(1), None),
+        "{v}"
+    );
+    assert!(f["extra_specs"].is_object(), "{f}");
+    let (_, _, v) = c
+        .at(
+            "2.47",
+            &demo,
+            Method::PUT,
+            &server,
+            Some(json!({"server": {"name": "u2"}})),
+        )
+        .await;
+    assert_eq!(v["server"]["flavor"]["original_name"], "m1.nano", "{v}");
+    let (_, _, v) = c.at("2.46", &demo, Method::GET, &server, None).await;
+    assert_eq!(v["server"]["flavor"]["id"], "42", "{v}");
 }

@@ -7,8 +7,8 @@ version) and its status code, and the version header must echo the one asked for
 
 Run with tempest's virtualenv (scripts/tempest.sh makes it); prints one line per version and
 exits non-zero at the first version with a failure, naming the call and tempest's complaint.
-Every wait is bounded. Not walked yet (not served): os-simple-tenant-usage,
-os-instance-usage-audit-log, server diagnostics (issue 16).
+Every wait is bounded. Not walked yet (not served): os-instance-usage-audit-log, server
+diagnostics (issue 16).
 """
 
 import io
@@ -30,6 +30,7 @@ from tempest.lib.services.compute import (
     quotas_client,
     server_groups_client,
     servers_client,
+    tenant_usages_client,
     services_client,
     versions_client,
 )
@@ -65,6 +66,7 @@ def clients(ap, region):
         "aggregates": aggregates_client.AggregatesClient(ap, "compute", region, **kw),
         "migrations": migrations_client.MigrationsClient(ap, "compute", region, **kw),
         "versions": versions_client.VersionsClient(ap, "compute", region, **kw),
+        "usages": tenant_usages_client.TenantUsagesClient(ap, "compute", region, **kw),
     }
 
 
@@ -218,6 +220,15 @@ def walk(v, demo, admin, project_id, image, step):
 
     step("migrations")
     admin["migrations"].list_migrations()
+
+    step("simple tenant usage")
+    period = {"start": "2000-01-01T00:00:00", "end": "2100-01-01T00:00:00"}
+    usages = admin["usages"].list_tenant_usages(detailed=1, **period)["tenant_usages"]
+    expect(any(u["tenant_id"] == project_id for u in usages), f"no usage of {project_id}")
+    own = demo["usages"].show_tenant_usage(project_id, **period)["tenant_usage"]
+    expect(own["server_usages"], "no servers in the project's usage")
+    if n >= 40:
+        admin["usages"].list_tenant_usages(detailed=1, limit=1000, **period)
 
 
 def main():

@@ -471,6 +471,28 @@ impl Db {
         rows.iter().map(instance_from_row).collect()
     }
 
+    /// Instances that ran within [`start`, `end`) (ms): launched before `end` and not
+    /// terminated before `start`, deleted ones included; of one project or of all, oldest
+    /// first (Nova's `instance_get_active_by_window_joined`).
+    pub async fn instances_in_window(
+        &self,
+        project: Option<&str>,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Instance>, DbError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM instances WHERE launched_at IS NOT NULL AND launched_at < $1 \
+             AND (terminated_at IS NULL OR terminated_at > $2) \
+             AND ($3 = '' OR project_id = $3) ORDER BY created_at, uuid"
+        ))
+        .bind(end)
+        .bind(start)
+        .bind(project.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(instance_from_row).collect()
+    }
+
     /// Live instances, optionally of one project or on one host, oldest first.
     pub async fn list_instances(
         &self,
@@ -993,6 +1015,11 @@ pub struct InstanceExtra {
     pub description: Option<String>,
     /// Sorted.
     pub tags: Vec<String>,
+    pub flavor_id: String,
+    pub vcpus: i64,
+    pub memory_mb: i64,
+    /// Root and ephemeral.
+    pub disk_gb: i64,
 }
 
 impl Db {
@@ -1002,8 +1029,8 @@ impl Db {
         for chunk in ids.chunks(500) {
             let marks = crate::networks::in_marks(chunk.len());
             let sql = format!(
-                "SELECT uuid, project_id, name, reservation_id, user_data, host, description \
-                 FROM instances WHERE uuid IN ({marks})"
+                "SELECT uuid, project_id, name, reservation_id, user_data, host, description, \
+                 flavor_id, vcpus, memory_mb, disk_gb FROM instances WHERE uuid IN ({marks})"
             );
             let mut q = sqlx::query(&sql);
             for id in chunk {
@@ -1020,6 +1047,10 @@ impl Db {
                     host: get(&r, "host")?,
                     description: get(&r, "description")?,
                     tags: Vec::new(),
+                    flavor_id: get(&r, "flavor_id")?,
+                    vcpus: get(&r, "vcpus")?,
+                    memory_mb: get(&r, "memory_mb")?,
+                    disk_gb: get(&r, "disk_gb")?,
                 });
             }
         }

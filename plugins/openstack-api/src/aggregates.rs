@@ -2,16 +2,17 @@
 
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::Aggregate;
+use crate::microversion::{since, Change};
 use crate::{time, Fault, NovaRequest, Reply, Request};
 use serde_json::{json, Map, Value};
 
-fn view(a: &Aggregate) -> Value {
+fn view(r: &Request, a: &Aggregate) -> Value {
     let metadata: Map<String, Value> = a
         .metadata
         .iter()
         .map(|(k, v)| (k.clone(), json!(v)))
         .collect();
-    json!({
+    let mut v = json!({
         "id": a.id,
         "name": a.name,
         "availability_zone": a.availability_zone,
@@ -21,7 +22,11 @@ fn view(a: &Aggregate) -> Value {
         "updated_at": if a.updated_at > a.created_at { json!(time::format_micro(a.updated_at)) } else { Value::Null },
         "deleted_at": null,
         "deleted": false,
-    })
+    });
+    if since(r, Change::AggregateUuid) {
+        v["uuid"] = json!(a.uuid);
+    }
+    v
 }
 
 /// A name or zone: 1 to 255 characters, not only spaces.
@@ -58,13 +63,13 @@ fn aggregate_body(r: &Request, keys: &[&str]) -> Result<Map<String, Value>, Faul
 
 pub fn list(r: &Request) -> Result<Reply, Fault> {
     let all = compute::list_aggregates(r.caller()?)?;
-    let items: Vec<Value> = all.iter().map(view).collect();
+    let items: Vec<Value> = all.iter().map(|a| view(r, a)).collect();
     Ok(Reply::json(200, &json!({"aggregates": items})))
 }
 
 pub fn show(r: &Request) -> Result<Reply, Fault> {
     let a = compute::get_aggregate(r.caller()?, r.param("aggregate_id"))?;
-    Ok(Reply::json(200, &json!({"aggregate": view(&a)})))
+    Ok(Reply::json(200, &json!({"aggregate": view(r, &a)})))
 }
 
 pub fn create(r: &Request) -> Result<Reply, Fault> {
@@ -73,7 +78,7 @@ pub fn create(r: &Request) -> Result<Reply, Fault> {
     let az = name_field(&agg, "availability_zone", false)?;
     let a = compute::create_aggregate(r.caller()?, &name, az.as_deref())?;
     // The create view has no hosts or metadata.
-    let mut v = view(&a);
+    let mut v = view(r, &a);
     if let Some(m) = v.as_object_mut() {
         m.remove("hosts");
         m.remove("metadata");
@@ -96,7 +101,7 @@ pub fn update(r: &Request) -> Result<Reply, Fault> {
         name.as_deref(),
         az.as_deref(),
     )?;
-    Ok(Reply::json(200, &json!({"aggregate": view(&a)})))
+    Ok(Reply::json(200, &json!({"aggregate": view(r, &a)})))
 }
 
 pub fn delete(r: &Request) -> Result<Reply, Fault> {
@@ -156,5 +161,5 @@ pub fn action(r: &Request) -> Result<Reply, Fault> {
             )))
         }
     };
-    Ok(Reply::json(200, &json!({"aggregate": view(&a)})))
+    Ok(Reply::json(200, &json!({"aggregate": view(r, &a)})))
 }

@@ -19,6 +19,7 @@ mod paging;
 mod resources;
 mod tags;
 pub mod time;
+mod usage;
 pub mod views;
 
 use bindings::metacloud::api::compute;
@@ -248,6 +249,18 @@ const ROUTES: &[Route<Caller>] = &[
         "/v2.1/servers/{server_id}/os-instance-actions",
         Access::Reader,
         actions::list,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-simple-tenant-usage",
+        Access::Reader,
+        usage::index,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/os-simple-tenant-usage/{tenant_id}",
+        Access::Reader,
+        usage::show,
     ),
     Route::new(
         "GET",
@@ -1434,7 +1447,13 @@ fn delete_server(r: &Request) -> Result<Reply, Fault> {
 }
 
 /// `createImage` / `createBackup`: 202 with the new image's URL in `Location` (2.1).
-fn create_image(c: &Caller, id: &str, action: &str, args: &Value) -> Result<Reply, Fault> {
+fn create_image(
+    r: &Request,
+    c: &Caller,
+    id: &str,
+    action: &str,
+    args: &Value,
+) -> Result<Reply, Fault> {
     let m = args.as_object().ok_or_else(|| {
         Fault::bad_request(format!(
             "Invalid input for field/attribute {action}. Value: {args}. {args} is not of type 'object'"
@@ -1479,6 +1498,9 @@ fn create_image(c: &Caller, id: &str, action: &str, args: &Value) -> Result<Repl
         None
     };
     let image = compute::create_image(c, id, &name, &metadata, backup.as_ref())?;
+    if microversion::since(r, microversion::Change::ImageIdInBody) {
+        return Ok(Reply::json(202, &json!({ "image_id": image })));
+    }
     let mut reply = Reply::empty(202);
     let location = format!(
         "{}/v2/images/{image}",
@@ -1562,6 +1584,14 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
     let (action, args) = obj.iter().next().expect("one entry");
     let c = r.caller()?;
     let id = r.param("server_id");
+    let gone = microversion::since(r, microversion::Change::NetworkActionsGone)
+        && matches!(
+            action.as_str(),
+            "addFixedIp" | "removeFixedIp" | "addFloatingIp" | "removeFloatingIp"
+        );
+    if gone {
+        return Err(Fault::not_found("The resource could not be found."));
+    }
     if let Some(reply) = network::server_action(c, id, action, args) {
         return reply;
     }
@@ -1577,7 +1607,7 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
             compute::server_action(c, id, "trigger-crash-dump", &[])?
         }
         "rebuild" => return rebuild(r, c, id, args),
-        "createImage" | "createBackup" => return create_image(c, id, action, args),
+        "createImage" | "createBackup" => return create_image(r, c, id, action, args),
         "evacuate" => return hosts::evacuate(r, c, id, args),
         "migrate" => {
             // 2.1: no arguments (`{"migrate": null}`); the scheduler picks the host.

@@ -38,7 +38,7 @@ impl Version {
 /// The oldest version served.
 pub const MIN: Version = Version(2, 1);
 /// The newest version served: every change of [`CHANGES`] up to it is implemented.
-pub const MAX: Version = Version(2, 39);
+pub const MAX: Version = Version(2, 47);
 
 /// One change of the compute API; [`CHANGES`] says from which version on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +101,21 @@ pub enum Change {
     StrictStatusFilter,
     /// The image-metadata proxy answers 404; limits drop `maxImageMeta`.
     ImageMetadataGone,
+    /// `os-simple-tenant-usage` pages its servers with `limit` and `marker`.
+    UsagePaging,
+    /// Aggregates show their `uuid`.
+    AggregateUuid,
+    /// Device tags on a create's networks again.
+    DeviceTagsAgain,
+    /// `os-hosts` answers 404.
+    HostsGone,
+    /// `addFixedIp`, `removeFixedIp`, `addFloatingIp`, `removeFloatingIp` are no actions
+    /// any more, and `os-virtual-interfaces` answers 404.
+    NetworkActionsGone,
+    /// `createImage` and `createBackup` answer `{"image_id": …}` and no `Location`.
+    ImageIdInBody,
+    /// Servers embed their flavor (name, figures, extra specs) instead of linking it.
+    EmbeddedFlavor,
 }
 
 /// Every change, with the version that brought it.
@@ -145,6 +160,14 @@ pub const CHANGES: &[(Change, Version)] = &[
     (Change::NetworksRequired, Version(2, 37)),
     (Change::StrictStatusFilter, Version(2, 38)),
     (Change::ImageMetadataGone, Version(2, 39)),
+    (Change::UsagePaging, Version(2, 40)),
+    (Change::AggregateUuid, Version(2, 41)),
+    (Change::DeviceTagsAgain, Version(2, 42)),
+    (Change::HostsGone, Version(2, 43)),
+    (Change::NetworkActionsGone, Version(2, 44)),
+    (Change::ImageIdInBody, Version(2, 45)),
+    // 2.46: `X-OpenStack-Request-ID` is answered at every version.
+    (Change::EmbeddedFlavor, Version(2, 47)),
 ];
 
 impl Change {
@@ -188,6 +211,14 @@ pub const ROUTES: &[(&str, &str, Version, Option<Version>)] = &[
         "/v2.1/os-security-group-default-rules/*",
         MIN,
         Some(Version(2, 35)),
+    ),
+    // 2.43: os-hosts; 2.44: os-virtual-interfaces.
+    ("*", "/v2.1/os-hosts/*", MIN, Some(Version(2, 42))),
+    (
+        "*",
+        "/v2.1/servers/{server_id}/os-virtual-interfaces",
+        MIN,
+        Some(Version(2, 43)),
     ),
     // 2.39: the image-metadata proxy.
     (

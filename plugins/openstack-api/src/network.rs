@@ -122,9 +122,8 @@ pub fn create_networking(
     server: &Map<String, Value>,
 ) -> Result<ServerNetworking, Fault> {
     let v237 = since(r, Change::NetworksRequired);
-    // Device tags on the networks asked for: 2.32 to 2.36 (and again from 2.42, not yet
-    // announced).
-    let tagged = since(r, Change::NetworkTags) && !v237;
+    // Device tags on the networks asked for: 2.32 to 2.36, and again from 2.42.
+    let tagged = (since(r, Change::NetworkTags) && !v237) || since(r, Change::DeviceTagsAgain);
     let networks = match server.get("networks") {
         None if v237 => {
             return Err(Fault::bad_request(

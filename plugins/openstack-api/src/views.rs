@@ -240,6 +240,9 @@ fn server_as(
     ) {
         m.extend(fields);
     }
+    if let Some(f) = EmbeddedFlavor::shown(r, extra) {
+        v["flavor"] = serde_json::to_value(f).unwrap_or(Value::Null);
+    }
     if let Some(f) = &s.fault {
         v["fault"] =
             json!({"code": f.code, "message": f.message, "created": time::format(f.created_at)});
@@ -272,7 +275,7 @@ pub struct ServerView<'a> {
     #[serde(rename = "hostId")]
     host_id: HostId,
     image: ImageRef<'a>,
-    flavor: Linked<'a>,
+    flavor: FlavorView<'a>,
     created: time::Iso,
     updated: time::Iso,
     addresses: Addresses<'a>,
@@ -543,11 +546,22 @@ impl ServerView<'_> {
                 out.extend_from_slice(b"]}");
             }
         }
-        out.extend_from_slice(b",\"flavor\":{\"id\":");
-        push_str(out, self.flavor.id);
-        out.extend_from_slice(b",\"links\":[");
-        link(out, &self.flavor.links[0].href, self.flavor.links[0].rel);
-        out.extend_from_slice(b"]},\"created\":");
+        match &self.flavor {
+            FlavorView::Linked(f) => {
+                out.extend_from_slice(b",\"flavor\":{\"id\":");
+                push_str(out, f.id);
+                out.extend_from_slice(b",\"links\":[");
+                link(out, &f.links[0].href, f.links[0].rel);
+                out.extend_from_slice(b"]}");
+            }
+            FlavorView::Embedded(f) => {
+                out.extend_from_slice(b",\"flavor\":");
+                if serde_json::to_writer(&mut *out, f).is_err() {
+                    out.extend_from_slice(b"null");
+                }
+            }
+        }
+        out.extend_from_slice(b",\"created\":");
         self.created.push_json(out);
         out.extend_from_slice(b",\"updated\":");
         self.updated.push_json(out);
@@ -734,6 +748,47 @@ pub struct Linked<'a> {
     links: [Link<'a>; 1],
 }
 
+/// A server's flavor: its id and link, or (2.47) the flavor itself.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+pub enum FlavorView<'a> {
+    Linked(Linked<'a>),
+    Embedded(EmbeddedFlavor<'a>),
+}
+
+/// The flavor embedded in a server from 2.47 (Nova's `original_name` and figures, with
+/// its extra specs).
+#[derive(serde::Serialize)]
+pub struct EmbeddedFlavor<'a> {
+    original_name: &'a str,
+    vcpus: u32,
+    ram: u64,
+    disk: u64,
+    ephemeral: u64,
+    swap: u64,
+    extra_specs: std::collections::BTreeMap<&'a str, &'a str>,
+}
+
+impl<'a> EmbeddedFlavor<'a> {
+    /// The embedded flavor of `extra` when the request shows it (2.47 on).
+    pub fn shown(r: &Request, extra: Option<&'a ServerExtra>) -> Option<EmbeddedFlavor<'a>> {
+        let f = &extra?.flavor;
+        since(r, Change::EmbeddedFlavor).then(|| EmbeddedFlavor {
+            original_name: &f.name,
+            vcpus: f.vcpus,
+            ram: f.ram_mb,
+            disk: f.disk_gb,
+            ephemeral: f.ephemeral_gb,
+            swap: f.swap_mb,
+            extra_specs: f
+                .extra_specs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+        })
+    }
+}
+
 #[derive(serde::Serialize)]
 #[serde(untagged)]
 pub enum ImageRef<'a> {
@@ -832,6 +887,9 @@ impl<'a> ServerView<'a> {
     /// With the attributes later microversions add (`extra` from `servers-extra`).
     pub fn with_extra(mut self, r: &Request, extra: Option<&'a ServerExtra>) -> ServerView<'a> {
         self.later = Later::shown(r, extra, Shape::Full);
+        if let Some(f) = EmbeddedFlavor::shown(r, extra) {
+            self.flavor = FlavorView::Embedded(f);
+        }
         self
     }
 
@@ -862,13 +920,13 @@ impl<'a> ServerView<'a> {
                 },
                 None => ImageRef::None(""),
             },
-            flavor: Linked {
+            flavor: FlavorView::Linked(Linked {
                 id: s.flavor_id,
                 links: [Link {
                     href: href(false, "flavors", s.flavor_id),
                     rel: "bookmark",
                 }],
-            },
+            }),
             created: time::Iso(s.created_at),
             updated: time::Iso(s.updated_at),
             addresses: Addresses(None),
@@ -1097,6 +1155,7 @@ mod tests {
             host_status: "UP".into(),
             description: Some("said \"so\"".into()),
             tags: vec!["a".into(), "b/c".into()],
+            flavor: sample(true, false).flavor,
         };
         let s = sample(true, false);
         let row = row_of(&s);
@@ -1139,6 +1198,10 @@ mod tests {
             host_status: "MAINTENANCE".into(),
             description: Some("d".into()),
             tags: vec!["t".into()],
+            flavor: Flavor {
+                extra_specs: vec![("hw:cpu_policy".into(), "dedicated".into())],
+                ..sample(true, false).flavor
+            },
         };
         let s = sample(true, false);
         let row = row_of(&s);
@@ -1149,6 +1212,7 @@ mod tests {
             (false, "2.19", false, true, false),
             (true, "2.26", true, true, true),
             (false, "2.26", false, true, true),
+            (false, "2.47", false, true, true),
         ] {
             let r = request(admin).with_header("x-openstack-nova-api-version", version);
             let full = server_full(&r, &s, None, Some(&extra));
@@ -1161,6 +1225,17 @@ mod tests {
             assert_eq!(full.get("host_status").is_some(), status, "{at}");
             assert_eq!(full.get("description").is_some(), description, "{at}");
             assert_eq!(full.get("tags").is_some(), tags, "{at}");
+            // 2.47: the flavor itself instead of its id and link.
+            let embedded = version == "2.47";
+            assert_eq!(full["flavor"].get("id").is_none(), embedded, "{at}");
+            if embedded {
+                assert_eq!(
+                    full["flavor"],
+                    json!({"original_name": "m1.nano", "vcpus": 1, "ram": 64, "disk": 0,
+                           "ephemeral": 0, "swap": 0,
+                           "extra_specs": {"hw:cpu_policy": "dedicated"}})
+                );
+            }
             // An update's document: the description and tags, never the host's status.
             let basic = server_basic(&r, &s, None, Some(&extra));
             assert!(basic.get("host_status").is_none(), "{at}");

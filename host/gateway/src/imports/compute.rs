@@ -12,7 +12,7 @@ use metacloud_plugins::api::compute::{
     FixedIp, FloatingIp, FloatingRange, InterfaceAttach, Network, NetworkCreate, NetworkRecord,
     NetworkSpec, Port, PortCreate, PortDetail, PortUpdate, Router, RouterInterface, SecurityGroup,
     SecurityGroupRule, SecurityGroupRuleCreate, ServerDetails, ServerExtra, ServerFilters,
-    ServerNetworkInfo, ServerNetworking, Subnet, SubnetCreate,
+    ServerNetworkInfo, ServerNetworking, ServerUsage, Subnet, SubnetCreate, UsageReport,
 };
 use metacloud_plugins::api::{
     compute, pack_servers, signatures, Aggregate, AvailabilityZone, BackupSpec, Caller,
@@ -420,6 +420,7 @@ impl compute::Host for ComputeHost {
                     launch_index: e.launch_index,
                     user_data: e.user_data,
                     host_status: x.host_status.to_string(),
+                    flavor: wit_flavor(&x.flavor),
                     description: e.description,
                     tags: e.tags,
                 }
@@ -853,6 +854,46 @@ impl compute::Host for ComputeHost {
 
     fn remove_server_tag(&mut self, c: Caller, id: String, tag: String) -> Result<(), OpError> {
         self.run(self.api.remove_server_tag(&self.context(&c)?, &id, &tag))
+    }
+
+    fn server_usages(
+        &mut self,
+        c: Caller,
+        project: Option<String>,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<UsageReport, OpError> {
+        let ctx = self.context(&c)?;
+        let now = metacloud_db::now_ms();
+        let (start, end) = (start.unwrap_or(now), end.unwrap_or(now));
+        let usages = self.run(self.api.server_usages(&ctx, project.as_deref(), start, end))?;
+        Ok(UsageReport {
+            start,
+            end,
+            now,
+            servers: usages
+                .into_iter()
+                .map(|u| {
+                    let i = u.instance;
+                    ServerUsage {
+                        vm_state: if i.deleted {
+                            "deleted".into()
+                        } else {
+                            i.vm_state.as_str().into()
+                        },
+                        id: i.uuid,
+                        name: i.name,
+                        project_id: i.project_id,
+                        flavor: u.flavor,
+                        vcpus: i.vcpus.clamp(0, u32::MAX as i64) as u32,
+                        ram_mb: i.memory_mb.max(0) as u64,
+                        disk_gb: i.disk_gb.max(0) as u64,
+                        launched_at: i.launched_at.unwrap_or(i.created_at),
+                        terminated_at: i.terminated_at,
+                    }
+                })
+                .collect(),
+        })
     }
 
     fn list_instance_actions_of_any(

@@ -1321,6 +1321,8 @@ pub struct ServerExtra {
     /// Nova's `host_status` (2.16): `UP`, `DOWN`, `MAINTENANCE`, `UNKNOWN`, or empty
     /// without a host. Computed for admins only (empty for others).
     pub host_status: &'static str,
+    /// Its flavor (2.47); one made of the instance's own figures when the flavor is gone.
+    pub flavor: metacloud_objects::Flavor,
 }
 
 /// Nova's `host_status` of a server on `host`, from its compute service (`None`: no
@@ -1356,6 +1358,26 @@ impl ComputeApi {
         } else {
             Vec::new()
         };
+        let mut flavors: BTreeMap<String, metacloud_objects::Flavor> = BTreeMap::new();
+        for e in &extras {
+            if !flavors.contains_key(&e.flavor_id) {
+                let f = match self.db.get_flavor(&e.flavor_id).await {
+                    Ok(f) if f.id == e.flavor_id => f,
+                    _ => metacloud_objects::Flavor {
+                        id: e.flavor_id.clone(),
+                        name: e.flavor_id.clone(),
+                        vcpus: e.vcpus.clamp(0, u32::MAX as i64) as u32,
+                        memory_mb: e.memory_mb.max(0) as u64,
+                        root_gb: e.disk_gb.max(0) as u64,
+                        ephemeral_gb: 0,
+                        swap_mb: 0,
+                        extra_specs: Default::default(),
+                        is_public: true,
+                    },
+                };
+                flavors.insert(e.flavor_id.clone(), f);
+            }
+        }
         Ok(extras
             .into_iter()
             .map(|extra| {
@@ -1369,6 +1391,7 @@ impl ComputeApi {
                     ""
                 };
                 ServerExtra {
+                    flavor: flavors.get(&extra.flavor_id).cloned().unwrap_or_default(),
                     extra,
                     host_status: status,
                 }

@@ -22,6 +22,7 @@ mod routers;
 pub mod snapshots;
 mod subnets;
 mod tags;
+pub mod usage;
 
 pub use actions::ActionEnv;
 pub use compute::{
