@@ -568,6 +568,13 @@ impl compute::Host for Canned {
     fn remove_server_tag(&mut self, _: Caller, _: String, _: String) -> Result<(), OpError> {
         unavailable()
     }
+    fn get_server_diagnostics(
+        &mut self,
+        _: Caller,
+        _: String,
+    ) -> Result<compute::ServerDiagnostics, OpError> {
+        unavailable()
+    }
     fn server_usages(
         &mut self,
         _: Caller,

@@ -41,7 +41,7 @@ async fn keypairs_carry_their_type_from_2_2_and_x509_pairs_are_made_and_imported
     let c = Cloud::start().await;
     let demo = c.token("demo", "demo-pw", "demo").await;
     let (_, doc) = c.get(&demo, "/").await;
-    assert_eq!(doc["versions"][1]["version"], "2.47", "{doc}");
+    assert_eq!(doc["versions"][1]["version"], "2.48", "{doc}");
 
     // 2.1: 200 without `type`, which it does not take; delete 202.
     let (s, v, b) = c
@@ -1087,7 +1087,7 @@ async fn migrations_hypervisors_keypairs_proxies_quotas_and_networks_at_2_23_to_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn usage_aggregates_hosts_network_actions_images_and_flavors_at_2_40_to_2_47() {
+async fn usage_aggregates_hosts_network_actions_images_flavors_and_diagnostics_at_2_40_to_2_48() {
     let c = Cloud::start().await;
     let admin = c.token("admin", "admin-pw", "admin").await;
     let demo = c.token("demo", "demo-pw", "demo").await;
@@ -1288,4 +1288,42 @@ async fn usage_aggregates_hosts_network_actions_images_and_flavors_at_2_40_to_2_
     assert_eq!(v["server"]["flavor"]["original_name"], "m1.nano", "{v}");
     let (_, _, v) = c.at("2.46", &demo, Method::GET, &server, None).await;
     assert_eq!(v["server"]["flavor"]["id"], "42", "{v}");
+
+    // Diagnostics (admins): libvirt's own keys, then (2.48) Nova's standard document.
+    let diagnostics = format!("{server}/diagnostics");
+    let (s, _, _) = c.at("2.48", &demo, Method::GET, &diagnostics, None).await;
+    assert_eq!(s, 403);
+    let (s, _, d) = c.at("2.47", &admin, Method::GET, &diagnostics, None).await;
+    assert_eq!(s, 200, "{d}");
+    assert!(
+        d["cpu0_time"].is_u64() && d["memory"] == json!(64 * 1024),
+        "{d}"
+    );
+    let (s, _, d) = c.at("2.48", &admin, Method::GET, &diagnostics, None).await;
+    assert_eq!(s, 200, "{d}");
+    assert_eq!(
+        (
+            &d["state"],
+            &d["driver"],
+            &d["num_cpus"],
+            &d["memory_details"]["maximum"]
+        ),
+        (&json!("running"), &json!("libvirt"), &json!(1), &json!(64)),
+        "{d}"
+    );
+    assert!(d["uptime"].is_u64(), "{d}");
+    // A stopped server has none to give.
+    let (s, _, _) = c
+        .at(
+            "2.48",
+            &demo,
+            Method::POST,
+            &format!("{server}/action"),
+            Some(json!({"os-stop": null})),
+        )
+        .await;
+    assert_eq!(s, 202);
+    c.wait_status(&demo, &id, "SHUTOFF").await;
+    let (s, _, e) = c.at("2.48", &admin, Method::GET, &diagnostics, None).await;
+    assert_eq!(s, 409, "{e}");
 }

@@ -7,8 +7,7 @@ version) and its status code, and the version header must echo the one asked for
 
 Run with tempest's virtualenv (scripts/tempest.sh makes it); prints one line per version and
 exits non-zero at the first version with a failure, naming the call and tempest's complaint.
-Every wait is bounded. Not walked yet (not served): os-instance-usage-audit-log, server
-diagnostics (issue 16).
+Every wait is bounded. Not walked yet (not served): os-instance-usage-audit-log (issue 16).
 """
 
 import io
@@ -172,6 +171,8 @@ def walk(v, demo, admin, project_id, image, step):
             expect([x["id"] for x in found] == [sid], f"tag filter found {found}")
             demo["servers"].show_server(sid)
             tags.delete_all_tags(sid)
+        step("servers: diagnostics")
+        admin["servers"].show_server_diagnostics(sid)
         if n >= 17:
             step("servers: trigger_crash_dump")
             demo["servers"].action(sid, "trigger_crash_dump", body={"trigger_crash_dump": None})

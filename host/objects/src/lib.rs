@@ -4,6 +4,7 @@
 //! ours.
 
 mod context;
+pub mod diagnostics;
 pub use context::{new_request_id, Context};
 
 /// A DNS-safe host name from an instance name (as Nova's `sanitize_hostname`).

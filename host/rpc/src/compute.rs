@@ -78,6 +78,9 @@ pub enum Request {
     /// Replies null; `Invalid` when the hypervisor cannot, `Conflict` when the guest does
     /// not run.
     InjectNmi { uuid: String },
+    /// (call) What the hypervisor says of the guest now. Replies
+    /// [`metacloud_objects::diagnostics::GuestDiagnostics`].
+    Diagnostics { uuid: String },
 }
 
 /// A port's NIC on a guest: the tap `device` libvirt makes, with the port's `mac`.

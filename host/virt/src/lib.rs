@@ -8,6 +8,7 @@
 //! Every method blocks (libvirt's C API is synchronous); async callers use `spawn_blocking`.
 
 pub mod detect;
+mod diagnostics;
 pub mod libvirt;
 
 use displaydoc::Display;
@@ -184,6 +185,12 @@ pub trait Driver: Send + Sync {
     /// guest configured for it dumps its kernel's memory and reboots). A guest that is
     /// not running: [`VirtError::NotRunning`].
     fn inject_nmi(&self, uuid: &str) -> Result<(), VirtError>;
+    /// What the hypervisor says of a guest now: state, CPU time per vCPU, memory, and the
+    /// counters of its NICs and disks (Nova's server diagnostics).
+    fn diagnostics(
+        &self,
+        uuid: &str,
+    ) -> Result<metacloud_objects::diagnostics::GuestDiagnostics, VirtError>;
     /// The serial console log of a guest (empty where the hypervisor keeps none).
     fn console_log(&self, uuid: &str) -> Result<String, VirtError>;
     /// e.g. `libvirt test:///default`.

@@ -1131,6 +1131,15 @@ impl Driver for LibvirtDriver {
         Ok(())
     }
 
+    fn diagnostics(
+        &self,
+        uuid: &str,
+    ) -> Result<metacloud_objects::diagnostics::GuestDiagnostics, VirtError> {
+        let (uuid, dom) = self.require(uuid)?;
+        let xml = dom.xml_desc(0).map_err(lv(&uuid))?;
+        crate::diagnostics::of(&dom, &xml, &self.opts.domain_type).map_err(lv(&uuid))
+    }
+
     fn console_log(&self, uuid: &str) -> Result<String, VirtError> {
         let uuid = canonical_uuid(uuid).ok_or_else(|| VirtError::NotFound(uuid.to_string()))?;
         let path = self.instance_dir(&uuid).join("console.log");

@@ -270,6 +270,15 @@ fn simulated_guests_cannot_hot_plug_interfaces_but_take_nmis() {
         }
         other => panic!("attach on test:///default: {other:?}"),
     }
+    // Diagnostics: its state, one entry per vCPU, its memory; nothing more is simulated.
+    let diag = d.diagnostics(&u).unwrap();
+    assert_eq!(
+        (diag.state.as_str(), diag.hypervisor.as_str()),
+        ("running", "test")
+    );
+    assert_eq!(diag.cpus.len(), 1, "{diag:?}");
+    assert_eq!(diag.memory_max_kib, Some(64 * 1024), "{diag:?}");
+    assert!(not_found(d.diagnostics(&uuid(901))));
     // It takes NMIs (and drops them) while the guest runs; a stopped guest has none.
     d.inject_nmi(&u).unwrap();
     d.power_off(&u, None).unwrap();
@@ -443,6 +452,17 @@ fn real_qemu_guests_take_hot_plugged_interfaces() {
         Path::new("/sys/class/net").join(&tap).exists(),
         "libvirt made the tap {tap}"
     );
+    // Diagnostics name the NIC by its MAC and tap, with the counters the tap keeps.
+    let diag = d.diagnostics(&u).unwrap();
+    assert_eq!(diag.state, "running");
+    let n = diag
+        .nics
+        .iter()
+        .find(|n| n.device == tap)
+        .unwrap_or_else(|| panic!("no {tap} in {diag:?}"));
+    assert_eq!(n.mac.as_deref(), Some("fa:16:3e:00:11:00"));
+    assert!(n.rx_packets.is_some() && n.tx_octets.is_some(), "{n:?}");
+    assert!(diag.cpus.iter().all(|c| c.time_ns.is_some()), "{diag:?}");
     match d.detach_interface(&u, &nic, Duration::from_secs(2)) {
         Err(VirtError::DetachTimeout { .. }) => {}
         other => panic!("a BIOS cannot let a NIC go: {other:?}"),

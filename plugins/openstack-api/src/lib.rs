@@ -7,6 +7,7 @@ metacloud_sdk::dialect_plugin!(Nova, "../../wit/api");
 mod actions;
 mod aggregates;
 mod certificates;
+mod diagnostics;
 mod extensions;
 mod flavors;
 mod groups;
@@ -249,6 +250,12 @@ const ROUTES: &[Route<Caller>] = &[
         "/v2.1/servers/{server_id}/os-instance-actions",
         Access::Reader,
         actions::list,
+    ),
+    Route::new(
+        "GET",
+        "/v2.1/servers/{server_id}/diagnostics",
+        Access::Admin,
+        diagnostics::show,
     ),
     Route::new(
         "GET",

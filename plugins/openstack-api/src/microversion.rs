@@ -38,7 +38,7 @@ impl Version {
 /// The oldest version served.
 pub const MIN: Version = Version(2, 1);
 /// The newest version served: every change of [`CHANGES`] up to it is implemented.
-pub const MAX: Version = Version(2, 47);
+pub const MAX: Version = Version(2, 48);
 
 /// One change of the compute API; [`CHANGES`] says from which version on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +116,8 @@ pub enum Change {
     ImageIdInBody,
     /// Servers embed their flavor (name, figures, extra specs) instead of linking it.
     EmbeddedFlavor,
+    /// Server diagnostics in Nova's standard document (before: the driver's own keys).
+    StandardDiagnostics,
 }
 
 /// Every change, with the version that brought it.
@@ -168,6 +170,7 @@ pub const CHANGES: &[(Change, Version)] = &[
     (Change::ImageIdInBody, Version(2, 45)),
     // 2.46: `X-OpenStack-Request-ID` is answered at every version.
     (Change::EmbeddedFlavor, Version(2, 47)),
+    (Change::StandardDiagnostics, Version(2, 48)),
 ];
 
 impl Change {

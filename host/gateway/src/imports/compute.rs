@@ -9,10 +9,11 @@ use metacloud_api::{ActionEnv, ApiError, ComputeApi, Context, CreateRequest};
 use metacloud_db::instances::{Instance, ServerFilter};
 use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::compute::{
-    FixedIp, FloatingIp, FloatingRange, InterfaceAttach, Network, NetworkCreate, NetworkRecord,
-    NetworkSpec, Port, PortCreate, PortDetail, PortUpdate, Router, RouterInterface, SecurityGroup,
-    SecurityGroupRule, SecurityGroupRuleCreate, ServerDetails, ServerExtra, ServerFilters,
-    ServerNetworkInfo, ServerNetworking, ServerUsage, Subnet, SubnetCreate, UsageReport,
+    CpuDiagnostics, DiskDiagnostics, FixedIp, FloatingIp, FloatingRange, InterfaceAttach, Network,
+    NetworkCreate, NetworkRecord, NetworkSpec, NicDiagnostics, Port, PortCreate, PortDetail,
+    PortUpdate, Router, RouterInterface, SecurityGroup, SecurityGroupRule, SecurityGroupRuleCreate,
+    ServerDetails, ServerDiagnostics, ServerExtra, ServerFilters, ServerNetworkInfo,
+    ServerNetworking, ServerUsage, Subnet, SubnetCreate, UsageReport,
 };
 use metacloud_plugins::api::{
     compute, pack_servers, signatures, Aggregate, AvailabilityZone, BackupSpec, Caller,
@@ -854,6 +855,58 @@ impl compute::Host for ComputeHost {
 
     fn remove_server_tag(&mut self, c: Caller, id: String, tag: String) -> Result<(), OpError> {
         self.run(self.api.remove_server_tag(&self.context(&c)?, &id, &tag))
+    }
+
+    fn get_server_diagnostics(
+        &mut self,
+        c: Caller,
+        id: String,
+    ) -> Result<ServerDiagnostics, OpError> {
+        let ctx = self.context(&c)?;
+        let (d, uptime) = self.run(self.api.diagnostics(&ctx, &id))?;
+        Ok(ServerDiagnostics {
+            state: d.state,
+            hypervisor: d.hypervisor,
+            uptime_secs: uptime,
+            cpus: d
+                .cpus
+                .into_iter()
+                .map(|c| CpuDiagnostics {
+                    id: c.id,
+                    time_ns: c.time_ns,
+                })
+                .collect(),
+            memory_max_kib: d.memory_max_kib,
+            memory_used_kib: d.memory_used_kib,
+            nics: d
+                .nics
+                .into_iter()
+                .map(|n| NicDiagnostics {
+                    mac: n.mac,
+                    device: n.device,
+                    rx_octets: n.rx_octets,
+                    rx_errors: n.rx_errors,
+                    rx_drop: n.rx_drop,
+                    rx_packets: n.rx_packets,
+                    tx_octets: n.tx_octets,
+                    tx_errors: n.tx_errors,
+                    tx_drop: n.tx_drop,
+                    tx_packets: n.tx_packets,
+                })
+                .collect(),
+            disks: d
+                .disks
+                .into_iter()
+                .map(|k| DiskDiagnostics {
+                    device: k.device,
+                    read_bytes: k.read_bytes,
+                    read_requests: k.read_requests,
+                    write_bytes: k.write_bytes,
+                    write_requests: k.write_requests,
+                    errors: k.errors,
+                })
+                .collect(),
+        })
     }
 
     fn server_usages(

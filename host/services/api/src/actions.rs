@@ -5,6 +5,7 @@ use crate::snapshots::UploadVia;
 use crate::{ApiError, ComputeApi, Context};
 use metacloud_db::instances::StateChange;
 use metacloud_image::Images;
+use metacloud_objects::diagnostics::GuestDiagnostics;
 use metacloud_rpc::compute::{self, PowerOp};
 use metacloud_rpc::objects::VmState;
 use metacloud_rpc::topics;
@@ -162,6 +163,35 @@ impl ComputeApi {
             .await?;
         tracing::info!(instance = %id, %host, "crash dump triggered");
         Ok(())
+    }
+
+    /// What the hypervisor says of a running server now (Nova's server diagnostics,
+    /// admins), with its uptime since launch; 409 when it does not run.
+    pub async fn diagnostics(
+        &self,
+        ctx: &Context,
+        id: &str,
+    ) -> Result<(GuestDiagnostics, Option<u64>), ApiError> {
+        Self::require_admin(ctx, "os_compute_api:os-server-diagnostics")?;
+        let inst = self.visible(ctx, id).await?;
+        let not_running = |state: &str| {
+            ApiError::Conflict(format!(
+                "Instance {id} in power state {state}. Cannot get_diagnostics while the \
+                 instance is in this state."
+            ))
+        };
+        let Some(host) = inst.host.clone() else {
+            return Err(not_running("pending"));
+        };
+        let req = compute::Request::Diagnostics { uuid: id.into() };
+        let d: GuestDiagnostics = self.rpc.call(&topics::compute(&host), &req).await?;
+        if d.state != "running" {
+            return Err(not_running(&d.state));
+        }
+        let uptime = inst
+            .launched_at
+            .map(|t| ((metacloud_db::now_ms() - t).max(0) / 1000) as u64);
+        Ok((d, uptime))
     }
 
     /// Deletes server `id` and, with it, the transfer image of a migration it was in.

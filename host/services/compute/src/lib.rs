@@ -456,6 +456,11 @@ impl ComputeWorker {
             Request::DetachInterface { uuid, nic } => {
                 json(self.detach_interface(&uuid, nic).await?)
             }
+            Request::Diagnostics { uuid } => json(
+                self.blocking(move |d| d.diagnostics(&uuid))
+                    .await
+                    .map_err(virt_error)?,
+            ),
             Request::InjectNmi { uuid } => json(
                 self.blocking(move |d| d.inject_nmi(&uuid))
                     .await
