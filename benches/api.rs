@@ -568,6 +568,9 @@ impl compute::Host for Canned {
     fn remove_server_tag(&mut self, _: Caller, _: String, _: String) -> Result<(), OpError> {
         unavailable()
     }
+    fn delete_service(&mut self, _: Caller, _: i64) -> Result<(), OpError> {
+        unavailable()
+    }
     fn get_server_diagnostics(
         &mut self,
         _: Caller,

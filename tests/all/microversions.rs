@@ -41,7 +41,7 @@ async fn keypairs_carry_their_type_from_2_2_and_x509_pairs_are_made_and_imported
     let c = Cloud::start().await;
     let demo = c.token("demo", "demo-pw", "demo").await;
     let (_, doc) = c.get(&demo, "/").await;
-    assert_eq!(doc["versions"][1]["version"], "2.48", "{doc}");
+    assert_eq!(doc["versions"][1]["version"], "2.53", "{doc}");
 
     // 2.1: 200 without `type`, which it does not take; delete 202.
     let (s, v, b) = c
@@ -1326,4 +1326,267 @@ async fn usage_aggregates_hosts_network_actions_images_flavors_and_diagnostics_a
     c.wait_status(&demo, &id, "SHUTOFF").await;
     let (s, _, e) = c.at("2.48", &admin, Method::GET, &diagnostics, None).await;
     assert_eq!(s, 409, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn attach_tags_quota_classes_events_create_tags_and_uuid_ids_at_2_49_to_2_53() {
+    let c = Cloud::start().await;
+    let admin = c.token("admin", "admin-pw", "admin").await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+
+    // 2.52: tags at create (checked as the tags API checks them); refused before.
+    let (s, _, e) = c
+        .at(
+            "2.51",
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({"server": {"name": "t", "flavorRef": "42", "networks": "none", "tags": ["a"]}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    let (s, _, e) = c
+        .at(
+            "2.52",
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({"server": {"name": "t", "flavorRef": "42", "networks": "none", "tags": ["a,b"]}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    let id = active_server(
+        &c,
+        "2.52",
+        &demo,
+        json!({"name": "t", "flavorRef": "42", "networks": "none", "tags": ["x", "y"]}),
+    )
+    .await;
+    let server = format!("/v2.1/servers/{id}");
+    let (_, _, v) = c.at("2.52", &demo, Method::GET, &server, None).await;
+    assert_eq!(v["server"]["tags"], json!(["x", "y"]), "{v}");
+
+    // 2.49: an interface attach takes a device tag (the simulated host then refuses
+    // the plug itself: 400 either way, but for another reason).
+    let attach = format!("{server}/os-interface");
+    let (s, _, e) = c
+        .at(
+            "2.48",
+            &demo,
+            Method::POST,
+            &attach,
+            Some(json!({"interfaceAttachment": {"tag": "nic1"}})),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert!(e.to_string().contains("tag"), "{e}");
+    let (_, _, e) = c
+        .at(
+            "2.49",
+            &demo,
+            Method::POST,
+            &attach,
+            Some(json!({"interfaceAttachment": {"tag": "nic1"}})),
+        )
+        .await;
+    assert!(!e.to_string().contains("'tag' was unexpected"), "{e}");
+
+    // 2.50: quota classes show the group quotas and drop the network ones.
+    let class = "/v2.1/os-quota-class-sets/default";
+    let (_, _, q) = c.at("2.49", &admin, Method::GET, class, None).await;
+    assert!(q["quota_class_set"]["floating_ips"].is_i64(), "{q}");
+    let (_, _, q) = c.at("2.50", &admin, Method::GET, class, None).await;
+    let set = &q["quota_class_set"];
+    assert!(
+        set.get("floating_ips").is_none() && set["server_groups"].is_i64(),
+        "{q}"
+    );
+    let (s, _, _) = c
+        .at(
+            "2.50",
+            &admin,
+            Method::PUT,
+            class,
+            Some(json!({"quota_class_set": {"security_groups": 3}})),
+        )
+        .await;
+    assert_eq!(s, 400);
+
+    // 2.51: members see an action's events.
+    let (_, _, a) = c
+        .at(
+            "2.51",
+            &demo,
+            Method::GET,
+            &format!("{server}/os-instance-actions"),
+            None,
+        )
+        .await;
+    let request = a["instanceActions"][0]["request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let one = format!("{server}/os-instance-actions/{request}");
+    let (_, _, a) = c.at("2.50", &demo, Method::GET, &one, None).await;
+    assert!(a["instanceAction"].get("events").is_none(), "{a}");
+    let (_, _, a) = c.at("2.51", &demo, Method::GET, &one, None).await;
+    assert!(a["instanceAction"]["events"].is_array(), "{a}");
+
+    // 2.53: services and hypervisors by UUID.
+    let (_, _, l) = c
+        .at("2.53", &admin, Method::GET, "/v2.1/os-services", None)
+        .await;
+    let compute = l["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["binary"] == "nova-compute")
+        .unwrap()
+        .clone();
+    let sid = compute["id"].as_str().unwrap().to_string();
+    assert_eq!(sid.len(), 36, "{compute}");
+    let (_, _, l2) = c
+        .at("2.52", &admin, Method::GET, "/v2.1/os-services", None)
+        .await;
+    assert!(l2["services"][0]["id"].is_i64(), "{l2}");
+    let service = format!("/v2.1/os-services/{sid}");
+    let (s, _, v) = c
+        .at(
+            "2.53",
+            &admin,
+            Method::PUT,
+            &service,
+            Some(json!({"status": "disabled", "disabled_reason": "maintenance"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (
+            &v["service"]["id"],
+            &v["service"]["status"],
+            &v["service"]["disabled_reason"]
+        ),
+        (&json!(sid), &json!("disabled"), &json!("maintenance")),
+        "{v}"
+    );
+    for (body, what) in [
+        (
+            json!({"status": "enabled", "disabled_reason": "x"}),
+            "a reason to enable",
+        ),
+        (json!({}), "nothing to change"),
+        (json!({"status": "off"}), "an unknown status"),
+    ] {
+        let (s, _, e) = c
+            .at("2.53", &admin, Method::PUT, &service, Some(body))
+            .await;
+        assert_eq!(s, 400, "{what}: {e}");
+    }
+    let (s, _, _) = c
+        .at(
+            "2.53",
+            &admin,
+            Method::PUT,
+            &service,
+            Some(json!({"status": "enabled", "forced_down": false})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    // The 2.1 actions are gone (their names are no UUIDs); unknown UUIDs are 404s.
+    let (s, _, _) = c
+        .at(
+            "2.53",
+            &admin,
+            Method::PUT,
+            "/v2.1/os-services/disable",
+            Some(json!({"host": "h", "binary": "nova-compute"})),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let unknown = "/v2.1/os-services/00000000-0000-8000-8000-000000000000";
+    let (s, _, _) = c.at("2.53", &admin, Method::DELETE, unknown, None).await;
+    assert_eq!(s, 404);
+    // A compute service hosting servers stays.
+    let (s, _, e) = c.at("2.53", &admin, Method::DELETE, &service, None).await;
+    assert_eq!(s, 409, "{e}");
+
+    let (_, _, h) = c
+        .at(
+            "2.53",
+            &admin,
+            Method::GET,
+            "/v2.1/os-hypervisors/detail?with_servers=true",
+            None,
+        )
+        .await;
+    let hyp = &h["hypervisors"][0];
+    let hid = hyp["id"].as_str().unwrap().to_string();
+    assert_eq!(hyp["service"]["id"], json!(sid), "{h}");
+    assert!(
+        hyp["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["uuid"] == id.as_str()),
+        "{h}"
+    );
+    let (s, _, one) = c
+        .at(
+            "2.53",
+            &admin,
+            Method::GET,
+            &format!("/v2.1/os-hypervisors/{hid}"),
+            None,
+        )
+        .await;
+    assert_eq!((s, &one["hypervisor"]["id"]), (200, &json!(hid)), "{one}");
+    let (s, _, _) = c
+        .at("2.53", &admin, Method::GET, "/v2.1/os-hypervisors/1", None)
+        .await;
+    assert_eq!(s, 400, "an id that is no UUID");
+    let host = hyp["hypervisor_hostname"].as_str().unwrap().to_string();
+    let (s, _, p) = c
+        .at(
+            "2.53",
+            &admin,
+            Method::GET,
+            &format!("/v2.1/os-hypervisors?hypervisor_hostname_pattern={host}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, p["hypervisors"].as_array().unwrap().len()),
+        (200, 1),
+        "{p}"
+    );
+    let (s, _, _) = c
+        .at(
+            "2.53",
+            &admin,
+            Method::GET,
+            "/v2.1/os-hypervisors?hypervisor_hostname_pattern=nowhere",
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _, _) = c
+        .at(
+            "2.53",
+            &admin,
+            Method::GET,
+            &format!("/v2.1/os-hypervisors/{host}/search"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404, "search is gone");
+    let (s, _, _) = c
+        .at(
+            "2.52",
+            &admin,
+            Method::GET,
+            &format!("/v2.1/os-hypervisors/{host}/search"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
 }

@@ -206,7 +206,11 @@ def walk(v, demo, admin, project_id, image, step):
     admin["quota_classes"].show_quota_class_set("default")
 
     step("services, hypervisors")
-    admin["services"].list_services()
+    services = admin["services"].list_services()["services"]
+    if n >= 53:
+        compute = next(x for x in services if x["binary"] == "nova-compute")
+        admin["services"].update_service(compute["id"], status="enabled")
+        admin["hypervisors"].list_hypervisors(detail=True, with_servers=True)
     hypervisors = admin["hypervisors"].list_hypervisors(detail=True)["hypervisors"]
     admin["hypervisors"].list_hypervisors()
     if n >= 33:

@@ -73,6 +73,47 @@ impl Db {
         Ok(())
     }
 
+    /// Deletes service `id`; a compute service takes its node with it, unless live
+    /// instances are still on its host (`Conflict`). Returns the service deleted.
+    pub async fn delete_service(&self, id: i64) -> Result<Service, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "SELECT id, binary_name, host, topic, disabled, disabled_reason, forced_down, \
+             last_seen_at FROM services WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| DbError::NotFound(format!("Service {id}")))?;
+        let service = service_from_row(&row, now_ms(), 0)?;
+        if service.binary == "metacloud-compute" {
+            let hosted: i64 = get(
+                &sqlx::query("SELECT COUNT(*) AS n FROM instances WHERE host = $1 AND deleted = 0")
+                    .bind(&service.host)
+                    .fetch_one(&mut *tx)
+                    .await?,
+                "n",
+            )?;
+            if hosted > 0 {
+                return Err(DbError::Conflict(
+                    "Unable to delete compute service that is hosting instances. Migrate or \
+                     delete the instances first."
+                        .into(),
+                ));
+            }
+            sqlx::query("DELETE FROM compute_nodes WHERE host = $1")
+                .bind(&service.host)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM services WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(service)
+    }
+
     /// Every service, with `up` computed against `down_time_ms`.
     pub async fn list_services(&self, down_time_ms: i64) -> Result<Vec<Service>, DbError> {
         let now = now_ms();

@@ -3,7 +3,7 @@
 use crate::bindings::metacloud::api::compute;
 use crate::bindings::metacloud::api::types::InstanceAction;
 use crate::microversion::{since, Change};
-use crate::{time, Fault, Reply, Request};
+use crate::{time, Fault, NovaRequest, Reply, Request};
 use serde_json::{json, Value};
 
 fn view(server: &str, a: &InstanceAction) -> Value {
@@ -43,6 +43,9 @@ pub fn show(r: &Request) -> Result<Reply, Fault> {
             ))
         })?;
     let mut v = view(server, a);
-    v["events"] = json!([]);
+    // No events are recorded within an action here: the list is empty.
+    if r.is_admin() || since(r, Change::ActionEventsForAll) {
+        v["events"] = json!([]);
+    }
     Ok(Reply::json(200, &json!({"instanceAction": v})))
 }

@@ -41,6 +41,9 @@ fn required_string<'a>(m: &'a Map<String, Value>, key: &str) -> Result<&'a str, 
 /// `{"host", "binary"[, "disabled_reason"]}`; from 2.11 `force-down` with
 /// `{"host", "binary", "forced_down"}`.
 pub fn update_service(r: &Request) -> Result<Reply, Fault> {
+    if since(r, Change::UuidIds) {
+        return update_service_by_id(r);
+    }
     let action = r.param("action");
     if action == "force-down" && since(r, Change::ServiceForcedDown) {
         return force_down(r);
@@ -279,4 +282,89 @@ pub fn server_migration(r: &Request) -> Result<Reply, Fault> {
         "In-progress live migration {} is not found for server {server}.",
         r.param("migration_id")
     )))
+}
+
+/// The service a path's id names: its number before 2.53, its UUID from 2.53 on (400
+/// when it is not one, 404 when no service has it).
+fn service_at(
+    r: &Request,
+    c: &Caller,
+) -> Result<crate::bindings::metacloud::api::types::Service, Fault> {
+    let id = r.param("action");
+    let by_uuid = since(r, Change::UuidIds);
+    if by_uuid && !crate::ids::is_uuid(id) {
+        return Err(Fault::bad_request(format!("Invalid uuid {id}")));
+    }
+    compute::list_services(c)?
+        .into_iter()
+        .find(|s| {
+            if by_uuid {
+                crate::ids::service(&nova_binary(&s.binary), &s.host) == id
+            } else {
+                s.id.to_string() == id
+            }
+        })
+        .ok_or_else(|| Fault::not_found(format!("Service {id} could not be found.")))
+}
+
+/// `DELETE /os-services/{id}` (admins): a compute service goes with its hypervisor, once
+/// no server lives on its host (409).
+pub fn delete_service(r: &Request) -> Result<Reply, Fault> {
+    let c = r.caller()?;
+    let service = service_at(r, c)?;
+    compute::delete_service(c, service.id)?;
+    Ok(Reply::empty(204))
+}
+
+/// `PUT /os-services/{service_id}` (2.53): `status` (`enabled` / `disabled`, with an
+/// optional `disabled_reason`) and `forced_down`; answers the whole service.
+fn update_service_by_id(r: &Request) -> Result<Reply, Fault> {
+    let body = r.body_json()?;
+    let m = object(&body, "service")?;
+    unexpected(m, &["status", "disabled_reason", "forced_down"], "service")?;
+    let disabled = match m.get("status") {
+        None => None,
+        Some(Value::String(s)) if s == "enabled" => Some(false),
+        Some(Value::String(s)) if s == "disabled" => Some(true),
+        Some(v) => {
+            return Err(Fault::bad_request(format!(
+                "Invalid input for field/attribute status. Value: {v}. {v} is not one of ['enabled', 'disabled']"
+            )))
+        }
+    };
+    let reason = match m.get("disabled_reason") {
+        None => None,
+        Some(_) if disabled != Some(true) => {
+            return Err(Fault::bad_request(
+                "Specifying 'disabled_reason' with status 'enabled' is invalid.",
+            ))
+        }
+        Some(_) => Some(required_string(m, "disabled_reason")?.to_string()),
+    };
+    let forced = match m.get("forced_down") {
+        None => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(v) => {
+            return Err(Fault::bad_request(format!(
+                "Invalid input for field/attribute forced_down. Value: {v}. {v} is not of type 'boolean'"
+            )))
+        }
+    };
+    if disabled.is_none() && forced.is_none() {
+        return Err(Fault::bad_request(
+            "At least one of 'status' or 'forced_down' must be specified in the request body.",
+        ));
+    }
+    let c = r.caller()?;
+    let service = service_at(r, c)?;
+    let change = ServiceChange {
+        disabled,
+        disabled_reason: reason,
+        forced_down: forced,
+    };
+    let s = compute::update_service(c, service.id, &change)?;
+    Ok(Reply::json(
+        200,
+        &json!({ "service": crate::resources::service_view(r, &s) }),
+    ))
 }

@@ -12,6 +12,7 @@ mod extensions;
 mod flavors;
 mod groups;
 mod hosts;
+mod ids;
 mod images;
 mod metadata;
 pub mod microversion;
@@ -166,6 +167,12 @@ const ROUTES: &[Route<Caller>] = &[
         "/v2.1/os-services/{action}",
         Access::Admin,
         hosts::update_service,
+    ),
+    Route::new(
+        "DELETE",
+        "/v2.1/os-services/{action}",
+        Access::Admin,
+        hosts::delete_service,
     ),
     Route::new(
         "GET",
@@ -1056,6 +1063,15 @@ fn with_later_keys(r: &Request, base: &[&'static str]) -> Vec<&'static str> {
     keys
 }
 
+/// The keys a create may carry at the request's version.
+fn create_keys(r: &Request) -> Vec<&'static str> {
+    let mut keys = with_later_keys(r, CREATE_KEYS);
+    if microversion::since(r, microversion::Change::TagsAtCreate) {
+        keys.push("tags");
+    }
+    keys
+}
+
 /// The `next` link of a full page.
 fn next_link(
     r: &Request,
@@ -1276,13 +1292,16 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
                 "Invalid input for field/attribute server. 'server' is a required property",
             )
         })?;
-    let keys = with_later_keys(r, CREATE_KEYS);
+    let keys = create_keys(r);
     if let Some(k) = server.keys().find(|k| !keys.contains(&k.as_str())) {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute server. Additional properties are not allowed ('{k}' was unexpected)")));
     }
     let details = ServerDetails {
         description: description(server)?.flatten(),
-        tags: Vec::new(),
+        tags: match server.get("tags") {
+            Some(t) => tags::list("tags", t)?,
+            None => Vec::new(),
+        },
     };
     let name = opt_string(server, "name")?.ok_or_else(|| {
         Fault::bad_request(

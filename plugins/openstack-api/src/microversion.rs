@@ -38,7 +38,7 @@ impl Version {
 /// The oldest version served.
 pub const MIN: Version = Version(2, 1);
 /// The newest version served: every change of [`CHANGES`] up to it is implemented.
-pub const MAX: Version = Version(2, 48);
+pub const MAX: Version = Version(2, 53);
 
 /// One change of the compute API; [`CHANGES`] says from which version on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +118,19 @@ pub enum Change {
     EmbeddedFlavor,
     /// Server diagnostics in Nova's standard document (before: the driver's own keys).
     StandardDiagnostics,
+    /// `os-interface` attach takes a device `tag`.
+    TaggedAttach,
+    /// Quota classes show `server_groups` and `server_group_members` and drop (and refuse)
+    /// the network quotas.
+    QuotaClassGroups,
+    /// Every reader sees an instance action's `events` (before: admins only).
+    ActionEventsForAll,
+    /// A create may give the server's `tags`.
+    TagsAtCreate,
+    /// Services and hypervisors are known by UUIDs: `PUT /os-services/{id}` with
+    /// `status` / `forced_down`, `DELETE` by UUID; hypervisors' `with_servers` and
+    /// `hypervisor_hostname_pattern` replace their `search` and `servers` routes.
+    UuidIds,
 }
 
 /// Every change, with the version that brought it.
@@ -171,6 +184,11 @@ pub const CHANGES: &[(Change, Version)] = &[
     // 2.46: `X-OpenStack-Request-ID` is answered at every version.
     (Change::EmbeddedFlavor, Version(2, 47)),
     (Change::StandardDiagnostics, Version(2, 48)),
+    (Change::TaggedAttach, Version(2, 49)),
+    (Change::QuotaClassGroups, Version(2, 50)),
+    (Change::ActionEventsForAll, Version(2, 51)),
+    (Change::TagsAtCreate, Version(2, 52)),
+    (Change::UuidIds, Version(2, 53)),
 ];
 
 impl Change {
@@ -214,6 +232,19 @@ pub const ROUTES: &[(&str, &str, Version, Option<Version>)] = &[
         "/v2.1/os-security-group-default-rules/*",
         MIN,
         Some(Version(2, 35)),
+    ),
+    // 2.53: hypervisor search and servers by hostname pattern.
+    (
+        "*",
+        "/v2.1/os-hypervisors/{hypervisor_id}/search",
+        MIN,
+        Some(Version(2, 52)),
+    ),
+    (
+        "*",
+        "/v2.1/os-hypervisors/{hypervisor_id}/servers",
+        MIN,
+        Some(Version(2, 52)),
     ),
     // 2.43: os-hosts; 2.44: os-virtual-interfaces.
     ("*", "/v2.1/os-hosts/*", MIN, Some(Version(2, 42))),

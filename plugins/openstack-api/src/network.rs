@@ -980,7 +980,8 @@ pub fn show_interface(r: &Request) -> Result<Reply, Fault> {
 }
 
 /// `POST /servers/{id}/os-interface`: plugs a port, or a new port on a network, into the
-/// server (Nova's 2.1 schema; `tag` comes with 2.49, not served).
+/// server (Nova's 2.1 schema; a device `tag` from 2.49, checked and not kept: no device
+/// metadata is served).
 pub fn attach_interface(r: &Request) -> Result<Reply, Fault> {
     let body = if r.body.is_empty() {
         json!({})
@@ -999,11 +1000,15 @@ pub fn attach_interface(r: &Request) -> Result<Reply, Fault> {
         None => Map::new(),
         Some(_) => object(&body, "interfaceAttachment")?,
     };
-    extra(
-        "interfaceAttachment",
-        &m,
-        &["net_id", "port_id", "fixed_ips"],
-    )?;
+    let keys: &[&str] = if since(r, Change::TaggedAttach) {
+        &["net_id", "port_id", "fixed_ips", "tag"]
+    } else {
+        &["net_id", "port_id", "fixed_ips"]
+    };
+    extra("interfaceAttachment", &m, keys)?;
+    if let Some(t) = m.get("tag") {
+        crate::tags::check("tag", t.as_str().unwrap_or_default())?;
+    }
     let uuid_field = |field: &str| -> Result<Option<String>, Fault> {
         match opt_str(&m, field)? {
             Some(id) if !is_uuid(&id) => Err(invalid(

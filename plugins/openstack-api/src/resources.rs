@@ -2,7 +2,9 @@
 //! hypervisors, as Nova shapes them at 2.1.
 
 use crate::bindings::metacloud::api::compute;
-use crate::bindings::metacloud::api::types::{Caller, FlavorCreate, Hypervisor, ServerQuery};
+use crate::bindings::metacloud::api::types::{
+    Caller, FlavorCreate, Hypervisor, ServerQuery, Service,
+};
 use crate::microversion::{since, Change};
 use crate::{time, views, Fault, NovaRequest, Reply, Request};
 use serde_json::{json, Map, Value};
@@ -304,6 +306,16 @@ const NETWORK_QUOTAS: &[&str] = &[
     "networks",
 ];
 
+/// The quotas the default quota class shows at the request's version (2.50 drops the
+/// network ones).
+fn class_quotas(r: &Request, items: Vec<(String, i64, i64)>) -> Vec<(String, i64, i64)> {
+    let gone = since(r, Change::QuotaClassGroups);
+    items
+        .into_iter()
+        .filter(|(k, _, _)| !(gone && NETWORK_QUOTAS.contains(&k.as_str())))
+        .collect()
+}
+
 /// The quotas a project's quota set shows at the request's version.
 fn project_quotas(r: &Request, items: Vec<(String, i64, i64)>) -> Vec<(String, i64, i64)> {
     let gone = since(r, Change::NetworkProxiesGone);
@@ -431,6 +443,11 @@ pub fn update_quota_class(r: &Request) -> Result<Reply, Fault> {
             )
         })?;
     let c = r.caller()?;
+    if since(r, Change::QuotaClassGroups) {
+        if let Some(k) = set.keys().find(|k| NETWORK_QUOTAS.contains(&k.as_str())) {
+            return Err(Fault::bad_request(format!("Invalid input for field/attribute quota_class_set. Additional properties are not allowed ('{k}' was unexpected)")));
+        }
+    }
     for (k, limit) in quota_limits(c, set, "quota_class_set")? {
         compute::set_default_quota(c, &k, limit)?;
     }
@@ -438,6 +455,7 @@ pub fn update_quota_class(r: &Request) -> Result<Reply, Fault> {
         .into_iter()
         .map(|q| (q.resource, q.limit, 0))
         .collect();
+    let items = class_quotas(r, items);
     let set = quota_body(None, items, false)["quota_set"].take();
     Ok(Reply::json(200, &json!({"quota_class_set": set})))
 }
@@ -448,6 +466,7 @@ pub fn show_quota_class(r: &Request) -> Result<Reply, Fault> {
         .into_iter()
         .map(|q| (q.resource, q.limit, 0))
         .collect();
+    let items = class_quotas(r, items);
     let mut body = quota_body(Some(r.param("class_name")), items, false);
     let set = body["quota_set"].take();
     body = json!({"quota_class_set": set});
@@ -507,6 +526,27 @@ pub fn hosts(r: &Request) -> Result<Reply, Fault> {
     Ok(Reply::json(200, &json!({"hosts": items})))
 }
 
+/// A service as the request's version shows it (its UUID from 2.53, `forced_down` from
+/// 2.11).
+pub fn service_view(r: &Request, s: &Service) -> Value {
+    let id = if since(r, Change::UuidIds) {
+        json!(crate::ids::service(&nova_binary(&s.binary), &s.host))
+    } else {
+        json!(s.id)
+    };
+    let mut v = json!({
+        "id": id, "binary": nova_binary(&s.binary), "host": s.host, "zone": s.zone,
+        "status": if s.disabled { "disabled" } else { "enabled" },
+        "state": if s.up { "up" } else { "down" },
+        "updated_at": time::format_micro(s.updated_at),
+        "disabled_reason": s.disabled_reason,
+    });
+    if since(r, Change::ServiceForcedDown) {
+        v["forced_down"] = json!(s.forced_down);
+    }
+    v
+}
+
 pub fn services(r: &Request) -> Result<Reply, Fault> {
     let services = compute::list_services(r.caller()?)?;
     let items: Vec<Value> = services
@@ -516,32 +556,106 @@ pub fn services(r: &Request) -> Result<Reply, Fault> {
                 .is_none_or(|b| b == nova_binary(&s.binary))
         })
         .filter(|s| r.query("host").is_none_or(|h| h == s.host))
-        .map(|s| {
-            let mut v = json!({
-                "id": s.id, "binary": nova_binary(&s.binary), "host": s.host, "zone": s.zone,
-                "status": if s.disabled { "disabled" } else { "enabled" },
-                "state": if s.up { "up" } else { "down" },
-                "updated_at": time::format_micro(s.updated_at),
-                "disabled_reason": s.disabled_reason,
-            });
-            if since(r, Change::ServiceForcedDown) {
-                v["forced_down"] = json!(s.forced_down);
-            }
-            v
-        })
+        .map(|s| service_view(r, s))
         .collect();
     Ok(Reply::json(200, &json!({"services": items})))
 }
 
-/// The hypervisors of a listing: from 2.33 paged by id.
+/// A hypervisor's id as the request's version shows it (a UUID from 2.53).
+fn hypervisor_id(r: &Request, h: &Hypervisor) -> Value {
+    if since(r, Change::UuidIds) {
+        json!(crate::ids::hypervisor(&h.hostname))
+    } else {
+        json!(h.id)
+    }
+}
+
+/// Whether `with_servers` asks for each hypervisor's servers (2.53).
+fn with_servers(r: &Request) -> Result<bool, Fault> {
+    if !since(r, Change::UuidIds) {
+        return Ok(false);
+    }
+    match r
+        .query("with_servers")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("false" | "0" | "no" | "off") => Ok(false),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some(v) => Err(Fault::bad_request(format!(
+            "Invalid input for query parameters with_servers. Value: {v}. Expected a boolean"
+        ))),
+    }
+}
+
+/// The hypervisors of a listing: from 2.33 paged by id (by UUID from 2.53, when
+/// `hypervisor_hostname_pattern` may also pick them, but not with paging).
 fn hypervisor_page(r: &Request, path: &str) -> Result<(Vec<Hypervisor>, Option<Value>), Fault> {
     let mut hs = compute::list_hypervisors(r.caller()?)?;
+    let v253 = since(r, Change::UuidIds);
+    if let Some(pattern) = r.query("hypervisor_hostname_pattern").filter(|_| v253) {
+        if r.query("limit").is_some() || r.query("marker").is_some() {
+            return Err(Fault::bad_request(
+                "Paging over hypervisors with the hypervisor_hostname_pattern query parameter is not supported.",
+            ));
+        }
+        hs.retain(|h| h.hostname.contains(pattern));
+        if hs.is_empty() {
+            return Err(Fault::not_found(format!(
+                "No hypervisor matching '{pattern}' could be found."
+            )));
+        }
+        return Ok((hs, None));
+    }
     if !since(r, Change::HypervisorPaging) {
         return Ok((hs, None));
     }
     hs.sort_by_key(|h| h.id);
-    let (page, links) = crate::paging::page(r, &hs, |h| h.id.to_string(), path)?;
+    let key = |h: &Hypervisor| {
+        if v253 {
+            crate::ids::hypervisor(&h.hostname)
+        } else {
+            h.id.to_string()
+        }
+    };
+    let (page, links) = crate::paging::page(r, &hs, key, path)?;
     Ok((page.to_vec(), links))
+}
+
+/// The servers on a hypervisor's host, as `with_servers` shows them.
+fn servers_of(c: &Caller, h: &Hypervisor) -> Result<Vec<Value>, Fault> {
+    let q = ServerQuery {
+        all_projects: true,
+        project_id: None,
+        name: None,
+        vm_states: Vec::new(),
+        flavor_id: None,
+        image_id: None,
+        host: Some(h.hostname.clone()),
+        changes_since: None,
+        limit: None,
+        marker: None,
+    };
+    Ok(compute::list_servers(c, &q)?
+        .iter()
+        .map(|s| json!({"uuid": s.id, "name": format!("instance-{}", s.id)}))
+        .collect())
+}
+
+/// Adds `servers` to each view when `with_servers` asks (only where there are some,
+/// as Nova does before 2.75).
+fn add_servers(r: &Request, hs: &[Hypervisor], views: &mut [Value]) -> Result<(), Fault> {
+    if !with_servers(r)? {
+        return Ok(());
+    }
+    let c = r.caller()?;
+    for (h, v) in hs.iter().zip(views.iter_mut()) {
+        let servers = servers_of(c, h)?;
+        if !servers.is_empty() {
+            v["servers"] = json!(servers);
+        }
+    }
+    Ok(())
 }
 
 fn with_links(mut body: Value, key: &str, links: Option<Value>) -> Value {
@@ -553,20 +667,14 @@ fn with_links(mut body: Value, key: &str, links: Option<Value>) -> Value {
 
 pub fn hypervisors(r: &Request) -> Result<Reply, Fault> {
     let (hs, links) = hypervisor_page(r, "os-hypervisors")?;
-    let items: Vec<Value> = hs
-        .iter()
-        .map(|h| {
-            json!({"id": h.id, "hypervisor_hostname": h.hostname,
-            "state": if h.state_up { "up" } else { "down" },
-            "status": if h.enabled { "enabled" } else { "disabled" }})
-        })
-        .collect();
+    let mut items: Vec<Value> = hs.iter().map(|h| hypervisor_brief(r, h)).collect();
+    add_servers(r, &hs, &mut items)?;
     let body = with_links(json!({ "hypervisors": items }), "hypervisors_links", links);
     Ok(Reply::json(200, &body))
 }
 
-fn hypervisor_brief(h: &Hypervisor) -> Value {
-    json!({"id": h.id, "hypervisor_hostname": h.hostname,
+fn hypervisor_brief(r: &Request, h: &Hypervisor) -> Value {
+    json!({"id": hypervisor_id(r, h), "hypervisor_hostname": h.hostname,
         "state": if h.state_up { "up" } else { "down" },
         "status": if h.enabled { "enabled" } else { "disabled" }})
 }
@@ -586,8 +694,13 @@ fn cpu_info(r: &Request, h: &Hypervisor) -> Value {
 }
 
 fn hypervisor_detail(r: &Request, h: &Hypervisor) -> Value {
+    let service_id = if since(r, Change::UuidIds) {
+        json!(crate::ids::service("nova-compute", &h.hostname))
+    } else {
+        json!(h.id)
+    };
     json!({
-        "id": h.id, "hypervisor_hostname": h.hostname,
+        "id": hypervisor_id(r, h), "hypervisor_hostname": h.hostname,
         "state": if h.state_up { "up" } else { "down" },
         "status": if h.enabled { "enabled" } else { "disabled" },
         "hypervisor_type": h.hypervisor_type, "hypervisor_version": 1,
@@ -599,30 +712,40 @@ fn hypervisor_detail(r: &Request, h: &Hypervisor) -> Value {
         "running_vms": h.running_vms, "current_workload": 0,
         "disk_available_least": h.local_gb as i64 - h.local_gb_used as i64,
         "host_ip": "127.0.0.1", "cpu_info": cpu_info(r, h),
-        "service": {"id": h.id, "host": h.hostname, "disabled_reason": null},
+        "service": {"id": service_id, "host": h.hostname, "disabled_reason": null},
     })
 }
 
 fn hypervisor_by_id(r: &Request) -> Result<Hypervisor, Fault> {
     let id = r.param("hypervisor_id");
+    let by_uuid = since(r, Change::UuidIds);
+    if by_uuid && !crate::ids::is_uuid(id) {
+        return Err(Fault::bad_request(format!("Invalid uuid {id}")));
+    }
     compute::list_hypervisors(r.caller()?)?
         .into_iter()
-        .find(|h| h.id.to_string() == id)
+        .find(|h| {
+            if by_uuid {
+                crate::ids::hypervisor(&h.hostname) == id
+            } else {
+                h.id.to_string() == id
+            }
+        })
         .ok_or_else(|| Fault::not_found(format!("Hypervisor with ID {id} could not be found.")))
 }
 
 pub fn show_hypervisor(r: &Request) -> Result<Reply, Fault> {
     let h = hypervisor_by_id(r)?;
-    Ok(Reply::json(
-        200,
-        &json!({"hypervisor": hypervisor_detail(r, &h)}),
-    ))
+    let mut v = [hypervisor_detail(r, &h)];
+    add_servers(r, std::slice::from_ref(&h), &mut v)?;
+    let [v] = v;
+    Ok(Reply::json(200, &json!({ "hypervisor": v })))
 }
 
 pub fn hypervisor_uptime(r: &Request) -> Result<Reply, Fault> {
     let h = hypervisor_by_id(r)?;
     let uptime = compute::hypervisor_uptime(r.caller()?, &h.hostname)?;
-    let mut v = hypervisor_brief(&h);
+    let mut v = hypervisor_brief(r, &h);
     v["uptime"] = json!(uptime);
     Ok(Reply::json(200, &json!({"hypervisor": v})))
 }
@@ -650,7 +773,7 @@ pub fn search_hypervisors(r: &Request) -> Result<Reply, Fault> {
     let found: Vec<Value> = compute::list_hypervisors(r.caller()?)?
         .iter()
         .filter(|h| h.hostname.contains(pattern))
-        .map(hypervisor_brief)
+        .map(|h| hypervisor_brief(r, h))
         .collect();
     if found.is_empty() {
         return Err(Fault::not_found(format!(
@@ -675,23 +798,8 @@ pub fn hypervisor_servers(r: &Request) -> Result<Reply, Fault> {
     }
     let mut out = Vec::new();
     for h in &hs {
-        let q = ServerQuery {
-            all_projects: true,
-            project_id: None,
-            name: None,
-            vm_states: Vec::new(),
-            flavor_id: None,
-            image_id: None,
-            host: Some(h.hostname.clone()),
-            changes_since: None,
-            limit: None,
-            marker: None,
-        };
-        let servers: Vec<Value> = compute::list_servers(c, &q)?
-            .iter()
-            .map(|s| json!({"uuid": s.id, "name": format!("instance-{}", s.id)}))
-            .collect();
-        let mut v = hypervisor_brief(h);
+        let servers = servers_of(c, h)?;
+        let mut v = hypervisor_brief(r, h);
         if !servers.is_empty() {
             v["servers"] = json!(servers);
         }
@@ -702,7 +810,8 @@ pub fn hypervisor_servers(r: &Request) -> Result<Reply, Fault> {
 
 pub fn hypervisors_detail(r: &Request) -> Result<Reply, Fault> {
     let (hs, links) = hypervisor_page(r, "os-hypervisors/detail")?;
-    let items: Vec<Value> = hs.iter().map(|h| hypervisor_detail(r, h)).collect();
+    let mut items: Vec<Value> = hs.iter().map(|h| hypervisor_detail(r, h)).collect();
+    add_servers(r, &hs, &mut items)?;
     let body = with_links(json!({ "hypervisors": items }), "hypervisors_links", links);
     Ok(Reply::json(200, &body))
 }

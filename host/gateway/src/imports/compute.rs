@@ -857,6 +857,10 @@ impl compute::Host for ComputeHost {
         self.run(self.api.remove_server_tag(&self.context(&c)?, &id, &tag))
     }
 
+    fn delete_service(&mut self, c: Caller, id: i64) -> Result<(), OpError> {
+        self.run(self.api.delete_service(&self.context(&c)?, id))
+    }
+
     fn get_server_diagnostics(
         &mut self,
         c: Caller,

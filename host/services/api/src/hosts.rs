@@ -51,6 +51,21 @@ impl ComputeApi {
     }
 
     /// Service `id`, or 404.
+    /// Deletes a service (admin): a compute service only once no server lives on its
+    /// host (409), with its hypervisor. A service still running registers again at its
+    /// next heartbeat, as Nova's do.
+    pub async fn delete_service(&self, ctx: &Context, id: i64) -> Result<(), ApiError> {
+        Self::require_admin(ctx, "os_compute_api:os-services:delete")?;
+        let gone = self.db().delete_service(id).await.map_err(|e| match e {
+            metacloud_db::DbError::NotFound(_) => {
+                ApiError::NotFound(format!("Service {id} could not be found."))
+            }
+            e => e.into(),
+        })?;
+        tracing::info!(service = id, binary = %gone.binary, host = %gone.host, "service deleted");
+        Ok(())
+    }
+
     async fn service(&self, id: i64) -> Result<Service, ApiError> {
         self.db
             .list_services(self.down_time_ms())
