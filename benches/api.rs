@@ -568,6 +568,28 @@ impl compute::Host for Canned {
     fn remove_server_tag(&mut self, _: Caller, _: String, _: String) -> Result<(), OpError> {
         unavailable()
     }
+    fn rebuild_server_with(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: String,
+        _: Option<String>,
+        _: Option<Vec<(String, String)>>,
+        _: compute::RebuildBoot,
+    ) -> Result<Server, OpError> {
+        unavailable()
+    }
+    fn set_flavor_description(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: Option<String>,
+    ) -> Result<(), OpError> {
+        unavailable()
+    }
+    fn flavor_descriptions(&mut self, _: Caller) -> Result<Vec<(String, String)>, OpError> {
+        unavailable()
+    }
     fn delete_service(&mut self, _: Caller, _: i64) -> Result<(), OpError> {
         unavailable()
     }

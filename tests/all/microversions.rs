@@ -41,7 +41,7 @@ async fn keypairs_carry_their_type_from_2_2_and_x509_pairs_are_made_and_imported
     let c = Cloud::start().await;
     let demo = c.token("demo", "demo-pw", "demo").await;
     let (_, doc) = c.get(&demo, "/").await;
-    assert_eq!(doc["versions"][1]["version"], "2.53", "{doc}");
+    assert_eq!(doc["versions"][1]["version"], "2.57", "{doc}");
 
     // 2.1: 200 without `type`, which it does not take; delete 202.
     let (s, v, b) = c
@@ -1589,4 +1589,202 @@ async fn attach_tags_quota_classes_events_create_tags_and_uuid_ids_at_2_49_to_2_
         )
         .await;
     assert_eq!(s, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rebuild_boot_data_flavor_descriptions_migrate_host_and_no_personality_at_2_54_to_2_57() {
+    let c = Cloud::start().await;
+    let admin = c.token("admin", "admin-pw", "admin").await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+    let project = c.project_of(&demo).await;
+    let (s, _, _) = c
+        .at(
+            "2.57",
+            &demo,
+            Method::POST,
+            "/v2.1/os-keypairs",
+            Some(json!({"keypair": {"name": "k54"}})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let id = active_server(
+        &c,
+        "2.57",
+        &demo,
+        json!({"name": "r", "flavorRef": "42", "networks": "none"}),
+    )
+    .await;
+    let server = format!("/v2.1/servers/{id}");
+    let action = format!("{server}/action");
+    let image = c.upload_image(&demo).await;
+    let rebuild = |v: &'static str, args: Value| {
+        let (c, demo, action) = (&c, demo.clone(), action.clone());
+        async move {
+            c.at(
+                v,
+                &demo,
+                Method::POST,
+                &action,
+                Some(json!({ "rebuild": args })),
+            )
+            .await
+        }
+    };
+
+    // 2.54: key_name on rebuild (refused before; an unknown key is a 400).
+    let (s, _, e) = rebuild("2.53", json!({"imageRef": image, "key_name": "k54"})).await;
+    assert_eq!(s, 400, "{e}");
+    let (s, _, e) = rebuild("2.54", json!({"imageRef": image, "key_name": "nokey"})).await;
+    assert_eq!(s, 400, "{e}");
+    let (s, _, b) = rebuild("2.54", json!({"imageRef": image, "key_name": "k54"})).await;
+    assert_eq!((s, &b["server"]["key_name"]), (202, &json!("k54")), "{b}");
+    c.wait_status(&demo, &id, "ACTIVE").await;
+
+    // 2.57: user data on rebuild (base64), shown in its answer; personality is gone.
+    let (s, _, e) = rebuild(
+        "2.57",
+        json!({"imageRef": image, "user_data": "not base64!"}),
+    )
+    .await;
+    assert_eq!(s, 400, "{e}");
+    let (s, _, e) = rebuild(
+        "2.57",
+        json!({"imageRef": image, "personality": [{"path": "/f", "contents": "eA=="}]}),
+    )
+    .await;
+    assert_eq!(s, 400, "{e}");
+    let (s, _, b) = rebuild(
+        "2.57",
+        json!({"imageRef": image, "user_data": "IyEvYmluL3NoCg==", "key_name": null}),
+    )
+    .await;
+    assert_eq!(s, 202, "{b}");
+    assert_eq!(
+        (&b["server"]["user_data"], &b["server"]["key_name"]),
+        (&json!("IyEvYmluL3NoCg=="), &Value::Null),
+        "{b}"
+    );
+    c.wait_status(&demo, &id, "ACTIVE").await;
+    let (_, _, v) = c.at("2.57", &admin, Method::GET, &server, None).await;
+    assert_eq!(
+        v["server"]["OS-EXT-SRV-ATTR:user_data"], "IyEvYmluL3NoCg==",
+        "{v}"
+    );
+    let (_, _, l) = c.at("2.57", &demo, Method::GET, "/v2.1/limits", None).await;
+    assert!(
+        l["limits"]["absolute"].get("maxPersonality").is_none(),
+        "{l}"
+    );
+    let (_, _, q) = c
+        .at(
+            "2.57",
+            &demo,
+            Method::GET,
+            &format!("/v2.1/os-quota-sets/{project}"),
+            None,
+        )
+        .await;
+    assert!(q["quota_set"].get("injected_files").is_none(), "{q}");
+    let (_, _, q) = c
+        .at(
+            "2.56",
+            &demo,
+            Method::GET,
+            &format!("/v2.1/os-quota-sets/{project}"),
+            None,
+        )
+        .await;
+    assert!(q["quota_set"]["injected_files"].is_i64(), "{q}");
+
+    // 2.55: flavor descriptions, set at create and by PUT (404 before).
+    let (s, _, e) = c
+        .at(
+            "2.54",
+            &admin,
+            Method::POST,
+            "/v2.1/flavors",
+            Some(json!({"flavor": {"name": "d54", "ram": 64, "vcpus": 1, "disk": 0, "description": "x"}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    let (s, _, f) = c
+        .at(
+            "2.55",
+            &admin,
+            Method::POST,
+            "/v2.1/flavors",
+            Some(json!({"flavor": {"name": "d55", "ram": 64, "vcpus": 1, "disk": 0, "description": "small"}})),
+        )
+        .await;
+    assert_eq!(
+        (s, &f["flavor"]["description"]),
+        (200, &json!("small")),
+        "{f}"
+    );
+    let fid = f["flavor"]["id"].as_str().unwrap().to_string();
+    let flavor = format!("/v2.1/flavors/{fid}");
+    let change = json!({"flavor": {"description": "smaller"}});
+    let (s, _, _) = c
+        .at("2.54", &admin, Method::PUT, &flavor, Some(change.clone()))
+        .await;
+    assert_eq!(s, 404);
+    let (s, _, _) = c
+        .at("2.55", &demo, Method::PUT, &flavor, Some(change.clone()))
+        .await;
+    assert_eq!(s, 403);
+    let (s, _, f) = c
+        .at("2.55", &admin, Method::PUT, &flavor, Some(change))
+        .await;
+    assert_eq!(
+        (s, &f["flavor"]["description"]),
+        (200, &json!("smaller")),
+        "{f}"
+    );
+    let (_, _, l) = c
+        .at("2.55", &demo, Method::GET, "/v2.1/flavors", None)
+        .await;
+    let listed: Vec<&Value> = l["flavors"].as_array().unwrap().iter().collect();
+    assert!(listed.iter().all(|f| f.get("description").is_some()), "{l}");
+    assert!(
+        listed
+            .iter()
+            .any(|f| f["id"] == fid.as_str() && f["description"] == "smaller"),
+        "{l}"
+    );
+    let (_, _, l) = c
+        .at("2.54", &demo, Method::GET, "/v2.1/flavors/detail", None)
+        .await;
+    assert!(l["flavors"][0].get("description").is_none(), "{l}");
+
+    // 2.56: migrate may name its host (checked; a host that is not one is refused).
+    let (s, _, e) = c
+        .at(
+            "2.55",
+            &admin,
+            Method::POST,
+            &action,
+            Some(json!({"migrate": {"host": "elsewhere"}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    let (s, _, e) = c
+        .at(
+            "2.56",
+            &admin,
+            Method::POST,
+            &action,
+            Some(json!({"migrate": {"host": 5}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    let (s, _, e) = c
+        .at(
+            "2.56",
+            &admin,
+            Method::POST,
+            &action,
+            Some(json!({"migrate": {"host": "no-such-host"}})),
+        )
+        .await;
+    assert!(s == 400 || s == 404 || s == 409, "an unknown host: {s} {e}");
 }

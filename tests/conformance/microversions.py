@@ -114,6 +114,18 @@ def walk(v, demo, admin, project_id, image, step):
     demo["flavors"].list_flavors()
     flavor = min(flavors, key=lambda f: (f["ram"], f["vcpus"]))
     demo["flavors"].show_flavor(flavor["id"])
+    if n >= 55:
+        step("flavors: description")
+        made = admin["flavors"].create_flavor(
+            name=f"fl-{tag}", ram=64, vcpus=1, disk=0, description="made here"
+        )["flavor"]
+        try:
+            expect(made["description"] == "made here", f"description {made!r}")
+            admin["flavors"].update_flavor(made["id"], description="changed")
+            shown = admin["flavors"].show_flavor(made["id"])["flavor"]
+            expect(shown["description"] == "changed", f"description {shown!r}")
+        finally:
+            admin["flavors"].delete_flavor(made["id"])
 
     step("keypairs")
     demo["keypairs"].create_keypair(name=f"kp-{tag}")
@@ -184,7 +196,14 @@ def walk(v, demo, admin, project_id, image, step):
         demo["servers"].reboot_server(sid, type="HARD")
         wait_status(demo["servers"], sid, "ACTIVE")
         step("servers: rebuild")
-        demo["servers"].rebuild_server(sid, image)
+        rebuild = {}
+        if n >= 54:
+            rebuild["key_name"] = None
+        if n >= 57:
+            rebuild["user_data"] = "IyEvYmluL3NoCg=="
+        rebuilt = demo["servers"].rebuild_server(sid, image, **rebuild)["server"]
+        if n >= 54:
+            expect(rebuilt["key_name"] is None, f"key_name {rebuilt['key_name']!r}")
         wait_status(demo["servers"], sid, "ACTIVE")
         step("instance actions")
         actions = demo["servers"].list_instance_actions(sid)["instanceActions"]

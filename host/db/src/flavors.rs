@@ -153,6 +153,33 @@ impl Db {
 
     /// Deletes a flavor: it disappears from listings and lookups, while instances built
     /// from it keep their reference (its name is freed for reuse).
+    /// Sets (`None`: clears) a flavor's description.
+    pub async fn set_flavor_description(
+        &self,
+        id: &str,
+        description: Option<&str>,
+    ) -> Result<(), DbError> {
+        let done = sqlx::query("UPDATE flavors SET description = $1 WHERE id = $2")
+            .bind(description)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound(format!("Flavor {id}")));
+        }
+        Ok(())
+    }
+
+    /// The descriptions of the flavors that have one, by flavor id.
+    pub async fn flavor_descriptions(&self) -> Result<BTreeMap<String, String>, DbError> {
+        let rows = sqlx::query("SELECT id, description FROM flavors WHERE description IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((get(r, "id")?, get(r, "description")?)))
+            .collect()
+    }
+
     pub async fn delete_flavor(&self, id: &str) -> Result<(), DbError> {
         let done = sqlx::query(
             "UPDATE flavors SET disabled = 1, name = $1 WHERE id = $2 AND disabled = 0",

@@ -680,6 +680,12 @@ impl Db {
         if let Some(n) = &change.name {
             inst.name = n.clone();
         }
+        if let Some(k) = &change.key_name {
+            inst.key_name = k.clone();
+        }
+        if let Some(u) = &change.user_data {
+            inst.user_data = u.clone();
+        }
         if change.launched && inst.launched_at.is_none() {
             inst.launched_at = Some(now);
         }
@@ -690,7 +696,7 @@ impl Db {
             "UPDATE instances SET vm_state = $1, task_state = $2, power_state = $3, host = $4, \
              launched_at = $5, \
              updated_at = CASE WHEN $6 > updated_at THEN $6 ELSE updated_at + 1 END, \
-             image_id = $9, name = $10 \
+             image_id = $9, name = $10, key_name = $11, user_data = $12 \
              WHERE uuid = $7 AND updated_at = $8 AND deleted = 0",
         )
         .bind(inst.vm_state.as_str())
@@ -703,6 +709,8 @@ impl Db {
         .bind(get::<i64>(&row, "updated_at")?)
         .bind(&inst.image_id)
         .bind(&inst.name)
+        .bind(&inst.key_name)
+        .bind(&inst.user_data)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {

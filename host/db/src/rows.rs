@@ -63,6 +63,10 @@ pub struct StateChange {
     pub image_id: Option<Option<String>>,
     /// A new name (rebuild).
     pub name: Option<String>,
+    /// A new key pair name, `Some(None)` none (rebuild, the compute API's 2.54).
+    pub key_name: Option<Option<String>>,
+    /// New user data, `Some(None)` none (rebuild, 2.57).
+    pub user_data: Option<Option<String>>,
 }
 
 pub(crate) fn claim_of(inst: &Instance) -> Claim {

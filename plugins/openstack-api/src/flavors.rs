@@ -36,22 +36,97 @@ fn listed(r: &Request) -> Result<Vec<Flavor>, Fault> {
     Ok(r.page(all, |f| &f.id)?)
 }
 
+/// The flavors' descriptions, when the request shows them (2.55).
+pub(crate) struct Descriptions(Option<std::collections::HashMap<String, String>>);
+
+impl Descriptions {
+    pub(crate) fn of(r: &Request) -> Result<Descriptions, Fault> {
+        if !since(r, Change::FlavorDescription) {
+            return Ok(Descriptions(None));
+        }
+        Ok(Descriptions(Some(
+            compute::flavor_descriptions(r.caller()?)?
+                .into_iter()
+                .collect(),
+        )))
+    }
+
+    /// `view` of flavor `id` with its `description` (null without one) when shown.
+    pub(crate) fn add(&self, mut view: Value, id: &str) -> Value {
+        if let Some(d) = &self.0 {
+            view["description"] = json!(d.get(id));
+        }
+        view
+    }
+}
+
 pub fn list(r: &Request) -> Result<Reply, Fault> {
+    let d = Descriptions::of(r)?;
     let items: Vec<Value> = listed(r)?
         .iter()
-        .map(|f| views::flavor_brief(r, f))
+        .map(|f| d.add(views::flavor_brief(r, f), &f.id))
         .collect();
     Ok(Reply::json(200, &json!({"flavors": items})))
 }
 
 pub fn list_detail(r: &Request) -> Result<Reply, Fault> {
-    let items: Vec<Value> = listed(r)?.iter().map(|f| views::flavor(r, f)).collect();
+    let d = Descriptions::of(r)?;
+    let items: Vec<Value> = listed(r)?
+        .iter()
+        .map(|f| d.add(views::flavor(r, f), &f.id))
+        .collect();
     Ok(Reply::json(200, &json!({"flavors": items})))
 }
 
 pub fn show(r: &Request) -> Result<Reply, Fault> {
     let f = compute::get_flavor(r.caller()?, r.param("flavor_id"))?;
-    Ok(Reply::json(200, &json!({"flavor": views::flavor(r, &f)})))
+    let view = Descriptions::of(r)?.add(views::flavor(r, &f), &f.id);
+    Ok(Reply::json(200, &json!({ "flavor": view })))
+}
+
+/// A flavor's `description` in a body (2.55): a string of at most 65535 characters or
+/// null; `None` when absent.
+pub(crate) fn description_field(m: &Map<String, Value>) -> Result<Option<Option<String>>, Fault> {
+    match m.get("description") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(d))
+            if d.chars().count() <= 65535 && !d.chars().any(char::is_control) =>
+        {
+            Ok(Some(Some(d.clone())))
+        }
+        Some(v) => Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute description. Value: {v}. It must be a string \
+             of at most 65535 printable characters, or null"
+        ))),
+    }
+}
+
+/// `PUT /flavors/{id}` (2.55, admins): changes the description, the one thing of a
+/// flavor that may change.
+pub fn update(r: &Request) -> Result<Reply, Fault> {
+    let body = r.body_json()?;
+    let m = body
+        .get("flavor")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            Fault::bad_request(
+                "Invalid input for field/attribute flavor. 'flavor' is a required property",
+            )
+        })?;
+    if let Some(k) = m.keys().find(|k| k.as_str() != "description") {
+        return Err(Fault::bad_request(format!("Invalid input for field/attribute flavor. Additional properties are not allowed ('{k}' was unexpected)")));
+    }
+    let description = description_field(m)?.ok_or_else(|| {
+        Fault::bad_request(
+            "Invalid input for field/attribute flavor. 'description' is a required property",
+        )
+    })?;
+    let c = r.caller()?;
+    let f = compute::get_flavor(c, r.param("flavor_id"))?;
+    compute::set_flavor_description(c, &f.id, description.as_deref())?;
+    let view = Descriptions::of(r)?.add(views::flavor(r, &f), &f.id);
+    Ok(Reply::json(200, &json!({ "flavor": view })))
 }
 
 fn specs_body(specs: &[(String, String)]) -> Value {

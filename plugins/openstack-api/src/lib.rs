@@ -26,8 +26,8 @@ pub mod views;
 
 use bindings::metacloud::api::compute;
 use bindings::metacloud::api::types::{
-    BackupSpec, Caller, OpError, SchedulerHints, ServerCreate, ServerDetails, ServerExtra,
-    ServerFilters, ServerNetworkInfo, ServerQuery,
+    BackupSpec, Caller, OpError, RebuildBoot, SchedulerHints, ServerCreate, ServerDetails,
+    ServerExtra, ServerFilters, ServerNetworkInfo, ServerQuery,
 };
 use metacloud_sdk::dialect::{Access, Dialect, Route, Router, JSON};
 pub use metacloud_sdk::dialect::{Fault, Reply};
@@ -94,6 +94,12 @@ const ROUTES: &[Route<Caller>] = &[
         "/v2.1/flavors/{flavor_id}",
         Access::Admin,
         resources::delete_flavor,
+    ),
+    Route::new(
+        "PUT",
+        "/v2.1/flavors/{flavor_id}",
+        Access::Admin,
+        flavors::update,
     ),
     Route::new(
         "GET",
@@ -1069,7 +1075,54 @@ fn create_keys(r: &Request) -> Vec<&'static str> {
     if microversion::since(r, microversion::Change::TagsAtCreate) {
         keys.push("tags");
     }
+    if microversion::since(r, microversion::Change::NoPersonality) {
+        keys.retain(|k| *k != "personality");
+    }
     keys
+}
+
+/// The keys a rebuild may carry at the request's version.
+fn rebuild_keys(r: &Request) -> Vec<&'static str> {
+    let mut keys = with_later_keys(r, REBUILD_KEYS);
+    if microversion::since(r, microversion::Change::KeyNameOnRebuild) {
+        keys.push("key_name");
+    }
+    if microversion::since(r, microversion::Change::NoPersonality) {
+        keys.retain(|k| *k != "personality");
+        keys.push("user_data");
+    }
+    keys
+}
+
+/// A rebuild's `key_name` or `user_data`: absent, `null` (remove it), or a string
+/// (user data: base64, at most 65535 bytes).
+fn rebuild_field(m: &Map<String, Value>, field: &str) -> Result<Option<Option<String>>, Fault> {
+    match m.get(field) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(v))
+            if field != "key_name" || (!v.is_empty() && v.chars().count() <= 255) =>
+        {
+            if field == "user_data" && (v.len() > 65535 || !is_base64(v)) {
+                return Err(Fault::bad_request(format!(
+                    "Invalid input for field/attribute user_data. Value: {v}. It must be \
+                     base64 of at most 65535 characters"
+                )));
+            }
+            Ok(Some(Some(v.clone())))
+        }
+        Some(v) => Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute {field}. Value: {v}. {v} is not valid"
+        ))),
+    }
+}
+
+/// Whether `s` is standard base64 (padded).
+fn is_base64(s: &str) -> bool {
+    let s = s.trim_end_matches('=');
+    s.len() % 4 != 1
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
 /// The `next` link of a full page.
@@ -1555,7 +1608,7 @@ fn rebuild(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply, Fau
             "Invalid input for field/attribute rebuild. Value: {args}. {args} is not of type 'object'"
         ))
     })?;
-    let keys = with_later_keys(r, REBUILD_KEYS);
+    let keys = rebuild_keys(r);
     if let Some(k) = args.keys().find(|k| !keys.contains(&k.as_str())) {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute rebuild. Additional properties are not allowed ('{k}' was unexpected)")));
     }
@@ -1577,11 +1630,26 @@ fn rebuild(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply, Fau
     };
     let admin_pass = opt_string(args, "adminPass")?;
     let description = description(args)?;
-    let mut s = compute::rebuild_server(c, id, &image, name.as_deref(), metadata.as_deref())?;
+    let boot = RebuildBoot {
+        key_name: rebuild_field(args, "key_name")?,
+        user_data: rebuild_field(args, "user_data")?,
+    };
+    let mut s = if boot.key_name.is_some() || boot.user_data.is_some() {
+        compute::rebuild_server_with(c, id, &image, name.as_deref(), metadata.as_deref(), &boot)?
+    } else {
+        compute::rebuild_server(c, id, &image, name.as_deref(), metadata.as_deref())?
+    };
     if let Some(d) = description {
         s = compute::describe_server(c, id, d.as_deref())?;
     }
     let mut view = basic_view(r, c, &s)?;
+    if microversion::since(r, microversion::Change::KeyNameOnRebuild) {
+        view["key_name"] = json!(s.key_name);
+    }
+    if microversion::since(r, microversion::Change::NoPersonality) {
+        let extra = extras(r, std::slice::from_ref(&s.id))?;
+        view["user_data"] = json!(extra.first().and_then(|e| e.user_data.as_deref()));
+    }
     view["adminPass"] = json!(admin_pass.unwrap_or_else(|| views::admin_pass(&s.id)));
     Ok(Reply::json(202, &json!({"server": view})))
 }
@@ -1636,13 +1704,37 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
         "createImage" | "createBackup" => return create_image(r, c, id, action, args),
         "evacuate" => return hosts::evacuate(r, c, id, args),
         "migrate" => {
-            // 2.1: no arguments (`{"migrate": null}`); the scheduler picks the host.
-            if !args.is_null() && args.as_object().is_none_or(|m| !m.is_empty()) {
-                return Err(Fault::bad_request(format!(
-                    "Invalid input for field/attribute migrate. Value: {args}. {args} is not of type 'null'"
-                )));
+            // 2.1: no arguments (`{"migrate": null}`); the scheduler picks the host. From
+            // 2.56 an admin may name it: `{"migrate": {"host": …}}`.
+            let mut host = Vec::new();
+            match args {
+                Value::Null => {}
+                Value::Object(m) if m.is_empty() => {}
+                Value::Object(m)
+                    if microversion::since(r, microversion::Change::MigrateToHost) =>
+                {
+                    if let Some(k) = m.keys().find(|k| k.as_str() != "host") {
+                        return Err(Fault::bad_request(format!("Invalid input for field/attribute migrate. Additional properties are not allowed ('{k}' was unexpected)")));
+                    }
+                    match m.get("host") {
+                        None | Some(Value::Null) => {}
+                        Some(Value::String(h)) if !h.is_empty() && h.len() <= 255 => {
+                            host.push(("host".to_string(), h.clone()))
+                        }
+                        Some(v) => {
+                            return Err(Fault::bad_request(format!(
+                                "Invalid input for field/attribute host. Value: {v}. {v} is not a valid host name"
+                            )))
+                        }
+                    }
+                }
+                _ => {
+                    return Err(Fault::bad_request(format!(
+                        "Invalid input for field/attribute migrate. Value: {args}. {args} is not of type 'null'"
+                    )))
+                }
             }
-            compute::server_action(c, id, "migrate", &[])?
+            compute::server_action(c, id, "migrate", &host)?
         }
         "resize" => {
             let m = args.as_object().ok_or_else(|| {

@@ -38,7 +38,7 @@ impl Version {
 /// The oldest version served.
 pub const MIN: Version = Version(2, 1);
 /// The newest version served: every change of [`CHANGES`] up to it is implemented.
-pub const MAX: Version = Version(2, 53);
+pub const MAX: Version = Version(2, 57);
 
 /// One change of the compute API; [`CHANGES`] says from which version on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +131,15 @@ pub enum Change {
     /// `status` / `forced_down`, `DELETE` by UUID; hypervisors' `with_servers` and
     /// `hypervisor_hostname_pattern` replace their `search` and `servers` routes.
     UuidIds,
+    /// A rebuild may change the `key_name`, and its answer shows it.
+    KeyNameOnRebuild,
+    /// Flavors carry a `description` (create; `PUT /flavors/{id}` changes it).
+    FlavorDescription,
+    /// `migrate` may name the destination `host`.
+    MigrateToHost,
+    /// File injection is gone: no `personality` at create or rebuild, no `injected_file*`
+    /// quotas or personality limits; a rebuild may change the `user_data`.
+    NoPersonality,
 }
 
 /// Every change, with the version that brought it.
@@ -189,6 +198,10 @@ pub const CHANGES: &[(Change, Version)] = &[
     (Change::ActionEventsForAll, Version(2, 51)),
     (Change::TagsAtCreate, Version(2, 52)),
     (Change::UuidIds, Version(2, 53)),
+    (Change::KeyNameOnRebuild, Version(2, 54)),
+    (Change::FlavorDescription, Version(2, 55)),
+    (Change::MigrateToHost, Version(2, 56)),
+    (Change::NoPersonality, Version(2, 57)),
 ];
 
 impl Change {
@@ -233,6 +246,8 @@ pub const ROUTES: &[(&str, &str, Version, Option<Version>)] = &[
         MIN,
         Some(Version(2, 35)),
     ),
+    // 2.55: a flavor's description changes.
+    ("PUT", "/v2.1/flavors/{flavor_id}", Version(2, 55), None),
     // 2.53: hypervisor search and servers by hostname pattern.
     (
         "*",

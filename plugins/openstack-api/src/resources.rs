@@ -43,9 +43,12 @@ pub fn create_flavor(r: &Request) -> Result<Reply, Fault> {
         "swap",
         "rxtx_factor",
         "os-flavor-access:is_public",
-        "description",
     ];
-    if let Some(k) = f.keys().find(|k| !KEYS.contains(&k.as_str())) {
+    let described = since(r, Change::FlavorDescription);
+    if let Some(k) = f
+        .keys()
+        .find(|k| !(KEYS.contains(&k.as_str()) || (described && k.as_str() == "description")))
+    {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute flavor. Additional properties are not allowed ('{k}' was unexpected)")));
     }
     let name = f.get("name").and_then(Value::as_str).ok_or_else(|| {
@@ -93,11 +96,18 @@ pub fn create_flavor(r: &Request) -> Result<Reply, Fault> {
             }
         },
     };
-    let made = compute::create_flavor(r.caller()?, &req)?;
-    Ok(Reply::json(
-        200,
-        &json!({"flavor": views::flavor(r, &made)}),
-    ))
+    let description = crate::flavors::description_field(f)?.flatten();
+    let c = r.caller()?;
+    let made = compute::create_flavor(c, &req)?;
+    if let Some(d) = &description {
+        // Described right after it is made; a refusal takes the flavor back.
+        if let Err(e) = compute::set_flavor_description(c, &made.id, Some(d)) {
+            let _ = compute::delete_flavor(c, &made.id);
+            return Err(e.into());
+        }
+    }
+    let view = crate::flavors::Descriptions::of(r)?.add(views::flavor(r, &made), &made.id);
+    Ok(Reply::json(200, &json!({ "flavor": view })))
 }
 
 pub fn delete_flavor(r: &Request) -> Result<Reply, Fault> {
@@ -282,6 +292,10 @@ pub fn limits(r: &Request) -> Result<Reply, Fault> {
         if since(r, Change::ImageMetadataGone) {
             m.remove("maxImageMeta");
         }
+        if since(r, Change::NoPersonality) {
+            m.remove("maxPersonality");
+            m.remove("maxPersonalitySize");
+        }
     }
     Ok(Reply::json(
         200,
@@ -306,22 +320,36 @@ const NETWORK_QUOTAS: &[&str] = &[
     "networks",
 ];
 
+/// The file-injection quotas 2.57 takes out of quota sets and classes.
+const INJECTION_QUOTAS: &[&str] = &[
+    "injected_files",
+    "injected_file_content_bytes",
+    "injected_file_path_bytes",
+];
+
+/// Whether quota `k` is gone at the request's version: the network ones (`network`:
+/// whether they are), the file-injection ones from 2.57.
+fn quota_gone(r: &Request, k: &str, network: bool) -> bool {
+    (network && NETWORK_QUOTAS.contains(&k))
+        || (since(r, Change::NoPersonality) && INJECTION_QUOTAS.contains(&k))
+}
+
 /// The quotas the default quota class shows at the request's version (2.50 drops the
-/// network ones).
+/// network ones, 2.57 the file-injection ones).
 fn class_quotas(r: &Request, items: Vec<(String, i64, i64)>) -> Vec<(String, i64, i64)> {
-    let gone = since(r, Change::QuotaClassGroups);
+    let network = since(r, Change::QuotaClassGroups);
     items
         .into_iter()
-        .filter(|(k, _, _)| !(gone && NETWORK_QUOTAS.contains(&k.as_str())))
+        .filter(|(k, _, _)| !quota_gone(r, k, network))
         .collect()
 }
 
 /// The quotas a project's quota set shows at the request's version.
 fn project_quotas(r: &Request, items: Vec<(String, i64, i64)>) -> Vec<(String, i64, i64)> {
-    let gone = since(r, Change::NetworkProxiesGone);
+    let network = since(r, Change::NetworkProxiesGone);
     items
         .into_iter()
-        .filter(|(k, _, _)| !(gone && NETWORK_QUOTAS.contains(&k.as_str())))
+        .filter(|(k, _, _)| !quota_gone(r, k, network))
         .collect()
 }
 
@@ -405,10 +433,9 @@ pub fn update_quota_set(r: &Request) -> Result<Reply, Fault> {
         })?;
     let project = r.param("tenant_id").to_string();
     let c = r.caller()?;
-    if since(r, Change::NetworkProxiesGone) {
-        if let Some(k) = set.keys().find(|k| NETWORK_QUOTAS.contains(&k.as_str())) {
-            return Err(Fault::bad_request(format!("Invalid input for field/attribute quota_set. Additional properties are not allowed ('{k}' was unexpected)")));
-        }
+    let network = since(r, Change::NetworkProxiesGone);
+    if let Some(k) = set.keys().find(|k| quota_gone(r, k, network)) {
+        return Err(Fault::bad_request(format!("Invalid input for field/attribute quota_set. Additional properties are not allowed ('{k}' was unexpected)")));
     }
     for (k, limit) in quota_limits(c, set, "quota_set")? {
         compute::set_quota(c, &project, &k, limit)?;
@@ -443,10 +470,9 @@ pub fn update_quota_class(r: &Request) -> Result<Reply, Fault> {
             )
         })?;
     let c = r.caller()?;
-    if since(r, Change::QuotaClassGroups) {
-        if let Some(k) = set.keys().find(|k| NETWORK_QUOTAS.contains(&k.as_str())) {
-            return Err(Fault::bad_request(format!("Invalid input for field/attribute quota_class_set. Additional properties are not allowed ('{k}' was unexpected)")));
-        }
+    let network = since(r, Change::QuotaClassGroups);
+    if let Some(k) = set.keys().find(|k| quota_gone(r, k, network)) {
+        return Err(Fault::bad_request(format!("Invalid input for field/attribute quota_class_set. Additional properties are not allowed ('{k}' was unexpected)")));
     }
     for (k, limit) in quota_limits(c, set, "quota_class_set")? {
         compute::set_default_quota(c, &k, limit)?;

@@ -11,9 +11,9 @@ use metacloud_identity::{Identity, IdentityError};
 use metacloud_plugins::api::compute::{
     CpuDiagnostics, DiskDiagnostics, FixedIp, FloatingIp, FloatingRange, InterfaceAttach, Network,
     NetworkCreate, NetworkRecord, NetworkSpec, NicDiagnostics, Port, PortCreate, PortDetail,
-    PortUpdate, Router, RouterInterface, SecurityGroup, SecurityGroupRule, SecurityGroupRuleCreate,
-    ServerDetails, ServerDiagnostics, ServerExtra, ServerFilters, ServerNetworkInfo,
-    ServerNetworking, ServerUsage, Subnet, SubnetCreate, UsageReport,
+    PortUpdate, RebuildBoot, Router, RouterInterface, SecurityGroup, SecurityGroupRule,
+    SecurityGroupRuleCreate, ServerDetails, ServerDiagnostics, ServerExtra, ServerFilters,
+    ServerNetworkInfo, ServerNetworking, ServerUsage, Subnet, SubnetCreate, UsageReport,
 };
 use metacloud_plugins::api::{
     compute, pack_servers, signatures, Aggregate, AvailabilityZone, BackupSpec, Caller,
@@ -857,6 +857,23 @@ impl compute::Host for ComputeHost {
         self.run(self.api.remove_server_tag(&self.context(&c)?, &id, &tag))
     }
 
+    fn set_flavor_description(
+        &mut self,
+        c: Caller,
+        id: String,
+        description: Option<String>,
+    ) -> Result<(), OpError> {
+        self.run(
+            self.api
+                .set_flavor_description(&self.context(&c)?, &id, description.as_deref()),
+        )
+    }
+
+    fn flavor_descriptions(&mut self, c: Caller) -> Result<Vec<(String, String)>, OpError> {
+        let d = self.run(self.api.flavor_descriptions(&self.context(&c)?))?;
+        Ok(d.into_iter().collect())
+    }
+
     fn delete_service(&mut self, c: Caller, id: i64) -> Result<(), OpError> {
         self.run(self.api.delete_service(&self.context(&c)?, id))
     }
@@ -1021,10 +1038,30 @@ impl compute::Host for ComputeHost {
         name: Option<String>,
         metadata: Option<Vec<(String, String)>>,
     ) -> Result<Server, OpError> {
+        let boot = RebuildBoot {
+            key_name: None,
+            user_data: None,
+        };
+        self.rebuild_server_with(c, id, image_ref, name, metadata, boot)
+    }
+
+    fn rebuild_server_with(
+        &mut self,
+        c: Caller,
+        id: String,
+        image_ref: String,
+        name: Option<String>,
+        metadata: Option<Vec<(String, String)>>,
+        boot: RebuildBoot,
+    ) -> Result<Server, OpError> {
         let ctx = self.context(&c)?;
         let image = self.boot_image(&c, &image_ref)?;
         let metadata = metadata.map(|m| m.into_iter().collect());
-        let inst = self.run(self.api.rebuild(&ctx, &id, image, name, metadata))?;
+        let boot = metacloud_api::RebuildBoot {
+            key_name: boot.key_name,
+            user_data: boot.user_data,
+        };
+        let inst = self.run(self.api.rebuild(&ctx, &id, image, name, metadata, boot))?;
         let mut s = self.servers(&ctx, vec![inst])?;
         s.pop()
             .ok_or_else(|| OpError::NotFound(format!("Instance {id} could not be found.")))

@@ -53,6 +53,15 @@ pub struct CreateRequest {
     pub tags: Vec<String>,
 }
 
+/// What a rebuild changes of the data a guest boots with, besides its image (`None`
+/// leaves it; `Some(None)` removes it): its key pair (the compute API's 2.54) and user
+/// data (2.57). Changed with the rebuild's own state change, so both land or neither.
+#[derive(Debug, Clone, Default)]
+pub struct RebuildBoot {
+    pub key_name: Option<Option<String>>,
+    pub user_data: Option<Option<String>>,
+}
+
 /// An instance's name and host (for the fixed address view).
 #[derive(Debug, Clone)]
 pub struct InstanceBrief {
@@ -439,8 +448,19 @@ impl ComputeApi {
         image: ImageRef,
         name: Option<String>,
         metadata: Option<BTreeMap<String, String>>,
+        boot: RebuildBoot,
     ) -> Result<Instance, ApiError> {
         Self::require_write(ctx, "os_compute_api:servers:rebuild")?;
+        // A new key pair must be the caller's own (Nova: 400 "Invalid key_name provided.").
+        if let Some(Some(key)) = &boot.key_name {
+            match self.db.get_keypair(&ctx.user_id, key).await {
+                Ok(_) => {}
+                Err(DbError::NotFound(_)) => {
+                    return Err(ApiError::BadRequest("Invalid key_name provided.".into()))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         if let Some(n) = &name {
             if n.trim().is_empty() || n.len() > 255 {
                 return Err(ApiError::BadRequest(
@@ -469,6 +489,8 @@ impl ComputeApi {
             expected_host: Some(host.clone()),
             image_id: Some(Some(image.id.clone())),
             name: name.clone(),
+            key_name: boot.key_name,
+            user_data: boot.user_data,
             ..Default::default()
         };
         let updated = self.begin(uuid, &change, conflict).await?;

@@ -27,6 +27,30 @@ impl ComputeApi {
     }
 
     /// Deletes a flavor (admin); servers made from it keep their sizes.
+    /// Sets (`None`: clears) a flavor's description (admins; the compute API's 2.55).
+    pub async fn set_flavor_description(
+        &self,
+        ctx: &Context,
+        id: &str,
+        description: Option<&str>,
+    ) -> Result<(), ApiError> {
+        Self::require_admin(ctx, "os_compute_api:os-flavor-manage:update")?;
+        if description.is_some_and(|d| d.len() > 65535) {
+            return Err(ApiError::BadRequest(
+                "A flavor description is at most 65535 characters".into(),
+            ));
+        }
+        Ok(self.db.set_flavor_description(id, description).await?)
+    }
+
+    /// The descriptions of the flavors that have one, by id.
+    pub async fn flavor_descriptions(
+        &self,
+        _ctx: &Context,
+    ) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
+        Ok(self.db.flavor_descriptions().await?)
+    }
+
     pub async fn delete_flavor(&self, ctx: &Context, id: &str) -> Result<(), ApiError> {
         Self::require_admin(ctx, "os_compute_api:os-flavor-manage:delete")?;
         self.db.delete_flavor(id).await?;

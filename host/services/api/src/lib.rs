@@ -26,7 +26,7 @@ pub mod usage;
 
 pub use actions::ActionEnv;
 pub use compute::{
-    host_status, ComputeApi, CreateRequest, InstanceBrief, InstanceView, ServerExtra,
+    host_status, ComputeApi, CreateRequest, InstanceBrief, InstanceView, RebuildBoot, ServerExtra,
 };
 pub use error::ApiError;
 pub use groups::CreateGroupRequest;
