@@ -41,7 +41,7 @@ async fn keypairs_carry_their_type_from_2_2_and_x509_pairs_are_made_and_imported
     let c = Cloud::start().await;
     let demo = c.token("demo", "demo-pw", "demo").await;
     let (_, doc) = c.get(&demo, "/").await;
-    assert_eq!(doc["versions"][1]["version"], "2.57", "{doc}");
+    assert_eq!(doc["versions"][1]["version"], "2.64", "{doc}");
 
     // 2.1: 200 without `type`, which it does not take; delete 202.
     let (s, v, b) = c
@@ -1787,4 +1787,200 @@ async fn rebuild_boot_data_flavor_descriptions_migrate_host_and_no_personality_a
         )
         .await;
     assert!(s == 400 || s == 404 || s == 409, "an unknown host: {s} {e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn action_and_migration_paging_extra_specs_certificates_and_group_rules_at_2_58_to_2_64() {
+    let c = Cloud::start().await;
+    let admin = c.token("admin", "admin-pw", "admin").await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+    let id = active_server(
+        &c,
+        "2.64",
+        &demo,
+        json!({"name": "p", "flavorRef": "42", "networks": "none"}),
+    )
+    .await;
+    let server = format!("/v2.1/servers/{id}");
+    for action in [json!({"lock": null}), json!({"unlock": null})] {
+        let (s, _, _) = c
+            .at(
+                "2.64",
+                &demo,
+                Method::POST,
+                &format!("{server}/action"),
+                Some(action),
+            )
+            .await;
+        assert_eq!(s, 202);
+    }
+
+    // 2.58: actions page newest first with `updated_at` and a `next` link.
+    let actions = format!("{server}/os-instance-actions");
+    let (_, _, a) = c
+        .at(
+            "2.58",
+            &demo,
+            Method::GET,
+            &format!("{actions}?limit=2"),
+            None,
+        )
+        .await;
+    let page = a["instanceActions"].as_array().unwrap();
+    assert_eq!(
+        page.iter()
+            .map(|x| x["action"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["unlock", "lock"],
+        "{a}"
+    );
+    assert!(page[0]["updated_at"].is_string(), "{a}");
+    let next = a["links"][0]["href"].as_str().unwrap().to_string();
+    assert!(next.contains("marker="), "{a}");
+    let marker = page[1]["request_id"].as_str().unwrap();
+    let (_, _, rest) = c
+        .at(
+            "2.58",
+            &demo,
+            Method::GET,
+            &format!("{actions}?marker={marker}"),
+            None,
+        )
+        .await;
+    assert_eq!(rest["instanceActions"][0]["action"], "create", "{rest}");
+    let (s, _, _) = c
+        .at(
+            "2.58",
+            &demo,
+            Method::GET,
+            &format!("{actions}?marker=nope"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (_, _, none) = c
+        .at(
+            "2.58",
+            &demo,
+            Method::GET,
+            &format!("{actions}?changes-since=2100-01-01T00:00:00Z"),
+            None,
+        )
+        .await;
+    assert_eq!(none["instanceActions"], json!([]), "{none}");
+    let (_, _, old) = c
+        .at(
+            "2.57",
+            &demo,
+            Method::GET,
+            &format!("{actions}?limit=1"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        old["instanceActions"].as_array().unwrap().len(),
+        3,
+        "not paged before 2.58"
+    );
+
+    // 2.59: migrations page (none here, but the marker is checked).
+    let (s, _, m) = c
+        .at(
+            "2.59",
+            &admin,
+            Method::GET,
+            "/v2.1/os-migrations?limit=5",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{m}");
+    let (s, _, _) = c
+        .at(
+            "2.59",
+            &admin,
+            Method::GET,
+            "/v2.1/os-migrations?marker=nope",
+            None,
+        )
+        .await;
+    assert_eq!(s, 400);
+
+    // 2.61: flavors show their extra specs.
+    let (_, _, f) = c
+        .at("2.61", &demo, Method::GET, "/v2.1/flavors/42", None)
+        .await;
+    assert!(f["flavor"]["extra_specs"].is_object(), "{f}");
+    let (_, _, f) = c
+        .at("2.60", &demo, Method::GET, "/v2.1/flavors/42", None)
+        .await;
+    assert!(f["flavor"].get("extra_specs").is_none(), "{f}");
+
+    // 2.63: trusted certificates shown as null; giving some is refused (no verification).
+    let (_, _, v) = c.at("2.63", &demo, Method::GET, &server, None).await;
+    assert_eq!(
+        v["server"]["trusted_image_certificates"],
+        Value::Null,
+        "{v}"
+    );
+    assert!(v["server"]
+        .as_object()
+        .unwrap()
+        .contains_key("trusted_image_certificates"));
+    let (s, _, e) = c
+        .at(
+            "2.63",
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(
+                json!({"server": {"name": "c", "flavorRef": "42", "networks": "none",
+                "trusted_image_certificates": ["abc"]}}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+
+    // 2.64: one policy and its rules.
+    let groups = "/v2.1/os-server-groups";
+    let (s, _, g) = c
+        .at(
+            "2.64",
+            &demo,
+            Method::POST,
+            groups,
+            Some(
+                json!({"server_group": {"name": "g", "policy": "anti-affinity",
+                "rules": {"max_server_per_host": 2}}}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{g}");
+    assert_eq!(
+        (&g["server_group"]["policy"], &g["server_group"]["rules"]),
+        (&json!("anti-affinity"), &json!({"max_server_per_host": 2})),
+        "{g}"
+    );
+    assert!(g["server_group"].get("policies").is_none(), "{g}");
+    for bad in [
+        json!({"server_group": {"name": "g", "policy": "affinity", "rules": {"max_server_per_host": 2}}}),
+        json!({"server_group": {"name": "g", "policies": ["affinity"]}}),
+        json!({"server_group": {"name": "g", "policy": "anti-affinity", "rules": {"max_server_per_host": 0}}}),
+    ] {
+        let (s, _, e) = c.at("2.64", &demo, Method::POST, groups, Some(bad)).await;
+        assert_eq!(s, 400, "{e}");
+    }
+    let (_, _, g) = c
+        .at(
+            "2.63",
+            &demo,
+            Method::GET,
+            &format!("{groups}/{}", g["server_group"]["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        g["server_group"]["policies"],
+        json!(["anti-affinity"]),
+        "{g}"
+    );
 }

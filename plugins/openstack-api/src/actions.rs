@@ -6,10 +6,29 @@ use crate::microversion::{since, Change};
 use crate::{time, Fault, NovaRequest, Reply, Request};
 use serde_json::{json, Value};
 
-fn view(server: &str, a: &InstanceAction) -> Value {
-    json!({"action": a.action, "instance_uuid": server, "message": null,
+fn view(r: &Request, server: &str, a: &InstanceAction) -> Value {
+    let mut v = json!({"action": a.action, "instance_uuid": server, "message": null,
            "project_id": a.project_id, "request_id": a.request_id,
-           "start_time": time::format_micro(a.start_time), "user_id": a.user_id})
+           "start_time": time::format_micro(a.start_time), "user_id": a.user_id});
+    if since(r, Change::ActionPaging) {
+        // An action is one step here (no events follow it): it was last changed when it
+        // started.
+        v["updated_at"] = json!(time::format_micro(a.start_time));
+    }
+    v
+}
+
+/// A `changes-since` / `changes-before` query parameter (ms), or Nova's 400.
+pub(crate) fn instant(r: &Request, name: &str) -> Result<Option<i64>, Fault> {
+    r.query(name)
+        .map(|t| {
+            time::parse(t).ok_or_else(|| {
+                Fault::bad_request(format!(
+                    "Invalid input for query parameters {name}. Value: {t}. '{t}' is not a 'date-time'"
+                ))
+            })
+        })
+        .transpose()
 }
 
 /// The server's actions; from 2.21 a deleted server's too.
@@ -24,10 +43,25 @@ fn actions_of(r: &Request, server: &str) -> Result<Vec<InstanceAction>, Fault> {
 
 pub fn list(r: &Request) -> Result<Reply, Fault> {
     let server = r.param("server_id");
-    let actions = actions_of(r, server)?;
+    let mut actions = actions_of(r, server)?;
     // Newest first, as Nova lists them.
-    let items: Vec<Value> = actions.iter().rev().map(|a| view(server, a)).collect();
-    Ok(Reply::json(200, &json!({"instanceActions": items})))
+    actions.reverse();
+    if !since(r, Change::ActionPaging) {
+        let items: Vec<Value> = actions.iter().map(|a| view(r, server, a)).collect();
+        return Ok(Reply::json(200, &json!({ "instanceActions": items })));
+    }
+    // 2.58: changed since (at or after), then paged by request id.
+    if let Some(after) = instant(r, "changes-since")? {
+        actions.retain(|a| a.start_time >= after);
+    }
+    let path = format!("servers/{server}/os-instance-actions");
+    let (page, links) = crate::paging::page(r, &actions, |a| a.request_id.clone(), &path)?;
+    let items: Vec<Value> = page.iter().map(|a| view(r, server, a)).collect();
+    let mut body = json!({ "instanceActions": items });
+    if let Some(l) = links {
+        body["links"] = l;
+    }
+    Ok(Reply::json(200, &body))
 }
 
 pub fn show(r: &Request) -> Result<Reply, Fault> {
@@ -42,7 +76,7 @@ pub fn show(r: &Request) -> Result<Reply, Fault> {
                 "Action for request_id {request_id} on instance {server} not found"
             ))
         })?;
-    let mut v = view(server, a);
+    let mut v = view(r, server, a);
     // No events are recorded within an action here: the list is empty.
     if r.is_admin() || since(r, Change::ActionEventsForAll) {
         v["events"] = json!([]);

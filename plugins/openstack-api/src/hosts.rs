@@ -3,7 +3,7 @@
 //! migrations list.
 
 use crate::bindings::metacloud::api::compute;
-use crate::bindings::metacloud::api::types::{Caller, ServiceChange};
+use crate::bindings::metacloud::api::types::{Caller, Migration, ServiceChange};
 use crate::microversion::{since, Change};
 use crate::resources::nova_binary;
 use crate::{time, Fault, NovaRequest, Reply, Request};
@@ -222,9 +222,17 @@ pub fn evacuate(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply
 /// `GET /v2.1/os-migrations` (admin), as 2.1 shows them; `instance_uuid` filters.
 pub fn migrations(r: &Request) -> Result<Reply, Fault> {
     let c = r.caller()?;
-    let all = compute::list_migrations(c, r.query("instance_uuid"))?;
-    let items: Vec<Value> = all
-        .iter()
+    let mut all = compute::list_migrations(c, r.query("instance_uuid"))?;
+    let paged = since(r, Change::MigrationPaging);
+    if paged {
+        // 2.59: newest first, changed since, paged by uuid.
+        if let Some(after) = crate::actions::instant(r, "changes-since")? {
+            all.retain(|m| m.updated_at >= after);
+        }
+        all.sort_by_key(|m| std::cmp::Reverse((m.created_at, m.id)));
+    }
+    let filtered: Vec<Migration> = all
+        .into_iter()
         .filter(|m| r.query("status").is_none_or(|s| s == m.status))
         .filter(|m| {
             r.query("host")
@@ -234,6 +242,14 @@ pub fn migrations(r: &Request) -> Result<Reply, Fault> {
             r.query("migration_type")
                 .is_none_or(|t| t == m.migration_type)
         })
+        .collect();
+    let (shown, links) = if paged {
+        crate::paging::page(r, &filtered, |m| m.uuid.clone(), "os-migrations")?
+    } else {
+        (&filtered[..], None)
+    };
+    let items: Vec<Value> = shown
+        .iter()
         .map(|m| {
             let mut v = json!({
                 "id": m.id,
@@ -255,10 +271,17 @@ pub fn migrations(r: &Request) -> Result<Reply, Fault> {
                 // `links` only for live migrations in progress, which are never made here.
                 v["migration_type"] = json!(m.migration_type);
             }
+            if paged {
+                v["uuid"] = json!(m.uuid);
+            }
             v
         })
         .collect();
-    Ok(Reply::json(200, &json!({ "migrations": items })))
+    let mut body = json!({ "migrations": items });
+    if let Some(l) = links {
+        body["migrations_links"] = l;
+    }
+    Ok(Reply::json(200, &body))
 }
 
 /// A flavor id as Nova's integer `instance_type_id` (null when the id is not a number).

@@ -4,7 +4,7 @@
 
 metacloud_sdk::dialect_plugin!(Nova, "../../wit/api");
 
-mod actions;
+pub(crate) mod actions;
 mod aggregates;
 mod certificates;
 mod diagnostics;
@@ -1072,6 +1072,9 @@ fn with_later_keys(r: &Request, base: &[&'static str]) -> Vec<&'static str> {
 /// The keys a create may carry at the request's version.
 fn create_keys(r: &Request) -> Vec<&'static str> {
     let mut keys = with_later_keys(r, CREATE_KEYS);
+    if microversion::since(r, microversion::Change::TrustedCertificates) {
+        keys.push("trusted_image_certificates");
+    }
     if microversion::since(r, microversion::Change::TagsAtCreate) {
         keys.push("tags");
     }
@@ -1084,6 +1087,9 @@ fn create_keys(r: &Request) -> Vec<&'static str> {
 /// The keys a rebuild may carry at the request's version.
 fn rebuild_keys(r: &Request) -> Vec<&'static str> {
     let mut keys = with_later_keys(r, REBUILD_KEYS);
+    if microversion::since(r, microversion::Change::TrustedCertificates) {
+        keys.push("trusted_image_certificates");
+    }
     if microversion::since(r, microversion::Change::KeyNameOnRebuild) {
         keys.push("key_name");
     }
@@ -1113,6 +1119,21 @@ fn rebuild_field(m: &Map<String, Value>, field: &str) -> Result<Option<Option<St
         }
         Some(v) => Err(Fault::bad_request(format!(
             "Invalid input for field/attribute {field}. Value: {v}. {v} is not valid"
+        ))),
+    }
+}
+
+/// `trusted_image_certificates` (2.63): taken only as `null` or an empty list, since
+/// image signatures are not verified here — Nova's answer with verification off.
+fn no_certificates(m: &Map<String, Value>) -> Result<(), Fault> {
+    match m.get("trusted_image_certificates") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Array(a)) if a.is_empty() => Ok(()),
+        Some(Value::Array(_)) => Err(Fault::bad_request(
+            "Image certificate validation is not enabled.",
+        )),
+        Some(v) => Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute trusted_image_certificates. Value: {v}. {v} is not of type 'array', 'null'"
         ))),
     }
 }
@@ -1349,6 +1370,7 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
     if let Some(k) = server.keys().find(|k| !keys.contains(&k.as_str())) {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute server. Additional properties are not allowed ('{k}' was unexpected)")));
     }
+    no_certificates(server)?;
     let details = ServerDetails {
         description: description(server)?.flatten(),
         tags: match server.get("tags") {
@@ -1630,6 +1652,7 @@ fn rebuild(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply, Fau
     };
     let admin_pass = opt_string(args, "adminPass")?;
     let description = description(args)?;
+    no_certificates(args)?;
     let boot = RebuildBoot {
         key_name: rebuild_field(args, "key_name")?,
         user_data: rebuild_field(args, "user_data")?,

@@ -38,7 +38,7 @@ impl Version {
 /// The oldest version served.
 pub const MIN: Version = Version(2, 1);
 /// The newest version served: every change of [`CHANGES`] up to it is implemented.
-pub const MAX: Version = Version(2, 57);
+pub const MAX: Version = Version(2, 64);
 
 /// One change of the compute API; [`CHANGES`] says from which version on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +140,17 @@ pub enum Change {
     /// File injection is gone: no `personality` at create or rebuild, no `injected_file*`
     /// quotas or personality limits; a rebuild may change the `user_data`.
     NoPersonality,
+    /// Instance actions page (`limit`, `marker`, `changes-since`) and show `updated_at`.
+    ActionPaging,
+    /// Migrations page (`limit`, `marker`, `changes-since`) and show their `uuid`.
+    MigrationPaging,
+    /// Flavors show their `extra_specs` (detail, show, create, update).
+    FlavorExtraSpecs,
+    /// Servers show `trusted_image_certificates`, and a create or rebuild may give them.
+    TrustedCertificates,
+    /// Server groups have one `policy` and `rules` (`max_server_per_host`), no
+    /// `policies` or `metadata`.
+    GroupPolicyRules,
 }
 
 /// Every change, with the version that brought it.
@@ -202,6 +213,13 @@ pub const CHANGES: &[(Change, Version)] = &[
     (Change::FlavorDescription, Version(2, 55)),
     (Change::MigrateToHost, Version(2, 56)),
     (Change::NoPersonality, Version(2, 57)),
+    (Change::ActionPaging, Version(2, 58)),
+    (Change::MigrationPaging, Version(2, 59)),
+    // 2.60 (multi-attach volumes) is the volumes'.
+    (Change::FlavorExtraSpecs, Version(2, 61)),
+    // 2.62: action events show their host; no events are recorded within an action here.
+    (Change::TrustedCertificates, Version(2, 63)),
+    (Change::GroupPolicyRules, Version(2, 64)),
 ];
 
 impl Change {

@@ -22,7 +22,7 @@ pub fn flavor_brief(r: &Request, f: &Flavor) -> Value {
 }
 
 pub fn flavor(r: &Request, f: &Flavor) -> Value {
-    json!({
+    let mut v = json!({
         "id": f.id,
         "name": f.name,
         "ram": f.ram_mb,
@@ -34,7 +34,16 @@ pub fn flavor(r: &Request, f: &Flavor) -> Value {
         "os-flavor-access:is_public": f.is_public,
         "OS-FLV-DISABLED:disabled": false,
         "links": links(r, "flavors", &f.id),
-    })
+    });
+    if since(r, Change::FlavorExtraSpecs) {
+        let specs: Map<String, Value> = f
+            .extra_specs
+            .iter()
+            .map(|(k, s)| (k.clone(), json!(s)))
+            .collect();
+        v["extra_specs"] = Value::Object(specs);
+    }
+    v
 }
 
 /// Nova's status from vm_state and task_state.
@@ -378,6 +387,9 @@ pub struct Later<'a> {
     /// 2.26.
     #[serde(skip_serializing_if = "Option::is_none")]
     tags: Option<&'a [String]>,
+    /// 2.63: always null (image signatures are not verified here, so none are kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trusted_image_certificates: Option<Option<[&'a str; 0]>>,
 }
 
 impl<'a> Later<'a> {
@@ -396,6 +408,7 @@ impl<'a> Later<'a> {
                 .then(|| extra.and_then(|e| e.description.as_deref())),
             tags: since(r, Change::ServerTags)
                 .then(|| extra.map_or(&[][..], |e| e.tags.as_slice())),
+            trusted_image_certificates: since(r, Change::TrustedCertificates).then_some(None),
         }
     }
 
