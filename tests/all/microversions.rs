@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 impl Cloud {
     /// A call at microversion `v` (the standard header): status, version header, body.
-    async fn at(
+    pub(crate) async fn at(
         &self,
         v: &str,
         token: &str,
