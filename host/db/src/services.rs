@@ -48,6 +48,22 @@ fn service_from_row(
     })
 }
 
+const COLUMNS: &str =
+    "id, binary_name, host, topic, disabled, disabled_reason, forced_down, last_seen_at";
+
+/// The row of service `id`, read inside `tx`.
+async fn service_row(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: i64,
+) -> Result<Option<sqlx::any::AnyRow>, DbError> {
+    Ok(
+        sqlx::query(&format!("SELECT {COLUMNS} FROM services WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?,
+    )
+}
+
 impl Db {
     /// Records a heartbeat, creating the service row on first report.
     pub async fn report_service(
@@ -77,14 +93,9 @@ impl Db {
     /// instances are still on its host (`Conflict`). Returns the service deleted.
     pub async fn delete_service(&self, id: i64) -> Result<Service, DbError> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "SELECT id, binary_name, host, topic, disabled, disabled_reason, forced_down, \
-             last_seen_at FROM services WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| DbError::NotFound(format!("Service {id}")))?;
+        let row = service_row(&mut tx, id)
+            .await?
+            .ok_or_else(|| DbError::NotFound(format!("Service {id}")))?;
         let service = service_from_row(&row, now_ms(), 0)?;
         if service.binary == "metacloud-compute" {
             let hosted: i64 = get(
@@ -117,12 +128,9 @@ impl Db {
     /// Every service, with `up` computed against `down_time_ms`.
     pub async fn list_services(&self, down_time_ms: i64) -> Result<Vec<Service>, DbError> {
         let now = now_ms();
-        let rows = sqlx::query(
-            "SELECT id, binary_name, host, topic, disabled, disabled_reason, forced_down, \
-             last_seen_at FROM services ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM services ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| service_from_row(r, now, down_time_ms))
             .collect()
@@ -137,14 +145,9 @@ impl Db {
         down_time_ms: i64,
     ) -> Result<Service, DbError> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "SELECT id, binary_name, host, topic, disabled, disabled_reason, forced_down, \
-             last_seen_at FROM services WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| DbError::NotFound(format!("service {id}")))?;
+        let row = service_row(&mut tx, id)
+            .await?
+            .ok_or_else(|| DbError::NotFound(format!("service {id}")))?;
         let mut s = service_from_row(&row, now_ms(), down_time_ms)?;
         if let Some(disabled) = change.disabled {
             s.disabled = disabled;
