@@ -20,9 +20,12 @@ bash scripts/lint.sh 2>&1 | tee -a "$log" || status=1
 # tests/conformance: boto3 on EC2 addresses and security groups): the openstack
 # CLI workflow, its network commands over the Network API, boto3 and the aws CLI on the EC2
 # API, cloud-init's metadata crawlers, every announced compute microversion against
-# tempest's response schemas (tests/conformance/microversions.sh), and tempest's compute API
+# tempest's response schemas (tests/conformance/microversions.sh), the nova CLI at its newest
+# shared microversion and at 2.1, and tempest's compute API
 # groups (known failures: scripts/tempest-known-failures.txt).
-bash scripts/conformance.sh openstack-cli openstack-network-cli ec2 ec2-network metadata microversions 2>&1 | tee -a "$log" || status=1
+bash scripts/conformance.sh openstack-cli openstack-network-cli ec2 ec2-network metadata microversions nova-cli 2>&1 | tee -a "$log" || status=1
+# novaclient again, pinned to 2.1 (above it negotiated the newest version both know).
+NOVA_API_VERSION=2.1 bash scripts/conformance.sh nova-cli 2>&1 | tee -a "$log" || status=1
 # tempest's compute groups with the Network API on (tempest's network mode: neutron = True,
 # a shared and an external network made first), plus its floating IP and security group
 # groups; `METACLOUD_CONFORMANCE_NETWORK_API=off` runs them on Nova's network APIs instead.
