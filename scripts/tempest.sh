@@ -40,12 +40,14 @@ PY
 diff -u "$shared/tempest.sh" "$copy" | sed 's/^/  /' >&2 || true
 # tempest keeps one registry of workspaces per user (~/.tempest/workspace.yaml) and the
 # shared script names its workspace `ws`: a `ws` another work dir registered (a run with
-# another TEMPEST_WORK) makes `tempest init` refuse, silently under `set -e`. Forget it.
+# another TEMPEST_WORK), or one whose directory is gone (a work dir removed and made again),
+# makes `tempest init` refuse, silently under `set -e`. Forget it.
 work=${TEMPEST_WORK:-$HOME/.cache/metacloud-conformance/tempest}
 registry=$HOME/.tempest/workspace.yaml
-if [ -f "$registry" ] && grep -qE '^ws: ' "$registry" && ! grep -qxF "ws: $work/ws" "$registry"; then
+if [ -f "$registry" ] && grep -qE '^ws: ' "$registry" \
+   && { ! grep -qxF "ws: $work/ws" "$registry" || [ ! -d "$work/ws/etc" ]; }; then
   sed -i '/^ws: /d' "$registry"
-  echo "tempest wrapper: forgot workspace 'ws' registered for another work dir" >&2
+  echo "tempest wrapper: forgot workspace 'ws' registered for another or a removed work dir" >&2
 fi
 export TEMPEST_CONCURRENCY=${TEMPEST_CONCURRENCY:-1}
 bash "$copy" "$@"

@@ -41,7 +41,7 @@ async fn keypairs_carry_their_type_from_2_2_and_x509_pairs_are_made_and_imported
     let c = Cloud::start().await;
     let demo = c.token("demo", "demo-pw", "demo").await;
     let (_, doc) = c.get(&demo, "/").await;
-    assert_eq!(doc["versions"][1]["version"], "2.64", "{doc}");
+    assert_eq!(doc["versions"][1]["version"], "2.66", "{doc}");
 
     // 2.1: 200 without `type`, which it does not take; delete 202.
     let (s, v, b) = c
@@ -1983,4 +1983,116 @@ async fn action_and_migration_paging_extra_specs_certificates_and_group_rules_at
         json!(["anti-affinity"]),
         "{g}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changes_before_bounds_servers_actions_and_migrations_from_2_66() {
+    let c = Cloud::start().await;
+    let admin = c.token("admin", "admin-pw", "admin").await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+    let id = active_server(
+        &c,
+        "2.66",
+        &demo,
+        json!({"name": "b", "flavorRef": "42", "networks": "none"}),
+    )
+    .await;
+    let ids = |l: &Value| -> Vec<String> {
+        l["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let past = "2000-01-01T00:00:00Z";
+    let future = "2100-01-01T00:00:00Z";
+    let (_, _, l) = c
+        .at(
+            "2.66",
+            &demo,
+            Method::GET,
+            &format!("/v2.1/servers?changes-before={future}"),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&l), vec![id.clone()], "{l}");
+    let (_, _, l) = c
+        .at(
+            "2.66",
+            &demo,
+            Method::GET,
+            &format!("/v2.1/servers/detail?changes-before={past}"),
+            None,
+        )
+        .await;
+    assert!(ids(&l).is_empty(), "{l}");
+    // Ignored before 2.66.
+    let (_, _, l) = c
+        .at(
+            "2.65",
+            &demo,
+            Method::GET,
+            &format!("/v2.1/servers?changes-before={past}"),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&l), vec![id.clone()], "{l}");
+    // Since after before: 400, on every listing that takes both.
+    let both = format!("changes-since={future}&changes-before={past}");
+    for path in [
+        format!("/v2.1/servers?{both}"),
+        format!("/v2.1/servers/{id}/os-instance-actions?{both}"),
+    ] {
+        let (s, _, e) = c.at("2.66", &demo, Method::GET, &path, None).await;
+        assert_eq!(s, 400, "{path}: {e}");
+    }
+    let (s, _, _) = c
+        .at(
+            "2.66",
+            &admin,
+            Method::GET,
+            &format!("/v2.1/os-migrations?{both}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 400);
+    // A deleted server is listed within the bounds, as with changes-since.
+    let (s, _, _) = c
+        .at(
+            "2.66",
+            &demo,
+            Method::DELETE,
+            &format!("/v2.1/servers/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, _, l) = c
+            .at(
+                "2.66",
+                &demo,
+                Method::GET,
+                &format!("/v2.1/servers/detail?changes-before={future}"),
+                None,
+            )
+            .await;
+        if l["servers"][0]["status"] == "DELETED" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{l}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, _, a) = c
+        .at(
+            "2.66",
+            &demo,
+            Method::GET,
+            &format!("/v2.1/servers/{id}/os-instance-actions?changes-before={past}"),
+            None,
+        )
+        .await;
+    assert_eq!(a["instanceActions"], json!([]), "{a}");
 }

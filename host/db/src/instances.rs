@@ -105,6 +105,8 @@ pub struct ServerFilter {
     /// Changed at or after this time (ms), deleted instances included; `None`: live
     /// instances only.
     pub changes_since: Option<i64>,
+    /// Changed at or before this time (ms), deleted instances included too.
+    pub changes_before: Option<i64>,
     /// Start after this instance, which the same filter must list (else
     /// [`DbError::MarkerNotFound`]).
     pub marker: Option<String>,
@@ -172,12 +174,20 @@ impl<'a> Select<'a> {
     /// The conditions of `f` (all but the marker and the name).
     fn filtered(columns: &str, f: &'a ServerFilter) -> Self {
         let mut s = Select::new(columns);
-        match f.changes_since {
-            Some(since) => {
-                let p = s.arg(Arg::Int(since));
-                s.sql.push_str(&format!("updated_at >= {p}"));
+        match (f.changes_since, f.changes_before) {
+            (None, None) => s.sql.push_str("deleted = 0"),
+            (since, before) => {
+                // Deleted instances are listed too, as Nova lists them with either bound.
+                s.sql.push_str("1 = 1");
+                if let Some(t) = since {
+                    let p = s.arg(Arg::Int(t));
+                    s.sql.push_str(&format!(" AND updated_at >= {p}"));
+                }
+                if let Some(t) = before {
+                    let p = s.arg(Arg::Int(t));
+                    s.sql.push_str(&format!(" AND updated_at <= {p}"));
+                }
             }
-            None => s.sql.push_str("deleted = 0"),
         }
         for (column, value) in [
             ("project_id", &f.project),

@@ -18,6 +18,25 @@ fn view(r: &Request, server: &str, a: &InstanceAction) -> Value {
     v
 }
 
+/// The `changes-since` and (from 2.66) `changes-before` bounds of a listing; since after
+/// before is a 400.
+pub(crate) fn changed_between(r: &Request) -> Result<(Option<i64>, Option<i64>), Fault> {
+    let after = instant(r, "changes-since")?;
+    let before = if since(r, Change::ChangesBefore) {
+        instant(r, "changes-before")?
+    } else {
+        None
+    };
+    if let (Some(a), Some(b)) = (after, before) {
+        if a > b {
+            return Err(Fault::bad_request(
+                "The value of changes-since must be less than or equal to changes-before.",
+            ));
+        }
+    }
+    Ok((after, before))
+}
+
 /// A `changes-since` / `changes-before` query parameter (ms), or Nova's 400.
 pub(crate) fn instant(r: &Request, name: &str) -> Result<Option<i64>, Fault> {
     r.query(name)
@@ -50,10 +69,12 @@ pub fn list(r: &Request) -> Result<Reply, Fault> {
         let items: Vec<Value> = actions.iter().map(|a| view(r, server, a)).collect();
         return Ok(Reply::json(200, &json!({ "instanceActions": items })));
     }
-    // 2.58: changed since (at or after), then paged by request id.
-    if let Some(after) = instant(r, "changes-since")? {
-        actions.retain(|a| a.start_time >= after);
-    }
+    // 2.58: changed since (at or after), 2.66 before (at or before), then paged by
+    // request id.
+    let (after, before) = changed_between(r)?;
+    actions.retain(|a| {
+        after.is_none_or(|t| a.start_time >= t) && before.is_none_or(|t| a.start_time <= t)
+    });
     let path = format!("servers/{server}/os-instance-actions");
     let (page, links) = crate::paging::page(r, &actions, |a| a.request_id.clone(), &path)?;
     let items: Vec<Value> = page.iter().map(|a| view(r, server, a)).collect();

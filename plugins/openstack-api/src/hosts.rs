@@ -225,10 +225,11 @@ pub fn migrations(r: &Request) -> Result<Reply, Fault> {
     let mut all = compute::list_migrations(c, r.query("instance_uuid"))?;
     let paged = since(r, Change::MigrationPaging);
     if paged {
-        // 2.59: newest first, changed since, paged by uuid.
-        if let Some(after) = crate::actions::instant(r, "changes-since")? {
-            all.retain(|m| m.updated_at >= after);
-        }
+        // 2.59: newest first, changed since (2.66: and before), paged by uuid.
+        let (after, before) = crate::actions::changed_between(r)?;
+        all.retain(|m| {
+            after.is_none_or(|t| m.updated_at >= t) && before.is_none_or(|t| m.updated_at <= t)
+        });
         all.sort_by_key(|m| std::cmp::Reverse((m.created_at, m.id)));
     }
     let filtered: Vec<Migration> = all

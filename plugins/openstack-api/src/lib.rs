@@ -1015,8 +1015,21 @@ fn server_query(r: &Request) -> Result<ServerQuery, Fault> {
     })
 }
 
-/// The filters of later microversions on a listing (tags from 2.26).
-fn server_filters(r: &Request) -> ServerFilters {
+/// The filters of later microversions on a listing (tags from 2.26, `changes-before`
+/// from 2.66, which must not come before `changes-since`).
+fn server_filters(r: &Request, q: &ServerQuery) -> Result<ServerFilters, Fault> {
+    let changes_before = if microversion::since(r, microversion::Change::ChangesBefore) {
+        actions::instant(r, "changes-before")?
+    } else {
+        None
+    };
+    if let (Some(after), Some(before)) = (q.changes_since, changes_before) {
+        if after > before {
+            return Err(Fault::bad_request(
+                "The value of changes-since must be less than or equal to changes-before.",
+            ));
+        }
+    }
     let tagged = microversion::since(r, microversion::Change::ServerTags);
     let tags = |name| {
         if tagged {
@@ -1025,12 +1038,13 @@ fn server_filters(r: &Request) -> ServerFilters {
             Vec::new()
         }
     };
-    ServerFilters {
+    Ok(ServerFilters {
         tags: tags("tags"),
         tags_any: tags("tags-any"),
         not_tags: tags("not-tags"),
         not_tags_any: tags("not-tags-any"),
-    }
+        changes_before,
+    })
 }
 
 /// A server's `description` (2.19): null or up to 255 printable characters.
@@ -1173,11 +1187,12 @@ fn listing(r: &Request, detail: bool) -> Result<Reply, Fault> {
         return Ok(Reply::json(200, &json!({"servers": []})));
     }
     let limit = q.limit;
-    let more = server_filters(r);
+    let more = server_filters(r, &q)?;
     let filtered = !(more.tags.is_empty()
         && more.tags_any.is_empty()
         && more.not_tags.is_empty()
-        && more.not_tags_any.is_empty());
+        && more.not_tags_any.is_empty()
+        && more.changes_before.is_none());
     if detail || filtered {
         // The hot path: the page crosses packed and is serialised straight from borrowed
         // rows, with no per-field copies and no intermediate JSON tree.

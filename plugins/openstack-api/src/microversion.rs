@@ -38,7 +38,7 @@ impl Version {
 /// The oldest version served.
 pub const MIN: Version = Version(2, 1);
 /// The newest version served: every change of [`CHANGES`] up to it is implemented.
-pub const MAX: Version = Version(2, 64);
+pub const MAX: Version = Version(2, 66);
 
 /// One change of the compute API; [`CHANGES`] says from which version on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +151,8 @@ pub enum Change {
     /// Server groups have one `policy` and `rules` (`max_server_per_host`), no
     /// `policies` or `metadata`.
     GroupPolicyRules,
+    /// Server, instance-action and migration listings take `changes-before`.
+    ChangesBefore,
 }
 
 /// Every change, with the version that brought it.
@@ -220,6 +222,8 @@ pub const CHANGES: &[(Change, Version)] = &[
     // 2.62: action events show their host; no events are recorded within an action here.
     (Change::TrustedCertificates, Version(2, 63)),
     (Change::GroupPolicyRules, Version(2, 64)),
+    // 2.65 (abort a queued live migration) is live migration's.
+    (Change::ChangesBefore, Version(2, 66)),
 ];
 
 impl Change {

@@ -321,6 +321,7 @@ impl ComputeHost {
             image_id: q.image_id,
             host: q.host,
             changes_since: q.changes_since,
+            changes_before: more.changes_before,
             marker: q.marker,
             limit: q.limit,
             tags: more.tags,
@@ -806,6 +807,7 @@ impl compute::Host for ComputeHost {
             tags_any: Vec::new(),
             not_tags: Vec::new(),
             not_tags_any: Vec::new(),
+            changes_before: None,
         };
         self.list_filtered(c, q, none)
     }
