@@ -304,6 +304,13 @@ fn instance_action(a: metacloud_db::instances::ActionRecord) -> InstanceAction {
 }
 
 impl ComputeHost {
+    /// The `server` record of one instance (`id` names it in the 404).
+    fn server_of(&self, ctx: &Context, inst: Instance, id: &str) -> Result<Server, OpError> {
+        self.servers(ctx, vec![inst])?
+            .pop()
+            .ok_or_else(|| OpError::NotFound(format!("Instance {id} could not be found.")))
+    }
+
     /// A page of servers: filtered, ordered and paged by the database; with
     /// `changes-since`, deleted servers are listed too (as Nova does).
     fn list_filtered(
@@ -833,9 +840,7 @@ impl compute::Host for ComputeHost {
     ) -> Result<Server, OpError> {
         let ctx = self.context(&c)?;
         let inst = self.run(self.api.describe(&ctx, &id, description.as_deref()))?;
-        let mut s = self.servers(&ctx, vec![inst])?;
-        s.pop()
-            .ok_or_else(|| OpError::NotFound(format!("Instance {id} could not be found.")))
+        self.server_of(&ctx, inst, &id)
     }
 
     fn server_tags(&mut self, c: Caller, id: String) -> Result<Vec<String>, OpError> {
@@ -1027,9 +1032,7 @@ impl compute::Host for ComputeHost {
                 None => Ok(self.api.show(&ctx, &id).await?.instance),
             }
         })?;
-        let mut s = self.servers(&ctx, vec![inst])?;
-        s.pop()
-            .ok_or_else(|| OpError::NotFound(format!("Instance {id} could not be found.")))
+        self.server_of(&ctx, inst, &id)
     }
 
     fn rebuild_server(
@@ -1064,9 +1067,7 @@ impl compute::Host for ComputeHost {
             user_data: boot.user_data,
         };
         let inst = self.run(self.api.rebuild(&ctx, &id, image, name, metadata, boot))?;
-        let mut s = self.servers(&ctx, vec![inst])?;
-        s.pop()
-            .ok_or_else(|| OpError::NotFound(format!("Instance {id} could not be found.")))
+        self.server_of(&ctx, inst, &id)
     }
 
     fn create_image(
