@@ -102,18 +102,22 @@ pub(crate) fn description_field(m: &Map<String, Value>) -> Result<Option<Option<
     }
 }
 
-/// `PUT /flavors/{id}` (2.55, admins): changes the description, the one thing of a
-/// flavor that may change.
-pub fn update(r: &Request) -> Result<Reply, Fault> {
-    let body = r.body_json()?;
-    let m = body
-        .get("flavor")
+/// The `flavor` object of a create or update body, or Nova's 400.
+pub(crate) fn flavor_object(body: &Value) -> Result<&Map<String, Value>, Fault> {
+    body.get("flavor")
         .and_then(Value::as_object)
         .ok_or_else(|| {
             Fault::bad_request(
                 "Invalid input for field/attribute flavor. 'flavor' is a required property",
             )
-        })?;
+        })
+}
+
+/// `PUT /flavors/{id}` (2.55, admins): changes the description, the one thing of a
+/// flavor that may change.
+pub fn update(r: &Request) -> Result<Reply, Fault> {
+    let body = r.body_json()?;
+    let m = flavor_object(&body)?;
     if let Some(k) = m.keys().find(|k| k.as_str() != "description") {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute flavor. Additional properties are not allowed ('{k}' was unexpected)")));
     }

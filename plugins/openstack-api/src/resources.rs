@@ -25,14 +25,7 @@ fn field_u64(m: &Map<String, Value>, key: &str, required: bool) -> Result<Option
 
 pub fn create_flavor(r: &Request) -> Result<Reply, Fault> {
     let body = r.body_json()?;
-    let f = body
-        .get("flavor")
-        .and_then(Value::as_object)
-        .ok_or_else(|| {
-            Fault::bad_request(
-                "Invalid input for field/attribute flavor. 'flavor' is a required property",
-            )
-        })?;
+    let f = crate::flavors::flavor_object(&body)?;
     const KEYS: &[&str] = &[
         "name",
         "ram",
