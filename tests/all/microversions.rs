@@ -41,7 +41,7 @@ async fn keypairs_carry_their_type_from_2_2_and_x509_pairs_are_made_and_imported
     let c = Cloud::start().await;
     let demo = c.token("demo", "demo-pw", "demo").await;
     let (_, doc) = c.get(&demo, "/").await;
-    assert_eq!(doc["versions"][1]["version"], "2.66", "{doc}");
+    assert_eq!(doc["versions"][1]["version"], "2.75", "{doc}");
 
     // 2.1: 200 without `type`, which it does not take; delete 202.
     let (s, v, b) = c
@@ -2095,4 +2095,324 @@ async fn changes_before_bounds_servers_actions_and_migrations_from_2_66() {
         )
         .await;
     assert_eq!(a["instanceActions"], json!([]), "{a}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn volume_types_forced_evacuate_device_tags_groups_locks_destinations_and_cleanups_at_2_67_to_2_75(
+) {
+    let c = Cloud::start().await;
+    let admin = c.token("admin", "admin-pw", "admin").await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+
+    // 2.67: a block device mapping may name a volume type (refused before).
+    let bdm = json!({"name": "v", "flavorRef": "42", "networks": "none",
+        "block_device_mapping_v2": [{"boot_index": 0, "uuid": "x", "source_type": "image",
+            "destination_type": "local", "volume_type": "fast"}]});
+    let (s, _, e) = c
+        .at(
+            "2.66",
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({ "server": bdm })),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    assert!(e.to_string().contains("volume_type"), "{e}");
+    let (s, _, e) = c
+        .at(
+            "2.67",
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({ "server": bdm })),
+        )
+        .await;
+    assert!(!e.to_string().contains("volume_type"), "{s} {e}");
+
+    // 2.70: the device tag a create gave a port is kept and shown on its attachment.
+    let net = c.network(&admin, "tagged", "10.70.0.0/24").await;
+    let id = active_server(
+        &c,
+        "2.70",
+        &demo,
+        json!({"name": "t", "flavorRef": "42", "networks": [{"uuid": net, "tag": "nic1"}]}),
+    )
+    .await;
+    let server = format!("/v2.1/servers/{id}");
+    let interfaces = format!("{server}/os-interface");
+    let (_, _, l) = c.at("2.70", &demo, Method::GET, &interfaces, None).await;
+    assert_eq!(l["interfaceAttachments"][0]["tag"], "nic1", "{l}");
+    let port = l["interfaceAttachments"][0]["port_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, _, p) = c
+        .at(
+            "2.70",
+            &demo,
+            Method::GET,
+            &format!("{interfaces}/{port}"),
+            None,
+        )
+        .await;
+    assert_eq!(p["interfaceAttachment"]["tag"], "nic1", "{p}");
+    let (_, _, l) = c.at("2.69", &demo, Method::GET, &interfaces, None).await;
+    assert!(l["interfaceAttachments"][0].get("tag").is_none(), "{l}");
+
+    // 2.68: evacuate takes no `force`.
+    let evacuate = format!("{server}/action");
+    let forced = json!({"evacuate": {"host": "elsewhere", "force": true}});
+    let (_, _, e) = c
+        .at(
+            "2.67",
+            &admin,
+            Method::POST,
+            &evacuate,
+            Some(forced.clone()),
+        )
+        .await;
+    assert!(!e.to_string().contains("'force' was unexpected"), "{e}");
+    let (s, _, e) = c
+        .at("2.68", &admin, Method::POST, &evacuate, Some(forced))
+        .await;
+    assert_eq!(s, 400, "{e}");
+    assert!(e.to_string().contains("'force' was unexpected"), "{e}");
+
+    // 2.71: show, update and rebuild list the server's groups; the listing does not.
+    let (s, _, g) = c
+        .at(
+            "2.71",
+            &demo,
+            Method::POST,
+            "/v2.1/os-server-groups",
+            Some(json!({"server_group": {"name": "g", "policy": "anti-affinity"}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{g}");
+    let group = g["server_group"]["id"].as_str().unwrap().to_string();
+    let (s, _, b) = c
+        .at(
+            "2.71",
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(
+                json!({"server": {"name": "m", "flavorRef": "42", "networks": "none"},
+                        "os:scheduler_hints": {"group": group}}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let member = b["server"]["id"].as_str().unwrap().to_string();
+    c.wait_status(&demo, &member, "ACTIVE").await;
+    let member_path = format!("/v2.1/servers/{member}");
+    let (_, _, v) = c.at("2.71", &demo, Method::GET, &member_path, None).await;
+    assert_eq!(v["server"]["server_groups"], json!([group]), "{v}");
+    let (_, _, v) = c.at("2.71", &demo, Method::GET, &server, None).await;
+    assert_eq!(v["server"]["server_groups"], json!([]), "{v}");
+    let (_, _, v) = c.at("2.70", &demo, Method::GET, &member_path, None).await;
+    assert!(v["server"].get("server_groups").is_none(), "{v}");
+    let (_, _, l) = c
+        .at("2.71", &demo, Method::GET, "/v2.1/servers/detail", None)
+        .await;
+    assert!(l["servers"][0].get("server_groups").is_none(), "{l}");
+    let rename = json!({"server": {"name": "m2"}});
+    let (s, _, u) = c
+        .at(
+            "2.71",
+            &demo,
+            Method::PUT,
+            &member_path,
+            Some(rename.clone()),
+        )
+        .await;
+    assert_eq!(
+        (s, &u["server"]["server_groups"]),
+        (200, &json!([group])),
+        "{u}"
+    );
+
+    // 2.73: a lock's reason, shown until unlocked; `locked` filters listings.
+    let action = format!("{member_path}/action");
+    let why = json!({"lock": {"locked_reason": "audit"}});
+    let (s, _, e) = c
+        .at("2.72", &demo, Method::POST, &action, Some(why.clone()))
+        .await;
+    assert_eq!(s, 400, "{e}");
+    let (s, _, e) = c.at("2.73", &demo, Method::POST, &action, Some(why)).await;
+    assert_eq!(s, 202, "{e}");
+    let (_, _, v) = c.at("2.73", &demo, Method::GET, &member_path, None).await;
+    assert_eq!(
+        (&v["server"]["locked"], &v["server"]["locked_reason"]),
+        (&json!(true), &json!("audit")),
+        "{v}"
+    );
+    let (_, _, v) = c.at("2.72", &demo, Method::GET, &member_path, None).await;
+    assert!(v["server"].get("locked_reason").is_none(), "{v}");
+    let (_, _, v) = c.at("2.73", &demo, Method::GET, &server, None).await;
+    assert_eq!(v["server"]["locked_reason"], Value::Null, "{v}");
+    let names = |l: &Value| -> Vec<String> {
+        l["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, _, l) = c
+        .at(
+            "2.73",
+            &demo,
+            Method::GET,
+            "/v2.1/servers?locked=true",
+            None,
+        )
+        .await;
+    assert_eq!(names(&l), vec!["m2"], "{l}");
+    let (_, _, l) = c
+        .at(
+            "2.73",
+            &demo,
+            Method::GET,
+            "/v2.1/servers/detail?locked=0",
+            None,
+        )
+        .await;
+    assert!(
+        !names(&l).contains(&"m2".to_string()) && names(&l).contains(&"t".to_string()),
+        "{l}"
+    );
+    let (s, _, _) = c
+        .at(
+            "2.73",
+            &demo,
+            Method::GET,
+            "/v2.1/servers?locked=maybe",
+            None,
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (s, _, _) = c
+        .at(
+            "2.73",
+            &demo,
+            Method::POST,
+            &action,
+            Some(json!({"unlock": null})),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let (_, _, v) = c.at("2.73", &demo, Method::GET, &member_path, None).await;
+    assert_eq!(v["server"]["locked_reason"], Value::Null, "{v}");
+
+    // 2.74: admins name the host to build on (an unknown one is a 400, members' a 403).
+    let (_, _, h) = c
+        .at(
+            "2.74",
+            &admin,
+            Method::GET,
+            "/v2.1/os-hypervisors/detail",
+            None,
+        )
+        .await;
+    let host = h["hypervisors"][0]["hypervisor_hostname"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let placed = json!({"name": "p", "flavorRef": "42", "networks": "none", "host": host,
+        "hypervisor_hostname": host});
+    let (s, _, e) = c
+        .at(
+            "2.73",
+            &admin,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({ "server": placed })),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    let (s, _, e) = c
+        .at(
+            "2.74",
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({ "server": placed })),
+        )
+        .await;
+    assert_eq!(s, 403, "{e}");
+    let nowhere = json!({"name": "p", "flavorRef": "42", "networks": "none", "host": "nowhere"});
+    let (s, _, e) = c
+        .at(
+            "2.74",
+            &admin,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({ "server": nowhere })),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    let placed_id = active_server(&c, "2.74", &admin, placed).await;
+    let (_, _, v) = c
+        .at(
+            "2.74",
+            &admin,
+            Method::GET,
+            &format!("/v2.1/servers/{placed_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(v["server"]["OS-EXT-SRV-ATTR:host"], json!(host), "{v}");
+
+    // 2.75: unknown query parameters are refused; update answers the whole server;
+    // flavors without swap show 0; hypervisors asked for servers always show them.
+    for path in [
+        "/v2.1/servers?bogus=1",
+        "/v2.1/flavors/detail?bogus=1",
+        "/v2.1/limits?x=1",
+    ] {
+        let (s, _, _) = c.at("2.74", &demo, Method::GET, path, None).await;
+        assert_eq!(s, 200, "{path}");
+        let (s, _, e) = c.at("2.75", &demo, Method::GET, path, None).await;
+        assert_eq!(s, 400, "{path}: {e}");
+    }
+    let (_, _, u) = c
+        .at(
+            "2.74",
+            &demo,
+            Method::PUT,
+            &member_path,
+            Some(rename.clone()),
+        )
+        .await;
+    assert!(u["server"].get("OS-EXT-STS:vm_state").is_none(), "{u}");
+    let (_, _, u) = c
+        .at("2.75", &demo, Method::PUT, &member_path, Some(rename))
+        .await;
+    let (_, _, shown) = c.at("2.75", &demo, Method::GET, &member_path, None).await;
+    let mut updated = u["server"].clone();
+    let mut shown = shown["server"].clone();
+    for v in [&mut updated, &mut shown] {
+        v.as_object_mut().unwrap().remove("updated");
+    }
+    assert_eq!(updated, shown);
+    let (_, _, f) = c
+        .at("2.74", &demo, Method::GET, "/v2.1/flavors/42", None)
+        .await;
+    assert_eq!(f["flavor"]["swap"], "", "{f}");
+    let (_, _, f) = c
+        .at("2.75", &demo, Method::GET, "/v2.1/flavors/42", None)
+        .await;
+    assert_eq!(f["flavor"]["swap"], 0, "{f}");
+    let (_, _, h) = c
+        .at(
+            "2.75",
+            &admin,
+            Method::GET,
+            "/v2.1/os-hypervisors/detail?with_servers=true",
+            None,
+        )
+        .await;
+    assert!(h["hypervisors"][0]["servers"].is_array(), "{h}");
 }

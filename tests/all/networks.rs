@@ -27,7 +27,7 @@ impl Cloud {
     }
 
     /// Creates a network as `token` (admin); returns its id.
-    async fn network(&self, token: &str, label: &str, cidr: &str) -> String {
+    pub(crate) async fn network(&self, token: &str, label: &str, cidr: &str) -> String {
         let (s, b) = self
             .post(
                 token,

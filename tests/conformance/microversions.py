@@ -184,6 +184,14 @@ def walk(v, demo, admin, project_id, image, step):
             expect([x["id"] for x in found] == [sid], f"tag filter found {found}")
             demo["servers"].show_server(sid)
             tags.delete_all_tags(sid)
+        if n >= 73:
+            step("servers: lock with a reason")
+            demo["servers"].lock_server(sid, locked_reason=f"walked at {v}")
+            shown = demo["servers"].show_server(sid)["server"]
+            expect(shown["locked_reason"] == f"walked at {v}", f"locked_reason {shown!r}")
+            locked = demo["servers"].list_servers(detail=True, locked="true")["servers"]
+            expect([x["id"] for x in locked] == [sid], f"locked filter found {locked}")
+            demo["servers"].unlock_server(sid)
         step("servers: diagnostics")
         admin["servers"].show_server_diagnostics(sid)
         if n >= 17:

@@ -159,6 +159,31 @@ impl Db {
         row.map(|r| get(&r, "group_uuid")).transpose()
     }
 
+    /// The server groups of each of `instances` that is in one (one query per 500).
+    pub async fn groups_of(
+        &self,
+        instances: &[String],
+    ) -> Result<BTreeMap<String, Vec<String>>, DbError> {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for chunk in instances.chunks(500) {
+            let marks = crate::networks::in_marks(chunk.len());
+            let sql = format!(
+                "SELECT instance_uuid, group_uuid FROM server_group_members \
+                 WHERE instance_uuid IN ({marks}) ORDER BY group_uuid"
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.entry(get(&r, "instance_uuid")?)
+                    .or_default()
+                    .push(get(&r, "group_uuid")?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The group as the scheduler needs it: policy, rule, and the hosts of the members
     /// that have one.
     pub async fn group_spec(&self, uuid: &str) -> Result<GroupSpec, DbError> {

@@ -118,6 +118,8 @@ pub struct ServerFilter {
     pub tags_any: Vec<String>,
     pub not_tags: Vec<String>,
     pub not_tags_any: Vec<String>,
+    /// Only locked (`true`) or unlocked (`false`) instances (2.73).
+    pub locked: Option<bool>,
 }
 
 impl ServerFilter {
@@ -204,6 +206,11 @@ impl<'a> Select<'a> {
             let ps: Vec<String> = f.vm_states.iter().map(|v| s.arg(Arg::Text(v))).collect();
             s.sql
                 .push_str(&format!(" AND vm_state IN ({})", ps.join(", ")));
+        }
+        match f.locked {
+            Some(true) => s.sql.push_str(" AND locked_by IS NOT NULL"),
+            Some(false) => s.sql.push_str(" AND locked_by IS NULL"),
+            None => {}
         }
         s.tag_filters(f);
         s
@@ -425,13 +432,17 @@ impl Db {
         self.set_columns(uuid, &[("metadata", Some(&text))]).await
     }
 
-    /// Locks (`Some("owner" | "admin")`) or unlocks (`None`) an instance.
+    /// Locks (`Some("owner" | "admin")`, with the reason given, 2.73) or unlocks (`None`:
+    /// the reason goes too) an instance.
     pub async fn set_instance_lock(
         &self,
         uuid: &str,
         locked_by: Option<&str>,
+        reason: Option<&str>,
     ) -> Result<Instance, DbError> {
-        self.set_columns(uuid, &[("locked_by", locked_by)]).await
+        let reason = locked_by.and(reason);
+        self.set_columns(uuid, &[("locked_by", locked_by), ("locked_reason", reason)])
+            .await
     }
 
     /// Sets the access addresses (`Some(None)` clears one, `None` leaves it).
@@ -1031,8 +1042,12 @@ pub struct InstanceExtra {
     pub user_data: Option<String>,
     pub host: Option<String>,
     pub description: Option<String>,
+    /// Why it is locked (2.73); none when unlocked or no reason was given.
+    pub locked_reason: Option<String>,
     /// Sorted.
     pub tags: Vec<String>,
+    /// The server groups it is a member of (at most one; 2.71).
+    pub server_groups: Vec<String>,
     pub flavor_id: String,
     pub vcpus: i64,
     pub memory_mb: i64,
@@ -1048,7 +1063,8 @@ impl Db {
             let marks = crate::networks::in_marks(chunk.len());
             let sql = format!(
                 "SELECT uuid, project_id, name, reservation_id, user_data, host, description, \
-                 flavor_id, vcpus, memory_mb, disk_gb FROM instances WHERE uuid IN ({marks})"
+                 locked_reason, flavor_id, vcpus, memory_mb, disk_gb FROM instances \
+                 WHERE uuid IN ({marks})"
             );
             let mut q = sqlx::query(&sql);
             for id in chunk {
@@ -1064,7 +1080,9 @@ impl Db {
                     user_data: get(&r, "user_data")?,
                     host: get(&r, "host")?,
                     description: get(&r, "description")?,
+                    locked_reason: get(&r, "locked_reason")?,
                     tags: Vec::new(),
+                    server_groups: Vec::new(),
                     flavor_id: get(&r, "flavor_id")?,
                     vcpus: get(&r, "vcpus")?,
                     memory_mb: get(&r, "memory_mb")?,
@@ -1104,8 +1122,10 @@ impl Db {
         }
         let ids: Vec<String> = out.iter().map(|e| e.uuid.clone()).collect();
         let mut tags = self.tags_of(&ids).await?;
+        let mut groups = self.groups_of(&ids).await?;
         for e in &mut out {
             e.tags = tags.remove(&e.uuid).unwrap_or_default();
+            e.server_groups = groups.remove(&e.uuid).unwrap_or_default();
         }
         Ok(out)
     }

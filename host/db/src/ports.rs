@@ -32,6 +32,8 @@ pub struct Port {
     pub admin_state_up: bool,
     /// An unbound port's security groups (ids); a bound port's are its server's.
     pub group_ids: Vec<String>,
+    /// The device tag the server's create or the attach gave it (2.70); none unbound.
+    pub tag: Option<String>,
 }
 
 /// A port the Network API makes, unbound.
@@ -60,7 +62,7 @@ pub struct PortUpdate {
 }
 
 pub(crate) const PORT_COLUMNS: &str = "id, instance_id, network_id, project_id, mac, address, \
-     device, host, created_at, name, kept, admin_state_up, group_ids";
+     device, host, created_at, name, kept, admin_state_up, group_ids, tag";
 
 pub(crate) fn port_from_row(r: &AnyRow) -> Result<Port, DbError> {
     let groups: String = get(r, "group_ids")?;
@@ -78,6 +80,7 @@ pub(crate) fn port_from_row(r: &AnyRow) -> Result<Port, DbError> {
         kept: get::<i64>(r, "kept")? != 0,
         admin_state_up: get::<i64>(r, "admin_state_up")? != 0,
         group_ids: split_ids(&groups),
+        tag: get(r, "tag")?,
     })
 }
 
@@ -366,6 +369,20 @@ impl Db {
         self.get_port(id).await
     }
 
+    /// Gives a bound port the device tag its server's create or attach asked for.
+    pub async fn set_port_tag(&self, id: &str, tag: &str) -> Result<(), DbError> {
+        let done =
+            sqlx::query("UPDATE ports SET tag = $1 WHERE id = $2 AND instance_id IS NOT NULL")
+                .bind(tag)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound(format!("Port {id}")));
+        }
+        Ok(())
+    }
+
     pub async fn get_port(&self, id: &str) -> Result<Port, DbError> {
         let row = sqlx::query(&format!("SELECT {PORT_COLUMNS} FROM ports WHERE id = $1"))
             .bind(id)
@@ -576,10 +593,13 @@ async fn unbind_port(tx: &mut Transaction<'_, Any>, p: &Port) -> Result<(), DbEr
         .iter()
         .map(|r| get::<String>(r, "group_id"))
         .collect::<Result<Vec<_>, _>>()?;
-    sqlx::query("UPDATE ports SET instance_id = NULL, host = NULL, group_ids = $1 WHERE id = $2")
-        .bind(ids.join(","))
-        .bind(&p.id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE ports SET instance_id = NULL, host = NULL, tag = NULL, group_ids = $1 \
+         WHERE id = $2",
+    )
+    .bind(ids.join(","))
+    .bind(&p.id)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

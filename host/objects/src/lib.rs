@@ -301,6 +301,9 @@ pub struct RequestSpec {
     /// The server group of `hints.group`, filled in by the conductor before scheduling.
     #[serde(default)]
     pub server_group: Option<GroupSpec>,
+    /// The only host to consider (the compute API's 2.74); the filters still run on it.
+    #[serde(default)]
+    pub requested_host: Option<String>,
 }
 
 /// One compute host as the scheduler sees it. Missing fields read as zero / empty (handy

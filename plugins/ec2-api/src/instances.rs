@@ -768,6 +768,8 @@ pub fn run_instances(ctx: &Ctx) -> Result<String, Ec2Error> {
         &ServerDetails {
             description: None,
             tags: Vec::new(),
+            host: None,
+            hypervisor_hostname: None,
         },
     )
     .map_err(|e| Ec2Error::from_op(e, Family::Launch))?;

@@ -152,7 +152,8 @@ pub fn evacuate(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply
     if !v214 {
         allowed.push("onSharedStorage");
     }
-    let force_allowed = since(r, Change::EvacuateForce);
+    // 2.29 to 2.67.
+    let force_allowed = since(r, Change::EvacuateForce) && !since(r, Change::NoForcedEvacuate);
     if force_allowed {
         allowed.push("force");
     }

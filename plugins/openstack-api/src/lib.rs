@@ -18,6 +18,7 @@ mod metadata;
 pub mod microversion;
 mod network;
 mod paging;
+mod queries;
 mod resources;
 mod tags;
 pub mod time;
@@ -840,7 +841,8 @@ impl Dialect for Nova {
 
     /// The microversion asked for must be served, and the route exist at it.
     fn admit(req: &Request) -> Result<(), Fault> {
-        microversion::check_route(req, microversion::negotiate(req)?)
+        microversion::check_route(req, microversion::negotiate(req)?)?;
+        queries::check(req)
     }
 
     /// Every response names its microversion (the minimum when none was negotiated).
@@ -1038,7 +1040,24 @@ fn server_filters(r: &Request, q: &ServerQuery) -> Result<ServerFilters, Fault> 
             Vec::new()
         }
     };
+    let locked = if microversion::since(r, microversion::Change::LockedReason) {
+        match r.query("locked") {
+            None => None,
+            Some(v) => Some(match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "t" | "on" | "y" | "yes" => true,
+                "false" | "0" | "f" | "off" | "n" | "no" => false,
+                _ => {
+                    return Err(Fault::bad_request(format!(
+                        "Unrecognized value '{v}', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'"
+                    )))
+                }
+            }),
+        }
+    } else {
+        None
+    };
     Ok(ServerFilters {
+        locked,
         tags: tags("tags"),
         tags_any: tags("tags-any"),
         not_tags: tags("not-tags"),
@@ -1092,6 +1111,9 @@ fn create_keys(r: &Request) -> Vec<&'static str> {
     if microversion::since(r, microversion::Change::TagsAtCreate) {
         keys.push("tags");
     }
+    if microversion::since(r, microversion::Change::RequestedDestination) {
+        keys.extend(["host", "hypervisor_hostname"]);
+    }
     if microversion::since(r, microversion::Change::NoPersonality) {
         keys.retain(|k| *k != "personality");
     }
@@ -1135,6 +1157,49 @@ fn rebuild_field(m: &Map<String, Value>, field: &str) -> Result<Option<Option<St
             "Invalid input for field/attribute {field}. Value: {v}. {v} is not valid"
         ))),
     }
+}
+
+/// A create's `host` or `hypervisor_hostname` (2.74): 1 to 255 characters without
+/// spaces.
+fn destination(server: &Map<String, Value>, field: &str) -> Result<Option<String>, Fault> {
+    match server.get(field) {
+        None => Ok(None),
+        Some(Value::String(s))
+            if !s.is_empty() && s.chars().count() <= 255 && !s.contains(char::is_whitespace) =>
+        {
+            Ok(Some(s.clone()))
+        }
+        Some(v) => Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute {field}. Value: {v}. {v} is not a valid host name"
+        ))),
+    }
+}
+
+/// A create's `block_device_mapping_v2`: a list of objects, whose `volume_type` is taken
+/// from 2.67 on. (No volume service backs them: the server boots from its image.)
+fn block_devices(r: &Request, server: &Map<String, Value>) -> Result<(), Fault> {
+    let Some(list) = server.get("block_device_mapping_v2") else {
+        return Ok(());
+    };
+    let Value::Array(list) = list else {
+        return Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute block_device_mapping_v2. Value: {list}. {list} is not of type 'array'"
+        )));
+    };
+    let typed = microversion::since(r, microversion::Change::BdmVolumeType);
+    for item in list {
+        let Value::Object(m) = item else {
+            return Err(Fault::bad_request(format!(
+                "Invalid input for field/attribute block_device_mapping_v2. Value: {item}. {item} is not of type 'object'"
+            )));
+        };
+        if m.contains_key("volume_type") && !typed {
+            return Err(Fault::bad_request(
+                "Invalid input for field/attribute block_device_mapping_v2. Additional properties are not allowed ('volume_type' was unexpected)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `trusted_image_certificates` (2.63): taken only as `null` or an empty list, since
@@ -1192,7 +1257,8 @@ fn listing(r: &Request, detail: bool) -> Result<Reply, Fault> {
         && more.tags_any.is_empty()
         && more.not_tags.is_empty()
         && more.not_tags_any.is_empty()
-        && more.changes_before.is_none());
+        && more.changes_before.is_none()
+        && more.locked.is_none());
     if detail || filtered {
         // The hot path: the page crosses packed and is serialised straight from borrowed
         // rows, with no per-field copies and no intermediate JSON tree.
@@ -1275,7 +1341,7 @@ fn show_server(r: &Request) -> Result<Reply, Fault> {
     let extra = extras(r, ids)?;
     Ok(Reply::json(
         200,
-        &json!({"server": views::server_full(r, &s, net.first(), extra.first())}),
+        &json!({"server": views::server_show(r, &s, net.first(), extra.first())}),
     ))
 }
 
@@ -1386,12 +1452,15 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
         return Err(Fault::bad_request(format!("Invalid input for field/attribute server. Additional properties are not allowed ('{k}' was unexpected)")));
     }
     no_certificates(server)?;
+    block_devices(r, server)?;
     let details = ServerDetails {
         description: description(server)?.flatten(),
         tags: match server.get("tags") {
             Some(t) => tags::list("tags", t)?,
             None => Vec::new(),
         },
+        host: destination(server, "host")?,
+        hypervisor_hostname: destination(server, "hypervisor_hostname")?,
     };
     let name = opt_string(server, "name")?.ok_or_else(|| {
         Fault::bad_request(
@@ -1681,6 +1750,10 @@ fn rebuild(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply, Fau
         s = compute::describe_server(c, id, d.as_deref())?;
     }
     let mut view = basic_view(r, c, &s)?;
+    if let Some(m) = view.as_object_mut() {
+        // Shown as `user_data` below (Nova's `show_user_data=False` for a rebuild).
+        m.remove("OS-EXT-SRV-ATTR:user_data");
+    }
     if microversion::since(r, microversion::Change::KeyNameOnRebuild) {
         view["key_name"] = json!(s.key_name);
     }
@@ -1690,6 +1763,34 @@ fn rebuild(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply, Fau
     }
     view["adminPass"] = json!(admin_pass.unwrap_or_else(|| views::admin_pass(&s.id)));
     Ok(Reply::json(202, &json!({"server": view})))
+}
+
+/// `lock`'s body from 2.73: `null`, `{}` or `{"locked_reason": "…"}` (at most 255
+/// characters).
+fn lock_reason(args: &Value) -> Result<Vec<(String, String)>, Fault> {
+    let m = match args {
+        Value::Null => return Ok(Vec::new()),
+        Value::Object(m) => m,
+        other => {
+            return Err(Fault::bad_request(format!(
+                "Invalid input for field/attribute lock. Value: {other}. {other} is not of type 'object', 'null'"
+            )))
+        }
+    };
+    if let Some(k) = m.keys().find(|k| *k != "locked_reason") {
+        return Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute lock. Additional properties are not allowed ('{k}' was unexpected)"
+        )));
+    }
+    match m.get("locked_reason") {
+        None => Ok(Vec::new()),
+        Some(Value::String(s)) if s.chars().count() <= 255 => {
+            Ok(vec![("locked_reason".into(), s.clone())])
+        }
+        Some(v) => Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute locked_reason. Value: {v}. {v} is not a string of at most 255 characters"
+        ))),
+    }
 }
 
 /// Actions whose body is `null` or `{}` in 2.1.
@@ -1805,6 +1906,9 @@ fn server_action(r: &Request) -> Result<Reply, Fault> {
         "revertResize" => {
             no_args(action, args)?;
             compute::server_action(c, id, "revert-resize", &[])?
+        }
+        "lock" if microversion::since(r, microversion::Change::LockedReason) => {
+            compute::server_action(c, id, "lock", &lock_reason(args)?)?
         }
         "pause" | "unpause" | "suspend" | "resume" | "lock" | "unlock" => {
             no_args(action, args)?;

@@ -38,7 +38,7 @@ impl Version {
 /// The oldest version served.
 pub const MIN: Version = Version(2, 1);
 /// The newest version served: every change of [`CHANGES`] up to it is implemented.
-pub const MAX: Version = Version(2, 66);
+pub const MAX: Version = Version(2, 75);
 
 /// One change of the compute API; [`CHANGES`] says from which version on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +153,27 @@ pub enum Change {
     GroupPolicyRules,
     /// Server, instance-action and migration listings take `changes-before`.
     ChangesBefore,
+    /// A create's `block_device_mapping_v2` entries may name a `volume_type`.
+    BdmVolumeType,
+    /// `evacuate` takes no `force` any more.
+    NoForcedEvacuate,
+    /// Interface attachments show their device `tag`.
+    InterfaceTags,
+    /// `show`, update and rebuild list the server's `server_groups`.
+    ServerGroupsInServer,
+    /// `lock` takes a `locked_reason`; servers show it; listings filter by `locked`.
+    LockedReason,
+    /// Admins may name the `host` and `hypervisor_hostname` of a create.
+    RequestedDestination,
+    /// Unknown query parameters are a 400 on the routes Nova made strict (see
+    /// [`crate::queries`]).
+    StrictQueries,
+    /// Update and rebuild answer the whole server, as `show` does.
+    WholeServerOnUpdate,
+    /// A flavor without swap shows `swap: 0` (before: `""`).
+    SwapZero,
+    /// Hypervisors asked `with_servers` show `servers` even when there are none.
+    HypervisorServersAlways,
 }
 
 /// Every change, with the version that brought it.
@@ -224,6 +245,21 @@ pub const CHANGES: &[(Change, Version)] = &[
     (Change::GroupPolicyRules, Version(2, 64)),
     // 2.65 (abort a queued live migration) is live migration's.
     (Change::ChangesBefore, Version(2, 66)),
+    (Change::BdmVolumeType, Version(2, 67)),
+    // 2.68 also takes `force` from live migration, which is not built.
+    (Change::NoForcedEvacuate, Version(2, 68)),
+    // 2.69 (minimal documents from cells that are down): there is one database and no
+    // cells, so no part of a listing is ever unavailable.
+    (Change::InterfaceTags, Version(2, 70)),
+    (Change::ServerGroupsInServer, Version(2, 71)),
+    // 2.72 (ports with resource requests): ports here carry no QoS rules, so none asks
+    // for resources.
+    (Change::LockedReason, Version(2, 73)),
+    (Change::RequestedDestination, Version(2, 74)),
+    (Change::StrictQueries, Version(2, 75)),
+    (Change::WholeServerOnUpdate, Version(2, 75)),
+    (Change::SwapZero, Version(2, 75)),
+    (Change::HypervisorServersAlways, Version(2, 75)),
 ];
 
 impl Change {
@@ -377,7 +413,7 @@ pub fn check_route(r: &Request, v: Version) -> Result<(), Fault> {
 }
 
 /// Whether `path` fits `template` (`{name}` matches one segment; a trailing `/*` any rest).
-fn matches_template(template: &str, path: &str) -> bool {
+pub(crate) fn matches_template(template: &str, path: &str) -> bool {
     let mut t = template.trim_end_matches('/').split('/');
     let mut p = path.trim_end_matches('/').split('/');
     loop {

@@ -145,10 +145,7 @@ pub fn create_networking(
                     &["uuid", "fixed_ip", "port"]
                 };
                 extra("networks", m, keys)?;
-                if let Some(t) = m.get("tag") {
-                    // Checked as Nova does; no device metadata is served, so it is not kept.
-                    crate::tags::check("tag", t.as_str().unwrap_or_default())?;
-                }
+                let tag = device_tag(m)?;
                 let fixed = opt_str(m, "fixed_ip")?;
                 if let Some(f) = &fixed {
                     if f.parse::<std::net::IpAddr>().is_err() {
@@ -170,6 +167,7 @@ pub fn create_networking(
                     network_id: uuid,
                     fixed_ip: fixed,
                     port_id: port,
+                    tag,
                 });
             }
             NetworkRequest::Given(out)
@@ -950,19 +948,35 @@ pub fn virtual_interfaces(r: &Request) -> Result<Reply, Fault> {
     Ok(Reply::json(200, &json!({"virtual_interfaces": items})))
 }
 
-fn attachment(p: &crate::bindings::metacloud::api::types::Port) -> Value {
-    json!({
+/// A device `tag` (checked as Nova checks it; kept on the port and shown from 2.70).
+fn device_tag(m: &Map<String, Value>) -> Result<Option<String>, Fault> {
+    match m.get("tag") {
+        None => Ok(None),
+        Some(t) => {
+            let t = t.as_str().unwrap_or_default();
+            crate::tags::check("tag", t)?;
+            Ok(Some(t.to_string()))
+        }
+    }
+}
+
+fn attachment(r: &Request, p: &crate::bindings::metacloud::api::types::Port) -> Value {
+    let mut v = json!({
         "port_state": p.state,
         "fixed_ips": [{"subnet_id": p.network_id, "ip_address": p.address}],
         "net_id": p.network_id,
         "port_id": p.id,
         "mac_addr": p.mac,
-    })
+    });
+    if since(r, Change::InterfaceTags) {
+        v["tag"] = json!(p.tag);
+    }
+    v
 }
 
 pub fn list_interfaces(r: &Request) -> Result<Reply, Fault> {
     let ports = compute::server_ports(r.caller()?, r.param("server_id"))?;
-    let items: Vec<Value> = ports.iter().map(attachment).collect();
+    let items: Vec<Value> = ports.iter().map(|p| attachment(r, p)).collect();
     Ok(Reply::json(200, &json!({"interfaceAttachments": items})))
 }
 
@@ -975,13 +989,12 @@ pub fn show_interface(r: &Request) -> Result<Reply, Fault> {
         .ok_or_else(|| Fault::not_found(format!("Port {id} is not attached")))?;
     Ok(Reply::json(
         200,
-        &json!({"interfaceAttachment": attachment(p)}),
+        &json!({"interfaceAttachment": attachment(r, p)}),
     ))
 }
 
 /// `POST /servers/{id}/os-interface`: plugs a port, or a new port on a network, into the
-/// server (Nova's 2.1 schema; a device `tag` from 2.49, checked and not kept: no device
-/// metadata is served).
+/// server (Nova's 2.1 schema; a device `tag` from 2.49, kept on the port).
 pub fn attach_interface(r: &Request) -> Result<Reply, Fault> {
     let body = if r.body.is_empty() {
         json!({})
@@ -1006,9 +1019,7 @@ pub fn attach_interface(r: &Request) -> Result<Reply, Fault> {
         &["net_id", "port_id", "fixed_ips"]
     };
     extra("interfaceAttachment", &m, keys)?;
-    if let Some(t) = m.get("tag") {
-        crate::tags::check("tag", t.as_str().unwrap_or_default())?;
-    }
+    let tag = device_tag(&m)?;
     let uuid_field = |field: &str| -> Result<Option<String>, Fault> {
         match opt_str(&m, field)? {
             Some(id) if !is_uuid(&id) => Err(invalid(
@@ -1023,11 +1034,12 @@ pub fn attach_interface(r: &Request) -> Result<Reply, Fault> {
         port_id: uuid_field("port_id")?,
         net_id: uuid_field("net_id")?,
         fixed_ip: attach_fixed_ip(&m)?,
+        tag,
     };
     let port = compute::attach_interface(r.caller()?, r.param("server_id"), &req)?;
     Ok(Reply::json(
         200,
-        &json!({"interfaceAttachment": attachment(&port)}),
+        &json!({"interfaceAttachment": attachment(r, &port)}),
     ))
 }
 

@@ -661,16 +661,17 @@ fn servers_of(c: &Caller, h: &Hypervisor) -> Result<Vec<Value>, Fault> {
         .collect())
 }
 
-/// Adds `servers` to each view when `with_servers` asks (only where there are some,
-/// as Nova does before 2.75).
+/// Adds `servers` to each view when `with_servers` asks (before 2.75 only where there are
+/// some, as Nova does).
 fn add_servers(r: &Request, hs: &[Hypervisor], views: &mut [Value]) -> Result<(), Fault> {
     if !with_servers(r)? {
         return Ok(());
     }
     let c = r.caller()?;
+    let always = since(r, Change::HypervisorServersAlways);
     for (h, v) in hs.iter().zip(views.iter_mut()) {
         let servers = servers_of(c, h)?;
-        if !servers.is_empty() {
+        if always || !servers.is_empty() {
             v["servers"] = json!(servers);
         }
     }

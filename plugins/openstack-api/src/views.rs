@@ -29,7 +29,7 @@ pub fn flavor(r: &Request, f: &Flavor) -> Value {
         "vcpus": f.vcpus,
         "disk": f.disk_gb,
         "OS-FLV-EXT-DATA:ephemeral": f.ephemeral_gb,
-        "swap": if f.swap_mb == 0 { json!("") } else { json!(f.swap_mb) },
+        "swap": if f.swap_mb == 0 && !since(r, Change::SwapZero) { json!("") } else { json!(f.swap_mb) },
         "rxtx_factor": 1.0,
         "os-flavor-access:is_public": f.is_public,
         "OS-FLV-DISABLED:disabled": false,
@@ -129,8 +129,8 @@ pub fn server_with(r: &Request, s: &Server, net: Option<&ServerNetworkInfo>) -> 
     server_full(r, s, net, None)
 }
 
-/// [`server_with`] and the attributes of later microversions (`extra`), as `show` and
-/// the detailed listing answer.
+/// [`server_with`] and the attributes of later microversions (`extra`), as the detailed
+/// listing answers.
 pub fn server_full(
     r: &Request,
     s: &Server,
@@ -140,14 +140,28 @@ pub fn server_full(
     server_as(r, s, net, extra, Shape::Full)
 }
 
-/// The server document of an update or a rebuild (before 2.75: without the extension
-/// attributes, addresses as `addr` and `version` only — Nova's `extend_address=False`).
+/// The document of `show`: [`server_full`] and, from 2.71, the server's groups.
+pub fn server_show(
+    r: &Request,
+    s: &Server,
+    net: Option<&ServerNetworkInfo>,
+    extra: Option<&ServerExtra>,
+) -> Value {
+    server_as(r, s, net, extra, Shape::Show)
+}
+
+/// The server document of an update or a rebuild: before 2.75 without the extension
+/// attributes, addresses as `addr` and `version` only (Nova's `extend_address=False`);
+/// from 2.75 the whole server, as `show` answers.
 pub fn server_basic(
     r: &Request,
     s: &Server,
     net: Option<&ServerNetworkInfo>,
     extra: Option<&ServerExtra>,
 ) -> Value {
+    if since(r, Change::WholeServerOnUpdate) {
+        return server_show(r, s, net, extra);
+    }
     let mut v = server_as(r, s, net, extra, Shape::Basic);
     strip_extensions(&mut v);
     v
@@ -363,10 +377,11 @@ pub struct Extended<'a> {
     user_data: Option<&'a str>,
 }
 
-/// Which server document: `show` and the detailed listing, or an update's or rebuild's.
+/// Which server document: the detailed listing's, `show`'s, or an update's or rebuild's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
     Full,
+    Show,
     Basic,
 }
 
@@ -390,11 +405,17 @@ pub struct Later<'a> {
     /// 2.63: always null (image signatures are not verified here, so none are kept).
     #[serde(skip_serializing_if = "Option::is_none")]
     trusted_image_certificates: Option<Option<[&'a str; 0]>>,
+    /// 2.71 (show, update, rebuild; not the listing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_groups: Option<&'a [String]>,
+    /// 2.73.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    locked_reason: Option<Option<&'a str>>,
 }
 
 impl<'a> Later<'a> {
     pub fn shown(r: &Request, extra: Option<&'a ServerExtra>, shape: Shape) -> Later<'a> {
-        let full = shape == Shape::Full;
+        let full = shape != Shape::Basic;
         let admin = r.is_admin();
         Later {
             extended: if full {
@@ -409,6 +430,10 @@ impl<'a> Later<'a> {
             tags: since(r, Change::ServerTags)
                 .then(|| extra.map_or(&[][..], |e| e.tags.as_slice())),
             trusted_image_certificates: since(r, Change::TrustedCertificates).then_some(None),
+            server_groups: (shape != Shape::Full && since(r, Change::ServerGroupsInServer))
+                .then(|| extra.map_or(&[][..], |e| e.server_groups.as_slice())),
+            locked_reason: since(r, Change::LockedReason)
+                .then(|| extra.and_then(|e| e.locked_reason.as_deref())),
         }
     }
 
@@ -1169,6 +1194,8 @@ mod tests {
             description: Some("said \"so\"".into()),
             tags: vec!["a".into(), "b/c".into()],
             flavor: sample(true, false).flavor,
+            server_groups: Vec::new(),
+            locked_reason: None,
         };
         let s = sample(true, false);
         let row = row_of(&s);
@@ -1215,6 +1242,8 @@ mod tests {
                 extra_specs: vec![("hw:cpu_policy".into(), "dedicated".into())],
                 ..sample(true, false).flavor
             },
+            server_groups: vec!["g-1".into()],
+            locked_reason: Some("audit".into()),
         };
         let s = sample(true, false);
         let row = row_of(&s);
@@ -1254,6 +1283,37 @@ mod tests {
             assert!(basic.get("host_status").is_none(), "{at}");
             assert_eq!(basic.get("description").is_some(), description, "{at}");
             assert_eq!(basic.get("tags").is_some(), tags, "{at}");
+        }
+        // 2.71: groups in show, update and rebuild, never in the listing; 2.73: the reason
+        // everywhere; 2.75: an update's document is show's.
+        for (version, groups, reason, whole) in [
+            ("2.70", false, false, false),
+            ("2.71", true, false, false),
+            ("2.73", true, true, false),
+            ("2.75", true, true, true),
+        ] {
+            let r = request(true).with_header("x-openstack-nova-api-version", version);
+            let full = server_full(&r, &s, None, Some(&extra));
+            let shown = server_show(&r, &s, None, Some(&extra));
+            let basic = server_basic(&r, &s, None, Some(&extra));
+            assert!(full.get("server_groups").is_none(), "{version}");
+            for v in [&shown, &basic] {
+                assert_eq!(
+                    v.get("server_groups"),
+                    groups.then(|| json!(["g-1"])).as_ref()
+                );
+                assert_eq!(
+                    v.get("locked_reason"),
+                    reason.then(|| json!("audit")).as_ref()
+                );
+            }
+            assert_eq!(full.get("locked_reason").is_some(), reason, "{version}");
+            assert_eq!(basic == shown, whole, "{version}");
+            assert_eq!(
+                basic.get("OS-EXT-SRV-ATTR:host").is_some(),
+                whole,
+                "{version}"
+            );
         }
         // A server the host had no extra for shows the defaults.
         let r = request(false).with_header("x-openstack-nova-api-version", "2.26");

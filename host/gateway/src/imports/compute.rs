@@ -335,6 +335,7 @@ impl ComputeHost {
             tags_any: more.tags_any,
             not_tags: more.not_tags,
             not_tags_any: more.not_tags_any,
+            locked: more.locked,
         };
         let page = self.run(self.api.list_page(&ctx, q.all_projects, filter))?;
         self.servers(&ctx, page)
@@ -376,6 +377,8 @@ impl ComputeHost {
             security_groups,
             description: details.description,
             tags: details.tags,
+            host: details.host,
+            node: details.hypervisor_hostname,
         };
         let made = self.run(self.api.create(&ctx, create))?;
         self.servers(&ctx, made)
@@ -392,6 +395,8 @@ impl compute::Host for ComputeHost {
             ServerDetails {
                 description: None,
                 tags: Vec::new(),
+                host: None,
+                hypervisor_hostname: None,
             },
         )
     }
@@ -432,6 +437,8 @@ impl compute::Host for ComputeHost {
                     flavor: wit_flavor(&x.flavor),
                     description: e.description,
                     tags: e.tags,
+                    server_groups: e.server_groups,
+                    locked_reason: e.locked_reason,
                 }
             })
             .collect())
@@ -815,6 +822,7 @@ impl compute::Host for ComputeHost {
             not_tags: Vec::new(),
             not_tags_any: Vec::new(),
             changes_before: None,
+            locked: None,
         };
         self.list_filtered(c, q, none)
     }

@@ -102,6 +102,7 @@ impl ComputeHost {
                         network_id: r.network_id,
                         fixed_ip: r.fixed_ip,
                         port_id: r.port_id,
+                        tag: r.tag,
                     })
                     .collect(),
             ),
@@ -501,6 +502,7 @@ impl ComputeHost {
             port_id: a.port_id,
             net_id: a.net_id,
             fixed_ip: a.fixed_ip,
+            tag: a.tag,
         };
         let (port, up) = self.run(self.api.attach_interface(&ctx, server, &req))?;
         Ok(wit_port(port, up))
@@ -526,5 +528,6 @@ fn wit_port(p: metacloud_db::ports::Port, up: bool) -> Port {
         mac: p.mac,
         address: p.address,
         state: if up { "ACTIVE" } else { "DOWN" }.into(),
+        tag: p.tag,
     }
 }

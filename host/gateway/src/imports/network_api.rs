@@ -56,6 +56,7 @@ pub(super) fn wit_port_detail(v: PortView) -> PortDetail {
             network_id: p.network_id,
             mac: p.mac,
             address: p.address,
+            tag: p.tag,
         },
     }
 }

@@ -36,7 +36,7 @@ impl ComputeApi {
         match action {
             "start" => self.start(ctx, id).await,
             "stop" => self.stop(ctx, id).await,
-            "lock" => self.lock(ctx, id).await,
+            "lock" => self.lock(ctx, id, arg(args, "locked_reason")).await,
             "unlock" => self.unlock(ctx, id).await,
             "reboot" => {
                 let hard = arg(args, "type").is_some_and(|t| t.eq_ignore_ascii_case("HARD"));

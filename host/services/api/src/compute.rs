@@ -51,6 +51,12 @@ pub struct CreateRequest {
     /// Tags (2.52).
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The compute host to build on (2.74, admins); the filters still run.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The hypervisor node to build on (2.74, admins): a host's only node here.
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 /// What a rebuild changes of the data a guest boots with, besides its image (`None`
@@ -257,6 +263,7 @@ impl ComputeApi {
                 Err(e) => return Err(e.into()),
             }
         }
+        let requested_host = self.requested_destination(ctx, &req).await?;
         let plan = self
             .plan_networking(ctx, &req.networks, &req.security_groups, max)
             .await?;
@@ -313,6 +320,7 @@ impl ComputeApi {
             hints: req.hints.clone(),
             ignore_hosts: vec![],
             server_group: None,
+            requested_host,
         };
         let specs = instances
             .iter()
@@ -397,8 +405,14 @@ impl ComputeApi {
         Ok(inst)
     }
 
-    /// Locks an instance against changes by non-admins; `owner` or `admin` is recorded.
-    pub async fn lock(&self, ctx: &Context, uuid: &str) -> Result<(), ApiError> {
+    /// Locks an instance against changes by non-admins; `owner` or `admin` is recorded,
+    /// and the reason when one is given (2.73). Locking a locked instance changes nothing.
+    pub async fn lock(
+        &self,
+        ctx: &Context,
+        uuid: &str,
+        reason: Option<&str>,
+    ) -> Result<(), ApiError> {
         Self::require_write(ctx, "os_compute_api:os-lock-server:lock")?;
         let inst = self.visible(ctx, uuid).await?;
         if inst.locked_by.is_none() {
@@ -407,7 +421,7 @@ impl ComputeApi {
             } else {
                 "owner"
             };
-            self.db.set_instance_lock(uuid, Some(by)).await?;
+            self.db.set_instance_lock(uuid, Some(by), reason).await?;
         }
         self.db
             .record_action(uuid, "lock", &ctx.request_id, &ctx.project_id, &ctx.user_id)
@@ -425,7 +439,7 @@ impl ComputeApi {
             ));
         }
         if inst.locked_by.is_some() {
-            self.db.set_instance_lock(uuid, None).await?;
+            self.db.set_instance_lock(uuid, None, None).await?;
         }
         self.db
             .record_action(
@@ -1419,6 +1433,35 @@ impl ComputeApi {
                 }
             })
             .collect())
+    }
+
+    /// The host a create names (2.74: `host` and/or `hypervisor_hostname`; a host's node
+    /// is named as the host): admins only, and it must be a compute host here (Nova's 400
+    /// otherwise). The scheduler still runs its filters on it.
+    async fn requested_destination(
+        &self,
+        ctx: &Context,
+        req: &CreateRequest,
+    ) -> Result<Option<String>, ApiError> {
+        if req.host.is_none() && req.node.is_none() {
+            return Ok(None);
+        }
+        Self::require_admin(ctx, "compute:servers:create:requested_destination")?;
+        if let (Some(h), Some(n)) = (&req.host, &req.node) {
+            if h != n {
+                return Err(ApiError::BadRequest(format!(
+                    "Compute host {h} could not be found."
+                )));
+            }
+        }
+        let host = req.host.as_ref().or(req.node.as_ref()).cloned();
+        if let Some(h) = &host {
+            self.compute_service(h).await.map_err(|e| match e {
+                ApiError::NotFound(m) => ApiError::BadRequest(m),
+                e => e,
+            })?;
+        }
+        Ok(host)
     }
 
     /// Sets (or clears) a server's description (Nova's update, 2.19).

@@ -24,6 +24,8 @@ pub struct InterfaceRequest {
     pub port_id: Option<String>,
     pub net_id: Option<String>,
     pub fixed_ip: Option<String>,
+    /// The device tag the port gets (the compute API's 2.49).
+    pub tag: Option<String>,
 }
 
 /// The states a server may have a port plugged in (Nova's); the guest must be defined.
@@ -73,6 +75,12 @@ impl ComputeApi {
         let inst = self.changeable(ctx, uuid).await?;
         let host = plug_host(&inst, "attach_interface", &ATTACH_STATES)?;
         let (port, taken) = self.take_port(&inst, req).await?;
+        if let Some(tag) = &req.tag {
+            if let Err(e) = self.db.set_port_tag(&port.id, tag).await {
+                self.give_back(&inst, &port, &taken, &[]).await;
+                return Err(net_error(e));
+            }
+        }
         let joined = match self.join_port_groups(&inst, &port).await {
             Ok(j) => j,
             Err(e) => {

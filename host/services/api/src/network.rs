@@ -36,6 +36,9 @@ pub struct RequestedNetwork {
     pub fixed_ip: Option<String>,
     #[serde(default, alias = "port")]
     pub port_id: Option<String>,
+    /// The device tag the port gets (the compute API's 2.32 and 2.42).
+    #[serde(default)]
+    pub tag: Option<String>,
 }
 
 /// What a server create asks for.
@@ -68,6 +71,8 @@ pub enum PlannedPort {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NetworkPlan {
     pub ports: Vec<PlannedPort>,
+    /// The device tag of each of `ports` (none where none was given, or `ports` longer).
+    pub tags: Vec<Option<String>>,
     pub groups: Vec<String>,
 }
 
@@ -109,13 +114,20 @@ pub async fn allocate_ports(
     let mut failed = None;
     'all: for inst in instances {
         let mut groups = plan.groups.clone();
-        for want in &plan.ports {
+        for (i, want) in plan.ports.iter().enumerate() {
             let got = match want {
                 PlannedPort::New { network, fixed } => {
                     db.allocate_port(inst, project, network, fixed.as_deref())
                         .await
                 }
                 PlannedPort::Existing(port) => db.bind_port(port, inst, project).await,
+            };
+            let got = match (got, plan.tags.get(i).and_then(Option::as_deref)) {
+                (Ok(mut p), Some(tag)) => db.set_port_tag(&p.id, tag).await.map(|()| {
+                    p.tag = Some(tag.to_string());
+                    p
+                }),
+                (got, _) => got,
             };
             match got {
                 Ok(p) => {
@@ -263,6 +275,10 @@ impl ComputeApi {
             NetworkChoice::Auto => auto_network(&ctx.project_id, usable)?,
             _ => usable,
         };
+        let tags = match choice {
+            NetworkChoice::Given(list) => list.iter().map(|r| r.tag.clone()).collect(),
+            _ => Vec::new(),
+        };
         let ports = match choice {
             NetworkChoice::None => Vec::new(),
             NetworkChoice::Default | NetworkChoice::Auto => usable
@@ -348,6 +364,7 @@ impl ComputeApi {
         }
         Ok(NetworkPlan {
             ports,
+            tags,
             groups: group_ids,
         })
     }

@@ -131,6 +131,7 @@ impl Conductor {
             },
             ignore_hosts,
             server_group: None,
+            requested_host: None,
         })
     }
 

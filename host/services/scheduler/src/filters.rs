@@ -373,7 +373,9 @@ impl Filter for AggregateMultiTenancyIsolation {
     }
 }
 
-/// Hosts that already failed this request are not tried again (always applied).
+/// Hosts that already failed this request are not tried again, and a request that names
+/// its host considers no other (always applied).
 pub fn not_ignored(host: &HostState, spec: &RequestSpec) -> bool {
     !spec.ignore_hosts.contains(&host.host)
+        && spec.requested_host.as_ref().is_none_or(|h| *h == host.host)
 }

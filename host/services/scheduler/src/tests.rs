@@ -45,6 +45,7 @@ fn spec(n: usize, memory_mb: u64) -> RequestSpec {
         hints: SchedulerHints::default(),
         ignore_hosts: vec![],
         server_group: None,
+        requested_host: None,
     }
 }
 
@@ -319,6 +320,23 @@ fn ignored_hosts_and_availability_zones() {
     other.availability_zone = "other".into();
     let sel = chain().select(&s, vec![host("a", 8192), other]).unwrap();
     assert_eq!(sel.hosts, vec!["c"]);
+}
+
+#[test]
+fn a_requested_host_is_the_only_one_considered_and_still_filtered() {
+    let mut s = spec(1, 512);
+    s.requested_host = Some("b".into());
+    let sel = chain()
+        .select(&s, vec![host("a", 8192), host("b", 1024)])
+        .unwrap();
+    assert_eq!(sel.hosts, vec!["b"]);
+    assert!(sel.alternates.iter().flatten().all(|h| h == "b"));
+    // Too small for the request: no other host is taken instead.
+    let mut s = spec(1, 4096);
+    s.requested_host = Some("b".into());
+    assert!(chain()
+        .select(&s, vec![host("a", 8192), host("b", 1024)])
+        .is_err());
 }
 
 #[test]
