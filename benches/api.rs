@@ -218,6 +218,14 @@ impl compute::Host for Canned {
     fn get_aggregate(&mut self, _: Caller, _: String) -> Result<Aggregate, OpError> {
         unavailable()
     }
+    fn cache_aggregate_images(
+        &mut self,
+        _: Caller,
+        _: String,
+        _: Vec<String>,
+    ) -> Result<(), OpError> {
+        unavailable()
+    }
     fn create_aggregate(
         &mut self,
         _: Caller,

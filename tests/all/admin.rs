@@ -1015,6 +1015,40 @@ async fn cold_migration_moves_the_disk_and_waits_for_confirm_or_revert() {
         .get(&admin, &format!("/v2.1/os-migrations?instance_uuid={id}"))
         .await;
     assert_eq!(m["migrations"][0]["status"], "migrating", "{m}");
+    // 2.80: who asked for it, and filters by both.
+    let at = |v: &'static str, query: String| {
+        let (http, admin) = (cloud.http.clone(), admin.clone());
+        let url = format!(
+            "{}/v2.1/os-migrations?instance_uuid={id}{query}",
+            cloud.base
+        );
+        async move {
+            http.get(url)
+                .header("x-auth-token", admin)
+                .header("openstack-api-version", format!("compute {v}"))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let old = at("2.79", String::new()).await;
+    assert!(old["migrations"][0].get("user_id").is_none(), "{old}");
+    let new = at("2.80", String::new()).await;
+    let asker = new["migrations"][0]["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let project = new["migrations"][0]["project_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mine = at("2.80", format!("&user_id={asker}&project_id={project}")).await;
+    assert_eq!(mine["migrations"].as_array().unwrap().len(), 1, "{mine}");
+    let others = at("2.80", "&project_id=nobody".to_string()).await;
+    assert_eq!(others["migrations"], json!([]), "{others}");
     let transfer_images = || async {
         let r = cloud
             .http

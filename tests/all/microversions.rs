@@ -41,7 +41,7 @@ async fn keypairs_carry_their_type_from_2_2_and_x509_pairs_are_made_and_imported
     let c = Cloud::start().await;
     let demo = c.token("demo", "demo-pw", "demo").await;
     let (_, doc) = c.get(&demo, "/").await;
-    assert_eq!(doc["versions"][1]["version"], "2.75", "{doc}");
+    assert_eq!(doc["versions"][1]["version"], "2.85", "{doc}");
 
     // 2.1: 200 without `type`, which it does not take; delete 202.
     let (s, v, b) = c
@@ -2415,4 +2415,169 @@ async fn volume_types_forced_evacuate_device_tags_groups_locks_destinations_and_
         )
         .await;
     assert!(h["hypervisors"][0]["servers"].is_array(), "{h}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn topology_image_pre_caching_and_members_filters_at_2_78_to_2_83() {
+    let config = crate::openstack::config();
+    let cache = config.compute.image_cache_path.clone().unwrap();
+    let c = Cloud::start_with(config).await;
+    let admin = c.token("admin", "admin-pw", "admin").await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+    let id = active_server(
+        &c,
+        "2.78",
+        &demo,
+        json!({"name": "topo", "flavorRef": "42", "networks": "none"}),
+    )
+    .await;
+
+    // 2.78: a server's NUMA topology (none is given to guests here).
+    let topology = format!("/v2.1/servers/{id}/topology");
+    let (s, _, _) = c.at("2.77", &demo, Method::GET, &topology, None).await;
+    assert_eq!(s, 404);
+    let (s, _, t) = c.at("2.78", &demo, Method::GET, &topology, None).await;
+    assert_eq!((s, t), (200, json!({"nodes": [], "pagesize_kb": null})));
+    let (s, _, _) = c
+        .at(
+            "2.78",
+            &demo,
+            Method::GET,
+            "/v2.1/servers/nope/topology",
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+
+    // 2.81: every host of an aggregate fetches the images into its cache.
+    let image = c.upload_image(&admin).await;
+    let (_, _, h) = c
+        .at(
+            "2.81",
+            &admin,
+            Method::GET,
+            "/v2.1/os-hypervisors/detail",
+            None,
+        )
+        .await;
+    let host = h["hypervisors"][0]["hypervisor_hostname"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, _, a) = c
+        .at(
+            "2.81",
+            &admin,
+            Method::POST,
+            "/v2.1/os-aggregates",
+            Some(json!({"aggregate": {"name": "cached"}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{a}");
+    let agg = a["aggregate"]["id"].to_string();
+    let (s, _, a) = c
+        .at(
+            "2.81",
+            &admin,
+            Method::POST,
+            &format!("/v2.1/os-aggregates/{agg}/action"),
+            Some(json!({"add_host": {"host": host}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{a}");
+    let images = format!("/v2.1/os-aggregates/{agg}/images");
+    let cache_of = |ids: Value| Some(json!({ "cache": ids }));
+    let (s, _, _) = c
+        .at(
+            "2.80",
+            &admin,
+            Method::POST,
+            &images,
+            cache_of(json!([{"id": image}])),
+        )
+        .await;
+    assert_eq!(s, 404);
+    for (body, status) in [
+        (cache_of(json!([])), 400),
+        (cache_of(json!([{"id": image}, {"id": image}])), 400),
+        (cache_of(json!([{"id": "not-a-uuid"}])), 400),
+        (
+            cache_of(json!([{"id": "00000000-0000-4000-8000-000000000000"}])),
+            400,
+        ),
+    ] {
+        let (s, _, e) = c.at("2.81", &admin, Method::POST, &images, body).await;
+        assert_eq!(s, status, "{e}");
+    }
+    let (s, _, e) = c
+        .at(
+            "2.81",
+            &demo,
+            Method::POST,
+            &images,
+            cache_of(json!([{"id": image}])),
+        )
+        .await;
+    assert_eq!(s, 403, "{e}");
+    let (s, _, e) = c
+        .at(
+            "2.81",
+            &admin,
+            Method::POST,
+            "/v2.1/os-aggregates/99999/images",
+            cache_of(json!([{"id": image}])),
+        )
+        .await;
+    assert_eq!(s, 404, "{e}");
+    assert!(!cache.join(&image).exists());
+    let (s, _, e) = c
+        .at(
+            "2.81",
+            &admin,
+            Method::POST,
+            &images,
+            cache_of(json!([{"id": image}])),
+        )
+        .await;
+    assert_eq!(s, 202, "{e}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !cache.join(&image).is_file() {
+        assert!(std::time::Instant::now() < deadline, "{image} never cached");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // 2.83: members filter by the server's own fields too (ignored before, as Nova).
+    let names = |l: &Value| -> Vec<String> {
+        l["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (query, want) in [
+        ("vm_state=active", vec!["topo"]),
+        ("vm_state=stopped", vec![]),
+        ("power_state=1", vec!["topo"]),
+        ("availability_zone=elsewhere", vec![]),
+        ("availability_zone=nova", vec!["topo"]),
+        ("key_name=none-such", vec![]),
+    ] {
+        let path = format!("/v2.1/servers?{query}");
+        let (_, _, l) = c.at("2.83", &demo, Method::GET, &path, None).await;
+        assert_eq!(names(&l), want, "{query}: {l}");
+        let (_, _, l) = c.at("2.82", &demo, Method::GET, &path, None).await;
+        assert_eq!(names(&l), vec!["topo"], "ignored before 2.83: {query}: {l}");
+    }
+    // Admins filter at every version.
+    let (_, _, l) = c
+        .at(
+            "2.1",
+            &admin,
+            Method::GET,
+            "/v2.1/servers?all_tenants=1&vm_state=stopped",
+            None,
+        )
+        .await;
+    assert_eq!(names(&l), Vec::<String>::new(), "{l}");
 }

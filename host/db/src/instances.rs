@@ -120,7 +120,20 @@ pub struct ServerFilter {
     pub not_tags_any: Vec<String>,
     /// Only locked (`true`) or unlocked (`false`) instances (2.73).
     pub locked: Option<bool>,
+    /// Exact matches on the fields of [`EXACT_FILTERS`] (name, value).
+    pub exact: Vec<(String, String)>,
 }
+
+/// The fields an exact-match filter may name, and their columns (SQL of this list only).
+pub const EXACT_FILTERS: &[(&str, &str)] = &[
+    ("user-id", "user_id"),
+    ("key-name", "key_name"),
+    // Shown as `nova` when none was asked for or given by the host (the API's view).
+    ("availability-zone", "COALESCE(availability_zone, 'nova')"),
+    ("vm-state", "vm_state"),
+    ("task-state", "task_state"),
+    ("power-state", "power_state"),
+];
 
 impl ServerFilter {
     /// The name filter compiled as the API always has (400-class error when invalid).
@@ -206,6 +219,25 @@ impl<'a> Select<'a> {
             let ps: Vec<String> = f.vm_states.iter().map(|v| s.arg(Arg::Text(v))).collect();
             s.sql
                 .push_str(&format!(" AND vm_state IN ({})", ps.join(", ")));
+        }
+        for (field, value) in &f.exact {
+            // Names outside the list match nothing (the gateway refuses them first).
+            let Some((_, column)) = EXACT_FILTERS.iter().find(|(n, _)| n == field) else {
+                s.sql.push_str(" AND 1 = 0");
+                continue;
+            };
+            let p = if *column == "power_state" {
+                match value.trim().parse::<i64>() {
+                    Ok(n) => s.arg(Arg::Int(n)),
+                    Err(_) => {
+                        s.sql.push_str(" AND 1 = 0");
+                        continue;
+                    }
+                }
+            } else {
+                s.arg(Arg::Text(value))
+            };
+            s.sql.push_str(&format!(" AND {column} = {p}"));
         }
         match f.locked {
             Some(true) => s.sql.push_str(" AND locked_by IS NOT NULL"),

@@ -7,6 +7,7 @@
 use crate::nodes;
 use crate::rows::{claim_of, instance_from_row, Instance, COLUMNS};
 use crate::{get, now_ms, Db, DbError};
+pub use metacloud_objects::Requester;
 use metacloud_objects::TaskState;
 use serde::Serialize;
 
@@ -40,6 +41,7 @@ pub(crate) async fn record_in(
     source: &str,
     dest: &str,
     flavor_id: &str,
+    by: Option<&Requester>,
 ) -> Result<String, DbError> {
     let id = uuid::Uuid::new_v4().to_string();
     let status = if kind == EVACUATION {
@@ -49,8 +51,8 @@ pub(crate) async fn record_in(
     };
     sqlx::query(
         "INSERT INTO migrations (uuid, instance_uuid, migration_type, source_host, \
-         dest_host, status, flavor_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+         dest_host, status, flavor_id, created_at, updated_at, user_id, project_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)",
     )
     .bind(&id)
     .bind(uuid)
@@ -60,6 +62,8 @@ pub(crate) async fn record_in(
     .bind(status)
     .bind(flavor_id)
     .bind(now_ms())
+    .bind(by.map(|b| b.user_id.as_str()))
+    .bind(by.map(|b| b.project_id.as_str()))
     .execute(&mut **tx)
     .await?;
     Ok(id)
@@ -99,6 +103,9 @@ pub struct Migration {
     pub flavor_id: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Who asked for it (2.80); none for moves recorded before that was kept.
+    pub user_id: Option<String>,
+    pub project_id: Option<String>,
 }
 
 /// What [`Db::evacuate_instance`] found.
@@ -113,7 +120,7 @@ pub enum Evacuation {
 }
 
 const MIGRATION_COLUMNS: &str = "id, uuid, instance_uuid, migration_type, source_host, \
-    dest_host, status, flavor_id, created_at, updated_at";
+    dest_host, status, flavor_id, created_at, updated_at, user_id, project_id";
 
 fn migration_from_row(r: &sqlx::any::AnyRow) -> Result<Migration, DbError> {
     Ok(Migration {
@@ -127,6 +134,8 @@ fn migration_from_row(r: &sqlx::any::AnyRow) -> Result<Migration, DbError> {
         flavor_id: get(r, "flavor_id")?,
         created_at: get(r, "created_at")?,
         updated_at: get(r, "updated_at")?,
+        user_id: get(r, "user_id")?,
+        project_id: get(r, "project_id")?,
     })
 }
 
@@ -139,6 +148,7 @@ impl Db {
         uuid: &str,
         source: &str,
         dest: &str,
+        by: Option<&Requester>,
     ) -> Result<Evacuation, DbError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
@@ -173,7 +183,7 @@ impl Db {
         if done.rows_affected() != 1 {
             return Ok(Evacuation::NotEvacuating);
         }
-        let id = record_in(&mut tx, uuid, EVACUATION, source, dest, &inst.flavor_id).await?;
+        let id = record_in(&mut tx, uuid, EVACUATION, source, dest, &inst.flavor_id, by).await?;
         tx.commit().await?;
         inst.host = Some(dest.to_string());
         Ok(Evacuation::Moved(Box::new(inst), id))

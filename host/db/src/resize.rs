@@ -302,6 +302,7 @@ impl Db {
         source: &str,
         dest: &str,
         transfer_image: &str,
+        by: Option<&crate::moves::Requester>,
     ) -> Result<bool, DbError> {
         let mut tx = self.pool.begin().await?;
         let (inst, pending) = locked_row(&mut tx, uuid).await?;
@@ -342,6 +343,7 @@ impl Db {
             source,
             dest,
             &inst.flavor_id,
+            by,
         )
         .await?;
         tx.commit().await?;

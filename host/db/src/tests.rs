@@ -533,7 +533,7 @@ async fn an_evacuation_moves_the_claim_in_one_step_and_is_cleaned_up_once() {
             assert_eq!(used(db.clone()).await, (64, 0, 0));
             // Not marked for evacuation: nothing moves.
             assert_eq!(
-                db.evacuate_instance(&inst.uuid, "ev-src", "ev-dst")
+                db.evacuate_instance(&inst.uuid, "ev-src", "ev-dst", None)
                     .await
                     .unwrap(),
                 Evacuation::NotEvacuating
@@ -545,14 +545,14 @@ async fn an_evacuation_moves_the_claim_in_one_step_and_is_cleaned_up_once() {
             db.update_instance(&inst.uuid, &mark).await.unwrap();
             // No room on the tiny host: nothing moves either.
             assert_eq!(
-                db.evacuate_instance(&inst.uuid, "ev-src", "ev-tiny")
+                db.evacuate_instance(&inst.uuid, "ev-src", "ev-tiny", None)
                     .await
                     .unwrap(),
                 Evacuation::NoRoom
             );
             assert_eq!(used(db.clone()).await, (64, 0, 0));
             let Evacuation::Moved(moved, _) = db
-                .evacuate_instance(&inst.uuid, "ev-src", "ev-dst")
+                .evacuate_instance(&inst.uuid, "ev-src", "ev-dst", None)
                 .await
                 .unwrap()
             else {
@@ -562,7 +562,7 @@ async fn an_evacuation_moves_the_claim_in_one_step_and_is_cleaned_up_once() {
             assert_eq!(used(db.clone()).await, (0, 64, 0));
             // A repeated message finds nothing to do (the instance left the source).
             assert_eq!(
-                db.evacuate_instance(&inst.uuid, "ev-src", "ev-dst")
+                db.evacuate_instance(&inst.uuid, "ev-src", "ev-dst", None)
                     .await
                     .unwrap(),
                 Evacuation::NotEvacuating
@@ -670,13 +670,13 @@ async fn a_migration_holds_claims_on_both_hosts_until_confirmed_or_reverted() {
             };
             // Not prepared: refused.
             assert!(matches!(
-                db.start_migration(&inst.uuid, "mg-src", "mg-dst", "img")
+                db.start_migration(&inst.uuid, "mg-src", "mg-dst", "img", None)
                     .await,
                 Err(DbError::Conflict(_))
             ));
             db.update_instance(&inst.uuid, &prep).await.unwrap();
             assert!(db
-                .start_migration(&inst.uuid, "mg-src", "mg-dst", "img")
+                .start_migration(&inst.uuid, "mg-src", "mg-dst", "img", None)
                 .await
                 .unwrap());
             let moved = db.get_instance(&inst.uuid).await.unwrap();
@@ -709,7 +709,7 @@ async fn a_migration_holds_claims_on_both_hosts_until_confirmed_or_reverted() {
             };
             db.update_instance(&inst.uuid, &prep).await.unwrap();
             assert!(db
-                .start_migration(&inst.uuid, "mg-src", "mg-dst", "img")
+                .start_migration(&inst.uuid, "mg-src", "mg-dst", "img", None)
                 .await
                 .unwrap());
             db.update_instance(&inst.uuid, &arrived).await.unwrap();
@@ -724,7 +724,7 @@ async fn a_migration_holds_claims_on_both_hosts_until_confirmed_or_reverted() {
             db.update_instance(&inst.uuid, &active).await.unwrap();
             db.update_instance(&inst.uuid, &prep).await.unwrap();
             assert!(db
-                .start_migration(&inst.uuid, "mg-src", "mg-dst", "img")
+                .start_migration(&inst.uuid, "mg-src", "mg-dst", "img", None)
                 .await
                 .unwrap());
             db.update_instance(&inst.uuid, &arrived).await.unwrap();
@@ -746,7 +746,7 @@ async fn a_migration_holds_claims_on_both_hosts_until_confirmed_or_reverted() {
             // Deleting mid-migration frees both hosts.
             db.update_instance(&inst.uuid, &prep).await.unwrap();
             assert!(db
-                .start_migration(&inst.uuid, "mg-dst", "mg-src", "img")
+                .start_migration(&inst.uuid, "mg-dst", "mg-src", "img", None)
                 .await
                 .unwrap());
             db.delete_instance(&inst.uuid, None).await.unwrap().unwrap();

@@ -18,6 +18,14 @@ pub fn new_request_id() -> String {
 }
 
 impl Context {
+    /// The caller as the one who asked for a move.
+    pub fn requester(&self) -> crate::Requester {
+        crate::Requester {
+            user_id: self.user_id.clone(),
+            project_id: self.project_id.clone(),
+        }
+    }
+
     /// Whether the caller has `role`.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)

@@ -222,6 +222,13 @@ pub struct ImageRef {
     pub min_disk_gb: u64,
 }
 
+/// Who asked for a move (recorded on its migration, the compute API's 2.80).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requester {
+    pub user_id: String,
+    pub project_id: String,
+}
+
 /// One instance as the compute worker builds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceSpec {

@@ -81,6 +81,9 @@ pub enum Request {
     /// (call) What the hypervisor says of the guest now. Replies
     /// [`metacloud_objects::diagnostics::GuestDiagnostics`].
     Diagnostics { uuid: String },
+    /// (cast) Fetch these images into the host's image cache (the compute API's 2.81);
+    /// each outcome is logged, nothing is reported.
+    CacheImages { images: Vec<ImageRef> },
 }
 
 /// A port's NIC on a guest: the tap `device` libvirt makes, with the port's `mac`.

@@ -48,6 +48,9 @@ pub enum Request {
         dest: Option<String>,
         /// Keep it stopped after the rebuild.
         stopped: bool,
+        /// Who asked (recorded on the migration).
+        #[serde(default)]
+        requested_by: Option<crate::objects::Requester>,
     },
     /// From a compute worker (call): instances evacuated away from `host` whose old guests
     /// there are to be destroyed (a `Vec<String>` of uuids).
@@ -62,6 +65,9 @@ pub enum Request {
         dest: Option<String>,
         running: bool,
         upload: crate::compute::ImageUpload,
+        /// Who asked (recorded on the migration).
+        #[serde(default)]
+        requested_by: Option<crate::objects::Requester>,
     },
     /// From a compute worker (call): the source of a migration uploaded the disk (or
     /// failed to: `error`).

@@ -193,6 +193,9 @@ pub trait Driver: Send + Sync {
     ) -> Result<metacloud_objects::diagnostics::GuestDiagnostics, VirtError>;
     /// The serial console log of a guest (empty where the hypervisor keeps none).
     fn console_log(&self, uuid: &str) -> Result<String, VirtError>;
+    /// Fetches an image into this host's image cache ahead of any boot from it (Nova's
+    /// image pre-caching); one already cached is left as it is.
+    fn cache_image(&self, image: &ImageSource) -> Result<(), VirtError>;
     /// e.g. `libvirt test:///default`.
     fn describe(&self) -> String;
 }

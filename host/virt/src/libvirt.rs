@@ -1111,6 +1111,10 @@ impl Driver for LibvirtDriver {
         Ok(())
     }
 
+    fn cache_image(&self, image: &ImageSource) -> Result<(), VirtError> {
+        self.cached_image(image).map(|_| ())
+    }
+
     fn inject_nmi(&self, uuid: &str) -> Result<(), VirtError> {
         let (uuid, dom) = self.require(uuid)?;
         let _lock = self.lock(&uuid);

@@ -110,6 +110,50 @@ pub fn delete(r: &Request) -> Result<Reply, Fault> {
 }
 
 /// `add_host`, `remove_host`, `set_metadata`.
+/// `POST /os-aggregates/{id}/images` (2.81): `{"cache": [{"id": image}, …]}`, at least
+/// one, no image twice; every host of the aggregate fetches them into its cache. 202.
+pub fn cache_images(r: &Request) -> Result<Reply, Fault> {
+    let body = r.body_json()?;
+    let bad =
+        |why: String| Fault::bad_request(format!("Invalid input for field/attribute cache. {why}"));
+    let top = body
+        .as_object()
+        .ok_or_else(|| bad(format!("Value: {body}. {body} is not of type 'object'")))?;
+    if let Some(k) = top.keys().find(|k| *k != "cache") {
+        return Err(Fault::bad_request(format!(
+            "Additional properties are not allowed ('{k}' was unexpected)"
+        )));
+    }
+    let list = match top.get("cache") {
+        Some(Value::Array(l)) if !l.is_empty() => l,
+        Some(Value::Array(_)) => return Err(bad("[] is too short".into())),
+        Some(v) => return Err(bad(format!("Value: {v}. {v} is not of type 'array'"))),
+        None => return Err(Fault::bad_request("'cache' is a required property")),
+    };
+    let mut ids: Vec<String> = Vec::new();
+    for item in list {
+        let id = match item.as_object() {
+            Some(m) if m.len() == 1 => m.get("id").and_then(Value::as_str),
+            _ => None,
+        }
+        .filter(|id| crate::ids::is_uuid(id))
+        .ok_or_else(|| {
+            bad(format!(
+                "Value: {item}. Each entry is {{\"id\": <image uuid>}}"
+            ))
+        })?;
+        ids.push(id.to_string());
+    }
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    if unique.len() != ids.len() {
+        return Err(Fault::bad_request("Duplicate images in request"));
+    }
+    compute::cache_aggregate_images(r.caller()?, r.param("aggregate_id"), &ids)?;
+    Ok(Reply::empty(202))
+}
+
 pub fn action(r: &Request) -> Result<Reply, Fault> {
     let body = r.body_json()?;
     let obj = body

@@ -244,6 +244,15 @@ pub fn migrations(r: &Request) -> Result<Reply, Fault> {
             r.query("migration_type")
                 .is_none_or(|t| t == m.migration_type)
         })
+        .filter(|m| {
+            // 2.80: who asked for it.
+            !since(r, Change::MigrationOwner)
+                || (r
+                    .query("user_id")
+                    .is_none_or(|u| Some(u) == m.user_id.as_deref())
+                    && r.query("project_id")
+                        .is_none_or(|p| Some(p) == m.project_id.as_deref()))
+        })
         .collect();
     let (shown, links) = if paged {
         crate::paging::page(r, &filtered, |m| m.uuid.clone(), "os-migrations")?
@@ -275,6 +284,10 @@ pub fn migrations(r: &Request) -> Result<Reply, Fault> {
             }
             if paged {
                 v["uuid"] = json!(m.uuid);
+            }
+            if since(r, Change::MigrationOwner) {
+                v["user_id"] = json!(m.user_id);
+                v["project_id"] = json!(m.project_id);
             }
             v
         })

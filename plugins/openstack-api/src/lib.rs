@@ -273,6 +273,12 @@ const ROUTES: &[Route<Caller>] = &[
     ),
     Route::new(
         "GET",
+        "/v2.1/servers/{server_id}/topology",
+        Access::Reader,
+        server_topology,
+    ),
+    Route::new(
+        "GET",
         "/v2.1/os-simple-tenant-usage",
         Access::Reader,
         usage::index,
@@ -469,6 +475,12 @@ const ROUTES: &[Route<Caller>] = &[
         "/v2.1/os-aggregates/{aggregate_id}/action",
         Access::Admin,
         aggregates::action,
+    ),
+    Route::new(
+        "POST",
+        "/v2.1/os-aggregates/{aggregate_id}/images",
+        Access::Admin,
+        aggregates::cache_images,
     ),
     Route::new("GET", "/v2", Access::Public, version_v2),
     Route::new("GET", "/v2/", Access::Public, version_v2),
@@ -1017,6 +1029,17 @@ fn server_query(r: &Request) -> Result<ServerQuery, Fault> {
     })
 }
 
+/// Query parameters matched exactly against a server's field, and the host's names for
+/// them.
+const EXACT_FILTERS: &[(&str, &str)] = &[
+    ("user_id", "user-id"),
+    ("key_name", "key-name"),
+    ("availability_zone", "availability-zone"),
+    ("vm_state", "vm-state"),
+    ("task_state", "task-state"),
+    ("power_state", "power-state"),
+];
+
 /// The filters of later microversions on a listing (tags from 2.26, `changes-before`
 /// from 2.66, which must not come before `changes-since`).
 fn server_filters(r: &Request, q: &ServerQuery) -> Result<ServerFilters, Fault> {
@@ -1056,7 +1079,18 @@ fn server_filters(r: &Request, q: &ServerQuery) -> Result<ServerFilters, Fault> 
     } else {
         None
     };
+    // Filters on the server's own fields: admins' at every version, everyone's from 2.83
+    // (before, Nova drops a member's silently).
+    let exact = if r.is_admin() || microversion::since(r, microversion::Change::MoreFiltersForAll) {
+        EXACT_FILTERS
+            .iter()
+            .filter_map(|(q, field)| r.query(q).map(|v| (field.to_string(), v.to_string())))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(ServerFilters {
+        exact,
         locked,
         tags: tags("tags"),
         tags_any: tags("tags-any"),
@@ -1258,7 +1292,8 @@ fn listing(r: &Request, detail: bool) -> Result<Reply, Fault> {
         && more.not_tags.is_empty()
         && more.not_tags_any.is_empty()
         && more.changes_before.is_none()
-        && more.locked.is_none());
+        && more.locked.is_none()
+        && more.exact.is_empty());
     if detail || filtered {
         // The hot path: the page crosses packed and is serialised straight from borrowed
         // rows, with no per-field copies and no intermediate JSON tree.
@@ -1612,6 +1647,14 @@ fn basic_view(
     let net = network::infos(c, ids)?;
     let extra = extras(r, ids)?;
     Ok(views::server_basic(r, s, net.first(), extra.first()))
+}
+
+/// `GET /servers/{id}/topology` (2.78): the guest's NUMA nodes. No guest here is given a
+/// NUMA topology (flavors' `hw:numa_*` are not applied), so there are none, as Nova
+/// answers for such a server.
+fn server_topology(r: &Request) -> Result<Reply, Fault> {
+    compute::get_server(r.caller()?, r.param("server_id"))?;
+    Ok(Reply::json(200, &json!({"nodes": [], "pagesize_kb": null})))
 }
 
 /// `os-server-password`: the encrypted password a guest posted to the metadata service.

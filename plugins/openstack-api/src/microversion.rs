@@ -38,7 +38,7 @@ impl Version {
 /// The oldest version served.
 pub const MIN: Version = Version(2, 1);
 /// The newest version served: every change of [`CHANGES`] up to it is implemented.
-pub const MAX: Version = Version(2, 75);
+pub const MAX: Version = Version(2, 85);
 
 /// One change of the compute API; [`CHANGES`] says from which version on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +174,16 @@ pub enum Change {
     SwapZero,
     /// Hypervisors asked `with_servers` show `servers` even when there are none.
     HypervisorServersAlways,
+    /// `GET /servers/{id}/topology` answers (see [`ROUTES`]).
+    ServerTopology,
+    /// `POST /os-aggregates/{id}/images` pre-caches images (see [`ROUTES`]).
+    ImagePreCaching,
+    /// Members may filter servers by `user_id`, `key_name`, `availability_zone`,
+    /// `vm_state`, `task_state` and `power_state` too.
+    MoreFiltersForAll,
+    /// Migrations show who asked for them (`user_id`, `project_id`), and `os-migrations`
+    /// filters by both.
+    MigrationOwner,
 }
 
 /// Every change, with the version that brought it.
@@ -260,6 +270,15 @@ pub const CHANGES: &[(Change, Version)] = &[
     (Change::WholeServerOnUpdate, Version(2, 75)),
     (Change::SwapZero, Version(2, 75)),
     (Change::HypervisorServersAlways, Version(2, 75)),
+    // 2.76 and 2.82 (events of `os-server-external-events`, which other services call):
+    // not served, no such route. 2.77 (unshelve to a zone) is shelve's, not built.
+    (Change::ServerTopology, Version(2, 78)),
+    // 2.79 (`delete_on_termination` of volume attachments) is the volumes'.
+    (Change::MigrationOwner, Version(2, 80)),
+    (Change::ImagePreCaching, Version(2, 81)),
+    (Change::MoreFiltersForAll, Version(2, 83)),
+    // 2.84 (an action event's `details`): no events are recorded within an action here.
+    // 2.85 (update a volume attachment's `delete_on_termination`) is the volumes'.
 ];
 
 impl Change {
@@ -347,6 +366,18 @@ pub const ROUTES: &[(&str, &str, Version, Option<Version>)] = &[
         None,
     ),
     ("*", "/v2.1/servers/{server_id}/tags", Version(2, 26), None),
+    (
+        "*",
+        "/v2.1/servers/{server_id}/topology",
+        Version(2, 78),
+        None,
+    ),
+    (
+        "*",
+        "/v2.1/os-aggregates/{aggregate_id}/images",
+        Version(2, 81),
+        None,
+    ),
     (
         "*",
         "/v2.1/servers/{server_id}/tags/{tag}",

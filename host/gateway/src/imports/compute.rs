@@ -320,6 +320,15 @@ impl ComputeHost {
         more: ServerFilters,
     ) -> Result<Vec<Server>, OpError> {
         let ctx = self.context(&c)?;
+        let known = metacloud_db::instances::EXACT_FILTERS;
+        if let Some((f, _)) = more
+            .exact
+            .iter()
+            .find(|(f, _)| !known.iter().any(|(n, _)| n == f))
+        {
+            let e = ApiError::BadRequest(format!("Unknown server filter {f}"));
+            return self.run(async { Err(e) });
+        }
         let filter = ServerFilter {
             project: q.project_id,
             name: q.name,
@@ -336,6 +345,7 @@ impl ComputeHost {
             not_tags: more.not_tags,
             not_tags_any: more.not_tags_any,
             locked: more.locked,
+            exact: more.exact,
         };
         let page = self.run(self.api.list_page(&ctx, q.all_projects, filter))?;
         self.servers(&ctx, page)
@@ -823,6 +833,7 @@ impl compute::Host for ComputeHost {
             not_tags_any: Vec::new(),
             changes_before: None,
             locked: None,
+            exact: Vec::new(),
         };
         self.list_filtered(c, q, none)
     }
@@ -1401,6 +1412,8 @@ impl compute::Host for ComputeHost {
                 flavor_id: m.flavor_id,
                 created_at: m.created_at,
                 updated_at: m.updated_at,
+                user_id: m.user_id,
+                project_id: m.project_id,
             })
             .collect())
     }
@@ -1490,6 +1503,21 @@ impl compute::Host for ComputeHost {
     fn list_aggregates(&mut self, c: Caller) -> Result<Vec<Aggregate>, OpError> {
         let all = self.run(self.api.list_aggregates(&self.context(&c)?))?;
         Ok(all.into_iter().map(wit_aggregate).collect())
+    }
+
+    fn cache_aggregate_images(
+        &mut self,
+        c: Caller,
+        id: String,
+        image_ids: Vec<String>,
+    ) -> Result<(), OpError> {
+        let ctx = self.context(&c)?;
+        self.run(self.api.show_aggregate(&ctx, &id))?;
+        let images = image_ids
+            .iter()
+            .map(|i| self.boot_image(&c, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.run(self.api.cache_images(&ctx, &id, images))
     }
 
     fn get_aggregate(&mut self, c: Caller, id: String) -> Result<Aggregate, OpError> {

@@ -68,7 +68,13 @@ impl ComputeApi {
             "inject-network-info" => self.inject_network_info(ctx, id).await,
             "trigger-crash-dump" => self.trigger_crash_dump(ctx, id).await,
             "evacuate" => self
-                .evacuate(ctx, id, arg(args, "host"), env.images)
+                .evacuate(
+                    ctx,
+                    id,
+                    arg(args, "host"),
+                    env.images,
+                    arg(args, "stop") == Some("true"),
+                )
                 .await
                 .map(|_| ()),
             other => match PowerOp::parse(other) {

@@ -70,6 +70,29 @@ impl ComputeApi {
         Ok(self.db.get_aggregate(id).await?)
     }
 
+    /// Asks every host of the aggregate to fetch `images` into its image cache (the
+    /// compute API's 2.81; admins). Answers once the requests are sent.
+    pub async fn cache_images(
+        &self,
+        ctx: &Context,
+        id: &str,
+        images: Vec<metacloud_rpc::objects::ImageRef>,
+    ) -> Result<(), ApiError> {
+        Self::require_admin(ctx, "compute:aggregates:images")?;
+        let aggregate = self.db.get_aggregate(id).await?;
+        let ids: Vec<&str> = images.iter().map(|i| i.id.as_str()).collect();
+        let req = metacloud_rpc::compute::Request::CacheImages {
+            images: images.clone(),
+        };
+        for host in &aggregate.hosts {
+            self.rpc
+                .cast(&metacloud_rpc::topics::compute(host), &req)
+                .await?;
+        }
+        tracing::info!(aggregate = %id, hosts = aggregate.hosts.len(), images = ?ids, "image pre-caching requested");
+        Ok(())
+    }
+
     pub async fn delete_aggregate(&self, ctx: &Context, id: &str) -> Result<(), ApiError> {
         Self::require_admin(ctx, "os_compute_api:os-aggregates:delete")?;
         self.db.delete_aggregate(id).await?;

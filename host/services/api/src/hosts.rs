@@ -94,6 +94,7 @@ impl ComputeApi {
         uuid: &str,
         dest: Option<&str>,
         images: &metacloud_image::Images,
+        stop: bool,
     ) -> Result<String, ApiError> {
         Self::require_admin(ctx, "os_compute_api:os-evacuate")?;
         let inst = self.changeable(ctx, uuid).await?;
@@ -159,7 +160,8 @@ impl ComputeApi {
             instance,
             source: source.clone(),
             dest: dest.map(str::to_string),
-            stopped: inst.vm_state == VmState::Stopped,
+            stopped: stop || inst.vm_state == VmState::Stopped,
+            requested_by: Some(ctx.requester()),
         };
         self.rpc.cast(topics::CONDUCTOR, &req).await?;
         tracing::info!(instance = %uuid, %source, dest = ?dest, "evacuation requested");
@@ -264,6 +266,7 @@ impl ComputeApi {
             source: source.clone(),
             dest: dest.map(str::to_string),
             running: inst.vm_state == VmState::Active,
+            requested_by: Some(ctx.requester()),
             upload: metacloud_rpc::compute::ImageUpload {
                 url: via.image_url,
                 image_id: transfer.id.clone(),

@@ -466,6 +466,24 @@ impl ComputeWorker {
                     .await
                     .map_err(virt_error)?,
             ),
+            Request::CacheImages { images } => {
+                self.cache_images(images).await;
+                json(())
+            }
+        }
+    }
+
+    /// Fetches images into the driver's cache, one at a time, logging each outcome.
+    async fn cache_images(&self, images: Vec<ImageRef>) {
+        for image in images {
+            let Some(source) = image_source(&image) else {
+                tracing::warn!(image = %image.id, "not cached: the image has no data");
+                continue;
+            };
+            match self.blocking(move |d| d.cache_image(&source)).await {
+                Ok(()) => tracing::info!(image = %image.id, "image pre-cached"),
+                Err(e) => tracing::warn!(image = %image.id, error = %e, "image pre-caching failed"),
+            }
         }
     }
 

@@ -15,6 +15,7 @@ impl Conductor {
         source: &str,
         dest: Option<String>,
         stopped: bool,
+        requested_by: Option<metacloud_rpc::objects::Requester>,
     ) -> Result<(), RpcError> {
         let uuid = instance.uuid.clone();
         let candidates = match self.destinations(&instance, source, dest).await {
@@ -24,7 +25,7 @@ impl Conductor {
         for host in &candidates {
             match self
                 .db
-                .evacuate_instance(&uuid, source, host)
+                .evacuate_instance(&uuid, source, host, requested_by.as_ref())
                 .await
                 .map_err(rpc_error)?
             {

@@ -123,15 +123,20 @@ impl Conductor {
                 source,
                 dest,
                 stopped,
-            } => json(self.evacuate(instance, &source, dest, stopped).await?),
+                requested_by,
+            } => json(
+                self.evacuate(instance, &source, dest, stopped, requested_by)
+                    .await?,
+            ),
             Request::Migrate {
                 instance,
                 source,
                 dest,
                 running,
                 upload,
+                requested_by,
             } => json(
-                self.migrate(instance, &source, dest, running, upload)
+                self.migrate(instance, &source, dest, running, upload, requested_by)
                     .await?,
             ),
             Request::MigratedOut {

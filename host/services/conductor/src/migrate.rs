@@ -16,6 +16,7 @@ impl Conductor {
         dest: Option<String>,
         running: bool,
         upload: ImageUpload,
+        requested_by: Option<metacloud_rpc::objects::Requester>,
     ) -> Result<(), RpcError> {
         let uuid = instance.uuid.clone();
         let candidates = match self.destinations(&instance, source, dest).await {
@@ -25,7 +26,7 @@ impl Conductor {
         for host in &candidates {
             match self
                 .db
-                .start_migration(&uuid, source, host, &upload.image_id)
+                .start_migration(&uuid, source, host, &upload.image_id, requested_by.as_ref())
                 .await
             {
                 Ok(true) => {
