@@ -41,7 +41,7 @@ async fn keypairs_carry_their_type_from_2_2_and_x509_pairs_are_made_and_imported
     let c = Cloud::start().await;
     let demo = c.token("demo", "demo-pw", "demo").await;
     let (_, doc) = c.get(&demo, "/").await;
-    assert_eq!(doc["versions"][1]["version"], "2.85", "{doc}");
+    assert_eq!(doc["versions"][1]["version"], "2.88", "{doc}");
 
     // 2.1: 200 without `type`, which it does not take; delete 202.
     let (s, v, b) = c
@@ -2580,4 +2580,99 @@ async fn topology_image_pre_caching_and_members_filters_at_2_78_to_2_83() {
         )
         .await;
     assert_eq!(names(&l), Vec::<String>::new(), "{l}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn extra_spec_validation_and_hypervisor_uptime_at_2_86_to_2_88() {
+    let c = Cloud::start().await;
+    let admin = c.token("admin", "admin-pw", "admin").await;
+
+    // 2.86: specs in Nova's namespaces are checked; others pass.
+    let specs = "/v2.1/flavors/42/os-extra_specs";
+    let bad = json!({"extra_specs": {"hw:cpu_policy": "sharred"}});
+    let (s, _, e) = c
+        .at("2.85", &admin, Method::POST, specs, Some(bad.clone()))
+        .await;
+    assert_eq!(s, 200, "{e}");
+    for body in [
+        bad,
+        json!({"extra_specs": {"hw:no_such_spec": "1"}}),
+        json!({"extra_specs": {"hw:numa_nodes": "0"}}),
+    ] {
+        let (s, _, e) = c.at("2.86", &admin, Method::POST, specs, Some(body)).await;
+        assert_eq!(s, 400, "{e}");
+        assert!(
+            e["badRequest"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Validation failed;"),
+            "{e}"
+        );
+    }
+    let good = json!({"extra_specs": {"hw:cpu_policy": "dedicated", "custom:thing": "x"}});
+    let (s, _, e) = c.at("2.86", &admin, Method::POST, specs, Some(good)).await;
+    assert_eq!(s, 200, "{e}");
+    let (s, _, e) = c
+        .at(
+            "2.86",
+            &admin,
+            Method::PUT,
+            &format!("{specs}/hw:watchdog_action"),
+            Some(json!({"hw:watchdog_action": "explode"})),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+
+    // 2.88: hypervisors show uptime instead of their figures; statistics and uptime go.
+    let (_, _, d) = c
+        .at(
+            "2.87",
+            &admin,
+            Method::GET,
+            "/v2.1/os-hypervisors/detail",
+            None,
+        )
+        .await;
+    let old = &d["hypervisors"][0];
+    assert!(old["vcpus"].is_u64() && old.get("uptime").is_none(), "{d}");
+    let id = old["id"].as_str().unwrap().to_string();
+    let (_, _, d) = c
+        .at(
+            "2.88",
+            &admin,
+            Method::GET,
+            "/v2.1/os-hypervisors/detail",
+            None,
+        )
+        .await;
+    let (_, _, one) = c
+        .at(
+            "2.88",
+            &admin,
+            Method::GET,
+            &format!("/v2.1/os-hypervisors/{id}"),
+            None,
+        )
+        .await;
+    for h in [&d["hypervisors"][0], &one["hypervisor"]] {
+        assert!(
+            h.get("vcpus").is_none() && h.get("cpu_info").is_none(),
+            "{h}"
+        );
+        assert!(
+            h["uptime"]
+                .as_str()
+                .is_some_and(|u| u.contains("load average")),
+            "{h}"
+        );
+    }
+    for path in [
+        "/v2.1/os-hypervisors/statistics".to_string(),
+        format!("/v2.1/os-hypervisors/{id}/uptime"),
+    ] {
+        let (s, _, _) = c.at("2.87", &admin, Method::GET, &path, None).await;
+        assert_eq!(s, 200, "{path}");
+        let (s, _, _) = c.at("2.88", &admin, Method::GET, &path, None).await;
+        assert_eq!(s, 404, "{path}");
+    }
 }

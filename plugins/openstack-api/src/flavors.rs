@@ -167,6 +167,16 @@ fn spec_pairs(v: Option<&Value>, field: &str) -> Result<Vec<(String, String)>, F
         .collect()
 }
 
+/// From 2.86 each spec must pass Nova's validation of its namespace.
+fn validated(r: &Request, specs: &[(String, String)]) -> Result<(), Fault> {
+    if since(r, Change::ExtraSpecValidation) {
+        for (k, v) in specs {
+            crate::extra_specs::validate(k, v)?;
+        }
+    }
+    Ok(())
+}
+
 pub fn list_extra_specs(r: &Request) -> Result<Reply, Fault> {
     let f = compute::get_flavor(r.caller()?, r.param("flavor_id"))?;
     Ok(Reply::json(
@@ -178,6 +188,7 @@ pub fn list_extra_specs(r: &Request) -> Result<Reply, Fault> {
 pub fn create_extra_specs(r: &Request) -> Result<Reply, Fault> {
     let body = r.body_json()?;
     let specs = spec_pairs(body.get("extra_specs"), "extra_specs")?;
+    validated(r, &specs)?;
     let all = compute::set_flavor_extra_specs(r.caller()?, r.param("flavor_id"), &specs)?;
     let shown: Vec<(String, String)> = all
         .into_iter()
@@ -218,6 +229,7 @@ pub fn update_extra_spec(r: &Request) -> Result<Reply, Fault> {
         return Err(Fault::bad_request("Request body and URI mismatch"));
     }
     let specs = spec_pairs(Some(&body), "extra_specs")?;
+    validated(r, &specs)?;
     compute::set_flavor_extra_specs(r.caller()?, r.param("flavor_id"), &specs)?;
     Ok(Reply::json(200, &specs_body(&specs)))
 }

@@ -9,6 +9,7 @@ mod aggregates;
 mod certificates;
 mod diagnostics;
 mod extensions;
+mod extra_specs;
 mod flavors;
 mod groups;
 mod hosts;

@@ -38,7 +38,7 @@ impl Version {
 /// The oldest version served.
 pub const MIN: Version = Version(2, 1);
 /// The newest version served: every change of [`CHANGES`] up to it is implemented.
-pub const MAX: Version = Version(2, 85);
+pub const MAX: Version = Version(2, 88);
 
 /// One change of the compute API; [`CHANGES`] says from which version on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,9 +181,15 @@ pub enum Change {
     /// Members may filter servers by `user_id`, `key_name`, `availability_zone`,
     /// `vm_state`, `task_state` and `power_state` too.
     MoreFiltersForAll,
+    /// Flavor extra specs in the namespaces Nova knows are validated (see
+    /// [`crate::extra_specs`]).
+    ExtraSpecValidation,
     /// Migrations show who asked for them (`user_id`, `project_id`), and `os-migrations`
     /// filters by both.
     MigrationOwner,
+    /// Hypervisors drop their figures and show `uptime`; `/os-hypervisors/statistics`
+    /// and `/os-hypervisors/{id}/uptime` answer 404 (see [`ROUTES`]).
+    HypervisorUptimeInline,
 }
 
 /// Every change, with the version that brought it.
@@ -279,6 +285,9 @@ pub const CHANGES: &[(Change, Version)] = &[
     (Change::MoreFiltersForAll, Version(2, 83)),
     // 2.84 (an action event's `details`): no events are recorded within an action here.
     // 2.85 (update a volume attachment's `delete_on_termination`) is the volumes'.
+    (Change::ExtraSpecValidation, Version(2, 86)),
+    // 2.87 (rescue of volume-backed servers) is the volumes' and rescue's.
+    (Change::HypervisorUptimeInline, Version(2, 88)),
 ];
 
 impl Change {
@@ -337,6 +346,19 @@ pub const ROUTES: &[(&str, &str, Version, Option<Version>)] = &[
         "/v2.1/os-hypervisors/{hypervisor_id}/servers",
         MIN,
         Some(Version(2, 52)),
+    ),
+    // 2.88: hypervisor statistics and uptime.
+    (
+        "*",
+        "/v2.1/os-hypervisors/statistics",
+        MIN,
+        Some(Version(2, 87)),
+    ),
+    (
+        "*",
+        "/v2.1/os-hypervisors/{hypervisor_id}/uptime",
+        MIN,
+        Some(Version(2, 87)),
     ),
     // 2.43: os-hosts; 2.44: os-virtual-interfaces.
     ("*", "/v2.1/os-hosts/*", MIN, Some(Version(2, 42))),

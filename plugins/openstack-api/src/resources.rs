@@ -736,6 +736,43 @@ fn hypervisor_detail(r: &Request, h: &Hypervisor) -> Value {
     })
 }
 
+/// From 2.88 a hypervisor's document drops the figures that were often wrong (vCPUs,
+/// memory, disk, load, `cpu_info`) and carries the host's `uptime` (null when its
+/// compute does not answer).
+fn figures_to_uptime(r: &Request, hs: &[Hypervisor], views: &mut [Value]) -> Result<(), Fault> {
+    if !since(r, Change::HypervisorUptimeInline) {
+        return Ok(());
+    }
+    let c = r.caller()?;
+    for (h, v) in hs.iter().zip(views.iter_mut()) {
+        if let Some(m) = v.as_object_mut() {
+            for k in [
+                "current_workload",
+                "cpu_info",
+                "vcpus",
+                "vcpus_used",
+                "free_disk_gb",
+                "local_gb",
+                "local_gb_used",
+                "disk_available_least",
+                "free_ram_mb",
+                "memory_mb",
+                "memory_mb_used",
+                "running_vms",
+            ] {
+                m.remove(k);
+            }
+            let uptime = if h.state_up {
+                compute::hypervisor_uptime(c, &h.hostname).ok()
+            } else {
+                None
+            };
+            m.insert("uptime".into(), json!(uptime));
+        }
+    }
+    Ok(())
+}
+
 fn hypervisor_by_id(r: &Request) -> Result<Hypervisor, Fault> {
     let id = r.param("hypervisor_id");
     let by_uuid = since(r, Change::UuidIds);
@@ -757,6 +794,7 @@ fn hypervisor_by_id(r: &Request) -> Result<Hypervisor, Fault> {
 pub fn show_hypervisor(r: &Request) -> Result<Reply, Fault> {
     let h = hypervisor_by_id(r)?;
     let mut v = [hypervisor_detail(r, &h)];
+    figures_to_uptime(r, std::slice::from_ref(&h), &mut v)?;
     add_servers(r, std::slice::from_ref(&h), &mut v)?;
     let [v] = v;
     Ok(Reply::json(200, &json!({ "hypervisor": v })))
@@ -831,6 +869,7 @@ pub fn hypervisor_servers(r: &Request) -> Result<Reply, Fault> {
 pub fn hypervisors_detail(r: &Request) -> Result<Reply, Fault> {
     let (hs, links) = hypervisor_page(r, "os-hypervisors/detail")?;
     let mut items: Vec<Value> = hs.iter().map(|h| hypervisor_detail(r, h)).collect();
+    figures_to_uptime(r, &hs, &mut items)?;
     add_servers(r, &hs, &mut items)?;
     let body = with_links(json!({ "hypervisors": items }), "hypervisors_links", links);
     Ok(Reply::json(200, &body))
