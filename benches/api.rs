@@ -559,6 +559,9 @@ impl compute::Host for Canned {
     ) -> Result<Server, OpError> {
         unavailable()
     }
+    fn set_server_hostname(&mut self, _: Caller, _: String, _: String) -> Result<Server, OpError> {
+        unavailable()
+    }
     fn server_tags(&mut self, _: Caller, _: String) -> Result<Vec<String>, OpError> {
         unavailable()
     }

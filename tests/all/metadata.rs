@@ -133,6 +133,25 @@ async fn an_instance_sees_itself_and_nobody_else_sees_anything() {
         Some(key.as_str())
     );
     assert_eq!(v["meta"]["role"], "web");
+
+    // 2.90: the hostname a tenant chooses is the one the guest is told.
+    let r = cloud
+        .http
+        .put(format!("{}/v2.1/servers/{id}", cloud.nova))
+        .header("x-auth-token", &demo)
+        .header("openstack-api-version", "compute 2.90")
+        .json(&json!({"server": {"hostname": "chosen-1"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let (_, text) = md.get("/openstack/latest/meta_data.json").await;
+    let chosen: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(chosen["hostname"], "chosen-1", "{text}");
+    assert_eq!(
+        md.get("/2009-04-04/meta-data/local-hostname").await,
+        (200, "chosen-1".into())
+    );
     assert_eq!(v["project_id"].as_str(), Some(project.as_str()));
     assert_eq!(
         md.get("/openstack/latest/user_data").await,

@@ -41,7 +41,7 @@ async fn keypairs_carry_their_type_from_2_2_and_x509_pairs_are_made_and_imported
     let c = Cloud::start().await;
     let demo = c.token("demo", "demo-pw", "demo").await;
     let (_, doc) = c.get(&demo, "/").await;
-    assert_eq!(doc["versions"][1]["version"], "2.88", "{doc}");
+    assert_eq!(doc["versions"][1]["version"], "2.91", "{doc}");
 
     // 2.1: 200 without `type`, which it does not take; delete 202.
     let (s, v, b) = c
@@ -2675,4 +2675,105 @@ async fn extra_spec_validation_and_hypervisor_uptime_at_2_86_to_2_88() {
         let (s, _, _) = c.at("2.88", &admin, Method::GET, &path, None).await;
         assert_eq!(s, 404, "{path}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostnames_at_2_90_and_generated_keypairs_until_announced_otherwise() {
+    let c = Cloud::start().await;
+    let demo = c.token("demo", "demo-pw", "demo").await;
+
+    // 2.90: a create names the guest's hostname, which every reader sees.
+    let named = json!({"name": "Web Server", "flavorRef": "42", "networks": "none",
+        "hostname": "web-1"});
+    let (s, _, e) = c
+        .at(
+            "2.89",
+            &demo,
+            Method::POST,
+            "/v2.1/servers",
+            Some(json!({ "server": named })),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    for bad in ["-web", "w", "web.example.com", "web_1"] {
+        let body = json!({"server": {"name": "x", "flavorRef": "42", "networks": "none",
+            "hostname": bad}});
+        let (s, _, e) = c
+            .at("2.90", &demo, Method::POST, "/v2.1/servers", Some(body))
+            .await;
+        assert_eq!(s, 400, "{bad}: {e}");
+    }
+    let two = json!({"server": {"name": "x", "flavorRef": "42", "networks": "none",
+        "hostname": "twin", "min_count": 2}});
+    let (s, _, e) = c
+        .at("2.90", &demo, Method::POST, "/v2.1/servers", Some(two))
+        .await;
+    assert_eq!(s, 400, "{e}");
+    let id = active_server(&c, "2.90", &demo, named).await;
+    let server = format!("/v2.1/servers/{id}");
+    let (_, _, v) = c.at("2.90", &demo, Method::GET, &server, None).await;
+    assert_eq!(v["server"]["OS-EXT-SRV-ATTR:hostname"], "web-1", "{v}");
+    let (_, _, v) = c.at("2.89", &demo, Method::GET, &server, None).await;
+    assert!(v["server"].get("OS-EXT-SRV-ATTR:hostname").is_none(), "{v}");
+    let (_, _, l) = c
+        .at("2.90", &demo, Method::GET, "/v2.1/servers/detail", None)
+        .await;
+    assert_eq!(l["servers"][0]["OS-EXT-SRV-ATTR:hostname"], "web-1", "{l}");
+    // Update and rebuild change it; 2.94 takes a fully qualified name.
+    let (s, _, u) = c
+        .at(
+            "2.90",
+            &demo,
+            Method::PUT,
+            &server,
+            Some(json!({"server": {"hostname": "web-2"}})),
+        )
+        .await;
+    assert_eq!(
+        (s, &u["server"]["OS-EXT-SRV-ATTR:hostname"]),
+        (200, &json!("web-2")),
+        "{u}"
+    );
+    // A fully qualified name is 2.94's (not announced: see `microversion::PENDING`).
+    let fqdn = json!({"server": {"hostname": "web-3.example.com"}});
+    let (s, _, _) = c.at("2.91", &demo, Method::PUT, &server, Some(fqdn)).await;
+    assert_eq!(s, 400);
+    let (s, _, b) = c
+        .at(
+            "2.91",
+            &demo,
+            Method::POST,
+            &format!("{server}/action"),
+            Some(json!({"rebuild": {"imageRef": "", "hostname": "web-4"}})),
+        )
+        .await;
+    // No image to rebuild from here: refused, and the hostname is untouched.
+    assert_eq!(s, 400, "{b}");
+    let (_, _, v) = c.at("2.91", &demo, Method::GET, &server, None).await;
+    assert_eq!(v["server"]["OS-EXT-SRV-ATTR:hostname"], "web-2", "{v}");
+
+    // Up to 2.91 the cloud still makes key pairs, and names hold no `@` or `.`.
+    let (s, _, k) = c
+        .at(
+            "2.91",
+            &demo,
+            Method::POST,
+            "/v2.1/os-keypairs",
+            Some(json!({"keypair": {"name": "made"}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{k}");
+    assert!(k["keypair"]["private_key"].is_string(), "{k}");
+    let public = k["keypair"]["public_key"].as_str().unwrap().to_string();
+    let dotted = json!({"keypair": {"name": "me@host.example", "public_key": public}});
+    let (s, _, e) = c
+        .at(
+            "2.91",
+            &demo,
+            Method::POST,
+            "/v2.1/os-keypairs",
+            Some(dotted),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
 }

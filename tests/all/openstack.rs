@@ -384,7 +384,7 @@ async fn servers_through_the_dialect_as_nova_shapes_them() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.headers()["openstack-api-version"], "compute 2.88");
+    assert_eq!(r.headers()["openstack-api-version"], "compute 2.91");
     let (s, b) = c.get("not-a-token", "/v2.1/servers").await;
     assert_eq!((s, b["unauthorized"]["code"].as_u64()), (401, Some(401)));
     let r = c

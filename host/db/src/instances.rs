@@ -62,6 +62,8 @@ pub struct NewInstances {
     pub description: Option<String>,
     /// Tags (2.52), at most [`crate::details::MAX_TAGS`].
     pub tags: Vec<String>,
+    /// The hostname chosen (2.90; one instance only).
+    pub hostname: Option<String>,
 }
 
 impl NewInstances {
@@ -85,6 +87,7 @@ impl NewInstances {
             access_ip_v6: None,
             description: None,
             tags: Vec::new(),
+            hostname: None,
         }
     }
 }
@@ -383,9 +386,9 @@ impl Db {
                 "INSERT INTO instances (uuid, name, project_id, user_id, flavor_id, image_id, \
                  availability_zone, vm_state, task_state, power_state, vcpus, memory_mb, disk_gb, \
                  reservation_id, key_name, user_data, metadata, created_at, updated_at, \
-                 access_ip_v4, access_ip_v6, description) \
+                 access_ip_v4, access_ip_v6, description, hostname) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, 'building', 'scheduling', 0, $8, $9, $10, \
-                 $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                 $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
             )
             .bind(&uuid)
             .bind(&name)
@@ -406,6 +409,7 @@ impl Db {
             .bind(&new.access_ip_v4)
             .bind(&new.access_ip_v6)
             .bind(&new.description)
+            .bind(&new.hostname)
             .execute(&mut *tx)
             .await?;
             crate::details::insert_tags(&mut tx, &uuid, &new.tags).await?;
@@ -462,6 +466,16 @@ impl Db {
         let text = serde_json::to_string(metadata)
             .map_err(|e| DbError::Corrupt(format!("metadata: {e}")))?;
         self.set_columns(uuid, &[("metadata", Some(&text))]).await
+    }
+
+    /// Sets the hostname the tenant chose (2.90).
+    pub async fn set_instance_hostname(
+        &self,
+        uuid: &str,
+        hostname: &str,
+    ) -> Result<Instance, DbError> {
+        self.set_columns(uuid, &[("hostname", Some(hostname))])
+            .await
     }
 
     /// Locks (`Some("owner" | "admin")`, with the reason given, 2.73) or unlocks (`None`:
@@ -1076,6 +1090,8 @@ pub struct InstanceExtra {
     pub description: Option<String>,
     /// Why it is locked (2.73); none when unlocked or no reason was given.
     pub locked_reason: Option<String>,
+    /// The guest's hostname (chosen, else made from the name).
+    pub hostname: String,
     /// Sorted.
     pub tags: Vec<String>,
     /// The server groups it is a member of (at most one; 2.71).
@@ -1095,7 +1111,7 @@ impl Db {
             let marks = crate::networks::in_marks(chunk.len());
             let sql = format!(
                 "SELECT uuid, project_id, name, reservation_id, user_data, host, description, \
-                 locked_reason, flavor_id, vcpus, memory_mb, disk_gb FROM instances \
+                 locked_reason, hostname, flavor_id, vcpus, memory_mb, disk_gb FROM instances \
                  WHERE uuid IN ({marks})"
             );
             let mut q = sqlx::query(&sql);
@@ -1113,6 +1129,12 @@ impl Db {
                     host: get(&r, "host")?,
                     description: get(&r, "description")?,
                     locked_reason: get(&r, "locked_reason")?,
+                    hostname: get::<Option<String>>(&r, "hostname")?.unwrap_or_else(|| {
+                        metacloud_objects::hostname(
+                            &get::<String>(&r, "name").unwrap_or_default(),
+                            &get::<String>(&r, "uuid").unwrap_or_default(),
+                        )
+                    }),
                     tags: Vec::new(),
                     server_groups: Vec::new(),
                     flavor_id: get(&r, "flavor_id")?,

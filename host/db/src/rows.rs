@@ -42,6 +42,9 @@ pub struct Instance {
     pub locked_by: Option<String>,
     pub access_ip_v4: Option<String>,
     pub access_ip_v6: Option<String>,
+    /// The hostname the tenant chose (2.90); none: made from the name (see
+    /// [`Instance::hostname`]).
+    pub chosen_hostname: Option<String>,
 }
 
 /// A state change, applied only if the task state is as expected.
@@ -77,10 +80,19 @@ pub(crate) fn claim_of(inst: &Instance) -> Claim {
     }
 }
 
+impl Instance {
+    /// The guest's hostname: the one chosen, else one made from the name.
+    pub fn hostname(&self) -> String {
+        self.chosen_hostname
+            .clone()
+            .unwrap_or_else(|| metacloud_objects::hostname(&self.name, &self.uuid))
+    }
+}
+
 pub(crate) const COLUMNS: &str = "uuid, name, project_id, user_id, flavor_id, image_id, host, \
     availability_zone, vm_state, task_state, power_state, vcpus, memory_mb, disk_gb, attempts, \
     tried_hosts, reservation_id, key_name, user_data, metadata, launched_at, terminated_at, \
-    created_at, updated_at, deleted, locked_by, access_ip_v4, access_ip_v6";
+    created_at, updated_at, deleted, locked_by, access_ip_v4, access_ip_v6, hostname";
 
 pub(crate) fn instance_from_row(r: &AnyRow) -> Result<Instance, DbError> {
     let vm_state: String = get(r, "vm_state")?;
@@ -128,5 +140,6 @@ pub(crate) fn instance_from_row(r: &AnyRow) -> Result<Instance, DbError> {
         locked_by: get(r, "locked_by")?,
         access_ip_v4: get(r, "access_ip_v4")?,
         access_ip_v6: get(r, "access_ip_v6")?,
+        chosen_hostname: get(r, "hostname")?,
     })
 }

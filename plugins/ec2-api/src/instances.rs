@@ -770,6 +770,7 @@ pub fn run_instances(ctx: &Ctx) -> Result<String, Ec2Error> {
             tags: Vec::new(),
             host: None,
             hypervisor_hostname: None,
+            hostname: None,
         },
     )
     .map_err(|e| Ec2Error::from_op(e, Family::Launch))?;

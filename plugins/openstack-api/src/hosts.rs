@@ -213,6 +213,9 @@ pub fn evacuate(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply
         None | Some(Value::Null) => {}
         Some(_) => args.push(("host".to_string(), required_string(m, "host")?.to_string())),
     }
+    if since(r, Change::EvacuatedStopped) {
+        args.push(("stop".into(), "true".into()));
+    }
     compute::server_action(c, id, "evacuate", &args)?;
     if v214 {
         return Ok(Reply::empty(200));

@@ -1101,6 +1101,38 @@ fn server_filters(r: &Request, q: &ServerQuery) -> Result<ServerFilters, Fault> 
     })
 }
 
+/// A server's `hostname` (2.90): 2 to 63 letters, digits and inner hyphens; from 2.94 a
+/// fully qualified name (1 to 255 letters, digits, `-`, `.`, `_`).
+fn hostname(r: &Request, m: &Map<String, Value>) -> Result<Option<String>, Fault> {
+    if !microversion::since(r, microversion::Change::Hostname) {
+        return Ok(None);
+    }
+    let Some(v) = m.get("hostname") else {
+        return Ok(None);
+    };
+    let fqdn = microversion::since(r, microversion::Change::FqdnHostname);
+    let ok = v.as_str().is_some_and(|h| {
+        let n = h.chars().count();
+        if fqdn {
+            (1..=255).contains(&n)
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+        } else {
+            (2..=63).contains(&n)
+                && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !h.starts_with('-')
+                && !h.ends_with('-')
+        }
+    });
+    if !ok {
+        return Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute hostname. Value: {v}. {v} is not a valid {}",
+            if fqdn { "FQDN" } else { "hostname" }
+        )));
+    }
+    Ok(v.as_str().map(String::from))
+}
+
 /// A server's `description` (2.19): null or up to 255 printable characters.
 fn description(m: &Map<String, Value>) -> Result<Option<Option<String>>, Fault> {
     let Some(v) = m.get("description") else {
@@ -1133,6 +1165,9 @@ fn with_later_keys(r: &Request, base: &[&'static str]) -> Vec<&'static str> {
     let mut keys = base.to_vec();
     if microversion::since(r, microversion::Change::ServerDescription) {
         keys.push("description");
+    }
+    if microversion::since(r, microversion::Change::Hostname) {
+        keys.push("hostname");
     }
     keys
 }
@@ -1497,6 +1532,7 @@ fn create_server(r: &Request) -> Result<Reply, Fault> {
         },
         host: destination(server, "host")?,
         hypervisor_hostname: destination(server, "hypervisor_hostname")?,
+        hostname: hostname(r, server)?,
     };
     let name = opt_string(server, "name")?.ok_or_else(|| {
         Fault::bad_request(
@@ -1621,6 +1657,7 @@ fn update_server(r: &Request) -> Result<Reply, Fault> {
         }
     }
     let description = description(server)?;
+    let chosen = hostname(r, server)?;
     let mut s = compute::update_server(
         c,
         id,
@@ -1630,6 +1667,9 @@ fn update_server(r: &Request) -> Result<Reply, Fault> {
     )?;
     if let Some(d) = description {
         s = compute::describe_server(c, id, d.as_deref())?;
+    }
+    if let Some(h) = &chosen {
+        s = compute::set_server_hostname(c, id, h)?;
     }
     Ok(Reply::json(
         200,
@@ -1780,6 +1820,7 @@ fn rebuild(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply, Fau
     };
     let admin_pass = opt_string(args, "adminPass")?;
     let description = description(args)?;
+    let chosen = hostname(r, args)?;
     no_certificates(args)?;
     let boot = RebuildBoot {
         key_name: rebuild_field(args, "key_name")?,
@@ -1792,6 +1833,9 @@ fn rebuild(r: &Request, c: &Caller, id: &str, args: &Value) -> Result<Reply, Fau
     };
     if let Some(d) = description {
         s = compute::describe_server(c, id, d.as_deref())?;
+    }
+    if let Some(h) = &chosen {
+        s = compute::set_server_hostname(c, id, h)?;
     }
     let mut view = basic_view(r, c, &s)?;
     if let Some(m) = view.as_object_mut() {
@@ -2062,7 +2106,7 @@ mod tests {
     fn an_unserved_microversion_is_a_406_before_any_handler() {
         let (index, params) = Nova::ROUTER.resolve("GET", "/v2.1/servers").unwrap();
         let mut r = Request::new("GET", "/v2.1/servers")
-            .with_header("openstack-api-version", "compute 2.90");
+            .with_header("openstack-api-version", "compute 2.105");
         r.params = params;
         let reply = serve::<Nova>(index, &r);
         assert_eq!(reply.status, 406);

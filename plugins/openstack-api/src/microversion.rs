@@ -38,7 +38,7 @@ impl Version {
 /// The oldest version served.
 pub const MIN: Version = Version(2, 1);
 /// The newest version served: every change of [`CHANGES`] up to it is implemented.
-pub const MAX: Version = Version(2, 88);
+pub const MAX: Version = Version(2, 91);
 
 /// One change of the compute API; [`CHANGES`] says from which version on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +190,15 @@ pub enum Change {
     /// Hypervisors drop their figures and show `uptime`; `/os-hypervisors/statistics`
     /// and `/os-hypervisors/{id}/uptime` answer 404 (see [`ROUTES`]).
     HypervisorUptimeInline,
+    /// Create, update and rebuild take a `hostname`; every reader sees
+    /// `OS-EXT-SRV-ATTR:hostname`.
+    Hostname,
+    /// Keypairs are imported only (`public_key` required); names may hold `@` and `.`.
+    KeypairImportOnly,
+    /// A `hostname` may be a fully qualified domain name.
+    FqdnHostname,
+    /// An evacuated server ends stopped on its new host.
+    EvacuatedStopped,
 }
 
 /// Every change, with the version that brought it.
@@ -288,6 +297,20 @@ pub const CHANGES: &[(Change, Version)] = &[
     (Change::ExtraSpecValidation, Version(2, 86)),
     // 2.87 (rescue of volume-backed servers) is the volumes' and rescue's.
     (Change::HypervisorUptimeInline, Version(2, 88)),
+    // 2.89 (volume attachments' `attachment_id` and `bdm_uuid`) is the volumes'.
+    (Change::Hostname, Version(2, 90)),
+    // 2.91 (unshelve to a host, unpinning a zone) is shelve's, not built.
+];
+
+/// Changes built but not yet announced: 2.92 forbids generated key pairs, and the
+/// `nova` CLI's `keypair-add` without `--pub-key`, which `../shared/conformance/nova-cli.sh`
+/// runs at the newest version both sides know, then fails as it fails against Nova
+/// itself (issue 16 note). [`MAX`] stays below them until that is settled.
+pub const PENDING: &[(Change, Version)] = &[
+    (Change::KeypairImportOnly, Version(2, 92)),
+    // 2.93 (rebuild of volume-backed servers) is the volumes'.
+    (Change::FqdnHostname, Version(2, 94)),
+    (Change::EvacuatedStopped, Version(2, 95)),
 ];
 
 impl Change {
@@ -295,6 +318,7 @@ impl Change {
     pub fn since(self) -> Version {
         CHANGES
             .iter()
+            .chain(PENDING)
             .find(|(c, _)| *c == self)
             .map(|(_, v)| *v)
             .expect("every change is in CHANGES")
@@ -531,6 +555,11 @@ mod tests {
             if i > 0 {
                 assert!(CHANGES[i - 1].1 <= *v, "{c:?} out of order");
             }
+        }
+        for (c, v) in PENDING {
+            assert_eq!(c.since(), *v);
+            assert!(*v > MAX, "{c:?} at {v} is announced: move it to CHANGES");
+            assert!(!CHANGES.iter().any(|(d, _)| d == c), "{c:?}");
         }
     }
 

@@ -185,10 +185,23 @@ pub fn create_keypair(r: &Request) -> Result<Reply, Fault> {
             "Invalid input for field/attribute keypair. 'name' is a required property",
         )
     })?;
+    // Nova's names: letters, digits, `_`, `-` and spaces; from 2.92 `@` and `.` too.
+    let safe = since(r, Change::KeypairImportOnly);
+    if name.contains(['@', '.']) && !safe {
+        return Err(Fault::bad_request(format!(
+            "Invalid input for field/attribute name. Value: {name}. '{name}' does not match '^[_\\- a-zA-Z0-9]+$'"
+        )));
+    }
     let public = k
         .get("public_key")
         .and_then(Value::as_str)
         .map(String::from);
+    // 2.92: the key is the caller's own; none is made here any more.
+    if safe && public.is_none() {
+        return Err(Fault::bad_request(
+            "Invalid input for field/attribute keypair. 'public_key' is a required property",
+        ));
+    }
     let key_type = match k.get("type") {
         None => "ssh",
         Some(Value::String(t)) if t == "ssh" || t == "x509" => t.as_str(),

@@ -411,6 +411,13 @@ pub struct Later<'a> {
     /// 2.73.
     #[serde(skip_serializing_if = "Option::is_none")]
     locked_reason: Option<Option<&'a str>>,
+    /// 2.90: the hostname for every reader (admins have it among the extended
+    /// attributes already).
+    #[serde(
+        rename = "OS-EXT-SRV-ATTR:hostname",
+        skip_serializing_if = "Option::is_none"
+    )]
+    hostname: Option<&'a str>,
 }
 
 impl<'a> Later<'a> {
@@ -434,6 +441,8 @@ impl<'a> Later<'a> {
                 .then(|| extra.map_or(&[][..], |e| e.server_groups.as_slice())),
             locked_reason: since(r, Change::LockedReason)
                 .then(|| extra.and_then(|e| e.locked_reason.as_deref())),
+            hostname: (!admin && since(r, Change::Hostname))
+                .then(|| extra.map_or("", |e| e.hostname.as_str())),
         }
     }
 

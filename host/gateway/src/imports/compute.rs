@@ -389,6 +389,7 @@ impl ComputeHost {
             tags: details.tags,
             host: details.host,
             node: details.hypervisor_hostname,
+            hostname: details.hostname,
         };
         let made = self.run(self.api.create(&ctx, create))?;
         self.servers(&ctx, made)
@@ -407,6 +408,7 @@ impl compute::Host for ComputeHost {
                 tags: Vec::new(),
                 host: None,
                 hypervisor_hostname: None,
+                hostname: None,
             },
         )
     }
@@ -438,7 +440,7 @@ impl compute::Host for ComputeHost {
             .map(|x| {
                 let e = x.extra;
                 ServerExtra {
-                    hostname: metacloud_objects::hostname(&e.name, &e.uuid),
+                    hostname: e.hostname,
                     id: e.uuid,
                     reservation_id: e.reservation_id,
                     launch_index: e.launch_index,
@@ -859,6 +861,17 @@ impl compute::Host for ComputeHost {
     ) -> Result<Server, OpError> {
         let ctx = self.context(&c)?;
         let inst = self.run(self.api.describe(&ctx, &id, description.as_deref()))?;
+        self.server_of(&ctx, inst, &id)
+    }
+
+    fn set_server_hostname(
+        &mut self,
+        c: Caller,
+        id: String,
+        hostname: String,
+    ) -> Result<Server, OpError> {
+        let ctx = self.context(&c)?;
+        let inst = self.run(self.api.set_hostname(&ctx, &id, &hostname))?;
         self.server_of(&ctx, inst, &id)
     }
 

@@ -101,7 +101,7 @@ async fn instance_data(db: &Db, i: Instance) -> Result<InstanceData, metacloud_d
         .map(|e| e.launch_index)
         .unwrap_or(0);
     Ok(InstanceData {
-        hostname: hostname(&i.name, &i.uuid),
+        hostname: i.hostname(),
         id: i.uuid,
         name: i.name,
         project_id: i.project_id,

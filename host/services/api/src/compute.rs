@@ -57,6 +57,9 @@ pub struct CreateRequest {
     /// The hypervisor node to build on (2.74, admins): a host's only node here.
     #[serde(default)]
     pub node: Option<String>,
+    /// The guest's hostname (2.90; one server only).
+    #[serde(default)]
+    pub hostname: Option<String>,
 }
 
 /// What a rebuild changes of the data a guest boots with, besides its image (`None`
@@ -264,6 +267,11 @@ impl ComputeApi {
             }
         }
         let requested_host = self.requested_destination(ctx, &req).await?;
+        if req.hostname.is_some() && max > 1 {
+            return Err(ApiError::BadRequest(
+                "Unable to allocate a single hostname to multiple instances".into(),
+            ));
+        }
         let plan = self
             .plan_networking(ctx, &req.networks, &req.security_groups, max)
             .await?;
@@ -284,6 +292,7 @@ impl ComputeApi {
             access_ip_v6: checked_ip(req.access_ip_v6.as_deref(), true)?,
             description: req.description.clone(),
             tags: req.tags.clone(),
+            hostname: req.hostname.clone(),
         };
         let instances = self.db.create_instances(&new, &self.limits).await?;
         // Ports right after the rows, all or nothing: a failure deletes the new instances
@@ -1462,6 +1471,19 @@ impl ComputeApi {
             })?;
         }
         Ok(host)
+    }
+
+    /// Sets a server's hostname (Nova's update and rebuild, 2.90): the metadata service
+    /// and DHCP hand it out from then on.
+    pub async fn set_hostname(
+        &self,
+        ctx: &Context,
+        uuid: &str,
+        hostname: &str,
+    ) -> Result<Instance, ApiError> {
+        Self::require_write(ctx, "os_compute_api:servers:update")?;
+        self.changeable(ctx, uuid).await?;
+        Ok(self.db.set_instance_hostname(uuid, hostname).await?)
     }
 
     /// Sets (or clears) a server's description (Nova's update, 2.19).

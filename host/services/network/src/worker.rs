@@ -151,8 +151,14 @@ impl NetworkWorker {
             let Some(instance) = &p.instance_id else {
                 continue;
             };
-            let name = match self.db.get_instance(instance).await {
-                Ok(i) => i.name,
+            // DHCP hands out the short name (the first label of a chosen FQDN).
+            let hostname = match self.db.get_instance(instance).await {
+                Ok(i) => i
+                    .hostname()
+                    .split('.')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
                 Err(_) => continue,
             };
             let groups: Vec<String> = self
@@ -168,7 +174,7 @@ impl NetworkWorker {
                 network_id: p.network_id.clone(),
                 instance_id: instance.clone(),
                 project_id: p.project_id.clone(),
-                hostname: metacloud_rpc::objects::hostname(&name, instance),
+                hostname,
                 mac: p.mac.clone(),
                 address: p.address.clone(),
                 device: p.device.clone(),
