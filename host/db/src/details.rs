@@ -86,24 +86,16 @@ impl Db {
         &self,
         uuids: &[String],
     ) -> Result<std::collections::BTreeMap<String, Vec<String>>, DbError> {
-        let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        for chunk in uuids.chunks(500) {
-            let marks = crate::networks::in_marks(chunk.len());
-            let sql = format!(
-                "SELECT instance_uuid, tag FROM instance_tags WHERE instance_uuid IN ({marks}) \
-                 ORDER BY instance_uuid, tag"
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(id);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.entry(get(&r, "instance_uuid")?)
-                    .or_default()
-                    .push(get(&r, "tag")?);
-            }
-        }
-        Ok(out)
+        self.pairs_in(
+            |marks| {
+                format!(
+                    "SELECT instance_uuid AS k, tag AS v FROM instance_tags \
+                     WHERE instance_uuid IN ({marks}) ORDER BY instance_uuid, tag"
+                )
+            },
+            uuids,
+        )
+        .await
     }
 
     /// Replaces a live instance's tags; returns them sorted.

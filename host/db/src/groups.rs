@@ -164,24 +164,16 @@ impl Db {
         &self,
         instances: &[String],
     ) -> Result<BTreeMap<String, Vec<String>>, DbError> {
-        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for chunk in instances.chunks(500) {
-            let marks = crate::networks::in_marks(chunk.len());
-            let sql = format!(
-                "SELECT instance_uuid, group_uuid FROM server_group_members \
-                 WHERE instance_uuid IN ({marks}) ORDER BY group_uuid"
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(id);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.entry(get(&r, "instance_uuid")?)
-                    .or_default()
-                    .push(get(&r, "group_uuid")?);
-            }
-        }
-        Ok(out)
+        self.pairs_in(
+            |marks| {
+                format!(
+                    "SELECT instance_uuid AS k, group_uuid AS v FROM server_group_members \
+                     WHERE instance_uuid IN ({marks}) ORDER BY group_uuid"
+                )
+            },
+            instances,
+        )
+        .await
     }
 
     /// The group as the scheduler needs it: policy, rule, and the hosts of the members

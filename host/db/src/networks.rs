@@ -352,6 +352,29 @@ pub(crate) fn in_marks(n: usize) -> String {
         .join(", ")
 }
 
+impl Db {
+    /// The `(k, v)` rows of the query `sql(marks)` makes for `ids` (its `IN ({marks})`
+    /// takes them, 500 at a time), each `k`'s values in row order.
+    pub(crate) async fn pairs_in(
+        &self,
+        sql: impl Fn(&str) -> String,
+        ids: &[String],
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>, DbError> {
+        let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for chunk in ids.chunks(500) {
+            let text = sql(&in_marks(chunk.len()));
+            let mut q = sqlx::query(&text);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.entry(get(&r, "k")?).or_default().push(get(&r, "v")?);
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// `($1, $2, …), (…)`: the VALUES of a multi-row INSERT of `rows` rows of `cols`
 /// parameters each.
 pub(crate) fn value_rows(rows: usize, cols: usize) -> String {

@@ -708,24 +708,18 @@ impl Db {
         &self,
         instances: &[String],
     ) -> Result<std::collections::HashMap<String, Vec<String>>, DbError> {
-        let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
-        for chunk in instances.chunks(500) {
-            let marks = in_marks(chunk.len());
-            let sql = format!(
-                "SELECT instance_id, group_id FROM security_group_members \
-                 WHERE instance_id IN ({marks}) ORDER BY created_at, group_id"
-            );
-            let mut q = sqlx::query(&sql);
-            for i in chunk {
-                q = q.bind(i);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.entry(get(&r, "instance_id")?)
-                    .or_default()
-                    .push(get(&r, "group_id")?);
-            }
-        }
-        Ok(out)
+        let pairs = self
+            .pairs_in(
+                |marks| {
+                    format!(
+                        "SELECT instance_id AS k, group_id AS v FROM security_group_members \
+                         WHERE instance_id IN ({marks}) ORDER BY created_at, group_id"
+                    )
+                },
+                instances,
+            )
+            .await?;
+        Ok(pairs.into_iter().collect())
     }
 
     /// (instance, group project, group name) of every membership of any of `instances`
